@@ -1,0 +1,42 @@
+# Two commands do all the set-up on a fresh machine: `make run` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TESTSTAMP := $(VENV)/.installed-test
+BENCHSTAMP := $(VENV)/.installed-bench
+FLAGSHIP := scenarios/us-iran-2019-2020.yaml
+OUT ?= out/us-iran-2019-2020
+
+.PHONY: run test bench install clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(TESTSTAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@ $(STAMP)
+
+$(BENCHSTAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $@ $(TESTSTAMP) $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/crisislab validate $(FLAGSHIP)
+	$(BIN)/crisislab show $(FLAGSHIP)
+
+test: $(TESTSTAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(BENCHSTAMP)
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .hypothesis

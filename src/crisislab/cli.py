@@ -42,26 +42,31 @@ def _register_all() -> None:
         module.register(app)
 
 
+@app.callback()
+def _root() -> None:
+    """crisislab: scenarios, exact and crisis engines, simulation, claims and reports."""
+
+
+@app.command()
+def version() -> None:
+    """Print the crisislab version."""
+    from crisislab import __version__
+
+    typer.echo(__version__)
+
+
 _register_all()
 
 
 def main() -> None:
-    """Console entry point: run the app, turning user errors into exit status 2."""
+    """Console entry point: run the app, turning user errors into exit status 2 without a traceback.
+
+    Typer's standalone mode already answers usage errors (unknown command, bad option) with exit 2.
+    """
     from crisislab.errors import UserError
 
     try:
-        app(standalone_mode=False)
+        app()
     except UserError as exc:
-        err_console.print(str(exc), markup=False, highlight=False)
+        err_console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        sys.exit(1)
-    except Exception as exc:  # click usage errors carry their own exit code (2)
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise

@@ -10,3 +10,11 @@ from __future__ import annotations
 
 class UserError(ValueError):
     """A mistake in the user's input; the message is complete and meant to be printed as is."""
+
+
+class EfgFormatError(UserError):
+    """A malformed Gambit `.efg` file; the message starts with `FILE:LINE:`."""
+
+
+class SolverError(UserError):
+    """A solver was asked to do something it cannot; the message says how to fix it."""

@@ -1,0 +1,424 @@
+"""The vectorized Monte Carlo loop: N runs of a compiled scenario at once, one move at a time.
+
+The loop runs over rounds and moves (a few hundred iterations for the flagship); every operation
+inside is an array operation over all runs of the chunk. Per move: the mover's strategy is looked
+up for the runs' nodes, masked by availability and interventions, and an action drawn by inverse
+CDF; every strategic holder updates its belief about the mover by Bayes' rule with the strategy of
+its own perceived game; red lines are answered or run down; the action (or the one an operational
+error turns it into) is executed with its chance consequences; outcomes end runs. All randomness
+comes from `_rng.uniforms(keys, counter(round, move, slot))`, so a run's history depends only on
+(seed, run index) and the arms of a paired comparison share their random numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from crisislab.simulate._policy import Node, Policy
+from crisislab.simulate._rng import counter, run_keys, uniforms
+from crisislab.simulate._spec import (
+    RL_ANSWERED,
+    RL_FAILED,
+    RL_INACTIVE,
+    RL_PENDING,
+    ActionSpec,
+    CasualtySpec,
+    Cond,
+    Effect,
+    SimSpec,
+)
+
+__all__ = ["Arm", "ChunkResult", "Force", "simulate_chunk", "BELIEF_QUANTUM"]
+
+# Beliefs are summed over runs as integers in units of 2**-30 so that per-round means are
+# bit-identical whatever the chunking (float sums depend on the order of addition).
+BELIEF_QUANTUM = 2.0**30
+# A Bayes update whose total likelihood is below this keeps the prior (an action the observer's
+# model deems impossible, e.g. a forced one, carries no information it can use).
+_TINY = 1e-300
+
+# Slots of the draws at one move (see `_rng.counter`).
+_SLOT_ACTION = 0
+_SLOT_ERRORS = 1  # 1 .. 31: errors of the chosen action, in order
+_SLOT_ATTRIB = 32
+_SLOT_CAS = 40  # 40 .. 63: casualties of the executed action
+_SLOT_ERR_CAS = 64  # 64 ..: casualties nested in errors
+
+
+@dataclass(frozen=True)
+class Force:
+    """Force `action` (global index) for mover `actor` at round `round_` (if set) or when `when` holds."""
+
+    actor: str
+    action: int
+    round_: int | None = None
+    when: Cond | None = None
+
+
+@dataclass(frozen=True)
+class Arm:
+    """Interventions that act inside the loop (parameter changes are compiled into the spec)."""
+
+    forces: tuple[Force, ...] = ()
+    forbidden: frozenset[int] = frozenset()
+
+
+@dataclass
+class ChunkResult:
+    """Per-run arrays of one chunk plus additive aggregates.
+
+    `runs` int64 `(n,)`; `types` int8 `(n, n_actors)`; `outcome` int16 `(n,)`; `end_round` int16;
+    `casualties` int64 `(n, n_sides)`; `audience` float64 `(n, n_actors)`; `rl_status` int8
+    `(n, n_red_lines)` at the end; `actions` int16 `(n, horizon * n_movers)` executed action per
+    move (-1: none / run over) when paths were requested, else None; `state_hist` int64
+    `(horizon + 1, n_vars, n_levels)` counts of each variable's value after each round (runs that
+    ended keep their final state); `belief_sum` int64 `(horizon + 1, n_actors, n_belief)` sums of
+    quantized beliefs; `taken` bool `(n, n_actions)` whether each action was chosen at least once;
+    `run_steps` number of (run, move) pairs simulated; `path_rows` per-move records when requested.
+    """
+
+    runs: np.ndarray
+    types: np.ndarray
+    outcome: np.ndarray
+    end_round: np.ndarray
+    casualties: np.ndarray
+    audience: np.ndarray
+    rl_status: np.ndarray
+    taken: np.ndarray
+    actions: np.ndarray | None
+    state_hist: np.ndarray
+    belief_sum: np.ndarray
+    run_steps: int
+    path_rows: dict[str, np.ndarray] | None = None
+
+
+def _draw_categorical(p: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Inverse-CDF draw per row: `p` float64 `(n, k)` rows summing to ~1, `u` `(n,)` → int64 `(n,)`."""
+    cdf = np.cumsum(p, axis=1)
+    # Scale u by the row total so rounding in the cumsum can never push u past the last bin.
+    k = (cdf < (u * cdf[:, -1])[:, None]).sum(axis=1)
+    return np.minimum(k, p.shape[1] - 1)
+
+
+def _apply_effect(state: np.ndarray, idx: np.ndarray, eff: Effect, lo: np.ndarray, hi: np.ndarray) -> None:
+    if eff.is_noop or idx.size == 0:
+        return
+    sub = state[idx]
+    sub = np.where(eff.set_mask, eff.set_value, sub + eff.add)
+    state[idx] = np.clip(sub, lo, hi)
+
+
+def _draw_casualties(
+    cas: CasualtySpec, keys: np.ndarray, idx: np.ndarray, ctr: int, state: np.ndarray, casualties: np.ndarray, hi: np.ndarray
+) -> None:
+    if idx.size == 0 or cas.cdf.size <= 1:
+        return
+    u = uniforms(keys[idx], ctr)
+    k = np.searchsorted(cas.cdf, u, side="right").astype(np.int64)
+    np.minimum(k, cas.cdf.size - 1, out=k)
+    casualties[idx, cas.side] += k
+    if cas.into >= 0:
+        state[idx, cas.into] = np.minimum(state[idx, cas.into] + k, hi[cas.into])
+
+
+def simulate_chunk(
+    spec: SimSpec,
+    policy: Policy,
+    seed: int,
+    runs: np.ndarray,
+    arm: Arm = Arm(),
+    record_actions: bool = False,
+    record_paths: bool = False,
+) -> ChunkResult:
+    """Simulate the runs with global indices `runs` (int64 `(n,)`) under `policy` and `arm`."""
+    runs = np.ascontiguousarray(runs, dtype=np.int64)
+    n = runs.size
+    keys = run_keys(seed, runs)
+    n_actors = len(spec.actors)
+    n_moves = len(spec.movers)
+    H = spec.horizon
+    lo, hi = spec.lo, spec.hi
+    slices = spec.belief_slices
+
+    # Round 0: true types, one draw per actor by inverse CDF on the true prior.
+    types = np.empty((n, n_actors), dtype=np.int8)
+    for j, prior in enumerate(spec.true_prior):
+        u = uniforms(keys, counter(0, j, 0))
+        types[:, j] = np.minimum(np.searchsorted(np.cumsum(prior), u, side="right"), prior.size - 1)
+
+    state = np.broadcast_to(spec.initial, (n, spec.n_vars)).astype(np.int64)
+    n_rl = len(spec.red_lines)
+    rl_status = np.zeros((n, n_rl), dtype=np.int8)
+    rl_left = np.zeros((n, n_rl), dtype=np.int64)
+    # Distinct perceived games share one belief array (correct perception: one array for all).
+    game_of = list(range(n_actors))
+    for h in range(n_actors):
+        for g in range(h):
+            if game_of[g] == g and policy.same_game(spec.actors[g], spec.actors[h]) and np.array_equal(
+                spec.initial_beliefs[g], spec.initial_beliefs[h]
+            ):
+                game_of[h] = g
+                break
+    beliefs = {g: np.broadcast_to(spec.initial_beliefs[g], (n, spec.n_belief)).copy() for g in set(game_of)}
+
+    active = np.ones(n, dtype=bool)
+    outcome = np.full(n, -1, dtype=np.int16)
+    end_round = np.full(n, H, dtype=np.int16)
+    casualties = np.zeros((n, len(spec.sides)), dtype=np.int64)
+    audience = np.zeros((n, n_actors), dtype=np.float64)
+    taken = np.zeros((n, len(spec.actions)), dtype=bool)
+    actions_rec = np.full((n, H * n_moves), -1, dtype=np.int16) if record_actions else None
+    n_levels = int((hi - lo).max()) + 1
+    state_hist = np.zeros((H + 1, spec.n_vars, n_levels), dtype=np.int64)
+    belief_sum = np.zeros((H + 1, n_actors, spec.n_belief), dtype=np.int64)
+    rows: dict[str, list[np.ndarray]] | None = (
+        {k: [] for k in ("run", "round", "move", "actor", "action", "executed")} if record_paths else None
+    )
+    row_state: list[np.ndarray] = []
+    row_beliefs: list[np.ndarray] = []
+
+    def record_round(r: int) -> None:
+        for v in range(spec.n_vars):
+            state_hist[r, v] += np.bincount(state[:, v] - lo[v], minlength=n_levels)[:n_levels]
+        for h in range(n_actors):
+            b = beliefs[game_of[h]]
+            belief_sum[r, h] += np.rint(b * BELIEF_QUANTUM).astype(np.int64).sum(axis=0)
+
+    record_round(0)
+    run_steps = 0
+    forbidden = arm.forbidden
+    # Observed path likelihood bookkeeping is in _timeline; here only simulation.
+    for r in range(1, H + 1):
+        for m, mover in enumerate(spec.movers):
+            idx = np.flatnonzero(active)
+            if idx.size == 0:
+                break
+            run_steps += idx.size
+            sub_state = state[idx]
+            sub_rls = rl_status[idx]
+            if mover.strategic >= 0:
+                chosen = _strategic_choice(
+                    spec, policy, arm, mover, m, r, idx, keys, types, sub_state, sub_rls, rl_left, beliefs, game_of, forbidden
+                )
+                # Red lines of the mover: answered by a high enough rung, or one own move closer to failing.
+                j = mover.strategic
+                for k, rl in enumerate(spec.red_lines):
+                    if rl.owner != j:
+                        continue
+                    pend = sub_rls[:, k] == RL_PENDING
+                    if not pend.any():
+                        continue
+                    rungs = np.array([spec.actions[a].rung for a in mover.actions])[chosen]
+                    answered = pend & (rungs >= rl.answer_rung)
+                    waiting = pend & ~answered
+                    pi = idx[waiting]
+                    rl_left[pi, k] -= 1
+                    failed = waiting.copy()
+                    failed[waiting] = rl_left[pi, k] <= 0
+                    rl_status[idx[answered], k] = RL_ANSWERED
+                    fi = idx[failed]
+                    rl_status[fi, k] = RL_FAILED
+                    audience[fi, j] += rl.audience_cost[types[fi, j]]
+                g_chosen = mover.actions[chosen]
+            else:
+                g_chosen = _env_choice(spec, mover, m, r, idx, keys, sub_state, sub_rls)
+            acted = g_chosen >= 0
+            taken[idx[acted], g_chosen[acted]] = True
+            executed = _execute(spec, m, r, idx, g_chosen, keys, state, casualties)
+            if actions_rec is not None:
+                actions_rec[idx, (r - 1) * n_moves + m] = executed
+            # New crossings of red lines (status inactive → pending) after the move.
+            for k, rl in enumerate(spec.red_lines):
+                inact = rl_status[idx, k] == RL_INACTIVE
+                if not inact.any():
+                    continue
+                crossed = inact & rl.crossed(state[idx], r, rl_status[idx])
+                ci = idx[crossed]
+                rl_status[ci, k] = RL_PENDING
+                rl_left[ci, k] = rl.deadline
+            # Outcomes, in list order; the first that holds ends the run.
+            ended = np.zeros(idx.size, dtype=bool)
+            cur_state, cur_rls = state[idx], rl_status[idx]
+            for o, cond in enumerate(spec.outcome_conds):
+                if cond is None:
+                    continue
+                hit = ~ended & cond(cur_state, r, cur_rls)
+                if hit.any():
+                    outcome[idx[hit]] = o
+                    end_round[idx[hit]] = r
+                    ended |= hit
+            active[idx[ended]] = False
+            if rows is not None:
+                rows["run"].append(runs[idx])
+                rows["round"].append(np.full(idx.size, r, np.int16))
+                rows["move"].append(np.full(idx.size, m, np.int16))
+                rows["actor"].append(np.full(idx.size, m, np.int16))
+                rows["action"].append(g_chosen.astype(np.int16))
+                rows["executed"].append(executed.astype(np.int16))
+                row_state.append(state[idx].copy())
+                row_beliefs.append(np.stack([beliefs[game_of[h]][idx] for h in range(n_actors)], axis=1))
+        record_round(r)
+    outcome[outcome < 0] = spec.horizon_outcome
+    path_rows = None
+    if rows is not None:
+        path_rows = {k: (np.concatenate(v) if v else np.zeros(0, np.int16)) for k, v in rows.items()}
+        path_rows["state"] = np.concatenate(row_state) if row_state else np.zeros((0, spec.n_vars), np.int64)
+        path_rows["beliefs"] = (
+            np.concatenate(row_beliefs) if row_beliefs else np.zeros((0, n_actors, spec.n_belief))
+        )
+    return ChunkResult(
+        runs=runs,
+        types=types,
+        outcome=outcome,
+        end_round=end_round,
+        casualties=casualties,
+        audience=audience,
+        rl_status=rl_status,
+        taken=taken,
+        actions=actions_rec,
+        state_hist=state_hist,
+        belief_sum=belief_sum,
+        run_steps=run_steps,
+        path_rows=path_rows,
+    )
+
+
+def _strategic_choice(
+    spec: SimSpec,
+    policy: Policy,
+    arm: Arm,
+    mover,
+    m: int,
+    r: int,
+    idx: np.ndarray,
+    keys: np.ndarray,
+    types: np.ndarray,
+    sub_state: np.ndarray,
+    sub_rls: np.ndarray,
+    rl_left: np.ndarray,
+    beliefs: dict[int, np.ndarray],
+    game_of: list[int],
+    forbidden: frozenset[int],
+) -> np.ndarray:
+    """Draw the mover's action (local ladder index, int64 `(len(idx),)`) and update all beliefs."""
+    j = mover.strategic
+    actor = spec.actors[j]
+    n_sub = idx.size
+    sub_left = rl_left[idx]
+    nodes: dict[int, Node] = {}
+    sigmas: dict[int, np.ndarray] = {}
+    for g in set(game_of):
+        nodes[g] = Node(round=r, move=m, state=sub_state, rl_status=sub_rls, rl_left=sub_left, beliefs=beliefs[g][idx])
+        sigmas[g] = np.asarray(policy.strategy(spec.actors[g], actor, nodes[g]), dtype=np.float64)
+    own = sigmas[game_of[j]]
+    p = own[np.arange(n_sub), types[idx, j]]
+    # Availability and forbidden actions mask the strategy; a row left empty plays the default.
+    mask = np.ones_like(p, dtype=bool)
+    default_local = 0
+    for a_local, g_a in enumerate(mover.actions):
+        act = spec.actions[g_a]
+        if act.default:
+            default_local = a_local
+        if g_a in forbidden:
+            mask[:, a_local] = False
+        elif act.available is not None:
+            mask[:, a_local] = act.available(sub_state, r, sub_rls)
+    p = np.where(mask, p, 0.0)
+    u = uniforms(keys[idx], counter(r, m, _SLOT_ACTION))
+    empty = p.sum(axis=1) <= 0.0
+    if empty.any():
+        p[empty, default_local] = 1.0
+    chosen = _draw_categorical(p, u)
+    for f in arm.forces:
+        if f.actor != actor:
+            continue
+        local = int(np.flatnonzero(mover.actions == f.action)[0])
+        if f.round_ is not None:
+            if f.round_ == r:
+                chosen[:] = local
+        elif f.when is not None:
+            chosen[f.when(sub_state, r, sub_rls)] = local
+    # Bayes' rule in each perceived game, with the mover's strategy as that game has it.
+    sl = spec.belief_slices[j]
+    for g, sig in sigmas.items():
+        lik = sig[np.arange(n_sub), :, chosen]  # (n_sub, n_types_mover)
+        b = beliefs[g][idx]
+        post = b[:, sl] * lik
+        tot = post.sum(axis=1, keepdims=True)
+        ok = tot[:, 0] > _TINY
+        b[ok, sl] = post[ok] / tot[ok]
+        beliefs[g][idx] = b
+    return chosen
+
+
+def _env_choice(
+    spec: SimSpec, mover, m: int, r: int, idx: np.ndarray, keys: np.ndarray, sub_state: np.ndarray, sub_rls: np.ndarray
+) -> np.ndarray:
+    """First matching rule fires with its probability: global action index or -1, int64 `(len(idx),)`."""
+    n_sub = idx.size
+    prob = np.zeros(n_sub)
+    act = np.full(n_sub, -1, dtype=np.int64)
+    undecided = np.ones(n_sub, dtype=bool)
+    for rule in mover.env_rules:
+        holds = undecided if rule.when is None else undecided & rule.when(sub_state, r, sub_rls)
+        if rule.table is not None:
+            pr = rule.table[sub_state[:, rule.by] - spec.lo[rule.by]]
+        else:
+            pr = rule.p
+        prob = np.where(holds, pr, prob)
+        act[holds] = rule.action
+        undecided &= ~holds
+    u = uniforms(keys[idx], counter(r, m, _SLOT_ACTION))
+    fires = u < prob
+    return np.where(fires, act, -1)
+
+
+def _execute(
+    spec: SimSpec,
+    m: int,
+    r: int,
+    idx: np.ndarray,
+    g_chosen: np.ndarray,
+    keys: np.ndarray,
+    state: np.ndarray,
+    casualties: np.ndarray,
+) -> np.ndarray:
+    """Carry out each run's chosen action with its errors and chance consequences.
+
+    Returns the executed global action per run (the chosen one, or what an error turned it into;
+    -1 for none): int64 `(len(idx),)`.
+    """
+    executed = g_chosen.copy()
+    lo, hi = spec.lo, spec.hi
+    for a in np.unique(g_chosen):
+        if a < 0:
+            continue
+        act: ActionSpec = spec.actions[a]
+        sel = idx[g_chosen == a]
+        pos = np.flatnonzero(g_chosen == a)
+        becomes = np.full(sel.size, -1, dtype=np.int64)
+        for e_i, err in enumerate(act.errors):
+            fired = uniforms(keys[sel], counter(r, m, _SLOT_ERRORS + e_i)) < err.probability
+            if not fired.any():
+                continue
+            fi = sel[fired]
+            _apply_effect(state, fi, err.effect, lo, hi)
+            if err.becomes >= 0:
+                becomes[fired & (becomes < 0)] = err.becomes
+            for c_i, cas in enumerate(err.casualties):
+                _draw_casualties(cas, keys, fi, counter(r, m, _SLOT_ERR_CAS + 8 * e_i + c_i), state, casualties, hi)
+        executed[pos] = np.where(becomes >= 0, becomes, a)
+        for x in np.unique(executed[pos]):
+            xi = sel[executed[pos] == x]
+            xa: ActionSpec = spec.actions[x]
+            if xa.attribution is not None:
+                attributed = uniforms(keys[xi], counter(r, m, _SLOT_ATTRIB)) < xa.attribution
+                _apply_effect(state, xi[attributed], xa.effect, lo, hi)
+                _apply_effect(state, xi[~attributed], xa.unattributed or Effect.none(spec.n_vars), lo, hi)
+            else:
+                _apply_effect(state, xi, xa.effect, lo, hi)
+            for c_i, cas in enumerate(xa.casualties):
+                _draw_casualties(cas, keys, xi, counter(r, m, _SLOT_CAS + c_i), state, casualties, hi)
+    return executed

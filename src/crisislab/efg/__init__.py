@@ -1,0 +1,50 @@
+"""Exact engine: a flat, array-based extensive-form game, Gambit `.efg` I/O and exact solvers.
+
+Public surface: `Game` (frozen structure of arrays), `GameBuilder`, `assemble_game`, the profile
+evaluation functions (`expected_payoffs`, `action_values`, `max_regret`, ...), `read_efg` /
+`write_efg`, and the solvers `solve_spe` (backward induction) and `solve_cfr` (CFR+).
+"""
+
+from crisislab.efg._builder import GameBuilder
+from crisislab.efg._eval import (
+    action_values,
+    agent_max_regret,
+    best_response_values,
+    check_profile,
+    counterfactual_values,
+    exploitability,
+    expected_payoffs,
+    infoset_cf_reach,
+    max_regret,
+    nash_conv,
+    node_values,
+    profile_from_nested,
+    profile_to_nested,
+    realization_plan,
+    uniform_profile,
+)
+from crisislab.efg._game import CHANCE, PLAYER, TERMINAL, Game, assemble_game
+
+__all__ = [
+    "CHANCE",
+    "PLAYER",
+    "TERMINAL",
+    "Game",
+    "GameBuilder",
+    "action_values",
+    "agent_max_regret",
+    "assemble_game",
+    "best_response_values",
+    "check_profile",
+    "counterfactual_values",
+    "exploitability",
+    "expected_payoffs",
+    "infoset_cf_reach",
+    "max_regret",
+    "nash_conv",
+    "node_values",
+    "profile_from_nested",
+    "profile_to_nested",
+    "realization_plan",
+    "uniform_profile",
+]

@@ -1,0 +1,73 @@
+"""The scenario language: frozen models, loading with file:line errors, checks, dumping, overrides.
+
+`load_scenario(path)` / `loads_scenario(text, filename)` read a YAML scenario
+(docs/scenario-format.md), check its types and its meaning, and return a frozen `Scenario`; any
+problem, in any number, is raised at once as one `ScenarioError` whose `.problems` are
+`FILE:LINE: field.path: message (got X; expected Y)` records. `dump_scenario` writes it back.
+"""
+
+from crisislab.scenario._bundled import bundled_scenarios
+from crisislab.scenario._check import CIVILIAN, Issue, check_scenario
+from crisislab.scenario._dump import dump_scenario, to_data
+from crisislab.scenario._errors import Problem, ScenarioError
+from crisislab.scenario._load import load_scenario, loads_scenario, validate_data
+from crisislab.scenario._models import (
+    ALL_TYPES,
+    Action,
+    Actor,
+    AllCondition,
+    AnyCondition,
+    Attribution,
+    Calendar,
+    Casualties,
+    CasualtyPayoff,
+    Claim,
+    Compare,
+    Condition,
+    Consequence,
+    Effect,
+    EnvironmentActor,
+    ErrorEvent,
+    FlowPayoff,
+    Forbid,
+    ForbidSpec,
+    Force,
+    ForceSpec,
+    Intensity,
+    Intervention,
+    Metric,
+    NotCondition,
+    Outcome,
+    Param,
+    Payoffs,
+    Perception,
+    ProbTable,
+    RedLine,
+    RedLineCondition,
+    RoundCondition,
+    RoundTest,
+    Rule,
+    Scenario,
+    SetParam,
+    SetSpec,
+    Source,
+    StateVar,
+    TypeSpec,
+    TypeValues,
+    Uncertainty,
+    VarCondition,
+    iter_conditions,
+)
+from crisislab.scenario._paths import PathError
+
+__all__ = [
+    "ALL_TYPES", "CIVILIAN", "Action", "Actor", "AllCondition", "AnyCondition", "Attribution",
+    "Calendar", "Casualties", "CasualtyPayoff", "Claim", "Compare", "Condition", "Consequence",
+    "Effect", "EnvironmentActor", "ErrorEvent", "FlowPayoff", "Forbid", "ForbidSpec", "Force",
+    "ForceSpec", "Intensity", "Intervention", "Issue", "Metric", "NotCondition", "Outcome", "Param",
+    "PathError", "Payoffs", "Perception", "Problem", "ProbTable", "RedLine", "RedLineCondition",
+    "RoundCondition", "RoundTest", "Rule", "Scenario", "ScenarioError", "SetParam", "SetSpec",
+    "Source", "StateVar", "TypeSpec", "TypeValues", "Uncertainty", "VarCondition",
+    "bundled_scenarios", "check_scenario", "dump_scenario", "iter_conditions", "load_scenario",
+    "loads_scenario", "to_data", "validate_data",
+]

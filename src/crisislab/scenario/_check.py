@@ -1,0 +1,546 @@
+"""Semantic checks of a type-valid scenario: what pydantic cannot see.
+
+Ids that must exist do, priors sum to 1, probabilities are in [0, 1], ladders are ordered, every
+strategic actor has one default action and a terminal payoff per outcome, state effects can respect
+the bounds, every number has a source or an assumption, and so on (docs/scenario-format.md). Each
+check yields an `Issue` whose `loc` is a pydantic-style location (field names by alias, list
+indices); the loader turns it into a line and an id-addressed path. All issues are collected.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from crisislab.scenario._models import (
+    AllCondition,
+    AnyCondition,
+    Attribution,
+    Casualties,
+    Claim,
+    Effect,
+    ErrorEvent,
+    Force,
+    Forbid,
+    NotCondition,
+    Param,
+    ProbTable,
+    RedLineCondition,
+    Scenario,
+    SetParam,
+    TypeValues,
+    VarCondition,
+)
+
+PRIOR_TOLERANCE = 1e-9  # contract: priors sum to 1 within 1e-9
+CIVILIAN = "civilian"  # the non-actor side of casualties
+
+Loc = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One semantic problem at a pydantic-style location."""
+
+    loc: Loc
+    message: str
+    got: str | None = None
+    expected: str | None = None
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.12g}"
+
+
+def _ids(items: Any) -> str:
+    items = list(items)
+    return ", ".join(items) if items else "none"
+
+
+# --------------------------------------------------------------------------------------------
+# Generic traversal: every Param / ProbTable / source reference with its location
+# --------------------------------------------------------------------------------------------
+
+
+def walk_numbers(obj: Any, loc: Loc = (), inherited: bool = False) -> Iterator[tuple[Loc, Any, bool]]:
+    """Yield (loc, Param | ProbTable, has_provenance) for every model parameter inside `obj`.
+
+    `has_provenance` is True if the number itself or its nearest enclosing object with a
+    `source`/`assumption` states one (docs/scenario-format.md, "Numbers carry their provenance").
+    Claims are skipped: their numbers are intervention values and thresholds, sourced by `seed`.
+    """
+    if isinstance(obj, Param):
+        yield loc, obj, inherited or obj.has_provenance
+        return
+    if isinstance(obj, ProbTable):
+        yield loc, obj, inherited or obj.has_provenance
+        return
+    if isinstance(obj, TypeValues):
+        for key, param in obj.root.items():
+            yield from walk_numbers(param, loc + (key,), inherited)
+        return
+    if isinstance(obj, Claim):
+        return
+    if isinstance(obj, BaseModel):
+        here = inherited or bool(getattr(obj, "source", None)) or bool(getattr(obj, "assumption", None))
+        for name, field in type(obj).model_fields.items():
+            value = getattr(obj, name)
+            if value is None:
+                continue
+            yield from walk_numbers(value, loc + (field.alias or name,), here)
+        return
+    if isinstance(obj, tuple):
+        for i, v in enumerate(obj):
+            yield from walk_numbers(v, loc + (i,), inherited)
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from walk_numbers(v, loc + (k,), inherited)
+
+
+def walk_source_refs(obj: Any, loc: Loc = ()) -> Iterator[tuple[Loc, str]]:
+    """Yield (loc of the `source` field, source id) for every source reference inside `obj`."""
+    if isinstance(obj, TypeValues):
+        for key, param in obj.root.items():
+            yield from walk_source_refs(param, loc + (key,))
+        return
+    if isinstance(obj, BaseModel):
+        for name, field in type(obj).model_fields.items():
+            value = getattr(obj, name)
+            if value is None:
+                continue
+            if name == "source" and isinstance(value, tuple):
+                for ref in value:
+                    yield loc + ("source",), ref
+                continue
+            yield from walk_source_refs(value, loc + (field.alias or name,))
+        return
+    if isinstance(obj, tuple):
+        for i, v in enumerate(obj):
+            yield from walk_source_refs(v, loc + (i,))
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from walk_source_refs(v, loc + (k,))
+
+
+# --------------------------------------------------------------------------------------------
+# The checks
+# --------------------------------------------------------------------------------------------
+
+
+class _Checker:
+    def __init__(self, s: Scenario, filename: str):
+        self.s = s
+        self.filename = filename
+        self.issues: list[Issue] = []
+        self.strategic = {a.id: a for a in s.actors}
+        self.env = {e.id: e for e in s.environment}
+        self.vars = {v.id: v for v in s.state}
+        self.actions = {a.id: a for a in s.actions}
+        self.outcomes = {o.id: o for o in s.outcomes}
+        self.red_lines = {r.id: r for r in s.red_lines}
+
+    def add(self, loc: Loc, message: str, got: Any = None, expected: str | None = None) -> None:
+        self.issues.append(Issue(loc, message, None if got is None else str(got), expected))
+
+    # ----- helpers --------------------------------------------------------------------------
+
+    def prob(self, loc: Loc, p: Param | ProbTable) -> None:
+        if isinstance(p, ProbTable):
+            self.table(loc, p)
+            return
+        if not 0.0 <= p.value <= 1.0:
+            self.add(loc, "probability out of range", _fmt(p.value), "a number in [0, 1]")
+
+    def table(self, loc: Loc, t: ProbTable) -> None:
+        var = self.vars.get(t.by)
+        if var is None:
+            self.add(loc + ("by",), "unknown state variable", repr(t.by), f"one of {_ids(self.vars)}")
+        elif len(t.table) != var.size:
+            self.add(loc + ("table",), f"needs one entry per value of {t.by} ({var.min}..{var.max})",
+                     f"{len(t.table)} entries", f"{var.size} entries")
+        for i, p in enumerate(t.table):
+            if not 0.0 <= p <= 1.0:
+                self.add(loc + ("table", i), "probability out of range", _fmt(p), "a number in [0, 1]")
+
+    def var_ref(self, loc: Loc, var_id: str) -> bool:
+        if var_id not in self.vars:
+            self.add(loc, "unknown state variable", repr(var_id), f"one of {_ids(self.vars)}")
+            return False
+        return True
+
+    def condition(self, loc: Loc, cond: Any) -> None:
+        if isinstance(cond, VarCondition):
+            self.var_ref(loc + ("var",), cond.var)
+        elif isinstance(cond, RedLineCondition):
+            if cond.red_line not in self.red_lines:
+                self.add(loc + ("red_line",), "unknown red line", repr(cond.red_line), f"one of {_ids(self.red_lines)}")
+        elif isinstance(cond, AllCondition):
+            for i, c in enumerate(cond.all_):
+                self.condition(loc + ("all", i), c)
+        elif isinstance(cond, AnyCondition):
+            for i, c in enumerate(cond.any_):
+                self.condition(loc + ("any", i), c)
+        elif isinstance(cond, NotCondition):
+            self.condition(loc + ("not",), cond.not_)
+
+    def effects(self, loc: Loc, effects: tuple[Effect, ...]) -> None:
+        for i, e in enumerate(effects):
+            if not self.var_ref(loc + (i, "var"), e.var):
+                continue
+            var = self.vars[e.var]
+            if e.set is not None and not var.min <= e.set <= var.max:
+                self.add(loc + (i, "set"), f"outside the bounds of {e.var}", e.set, f"{var.min}..{var.max}")
+            if e.add is not None and abs(e.add) > var.max - var.min:
+                self.add(loc + (i, "add"), f"can never stay inside the bounds of {e.var}", e.add,
+                         f"|add| <= {var.max - var.min}")
+
+    def type_values(self, loc: Loc, tv: TypeValues, actor_id: str) -> None:
+        actor = self.strategic.get(actor_id)
+        if actor is None or tv.is_uniform:
+            return
+        missing = [t for t in actor.type_ids if t not in tv.root]
+        if missing:
+            self.add(loc, f"no value for type{'s' if len(missing) > 1 else ''} {', '.join(missing)} of {actor_id}",
+                     _ids(tv.root), f"one value per type of {actor_id} ({_ids(actor.type_ids)}) or one for all")
+        for key in tv.root:
+            if key not in actor.type_ids:
+                self.add(loc + (key,), f"unknown type of {actor_id}", repr(key), f"one of {_ids(actor.type_ids)}")
+
+    def strategic_ref(self, loc: Loc, actor_id: str, what: str = "strategic actor") -> bool:
+        if actor_id not in self.strategic:
+            self.add(loc, f"unknown {what}", repr(actor_id), f"one of {_ids(self.strategic)}")
+            return False
+        return True
+
+    def side_ref(self, loc: Loc, side: str) -> None:
+        if side != CIVILIAN and side not in self.strategic and side not in self.env:
+            self.add(loc, "unknown side", repr(side), f"one of {_ids([*self.strategic, *self.env, CIVILIAN])}")
+
+    def unique(self, loc_of: Any, ids: list[str], what: str) -> None:
+        counts = Counter(ids)
+        seen: set[str] = set()
+        for i, ident in enumerate(ids):
+            if counts[ident] > 1 and ident in seen:
+                self.add(loc_of(i), f"duplicate {what} id", repr(ident), f"ids unique among {what}s")
+            seen.add(ident)
+
+    # ----- sections -------------------------------------------------------------------------
+
+    def run(self) -> list[Issue]:
+        s = self.s
+        self.unique(lambda i: ("actors", i, "id"), [a.id for a in s.actors], "actor")
+        all_actor_ids = [a.id for a in s.actors] + [e.id for e in s.environment]
+        for i, e in enumerate(s.environment):
+            if e.id in self.strategic:
+                self.add(("environment", i, "id"), "an environment actor has the id of a strategic actor",
+                         repr(e.id), "ids unique among all actors")
+        self.unique(lambda i: ("environment", i, "id"), [e.id for e in s.environment], "environment actor")
+        self.unique(lambda i: ("state", i, "id"), [v.id for v in s.state], "state variable")
+        self.unique(lambda i: ("actions", i, "id"), [a.id for a in s.actions], "action")
+        self.unique(lambda i: ("outcomes", i, "id"), [o.id for o in s.outcomes], "outcome")
+        self.unique(lambda i: ("red_lines", i, "id"), [r.id for r in s.red_lines], "red line")
+        self.unique(lambda i: ("claims", i, "id"), [c.id for c in s.claims], "claim")
+        self.check_order(all_actor_ids)
+        self.check_state()
+        self.check_actors()
+        self.check_environment()
+        self.check_actions()
+        self.check_red_lines()
+        self.check_outcomes()
+        self.check_payoffs()
+        self.check_perceptions()
+        self.check_claims()
+        self.check_sources()
+        self.check_numbers()
+        return self.issues
+
+    def check_order(self, all_actor_ids: list[str]) -> None:
+        counts = Counter(self.s.order)
+        for i, ident in enumerate(self.s.order):
+            if ident not in all_actor_ids:
+                self.add(("order", i), "unknown actor", repr(ident), f"one of {_ids(all_actor_ids)}")
+            elif counts[ident] > 1 and ident in self.s.order[:i]:
+                self.add(("order", i), "actor listed twice", repr(ident), "each actor once")
+        missing = [a for a in all_actor_ids if a not in counts]
+        if missing:
+            self.add(("order",), f"actor{'s' if len(missing) > 1 else ''} missing from the move order",
+                     _ids(missing), "every strategic and environment actor once")
+
+    def check_state(self) -> None:
+        for i, v in enumerate(self.s.state):
+            if v.min > v.max:
+                self.add(("state", i, "max"), "max is below min", v.max, f">= {v.min}")
+            elif not v.min <= v.initial <= v.max:
+                self.add(("state", i, "initial"), "initial value outside the bounds", v.initial, f"{v.min}..{v.max}")
+
+    def check_actors(self) -> None:
+        for i, a in enumerate(self.s.actors):
+            self.unique(lambda j, i=i: ("actors", i, "types", j, "id"), [t.id for t in a.types], f"type of {a.id}")
+            if a.lam.value < 0:
+                self.add(("actors", i, "lam"), "logit precision must be non-negative", _fmt(a.lam.value), ">= 0")
+            bad = False
+            for j, t in enumerate(a.types):
+                if not 0.0 <= t.prior.value <= 1.0:
+                    bad = True
+                    self.add(("actors", i, "types", j, "prior"), "prior out of range", _fmt(t.prior.value), "a number in [0, 1]")
+            total = sum(t.prior.value for t in a.types)
+            if not bad and abs(total - 1.0) > PRIOR_TOLERANCE:
+                self.add(("actors", i, "types"), f"priors of {a.id}'s types do not sum to 1", f"sum {_fmt(total)}",
+                         "sum 1 (within 1e-9)")
+
+    def check_environment(self) -> None:
+        for i, e in enumerate(self.s.environment):
+            for j, r in enumerate(e.rules):
+                loc = ("environment", i, "rules", j)
+                if r.when is not None:
+                    self.condition(loc + ("when",), r.when)
+                act = self.actions.get(r.action)
+                if act is None:
+                    self.add(loc + ("action",), "unknown action", repr(r.action), f"an action of {e.id}")
+                elif act.actor != e.id:
+                    self.add(loc + ("action",), f"action belongs to {act.actor}, not {e.id}", repr(r.action),
+                             f"one of {_ids(a.id for a in self.s.actions if a.actor == e.id)}")
+                self.prob(loc + ("probability",), r.probability)
+
+    def check_actions(self) -> None:
+        s = self.s
+        error_ids: list[tuple[Loc, str]] = []
+        last_rung: dict[str, tuple[int, str]] = {}
+        for i, a in enumerate(s.actions):
+            loc: Loc = ("actions", i)
+            strategic = a.actor in self.strategic
+            if not strategic and a.actor not in self.env:
+                self.add(loc + ("actor",), "unknown actor", repr(a.actor), f"one of {_ids([*self.strategic, *self.env])}")
+            if strategic:
+                if a.rung is None:
+                    self.add(loc, "a strategic actor's action needs a `rung`", None, "an integer rung")
+                else:
+                    prev = last_rung.get(a.actor)
+                    if prev is not None and a.rung <= prev[0]:
+                        self.add(loc + ("rung",), f"rungs of {a.actor}'s ladder must strictly increase in list order",
+                                 a.rung, f"> {prev[0]} (rung of {prev[1]})")
+                    last_rung[a.actor] = (a.rung, a.id)
+                if a.cost is not None:
+                    self.type_values(loc + ("cost",), a.cost, a.actor)
+            elif a.actor in self.env:
+                if a.cost is not None:
+                    self.add(loc + ("cost",), "environment actors' actions have no cost", None, "no `cost`")
+                if a.default:
+                    self.add(loc + ("default",), "environment actors have no default action", None, "no `default`")
+            if a.intensity is not None and a.intensity.scale in ("goldstein", "plover"):
+                if not -10.0 <= a.intensity.value <= 10.0:
+                    self.add(loc + ("intensity", "value"), f"outside the {a.intensity.scale} scale",
+                             _fmt(a.intensity.value), "a number in [-10, 10]")
+            self.effects(loc + ("effects",), a.effects)
+            if a.available is not None:
+                self.condition(loc + ("available",), a.available)
+            for j, c in enumerate(a.consequences):
+                cl = loc + ("consequences", j)
+                if isinstance(c, Casualties):
+                    self.casualties(cl, c)
+                elif isinstance(c, ErrorEvent):
+                    error_ids.append((cl + ("id",), c.id))
+                    self.prob(cl + ("probability",), c.probability)
+                    self.effects(cl + ("effects",), c.effects)
+                    if c.becomes is not None:
+                        target = self.actions.get(c.becomes)
+                        if target is None:
+                            self.add(cl + ("becomes",), "unknown action", repr(c.becomes),
+                                     f"an action of {a.actor} or of an environment actor")
+                        elif target.actor != a.actor and target.actor not in self.env:
+                            self.add(cl + ("becomes",), f"action belongs to {target.actor}", repr(c.becomes),
+                                     f"an action of {a.actor} or of an environment actor")
+                    for k, cc in enumerate(c.consequences):
+                        self.casualties(cl + ("consequences", k), cc)
+                elif isinstance(c, Attribution):
+                    self.prob(cl + ("probability",), c.probability)
+                    self.effects(cl + ("unattributed_effects",), c.unattributed_effects)
+        seen: set[str] = set()
+        for loc, ident in error_ids:
+            if ident in seen:
+                self.add(loc, "duplicate error event id", repr(ident), "ids unique among error events")
+            seen.add(ident)
+        for actor_id in self.strategic:
+            own = [(i, a) for i, a in enumerate(s.actions) if a.actor == actor_id]
+            if len(own) < 2:
+                self.add(("actions",), f"strategic actor {actor_id} needs at least two actions", len(own), ">= 2")
+            defaults = [i for i, a in own if a.default]
+            if len(defaults) != 1:
+                loc = ("actions", defaults[1], "default") if len(defaults) > 1 else ("actions",)
+                self.add(loc, f"strategic actor {actor_id} needs exactly one default action",
+                         f"{len(defaults)} defaults", "exactly one action with default: true")
+
+    def casualties(self, loc: Loc, c: Casualties) -> None:
+        self.side_ref(loc + ("side",), c.side)
+        if c.mean.value < 0:
+            self.add(loc + ("mean",), "mean deaths must be non-negative", _fmt(c.mean.value), ">= 0")
+        if c.dispersion is not None and not c.dispersion.value > 0:
+            self.add(loc + ("dispersion",), "dispersion must be positive", _fmt(c.dispersion.value), "> 0 (or null for Poisson)")
+        if c.into is not None:
+            self.var_ref(loc + ("into",), c.into)
+
+    def check_red_lines(self) -> None:
+        for i, r in enumerate(self.s.red_lines):
+            loc: Loc = ("red_lines", i)
+            if self.strategic_ref(loc + ("owner",), r.owner):
+                rungs = [a.rung for a in self.s.actions if a.actor == r.owner and a.rung is not None]
+                if rungs and r.answer_rung > max(rungs):
+                    self.add(loc + ("answer_rung",), f"no action of {r.owner} reaches this rung, so it can never be answered",
+                             r.answer_rung, f"<= {max(rungs)}")
+                self.type_values(loc + ("audience_cost",), r.audience_cost, r.owner)
+            self.condition(loc + ("crossed_when",), r.crossed_when)
+            if r.scale is not None and r.scale.value < 0:
+                self.add(loc + ("scale",), "scale must be non-negative", _fmt(r.scale.value), ">= 0")
+
+    def check_outcomes(self) -> None:
+        horizon = [i for i, o in enumerate(self.s.outcomes) if o.at_horizon]
+        if len(horizon) != 1:
+            loc = ("outcomes", horizon[1], "at_horizon") if len(horizon) > 1 else ("outcomes",)
+            self.add(loc, "exactly one outcome must have at_horizon: true", f"{len(horizon)}", "1")
+        for i, o in enumerate(self.s.outcomes):
+            if o.at_horizon and o.when is not None:
+                self.add(("outcomes", i, "when"), "the at_horizon outcome has no `when`", None, "no `when`")
+            if not o.at_horizon and o.when is None:
+                self.add(("outcomes", i), "an outcome needs a `when` (or at_horizon: true)", None, "a `when` condition")
+            if o.when is not None:
+                self.condition(("outcomes", i, "when"), o.when)
+
+    def check_payoffs(self) -> None:
+        p = self.s.payoffs
+        if not 0.0 < p.discount.value <= 1.0:
+            self.add(("payoffs", "discount"), "discount out of range", _fmt(p.discount.value), "a number in (0, 1]")
+        for out_id, per_actor in p.terminal.items():
+            loc: Loc = ("payoffs", "terminal", out_id)
+            if out_id not in self.outcomes:
+                self.add(loc, "unknown outcome", repr(out_id), f"one of {_ids(self.outcomes)}")
+                continue
+            for actor_id, tv in per_actor.items():
+                if self.strategic_ref(loc + (actor_id,), actor_id):
+                    self.type_values(loc + (actor_id,), tv, actor_id)
+        for out_id in self.outcomes:
+            for actor_id in self.strategic:
+                if actor_id not in p.terminal.get(out_id, {}):
+                    where = ("payoffs", "terminal", out_id) if out_id in p.terminal else ("payoffs", "terminal")
+                    self.add(where, f"no terminal payoff for {actor_id} at outcome {out_id}", None,
+                             "a terminal payoff for every strategic actor x outcome")
+        for i, f in enumerate(p.flow):
+            loc = ("payoffs", "flow", i)
+            if self.strategic_ref(loc + ("actor",), f.actor):
+                self.type_values(loc + ("value",), f.value, f.actor)
+            if f.when is not None:
+                self.condition(loc + ("when",), f.when)
+        for i, c in enumerate(p.casualties):
+            loc = ("payoffs", "casualties", i)
+            if self.strategic_ref(loc + ("actor",), c.actor):
+                self.type_values(loc + ("per_death",), c.per_death, c.actor)
+            self.side_ref(loc + ("side",), c.side)
+
+    def check_perceptions(self) -> None:
+        seen: set[tuple[str, str]] = set()
+        for i, pc in enumerate(self.s.perceptions):
+            loc: Loc = ("perceptions", i)
+            ok = self.strategic_ref(loc + ("holder",), pc.holder)
+            ok = self.strategic_ref(loc + ("about",), pc.about) and ok
+            if pc.holder == pc.about:
+                self.add(loc + ("about",), "an actor's perception of itself is its truth", repr(pc.about), "another strategic actor")
+            if (pc.holder, pc.about) in seen:
+                self.add(loc, "duplicate perception", f"{pc.holder} about {pc.about}", "one perception per holder and about")
+            seen.add((pc.holder, pc.about))
+            if not ok:
+                continue
+            about = self.strategic[pc.about]
+            missing = [t for t in about.type_ids if t not in pc.prior]
+            if missing:
+                self.add(loc + ("prior",), f"no prior for type{'s' if len(missing) > 1 else ''} {', '.join(missing)} of {pc.about}",
+                         _ids(pc.prior), f"one entry per type ({_ids(about.type_ids)})")
+            bad = bool(missing)
+            for key, param in pc.prior.items():
+                if key not in about.type_ids:
+                    bad = True
+                    self.add(loc + ("prior", key), f"unknown type of {pc.about}", repr(key), f"one of {_ids(about.type_ids)}")
+                elif not 0.0 <= param.value <= 1.0:
+                    bad = True
+                    self.add(loc + ("prior", key), "prior out of range", _fmt(param.value), "a number in [0, 1]")
+            total = sum(param.value for param in pc.prior.values())
+            if not bad and abs(total - 1.0) > PRIOR_TOLERANCE:
+                self.add(loc + ("prior",), f"perceived priors of {pc.about}'s types do not sum to 1", f"sum {_fmt(total)}",
+                         "sum 1 (within 1e-9)")
+            for out_id, tv in (pc.terminal or {}).items():
+                if out_id not in self.outcomes:
+                    self.add(loc + ("terminal", out_id), "unknown outcome", repr(out_id), f"one of {_ids(self.outcomes)}")
+                else:
+                    self.type_values(loc + ("terminal", out_id), tv, pc.about)
+
+    def check_claims(self) -> None:
+        from crisislab.scenario._paths import PathError, resolve_param_path
+
+        seed_files = {src.file for src in self.s.sources.values() if src.kind == "seed" and src.file}
+        for i, c in enumerate(self.s.claims):
+            loc: Loc = ("claims", i)
+            if c.seed is not None and c.seed not in seed_files:
+                self.add(loc + ("seed",), "not the file of any source of kind: seed", repr(c.seed),
+                         f"one of {_ids(sorted(seed_files))}")
+            m = c.metric
+            ml = loc + ("metric",)
+            if m.outcome_probability is not None and m.outcome_probability not in self.outcomes:
+                self.add(ml + ("outcome_probability",), "unknown outcome", repr(m.outcome_probability), f"one of {_ids(self.outcomes)}")
+            if m.within is not None and m.within > self.s.horizon:
+                self.add(ml + ("within",), "beyond the horizon", m.within, f"<= {self.s.horizon}")
+            if m.mean_casualties is not None:
+                self.side_ref(ml + ("mean_casualties",), m.mean_casualties)
+            if m.mean_audience_cost is not None:
+                self.strategic_ref(ml + ("mean_audience_cost",), m.mean_audience_cost)
+            if m.action_probability is not None and m.action_probability not in self.actions:
+                self.add(ml + ("action_probability",), "unknown action", repr(m.action_probability), "an action id")
+            for arm in ("treatment", "baseline"):
+                for j, iv in enumerate(getattr(c.compare, arm)):
+                    il: Loc = loc + ("compare", arm, j)
+                    if isinstance(iv, (Force, Forbid)):
+                        spec = iv.force if isinstance(iv, Force) else iv.forbid
+                        il = il + (("force",) if isinstance(iv, Force) else ("forbid",))
+                        if self.strategic_ref(il + ("actor",), spec.actor):
+                            act = self.actions.get(spec.action)
+                            if act is None or act.actor != spec.actor:
+                                self.add(il + ("action",), f"not an action of {spec.actor}", repr(spec.action),
+                                         f"one of {_ids(a.id for a in self.s.actions if a.actor == spec.actor)}")
+                        if isinstance(iv, Force):
+                            if iv.force.round is not None and iv.force.round > self.s.horizon:
+                                self.add(il + ("round",), "beyond the horizon", iv.force.round, f"1..{self.s.horizon}")
+                            if iv.force.when is not None:
+                                self.condition(il + ("when",), iv.force.when)
+                    elif isinstance(iv, SetParam):
+                        try:
+                            resolve_param_path(self.s, iv.set.param)
+                        except PathError as exc:
+                            self.add(il + ("set", "param"), str(exc), repr(iv.set.param), exc.expected)
+
+    def check_sources(self) -> None:
+        for loc, ref in walk_source_refs(self.s):
+            if ref not in self.s.sources:
+                self.add(loc, "unknown source", repr(ref), f"one of {_ids(self.s.sources)}")
+        for sid, src in self.s.sources.items():
+            if src.kind == "seed" and not src.file:
+                self.add(("sources", sid), "a seed source needs `file` (its file name in shared/seeds)", None, "file: NNN_xxxx.txt")
+
+    def check_numbers(self) -> None:
+        for loc, p, has_prov in walk_numbers(self.s):
+            if not has_prov:
+                got = _fmt(p.value) if isinstance(p, Param) else "a table"
+                self.add(loc, "every number has a source or is marked assumption", got,
+                         "a `source:` or `assumption:` on it or on an enclosing object")
+            if isinstance(p, Param) and p.uncertainty is not None and not p.uncertainty.contains(p.value):
+                lo, hi = p.uncertainty.support()
+                self.add(loc + ("uncertainty",), "the value is outside the uncertainty's support", _fmt(p.value),
+                         f"one of {list(p.uncertainty.choice)}" if p.uncertainty.choice is not None else f"in [{_fmt(lo)}, {_fmt(hi)}]")
+
+
+def check_scenario(scenario: Scenario, filename: str = "<scenario>") -> list[Issue]:
+    """All semantic issues of a type-valid scenario (empty list if it is sound)."""
+    return _Checker(scenario, filename).run()
+
+
+__all__ = ["Issue", "check_scenario", "walk_numbers", "walk_source_refs", "CIVILIAN", "PRIOR_TOLERANCE"]

@@ -1,0 +1,1024 @@
+"""Frozen pydantic models of the scenario format (docs/scenario-format.md, version 1).
+
+These are the types every other layer reads: a `Scenario` with its sources, state variables,
+strategic and environment actors, actions (escalation ladders with chance consequences), red lines,
+outcomes, payoffs, perceptions and claims. Numbers that are model parameters are `Param`s (a value
+with its provenance and optional uncertainty); per-type numbers are `TypeValues`. Conditions,
+consequences and interventions are closed unions: the engines pattern-match on their classes and
+nothing is ever passed to `eval`. Validation here is about types and shapes only; the meaning
+(ids exist, priors sum to 1, provenance, ...) is checked in `_check.py`. Collections are tuples so
+a built scenario cannot be changed in place; transformations return new objects.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal, Union
+
+import numpy as np
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PrivateAttr,
+    RootModel,
+    Strict,
+    StringConstraints,
+    Tag,
+    model_validator,
+)
+
+ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*$"
+
+Id = Annotated[str, Strict(), StringConstraints(pattern=ID_PATTERN)]
+"""An identifier: a letter, then letters, digits, `_` or `-`."""
+Num = Annotated[float, Strict()]  # accepts ints, rejects bools and numeric strings
+Int = Annotated[int, Strict()]  # rejects floats and bools: rungs, bounds, horizon are structural
+Text = Annotated[str, Strict()]
+
+# Tags of the closed unions start with "=" so that the loader can drop them from pydantic's error
+# locations (they are not keys of the YAML file).
+SYNTHETIC_PREFIX = "="
+ALL_TYPES = "*"  # key of a TypeValues that holds one Param for every type
+
+
+def _as_source_tuple(value: Any) -> Any:
+    """`source:` may be one id or a list of ids; store a tuple either way."""
+    if isinstance(value, str):
+        return (value,)
+    return value
+
+
+SourceRefs = Annotated[tuple[Id, ...], Field(min_length=1)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False
+    )
+
+
+class _Provenanced(_Frozen):
+    """An object that may state where its numbers come from (inherited by plain numbers inside)."""
+
+    source: SourceRefs | None = None
+    assumption: Text | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _source_list(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "source" in data:
+            data = dict(data)
+            data["source"] = _as_source_tuple(data["source"])
+        return data
+
+    @property
+    def has_provenance(self) -> bool:
+        return bool(self.source) or bool(self.assumption)
+
+
+# --------------------------------------------------------------------------------------------
+# Numbers with provenance and uncertainty
+# --------------------------------------------------------------------------------------------
+
+UncertaintyKind = Literal["uniform", "triangular", "normal", "beta", "choice"]
+UNCERTAINTY_KINDS: tuple[str, ...] = ("uniform", "triangular", "normal", "beta", "choice")
+
+
+class Uncertainty(_Frozen):
+    """A distribution over a parameter's value, used only by robustness checks.
+
+    Exactly one of `uniform: [lo, hi]`, `triangular: [lo, mode, hi]`, `normal: [mean, sd]`
+    (optionally `clip: [lo, hi]`), `beta: [a, b]`, `choice: [v1, ...]`.
+    """
+
+    uniform: tuple[Num, Num] | None = None
+    triangular: tuple[Num, Num, Num] | None = None
+    normal: tuple[Num, Num] | None = None
+    beta: tuple[Num, Num] | None = None
+    choice: Annotated[tuple[Num, ...], Field(min_length=1)] | None = None
+    clip: tuple[Num, Num] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Uncertainty:
+        given = [k for k in UNCERTAINTY_KINDS if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"an uncertainty needs exactly one of {', '.join(UNCERTAINTY_KINDS)}"
+                f" (got {', '.join(given) if given else 'none'})"
+            )
+        if self.clip is not None and self.normal is None:
+            raise ValueError("`clip` only applies to `normal`")
+        if self.uniform is not None and not self.uniform[0] < self.uniform[1]:
+            raise ValueError(f"uniform needs lo < hi (got {list(self.uniform)})")
+        if self.triangular is not None:
+            lo, mode, hi = self.triangular
+            if not (lo <= mode <= hi and lo < hi):
+                raise ValueError(f"triangular needs lo <= mode <= hi, lo < hi (got {[lo, mode, hi]})")
+        if self.normal is not None and not self.normal[1] > 0:
+            raise ValueError(f"normal needs sd > 0 (got {self.normal[1]})")
+        if self.clip is not None and not self.clip[0] < self.clip[1]:
+            raise ValueError(f"clip needs lo < hi (got {list(self.clip)})")
+        if self.beta is not None and not (self.beta[0] > 0 and self.beta[1] > 0):
+            raise ValueError(f"beta needs a > 0 and b > 0 (got {list(self.beta)})")
+        return self
+
+    @property
+    def kind(self) -> UncertaintyKind:
+        return next(k for k in UNCERTAINTY_KINDS if getattr(self, k) is not None)  # type: ignore[return-value]
+
+    def support(self) -> tuple[float, float]:
+        """Closed interval (lo, hi) that every draw lies in (may be infinite for an unclipped normal)."""
+        if self.uniform is not None:
+            return self.uniform
+        if self.triangular is not None:
+            return self.triangular[0], self.triangular[2]
+        if self.normal is not None:
+            return self.clip if self.clip is not None else (-np.inf, np.inf)
+        if self.beta is not None:
+            return 0.0, 1.0
+        assert self.choice is not None
+        return min(self.choice), max(self.choice)
+
+    def contains(self, value: float) -> bool:
+        """True if `value` can be drawn (for `choice`: is one of the choices)."""
+        if self.choice is not None:
+            return any(abs(value - c) <= 1e-12 for c in self.choice)
+        lo, hi = self.support()
+        return lo - 1e-12 <= value <= hi + 1e-12
+
+    def sample(self, rng: np.random.Generator, size: int | None = None) -> float | np.ndarray:
+        """Draw from the distribution with the given generator.
+
+        Returns a float if `size` is None, else a float64 array of shape `(size,)`.
+        """
+        if self.uniform is not None:
+            out = rng.uniform(self.uniform[0], self.uniform[1], size)
+        elif self.triangular is not None:
+            lo, mode, hi = self.triangular
+            out = rng.triangular(lo, mode, hi, size)
+        elif self.normal is not None:
+            out = rng.normal(self.normal[0], self.normal[1], size)
+            if self.clip is not None:
+                out = np.clip(out, self.clip[0], self.clip[1])
+        elif self.beta is not None:
+            out = rng.beta(self.beta[0], self.beta[1], size)
+        else:
+            assert self.choice is not None
+            out = rng.choice(np.asarray(self.choice, dtype=float), size)
+        return float(out) if size is None else np.asarray(out, dtype=float)
+
+
+class Param(_Provenanced):
+    """A numeric model parameter: `value` plus where it comes from and how uncertain it is.
+
+    Written in YAML as a plain number (provenance inherited from the enclosing object) or as
+    `{value, source | assumption, uncertainty}`.
+    """
+
+    value: Num
+    uncertainty: Uncertainty | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_number(cls, data: Any) -> Any:
+        if isinstance(data, bool):
+            raise ValueError("expected a number or a mapping {value, source|assumption}, not a boolean")
+        if isinstance(data, (int, float)):
+            return {"value": data}
+        if isinstance(data, (dict, Param)):
+            return data
+        raise ValueError("expected a number or a mapping {value, source|assumption, uncertainty}")
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+    @property
+    def is_bare(self) -> bool:
+        """True if written as a plain number (no provenance or uncertainty of its own)."""
+        return self.source is None and self.assumption is None and self.uncertainty is None
+
+    def with_value(self, value: float) -> Param:
+        """Same provenance, new value; the uncertainty is dropped because the value is now pinned."""
+        return Param(value=value, source=self.source, assumption=self.assumption)
+
+
+class TypeValues(RootModel[dict[str, Param]]):
+    """Per-type numbers of one actor: type id -> Param, or one Param for every type.
+
+    One Param for all types is stored under the key `"*"` (`ALL_TYPES`) and written back as that
+    single Param. Use `for_type(tid)` rather than indexing.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_for_all(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "value" not in data:
+            return data
+        return {ALL_TYPES: data}
+
+    @property
+    def is_uniform(self) -> bool:
+        return ALL_TYPES in self.root
+
+    def param_for(self, type_id: str) -> Param:
+        """The Param that applies to `type_id` (KeyError if neither it nor a one-for-all exists)."""
+        if ALL_TYPES in self.root:
+            return self.root[ALL_TYPES]
+        return self.root[type_id]
+
+    def for_type(self, type_id: str) -> float:
+        """The value for `type_id` as a float."""
+        return float(self.param_for(type_id).value)
+
+    def vector(self, type_ids: tuple[str, ...] | list[str]) -> np.ndarray:
+        """float64 array of shape `(len(type_ids),)`: the value of each type, in that order."""
+        return np.array([self.for_type(t) for t in type_ids], dtype=float)
+
+    def keys(self) -> tuple[str, ...]:
+        return tuple(k for k in self.root if k != ALL_TYPES)
+
+    def items(self) -> Iterator[tuple[str, Param]]:
+        return iter(self.root.items())
+
+
+# --------------------------------------------------------------------------------------------
+# Conditions: a closed union, no eval
+# --------------------------------------------------------------------------------------------
+
+CompareOp = Literal["eq", "ne", "lt", "le", "gt", "ge"]
+COMPARE_OPS: tuple[str, ...] = ("eq", "ne", "lt", "le", "gt", "ge")
+RedLineStatus = Literal["inactive", "pending", "answered", "failed"]
+RED_LINE_STATUSES: tuple[str, ...] = ("inactive", "pending", "answered", "failed")
+CONDITION_KEYS: tuple[str, ...] = ("var", "round", "all", "any", "not", "red_line")
+
+
+def _compare(lhs: Any, op: str, rhs: Any) -> Any:
+    """Elementwise comparison; works on ints and on numpy arrays of any shape."""
+    if op == "eq":
+        return lhs == rhs
+    if op == "ne":
+        return lhs != rhs
+    if op == "lt":
+        return lhs < rhs
+    if op == "le":
+        return lhs <= rhs
+    if op == "gt":
+        return lhs > rhs
+    return lhs >= rhs
+
+
+class VarCondition(_Frozen):
+    """`{var: tension, op: ge, value: 4}`: compare a state variable with an integer."""
+
+    var: Id
+    op: CompareOp
+    value: Int
+
+    def holds(self, lhs: Any) -> Any:
+        """Apply the comparison to the variable's value(s) `lhs` (int or int array, any shape)."""
+        return _compare(lhs, self.op, self.value)
+
+
+class RoundTest(_Frozen):
+    op: CompareOp
+    value: Int
+
+
+class RoundCondition(_Frozen):
+    """`{round: {op: ge, value: 10}}`: compare the 1-based round number."""
+
+    round: RoundTest
+
+    def holds(self, round_number: Any) -> Any:
+        return _compare(round_number, self.round.op, self.round.value)
+
+
+class AllCondition(_Frozen):
+    """`{all: [COND, ...]}`: every listed condition holds."""
+
+    all_: Annotated[tuple[Condition, ...], Field(alias="all", min_length=1)]
+
+
+class AnyCondition(_Frozen):
+    """`{any: [COND, ...]}`: at least one listed condition holds."""
+
+    any_: Annotated[tuple[Condition, ...], Field(alias="any", min_length=1)]
+
+
+class NotCondition(_Frozen):
+    """`{not: COND}`."""
+
+    not_: Annotated[Condition, Field(alias="not")]
+
+
+class RedLineCondition(_Frozen):
+    """`{red_line: ID, is: STATUS}`: a red line's status (inactive, pending, answered, failed)."""
+
+    red_line: Id
+    is_: Annotated[RedLineStatus, Field(alias="is")]
+
+
+def _key_discriminator(keys: tuple[str, ...]):
+    """Callable discriminator: the tag is the first of `keys` present in the input mapping."""
+
+    def pick(data: Any) -> str | None:
+        if isinstance(data, dict):
+            present = [k for k in keys if k in data]
+            if len(present) == 1:
+                return SYNTHETIC_PREFIX + present[0]
+            return None
+        if isinstance(data, BaseModel):
+            for k in keys:
+                fields = type(data).model_fields
+                if any((f.alias or n) == k for n, f in fields.items()):
+                    return SYNTHETIC_PREFIX + k
+        return None
+
+    return pick
+
+
+Condition = Annotated[
+    Union[
+        Annotated[VarCondition, Tag("=var")],
+        Annotated[RoundCondition, Tag("=round")],
+        Annotated[AllCondition, Tag("=all")],
+        Annotated[AnyCondition, Tag("=any")],
+        Annotated[NotCondition, Tag("=not")],
+        Annotated[RedLineCondition, Tag("=red_line")],
+    ],
+    Discriminator(
+        _key_discriminator(CONDITION_KEYS),
+        custom_error_type="condition_shape",
+        custom_error_message="a condition has exactly one of the keys var, round, all, any, not, red_line",
+    ),
+]
+"""A condition on the public state: one of the six classes above."""
+
+AllCondition.model_rebuild()
+AnyCondition.model_rebuild()
+NotCondition.model_rebuild()
+
+
+def iter_conditions(cond: Any) -> Iterator[Any]:
+    """Yield `cond` and every condition nested inside it (depth first)."""
+    yield cond
+    if isinstance(cond, AllCondition):
+        for c in cond.all_:
+            yield from iter_conditions(c)
+    elif isinstance(cond, AnyCondition):
+        for c in cond.any_:
+            yield from iter_conditions(c)
+    elif isinstance(cond, NotCondition):
+        yield from iter_conditions(cond.not_)
+
+
+# --------------------------------------------------------------------------------------------
+# Sources, state, actors
+# --------------------------------------------------------------------------------------------
+
+SourceKind = Literal["seed", "report", "dataset", "book", "article"]
+
+
+class Source(_Frozen):
+    """A reference that parameters cite by id. `file` is a seed file name for `kind: seed`."""
+
+    kind: SourceKind
+    title: Text | None = None
+    file: Text | None = None
+    author: Text | None = None
+    outlet: Text | None = None
+    url: Text | None = None
+    date: Text | None = None
+    accessed: Text | None = None
+    pages: Text | None = None
+    note: Text | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _dates_as_text(cls, data: Any) -> Any:
+        # YAML reads 2019-12-27 as a date; a source's dates are documentation, kept as ISO text.
+        if isinstance(data, dict):
+            data = {k: (v.isoformat() if isinstance(v, _dt.date) else v) for k, v in data.items()}
+        return data
+
+
+class Calendar(_Frozen):
+    """Maps dates to rounds: round r starts at `start + (r - 1) * days_per_round` days."""
+
+    start: _dt.date
+    days_per_round: Annotated[Int, Field(ge=1)]
+
+    def round_of(self, day: _dt.date) -> int:
+        """1-based round containing `day` (may be < 1 or > horizon; the caller decides)."""
+        return (day - self.start).days // self.days_per_round + 1
+
+
+class StateVar(_Provenanced):
+    """A bounded integer public-state variable. Values are `min..max` inclusive."""
+
+    id: Id
+    label: Text | None = None
+    min: Int
+    max: Int
+    initial: Int
+
+    @property
+    def size(self) -> int:
+        """Number of values the variable can take."""
+        return self.max - self.min + 1
+
+    def clip(self, value: Any) -> Any:
+        return np.clip(value, self.min, self.max)
+
+
+class TypeSpec(_Provenanced):
+    """One private type of a strategic actor, with its true prior probability."""
+
+    id: Id
+    prior: Param
+    label: Text | None = None
+
+
+class Actor(_Provenanced):
+    """A strategic actor: its logit precision `lam` and its private types."""
+
+    id: Id
+    name: Text | None = None
+    lam: Param
+    types: Annotated[tuple[TypeSpec, ...], Field(min_length=1)]
+    description: Text | None = None
+
+    @property
+    def type_ids(self) -> tuple[str, ...]:
+        return tuple(t.id for t in self.types)
+
+    @property
+    def priors(self) -> np.ndarray:
+        """float64 array of shape `(n_types,)`: the true prior, in `types` order."""
+        return np.array([t.prior.value for t in self.types], dtype=float)
+
+    def type_index(self, type_id: str) -> int:
+        return self.type_ids.index(type_id)
+
+
+class ProbTable(_Provenanced):
+    """`{by: VAR, table: [p for VAR = min .. max]}`: a probability that depends on a state variable."""
+
+    by: Id
+    table: Annotated[tuple[Num, ...], Field(min_length=1)]
+
+    def at(self, value: Any, var_min: int) -> Any:
+        """Probability when the variable equals `value` (int or int array of any shape)."""
+        return np.asarray(self.table, dtype=float)[np.asarray(value) - var_min]
+
+
+def _prob_discriminator(data: Any) -> str:
+    if isinstance(data, dict) and "by" in data:
+        return "=table"
+    if isinstance(data, ProbTable):
+        return "=table"
+    return "=param"
+
+
+Probability = Annotated[
+    Union[Annotated[Param, Tag("=param")], Annotated[ProbTable, Tag("=table")]],
+    Discriminator(_prob_discriminator),
+]
+
+
+class Rule(_Frozen):
+    """An environment actor's rule: when `when` holds (or always), play `action` with `probability`."""
+
+    when: Condition | None = None
+    action: Id
+    probability: Probability
+
+
+EnvironmentRole = Literal["proxy", "host_government", "air_defence", "other"]
+
+
+class EnvironmentActor(_Provenanced):
+    """A non-strategic actor (chance): the first rule whose condition holds fires."""
+
+    id: Id
+    name: Text | None = None
+    role: EnvironmentRole = "other"
+    rules: tuple[Rule, ...] = ()
+    description: Text | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# Actions and chance consequences
+# --------------------------------------------------------------------------------------------
+
+IntensityScale = Literal["goldstein", "plover", "rivera", "kahn"]
+
+
+class Intensity(_Frozen):
+    """Where an action sits on a documented conflict scale (reference/scales.md)."""
+
+    scale: IntensityScale
+    value: Num
+    cameo: Text | None = None
+    plover: Text | None = None
+
+
+class Effect(_Frozen):
+    """`{var: X, add: N}` or `{var: X, set: N}`: a change of a state variable (clipped at bounds)."""
+
+    var: Id
+    add: Int | None = None
+    set: Int | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self) -> Effect:
+        if (self.add is None) == (self.set is None):
+            raise ValueError("an effect has exactly one of `add` or `set`")
+        return self
+
+
+class Casualties(_Provenanced):
+    """Deaths on `side`: negative binomial with `mean` and size `dispersion` (null: Poisson)."""
+
+    kind: Literal["casualties"] = "casualties"
+    side: Id
+    mean: Param
+    dispersion: Param | None = None
+    into: Id | None = None
+
+
+class ErrorEvent(_Provenanced):
+    """An operational error: with `probability`, extra `effects` happen and the action may
+    execute as `becomes` instead; nested `consequences` are casualties of the error."""
+
+    kind: Literal["error"] = "error"
+    id: Id
+    probability: Param
+    effects: tuple[Effect, ...] = ()
+    becomes: Id | None = None
+    consequences: tuple[Casualties, ...] = ()
+
+
+class Attribution(_Provenanced):
+    """With `probability` the act is attributed to its author; otherwise `unattributed_effects`
+    replace the action's effects."""
+
+    kind: Literal["attribution"] = "attribution"
+    probability: Param
+    unattributed_effects: tuple[Effect, ...] = ()
+
+
+CONSEQUENCE_KINDS: tuple[str, ...] = ("casualties", "error", "attribution")
+
+
+def _kind_discriminator(data: Any) -> str | None:
+    kind = data.get("kind") if isinstance(data, dict) else getattr(data, "kind", None)
+    if isinstance(kind, str) and kind in CONSEQUENCE_KINDS:
+        return SYNTHETIC_PREFIX + kind
+    return None
+
+
+Consequence = Annotated[
+    Union[
+        Annotated[Casualties, Tag("=casualties")],
+        Annotated[ErrorEvent, Tag("=error")],
+        Annotated[Attribution, Tag("=attribution")],
+    ],
+    Discriminator(
+        _kind_discriminator,
+        custom_error_type="consequence_kind",
+        custom_error_message="unknown consequence kind",
+    ),
+]
+
+
+class Action(_Provenanced):
+    """One action of one actor: a rung of its escalation ladder with effects and consequences."""
+
+    id: Id
+    actor: Id
+    label: Text | None = None
+    rung: Int | None = None
+    intensity: Intensity | None = None
+    cost: TypeValues | None = None
+    effects: tuple[Effect, ...] = ()
+    available: Condition | None = None
+    consequences: tuple[Consequence, ...] = ()
+    default: bool = False
+    description: Text | None = None
+
+    def cost_for(self, type_id: str) -> float:
+        """Per-use payoff of this action for the actor of type `type_id` (0 if no cost given)."""
+        return 0.0 if self.cost is None else self.cost.for_type(type_id)
+
+
+# --------------------------------------------------------------------------------------------
+# Red lines, outcomes, payoffs, perceptions
+# --------------------------------------------------------------------------------------------
+
+
+class RedLine(_Provenanced):
+    """A condition that, once crossed, obliges `owner` to answer at rung >= `answer_rung` within
+    `deadline` of its own moves, or pay `audience_cost * scale` once."""
+
+    id: Id
+    owner: Id
+    label: Text | None = None
+    crossed_when: Condition
+    answer_rung: Int
+    deadline: Annotated[Int, Field(ge=1)]
+    audience_cost: TypeValues
+    scale: Param | None = None
+
+    @property
+    def scale_value(self) -> float:
+        return 1.0 if self.scale is None else float(self.scale.value)
+
+    def audience_cost_for(self, type_id: str) -> float:
+        """Scaled audience cost the owner of type `type_id` pays on failure."""
+        return self.audience_cost.for_type(type_id) * self.scale_value
+
+
+class Outcome(_Provenanced):
+    """A named terminal condition; exactly one outcome is `at_horizon` (and has no `when`)."""
+
+    id: Id
+    label: Text | None = None
+    when: Condition | None = None
+    at_horizon: bool = False
+    description: Text | None = None
+
+
+class FlowPayoff(_Provenanced):
+    """Per-round payoff to `actor` while `when` holds (always, if no `when`)."""
+
+    actor: Id
+    when: Condition | None = None
+    value: TypeValues
+
+
+class CasualtyPayoff(_Provenanced):
+    """Payoff to `actor` per death suffered by `side`."""
+
+    actor: Id
+    side: Id
+    per_death: TypeValues
+
+
+class Payoffs(_Provenanced):
+    """Terminal payoffs (outcome -> actor -> TypeValues), flow payoffs, casualty costs, discount."""
+
+    discount: Param
+    terminal: dict[Id, dict[Id, TypeValues]]
+    flow: tuple[FlowPayoff, ...] = ()
+    casualties: tuple[CasualtyPayoff, ...] = ()
+
+    def terminal_for(self, outcome: str, actor: str, type_id: str) -> float:
+        return self.terminal[outcome][actor].for_type(type_id)
+
+
+class Perception(_Provenanced):
+    """How `holder` sees `about`: its prior over `about`'s types, optionally its terminal payoffs."""
+
+    holder: Id
+    about: Id
+    prior: dict[Id, Param]
+    terminal: dict[Id, TypeValues] | None = None
+
+    def prior_vector(self, type_ids: tuple[str, ...]) -> np.ndarray:
+        """float64 array of shape `(len(type_ids),)`: the perceived prior in that order."""
+        return np.array([self.prior[t].value for t in type_ids], dtype=float)
+
+
+# --------------------------------------------------------------------------------------------
+# Claims and interventions
+# --------------------------------------------------------------------------------------------
+
+METRIC_KEYS: tuple[str, ...] = (
+    "outcome_probability",
+    "mean_casualties",
+    "mean_audience_cost",
+    "mean_end_round",
+    "action_probability",
+)
+MetricKind = Literal[
+    "outcome_probability", "mean_casualties", "mean_audience_cost", "mean_end_round", "action_probability"
+]
+
+
+class Metric(_Frozen):
+    """Exactly one of the metric keys; `within` only with `outcome_probability`."""
+
+    outcome_probability: Id | None = None
+    within: Annotated[Int, Field(ge=1)] | None = None
+    mean_casualties: Id | None = None
+    mean_audience_cost: Id | None = None
+    mean_end_round: Literal[True] | None = None
+    action_probability: Id | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Metric:
+        given = [k for k in METRIC_KEYS if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"a metric has exactly one of {', '.join(METRIC_KEYS)} (got {', '.join(given) or 'none'})"
+            )
+        if self.within is not None and self.outcome_probability is None:
+            raise ValueError("`within` only applies to `outcome_probability`")
+        return self
+
+    @property
+    def kind(self) -> MetricKind:
+        return next(k for k in METRIC_KEYS if getattr(self, k) is not None)  # type: ignore[return-value]
+
+    @property
+    def target(self) -> str | bool:
+        """The id the metric is about (outcome, side, actor or action), or True for mean_end_round."""
+        return getattr(self, self.kind)
+
+
+class ForceSpec(_Frozen):
+    """Force `actor` to play `action` at round `round`, whenever `when` holds, or (neither given)
+    at every one of its moves where the action is available."""
+
+    actor: Id
+    action: Id
+    round: Annotated[Int, Field(ge=1)] | None = None
+    when: Condition | None = None
+
+    @model_validator(mode="after")
+    def _not_both(self) -> ForceSpec:
+        if self.round is not None and self.when is not None:
+            raise ValueError("a force has `round` or `when`, not both")
+        return self
+
+
+class ForbidSpec(_Frozen):
+    actor: Id
+    action: Id
+
+
+class SetSpec(_Frozen):
+    """Set the parameter at field path `param` (as in `Scenario.with_overrides`) to `value`."""
+
+    param: Annotated[Text, Field(min_length=1)]
+    value: Param
+
+
+class Force(_Frozen):
+    force: ForceSpec
+
+
+class Forbid(_Frozen):
+    forbid: ForbidSpec
+
+
+class SetParam(_Frozen):
+    set: SetSpec
+
+
+INTERVENTION_KEYS: tuple[str, ...] = ("force", "forbid", "set")
+
+Intervention = Annotated[
+    Union[
+        Annotated[Force, Tag("=force")],
+        Annotated[Forbid, Tag("=forbid")],
+        Annotated[SetParam, Tag("=set")],
+    ],
+    Discriminator(
+        _key_discriminator(INTERVENTION_KEYS),
+        custom_error_type="intervention_shape",
+        custom_error_message="an intervention has exactly one of the keys force, forbid, set",
+    ),
+]
+
+
+class Compare(_Frozen):
+    """The two arms of a claim; an empty list is the scenario as written."""
+
+    treatment: tuple[Intervention, ...] = ()
+    baseline: tuple[Intervention, ...] = ()
+
+
+class Claim(_Frozen):
+    """A sourced statement: the treatment's metric is `expect` (lower/higher) than the baseline's
+    by more than `margin`."""
+
+    id: Id
+    label: Text | None = None
+    seed: Text | None = None
+    quote: Text | None = None
+    source: SourceRefs | None = None
+    metric: Metric
+    compare: Compare
+    expect: Literal["lower", "higher"]
+    margin: Annotated[Num, Field(ge=0)] = 0.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _source_list(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "source" in data:
+            data = dict(data)
+            data["source"] = _as_source_tuple(data["source"])
+        return data
+
+
+# --------------------------------------------------------------------------------------------
+# The scenario
+# --------------------------------------------------------------------------------------------
+
+
+class Scenario(_Frozen):
+    """A whole crisis scenario (docs/scenario-format.md). Build it with `load_scenario`,
+    `loads_scenario` or `Scenario.from_data` so that the meaning is checked too."""
+
+    crisislab: Literal[1]
+    id: Id
+    title: Text
+    description: Text | None = None
+    calendar: Calendar | None = None
+    horizon: Annotated[Int, Field(ge=1)]
+    order: Annotated[tuple[Id, ...], Field(min_length=1)]
+    sources: dict[Id, Source] = {}
+    state: tuple[StateVar, ...] = ()
+    actors: Annotated[tuple[Actor, ...], Field(min_length=1)]
+    environment: tuple[EnvironmentActor, ...] = ()
+    actions: Annotated[tuple[Action, ...], Field(min_length=1)]
+    red_lines: tuple[RedLine, ...] = ()
+    outcomes: Annotated[tuple[Outcome, ...], Field(min_length=1)]
+    payoffs: Payoffs
+    perceptions: tuple[Perception, ...] = ()
+    claims: tuple[Claim, ...] = ()
+
+    _index: dict[str, dict[str, Any]] = PrivateAttr(default_factory=dict)
+
+    def model_post_init(self, context: Any, /) -> None:
+        # First occurrence wins, so that duplicate ids (reported by the checks) do not crash here.
+        index: dict[str, dict[str, Any]] = {
+            k: {} for k in ("actor", "env", "action", "var", "outcome", "red_line", "claim")
+        }
+        for kind, items in (
+            ("actor", self.actors),
+            ("env", self.environment),
+            ("action", self.actions),
+            ("var", self.state),
+            ("outcome", self.outcomes),
+            ("red_line", self.red_lines),
+            ("claim", self.claims),
+        ):
+            for item in items:
+                index[kind].setdefault(item.id, item)
+        self._index = index
+
+    # ----- lookups -------------------------------------------------------------------------
+
+    def _get(self, kind: str, what: str, ident: str) -> Any:
+        try:
+            return self._index[kind][ident]
+        except KeyError:
+            from crisislab.scenario._errors import Problem, ScenarioError
+
+            known = ", ".join(self._index[kind]) or "none"
+            raise ScenarioError(
+                [Problem(f"<scenario {self.id}>", None, what, f"no {what} {ident!r}",
+                         got=repr(ident), expected=f"one of {known}")]
+            ) from None
+
+    def actor(self, actor_id: str) -> Actor:
+        """The strategic actor `actor_id` (ScenarioError listing the valid ids otherwise)."""
+        return self._get("actor", "actor", actor_id)
+
+    def environment_actor(self, actor_id: str) -> EnvironmentActor:
+        return self._get("env", "environment actor", actor_id)
+
+    def action(self, action_id: str) -> Action:
+        return self._get("action", "action", action_id)
+
+    def var(self, var_id: str) -> StateVar:
+        return self._get("var", "state variable", var_id)
+
+    def outcome(self, outcome_id: str) -> Outcome:
+        return self._get("outcome", "outcome", outcome_id)
+
+    def red_line(self, red_line_id: str) -> RedLine:
+        return self._get("red_line", "red line", red_line_id)
+
+    def claim(self, claim_id: str) -> Claim:
+        return self._get("claim", "claim", claim_id)
+
+    def source_of(self, source_id: str) -> Source:
+        if source_id not in self.sources:
+            from crisislab.scenario._errors import Problem, ScenarioError
+
+            raise ScenarioError([Problem(f"<scenario {self.id}>", None, "sources", f"no source {source_id!r}",
+                                         got=repr(source_id), expected=f"one of {', '.join(self.sources)}")])
+        return self.sources[source_id]
+
+    def is_strategic(self, actor_id: str) -> bool:
+        return actor_id in self._index["actor"]
+
+    @property
+    def strategic_ids(self) -> tuple[str, ...]:
+        """Ids of the strategic actors, in `actors` order (the index order engines use)."""
+        return tuple(a.id for a in self.actors)
+
+    @property
+    def environment_ids(self) -> tuple[str, ...]:
+        return tuple(e.id for e in self.environment)
+
+    @property
+    def state_ids(self) -> tuple[str, ...]:
+        return tuple(v.id for v in self.state)
+
+    @property
+    def outcome_ids(self) -> tuple[str, ...]:
+        return tuple(o.id for o in self.outcomes)
+
+    def actions_of(self, actor_id: str) -> tuple[Action, ...]:
+        """The actions of `actor_id` (strategic or environment) in ladder order (rung, then list order)."""
+        if actor_id not in self._index["actor"] and actor_id not in self._index["env"]:
+            self._get("actor", "actor", actor_id)
+        own = [a for a in self.actions if a.actor == actor_id]
+        return tuple(sorted(own, key=lambda a: (a.rung if a.rung is not None else 0)))
+
+    def default_action(self, actor_id: str) -> Action:
+        """The strategic actor's status-quo action (`default: true`)."""
+        for a in self.actions_of(actor_id):
+            if a.default:
+                return a
+        from crisislab.scenario._errors import Problem, ScenarioError
+
+        raise ScenarioError([Problem(f"<scenario {self.id}>", None, "actions", f"actor {actor_id!r} has no default action")])
+
+    @property
+    def horizon_outcome(self) -> Outcome:
+        """The outcome reached when the horizon passes (`at_horizon: true`)."""
+        return next(o for o in self.outcomes if o.at_horizon)
+
+    def perception(self, holder: str, about: str) -> Perception | None:
+        """The stated perception of `about` by `holder`, or None (correct perception)."""
+        for p in self.perceptions:
+            if p.holder == holder and p.about == about:
+                return p
+        return None
+
+    def perceived_prior(self, holder: str, about: str) -> np.ndarray:
+        """float64 array `(n_types of about,)`: `holder`'s prior over `about`'s types (true one if unstated)."""
+        target = self.actor(about)
+        p = self.perception(holder, about)
+        if p is None:
+            return target.priors
+        return p.prior_vector(target.type_ids)
+
+    def perceived_terminal(self, holder: str, outcome: str, about: str, type_id: str) -> float:
+        """Terminal payoff of `about` (type `type_id`) at `outcome` as `holder` sees it."""
+        p = self.perception(holder, about) if holder != about else None
+        if p is not None and p.terminal is not None and outcome in p.terminal:
+            return p.terminal[outcome].for_type(type_id)
+        return self.payoffs.terminal_for(outcome, about, type_id)
+
+    # ----- transformations (implemented in _paths.py, attached here for convenience) ----------
+
+    def with_overrides(self, overrides: dict[str, Any]) -> Scenario:
+        """A new, re-validated scenario with the parameters at the given field paths replaced.
+
+        Paths are addressed by id (`perceptions.Iran.US.prior.resolute`, `actors.US.lam`,
+        `actions.kh_rockets.consequences.0.mean`). A number replacing a Param keeps its provenance
+        and drops its uncertainty. Setting some of a prior's entries rescales the others so the
+        prior still sums to 1. A perception that does not exist yet is created from the truth.
+        A bad path is a ScenarioError naming the path and what exists there.
+        """
+        from crisislab.scenario._paths import apply_overrides
+
+        return apply_overrides(self, overrides)
+
+    def parameters_with_uncertainty(self) -> list[tuple[str, Param]]:
+        """Every Param that states an `uncertainty`, as (field path, Param), in file order."""
+        from crisislab.scenario._paths import params_with_uncertainty
+
+        return params_with_uncertainty(self)
+
+    def sample_parameters(self, rng: np.random.Generator) -> Scenario:
+        """One draw of every uncertain parameter from its stated distribution (priors rescaled
+        to sum to 1), as a new validated scenario. `rng` is the only source of randomness."""
+        from crisislab.scenario._paths import sample_parameters
+
+        return sample_parameters(self, rng)
+
+    def to_data(self) -> dict[str, Any]:
+        """Plain YAML-ready data (dicts, lists, numbers, strings, dates) that loads back to an equal scenario."""
+        from crisislab.scenario._dump import to_data
+
+        return to_data(self)
+
+    @classmethod
+    def from_data(cls, data: Any, filename: str = "<data>") -> Scenario:
+        """Validate plain data (types and meaning); ScenarioError with every problem otherwise."""
+        from crisislab.scenario._load import validate_data
+
+        return validate_data(data, filename)

@@ -160,23 +160,31 @@ def compile_spec(scenario: Any) -> SimSpec:
     for a in ladder:
         types = scenario.actor(a.actor).type_ids if scenario.is_strategic(a.actor) else ()
         cost = a.cost.vector(types) if (a.cost is not None and types) else np.zeros(len(types))
-        attribution, unattr, cas, errs = None, None, [], []
-        for c in a.consequences:
+        attribution, unattr, attr_i = None, None, -1
+        cas: list[CasualtySpec] = []
+        errs: list[ErrorSpec] = []
+        becomes_errors: list[tuple[int, ErrorSpec]] = []
+        others: list[tuple[int, CasualtySpec | ErrorSpec]] = []
+        if len(a.consequences) > 16:
+            raise UserError(f"actions.{a.id}.consequences: the simulator handles at most 16 (got {len(a.consequences)})")
+        for ci, c in enumerate(a.consequences):
             if c.kind == "casualties":
-                cas.append(casualties(c))
+                cs = casualties(c)
+                cas.append(cs)
+                others.append((ci, cs))
             elif c.kind == "attribution":
-                attribution = float(c.probability.value)
+                attribution, attr_i = float(c.probability.value), ci
                 unattr = _effect(c.unattributed_effects, var_index, n_vars)
             else:
-                errs.append(
-                    ErrorSpec(
-                        id=c.id,
-                        probability=float(c.probability.value),
-                        effect=_effect(c.effects, var_index, n_vars),
-                        becomes=action_index[c.becomes] if c.becomes else -1,
-                        casualties=tuple(casualties(x) for x in c.consequences),
-                    )
+                es = ErrorSpec(
+                    id=c.id,
+                    probability=float(c.probability.value),
+                    effect=_effect(c.effects, var_index, n_vars),
+                    becomes=action_index[c.becomes] if c.becomes else -1,
+                    casualties=tuple(casualties(x) for x in c.consequences),
                 )
+                errs.append(es)
+                (becomes_errors if es.becomes >= 0 else others).append((ci, es))
         actions.append(
             ActionSpec(
                 id=a.id,
@@ -192,6 +200,9 @@ def compile_spec(scenario: Any) -> SimSpec:
                 casualties=tuple(cas),
                 errors=tuple(errs),
                 intensity=None if a.intensity is None else float(a.intensity.value),
+                becomes_errors=tuple(becomes_errors),
+                other_consequences=tuple(others),
+                attribution_index=attr_i,
             )
         )
 

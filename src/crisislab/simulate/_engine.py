@@ -39,12 +39,10 @@ BELIEF_QUANTUM = 2.0**30
 # model deems impossible, e.g. a forced one, carries no information it can use).
 _TINY = 1e-300
 
-# Slots of the draws at one move (see `_rng.counter`).
+# Slots of the draws at one move (see `_rng.counter`): 0 is the action; consequences follow.
 _SLOT_ACTION = 0
-_SLOT_ERRORS = 1  # 1 .. 31: errors of the chosen action, in order
-_SLOT_ATTRIB = 32
-_SLOT_CAS = 40  # 40 .. 63: casualties of the executed action
-_SLOT_ERR_CAS = 64  # 64 ..: casualties nested in errors
+_SLOTS_PER_DEPTH = 128  # 16 consequences per action, 7 nested casualties per error
+_MAX_DEPTH = 8  # `becomes` chains longer than this are cut (the crisis engine refuses them)
 
 
 @dataclass(frozen=True)
@@ -63,6 +61,13 @@ class Arm:
 
     forces: tuple[Force, ...] = ()
     forbidden: frozenset[int] = frozenset()
+    # A scripted path (timeline replay): int64 `(horizon, n_movers)`, the global action each move
+    # must take (-1: an environment actor does nothing / a strategic actor plays its default),
+    # or SCRIPT_FREE to leave the move to the model.
+    script: np.ndarray | None = None
+
+
+SCRIPT_FREE = -2
 
 
 @dataclass
@@ -76,7 +81,10 @@ class ChunkResult:
     `(horizon + 1, n_vars, n_levels)` counts of each variable's value after each round (runs that
     ended keep their final state); `belief_sum` int64 `(horizon + 1, n_actors, n_belief)` sums of
     quantized beliefs; `taken` bool `(n, n_actions)` whether each action was chosen at least once;
-    `run_steps` number of (run, move) pairs simulated; `path_rows` per-move records when requested.
+    `run_steps` number of (run, move) pairs simulated; `loglik` float64 `(n,)` log-probability of
+    each run's choices (strategic actions under the mover's own strategy and true type, environment
+    moves under their rules; a forced action counts with the probability the model gave it);
+    `path_rows` per-move records when requested.
     """
 
     runs: np.ndarray
@@ -91,6 +99,7 @@ class ChunkResult:
     state_hist: np.ndarray
     belief_sum: np.ndarray
     run_steps: int
+    loglik: np.ndarray
     path_rows: dict[str, np.ndarray] | None = None
 
 
@@ -169,6 +178,7 @@ def simulate_chunk(
     casualties = np.zeros((n, len(spec.sides)), dtype=np.int64)
     audience = np.zeros((n, n_actors), dtype=np.float64)
     taken = np.zeros((n, len(spec.actions)), dtype=bool)
+    loglik = np.zeros(n, dtype=np.float64)
     actions_rec = np.full((n, H * n_moves), -1, dtype=np.int16) if record_actions else None
     n_levels = int((hi - lo).max()) + 1
     state_hist = np.zeros((H + 1, spec.n_vars, n_levels), dtype=np.int64)
@@ -199,9 +209,10 @@ def simulate_chunk(
             sub_state = state[idx]
             sub_rls = rl_status[idx]
             if mover.strategic >= 0:
-                chosen = _strategic_choice(
+                chosen, lp = _strategic_choice(
                     spec, policy, arm, mover, m, r, idx, keys, types, sub_state, sub_rls, rl_left, beliefs, game_of, forbidden
                 )
+                loglik[idx] += lp
                 # Red lines of the mover: answered by a high enough rung, or one own move closer to failing.
                 j = mover.strategic
                 for k, rl in enumerate(spec.red_lines):
@@ -223,7 +234,8 @@ def simulate_chunk(
                     audience[fi, j] += rl.audience_cost[types[fi, j]]
                 g_chosen = mover.actions[chosen]
             else:
-                g_chosen = _env_choice(spec, mover, m, r, idx, keys, sub_state, sub_rls)
+                g_chosen, lp = _env_choice(spec, mover, m, r, idx, keys, sub_state, sub_rls, arm)
+                loglik[idx] += lp
             acted = g_chosen >= 0
             taken[idx[acted], g_chosen[acted]] = True
             executed = _execute(spec, m, r, idx, g_chosen, keys, state, casualties)
@@ -281,6 +293,7 @@ def simulate_chunk(
         state_hist=state_hist,
         belief_sum=belief_sum,
         run_steps=run_steps,
+        loglik=loglik,
         path_rows=path_rows,
     )
 
@@ -340,6 +353,11 @@ def _strategic_choice(
                 chosen[:] = local
         elif f.when is not None:
             chosen[f.when(sub_state, r, sub_rls)] = local
+    if arm.script is not None and arm.script[r - 1, m] != SCRIPT_FREE:
+        g = int(arm.script[r - 1, m])
+        chosen[:] = default_local if g < 0 else int(np.flatnonzero(mover.actions == g)[0])
+    with np.errstate(divide="ignore"):
+        logp = np.log(p[np.arange(n_sub), chosen] / p.sum(axis=1))
     # Bayes' rule in each perceived game, with the mover's strategy as that game has it.
     sl = spec.belief_slices[j]
     for g, sig in sigmas.items():
@@ -350,13 +368,24 @@ def _strategic_choice(
         ok = tot[:, 0] > _TINY
         b[ok, sl] = post[ok] / tot[ok]
         beliefs[g][idx] = b
-    return chosen
+    return chosen, logp
 
 
 def _env_choice(
-    spec: SimSpec, mover, m: int, r: int, idx: np.ndarray, keys: np.ndarray, sub_state: np.ndarray, sub_rls: np.ndarray
-) -> np.ndarray:
-    """First matching rule fires with its probability: global action index or -1, int64 `(len(idx),)`."""
+    spec: SimSpec,
+    mover,
+    m: int,
+    r: int,
+    idx: np.ndarray,
+    keys: np.ndarray,
+    sub_state: np.ndarray,
+    sub_rls: np.ndarray,
+    arm: Arm,
+) -> tuple[np.ndarray, np.ndarray]:
+    """First matching rule fires with its probability.
+
+    Returns (global action index or -1, int64 `(len(idx),)`; its log-probability, float64).
+    """
     n_sub = idx.size
     prob = np.zeros(n_sub)
     act = np.full(n_sub, -1, dtype=np.int64)
@@ -372,7 +401,15 @@ def _env_choice(
         undecided &= ~holds
     u = uniforms(keys[idx], counter(r, m, _SLOT_ACTION))
     fires = u < prob
-    return np.where(fires, act, -1)
+    g = SCRIPT_FREE if arm.script is None else int(arm.script[r - 1, m])
+    with np.errstate(divide="ignore"):
+        if g == SCRIPT_FREE:
+            return np.where(fires, act, -1), np.where(fires, np.log(prob), np.log1p(-np.minimum(prob, 1.0)))
+        if g < 0:  # observed: the actor did nothing this round
+            return np.full(n_sub, -1, dtype=np.int64), np.log1p(-np.minimum(prob, 1.0))
+        # Observed act g: possible only where the firing rule plays g (log −inf elsewhere shows it).
+        return np.full(n_sub, g, dtype=np.int64), np.where(act == g, np.log(prob), -np.inf)
+
 
 
 def _execute(
@@ -387,38 +424,76 @@ def _execute(
 ) -> np.ndarray:
     """Carry out each run's chosen action with its errors and chance consequences.
 
-    Returns the executed global action per run (the chosen one, or what an error turned it into;
-    -1 for none): int64 `(len(idx),)`.
+    Same semantics as the crisis engine's compiler: errors with `becomes` are tried in list order
+    and the first that fires replaces the act (the replacement executes fully, then the error's
+    effects and nested casualties apply); otherwise attribution picks the effects, then the other
+    consequences (casualties, errors without `becomes`) apply in list order. Returns the executed
+    global action per run (-1 for none): int64 `(len(idx),)`.
     """
     executed = g_chosen.copy()
-    lo, hi = spec.lo, spec.hi
     for a in np.unique(g_chosen):
         if a < 0:
             continue
-        act: ActionSpec = spec.actions[a]
-        sel = idx[g_chosen == a]
         pos = np.flatnonzero(g_chosen == a)
-        becomes = np.full(sel.size, -1, dtype=np.int64)
-        for e_i, err in enumerate(act.errors):
-            fired = uniforms(keys[sel], counter(r, m, _SLOT_ERRORS + e_i)) < err.probability
-            if not fired.any():
-                continue
-            fi = sel[fired]
-            _apply_effect(state, fi, err.effect, lo, hi)
-            if err.becomes >= 0:
-                becomes[fired & (becomes < 0)] = err.becomes
-            for c_i, cas in enumerate(err.casualties):
-                _draw_casualties(cas, keys, fi, counter(r, m, _SLOT_ERR_CAS + 8 * e_i + c_i), state, casualties, hi)
-        executed[pos] = np.where(becomes >= 0, becomes, a)
-        for x in np.unique(executed[pos]):
-            xi = sel[executed[pos] == x]
-            xa: ActionSpec = spec.actions[x]
-            if xa.attribution is not None:
-                attributed = uniforms(keys[xi], counter(r, m, _SLOT_ATTRIB)) < xa.attribution
-                _apply_effect(state, xi[attributed], xa.effect, lo, hi)
-                _apply_effect(state, xi[~attributed], xa.unattributed or Effect.none(spec.n_vars), lo, hi)
-            else:
-                _apply_effect(state, xi, xa.effect, lo, hi)
-            for c_i, cas in enumerate(xa.casualties):
-                _draw_casualties(cas, keys, xi, counter(r, m, _SLOT_CAS + c_i), state, casualties, hi)
+        executed[pos] = _execute_action(spec, int(a), m, r, idx[pos], keys, state, casualties, 0)
     return executed
+
+
+def _slot(depth: int, ci: int, sub: int = 0) -> int:
+    # One slot per (nesting depth of `becomes`, consequence index, nested casualty): a draw's place
+    # in the action's structure, so paired arms draw the same uniform for the same consequence.
+    return 1 + depth * _SLOTS_PER_DEPTH + 8 * ci + sub
+
+
+def _execute_action(
+    spec: SimSpec,
+    a: int,
+    m: int,
+    r: int,
+    sel: np.ndarray,
+    keys: np.ndarray,
+    state: np.ndarray,
+    casualties: np.ndarray,
+    depth: int,
+) -> np.ndarray:
+    """Execute global action `a` for runs `sel`; returns the executed action per run (int64)."""
+    lo, hi = spec.lo, spec.hi
+    act: ActionSpec = spec.actions[a]
+    out = np.full(sel.size, a, dtype=np.int64)
+    rest = np.ones(sel.size, dtype=bool)  # runs where no `becomes` error has fired yet
+    if depth < _MAX_DEPTH:
+        for ci, err in act.becomes_errors:
+            ri = np.flatnonzero(rest)
+            if ri.size == 0:
+                break
+            fired = uniforms(keys[sel[ri]], counter(r, m, _slot(depth, ci))) < err.probability
+            fi = ri[fired]
+            if fi.size == 0:
+                continue
+            rest[fi] = False
+            out[fi] = _execute_action(spec, err.becomes, m, r, sel[fi], keys, state, casualties, depth + 1)
+            _apply_effect(state, sel[fi], err.effect, lo, hi)
+            for k, cas in enumerate(err.casualties):
+                _draw_casualties(cas, keys, sel[fi], counter(r, m, _slot(depth, ci, 1 + k)), state, casualties, hi)
+    xi = sel[rest]
+    if xi.size == 0:
+        return out
+    if act.attribution is not None:
+        attributed = uniforms(keys[xi], counter(r, m, _slot(depth, act.attribution_index))) < act.attribution
+        _apply_effect(state, xi[attributed], act.effect, lo, hi)
+        if act.unattributed is not None:
+            _apply_effect(state, xi[~attributed], act.unattributed, lo, hi)
+    else:
+        _apply_effect(state, xi, act.effect, lo, hi)
+    for ci, item in act.other_consequences:
+        if isinstance(item, CasualtySpec):
+            _draw_casualties(item, keys, xi, counter(r, m, _slot(depth, ci)), state, casualties, hi)
+        else:
+            fired = uniforms(keys[xi], counter(r, m, _slot(depth, ci))) < item.probability
+            fi = xi[fired]
+            if fi.size == 0:
+                continue
+            _apply_effect(state, fi, item.effect, lo, hi)
+            for k, cas in enumerate(item.casualties):
+                _draw_casualties(cas, keys, fi, counter(r, m, _slot(depth, ci, 1 + k)), state, casualties, hi)
+    return out

@@ -30,7 +30,7 @@ _TO_UNIT = 2.0**-53
 
 # The counter packs (round, move, slot); these bounds keep the packing injective.
 MAX_MOVES = 1 << 12
-MAX_SLOTS = 1 << 8
+MAX_SLOTS = 1 << 11
 
 
 @njit(cache=True, inline="always")

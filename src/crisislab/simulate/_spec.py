@@ -100,6 +100,10 @@ class ActionSpec:
     casualties: tuple[CasualtySpec, ...]
     errors: tuple[ErrorSpec, ...]
     intensity: float | None = None
+    # Consequences in list order, split as the executor needs them: (index in the list, item).
+    becomes_errors: tuple[tuple[int, ErrorSpec], ...] = ()
+    other_consequences: tuple[tuple[int, CasualtySpec | ErrorSpec], ...] = ()
+    attribution_index: int = -1
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,192 @@
+"""`Results`: the tidy tables and aggregates of one simulated arm, and the metrics claims read.
+
+One row per run (types, outcome, end round, casualties by side, audience costs, which actions were
+taken), optional per-move paths, and per-round aggregates that merge exactly across chunks
+(state histograms, quantized belief sums, path counts). Everything the report shows is computed
+from these, so the numbers in the report equal the numbers in results.parquet.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from crisislab.simulate._engine import BELIEF_QUANTUM, ChunkResult
+from crisislab.simulate._spec import SimSpec
+
+__all__ = ["Results", "merge_chunks"]
+
+
+@dataclass(frozen=True)
+class Results:
+    """A simulated arm.
+
+    `runs`: one row per run, sorted by `run`. `state_hist`: int64 `(horizon + 1, n_vars, n_levels)`
+    counts of each variable's value (offset by its min) after each round, round 0 = initial.
+    `belief_mean`: float64 `(horizon + 1, n_actors, n_belief)` mean belief of each holder after
+    each round. `path_counts`: Counter of executed-action tuples (one entry per move, -1 = none).
+    `paths`: per-move rows if requested. `run_steps`: (run, move) pairs simulated.
+    """
+
+    spec: SimSpec
+    seed: int
+    n_runs: int
+    interventions: tuple[str, ...]
+    runs: pd.DataFrame
+    state_hist: np.ndarray
+    belief_mean: np.ndarray
+    path_counts: Counter = field(default_factory=Counter)
+    paths: pd.DataFrame | None = None
+    run_steps: int = 0
+    taken: np.ndarray | None = None  # bool (n_runs, n_actions)
+
+    # ----- metrics (per run, float64 (n_runs,)) -----------------------------------------------
+
+    def metric_values(self, metric: Any) -> np.ndarray:
+        """Per-run values of a scenario `Metric`: float64 `(n_runs,)` (indicators for probabilities)."""
+        kind = metric.kind
+        target = metric.target
+        df = self.runs
+        if kind == "outcome_probability":
+            hit = (df["outcome"] == target).to_numpy()
+            if metric.within is not None:
+                hit &= (df["end_round"] <= metric.within).to_numpy()
+            return hit.astype(np.float64)
+        if kind == "mean_casualties":
+            return df[f"casualties_{target}"].to_numpy(np.float64)
+        if kind == "mean_audience_cost":
+            return df[f"audience_cost_{target}"].to_numpy(np.float64)
+        if kind == "mean_end_round":
+            return df["end_round"].to_numpy(np.float64)
+        if kind == "action_probability":
+            return df[f"took_{target}"].to_numpy(np.float64)
+        raise ValueError(f"unknown metric kind {kind!r}")
+
+    def outcome_counts(self) -> pd.Series:
+        """Runs per outcome, in the scenario's outcome order (zeros included)."""
+        return self.runs["outcome"].value_counts().reindex(list(self.spec.outcomes), fill_value=0)
+
+    def state_quantiles(self, var: str, qs: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)) -> np.ndarray:
+        """Quantiles of state variable `var` after each round: float64 `(horizon + 1, len(qs))`."""
+        v = self.spec.var_ids.index(var)
+        hist = self.state_hist[:, v, :]
+        cdf = np.cumsum(hist, axis=1) / hist.sum(axis=1, keepdims=True)
+        out = np.empty((hist.shape[0], len(qs)))
+        for i, q in enumerate(qs):
+            out[:, i] = (cdf < q).sum(axis=1) + self.spec.lo[v]
+        return out
+
+    def state_mean(self, var: str) -> np.ndarray:
+        v = self.spec.var_ids.index(var)
+        hist = self.state_hist[:, v, :]
+        levels = np.arange(hist.shape[1]) + self.spec.lo[v]
+        return (hist * levels).sum(axis=1) / hist.sum(axis=1)
+
+    def top_paths(self, k: int = 10) -> list[tuple[str, int]]:
+        """The k most frequent action sequences as readable strings, with their counts."""
+        names = [a.id for a in self.spec.actions]
+        n_moves = len(self.spec.movers)
+        out = []
+        for path, count in sorted(self.path_counts.items(), key=lambda kv: (-kv[1], kv[0]))[:k]:
+            steps = []
+            for i, a in enumerate(path):
+                if a >= 0 and not self.spec.actions[a].default:
+                    steps.append(f"r{i // n_moves + 1}:{names[a]}")
+            out.append((" → ".join(steps) if steps else "(status quo throughout)", count))
+        return out
+
+    def to_parquet(self, path: str | Path) -> None:
+        self.runs.to_parquet(path, index=False)
+
+
+def merge_chunks(
+    spec: SimSpec, seed: int, chunks: list[ChunkResult], interventions: tuple[str, ...] = (), with_paths: bool = False
+) -> Results:
+    """Concatenate chunk results (any order) into one `Results`, sorted by run index."""
+    chunks = sorted(chunks, key=lambda c: int(c.runs[0]) if c.runs.size else -1)
+    runs = np.concatenate([c.runs for c in chunks])
+    n = runs.size
+    types = np.concatenate([c.types for c in chunks])
+    cols: dict[str, Any] = {"run": runs}
+    for j, actor in enumerate(spec.actors):
+        cols[f"type_{actor}"] = pd.Categorical.from_codes(types[:, j].astype(np.int64), categories=list(spec.types[j]))
+    outcome = np.concatenate([c.outcome for c in chunks]).astype(np.int64)
+    cols["outcome"] = pd.Categorical.from_codes(outcome, categories=list(spec.outcomes))
+    cols["end_round"] = np.concatenate([c.end_round for c in chunks]).astype(np.int64)
+    cas = np.concatenate([c.casualties for c in chunks])
+    for s, side in enumerate(spec.sides):
+        cols[f"casualties_{side}"] = cas[:, s]
+    aud = np.concatenate([c.audience for c in chunks])
+    for j, actor in enumerate(spec.actors):
+        cols[f"audience_cost_{actor}"] = aud[:, j]
+    rls = np.concatenate([c.rl_status for c in chunks])
+    from crisislab.simulate._spec import RL_STATUS_NAMES
+
+    for k, rl in enumerate(spec.red_lines):
+        cols[f"red_line_{rl.id}"] = pd.Categorical.from_codes(rls[:, k].astype(np.int64), categories=list(RL_STATUS_NAMES))
+    cols["loglik"] = np.concatenate([c.loglik for c in chunks])
+    taken = np.concatenate([c.taken for c in chunks])
+    for a, act in enumerate(spec.actions):
+        cols[f"took_{act.id}"] = taken[:, a]
+    df = pd.DataFrame(cols)
+
+    state_hist = np.sum([c.state_hist for c in chunks], axis=0)
+    belief_mean = np.sum([c.belief_sum for c in chunks], axis=0) / BELIEF_QUANTUM / max(n, 1)
+    counts: Counter = Counter()
+    for c in chunks:
+        if c.actions is not None and c.actions.shape[0]:
+            uniq, cnt = np.unique(c.actions, axis=0, return_counts=True)
+            for row, k in zip(uniq, cnt, strict=True):
+                counts[tuple(int(x) for x in row)] += int(k)
+    paths = _paths_frame(spec, chunks) if with_paths else None
+    return Results(
+        spec=spec,
+        seed=seed,
+        n_runs=n,
+        interventions=interventions,
+        runs=df,
+        state_hist=state_hist,
+        belief_mean=belief_mean,
+        path_counts=counts,
+        paths=paths,
+        run_steps=int(sum(c.run_steps for c in chunks)),
+        taken=taken,
+    )
+
+
+def _paths_frame(spec: SimSpec, chunks: list[ChunkResult]) -> pd.DataFrame | None:
+    parts = [c.path_rows for c in chunks if c.path_rows is not None]
+    if not parts:
+        return None
+    names = [a.id for a in spec.actions] + ["(none)"]
+    movers = [m.id for m in spec.movers]
+
+    def cat(key: str) -> np.ndarray:
+        return np.concatenate([p[key] for p in parts])
+
+    action = cat("action").astype(np.int64)
+    executed = cat("executed").astype(np.int64)
+    cols: dict[str, Any] = {
+        "run": cat("run").astype(np.int64),
+        "round": cat("round").astype(np.int64),
+        "move": cat("move").astype(np.int64),
+        "actor": pd.Categorical.from_codes(cat("actor").astype(np.int64), categories=movers),
+        "action": pd.Categorical.from_codes(np.where(action < 0, len(names) - 1, action), categories=names),
+        "executed": pd.Categorical.from_codes(np.where(executed < 0, len(names) - 1, executed), categories=names),
+    }
+    state = cat("state")
+    for v, var in enumerate(spec.var_ids):
+        cols[var] = state[:, v]
+    beliefs = cat("beliefs")  # (rows, n_actors, n_belief)
+    for h, holder in enumerate(spec.actors):
+        for j, about in enumerate(spec.actors):
+            sl = spec.belief_slices[j]
+            for t, tid in enumerate(spec.types[j]):
+                cols[f"belief_{holder}_{about}_{tid}"] = beliefs[:, h, sl.start + t]
+    df = pd.DataFrame(cols)
+    return df.sort_values(["run", "round", "move"], kind="stable").reset_index(drop=True)

@@ -24,6 +24,7 @@ from crisislab.efg._eval import (
     uniform_profile,
 )
 from crisislab.efg._game import CHANCE, PLAYER, TERMINAL, Game, assemble_game
+from crisislab.efg._io import parse_efg, read_efg, to_efg, write_efg
 
 __all__ = [
     "CHANCE",
@@ -42,6 +43,10 @@ __all__ = [
     "infoset_cf_reach",
     "max_regret",
     "nash_conv",
+    "parse_efg",
+    "read_efg",
+    "to_efg",
+    "write_efg",
     "node_values",
     "profile_from_nested",
     "profile_to_nested",

@@ -411,9 +411,9 @@ def assemble_game(
             i = int(infoset[node])
             violation = (
                 f"player {int(infoset_player[i]) + 1} ({players[infoset_player[i]]!r}) infoset "
-                f"{int(infoset_number[i])} holds node {int(first[i])} and node {node} whose own past "
-                f"moves differ ({_seq_name(int(infoset_parent_seq[i]), n_act, action_infoset, action_offset, action_labels)}"
-                f" vs {_seq_name(int(own_seq[bad[0]]), n_act, action_infoset, action_offset, action_labels)})"
+                f"{int(infoset_number[i])} holds nodes {int(first[i]) + 1} and {node + 1} (in file order) whose own past "
+                f"moves differ ({_seq_name(int(infoset_parent_seq[i]), n_act, action_infoset, action_offset, action_labels, infoset_number)}"
+                f" vs {_seq_name(int(own_seq[bad[0]]), n_act, action_infoset, action_offset, action_labels, infoset_number)})"
             )
 
     return Game(
@@ -460,9 +460,9 @@ def assemble_game(
     )
 
 
-def _seq_name(seq: int, n_act: int, action_infoset, action_offset, action_labels) -> str:
+def _seq_name(seq: int, n_act: int, action_infoset, action_offset, action_labels, infoset_number) -> str:
     if seq >= n_act:
         return "no move yet"
     i = int(action_infoset[seq])
     label = action_labels[i][seq - int(action_offset[i])]
-    return f"last move {label!r} (action {seq - int(action_offset[i]) + 1}) at infoset index {i}"
+    return f"last move {label!r} at their infoset {int(infoset_number[i])}"

@@ -1,0 +1,87 @@
+"""Paired differences, verdicts and claim evaluation with common random numbers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from crisislab.scenario import load_scenario
+from crisislab.simulate import ArmRunner, FixedPolicy, evaluate_claims, paired_difference, verdict, wilson_interval
+from crisislab.simulate._stats import PairedEstimate
+
+MINI = Path(__file__).with_name("mini.yaml")
+
+
+def _est(lo: float, hi: float) -> PairedEstimate:
+    return PairedEstimate(0.0, 0.0, (lo + hi) / 2, 0.0, lo, hi, 100, 0.95)
+
+
+def test_paired_difference_closed_form() -> None:
+    # d = [1, 0, 0, 1]: mean 0.5, sample sd sqrt(1/3), se = sqrt(1/3)/2.
+    est = paired_difference(np.array([1, 1, 0, 1.0]), np.array([0, 1, 0, 0.0]))
+    assert est.diff == pytest.approx(0.5)
+    assert est.se == pytest.approx(np.sqrt(1 / 3) / 2)
+    assert est.ci_high - est.ci_low == pytest.approx(2 * 1.959963984540054 * est.se)
+
+
+@pytest.mark.parametrize(
+    ("lo", "hi", "expect", "margin", "want"),
+    [
+        pytest.param(-0.3, -0.1, "lower", 0.0, "holds", id="lower-holds"),
+        pytest.param(-0.3, -0.1, "lower", 0.2, "undetermined", id="lower-margin"),
+        pytest.param(-0.1, 0.1, "lower", 0.0, "undetermined", id="straddles"),
+        pytest.param(0.0, 0.0, "lower", 0.0, "fails", id="no-effect-fails"),
+        pytest.param(0.1, 0.2, "higher", 0.0, "holds", id="higher-holds"),
+        pytest.param(-0.2, -0.1, "higher", 0.0, "fails", id="higher-fails"),
+    ],
+)
+def test_verdicts(lo: float, hi: float, expect: str, margin: float, want: str) -> None:
+    assert verdict(_est(lo, hi), expect, margin) == want  # type: ignore[arg-type]
+
+
+def test_wilson_interval_closed_form() -> None:
+    # 0 successes of n: upper bound z²/(n + z²) (Wilson 1927); n = 10, z = 1.95996.
+    lo, hi = wilson_interval(0, 10)
+    z2 = 1.959963984540054**2
+    assert float(lo) == 0.0
+    assert float(hi) == pytest.approx(z2 / (10 + z2))
+
+
+def test_claims_of_the_mini_scenario() -> None:
+    sc = load_scenario(MINI)
+    pol = FixedPolicy({"US": np.array([[0.3, 0.7], [0.8, 0.2]]), "Iran": np.array([[0.4, 0.6], [0.9, 0.1]])})
+    runner = ArmRunner(sc, lambda s: pol, 4000, seed=21)
+    out = {c.id: c for c in evaluate_claims(runner)}
+    strike = out["strike-raises-war"]
+    # Forcing a strike adds a tension step in round 1 and forbidding strikes removes later ones:
+    # war must be more likely; the CRN interval is far from 0 at N = 4000.
+    assert strike.verdict == "holds" and strike.estimate.diff > 0.05
+    assert strike.seed_file == "000_2c2ddc19b08502fb.txt"
+    same = out["forbid-nothing-same"]
+    # Identical arms with common random numbers: every paired difference is exactly zero.
+    assert same.estimate.diff == 0.0 and same.estimate.se == 0.0 and same.verdict == "fails"
+
+
+def test_common_random_numbers_shrink_the_interval() -> None:
+    sc = load_scenario(MINI)
+    pol = FixedPolicy({"US": np.array([[0.3, 0.7], [0.8, 0.2]]), "Iran": np.array([[0.4, 0.6], [0.9, 0.1]])})
+    claim = sc.claim("strike-raises-war")
+    runner = ArmRunner(sc, lambda s: pol, 4000, seed=21)
+    t = runner.results(claim.compare.treatment).metric_values(claim.metric)
+    b = runner.results(claim.compare.baseline).metric_values(claim.metric)
+    other = ArmRunner(sc, lambda s: pol, 4000, seed=22).results(claim.compare.baseline).metric_values(claim.metric)
+    paired = paired_difference(t, b).se
+    independent = paired_difference(t, other).se
+    assert paired < independent
+
+
+def test_robustness_is_a_share_of_draws() -> None:
+    sc = load_scenario(MINI)
+    sc = sc.with_overrides({"actors.US.types.resolute.prior": {"value": 0.6, "source": "toy", "uncertainty": {"uniform": [0.4, 0.8]}}})
+    pol = FixedPolicy({"US": np.array([[0.3, 0.7], [0.8, 0.2]]), "Iran": np.array([[0.4, 0.6], [0.9, 0.1]])})
+    runner = ArmRunner(sc, lambda s: pol, 1000, seed=1)
+    (res,) = evaluate_claims(runner, [sc.claim("strike-raises-war")], robustness_draws=3, robustness_runs=500)
+    assert res.robustness_draws == 3
+    assert res.robustness in (0.0, 1 / 3, 2 / 3, 1.0)

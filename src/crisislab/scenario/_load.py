@@ -186,7 +186,9 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
 
 
 def _field_names(model: type[BaseModel]) -> list[str]:
-    return [f.alias or n for n, f in model.model_fields.items()]
+    names = [f.alias or n for n, f in model.model_fields.items()]
+    # provenance fields last, as they are written
+    return [n for n in names if n not in ("source", "assumption")] + [n for n in names if n in ("source", "assumption")]
 
 
 _TYPE_WORDS = {
@@ -271,6 +273,8 @@ def _pydantic_problem(err: dict[str, Any], tree: Any, filename: str) -> Problem:
         message = str(ctx.get("error", message))
         if isinstance(value, dict):
             got = None
+        if message.startswith("expected "):
+            message, expected = "wrong type", message.removeprefix("expected ")
     elif kind == "finite_number":
         message = "not a finite number"
         expected = "a finite number"
@@ -316,10 +320,14 @@ def _yaml_problem(exc: YAMLError, text: str, filename: str) -> Problem:
     if isinstance(exc, MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
-        what = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        context = str(exc.context) if exc.context else ""
+        if context and exc.context_mark is not None and mark is not exc.context_mark and exc.context_mark.line + 1 != line:
+            context += f" started on line {exc.context_mark.line + 1}"
+        what = ": ".join(p for p in (context, str(exc.problem) if exc.problem else "") if p)
         if type(exc).__name__ == "DuplicateKeyError":
-            return Problem(filename, line, "", "duplicate key", got=str(exc.problem).split('"')[1] if '"' in str(exc.problem) else None,
-                           expected="each key once per mapping")
+            problem = str(exc.problem)
+            key = problem.split('"')[1] if problem.count('"') >= 2 else None
+            return Problem(filename, line, "", "duplicate key", got=key, expected="each key once per mapping")
         return Problem(filename, line, "", f"YAML syntax error: {what or type(exc).__name__}")
     if isinstance(exc, ReaderError):
         line = text.count("\n", 0, max(exc.position, 0)) + 1

@@ -185,7 +185,7 @@ class Param(_Provenanced):
     @classmethod
     def _from_number(cls, data: Any) -> Any:
         if isinstance(data, bool):
-            raise ValueError("expected a number or a mapping {value, source|assumption}, not a boolean")
+            raise ValueError("expected a number or a mapping {value, source|assumption, uncertainty}")
         if isinstance(data, (int, float)):
             return {"value": data}
         if isinstance(data, (dict, Param)):

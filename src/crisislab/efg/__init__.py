@@ -25,8 +25,14 @@ from crisislab.efg._eval import (
 )
 from crisislab.efg._game import CHANCE, PLAYER, TERMINAL, Game, assemble_game
 from crisislab.efg._io import parse_efg, read_efg, to_efg, write_efg
+from crisislab.efg._solve import CFRPlus, GeneralSumWarning, Solution, solve_cfr, solve_spe
 
 __all__ = [
+    "CFRPlus",
+    "GeneralSumWarning",
+    "Solution",
+    "solve_cfr",
+    "solve_spe",
     "CHANCE",
     "PLAYER",
     "TERMINAL",

@@ -80,7 +80,8 @@ class ChunkResult:
     move (-1: none / run over) when paths were requested, else None; `state_hist` int64
     `(horizon + 1, n_vars, n_levels)` counts of each variable's value after each round (runs that
     ended keep their final state); `belief_sum` int64 `(horizon + 1, n_actors, n_belief)` sums of
-    quantized beliefs; `taken` bool `(n, n_actions)` whether each action was chosen at least once;
+    quantized beliefs (`belief_sum_alive` over runs still going after the round, `n_alive` of
+    them, int64 `(horizon + 1,)`); `taken` bool `(n, n_actions)` whether each action was chosen at least once;
     `run_steps` number of (run, move) pairs simulated; `loglik` float64 `(n,)` log-probability of
     each run's choices (strategic actions under the mover's own strategy and true type, environment
     moves under their rules; a forced action counts with the probability the model gave it);
@@ -98,6 +99,8 @@ class ChunkResult:
     actions: np.ndarray | None
     state_hist: np.ndarray
     belief_sum: np.ndarray
+    belief_sum_alive: np.ndarray
+    n_alive: np.ndarray
     run_steps: int
     loglik: np.ndarray
     path_rows: dict[str, np.ndarray] | None = None
@@ -183,6 +186,8 @@ def simulate_chunk(
     n_levels = int((hi - lo).max()) + 1
     state_hist = np.zeros((H + 1, spec.n_vars, n_levels), dtype=np.int64)
     belief_sum = np.zeros((H + 1, n_actors, spec.n_belief), dtype=np.int64)
+    belief_sum_alive = np.zeros((H + 1, n_actors, spec.n_belief), dtype=np.int64)
+    n_alive = np.zeros(H + 1, dtype=np.int64)
     rows: dict[str, list[np.ndarray]] | None = (
         {k: [] for k in ("run", "round", "move", "actor", "action", "executed")} if record_paths else None
     )
@@ -192,9 +197,11 @@ def simulate_chunk(
     def record_round(r: int) -> None:
         for v in range(spec.n_vars):
             state_hist[r, v] += np.bincount(state[:, v] - lo[v], minlength=n_levels)[:n_levels]
+        n_alive[r] = active.sum()
         for h in range(n_actors):
-            b = beliefs[game_of[h]]
-            belief_sum[r, h] += np.rint(b * BELIEF_QUANTUM).astype(np.int64).sum(axis=0)
+            q = np.rint(beliefs[game_of[h]] * BELIEF_QUANTUM).astype(np.int64)
+            belief_sum[r, h] += q.sum(axis=0)
+            belief_sum_alive[r, h] += q[active].sum(axis=0)
 
     record_round(0)
     run_steps = 0
@@ -292,6 +299,8 @@ def simulate_chunk(
         actions=actions_rec,
         state_hist=state_hist,
         belief_sum=belief_sum,
+        belief_sum_alive=belief_sum_alive,
+        n_alive=n_alive,
         run_steps=run_steps,
         loglik=loglik,
         path_rows=path_rows,

@@ -44,6 +44,10 @@ class Results:
     paths: pd.DataFrame | None = None
     run_steps: int = 0
     taken: np.ndarray | None = None  # bool (n_runs, n_actions)
+    # Mean belief over the runs still going after each round (NaN when none is): same shape as
+    # `belief_mean`; `n_alive` int64 `(horizon + 1,)`.
+    belief_mean_alive: np.ndarray | None = None
+    n_alive: np.ndarray | None = None
 
     # ----- metrics (per run, float64 (n_runs,)) -----------------------------------------------
 
@@ -137,6 +141,9 @@ def merge_chunks(
 
     state_hist = np.sum([c.state_hist for c in chunks], axis=0)
     belief_mean = np.sum([c.belief_sum for c in chunks], axis=0) / BELIEF_QUANTUM / max(n, 1)
+    n_alive = np.sum([c.n_alive for c in chunks], axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        belief_alive = np.sum([c.belief_sum_alive for c in chunks], axis=0) / BELIEF_QUANTUM / n_alive[:, None, None]
     counts: Counter = Counter()
     for c in chunks:
         if c.actions is not None and c.actions.shape[0]:
@@ -156,6 +163,8 @@ def merge_chunks(
         paths=paths,
         run_steps=int(sum(c.run_steps for c in chunks)),
         taken=taken,
+        belief_mean_alive=belief_alive,
+        n_alive=n_alive,
     )
 
 

@@ -1,0 +1,158 @@
+"""Replaying the observed crisis against the model: log-likelihood, rank among simulated paths, beliefs.
+
+The observed sequence (dated events, each an action id of the scenario) is mapped to rounds with the
+scenario's calendar and turned into a script: at every move of every scripted round the mover plays
+what it was observed to play (a strategic actor with no event plays its status-quo action; an
+environment actor with none does nothing; of several events of one mover in one round, the highest
+rung counts — a round is a fortnight in the flagship). The simulator then runs that script many
+times: types are drawn from the true priors and chance consequences are sampled, while every
+choice is scored by the probability the solved strategies (or environment rules) gave it. The
+observed path's log-likelihood is log E[Π p(choice)] over those replays (types and chance
+marginalised by Monte Carlo); the beliefs along it are the mean beliefs after each round over the
+replays that the model has not yet ended.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import logsumexp
+
+from crisislab.errors import UserError
+from crisislab.simulate._engine import SCRIPT_FREE, Arm
+from crisislab.simulate._policy import Policy
+from crisislab.simulate._run import DEFAULT_CHUNK, simulate_spec
+from crisislab.simulate._spec import SimSpec
+
+__all__ = ["TimelineReplay", "events_to_script", "replay_timeline"]
+
+
+@dataclass(frozen=True)
+class TimelineReplay:
+    """The observed path scored by the model.
+
+    `events`: the scripted events (round, date, actor, action). `loglik`: log-likelihood of the
+    observed choices (natural log). `loglik_per_replay`: float64 `(n_replays,)`. `percentile`: share
+    of simulated runs (same rounds, same policy) whose path is less likely than the observed one by
+    the mean replay log-likelihood. `beliefs`: long table (round, date, holder, about, type, belief).
+    `impossible_share`: share of replays in which some observed choice had probability 0 (e.g. an
+    environment act no rule allows in the state the replay reached). `outcome_counts`: how the
+    replays ended (an outcome can end a replay before the script does).
+    """
+
+    events: pd.DataFrame
+    rounds: int
+    loglik: float
+    loglik_per_replay: np.ndarray
+    sim_loglik: np.ndarray
+    percentile: float
+    beliefs: pd.DataFrame
+    outcome_counts: pd.Series
+    impossible_share: float
+    n_replays: int
+
+
+def _round_of(spec: SimSpec, day: Any) -> int:
+    if spec.calendar_start is None or spec.days_per_round is None:
+        raise UserError(f"scenario {spec.scenario_id}: a timeline needs `calendar:` to map dates to rounds")
+    start = _dt.date.fromisoformat(spec.calendar_start)
+    d = pd.Timestamp(day).date()
+    return (d - start).days // spec.days_per_round + 1
+
+
+def _date_of(spec: SimSpec, round_: int) -> str:
+    if spec.calendar_start is None or spec.days_per_round is None:
+        return ""
+    start = _dt.date.fromisoformat(spec.calendar_start)
+    return (start + _dt.timedelta(days=(round_ - 1) * spec.days_per_round)).isoformat()
+
+
+def events_to_script(spec: SimSpec, events: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """Script (int64 `(horizon, n_movers)`) and the events kept, from a table with columns
+    `actor`, `action` and `round` or `date`. Rows whose action is empty are skipped."""
+    df = events.copy()
+    if "round" not in df.columns:
+        if "date" not in df.columns:
+            raise UserError("timeline: needs a `round` or a `date` column")
+        df["round"] = [_round_of(spec, d) for d in df["date"]]
+    df = df[df["action"].notna() & (df["action"].astype(str) != "")]
+    ids = {a.id: i for i, a in enumerate(spec.actions)}
+    movers = {m.id: i for i, m in enumerate(spec.movers)}
+    bad = sorted(set(df["action"]) - set(ids))
+    if bad:
+        raise UserError(f"timeline: actions not in scenario {spec.scenario_id}: {', '.join(map(str, bad))}")
+    df = df[(df["round"] >= 1) & (df["round"] <= spec.horizon)]
+    if df.empty:
+        raise UserError("timeline: no event falls within the scenario's horizon")
+    last = int(df["round"].max())
+    script = np.full((spec.horizon, len(spec.movers)), SCRIPT_FREE, dtype=np.int64)
+    script[:last, :] = -1
+    kept = []
+    for (r, actor), grp in df.groupby(["round", "actor"], sort=True):
+        if actor not in movers:
+            raise UserError(f"timeline: actor {actor!r} is not in the scenario's order ({', '.join(movers)})")
+        rungs = [spec.actions[ids[a]].rung for a in grp["action"]]
+        best = grp.iloc[int(np.argmax(rungs))]
+        script[int(r) - 1, movers[actor]] = ids[best["action"]]
+        kept.append(best)
+    kept_df = pd.DataFrame(kept).sort_values(["round"], kind="stable").reset_index(drop=True)
+    return script, kept_df
+
+
+def replay_timeline(
+    spec: SimSpec,
+    policy: Policy,
+    events: pd.DataFrame,
+    runs: int,
+    seed: int,
+    *,
+    chunk: int = DEFAULT_CHUNK,
+) -> TimelineReplay:
+    """Score the observed `events` under `policy`; `runs` replays and as many free simulated runs."""
+    script, kept = events_to_script(spec, events)
+    rounds = int((script[:, 0] != SCRIPT_FREE).sum())
+    short = dataclasses.replace(spec, horizon=rounds)
+    script = script[:rounds]
+    replay = simulate_spec(short, policy, runs, seed, Arm(script=script), chunk=chunk, record_actions=False, label="replaying")
+    ll = replay.runs["loglik"].to_numpy()
+    loglik = float(logsumexp(ll) - np.log(ll.size))
+    free = simulate_spec(short, policy, runs, seed, Arm(), chunk=chunk, record_actions=False, label="simulating")
+    sim_ll = free.runs["loglik"].to_numpy()
+    finite = ll[np.isfinite(ll)]
+    ref = float(finite.mean()) if finite.size else -np.inf
+    percentile = float((sim_ll < ref).mean())
+    rows = []
+    for r in range(rounds + 1):
+        for h, holder in enumerate(spec.actors):
+            for j, about in enumerate(spec.actors):
+                if j == h:
+                    continue
+                sl = spec.belief_slices[j]
+                for t, tid in enumerate(spec.types[j]):
+                    rows.append(
+                        {
+                            "round": r,
+                            "date": _date_of(spec, r + 1) if r < rounds else _date_of(spec, rounds + 1),
+                            "holder": holder,
+                            "about": about,
+                            "type": tid,
+                            "belief": float(replay.belief_mean_alive[r, h, sl.start + t]),
+                        }
+                    )
+    return TimelineReplay(
+        events=kept,
+        rounds=rounds,
+        loglik=loglik,
+        loglik_per_replay=ll,
+        sim_loglik=sim_ll,
+        percentile=percentile,
+        beliefs=pd.DataFrame(rows),
+        outcome_counts=replay.outcome_counts(),
+        impossible_share=float((~np.isfinite(ll)).mean()),
+        n_replays=runs,
+    )

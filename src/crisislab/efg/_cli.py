@@ -1,0 +1,139 @@
+"""`crisislab efg ...` commands: solve a Gambit `.efg` file and describe one.
+
+The JSON printed by `efg solve --json` is a contract read by tools outside the project:
+`{"method", "profile": {"<player number>": {"<infoset number>": [prob per action, in file order]}},
+"max_regret", "payoffs", "seconds"}` (+ `"lambda"` for logit), with player and infoset numbers as
+written in the file. `seconds` is the solve time alone (not reading the file or printing).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from enum import Enum
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from crisislab.errors import SolverError
+
+
+class Method(str, Enum):
+    logit = "logit"
+    spe = "spe"
+    cfr = "cfr"
+
+
+def _solve(game, method: Method, iterations: int, tol: float) -> dict:
+    from crisislab.efg._eval import profile_to_nested
+    from crisislab.efg._solve import solve_cfr, solve_spe
+
+    extra: dict = {}
+    if method is Method.spe:
+        sol = solve_spe(game)
+        seconds = sol.seconds
+    elif method is Method.cfr:
+        import warnings
+
+        from crisislab.efg._solve import GeneralSumWarning
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", GeneralSumWarning)
+            sol = solve_cfr(game, iterations=iterations)
+        for w in caught:
+            Console(stderr=True).print(f"warning: {w.message}", markup=False, highlight=False)
+        seconds = sol.seconds
+    else:
+        try:
+            from crisislab.efg._logit import solve_logit
+        except ImportError:
+            raise SolverError(
+                "method 'logit' is not available yet in this installation; use 'spe' or 'cfr'"
+            ) from None
+        t0 = time.perf_counter()
+        sol = solve_logit(game, max_regret=tol)
+        seconds = time.perf_counter() - t0
+        extra["lambda"] = float(sol.lam)
+    out = {
+        "method": method.value,
+        "profile": {
+            str(p): {str(i): probs for i, probs in block.items()}
+            for p, block in profile_to_nested(game, sol.profile).items()
+        },
+        "max_regret": float(sol.max_regret),
+        "payoffs": [float(x) for x in sol.payoffs],
+        "seconds": float(seconds),
+    }
+    out.update(extra)
+    return out
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `efg` sub-command group to the main app."""
+    efg = typer.Typer(help="Extensive-form games in Gambit's .efg format: describe and solve.",
+                      no_args_is_help=True)
+
+    @efg.command("solve")
+    def solve_cmd(
+        game_file: Path = typer.Argument(..., help="A Gambit .efg file."),
+        method: Method = typer.Option(Method.logit, "--method", help="Solver: logit, spe or cfr."),
+        json_out: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+        iterations: int = typer.Option(1000, "--iterations", help="CFR+ iterations (method cfr)."),
+        tol: float = typer.Option(
+            1e-8, "--tol", help="Max-regret tolerance relative to the payoff range (method logit)."
+        ),
+    ) -> None:
+        """Solve GAME_FILE and print the profile, max regret, payoffs and solve time."""
+        from crisislab.efg._io import read_efg
+
+        if iterations < 1:
+            raise SolverError(f"--iterations must be a positive integer, got {iterations}")
+        if not tol > 0:
+            raise SolverError(f"--tol must be a positive number, got {tol}")
+        game = read_efg(game_file)
+        out = _solve(game, method, iterations, tol)
+        if json_out:
+            typer.echo(json.dumps(out))
+            return
+        console = Console()
+        head = Table(title=f"{game.title or game_file.name}: method {out['method']}", show_header=False)
+        head.add_row("payoffs", ", ".join(f"{p}: {x:.6g}" for p, x in zip(game.players, out["payoffs"])))
+        head.add_row("max regret", f"{out['max_regret']:.3g}")
+        if "lambda" in out:
+            head.add_row("lambda", f"{out['lambda']:.6g}")
+        head.add_row("seconds", f"{out['seconds']:.4f}")
+        console.print(head)
+        t = Table(title="behaviour profile")
+        for col in ("player", "infoset", "label", "probabilities"):
+            t.add_column(col)
+        for i in range(game.n_infosets):
+            pl, num = game.infoset_key(i)
+            probs = out["profile"][str(pl)][str(num)]
+            acts = game.action_labels[i]
+            t.add_row(game.players[pl - 1], str(num), game.infoset_labels[i],
+                      "  ".join(f"{a or k + 1}: {p:.4f}" for k, (a, p) in enumerate(zip(acts, probs))))
+        console.print(t)
+
+    @efg.command("show")
+    def show_cmd(game_file: Path = typer.Argument(..., help="A Gambit .efg file.")) -> None:
+        """Describe GAME_FILE: players, infosets, nodes, depth, chance, information and payoff structure."""
+        from crisislab.efg._io import read_efg
+
+        g = read_efg(game_file)
+        t = Table(title=g.title or game_file.name, show_header=False)
+        t.add_row("players", ", ".join(f"{k + 1}: {p}" for k, p in enumerate(g.players)))
+        t.add_row("infosets per player",
+                  ", ".join(f"{p}: {int(n)}" for p, n in zip(g.players, g.infosets_per_player)))
+        t.add_row("nodes", str(g.n_nodes))
+        t.add_row("terminal nodes", str(int(g.terminals.size)))
+        t.add_row("depth", str(int(g.depth.max())))
+        t.add_row("chance nodes", str(g.n_chance_nodes))
+        t.add_row("perfect information", "yes" if g.is_perfect_information else "no")
+        t.add_row("perfect recall", "yes" if g.perfect_recall else f"no ({g.recall_violation})")
+        t.add_row("zero-sum", "yes" if g.is_zero_sum else
+                  ("constant-sum" if g.is_constant_sum else "no"))
+        Console().print(t)
+
+    app.add_typer(efg, name="efg")

@@ -1,0 +1,218 @@
+"""The self-contained HTML report of a crisis run: tables and embedded figures, no network.
+
+`render_report` turns a `Results` (the scenario as written), the evaluated claims and the timeline
+replay into one HTML string; every number in it is computed from the same arrays that are written
+to results.parquet, and numeric cells carry their unrounded value in a `data-value` attribute so
+that tests (and readers) can check them against the table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import numpy as np
+
+from crisislab.report import _figures as fig
+
+__all__ = ["render_report", "write_report"]
+
+_TEMPLATE = r"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>crisislab report: {{ title|e }}</title>
+<style>
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+h1{font-size:1.5em} h2{font-size:1.2em;border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
+table{border-collapse:collapse;margin:.5em 0;font-size:.88em} th,td{border:1px solid #ddd;padding:.25em .5em;vertical-align:top}
+th{background:#f4f4f4;text-align:left} td.num{text-align:right;font-variant-numeric:tabular-nums}
+.holds{background:#e3f4e3} .fails{background:#f8e0e0} .undetermined{background:#f6f1dc}
+.meta{color:#555;font-size:.9em} q{font-style:italic} img{max-width:100%}
+</style></head><body>
+<h1>{{ title|e }}</h1>
+<p class="meta">Scenario <code>{{ scenario_id|e }}</code> · {{ n_runs }} runs · seed {{ seed }} · horizon {{ horizon }} rounds
+· {{ run_steps }} run-steps · crisislab {{ version }}{% if solver %} · policy: {{ solver|e }}{% endif %}</p>
+{% if description %}<p>{{ description|e }}</p>{% endif %}
+
+<h2 id="outcomes">Outcome probabilities</h2>
+<p>Share of runs ending in each outcome, with {{ level_pct }} Wilson intervals.</p>
+<table id="outcome-table"><tr><th>outcome</th><th>runs</th><th>probability</th><th>CI low</th><th>CI high</th></tr>
+{% for o in outcomes %}<tr data-outcome="{{ o.id|e }}"><td>{{ o.id|e }}</td><td class="num" data-value="{{ o.count }}">{{ o.count }}</td>
+<td class="num" data-value="{{ o.p }}">{{ '%.4f'|format(o.p) }}</td><td class="num" data-value="{{ o.lo }}">{{ '%.4f'|format(o.lo) }}</td>
+<td class="num" data-value="{{ o.hi }}">{{ '%.4f'|format(o.hi) }}</td></tr>
+{% endfor %}</table>
+<img class="figure" id="fig-outcomes" alt="outcome probabilities" src="{{ figs.outcomes }}">
+
+<h2 id="casualties">Casualties and audience costs</h2>
+<table id="casualty-table"><tr><th>quantity</th><th>mean per run</th></tr>
+{% for c in casualties %}<tr><td>{{ c.label|e }}</td><td class="num" data-value="{{ c.value }}">{{ '%.4g'|format(c.value) }}</td></tr>
+{% endfor %}</table>
+
+<h2 id="tension">{{ fan_var|e }} by round</h2>
+<p>Fan chart over all runs (runs that ended keep their final state); bands are 5–95% and 25–75% quantiles.</p>
+<img class="figure" id="fig-fan" alt="fan chart" src="{{ figs.fan }}">
+
+<h2 id="beliefs">Belief trajectories</h2>
+<p>Mean belief of each actor about the other's type, by round, over all runs (each actor updates with its own perceived game).</p>
+<img class="figure" id="fig-beliefs" alt="belief trajectories" src="{{ figs.beliefs }}">
+
+<h2 id="paths">Most frequent paths</h2>
+<p>Sequences of non-status-quo actions (round:action), over {{ n_runs }} runs.</p>
+<table id="path-table"><tr><th>#</th><th>path</th><th>runs</th><th>share</th></tr>
+{% for p in paths %}<tr><td>{{ loop.index }}</td><td>{{ p.path|e }}</td><td class="num" data-value="{{ p.count }}">{{ p.count }}</td><td class="num">{{ '%.2f%%'|format(100 * p.count / n_runs) }}</td></tr>
+{% endfor %}</table>
+
+<h2 id="timeline">The real timeline against the model</h2>
+{% if timeline %}
+<p>{{ timeline.n_events }} observed events in {{ timeline.rounds }} rounds, replayed {{ timeline.n_replays }} times.
+Log-likelihood of the observed choices: <b data-value="{{ timeline.loglik }}">{{ '%.2f'|format(timeline.loglik) }}</b>
+({{ '%.2f'|format(timeline.loglik / timeline.n_choices) }} per choice over {{ timeline.n_choices }} choices).
+The observed path is more probable than <b data-value="{{ timeline.percentile }}">{{ '%.1f%%'|format(100 * timeline.percentile) }}</b>
+of simulated paths over the same rounds.{% if timeline.impossible_share > 0 %} In {{ '%.1f%%'|format(100 * timeline.impossible_share) }} of replays the model rules an observed choice out.{% endif %}</p>
+<img class="figure" id="fig-timeline" alt="log-likelihood of simulated paths and the observed one" src="{{ figs.timeline }}">
+<h3>Beliefs along the observed path</h3>
+<table id="timeline-beliefs"><tr><th>after round</th><th>date</th>{% for c in timeline.belief_cols %}<th>{{ c|e }}</th>{% endfor %}</tr>
+{% for row in timeline.belief_rows %}<tr><td>{{ row.round }}</td><td>{{ row.date }}</td>{% for v in row.vals %}<td class="num" data-value="{{ v }}">{{ '%.3f'|format(v) }}</td>{% endfor %}</tr>
+{% endfor %}</table>
+<h3>Scripted events</h3>
+<table id="timeline-events"><tr><th>round</th><th>date</th><th>actor</th><th>action</th>{% if timeline.has_label %}<th>event</th>{% endif %}</tr>
+{% for e in timeline.events %}<tr><td>{{ e.round }}</td><td>{{ e.date|e }}</td><td>{{ e.actor|e }}</td><td>{{ e.action|e }}</td>{% if timeline.has_label %}<td>{{ e.label|e }}</td>{% endif %}</tr>
+{% endfor %}</table>
+{% else %}<p>No timeline was replayed for this scenario.</p>{% endif %}
+
+<h2 id="claims">Claims</h2>
+<p>Each claim compares a metric between two arms simulated with the same seed (common random numbers):
+difference = treatment − baseline with a {{ level_pct }} confidence interval; the verdict follows the interval.
+Robustness is the share of draws from the scenario's stated parameter uncertainty (each re-solved) in which the claimed direction holds.</p>
+<table id="claims-table"><tr><th>claim</th><th>seed file and quote</th><th>metric</th><th>treatment</th><th>baseline</th>
+<th>treatment value</th><th>baseline value</th><th>difference</th><th>CI</th><th>verdict</th><th>robustness</th></tr>
+{% for c in claims %}<tr class="claim {{ c.verdict }}" data-claim="{{ c.claim|e }}"><td>{{ c.claim|e }}</td>
+<td>{% if c.seed %}<code>{{ c.seed|e }}</code>{% endif %}{% if c.quote %}<br><q>{{ c.quote|e }}</q>{% endif %}</td>
+<td>{{ c.metric|e }} ({{ c.expect }}{% if c.margin %} by &gt; {{ c.margin }}{% endif %})</td><td>{{ c.treatment|e }}</td><td>{{ c.baseline|e }}</td>
+<td class="num" data-value="{{ c.treatment_value }}">{{ '%.4f'|format(c.treatment_value) }}</td>
+<td class="num" data-value="{{ c.baseline_value }}">{{ '%.4f'|format(c.baseline_value) }}</td>
+<td class="num" data-value="{{ c.difference }}">{{ '%+.4f'|format(c.difference) }}</td>
+<td class="num">[{{ '%+.4f'|format(c.ci_low) }}, {{ '%+.4f'|format(c.ci_high) }}]</td>
+<td class="verdict">{{ c.verdict }}</td>
+<td class="num">{% if c.robustness is not none %}{{ '%.0f%%'|format(100 * c.robustness) }} of {{ c.robustness_draws }}{% else %}–{% endif %}</td></tr>
+{% endfor %}</table>
+</body></html>
+"""
+
+
+def _fan_var(spec: Any) -> str:
+    return "tension" if "tension" in spec.var_ids else spec.var_ids[0]
+
+
+def render_report(
+    results: Any,
+    claims: Sequence[Any] = (),
+    timeline: Any | None = None,
+    *,
+    title: str | None = None,
+    description: str | None = None,
+    solver: str | None = None,
+    level: float = 0.95,
+) -> str:
+    """The report as one HTML string (figures as data URIs)."""
+    from crisislab import __version__
+    from crisislab.simulate import wilson_interval
+
+    spec = results.spec
+    n = results.n_runs
+    counts = results.outcome_counts()
+    lo, hi = wilson_interval(counts.to_numpy(), n, level)
+    p = counts.to_numpy() / n
+    outcomes = [
+        {"id": o, "count": int(c), "p": float(pp), "lo": float(a), "hi": float(b)}
+        for o, c, pp, a, b in zip(counts.index, counts.to_numpy(), p, lo, hi, strict=True)
+    ]
+    runs = results.runs
+    casualties = [
+        {"label": f"deaths: {side}", "value": float(runs[f"casualties_{side}"].mean())} for side in spec.sides
+    ] + [{"label": f"audience cost paid: {a}", "value": float(runs[f"audience_cost_{a}"].mean())} for a in spec.actors]
+    var = _fan_var(spec)
+    qs = (0.05, 0.25, 0.5, 0.75, 0.95)
+    series: dict[str, np.ndarray] = {}
+    for h, holder in enumerate(spec.actors):
+        for j, about in enumerate(spec.actors):
+            if j != h:
+                sl = spec.belief_slices[j]
+                series[f"{holder}: P({about} {spec.types[j][0]})"] = results.belief_mean[:, h, sl.start]
+    figs = {
+        "outcomes": fig.outcome_bars(list(counts.index), p, lo, hi),
+        "fan": fig.fan_chart(var, results.state_quantiles(var, qs), results.state_mean(var), qs),
+        "beliefs": fig.belief_trajectories(series),
+        "timeline": "",
+    }
+    tl = None
+    if timeline is not None:
+        figs["timeline"] = fig.loglik_histogram(timeline.sim_loglik, float(np.mean(timeline.loglik_per_replay[np.isfinite(timeline.loglik_per_replay)])) if np.isfinite(timeline.loglik_per_replay).any() else None)
+        b = timeline.beliefs
+        b = b.assign(col=b["holder"] + ": P(" + b["about"] + " " + b["type"] + ")")
+        first_types = {a: t[0] for a, t in zip(spec.actors, spec.types, strict=True)}
+        b = b[b["type"] == b["about"].map(first_types)]
+        wide = b.pivot_table(index=["round", "date"], columns="col", values="belief", sort=True).reset_index()
+        cols = [c for c in wide.columns if c not in ("round", "date")]
+        events = timeline.events
+        n_choices = timeline.rounds * len(spec.movers)
+        tl = {
+            "n_events": len(events),
+            "rounds": timeline.rounds,
+            "n_replays": timeline.n_replays,
+            "loglik": timeline.loglik,
+            "n_choices": n_choices,
+            "percentile": timeline.percentile,
+            "impossible_share": timeline.impossible_share,
+            "belief_cols": cols,
+            "belief_rows": [
+                {"round": int(r["round"]), "date": r["date"], "vals": [float(r[c]) for c in cols]} for _, r in wide.iterrows()
+            ],
+            "has_label": "label" in events.columns,
+            "events": [
+                {
+                    "round": int(e["round"]),
+                    "date": str(e.get("date", "")),
+                    "actor": e["actor"],
+                    "action": e["action"],
+                    "label": str(e.get("label", "")),
+                }
+                for _, e in events.iterrows()
+            ],
+        }
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    return env.from_string(_TEMPLATE).render(
+        title=title or spec.scenario_id,
+        description=description,
+        scenario_id=spec.scenario_id,
+        n_runs=n,
+        seed=results.seed,
+        horizon=spec.horizon,
+        run_steps=results.run_steps,
+        version=__version__,
+        solver=solver,
+        level_pct=f"{level:.0%}",
+        outcomes=outcomes,
+        casualties=casualties,
+        fan_var=var,
+        figs=figs,
+        paths=[{"path": pth, "count": c} for pth, c in results.top_paths(10)],
+        timeline=tl,
+        claims=[c.as_row() for c in claims],
+    )
+
+
+def write_report(out_dir: str | Path, results: Any, claims: Sequence[Any] = (), timeline: Any | None = None, **kw: Any) -> Path:
+    """Write DIR/results.parquet, DIR/claims.csv and DIR/report.html; returns the report's path."""
+    import pandas as pd
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    results.to_parquet(out / "results.parquet")
+    if claims:
+        pd.DataFrame([c.as_row() for c in claims]).to_csv(out / "claims.csv", index=False)
+    path = out / "report.html"
+    path.write_text(render_report(results, claims, timeline, **kw), encoding="utf-8")
+    return path
+

@@ -1,0 +1,263 @@
+"""Read an observed event timeline (CSV) and check it against a scenario.
+
+A timeline is what happened, coded in a scenario's vocabulary: one row per event with the acting
+actor, the scenario action it is coded as, its CAMEO code and Goldstein intensity, casualties by
+nationality and the outlet that reported it (columns in `data/README.md`). `load_timeline` checks
+every row (the action exists and belongs to that actor, dates parse and fall inside the scenario's
+calendar, numbers are non-negative, intensities match the Goldstein table) and reports every
+problem at once, so that a hand-written file can be fixed in one pass. It is the input of the
+simulator's timeline replay and of later estimation.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import math
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from crisislab.data._errors import DataError, DataProblem
+
+__all__ = ["TIMELINE_COLUMNS", "load_timeline"]
+
+TIMELINE_COLUMNS: tuple[str, ...] = (
+    "date",
+    "actor",
+    "target",
+    "action",
+    "cameo",
+    "intensity",
+    "deaths_us",
+    "deaths_iran",
+    "deaths_iraqi",
+    "deaths_other",
+    "wounded",
+    "outlet",
+    "reference",
+    "uncertain",
+    "note",
+)
+"""The columns of a timeline file, in the order the returned DataFrame has them (order in the file is free)."""
+
+COUNT_COLUMNS: tuple[str, ...] = ("deaths_us", "deaths_iran", "deaths_iraqi", "deaths_other", "wounded")
+_REQUIRED_TEXT: tuple[str, ...] = ("target", "outlet", "reference")
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_CAMEO_RE = re.compile(r"^\d{2,4}$")
+_COUNT_RE = re.compile(r"^\d+$")
+_INTENSITY_TOL = 1e-9  # the file repeats the table's value; only typing slips should differ
+
+
+def _short(value: str, limit: int = 60) -> str:
+    text = value if len(value) <= limit else value[: limit - 1] + "…"
+    return repr(text)
+
+
+def _as_scenario(scenario: Any) -> Any:
+    """Accept a `Scenario` or a path to a scenario file (loaded and validated)."""
+    if isinstance(scenario, (str, os.PathLike)):
+        from crisislab.scenario import load_scenario
+
+        return load_scenario(scenario)
+    return scenario
+
+
+def _goldstein_by_code() -> dict[str, float]:
+    from crisislab.data._scales import scale
+
+    table = scale("goldstein")
+    return dict(zip(table["code"].astype(str), table["goldstein"].astype(float), strict=True))
+
+
+def load_timeline(path: str | os.PathLike[str], scenario: Any) -> pd.DataFrame:
+    """Read the timeline CSV at `path`, check each row against `scenario`, return it typed.
+
+    `scenario` is a `crisislab.scenario.Scenario` or the path of a scenario file; it must have a
+    `calendar`. Returns a DataFrame with one row per event, in file order, and columns
+    `TIMELINE_COLUMNS` plus `round` (int64: the 1-based scenario round of `date`) and `line`
+    (int64: the event's line in the file). Dtypes: `date` datetime64[ns]; `actor`, `target`,
+    `action`, `cameo`, `outlet`, `reference`, `note` string (`cameo` <NA> when empty);
+    `intensity` float64; casualty counts Int64 (<NA> = not reported); `uncertain` bool.
+    `df.attrs` records `source` (the path) and `scenario` (the scenario id).
+
+    Every problem in the file is collected and raised together as one `DataError`, one line each:
+    `FILE:LINE: column: message (got X; expected Y)`.
+    """
+    scn = _as_scenario(scenario)
+    fname = str(path)
+    problems: list[DataProblem] = []
+
+    def problem(line: int | None, column: str, message: str, got: str | None = None,
+                expected: str | None = None) -> None:
+        problems.append(DataProblem(fname, line, column, message, got, expected))
+
+    calendar = getattr(scn, "calendar", None)
+    if calendar is None:
+        raise DataError([DataProblem(fname, None, "date",
+                                     f"scenario {scn.id!r} has no calendar, so dates cannot be mapped to rounds",
+                                     expected="a scenario with `calendar: {start, days_per_round}`")])
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError([DataProblem(fname, None, "file", "no such file")]) from None
+    except UnicodeDecodeError as exc:
+        raise DataError([DataProblem(fname, None, "file", "not UTF-8 text", got=str(exc.reason),
+                                     expected="a UTF-8 CSV file")]) from None
+
+    reader = csv.reader(text.splitlines(keepends=True))
+    header = next(reader, None)
+    if header is None:
+        raise DataError([DataProblem(fname, 1, "header", "the file is empty",
+                                     expected=f"a header line with {', '.join(TIMELINE_COLUMNS)}")])
+    header = [h.strip() for h in header]
+    missing = [c for c in TIMELINE_COLUMNS if c not in header]
+    unknown = [c for c in header if c not in TIMELINE_COLUMNS]
+    for c in missing:
+        problem(1, c, "missing column", expected=f"a header with {', '.join(TIMELINE_COLUMNS)}")
+    for c in unknown:
+        problem(1, c, "unknown column", got=repr(c), expected=f"one of {', '.join(TIMELINE_COLUMNS)}")
+    dupes = sorted({c for c in header if header.count(c) > 1})
+    for c in dupes:
+        problem(1, c, "column given more than once")
+    if missing or dupes:
+        raise DataError(problems)
+    index = {c: header.index(c) for c in TIMELINE_COLUMNS}
+
+    actors = tuple(scn.strategic_ids) + tuple(scn.environment_ids)
+    actions = {a.id: a for a in scn.actions}
+    goldstein = _goldstein_by_code()
+    start, horizon = calendar.start, scn.horizon
+    last_day = start + dt.timedelta(days=horizon * calendar.days_per_round - 1)
+
+    records: list[dict[str, Any]] = []
+    prev_end = 1  # csv's line_num after the header; a record starts on the next physical line
+    prev_date: tuple[dt.date, int] | None = None
+    for row in reader:
+        line = prev_end + 1
+        prev_end = reader.line_num
+        if not row or all(not cell.strip() for cell in row):
+            continue  # blank lines are allowed (e.g. a trailing newline)
+        if len(row) != len(header):
+            problem(line, "row", f"row has {len(row)} fields", got=str(len(row)),
+                    expected=f"{len(header)} fields, as in the header")
+            continue
+        cell = {c: row[i].strip() for c, i in index.items()}
+        rec: dict[str, Any] = {"line": line}
+
+        # date and round
+        raw = cell["date"]
+        day: dt.date | None = None
+        if _DATE_RE.match(raw):
+            try:
+                day = dt.date.fromisoformat(raw)
+            except ValueError:
+                day = None
+        if day is None:
+            problem(line, "date", "not a date", got=_short(raw), expected="YYYY-MM-DD")
+        elif day < start or day > last_day:
+            problem(line, "date", "outside the scenario calendar", got=repr(raw),
+                    expected=f"{start.isoformat()} … {last_day.isoformat()} (rounds 1 … {horizon})")
+        else:
+            if prev_date is not None and day < prev_date[0]:
+                problem(line, "date", "dates go backwards", got=repr(raw),
+                        expected=f"on or after {prev_date[0].isoformat()} (line {prev_date[1]})")
+            prev_date = (day, line)
+        rec["date"] = day
+        rec["round"] = calendar.round_of(day) if day is not None else None
+
+        # actor and action
+        actor = cell["actor"]
+        if actor not in actors:
+            problem(line, "actor", "unknown actor", got=_short(actor),
+                    expected=f"an actor of scenario {scn.id}: {', '.join(actors)}")
+        action = cell["action"]
+        if action not in actions:
+            own = [a.id for a in scn.actions if a.actor == actor]
+            expected = (f"an action of {actor}: {', '.join(own)}" if own
+                        else f"an action id of scenario {scn.id}")
+            problem(line, "action", "unknown action", got=_short(action), expected=expected)
+        elif actor in actors and actions[action].actor != actor:
+            own = [a.id for a in scn.actions if a.actor == actor]
+            problem(line, "action", f"action belongs to {actions[action].actor}, not to {actor}",
+                    got=repr(action), expected=f"an action of {actor}: {', '.join(own)}")
+        rec["actor"], rec["action"] = actor, action
+
+        # cameo and intensity
+        cameo = cell["cameo"]
+        if cameo and not _CAMEO_RE.match(cameo):
+            problem(line, "cameo", "not a CAMEO code", got=_short(cameo),
+                    expected="2 to 4 digits (leading zeros kept) or empty")
+        rec["cameo"] = cameo or None
+        raw = cell["intensity"]
+        try:
+            intensity = float(raw)
+            if not math.isfinite(intensity):
+                raise ValueError
+        except ValueError:
+            problem(line, "intensity", "not a number", got=_short(raw), expected="a Goldstein score in -10 … 10")
+            intensity = math.nan
+        else:
+            if not -10.0 <= intensity <= 10.0:
+                problem(line, "intensity", "outside the Goldstein scale", got=raw, expected="-10 … 10")
+            elif cameo in goldstein and abs(intensity - goldstein[cameo]) > _INTENSITY_TOL:
+                problem(line, "intensity", f"does not match the Goldstein score of CAMEO {cameo}",
+                        got=raw, expected=f"{goldstein[cameo]}")
+        rec["intensity"] = intensity
+
+        # counts
+        for c in COUNT_COLUMNS:
+            raw = cell[c]
+            if raw == "":
+                rec[c] = None
+            elif _COUNT_RE.match(raw):
+                rec[c] = int(raw)
+            else:
+                problem(line, c, "not a count", got=_short(raw), expected="an integer >= 0, or empty if not reported")
+                rec[c] = None
+
+        # text
+        for c in _REQUIRED_TEXT:
+            if not cell[c]:
+                problem(line, c, "empty", got="''", expected="a non-empty text")
+            rec[c] = cell[c]
+        raw = cell["uncertain"]
+        if raw not in ("0", "1"):
+            problem(line, "uncertain", "not a 0/1 flag", got=_short(raw), expected="0 or 1")
+        rec["uncertain"] = raw == "1"
+        rec["note"] = cell["note"]
+        records.append(rec)
+
+    if not records and not problems:
+        problem(None, "row", "no events", expected="at least one row after the header")
+    if problems:
+        raise DataError(problems)
+    return _frame(records, fname, scn.id)
+
+
+def _frame(records: list[dict[str, Any]], fname: str, scenario_id: str) -> pd.DataFrame:
+    """Typed DataFrame of checked records (columns as documented in `load_timeline`)."""
+    cols: dict[str, Any] = {
+        "date": pd.to_datetime([r["date"] for r in records]).astype("datetime64[ns]"),
+        "round": pd.array([r["round"] for r in records], dtype="int64"),
+        "actor": pd.array([r["actor"] for r in records], dtype="string"),
+        "target": pd.array([r["target"] for r in records], dtype="string"),
+        "action": pd.array([r["action"] for r in records], dtype="string"),
+        "cameo": pd.array([r["cameo"] for r in records], dtype="string"),
+        "intensity": pd.array([r["intensity"] for r in records], dtype="float64"),
+    }
+    for c in COUNT_COLUMNS:
+        cols[c] = pd.array([r[c] for r in records], dtype="Int64")
+    for c in ("outlet", "reference"):
+        cols[c] = pd.array([r[c] for r in records], dtype="string")
+    cols["uncertain"] = pd.array([r["uncertain"] for r in records], dtype="bool")
+    cols["note"] = pd.array([r["note"] for r in records], dtype="string")
+    cols["line"] = pd.array([r["line"] for r in records], dtype="int64")
+    df = pd.DataFrame(cols)
+    df = df[["date", "round", *[c for c in TIMELINE_COLUMNS if c != "date"], "line"]]
+    df.attrs["source"] = fname
+    df.attrs["scenario"] = scenario_id
+    return df

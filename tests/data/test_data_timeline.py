@@ -1,0 +1,154 @@
+"""The bundled US–Iran timeline loads against the flagship; broken timelines give exact messages."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from crisislab.data import BUNDLED_TIMELINE, TIMELINE_COLUMNS, DataError, bundled_data_path, load_timeline
+from crisislab.errors import UserError
+from crisislab.scenario import load_scenario
+
+REPO = Path(__file__).resolve().parents[2]
+FLAGSHIP = REPO / "scenarios" / "us-iran-2019-2020.yaml"
+HEADER = ",".join(TIMELINE_COLUMNS)
+GOOD_ROW = "2019-12-27,KH,US,kh_rockets,190,-10.0,1,0,0,0,6,Wikipedia,en.m.wikipedia.org/wiki/2019_K-1_Air_Base_attack,1,K-1"
+
+
+@pytest.fixture(scope="module")
+def flagship():
+    return load_scenario(FLAGSHIP)
+
+
+@pytest.fixture(scope="module")
+def timeline(flagship):
+    return load_timeline(bundled_data_path(BUNDLED_TIMELINE), flagship)
+
+
+def test_bundled_timeline_loads_typed(timeline):
+    assert len(timeline) == 31  # rows written from the reference timeline, see data/README.md
+    assert list(timeline.columns) == ["date", "round", *TIMELINE_COLUMNS[1:], "line"]
+    assert timeline["date"].dtype == "datetime64[ns]"
+    assert timeline["round"].dtype == "int64"
+    assert timeline["deaths_us"].dtype == "Int64"
+    assert timeline["uncertain"].dtype == bool
+    assert timeline.attrs["scenario"] == "us-iran-2019-2020"
+    assert timeline["date"].is_monotonic_increasing
+
+
+@pytest.mark.parametrize(
+    ("date", "expected_round"),
+    [
+        # round = (date - 2019-05-05).days // 14 + 1, the calendar of the flagship
+        pytest.param("2019-05-05", 1, id="start"),
+        pytest.param("2019-12-27", 17, id="k1-attack"),  # 236 days -> 16 + 1
+        pytest.param("2020-01-03", 18, id="soleimani"),  # 243 days -> 17 + 1
+        pytest.param("2020-03-11", 23, id="taji"),  # 311 days -> 22 + 1
+    ],
+)
+def test_rounds_follow_the_calendar(timeline, date, expected_round):
+    rows = timeline[timeline["date"] == pd.Timestamp(date)]
+    assert len(rows) >= 1
+    assert set(rows["round"]) == {expected_round}
+
+
+def test_known_facts(timeline):
+    ps752 = timeline[timeline["action"] == "ad_shootdown_airliner"].iloc[0]
+    # Q13 FOX: 176 killed, 82 of them Iranian (initial count)
+    assert int(ps752["deaths_iran"]) + int(ps752["deaths_other"]) == 176
+    assert int(ps752["deaths_iran"]) == 82
+    # K-1 (Wikipedia): one US contractor killed; Camp Taji (LA Times): two US troops killed
+    assert int(timeline["deaths_us"].sum()) == 3
+    soleimani = timeline[timeline["date"] == pd.Timestamp("2020-01-03")]
+    assert "us_kill_commander" in set(soleimani["action"])
+    assert pd.isna(soleimani[soleimani["action"] == "us_kill_commander"]["deaths_iran"].iloc[0])
+
+
+def test_scenario_may_be_a_path(flagship):
+    by_path = load_timeline(bundled_data_path(BUNDLED_TIMELINE), FLAGSHIP)
+    by_object = load_timeline(bundled_data_path(BUNDLED_TIMELINE), flagship)
+    pd.testing.assert_frame_equal(by_path, by_object)
+
+
+def _write(tmp_path: Path, *rows: str, header: str = HEADER) -> Path:
+    path = tmp_path / "timeline.csv"
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    return path
+
+
+def test_minimal_file_loads(tmp_path, flagship):
+    df = load_timeline(_write(tmp_path, GOOD_ROW), flagship)
+    assert df["date"].iloc[0] == pd.Timestamp(dt.date(2019, 12, 27))
+    assert df["round"].iloc[0] == 17
+    assert df["line"].iloc[0] == 2
+
+
+def test_every_problem_reported_at_once(tmp_path, flagship):
+    rows = [
+        GOOD_ROW,
+        # line 3: action of another actor, negative count
+        "2019-12-28,US,KH,kh_rockets,190,-10.0,-1,0,0,0,,Wikipedia,x,0,",
+        # line 4: unknown action and a bad flag
+        "2019-12-29,US,KH,us_nuke,190,-10.0,0,0,0,0,,Wikipedia,x,yes,",
+        # line 5: a date that does not parse, an intensity off the Goldstein table
+        "2019-13-01,Iran,US,iran_missile_warned,195,-9.0,0,0,0,0,,RFE/RL,x,0,",
+        # line 6: before the calendar, unknown actor, empty outlet
+        "2019-05-01,Houthis,Saudi Arabia,iran_gulf_attack,195,-10.0,0,0,0,0,,,x,0,",
+        # line 7: wrong number of fields
+        "2020-01-08,Iran,US",
+    ]
+    path = _write(tmp_path, *rows)
+    with pytest.raises(DataError) as info:
+        load_timeline(path, flagship)
+    f = str(path)
+    us_actions = ", ".join(a.id for a in flagship.actions if a.actor == "US")
+    assert str(info.value).splitlines() == [
+        f"{f}:3: action: action belongs to KH, not to US (got 'kh_rockets'; expected an action of US: {us_actions})",
+        f"{f}:3: deaths_us: not a count (got '-1'; expected an integer >= 0, or empty if not reported)",
+        f"{f}:4: action: unknown action (got 'us_nuke'; expected an action of US: {us_actions})",
+        f"{f}:4: uncertain: not a 0/1 flag (got 'yes'; expected 0 or 1)",
+        f"{f}:5: date: not a date (got '2019-13-01'; expected YYYY-MM-DD)",
+        f"{f}:5: intensity: does not match the Goldstein score of CAMEO 195 (got -9.0; expected -10.0)",
+        f"{f}:6: date: outside the scenario calendar (got '2019-05-01'; expected 2019-05-05 … 2020-04-04 (rounds 1 … 24))",
+        f"{f}:6: actor: unknown actor (got 'Houthis'; expected an actor of scenario us-iran-2019-2020: US, Iran, KH, IRQ, IRGC_AD, MED)",
+        f"{f}:6: outlet: empty (got ''; expected a non-empty text)",
+        f"{f}:7: row: row has 3 fields (got 3; expected 15 fields, as in the header)",
+    ]
+    assert len(info.value.problems) == 10
+
+
+def test_dates_going_backwards(tmp_path, flagship):
+    later = GOOD_ROW
+    earlier = GOOD_ROW.replace("2019-12-27", "2019-12-20")
+    path = _write(tmp_path, later, earlier)
+    with pytest.raises(DataError, match=r":3: date: dates go backwards \(got '2019-12-20'; expected on or after 2019-12-27 \(line 2\)\)"):
+        load_timeline(path, flagship)
+
+
+def test_header_problems(tmp_path, flagship):
+    header = HEADER.replace(",wounded", "").replace("note", "notes")
+    path = _write(tmp_path, "x", header=header)
+    with pytest.raises(DataError) as info:
+        load_timeline(path, flagship)
+    f = str(path)
+    assert str(info.value).splitlines() == [
+        f"{f}:1: wounded: missing column (expected a header with {HEADER.replace(',', ', ')})",
+        f"{f}:1: note: missing column (expected a header with {HEADER.replace(',', ', ')})",
+        f"{f}:1: notes: unknown column (got 'notes'; expected one of {HEADER.replace(',', ', ')})",
+    ]
+
+
+def test_missing_file_and_no_calendar(tmp_path, flagship):
+    with pytest.raises(DataError, match="no such file"):
+        load_timeline(tmp_path / "nope.csv", flagship)
+    kydd = load_scenario(REPO / "scenarios" / "kydd-trust-spiral.yaml")
+    with pytest.raises(DataError, match="has no calendar"):
+        load_timeline(_write(tmp_path, GOOD_ROW), kydd)
+
+
+def test_data_error_is_a_user_error():
+    assert issubclass(DataError, UserError)
+    assert issubclass(DataError, ValueError)

@@ -184,6 +184,7 @@ def parse_efg(text: str, source: str = "<string>") -> Game:
     ch_probs: list[tuple[str, ...]] = []
     outcomes: dict[int, tuple[str, tuple[str, ...], tuple[Fraction, ...]]] = {}
     stack: list[list[int]] = []  # [node, n_children, next_child]
+    node_pos: list[int] = []  # where each node starts, for errors about the node
 
     def read_outcome() -> int:
         num = tk.integer("an outcome number (0 for none)")
@@ -233,6 +234,7 @@ def parse_efg(text: str, source: str = "<string>") -> Game:
             raise tk.error(f"expected a node ('p', 'c' or 't'), found {tk.describe()}")
         tk.i += 1
         node = len(parent)
+        node_pos.append(t[2])
         if stack:
             top = stack[-1]
             parent.append(top[0])
@@ -339,7 +341,9 @@ def parse_efg(text: str, source: str = "<string>") -> Game:
         raise tk.error("the file has no nodes; expected the root node ('p', 'c' or 't')")
     if stack:
         nd, k, done = stack[-1]
-        raise tk.error(f"the file ends before all {k} children of node {nd + 1} (line order) are given ({done} found)")
+        raise tk.error_at(
+            node_pos[nd], f"the file ends before all {k} children of this node are given ({done} found)"
+        )
 
     n_out = max(outcomes, default=0)
     zero = ("0",) * n_players

@@ -1,0 +1,80 @@
+"""The crisis engine: a scenario compiled to a finite Markov game and solved stage by stage.
+
+**Model.** Moves are sequential within a round in the scenario's `order`; strategic actors choose,
+environment actors are chance. Actions are public and types independent, so with a common prior
+the belief about strategic actor j's type given the public history is public. A two-type actor's
+belief is one coordinate x_j = P(j is of its *first* listed type), kept on a uniform grid of G
+points in [0, 1] (one-type actors have grid size 1; more than two types is rejected for now).
+The Markov state at a decision is (round, slot in `order`, public state s, belief node b): s holds
+the scenario's state variables, one status per red line (0 inactive, 1 pending, 2 answered,
+3 failed) and one counter per red line (own moves left to answer while pending).
+
+Values `W_i(d, s, b, τ)` are actor i's expected discounted continuation given the full type
+profile τ. Mover m of type θ at (d, s, b) has
+`Q(a|θ) = Σ_{τ: τ_m=θ} Π_{j≠m} P_b(τ_j) · [r_i(a) + Σ_{s'} P(s'|s,a) δ_d W_m(d+1, s', b'(a), τ)]`
+where b'(a) replaces x_m by Bayes(x_m, σ(a|·)) and W is interpolated linearly along the mover's
+axis; σ(a|θ) ∝ exp(λ_m Q(a|θ)) over the available actions. σ and the posteriors it induces are a
+fixed point per node, solved by damped iteration along a λ schedule 0 → λ_m (principal branch),
+for all nodes of a decision in one compiled kernel. Payoff timing (round r counts δ^(r-1)): an
+action's cost and expected casualty payoffs when it is taken; audience cost (× scale) when a red
+line fails; flow payoffs at the end of each round the game is still running; terminal payoffs
+when an outcome ends the game (checked after every move, list order) or at the horizon.
+Red lines: after the owner's move, a pending red line is answered if the chosen action's rung is
+≥ answer_rung, else its counter drops and at 0 it fails; then any inactive red line whose
+condition holds becomes pending with counter = deadline. Errors with `becomes` replace the whole
+act (that action's effects and consequences, then the error's effects and casualties);
+attribution chooses between the act's `effects` and `unattributed_effects`; other consequences
+apply in list order after the effects.
+
+**Hypergame.** For each strategic actor h the perceived game uses h's view of the others'
+terminal payoffs (a game per distinct view; correct perception shares the true game) and h's
+priors as the starting belief node (about itself: the true prior). The policy of a game does not
+depend on the starting node, so priors only change `Solution.mu0`.
+
+**Public interface** (for the simulator and the CLI)::
+
+    spec = spec_from_scenario(scenario)          # CrisisSpec (resolved numbers, indices)
+    cg = compile_spec(spec)                      # CompiledGame: states, decisions, sparse tables
+    sol = solve(cg, grid=51)                     # Solution (frozen)
+    d = cg.decision_index(round_, slot)          # decision of a strategic slot in a round
+    s = cg.lookup(d, states)                     # (N, n_columns) int states -> (N,) local index, -1 unreachable
+    p = sol.strategy(perceiver, d, s, x)         # x (N, n_actors) belief coords -> (N, K_m, A_m)
+    sol.save(dir); Solution.load(dir)            # solution.npz + solution.json
+
+`unroll_efg(cg, ...)` builds the exact extensive-form game of a short horizon (types dealt by
+chance, information sets = own type and public history) for checking against the exact engine.
+"""
+
+from __future__ import annotations
+
+from crisislab.crisis._compile import CompiledGame, compile_spec
+from crisislab.crisis._solution import Solution, belief_corners
+from crisislab.crisis._solve import StageStats, solve
+from crisislab.crisis._spec import CrisisSpec, perceived_spec, spec_from_scenario
+
+__all__ = [
+    "CompiledGame",
+    "CrisisSpec",
+    "Solution",
+    "StageStats",
+    "belief_corners",
+    "compile_scenario",
+    "compile_spec",
+    "perceived_spec",
+    "solve",
+    "solve_scenario",
+    "spec_from_scenario",
+]
+
+
+def compile_scenario(scenario, horizon: int | None = None) -> CompiledGame:
+    """Compile a checked `crisislab.scenario.Scenario`, optionally truncated to `horizon` rounds."""
+    spec = spec_from_scenario(scenario)
+    if horizon is not None:
+        spec = spec.with_horizon(horizon)
+    return compile_spec(spec)
+
+
+def solve_scenario(scenario, *, horizon: int | None = None, grid: int = 51, **kwargs) -> Solution:
+    """Compile and solve a scenario (keyword arguments as `solve`)."""
+    return solve(compile_scenario(scenario, horizon), grid=grid, **kwargs)

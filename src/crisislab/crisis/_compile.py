@@ -1,0 +1,639 @@
+"""Compilation of a crisis into a finite Markov game: reachable public states and sparse transitions.
+
+A *decision* is one strategic slot of the move order in one round (`n_decisions = horizon × J`,
+J = strategic actors in `order`). Everything that happens between two decisions — the mover's
+action with its chance consequences, the environment actors' moves, red-line bookkeeping, outcome
+checks, the round's flow payoffs and the horizon — is folded into one sparse table per decision:
+for each reachable state s and available action a, a list of branches (next state at the next
+decision, or an outcome that ends the game), each with its probability and the *conditional
+expected* payoff accrued on the way (per actor and own type, in units of the decision's round).
+Conditional expectations are enough: logit strategies and values depend on payoffs only through
+expectations given the public history. Reachable states are enumerated forward from the initial
+state; expansions are cached per (slot, state, action) so compiling is nearly independent of the
+horizon when no condition looks at the round number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from crisislab.crisis._cond import OPS, RL_ANSWERED, RL_FAILED, RL_INACTIVE, RL_PENDING, evaluate, round_tests
+from crisislab.crisis._spec import Attribution, Casualties, CrisisSpec, ErrorEvent
+from crisislab.errors import SolverError
+
+__all__ = ["CompiledGame", "compile_spec"]
+
+_MAX_BECOMES_DEPTH = 8
+_TAIL_EPS = 1e-14
+
+
+@dataclass(frozen=True, eq=False)
+class CompiledGame:
+    """A crisis compiled to a finite Markov game (read-only arrays).
+
+    Public state: int64 vectors with columns `columns` = the scenario's state variables, then one
+    red-line status per red line (codes 0 inactive, 1 pending, 2 answered, 3 failed), then one
+    counter per red line (own moves left to answer; 0 unless pending).
+
+    Decisions `d = 0 .. n_decisions-1` in play order; decision d is slot `dec_slot[d]` of `order`
+    in round `dec_round[d]` (1-based), mover `dec_mover[d]` (strategic actor index).
+
+    Per decision d (tuples indexed by d), with S_d reachable states and A = actions of the mover:
+      - `dec_states[d]`: int64 `(S_d,)` global row of `states` (sorted by `dec_keys[d]`).
+      - `dec_keys[d]`: int64 `(S_d,)` sorted state keys (see `encode`), for lookups.
+      - `avail[d]`: bool `(S_d, A)` available actions (the default action when nothing else is).
+      - `row_ptr[d]`: int64 `(S_d*A + 1,)` CSR pointers of row `s*A + a` into the branch arrays.
+      - `nxt[d]`: int64 `(nnz,)` local state index at decision d+1, or `-1 - o` for outcome o.
+      - `prob[d]`: float64 `(nnz,)` branch probability (each available row sums to 1).
+      - `reward[d]`: float64 `(nnz, n_actors, k_max)` conditional expected payoff on the branch,
+        in units of round `dec_round[d]`, per actor and own type.
+      - `exp_reward[d]`: float64 `(S_d, A, n_actors, k_max)` Σ prob × reward.
+      - `tdisc[d]`: float64 `(nnz,)` on an outcome branch, the (probability-averaged) discount
+        factor its terminal payoff carries (so perceived terminal payoffs can be swapped in).
+    `disc[d]`: discount applied to values at decision d+1 (δ when it is in the next round, else 1).
+    `init_nxt`, `init_prob`, `init_reward`: the chance segment before decision 0 (round 1), same
+    layout as one row; `init_reward` is in round-1 units.
+    """
+
+    spec: CrisisSpec
+    columns: tuple[str, ...]
+    states: np.ndarray
+    radix: np.ndarray
+    offset: np.ndarray
+    dec_round: np.ndarray
+    dec_slot: np.ndarray
+    dec_mover: np.ndarray
+    dec_states: tuple[np.ndarray, ...]
+    dec_keys: tuple[np.ndarray, ...]
+    avail: tuple[np.ndarray, ...]
+    row_ptr: tuple[np.ndarray, ...]
+    nxt: tuple[np.ndarray, ...]
+    prob: tuple[np.ndarray, ...]
+    reward: tuple[np.ndarray, ...]
+    exp_reward: tuple[np.ndarray, ...]
+    tdisc: tuple[np.ndarray, ...]
+    disc: np.ndarray
+    init_nxt: np.ndarray
+    init_prob: np.ndarray
+    init_reward: np.ndarray
+    outcomes: tuple[str, ...]
+
+    @property
+    def n_decisions(self) -> int:
+        return len(self.dec_states)
+
+    @property
+    def n_actors(self) -> int:
+        return self.spec.n_actors
+
+    @property
+    def k_max(self) -> int:
+        return self.spec.k_max
+
+    @property
+    def n_types(self) -> np.ndarray:
+        """int64 `(n_actors,)` number of types per strategic actor."""
+        return np.array([len(a.types) for a in self.spec.actors], dtype=np.int64)
+
+    @property
+    def prior(self) -> np.ndarray:
+        """float64 `(n_actors, k_max)` true prior (zero-padded)."""
+        out = np.zeros((self.n_actors, self.k_max))
+        for i, a in enumerate(self.spec.actors):
+            out[i, : len(a.prior)] = a.prior
+        return out
+
+    def with_terminal(self, terminal: np.ndarray) -> CompiledGame:
+        """The same game with terminal payoffs `terminal` (float64 `(n_outcomes, n_actors, k_max)`)
+        instead of the spec's: outcome branches' rewards are shifted by tdisc × the difference."""
+        from dataclasses import replace
+
+        terminal = np.asarray(terminal, dtype=np.float64)
+        delta = terminal - np.asarray(self.spec.terminal)
+        if not delta.any():
+            return self
+        rewards, exps = [], []
+        for d in range(self.n_decisions):
+            nxt = self.nxt[d]
+            out = self.reward[d].copy()
+            term = nxt < 0
+            out[term] += self.tdisc[d][term, None, None] * delta[-1 - nxt[term]]
+            S, A = self.avail[d].shape
+            rowid = np.repeat(np.arange(S * A), np.diff(self.row_ptr[d]))
+            exp = np.zeros((S * A, *out.shape[1:]))
+            np.add.at(exp, rowid, self.prob[d][:, None, None] * out)
+            for arr in (out, exp):
+                arr.setflags(write=False)
+            rewards.append(out)
+            exps.append(exp.reshape(S, A, *out.shape[1:]))
+        t = terminal.copy()
+        t.setflags(write=False)
+        return replace(self, spec=replace(self.spec, terminal=t), reward=tuple(rewards), exp_reward=tuple(exps))
+
+    def n_states(self, d: int) -> int:
+        return int(self.dec_states[d].shape[0])
+
+    def decision_index(self, round_: int, slot: int) -> int:
+        """Decision index of slot `slot` of `order` in round `round_` (1-based); -1 if not strategic."""
+        hits = np.nonzero((self.dec_round == round_) & (self.dec_slot == slot))[0]
+        return int(hits[0]) if hits.size else -1
+
+    def encode(self, states: np.ndarray) -> np.ndarray:
+        """int64 `(N,)` keys of states `(N, n_columns)`; red-line counters count only while pending."""
+        st = np.asarray(states, dtype=np.int64).copy()
+        n_vars = len(self.spec.vars)
+        n_rl = len(self.spec.red_lines)
+        if n_rl:
+            status = st[:, n_vars : n_vars + n_rl]
+            st[:, n_vars + n_rl :] = np.where(status == RL_PENDING, st[:, n_vars + n_rl :], 0)
+        return ((st - self.offset) * self.radix).sum(axis=1)
+
+    def lookup(self, d: int, states: np.ndarray) -> np.ndarray:
+        """int64 `(N,)` local indices at decision d of states `(N, n_columns)`; -1 if unreachable."""
+        keys = self.encode(states)
+        table = self.dec_keys[d]
+        pos = np.searchsorted(table, keys)
+        pos_c = np.minimum(pos, max(table.shape[0] - 1, 0))
+        ok = (table.shape[0] > 0) & (table[pos_c] == keys)
+        return np.where(ok, pos_c, -1)
+
+    def node_counts(self) -> np.ndarray:
+        """int64 `(n_decisions,)` reachable states per decision."""
+        return np.array([s.shape[0] for s in self.dec_states], dtype=np.int64)
+
+
+class _Compiler:
+    """Forward enumeration with caches; per-state Python is fine here (compile once, solve often)."""
+
+    def __init__(self, spec: CrisisSpec):
+        self.spec = spec
+        self.n_vars = len(spec.vars)
+        self.n_rl = len(spec.red_lines)
+        self.n = spec.n_actors
+        self.k = spec.k_max
+        self.lo = [v.lo for v in spec.vars]
+        self.hi = [v.hi for v in spec.vars]
+        for a in spec.actors:
+            if len(a.types) > 2:
+                raise SolverError(
+                    f"actors.{a.id}.types: the crisis engine supports at most 2 types per strategic "
+                    f"actor for now (got {len(a.types)}: {list(a.types)}); merge types or split the actor"
+                )
+        horizon_outcomes = [i for i, o in enumerate(spec.outcomes) if o.at_horizon]
+        if len(horizon_outcomes) != 1:
+            raise SolverError("outcomes: exactly one outcome must have at_horizon: true")
+        self.horizon_outcome = horizon_outcomes[0]
+        self.slots = [i for i, (kind, _) in enumerate(spec.order) if kind == "actor"]
+        if not self.slots:
+            raise SolverError("order: no strategic actor moves; there is nothing to solve")
+        self.round_tests = self._round_tests()
+        self._sig_cache: dict = {}
+        self.terminal = np.asarray(spec.terminal, dtype=np.float64).reshape(len(spec.outcomes), self.n * self.k)
+        self._pmf_cache: dict = {}
+        self._exec_cache: dict = {}
+        self._decision_cache: dict = {}
+        self._env_cache: dict = {}
+        self._move_cache: dict = {}
+        self.zero = np.zeros(self.n * self.k)
+        # casualty payoff per death, per side: vector (n*k,)
+        self.per_death: dict[str, np.ndarray] = {}
+        for cp in spec.casualty_pays:
+            vec = self.per_death.setdefault(cp.side, np.zeros(self.n * self.k))
+            vec[cp.actor * self.k : cp.actor * self.k + len(cp.per_death)] += cp.per_death
+
+    def _round_tests(self) -> tuple:
+        """Every distinct (op, value) round test in the scenario's conditions."""
+        s = self.spec
+        conds = [a.available for a in s.actions]
+        conds += [r.when for e in s.env_actors for r in e.rules]
+        conds += [r.crossed_when for r in s.red_lines]
+        conds += [o.when for o in s.outcomes]
+        conds += [f.when for f in s.flows]
+        tests: set = set()
+        for c in conds:
+            tests.update(round_tests(c))
+        return tuple(sorted(tests))
+
+    def round_signature(self, round_: int) -> tuple:
+        sig = self._sig_cache.get(round_)
+        if sig is None:
+            sig = self._sig_cache[round_] = self._round_signature(round_)
+        return sig
+
+    def _round_signature(self, round_: int) -> tuple:
+        """Truth values of every round test: rounds with equal signatures behave identically, so
+        expansions are cached per signature rather than per round."""
+        return tuple(OPS[op](round_, v) for op, v in self.round_tests)
+
+    # ----- primitive state operations -----
+    def apply(self, state: tuple, effects) -> tuple:
+        if not effects:
+            return state
+        st = list(state)
+        for col, kind, value in effects:
+            v = value if kind == "set" else st[col] + value
+            st[col] = min(max(v, self.lo[col]), self.hi[col])
+        return tuple(st)
+
+    def pmf(self, mean: float, dispersion: float | None, room: int) -> np.ndarray:
+        """P(count = j) for j < room and P(count >= room) last: float64 `(room + 1,)`."""
+        key = (mean, dispersion, room)
+        out = self._pmf_cache.get(key)
+        if out is None:
+            j = np.arange(room)
+            if dispersion is None:
+                body = stats.poisson.pmf(j, mean)
+            else:
+                body = stats.nbinom.pmf(j, dispersion, dispersion / (dispersion + mean))
+            out = np.append(body, max(0.0, 1.0 - body.sum()))
+            self._pmf_cache[key] = out
+        return out
+
+    @staticmethod
+    def merge(branches) -> list:
+        """Merge (p, state, p·reward) branches with equal state; drop zero mass."""
+        acc: dict = {}
+        for p, s, pr in branches:
+            if p <= 0.0:
+                continue
+            hit = acc.get(s)
+            if hit is None:
+                acc[s] = [p, pr.copy()]
+            else:
+                hit[0] += p
+                hit[1] += pr
+        return [(v[0], s, v[1]) for s, v in acc.items()]
+
+    # ----- action execution: effects and chance consequences -----
+    def consequences(self, items, state: tuple) -> list:
+        branches = [(1.0, state, self.zero)]
+        for c in items:
+            new = []
+            if isinstance(c, Casualties):
+                cas = c.mean * self.per_death.get(c.side, self.zero)
+                for p, s, pr in branches:
+                    pr2 = pr + p * cas
+                    if c.into < 0 or c.mean <= 0:
+                        new.append((p, s, pr2))
+                        continue
+                    room = self.hi[c.into] - s[c.into]
+                    if room <= 0:
+                        new.append((p, s, pr2))
+                        continue
+                    for j, q in enumerate(self.pmf(c.mean, c.dispersion, room)):
+                        if q > _TAIL_EPS:
+                            st = list(s)
+                            st[c.into] += j
+                            new.append((p * q, tuple(st), pr2 * q))
+            elif isinstance(c, ErrorEvent):
+                pe = c.probability
+                for p, s, pr in branches:
+                    new.append((p * (1 - pe), s, pr * (1 - pe)))
+                    if pe > 0:
+                        s2 = self.apply(s, c.effects)
+                        for q, s3, qr in self.consequences(c.consequences, s2):
+                            new.append((p * pe * q, s3, pr * pe * q + p * pe * qr))
+            else:
+                continue
+            branches = self.merge(new)
+        return branches
+
+    def execute(self, x: int, state: tuple, depth: int = 0) -> list:
+        """Branches (p, state, p·reward) of executing global action x (effects + consequences)."""
+        key = (x, state)
+        hit = self._exec_cache.get(key)
+        if hit is not None:
+            return hit
+        if depth > _MAX_BECOMES_DEPTH:
+            raise SolverError(
+                f"actions.{self.spec.actions[x].id}.consequences: `becomes` chains are longer than "
+                f"{_MAX_BECOMES_DEPTH} (a cycle?); make error events end in an action without `becomes`"
+            )
+        act = self.spec.actions[x]
+        out = []
+        rest = 1.0
+        for c in act.consequences:
+            if isinstance(c, ErrorEvent) and c.becomes >= 0:
+                p = rest * c.probability
+                if p > 0:
+                    for q, s2, qr in self.execute(c.becomes, state, depth + 1):
+                        s3 = self.apply(s2, c.effects)
+                        for q2, s4, q2r in self.consequences(c.consequences, s3):
+                            out.append((p * q * q2, s4, p * (qr * q2 + q * q2r)))
+                rest *= 1 - c.probability
+        if rest > 0:
+            attr = next((c for c in act.consequences if isinstance(c, Attribution)), None)
+            if attr is None:
+                starts = [(1.0, self.apply(state, act.effects))]
+            else:
+                starts = [
+                    (attr.probability, self.apply(state, act.effects)),
+                    (1 - attr.probability, self.apply(state, attr.unattributed_effects)),
+                ]
+            others = tuple(
+                c for c in act.consequences
+                if not isinstance(c, Attribution) and not (isinstance(c, ErrorEvent) and c.becomes >= 0)
+            )
+            for q, s2 in starts:
+                if q <= 0:
+                    continue
+                for q2, s3, q2r in self.consequences(others, s2):
+                    out.append((rest * q * q2, s3, rest * q * q2r))
+        out = self.merge(out)
+        self._exec_cache[key] = out
+        return out
+
+    def move(self, x: int, mover: int, state: tuple, round_: int) -> tuple[list, dict]:
+        """One move: execute global action x chosen by strategic actor `mover` (-1 = environment).
+
+        Returns (alive branches [(p, state, p·reward)], terminal {outcome: [p, p·reward]}),
+        masses summing to 1, rewards in units of the current round.
+        """
+        key = (x, mover, state, self.round_signature(round_))
+        hit = self._move_cache.get(key)
+        if hit is not None:
+            return hit
+        spec = self.spec
+        act = spec.actions[x]
+        nv, nr, k = self.n_vars, self.n_rl, self.k
+        alive, term = [], {}
+        for p, s, pr in self.execute(x, state):
+            pr = pr.copy()
+            if mover >= 0 and act.cost:
+                pr[mover * k : mover * k + len(act.cost)] += p * np.asarray(act.cost)
+            st = list(s)
+            for r, rl in enumerate(spec.red_lines):
+                if mover == rl.owner and st[nv + r] == RL_PENDING:
+                    if act.rung >= rl.answer_rung:
+                        st[nv + r], st[nv + nr + r] = RL_ANSWERED, 0
+                    else:
+                        st[nv + nr + r] -= 1
+                        if st[nv + nr + r] <= 0:
+                            st[nv + r], st[nv + nr + r] = RL_FAILED, 0
+                            pr[rl.owner * k : rl.owner * k + len(rl.audience_cost)] += p * np.asarray(
+                                rl.audience_cost
+                            )
+            for r, rl in enumerate(spec.red_lines):
+                if st[nv + r] == RL_INACTIVE and evaluate(rl.crossed_when, tuple(st), round_, nv):
+                    st[nv + r], st[nv + nr + r] = RL_PENDING, rl.deadline
+            s2 = tuple(st)
+            ended = -1
+            for o, oc in enumerate(spec.outcomes):
+                if not oc.at_horizon and evaluate(oc.when, s2, round_, nv):
+                    ended = o
+                    break
+            if ended >= 0:
+                hit = term.setdefault(ended, [0.0, np.zeros(self.n * k), 0.0])
+                hit[0] += p
+                hit[1] += pr + p * self.terminal[ended]
+                hit[2] += p
+            else:
+                alive.append((p, s2, pr))
+        hit = (self.merge(alive), {o: (v[0], v[1], v[2]) for o, v in term.items()})
+        self._move_cache[key] = hit
+        return hit
+
+    def flow(self, state: tuple, round_: int) -> np.ndarray:
+        out = np.zeros(self.n * self.k)
+        for f in self.spec.flows:
+            if evaluate(f.when, state, round_, self.n_vars):
+                out[f.actor * self.k : f.actor * self.k + len(f.value)] += f.value
+        return out
+
+    def segment(self, slot: int, round_: int, branches: list, term: dict) -> tuple[list, dict, int, int, float]:
+        """Run chance from after `slot` in `round_` to the next strategic slot (or the horizon).
+
+        Returns (alive branches at the next decision, terminal masses, next round, next slot,
+        discount factor of the next decision relative to `round_`).
+        """
+        spec = self.spec
+        order = spec.order
+        f = 1.0
+        pos = slot + 1
+        t = round_
+        while True:
+            if pos == len(order):
+                for i, (p, s, pr) in enumerate(branches):
+                    branches[i] = (p, s, pr + p * f * self.flow(s, t))
+                if t >= spec.horizon:
+                    h = self.horizon_outcome
+                    for p, s, pr in branches:
+                        hit = term.setdefault(h, [0.0, np.zeros(self.n * self.k), 0.0])
+                        hit[0] += p
+                        hit[1] += pr + p * f * self.terminal[h]
+                        hit[2] += p * f
+                    return [], term, -1, -1, f
+                t += 1
+                pos = 0
+                f *= spec.discount
+            kind, idx = order[pos]
+            if kind == "actor":
+                return self.merge(branches), term, t, pos, f
+            new = []
+            for p, s, pr in branches:
+                alive, t_env = self.env_step(idx, s, t)
+                for p2, s2, pr2 in alive:
+                    new.append((p * p2, s2, pr * p2 + p * f * pr2))
+                for o, (p2, pr2, pf2) in t_env.items():
+                    hit = term.setdefault(o, [0.0, np.zeros(self.n * self.k), 0.0])
+                    hit[0] += p * p2
+                    hit[1] += pr * p2 + p * f * pr2
+                    hit[2] += p * f * pf2
+            branches = self.merge(new)
+            pos += 1
+
+    def env_step(self, e: int, state: tuple, round_: int) -> tuple[list, dict]:
+        """Environment actor e moves at `state` (unit mass): (alive branches, terminal masses)."""
+        key = (e, state, self.round_signature(round_))
+        hit = self._env_cache.get(key)
+        if hit is not None:
+            return hit
+        env = self.spec.env_actors[e]
+        rule = next((r for r in env.rules if evaluate(r.when, state, round_, self.n_vars)), None)
+        q = 0.0
+        if rule is not None:
+            q = rule.table[state[rule.by] - self.lo[rule.by]] if rule.by >= 0 else rule.p
+        alive, term = [], {}
+        if q < 1.0:
+            alive.append((1.0 - q, state, self.zero))
+        if q > 0.0:
+            a2, t2 = self.move(rule.action, -1, state, round_)
+            alive.extend((q * p2, s2, q * pr2) for p2, s2, pr2 in a2)
+            term = {o: (q * p2, q * pr2, q * pf2) for o, (p2, pr2, pf2) in t2.items()}
+        hit = (self.merge(alive), term)
+        self._env_cache[key] = hit
+        return hit
+
+    def decision(self, slot: int, round_: int, mover: int, x: int, state: tuple):
+        tkey = (self.round_signature(round_), self.round_signature(round_ + 1), round_ >= self.spec.horizon)
+        key = (slot, state, x, tkey)
+        hit = self._decision_cache.get(key)
+        if hit is None:
+            alive, term = self.move(x, mover, state, round_)
+            term = {o: [p, pr.copy(), pf] for o, (p, pr, pf) in term.items()}
+            hit = self.segment(slot, round_, list(alive), term)
+            self._decision_cache[key] = hit
+        return hit
+
+
+def _radix(spec: CrisisSpec) -> tuple[np.ndarray, np.ndarray]:
+    sizes = [v.hi - v.lo + 1 for v in spec.vars]
+    sizes += [4] * len(spec.red_lines)
+    sizes += [max(r.deadline, 0) + 1 for r in spec.red_lines]
+    offset = [v.lo for v in spec.vars] + [0] * (2 * len(spec.red_lines))
+    radix = np.ones(len(sizes), dtype=np.int64)
+    for i in range(len(sizes) - 2, -1, -1):
+        radix[i] = radix[i + 1] * sizes[i + 1]
+    if float(np.prod(np.asarray(sizes, dtype=np.float64))) > 2**62:
+        raise SolverError("state: the product of the state variables' ranges is too large to index (> 2^62)")
+    return radix, np.asarray(offset, dtype=np.int64)
+
+
+def compile_spec(spec: CrisisSpec) -> CompiledGame:
+    """Enumerate reachable public states forward and build the sparse per-decision tables."""
+    comp = _Compiler(spec)
+    n, k = comp.n, comp.k
+    radix, offset = _radix(spec)
+    columns = tuple(v.id for v in spec.vars)
+    columns += tuple(f"red_line:{r.id}:status" for r in spec.red_lines)
+    columns += tuple(f"red_line:{r.id}:left" for r in spec.red_lines)
+    n_cols = len(columns)
+    initial = tuple(v.initial for v in spec.vars) + (RL_INACTIVE,) * len(spec.red_lines) + (0,) * len(spec.red_lines)
+    if len(initial) != n_cols:
+        raise SolverError("internal: state width mismatch")
+
+    slots = comp.slots
+    J = len(slots)
+    n_dec = spec.horizon * J
+    dec_round = np.repeat(np.arange(1, spec.horizon + 1), J)
+    dec_slot = np.tile(np.asarray(slots, dtype=np.int64), spec.horizon)
+    dec_mover = np.array([spec.order[s][1] for s in dec_slot], dtype=np.int64)
+
+    def key_of(s: tuple) -> int:
+        return int(sum((v - o) * r for v, o, r in zip(s, offset.tolist(), radix.tolist(), strict=True)))
+
+    # initial chance segment (environment actors before the first strategic slot of round 1)
+    alive0, term0, t0, pos0, _f0 = comp.segment(-1, 1, [(1.0, initial, comp.zero)], {})
+    if pos0 != slots[0] or t0 != 1:
+        raise SolverError("internal: initial segment did not reach the first strategic slot")
+    if term0:
+        raise SolverError(
+            "outcomes: an outcome already holds before the first strategic move; check the initial state"
+        )
+
+    all_states: dict[tuple, int] = {}
+    current = sorted({s for _, s, _ in alive0}, key=key_of)
+    local = {s: i for i, s in enumerate(current)}
+    init_nxt = np.array([local[s] for _, s, _ in alive0], dtype=np.int64)
+    init_prob = np.array([p for p, _, _ in alive0])
+    init_reward = np.array([pr / p for p, _, pr in alive0]).reshape(-1, n, k)
+
+    dec_states, dec_keys, avails, row_ptrs, nxts, probs, rewards, exps, tdiscs = [], [], [], [], [], [], [], [], []
+    disc = np.ones(n_dec)
+    for d in range(n_dec):
+        t, slot, m = int(dec_round[d]), int(dec_slot[d]), int(dec_mover[d])
+        actor = spec.actors[m]
+        A = len(actor.actions)
+        S = len(current)
+        for s in current:
+            if s not in all_states:
+                all_states[s] = len(all_states)
+        dec_states.append(np.array([all_states[s] for s in current], dtype=np.int64))
+        dec_keys.append(np.array([key_of(s) for s in current], dtype=np.int64))
+        avail = np.zeros((S, A), dtype=bool)
+        rows: list = []
+        next_set: set = set()
+        f_next = None
+        for si, s in enumerate(current):
+            for ai, x in enumerate(actor.actions):
+                avail[si, ai] = evaluate(spec.actions[x].available, s, t, comp.n_vars)
+            if not avail[si].any():
+                avail[si, [spec.actions[x].default for x in actor.actions].index(True)] = True
+            for ai, x in enumerate(actor.actions):
+                if not avail[si, ai]:
+                    rows.append(([], {}))
+                    continue
+                alive, term, _t2, _p2, f = comp.decision(slot, t, m, x, s)
+                rows.append((alive, term))
+                if alive:
+                    f_next = f
+                next_set.update(s2 for _, s2, _ in alive)
+        nxt_states = sorted(next_set, key=key_of)
+        nlocal = {s: i for i, s in enumerate(nxt_states)}
+        if nxt_states and d == n_dec - 1:
+            raise SolverError("internal: states continue past the horizon")
+        ptr = [0]
+        nx, pb, rw = [], [], []
+        td: dict = {}
+        for alive, term in rows:
+            for p, s2, pr in alive:
+                nx.append(nlocal[s2])
+                pb.append(p)
+                rw.append(pr / p)
+            for o in sorted(term):
+                p, pr, pf = term[o]
+                if p > 0:
+                    nx.append(-1 - o)
+                    pb.append(p)
+                    rw.append(pr / p)
+                    td[len(nx) - 1] = pf / p
+            ptr.append(len(nx))
+        row_ptr = np.asarray(ptr, dtype=np.int64)
+        prob = np.asarray(pb, dtype=np.float64)
+        reward = np.asarray(rw, dtype=np.float64).reshape(-1, n, k)
+        nxt = np.asarray(nx, dtype=np.int64)
+        tdisc = np.ones(nxt.shape[0])
+        if td:
+            tdisc[np.fromiter(td.keys(), np.int64)] = np.fromiter(td.values(), np.float64)
+        counts = np.diff(row_ptr)
+        rowid = np.repeat(np.arange(S * A), counts)
+        exp = np.zeros((S * A, n, k))
+        np.add.at(exp, rowid, prob[:, None, None] * reward)
+        sums = np.zeros(S * A)
+        np.add.at(sums, rowid, prob)
+        bad = avail.reshape(-1) & (np.abs(sums - 1.0) > 1e-9)
+        if bad.any():
+            raise SolverError(f"internal: transition probabilities at decision {d} do not sum to 1")
+        if f_next is not None:
+            disc[d] = f_next
+        for arr in (avail, row_ptr, prob, reward, nxt, exp, tdisc):
+            arr.setflags(write=False)
+        avails.append(avail)
+        row_ptrs.append(row_ptr)
+        nxts.append(nxt)
+        probs.append(prob)
+        rewards.append(reward)
+        tdiscs.append(tdisc)
+        exps.append(exp.reshape(S, A, n, k))
+        current = nxt_states
+
+    states = np.array(list(all_states.keys()), dtype=np.int64).reshape(-1, n_cols)
+    for arr in (states, dec_round, dec_slot, dec_mover, disc, init_nxt, init_prob, init_reward, radix, offset):
+        arr.setflags(write=False)
+    return CompiledGame(
+        spec=spec,
+        columns=columns,
+        states=states,
+        radix=radix,
+        offset=offset,
+        dec_round=dec_round,
+        dec_slot=dec_slot,
+        dec_mover=dec_mover,
+        dec_states=tuple(dec_states),
+        dec_keys=tuple(dec_keys),
+        avail=tuple(avails),
+        row_ptr=tuple(row_ptrs),
+        nxt=tuple(nxts),
+        prob=tuple(probs),
+        reward=tuple(rewards),
+        exp_reward=tuple(exps),
+        tdisc=tuple(tdiscs),
+        disc=disc,
+        init_nxt=init_nxt,
+        init_prob=init_prob,
+        init_reward=init_reward,
+        outcomes=tuple(o.id for o in spec.outcomes),
+    )

@@ -1,0 +1,178 @@
+"""Numba kernel of the stage solver: one decision (all states × belief nodes) at a time.
+
+For each reachable state s the kernel first forms the continuation table
+`C[a, b, i, τ] = Σ_branches prob · (reward[i, θ_i(τ)] + disc · W_next[s', b, i, τ])` for every action a,
+belief node b, actor i and type profile τ (a small per-state buffer, so the big `(S·A, B, n, T)`
+array is never materialized), then at every belief node solves the mover's type-contingent logit
+strategy and the posterior it induces as a fixed point, by damped iteration along a λ schedule
+from 0 to λ_m (continuation keeps each node on the principal branch), and finally the values of
+every actor at that node. Compiled once (`cache=True`); a loop per node is the kernel's job here.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+
+@nb.njit(cache=True)
+def stage_kernel(
+    row_ptr, nxt, prob, reward, avail, W_next, disc, grid, bidx, bstride, tau_types, wt,
+    mover, k_mover, lam, n_steps, tol, maxit,
+    sigma_out, W_out, res_out, iters_out,
+):
+    """Solve one decision.
+
+    Shapes: `row_ptr` (S*A+1,), `nxt`/`prob` (nnz,), `reward` (nnz, n, k_max), `avail` (S, A) bool,
+    `W_next` (S', B, n, T), `grid` (G,), `bidx` (B, n) grid index of each actor at node b,
+    `bstride` (n,), `tau_types` (T, n), `wt` (B, T) weight of the others' types at b (mover excluded).
+    Outputs: `sigma_out` (S, B, k_mover, A), `W_out` (S, B, n, T), `res_out` (S,) max final
+    residual, `iters_out` (S,) total iterations.
+    """
+    S, A = avail.shape
+    B = bidx.shape[0]
+    n = W_out.shape[2]
+    T = W_out.shape[3]
+    G = grid.shape[0]
+    g_m = G if k_mover == 2 else 1
+    st_m = bstride[mover]
+    C = np.zeros((A, B, n, T))
+    sig = np.zeros((k_mover, A))
+    new = np.zeros((k_mover, A))
+    Q = np.zeros((k_mover, A))
+    b0 = np.zeros(A, np.int64)
+    b1 = np.zeros(A, np.int64)
+    w = np.zeros(A)
+    for s in range(S):
+        # continuation table of this state
+        C[:] = 0.0
+        for a in range(A):
+            if not avail[s, a]:
+                continue
+            r = s * A + a
+            for j in range(row_ptr[r], row_ptr[r + 1]):
+                p = prob[j]
+                for i in range(n):
+                    for t in range(T):
+                        rv = p * reward[j, i, tau_types[t, i]]
+                        for b in range(B):
+                            C[a, b, i, t] += rv
+                if nxt[j] >= 0:
+                    q = p * disc
+                    sn = nxt[j]
+                    for b in range(B):
+                        for i in range(n):
+                            for t in range(T):
+                                C[a, b, i, t] += q * W_next[sn, b, i, t]
+        n_av = 0
+        for a in range(A):
+            if avail[s, a]:
+                n_av += 1
+        worst = 0.0
+        total_it = 0
+        for b in range(B):
+            g = bidx[b, mover]
+            x = grid[g] if k_mover == 2 else 1.0
+            for th in range(k_mover):
+                for a in range(A):
+                    sig[th, a] = 1.0 / n_av if avail[s, a] else 0.0
+            steps = n_steps if lam > 0.0 else 1
+            res = 0.0
+            for step in range(1, steps + 1):
+                lam_k = lam * step / steps
+                tol_k = tol if step == steps else 1e-7
+                alpha = 1.0
+                prev = 1e300
+                for it in range(maxit):
+                    total_it += 1
+                    # posteriors and interpolation points per action
+                    for a in range(A):
+                        if not avail[s, a]:
+                            continue
+                        if k_mover == 2 and g_m > 1:
+                            num = x * sig[0, a]
+                            den = num + (1.0 - x) * sig[1, a]
+                            post = num / den if den > 0.0 else x
+                            pos = post * (g_m - 1)
+                            i0 = int(pos)
+                            if i0 > g_m - 2:
+                                i0 = g_m - 2
+                            if i0 < 0:
+                                i0 = 0
+                            w[a] = pos - i0
+                            b0[a] = b + (i0 - g) * st_m
+                            b1[a] = b0[a] + st_m
+                        else:
+                            w[a] = 0.0
+                            b0[a] = b
+                            b1[a] = b
+                    for th in range(k_mover):
+                        for a in range(A):
+                            if not avail[s, a]:
+                                continue
+                            acc = 0.0
+                            for t in range(T):
+                                if tau_types[t, mover] != th:
+                                    continue
+                                acc += wt[b, t] * ((1.0 - w[a]) * C[a, b0[a], mover, t] + w[a] * C[a, b1[a], mover, t])
+                            Q[th, a] = acc
+                    res = 0.0
+                    for th in range(k_mover):
+                        mx = -1e300
+                        for a in range(A):
+                            if avail[s, a] and Q[th, a] > mx:
+                                mx = Q[th, a]
+                        z = 0.0
+                        for a in range(A):
+                            if avail[s, a]:
+                                new[th, a] = np.exp(lam_k * (Q[th, a] - mx))
+                                z += new[th, a]
+                            else:
+                                new[th, a] = 0.0
+                        for a in range(A):
+                            new[th, a] /= z
+                            d = abs(new[th, a] - sig[th, a])
+                            if d > res:
+                                res = d
+                            sig[th, a] += alpha * (new[th, a] - sig[th, a])
+                    if res < tol_k:
+                        break
+                    if res > prev:
+                        alpha = max(alpha * 0.5, 0.02)
+                    prev = res
+            if res > worst:
+                worst = res
+            # final posteriors at the converged strategy, then values of every actor
+            for a in range(A):
+                if not avail[s, a]:
+                    continue
+                if k_mover == 2 and g_m > 1:
+                    num = x * sig[0, a]
+                    den = num + (1.0 - x) * sig[1, a]
+                    post = num / den if den > 0.0 else x
+                    pos = post * (g_m - 1)
+                    i0 = int(pos)
+                    if i0 > g_m - 2:
+                        i0 = g_m - 2
+                    if i0 < 0:
+                        i0 = 0
+                    w[a] = pos - i0
+                    b0[a] = b + (i0 - g) * st_m
+                    b1[a] = b0[a] + st_m
+                else:
+                    w[a] = 0.0
+                    b0[a] = b
+                    b1[a] = b
+            for i in range(n):
+                for t in range(T):
+                    th = tau_types[t, mover]
+                    acc = 0.0
+                    for a in range(A):
+                        if avail[s, a] and sig[th, a] > 0.0:
+                            acc += sig[th, a] * ((1.0 - w[a]) * C[a, b0[a], i, t] + w[a] * C[a, b1[a], i, t])
+                    W_out[s, b, i, t] = acc
+            for th in range(k_mover):
+                for a in range(A):
+                    sigma_out[s, b, th, a] = sig[th, a]
+        res_out[s] = worst
+        iters_out[s] = total_it

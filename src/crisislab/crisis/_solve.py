@@ -1,0 +1,246 @@
+"""Backward induction over decisions: the stage-wise agent logit QRE of each perceived game.
+
+`solve` checks its arguments, compiles the scenario if needed, builds one perceived game per
+distinct view (hypergame; correct perception shares the true game), and runs the numba stage kernel
+(`_kernels.stage_kernel`) from the last decision back to the first. Values carried between
+decisions are `W[s, b, i, τ]`: actor i's expected continuation given the full type profile τ at
+state s and belief node b, so no expectation over types sits inside a value (they are linear in the
+strategies); expectations over the others' types are taken only where a mover chooses.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from crisislab.crisis._compile import CompiledGame, compile_spec
+from crisislab.crisis._kernels import stage_kernel
+from crisislab.crisis._solution import Solution, belief_corners
+from crisislab.crisis._spec import CrisisSpec, perceived_spec
+from crisislab.errors import SolverError
+
+__all__ = ["StageStats", "solve", "solve_game"]
+
+MAX_LAM = 1e4
+RESIDUAL_WARN = 1e-6
+
+
+@dataclass(frozen=True)
+class StageStats:
+    """Per-decision work record (for benchmarks): nodes = states × belief nodes × mover types."""
+
+    decision: int
+    round: int
+    states: int
+    nodes: int
+    seconds: float
+    max_residual: float
+    iterations: int
+
+
+def _grid_layout(n_types: np.ndarray, G: int):
+    n = n_types.shape[0]
+    sizes = np.where(n_types == 2, G, 1).astype(np.int64)
+    bidx = np.indices(tuple(sizes)).reshape(n, -1).T.astype(np.int64)
+    strides = np.ones(n, dtype=np.int64)
+    for j in range(n - 2, -1, -1):
+        strides[j] = strides[j + 1] * sizes[j + 1]
+    tau = np.indices(tuple(n_types)).reshape(n, -1).T.astype(np.int64)
+    return sizes, bidx, strides, tau
+
+
+def _type_probs(x: np.ndarray, n_types: np.ndarray, tau: np.ndarray) -> np.ndarray:
+    """float64 `(N, n, T)`: P(actor j has type τ_j) under belief coordinates x `(N, n)`."""
+    N, n = x.shape
+    out = np.ones((N, n, tau.shape[0]))
+    for j in range(n):
+        if n_types[j] == 2:
+            out[:, j, :] = np.where(tau[None, :, j] == 0, x[:, j : j + 1], 1.0 - x[:, j : j + 1])
+    return out
+
+
+def solve_game(
+    cg: CompiledGame, grid: np.ndarray, lam: np.ndarray, lam_steps: int, tol: float, maxit: int,
+    stats: list | None = None,
+) -> tuple[tuple[np.ndarray, ...], np.ndarray, list[str], float]:
+    """Backward induction on one (perceived) compiled game.
+
+    Returns (sigma per decision float32 `(S_d, B, K_m, A_m)`, W at decision 0 float64
+    `(S_0, B, n, T)`, diagnostics, max residual).
+    """
+    n_types = cg.n_types
+    n = cg.n_actors
+    G = grid.shape[0]
+    sizes, bidx, bstride, tau = _grid_layout(n_types, G)
+    B, T = bidx.shape[0], tau.shape[0]
+    xg = np.where(n_types[None, :] == 2, grid[np.minimum(bidx, G - 1)], 1.0)
+    tp = _type_probs(xg, n_types, tau)  # (B, n, T)
+    W_next = np.zeros((0, B, n, T))
+    sigmas: list = [None] * cg.n_decisions
+    diags: list[str] = []
+    worst = 0.0
+    for d in range(cg.n_decisions - 1, -1, -1):
+        t0 = time.perf_counter()
+        m = int(cg.dec_mover[d])
+        k_m = int(n_types[m])
+        S, A = cg.avail[d].shape
+        others = [j for j in range(n) if j != m]
+        wt = np.prod(tp[:, others, :], axis=1) if others else np.ones((B, T))
+        sigma = np.zeros((S, B, k_m, A))
+        W_out = np.zeros((S, B, n, T))
+        res = np.zeros(S)
+        iters = np.zeros(S, dtype=np.int64)
+        stage_kernel(
+            cg.row_ptr[d], cg.nxt[d], cg.prob[d], np.ascontiguousarray(cg.reward[d]), cg.avail[d],
+            W_next, float(cg.disc[d]), grid, bidx, bstride, tau, np.ascontiguousarray(wt),
+            m, k_m, float(lam[m]), int(lam_steps), float(tol), int(maxit),
+            sigma, W_out, res, iters,
+        )
+        r = float(res.max()) if S else 0.0
+        worst = max(worst, r)
+        if r > RESIDUAL_WARN:
+            diags.append(
+                f"decision {d} (round {int(cg.dec_round[d])}, mover {cg.spec.actors[m].id}): the stage fixed "
+                f"point did not converge (max residual {r:.2e} after {maxit} iterations per λ step); "
+                f"raise lam_steps (now {lam_steps}) or maxit, or lower actors.{cg.spec.actors[m].id}.lam "
+                f"(now {lam[m]:g})"
+            )
+        sigmas[d] = sigma.astype(np.float32)
+        sigmas[d].setflags(write=False)
+        W_next = W_out
+        if stats is not None:
+            stats.append(StageStats(d, int(cg.dec_round[d]), S, S * B * k_m, time.perf_counter() - t0, r, int(iters.sum())))
+    return tuple(sigmas), W_next, diags, worst
+
+
+def _check_args(spec: CrisisSpec, grid: int, lam_steps: int, tol: float, maxit: int) -> None:
+    if isinstance(grid, bool) or not isinstance(grid, int | np.integer) or grid < 3:
+        raise SolverError(
+            f"grid: a belief grid needs at least 3 points to interpolate a prior (got {grid!r}; expected an integer ≥ 3, e.g. 51)"
+        )
+    if not isinstance(lam_steps, int | np.integer) or lam_steps < 1:
+        raise SolverError(f"lam_steps: expected an integer ≥ 1 (got {lam_steps!r})")
+    if not (0 < tol < 1e-3):
+        raise SolverError(f"tol: expected a tolerance in (0, 1e-3) (got {tol!r})")
+    if not isinstance(maxit, int | np.integer) or maxit < 1:
+        raise SolverError(f"maxit: expected an integer ≥ 1 (got {maxit!r})")
+    for a in spec.actors:
+        if not math.isfinite(a.lam) or a.lam < 0:
+            raise SolverError(f"actors.{a.id}.lam: a logit precision must be finite and ≥ 0 (got {a.lam!r})")
+        if a.lam > MAX_LAM:
+            raise SolverError(
+                f"actors.{a.id}.lam: λ = {a.lam:g} is beyond what the λ-continuation can follow "
+                f"(expected ≤ {MAX_LAM:g}); use a smaller λ (λ ≈ 10–50 is already close to best response)"
+            )
+
+
+def _grid_advice(prior: float, G: int) -> str | None:
+    """Diagnostic when a prior coordinate is not a grid point of the G-point grid."""
+    pos = prior * (G - 1)
+    if abs(pos - round(pos)) < 1e-9:
+        return None
+    for G2 in range(G, 2002):
+        if abs(prior * (G2 - 1) - round(prior * (G2 - 1))) < 1e-9:
+            return f"a grid of {G2} points contains it"
+    return "no grid up to 2001 points contains it"
+
+
+def solve(
+    game: CompiledGame | CrisisSpec,
+    *,
+    grid: int = 51,
+    lam_steps: int = 8,
+    tol: float = 1e-10,
+    maxit: int = 500,
+    stats: list | None = None,
+) -> Solution:
+    """Solve a crisis: every perceived game's stage-wise agent logit QRE on a belief grid.
+
+    `game`: a `CompiledGame` or a `CrisisSpec` (compiled here). `grid`: points per two-type actor's
+    belief grid (uniform on [0, 1]). `lam_steps`: λ-continuation steps per node (0 → λ_m).
+    `tol`, `maxit`: fixed-point tolerance (sup-norm on strategies) and iterations per step.
+    `stats`: optional list that receives one `StageStats` per decision and game.
+    Raises `SolverError` for bad arguments; non-convergence is reported in `Solution.diagnostics`.
+    """
+    cg = game if isinstance(game, CompiledGame) else compile_spec(game)
+    spec = cg.spec
+    _check_args(spec, grid, lam_steps, tol, maxit)
+    n, k = cg.n_actors, cg.k_max
+    n_types = cg.n_types
+    G = int(grid)
+    grid_pts = np.linspace(0.0, 1.0, G)
+    lam = np.array([a.lam for a in spec.actors], dtype=np.float64)
+
+    # Perceived games: one per distinct terminal-payoff view; priors only move the starting node.
+    games: list[np.ndarray] = []
+    game_of = np.zeros(n, dtype=np.int64)
+    mu0 = np.zeros((n, n))
+    for h in range(n):
+        spec_h, prior_h = perceived_spec(spec, h)
+        mu0[h] = prior_h[:, 0]
+        hit = next((i for i, t in enumerate(games) if np.array_equal(t, spec_h.terminal)), None)
+        if hit is None:
+            games.append(np.asarray(spec_h.terminal))
+            hit = len(games) - 1
+        game_of[h] = hit
+
+    diags: list[str] = []
+    for h in range(n):
+        for j in range(n):
+            if n_types[j] != 2:
+                continue
+            adv = _grid_advice(float(mu0[h, j]), G)
+            if adv is not None:
+                who = "true prior" if h == j else f"{spec.actors[h].id}'s prior"
+                diags.append(
+                    f"grid: {who} P({spec.actors[j].id} is {spec.actors[j].types[0]}) = {mu0[h, j]:g} is not a "
+                    f"point of the {G}-point belief grid, so starting values are interpolated; {adv}"
+                )
+
+    sigmas, W0s = [], []
+    worst = 0.0
+    for terminal in games:
+        cg_g = cg.with_terminal(terminal)
+        sig, W0, dg, r = solve_game(cg_g, grid_pts, lam, lam_steps, tol, maxit, stats)
+        sigmas.append(sig)
+        W0s.append(W0)
+        diags.extend(dg)
+        worst = max(worst, r)
+
+    sizes, _bidx, _bs, tau = _grid_layout(n_types, G)
+    values0 = np.zeros((n, n, k))
+    for h in range(n):
+        W0 = W0s[game_of[h]]
+        idx, wts = belief_corners(mu0[h][None, :], grid_pts, sizes)
+        # V[i, τ] at the start: initial chance segment, then W at decision 0 interpolated at μ0
+        Wb = np.einsum("c,scit->sit", wts[0], W0[:, idx[0]])
+        cg_g = cg.with_terminal(games[game_of[h]])
+        rew = cg_g.init_reward[:, np.arange(n)[:, None], tau.T]  # (nnz, n, T)
+        V = np.einsum("j,jit->it", cg_g.init_prob, rew + Wb[cg_g.init_nxt])
+        tp = _type_probs(mu0[h][None, :], n_types, tau)[0]  # (n, T)
+        for i in range(n):
+            others = [j for j in range(n) if j != i]
+            w = np.prod(tp[others], axis=0) if others else np.ones(tau.shape[0])
+            for th in range(n_types[i]):
+                sel = tau[:, i] == th
+                values0[h, i, th] = float((w[sel] * V[i, sel]).sum() / w[sel].sum())
+
+    for arr in (grid_pts, sizes, game_of, mu0, values0, lam):
+        arr.setflags(write=False)
+    return Solution(
+        compiled=cg,
+        grid=grid_pts,
+        grid_sizes=sizes,
+        perceivers=tuple(a.id for a in spec.actors),
+        game_of=game_of,
+        sigma=tuple(sigmas),
+        mu0=mu0,
+        values0=values0,
+        lam=lam,
+        params={"grid": G, "lam_steps": int(lam_steps), "tol": float(tol), "maxit": int(maxit), "method": "stagewise-agent-logit-qre"},
+        diagnostics=tuple(diags),
+        max_residual=worst,
+    )

@@ -209,8 +209,9 @@ def compile_spec(scenario: Any) -> SimSpec:
     movers: list[Mover] = []
     for who in scenario.order:
         own = np.array([action_index[a.id] for a in scenario.actions_of(who)], dtype=np.int64)
+        rungs = np.array([a.rung if a.rung is not None else 0 for a in scenario.actions_of(who)], dtype=np.int64)
         if scenario.is_strategic(who):
-            movers.append(Mover(who, actor_index[who], (), own))
+            movers.append(Mover(who, actor_index[who], (), own, rungs))
         else:
             env = scenario.environment_actor(who)
             rules = []
@@ -220,7 +221,7 @@ def compile_spec(scenario: Any) -> SimSpec:
                     rules.append(EnvRule(cond(rule.when), action_index[rule.action], 0.0, var_index[p.by], np.asarray(p.table, float)))
                 else:
                     rules.append(EnvRule(cond(rule.when), action_index[rule.action], float(p.value)))
-            movers.append(Mover(who, -1, tuple(rules), own))
+            movers.append(Mover(who, -1, tuple(rules), own, rungs))
 
     types = tuple(scenario.actor(a).type_ids for a in actors)
     true_prior = tuple(scenario.actor(a).priors for a in actors)

@@ -12,9 +12,10 @@ comes from `_rng.uniforms(keys, counter(round, move, slot))`, so a run's history
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit
 
 from crisislab.simulate._policy import Node, Policy
 from crisislab.simulate._rng import counter, run_keys, uniforms
@@ -38,6 +39,25 @@ BELIEF_QUANTUM = 2.0**30
 # A Bayes update whose total likelihood is below this keeps the prior (an action the observer's
 # model deems impossible, e.g. a forced one, carries no information it can use).
 _TINY = 1e-300
+
+# Representative action sequences kept per chunk for the most-frequent-paths table (counts are
+# exact for every path via its hash; only the readable sequence is kept for the chunk's top paths).
+_REPS_PER_CHUNK = 64
+
+
+@njit(cache=True)
+def hash_rows(rows: np.ndarray) -> np.ndarray:
+    """FNV-1a-style 64-bit hash of each row of an int16 array `(n, L)` → uint64 `(n,)`."""
+    n, L = rows.shape
+    out = np.empty(n, dtype=np.uint64)
+    prime = np.uint64(1099511628211)
+    for i in range(n):
+        h = np.uint64(14695981039346656037)
+        for j in range(L):
+            h = (h ^ np.uint64(rows[i, j] + 2)) * prime
+        out[i] = h
+    return out
+
 
 # Slots of the draws at one move (see `_rng.counter`): 0 is the action; consequences follow.
 _SLOT_ACTION = 0
@@ -103,6 +123,8 @@ class ChunkResult:
     n_alive: np.ndarray
     run_steps: int
     loglik: np.ndarray
+    path_hash: np.ndarray | None = None
+    path_reps: dict[int, tuple[int, ...]] = field(default_factory=dict)
     path_rows: dict[str, np.ndarray] | None = None
 
 
@@ -119,7 +141,10 @@ def _apply_effect(state: np.ndarray, idx: np.ndarray, eff: Effect, lo: np.ndarra
         return
     sub = state[idx]
     sub = np.where(eff.set_mask, eff.set_value, sub + eff.add)
-    state[idx] = np.clip(sub, lo, hi)
+    # np.minimum/np.maximum in place: np.clip's wrapper costs more than the work at these sizes.
+    np.maximum(sub, lo, out=sub)
+    np.minimum(sub, hi, out=sub)
+    state[idx] = sub
 
 
 def _draw_casualties(
@@ -175,14 +200,8 @@ def simulate_chunk(
                 break
     beliefs = {g: np.broadcast_to(spec.initial_beliefs[g], (n, spec.n_belief)).copy() for g in set(game_of)}
 
-    active = np.ones(n, dtype=bool)
     outcome = np.full(n, -1, dtype=np.int16)
     end_round = np.full(n, H, dtype=np.int16)
-    casualties = np.zeros((n, len(spec.sides)), dtype=np.int64)
-    audience = np.zeros((n, n_actors), dtype=np.float64)
-    taken = np.zeros((n, len(spec.actions)), dtype=bool)
-    loglik = np.zeros(n, dtype=np.float64)
-    actions_rec = np.full((n, H * n_moves), -1, dtype=np.int16) if record_actions else None
     n_levels = int((hi - lo).max()) + 1
     state_hist = np.zeros((H + 1, spec.n_vars, n_levels), dtype=np.int64)
     belief_sum = np.zeros((H + 1, n_actors, spec.n_belief), dtype=np.int64)
@@ -194,92 +213,140 @@ def simulate_chunk(
     row_state: list[np.ndarray] = []
     row_beliefs: list[np.ndarray] = []
 
+    # Live arrays hold only the runs still going (compacted whenever some end), so that every
+    # operation below touches live runs only and needs no gather/scatter through an index.
+    live = {
+        "pos": np.arange(n),
+        "keys": keys,
+        "types": types,
+        "state": state,
+        "rl_status": rl_status,
+        "rl_left": rl_left,
+        "casualties": np.zeros((n, len(spec.sides)), dtype=np.int64),
+        "audience": np.zeros((n, n_actors), dtype=np.float64),
+        "taken": np.zeros((n, len(spec.actions)), dtype=bool),
+        "loglik": np.zeros(n, dtype=np.float64),
+    }
+    if record_actions:
+        live["actions"] = np.full((n, H * n_moves), -1, dtype=np.int16)
+    for g, b in beliefs.items():
+        live[f"belief{g}"] = b
+    final = {k: np.empty_like(v) for k, v in live.items() if k != "pos"}
+    # Runs that ended keep their final state and beliefs in the per-round aggregates.
+    frozen_hist = np.zeros((spec.n_vars, n_levels), dtype=np.int64)
+    frozen_bsum = np.zeros((n_actors, spec.n_belief), dtype=np.int64)
+
+    def qsum(b: np.ndarray) -> np.ndarray:
+        return np.rint(b * BELIEF_QUANTUM).astype(np.int64).sum(axis=0)
+
     def record_round(r: int) -> None:
+        st = live["state"]
         for v in range(spec.n_vars):
-            state_hist[r, v] += np.bincount(state[:, v] - lo[v], minlength=n_levels)[:n_levels]
-        n_alive[r] = active.sum()
+            state_hist[r, v] = np.bincount(st[:, v] - lo[v], minlength=n_levels)[:n_levels] + frozen_hist[v]
+        n_alive[r] = st.shape[0]
         for h in range(n_actors):
-            q = np.rint(beliefs[game_of[h]] * BELIEF_QUANTUM).astype(np.int64)
-            belief_sum[r, h] += q.sum(axis=0)
-            belief_sum_alive[r, h] += q[active].sum(axis=0)
+            q = qsum(live[f"belief{game_of[h]}"])
+            belief_sum_alive[r, h] = q
+            belief_sum[r, h] = q + frozen_bsum[h]
+
+    def retire(mask: np.ndarray) -> None:
+        """Write the ended runs' per-run results to their places and drop them from `live`."""
+        pos = live["pos"][mask]
+        for k, arr in final.items():
+            arr[pos] = live[k][mask]
+        st = live["state"][mask]
+        for v in range(spec.n_vars):
+            frozen_hist[v] += np.bincount(st[:, v] - lo[v], minlength=n_levels)[:n_levels]
+        for h in range(n_actors):
+            frozen_bsum[h] += qsum(live[f"belief{game_of[h]}"][mask])
+        keep = ~mask
+        for k in list(live):
+            live[k] = live[k][keep]
+        for g in beliefs:
+            beliefs[g] = live[f"belief{g}"]
 
     record_round(0)
     run_steps = 0
     forbidden = arm.forbidden
-    # Observed path likelihood bookkeeping is in _timeline; here only simulation.
     for r in range(1, H + 1):
         for m, mover in enumerate(spec.movers):
-            idx = np.flatnonzero(active)
-            if idx.size == 0:
+            n_live = live["pos"].size
+            if n_live == 0:
                 break
-            run_steps += idx.size
-            sub_state = state[idx]
-            sub_rls = rl_status[idx]
+            run_steps += n_live
+            keys_l, types_l, state_l = live["keys"], live["types"], live["state"]
+            rls_l, left_l = live["rl_status"], live["rl_left"]
             if mover.strategic >= 0:
                 chosen, lp = _strategic_choice(
-                    spec, policy, arm, mover, m, r, idx, keys, types, sub_state, sub_rls, rl_left, beliefs, game_of, forbidden
+                    spec, policy, arm, mover, m, r, keys_l, types_l, state_l, rls_l, left_l, beliefs, game_of, forbidden
                 )
-                loglik[idx] += lp
+                live["loglik"] += lp
                 # Red lines of the mover: answered by a high enough rung, or one own move closer to failing.
                 j = mover.strategic
                 for k, rl in enumerate(spec.red_lines):
                     if rl.owner != j:
                         continue
-                    pend = sub_rls[:, k] == RL_PENDING
+                    pend = rls_l[:, k] == RL_PENDING
                     if not pend.any():
                         continue
-                    rungs = np.array([spec.actions[a].rung for a in mover.actions])[chosen]
-                    answered = pend & (rungs >= rl.answer_rung)
+                    answered = pend & (mover.rungs[chosen] >= rl.answer_rung)
                     waiting = pend & ~answered
-                    pi = idx[waiting]
-                    rl_left[pi, k] -= 1
-                    failed = waiting.copy()
-                    failed[waiting] = rl_left[pi, k] <= 0
-                    rl_status[idx[answered], k] = RL_ANSWERED
-                    fi = idx[failed]
-                    rl_status[fi, k] = RL_FAILED
-                    audience[fi, j] += rl.audience_cost[types[fi, j]]
+                    left_l[waiting, k] -= 1
+                    failed = waiting & (left_l[:, k] <= 0)
+                    rls_l[answered, k] = RL_ANSWERED
+                    rls_l[failed, k] = RL_FAILED
+                    live["audience"][failed, j] += rl.audience_cost[types_l[failed, j]]
                 g_chosen = mover.actions[chosen]
             else:
-                g_chosen, lp = _env_choice(spec, mover, m, r, idx, keys, sub_state, sub_rls, arm)
-                loglik[idx] += lp
-            acted = g_chosen >= 0
-            taken[idx[acted], g_chosen[acted]] = True
-            executed = _execute(spec, m, r, idx, g_chosen, keys, state, casualties)
-            if actions_rec is not None:
-                actions_rec[idx, (r - 1) * n_moves + m] = executed
+                g_chosen, lp = _env_choice(spec, mover, m, r, keys_l, state_l, rls_l, arm)
+                live["loglik"] += lp
+            acted = np.flatnonzero(g_chosen >= 0)
+            live["taken"][acted, g_chosen[acted]] = True
+            executed = _execute(spec, m, r, np.arange(n_live), g_chosen, keys_l, state_l, live["casualties"])
+            if record_actions:
+                live["actions"][:, (r - 1) * n_moves + m] = executed
             # New crossings of red lines (status inactive → pending) after the move.
             for k, rl in enumerate(spec.red_lines):
-                inact = rl_status[idx, k] == RL_INACTIVE
+                inact = rls_l[:, k] == RL_INACTIVE
                 if not inact.any():
                     continue
-                crossed = inact & rl.crossed(state[idx], r, rl_status[idx])
-                ci = idx[crossed]
-                rl_status[ci, k] = RL_PENDING
-                rl_left[ci, k] = rl.deadline
+                crossed = inact & rl.crossed(state_l, r, rls_l)
+                rls_l[crossed, k] = RL_PENDING
+                left_l[crossed, k] = rl.deadline
             # Outcomes, in list order; the first that holds ends the run.
-            ended = np.zeros(idx.size, dtype=bool)
-            cur_state, cur_rls = state[idx], rl_status[idx]
+            ended = np.zeros(n_live, dtype=bool)
             for o, cond in enumerate(spec.outcome_conds):
                 if cond is None:
                     continue
-                hit = ~ended & cond(cur_state, r, cur_rls)
+                hit = ~ended & cond(state_l, r, rls_l)
                 if hit.any():
-                    outcome[idx[hit]] = o
-                    end_round[idx[hit]] = r
+                    outcome[live["pos"][hit]] = o
+                    end_round[live["pos"][hit]] = r
                     ended |= hit
-            active[idx[ended]] = False
             if rows is not None:
-                rows["run"].append(runs[idx])
-                rows["round"].append(np.full(idx.size, r, np.int16))
-                rows["move"].append(np.full(idx.size, m, np.int16))
-                rows["actor"].append(np.full(idx.size, m, np.int16))
+                rows["run"].append(runs[live["pos"]])
+                rows["round"].append(np.full(n_live, r, np.int16))
+                rows["move"].append(np.full(n_live, m, np.int16))
+                rows["actor"].append(np.full(n_live, m, np.int16))
                 rows["action"].append(g_chosen.astype(np.int16))
                 rows["executed"].append(executed.astype(np.int16))
-                row_state.append(state[idx].copy())
-                row_beliefs.append(np.stack([beliefs[game_of[h]][idx] for h in range(n_actors)], axis=1))
+                row_state.append(state_l.copy())
+                row_beliefs.append(np.stack([beliefs[game_of[h]] for h in range(n_actors)], axis=1))
+            if ended.any():
+                retire(ended)
         record_round(r)
+    if live["pos"].size:
+        retire(np.ones(live["pos"].size, dtype=bool))
     outcome[outcome < 0] = spec.horizon_outcome
+    types, casualties, audience = final["types"], final["casualties"], final["audience"]
+    rl_status, taken, loglik = final["rl_status"], final["taken"], final["loglik"]
+    actions_rec = final.get("actions")
+    path_hash, path_reps = None, {}
+    if actions_rec is not None:
+        path_hash = hash_rows(actions_rec)
+        uniq, first, counts = np.unique(path_hash, return_index=True, return_counts=True)
+        top = np.argsort(-counts, kind="stable")[:_REPS_PER_CHUNK]
+        path_reps = {int(uniq[i]): tuple(int(x) for x in actions_rec[first[i]]) for i in top}
     path_rows = None
     if rows is not None:
         path_rows = {k: (np.concatenate(v) if v else np.zeros(0, np.int16)) for k, v in rows.items()}
@@ -303,6 +370,8 @@ def simulate_chunk(
         n_alive=n_alive,
         run_steps=run_steps,
         loglik=loglik,
+        path_hash=path_hash,
+        path_reps=path_reps,
         path_rows=path_rows,
     )
 
@@ -314,28 +383,29 @@ def _strategic_choice(
     mover,
     m: int,
     r: int,
-    idx: np.ndarray,
     keys: np.ndarray,
     types: np.ndarray,
     sub_state: np.ndarray,
     sub_rls: np.ndarray,
-    rl_left: np.ndarray,
+    sub_left: np.ndarray,
     beliefs: dict[int, np.ndarray],
     game_of: list[int],
     forbidden: frozenset[int],
 ) -> np.ndarray:
-    """Draw the mover's action (local ladder index, int64 `(len(idx),)`) and update all beliefs."""
+    """Draw the mover's action (local ladder index, int64 `(n_live,)`) and update all beliefs in place.
+
+    All arrays are over the live runs; returns (chosen, log-probability of the choice).
+    """
     j = mover.strategic
     actor = spec.actors[j]
-    n_sub = idx.size
-    sub_left = rl_left[idx]
+    n_sub = keys.size
     nodes: dict[int, Node] = {}
     sigmas: dict[int, np.ndarray] = {}
     for g in set(game_of):
-        nodes[g] = Node(round=r, move=m, state=sub_state, rl_status=sub_rls, rl_left=sub_left, beliefs=beliefs[g][idx])
+        nodes[g] = Node(round=r, move=m, state=sub_state, rl_status=sub_rls, rl_left=sub_left, beliefs=beliefs[g])
         sigmas[g] = np.asarray(policy.strategy(spec.actors[g], actor, nodes[g]), dtype=np.float64)
     own = sigmas[game_of[j]]
-    p = own[np.arange(n_sub), types[idx, j]]
+    p = own[np.arange(n_sub), types[:, j]]
     # Availability and forbidden actions mask the strategy; a row left empty plays the default.
     mask = np.ones_like(p, dtype=bool)
     default_local = 0
@@ -348,7 +418,7 @@ def _strategic_choice(
         elif act.available is not None:
             mask[:, a_local] = act.available(sub_state, r, sub_rls)
     p = np.where(mask, p, 0.0)
-    u = uniforms(keys[idx], counter(r, m, _SLOT_ACTION))
+    u = uniforms(keys, counter(r, m, _SLOT_ACTION))
     empty = p.sum(axis=1) <= 0.0
     if empty.any():
         p[empty, default_local] = 1.0
@@ -371,12 +441,11 @@ def _strategic_choice(
     sl = spec.belief_slices[j]
     for g, sig in sigmas.items():
         lik = sig[np.arange(n_sub), :, chosen]  # (n_sub, n_types_mover)
-        b = beliefs[g][idx]
+        b = beliefs[g]
         post = b[:, sl] * lik
         tot = post.sum(axis=1, keepdims=True)
         ok = tot[:, 0] > _TINY
         b[ok, sl] = post[ok] / tot[ok]
-        beliefs[g][idx] = b
     return chosen, logp
 
 
@@ -385,7 +454,6 @@ def _env_choice(
     mover,
     m: int,
     r: int,
-    idx: np.ndarray,
     keys: np.ndarray,
     sub_state: np.ndarray,
     sub_rls: np.ndarray,
@@ -393,9 +461,9 @@ def _env_choice(
 ) -> tuple[np.ndarray, np.ndarray]:
     """First matching rule fires with its probability.
 
-    Returns (global action index or -1, int64 `(len(idx),)`; its log-probability, float64).
+    Returns (global action index or -1, int64 `(n_live,)`; its log-probability, float64).
     """
-    n_sub = idx.size
+    n_sub = keys.size
     prob = np.zeros(n_sub)
     act = np.full(n_sub, -1, dtype=np.int64)
     undecided = np.ones(n_sub, dtype=bool)
@@ -408,7 +476,7 @@ def _env_choice(
         prob = np.where(holds, pr, prob)
         act[holds] = rule.action
         undecided &= ~holds
-    u = uniforms(keys[idx], counter(r, m, _SLOT_ACTION))
+    u = uniforms(keys, counter(r, m, _SLOT_ACTION))
     fires = u < prob
     g = SCRIPT_FREE if arm.script is None else int(arm.script[r - 1, m])
     with np.errstate(divide="ignore"):

@@ -21,6 +21,8 @@ from crisislab.simulate._spec import SimSpec
 
 __all__ = ["Results", "merge_chunks"]
 
+_TOP_PATHS = 50  # paths kept (with exact counts) for the most-frequent-paths table
+
 
 @dataclass(frozen=True)
 class Results:
@@ -29,7 +31,8 @@ class Results:
     `runs`: one row per run, sorted by `run`. `state_hist`: int64 `(horizon + 1, n_vars, n_levels)`
     counts of each variable's value (offset by its min) after each round, round 0 = initial.
     `belief_mean`: float64 `(horizon + 1, n_actors, n_belief)` mean belief of each holder after
-    each round. `path_counts`: Counter of executed-action tuples (one entry per move, -1 = none).
+    each round. `path_counts`: exact counts of the most frequent executed-action sequences (tuples, one entry per
+    move, -1 = none); every run's sequence hash is the `path_hash` column.
     `paths`: per-move rows if requested. `run_steps`: (run, move) pairs simulated.
     """
 
@@ -137,7 +140,6 @@ def merge_chunks(
     taken = np.concatenate([c.taken for c in chunks])
     for a, act in enumerate(spec.actions):
         cols[f"took_{act.id}"] = taken[:, a]
-    df = pd.DataFrame(cols)
 
     state_hist = np.sum([c.state_hist for c in chunks], axis=0)
     belief_mean = np.sum([c.belief_sum for c in chunks], axis=0) / BELIEF_QUANTUM / max(n, 1)
@@ -145,11 +147,20 @@ def merge_chunks(
     with np.errstate(invalid="ignore", divide="ignore"):
         belief_alive = np.sum([c.belief_sum_alive for c in chunks], axis=0) / BELIEF_QUANTUM / n_alive[:, None, None]
     counts: Counter = Counter()
-    for c in chunks:
-        if c.actions is not None and c.actions.shape[0]:
-            uniq, cnt = np.unique(c.actions, axis=0, return_counts=True)
-            for row, k in zip(uniq, cnt, strict=True):
-                counts[tuple(int(x) for x in row)] += int(k)
+    hashes = [c.path_hash for c in chunks if c.path_hash is not None]
+    if hashes:
+        all_h = np.concatenate(hashes)
+        cols["path_hash"] = all_h
+        uniq, cnt = np.unique(all_h, return_counts=True)
+        reps: dict[int, tuple[int, ...]] = {}
+        for c in chunks:
+            reps.update(c.path_reps)
+        order = np.argsort(-cnt, kind="stable")
+        for i in order[:_TOP_PATHS]:
+            row = reps.get(int(uniq[i]))
+            if row is not None:
+                counts[row] = int(cnt[i])
+    df = pd.DataFrame(cols)
     paths = _paths_frame(spec, chunks) if with_paths else None
     return Results(
         spec=spec,

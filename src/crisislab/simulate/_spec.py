@@ -135,6 +135,7 @@ class Mover:
     strategic: int  # index into SimSpec.actors, or -1
     env_rules: tuple[EnvRule, ...] = ()
     actions: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # global indices of its ladder
+    rungs: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # rung of each ladder action
 
 
 @dataclass(frozen=True)

@@ -83,7 +83,7 @@ def _mutations(text: str) -> st.SearchStrategy[str]:
     return mutate()
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_mutations(SMALL_TEXT))
 def test_mutations_only_raise_scenario_error(text: str) -> None:
     try:

@@ -8,6 +8,7 @@ fields left at their defaults and empty optional fields are omitted to keep file
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 from pydantic import BaseModel
@@ -74,7 +75,14 @@ def dump_scenario(scenario: BaseModel) -> str:
     return buf.getvalue()
 
 
+_SAFE_TEXT = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+
+
 def _is_scalar(x: Any) -> bool:
+    """A scalar that is safe inside flow style: ruamel does not always quote text there
+    (`{a: ?0}` is written unquoted and cannot be read back), so only id-like text qualifies."""
+    if isinstance(x, str):
+        return bool(_SAFE_TEXT.match(x)) and x.lower() not in ("true", "false", "yes", "no", "on", "off", "null")
     return not isinstance(x, (dict, list))
 
 

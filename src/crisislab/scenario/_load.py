@@ -409,7 +409,23 @@ def loads_scenario(text: str | bytes, filename: str = "<string>") -> Scenario:
         text = text[1:]
     if not text.strip():
         raise ScenarioError([Problem(filename, 1, "", "the file is empty", expected="a scenario mapping (crisislab: 1, id, ...)")])
+    # Fast path: libyaml-based safe loader (about 8x faster than the round-trip loader on the
+    # flagship). Line numbers are only needed when something is wrong, so any failure falls back
+    # to the round-trip loader, which reports every problem with its line.
+    fast = _fast_parse(text)
+    if isinstance(fast, dict):
+        try:
+            return _validate(fast, filename)
+        except ScenarioError:
+            pass
     return _validate(_parse(text, filename), filename)
+
+
+def _fast_parse(text: str) -> Any:
+    try:
+        return YAML(typ="safe", pure=False).load(text)
+    except Exception:  # noqa: BLE001 - any failure means "use the slow path", which explains it
+        return None
 
 
 def load_scenario(path: str | os.PathLike[str]) -> Scenario:

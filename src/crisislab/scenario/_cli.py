@@ -1,0 +1,204 @@
+"""Scenario commands of the `crisislab` CLI: `validate`, `show`, `scenarios`.
+
+Each only composes library calls (`load_scenario`, `bundled_scenarios`) and renders with rich.
+Problems in the user's files go to stderr as `FILE:LINE: field.path: message` lines, exit status 2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from crisislab.scenario._bundled import bundled_scenarios
+from crisislab.scenario._errors import Problem, ScenarioError
+from crisislab.scenario._format import (
+    condition_text,
+    consequence_text,
+    effect_text,
+    intervention_text,
+    metric_text,
+    number_text,
+    type_values_text,
+)
+from crisislab.scenario._load import load_scenario
+from crisislab.scenario._models import Scenario
+
+__all__ = ["register"]
+
+
+def _fail(problems: list[Problem]) -> None:
+    err = Console(stderr=True, soft_wrap=True)
+    for p in problems:
+        err.print(str(p), markup=False, highlight=False)
+    n_files = len({p.file for p in problems})
+    err.print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in {n_files} file{'s' if n_files != 1 else ''}",
+              markup=False, highlight=False)
+    raise typer.Exit(2)
+
+
+def validate(files: list[Path] = typer.Argument(..., help="Scenario YAML files to check.")) -> None:
+    """Check scenario files: one OK line per valid file, or every problem of every file (exit 2)."""
+    problems: list[Problem] = []
+    out = Console(soft_wrap=True)
+    for path in files:
+        try:
+            s = load_scenario(path)
+        except ScenarioError as exc:
+            problems.extend(exc.problems)
+            continue
+        out.print(f"OK {path}: {s.id} ({len(s.actors)} actors, {len(s.actions)} actions, horizon {s.horizon})",
+                  markup=False, highlight=False)
+    if problems:
+        _fail(problems)
+
+
+def _table(title: str, *columns: str) -> Table:
+    table = Table(title=title, title_justify="left", show_lines=False, expand=False)
+    for c in columns:
+        table.add_column(c, overflow="fold")
+    return table
+
+
+def _row(table: Table, *cells: str) -> None:
+    # Cells are plain text: ids and sources like "[rep1]" must not be read as rich markup.
+    table.add_row(*(Text(c) for c in cells))
+
+
+def render(s: Scenario, console: Console) -> None:
+    """Print the rich summary of a scenario (what `crisislab show` prints)."""
+    console.rule(f"[bold]{s.title}[/bold]  ({s.id})")
+    if s.description:
+        console.print(s.description.strip(), markup=False)
+    cal = f", calendar from {s.calendar.start} at {s.calendar.days_per_round} days per round" if s.calendar else ""
+    console.print(f"horizon {s.horizon} rounds{cal}; move order: {' → '.join(s.order)}", markup=False)
+
+    t = _table("Strategic actors and types", "actor", "λ", "type", "true prior", "label")
+    for a in s.actors:
+        for i, ty in enumerate(a.types):
+            _row(t, a.id if i == 0 else "", number_text(a.lam) if i == 0 else "", ty.id, number_text(ty.prior), ty.label or "")
+    console.print(t)
+
+    if s.perceptions:
+        t = _table("Perceptions (hypergame)", "holder", "about", "perceived prior", "true prior", "perceived terminal payoffs")
+        for p in s.perceptions:
+            about = s.actor(p.about) if s.is_strategic(p.about) else None
+            true = ", ".join(f"{ty.id}: {ty.prior.value:g}" for ty in about.types) if about else ""
+            terminal = "; ".join(f"{o}: {type_values_text(tv)}" for o, tv in (p.terminal or {}).items())
+            _row(t, p.holder, p.about, ", ".join(f"{k}: {number_text(v)}" for k, v in p.prior.items()), true, terminal)
+        console.print(t)
+
+    if s.state:
+        t = _table("State variables", "id", "label", "range", "initial")
+        for v in s.state:
+            _row(t, v.id, v.label or "", f"{v.min}..{v.max}", str(v.initial))
+        console.print(t)
+
+    for actor_id in [*s.strategic_ids, *s.environment_ids]:
+        actions = s.actions_of(actor_id)
+        if not actions:
+            continue
+        strategic = s.is_strategic(actor_id)
+        type_ids = s.actor(actor_id).type_ids if strategic else ()
+        cols = ["rung", "action", "label", "intensity"] + [f"cost: {ty}" for ty in type_ids] + ["effects", "consequences"]
+        t = _table(f"Ladder of {actor_id}", *cols)
+        for a in actions:
+            intensity = f"{a.intensity.scale} {a.intensity.value:g}" + (f" (CAMEO {a.intensity.cameo})" if a.intensity.cameo else "") if a.intensity else ""
+            costs = [number_text(a.cost.param_for(ty)) if a.cost else "0" for ty in type_ids]
+            name = a.id + (" (default)" if a.default else "")
+            if a.available is not None:
+                name += f"\nif {condition_text(a.available)}"
+            _row(t, 
+                "" if a.rung is None else str(a.rung), name, a.label or "", intensity, *costs,
+                ", ".join(effect_text(e) for e in a.effects), "\n".join(consequence_text(c) for c in a.consequences),
+            )
+        console.print(t)
+
+    if s.environment:
+        t = _table("Environment actors (first matching rule fires)", "actor", "role", "when", "action", "probability")
+        for e in s.environment:
+            for i, r in enumerate(e.rules):
+                _row(t, e.id if i == 0 else "", e.role if i == 0 else "", condition_text(r.when), r.action, number_text(r.probability))
+        console.print(t)
+
+    if s.red_lines:
+        t = _table("Red lines", "id", "owner", "crossed when", "answer rung ≥", "deadline", "audience cost", "scale")
+        for r in s.red_lines:
+            type_ids = s.actor(r.owner).type_ids if s.is_strategic(r.owner) else ()
+            _row(t, r.id, r.owner, condition_text(r.crossed_when), str(r.answer_rung), str(r.deadline),
+                      type_values_text(r.audience_cost, type_ids), number_text(r.scale) if r.scale else "1")
+        console.print(t)
+
+    t = _table("Outcomes (checked in order after every move)", "id", "label", "when")
+    for o in s.outcomes:
+        _row(t, o.id, o.label or "", "at the horizon" if o.at_horizon else condition_text(o.when))
+    console.print(t)
+
+    t = _table(f"Terminal payoffs (discount {number_text(s.payoffs.discount)})", "outcome", *s.strategic_ids)
+    for o in s.outcomes:
+        row = [type_values_text(s.payoffs.terminal.get(o.id, {}).get(a), s.actor(a).type_ids) for a in s.strategic_ids]
+        _row(t, o.id, *row)
+    console.print(t)
+    if s.payoffs.flow or s.payoffs.casualties:
+        t = _table("Flow and casualty payoffs", "actor", "kind", "when / side", "value")
+        for f in s.payoffs.flow:
+            _row(t, f.actor, "per round", condition_text(f.when), type_values_text(f.value))
+        for c in s.payoffs.casualties:
+            _row(t, c.actor, "per death", c.side, type_values_text(c.per_death))
+        console.print(t)
+
+    if s.claims:
+        t = _table("Claims", "id", "seed / quote", "metric", "treatment", "baseline", "expect")
+        for c in s.claims:
+            seed = (c.seed or "") + (f"\n“{c.quote}”" if c.quote else "")
+            _row(t, c.id, seed, metric_text(c.metric),
+                      "\n".join(intervention_text(i) for i in c.compare.treatment) or "as written",
+                      "\n".join(intervention_text(i) for i in c.compare.baseline) or "as written",
+                      f"{c.expect}" + (f" by > {c.margin:g}" if c.margin else ""))
+        console.print(t)
+
+    if s.sources:
+        t = _table("Sources", "id", "kind", "title", "author / outlet", "date", "file / url")
+        for sid, src in s.sources.items():
+            who = " / ".join(x for x in (src.author, src.outlet) if x)
+            _row(t, sid, src.kind, src.title or "", who, src.date or "", src.file or src.url or "")
+        console.print(t)
+
+
+def show(file: Path = typer.Argument(..., help="Scenario YAML file.")) -> None:
+    """Summarise a scenario: actors, types, perceptions, state, ladders, red lines, outcomes, claims, sources."""
+    try:
+        s = load_scenario(file)
+    except ScenarioError as exc:
+        _fail(exc.problems)
+        return
+    render(s, Console())
+
+
+def scenarios() -> None:
+    """List the scenarios bundled with crisislab."""
+    paths = bundled_scenarios()
+    console = Console()
+    if not paths:
+        console.print("no bundled scenarios found", markup=False)
+        return
+    t = _table("Bundled scenarios", "file", "id", "title", "actors", "horizon")
+    for path in paths:
+        try:
+            s = load_scenario(path)
+        except ScenarioError as exc:
+            _row(t, path.name, "—", f"invalid: {exc.problems[0]}", "", "")
+            continue
+        _row(t, path.name, s.id, s.title, ", ".join(s.strategic_ids), str(s.horizon))
+    console.print(t)
+    console.print(f"directory: {paths[0].parent}", markup=False, highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `validate`, `show` and `scenarios` to the crisislab app."""
+    app.command("validate")(validate)
+    app.command("show")(show)
+    app.command("scenarios")(scenarios)

@@ -1,0 +1,135 @@
+"""Short human-readable text for scenario elements (conditions, effects, interventions, metrics).
+
+Used by `crisislab show` and available to reports; one line each, no markup.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crisislab.scenario._models import (
+    AllCondition,
+    AnyCondition,
+    Attribution,
+    Casualties,
+    Effect,
+    ErrorEvent,
+    Forbid,
+    Force,
+    Metric,
+    NotCondition,
+    Param,
+    ProbTable,
+    RedLineCondition,
+    RoundCondition,
+    SetParam,
+    TypeValues,
+    VarCondition,
+)
+
+__all__ = [
+    "condition_text", "effect_text", "consequence_text", "intervention_text", "metric_text",
+    "number_text", "type_values_text",
+]
+
+_OPS = {"eq": "=", "ne": "≠", "lt": "<", "le": "≤", "gt": ">", "ge": "≥"}
+
+
+def condition_text(cond: Any) -> str:
+    """`tension ≥ 4`, `round ≥ 10`, `(a and b)`, `(a or b)`, `not a`, `red line X is pending`."""
+    if cond is None:
+        return "always"
+    if isinstance(cond, VarCondition):
+        return f"{cond.var} {_OPS[cond.op]} {cond.value}"
+    if isinstance(cond, RoundCondition):
+        return f"round {_OPS[cond.round.op]} {cond.round.value}"
+    if isinstance(cond, AllCondition):
+        return "(" + " and ".join(condition_text(c) for c in cond.all_) + ")"
+    if isinstance(cond, AnyCondition):
+        return "(" + " or ".join(condition_text(c) for c in cond.any_) + ")"
+    if isinstance(cond, NotCondition):
+        return "not " + condition_text(cond.not_)
+    if isinstance(cond, RedLineCondition):
+        return f"red line {cond.red_line} is {cond.is_}"
+    return repr(cond)
+
+
+def number_text(p: Param | ProbTable | float | None) -> str:
+    """`0.3`, `0.3 [rep1]`, `0.3 (assumption)`, `2 ~ uniform[1, 4]`, `by tension: 0, 0.1, …`."""
+    if p is None:
+        return "—"
+    if isinstance(p, ProbTable):
+        return f"by {p.by}: " + ", ".join(f"{x:g}" for x in p.table)
+    if not isinstance(p, Param):
+        return f"{p:g}"
+    text = f"{p.value:g}"
+    if p.uncertainty is not None:
+        u = p.uncertainty
+        args = getattr(u, u.kind)
+        text += f" ~ {u.kind}[{', '.join(f'{x:g}' for x in args)}]"
+    if p.source:
+        text += " [" + ", ".join(p.source) + "]"
+    elif p.assumption:
+        text += " (assumed)"
+    return text
+
+
+def type_values_text(tv: TypeValues | None, type_ids: tuple[str, ...] = ()) -> str:
+    if tv is None:
+        return "0"
+    if tv.is_uniform:
+        return number_text(tv.param_for(""))
+    ids = type_ids or tv.keys()
+    return ", ".join(f"{t}: {number_text(tv.param_for(t))}" for t in ids if t in tv.root)
+
+
+def effect_text(e: Effect) -> str:
+    if e.set is not None:
+        return f"{e.var} := {e.set}"
+    return f"{e.var} {'+' if e.add is not None and e.add >= 0 else '−'}{abs(e.add or 0)}"
+
+
+def consequence_text(c: Any) -> str:
+    if isinstance(c, Casualties):
+        dist = "Poisson" if c.dispersion is None else f"NB(size {number_text(c.dispersion)})"
+        into = f" → {c.into}" if c.into else ""
+        return f"deaths of {c.side}: mean {number_text(c.mean)}, {dist}{into}"
+    if isinstance(c, ErrorEvent):
+        parts = [f"error {c.id} p={number_text(c.probability)}"]
+        if c.becomes:
+            parts.append(f"becomes {c.becomes}")
+        if c.effects:
+            parts.append(", ".join(effect_text(e) for e in c.effects))
+        parts += [consequence_text(x) for x in c.consequences]
+        return "; ".join(parts)
+    if isinstance(c, Attribution):
+        text = f"attributed p={number_text(c.probability)}"
+        if c.unattributed_effects:
+            text += "; else " + ", ".join(effect_text(e) for e in c.unattributed_effects)
+        return text
+    return repr(c)
+
+
+def intervention_text(iv: Any) -> str:
+    if isinstance(iv, Force):
+        f = iv.force
+        when = f" at round {f.round}" if f.round is not None else (f" when {condition_text(f.when)}" if f.when else "")
+        return f"force {f.actor}: {f.action}{when}"
+    if isinstance(iv, Forbid):
+        return f"forbid {iv.forbid.actor}: {iv.forbid.action}"
+    if isinstance(iv, SetParam):
+        return f"set {iv.set.param} = {number_text(iv.set.value)}"
+    return repr(iv)
+
+
+def metric_text(m: Metric) -> str:
+    if m.outcome_probability is not None:
+        within = f" within {m.within} rounds" if m.within is not None else ""
+        return f"P({m.outcome_probability}{within})"
+    if m.mean_casualties is not None:
+        return f"mean deaths of {m.mean_casualties}"
+    if m.mean_audience_cost is not None:
+        return f"mean audience cost of {m.mean_audience_cost}"
+    if m.mean_end_round is not None:
+        return "mean end round"
+    return f"P({m.action_probability} taken)"

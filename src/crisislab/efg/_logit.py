@@ -1,0 +1,511 @@
+"""Logit agent quantal response equilibria of an extensive game, and the traced principal branch.
+
+An agent logit QRE at precision λ is a behaviour profile σ with σ_a ∝ exp(λ·Q_a(σ)) at every
+decision infoset, Q_a being the mover's expected payoff of action a conditional on reaching the
+infoset (McKelvey & Palfrey 1998). Starting from the uniform profile at λ = 0, the QREs form a
+curve (the principal branch, Turocy 2005, 2010) whose limit as λ → ∞ is a sequential
+equilibrium. `solve_logit` follows that curve with arc-length predictor–corrector continuation
+(Allgower & Georg 1990): tangents from the null space of the Jacobian via a bordered system, so
+turning points (where λ goes back down) are followed rather than jumped, step sizes controlled by
+the corrector's convergence and the angle between tangents, and the orientation kept by the sign
+of successive tangents' dot product. It stops at the first point whose max regret (Gambit's
+definition, `crisislab.efg.max_regret`) is below a tolerance relative to the payoff range.
+`logit_qre_at` returns the QRE at a given λ on that same branch (the fixed-λ equations can have
+several solutions; continuation from 0 picks the principal one). The equations and Jacobian are
+in `_logit_kernels.py`; payoffs are rescaled to [0, 1] internally (λ reported in the game's units).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal, Mapping
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from crisislab.efg import _logit_kernels as K
+from crisislab.efg._eval import expected_payoffs
+from crisislab.efg._eval import max_regret as _max_regret
+from crisislab.efg._game import PLAYER, Game
+from crisislab.errors import SolverError
+
+# Bordered systems of size N + 1 ≤ COMPILED_MAX take whole steps in compiled code with a dense
+# LU (call overhead dominates small games); above, SuperLU from Python. (LAPACK through scipy was
+# measured slower than both here: thread start-up per small factorisation on a busy machine.)
+COMPILED_MAX = 400
+# log of a zero chance probability: finite so that beliefs at infosets reached only through it stay
+# defined (they become ratios of equally tiny numbers instead of 0/0).
+_LOG_TINY = math.log(1e-300)
+
+# The exact max regret (efg layer, NumPy) is computed once the compiled upper bound is within
+# this factor of the tolerance.
+_EXACT_CHECK_FACTOR = 100.0
+
+LinearSolver = Literal["auto", "compiled", "sparse"]
+
+
+def _ro(a: np.ndarray) -> np.ndarray:
+    a = np.array(a, dtype=np.float64, copy=True)
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True)
+class LogitPath:
+    """Points of the traced branch: `lam` `(n_points,)` and `profiles` `(n_points, n_actions_total)`."""
+
+    lam: np.ndarray
+    profiles: np.ndarray
+
+
+@dataclass(frozen=True)
+class LogitDiagnostics:
+    """How the trace went. `converged` is False when a limit was hit; `message` then says what to change."""
+
+    converged: bool
+    message: str
+    n_steps: int
+    n_rejected_steps: int
+    n_corrector_iterations: int
+    n_turning_points: int
+    max_lambda_seen: float
+    arc_length: float
+    linear_solver: str
+
+
+@dataclass(frozen=True)
+class LogitResult:
+    """A point of the logit QRE correspondence.
+
+    `profile`: float64 `(n_actions_total,)` behaviour profile; `lam`: its precision λ (payoff units⁻¹);
+    `max_regret`: Gambit's max regret of `profile` (payoff units); `payoffs`: `(n_players,)`;
+    `method`: "logit"; `parameters`: the arguments used; `path`: traced points if `record_path`.
+    """
+
+    profile: np.ndarray
+    lam: float
+    max_regret: float
+    payoffs: np.ndarray
+    method: str
+    parameters: Mapping[str, Any]
+    diagnostics: LogitDiagnostics
+    path: LogitPath | None = field(default=None)
+
+    @property
+    def success(self) -> bool:
+        return self.diagnostics.converged
+
+
+class _LogitSystem:
+    """H(y) and its Jacobian for one game; `y = (x (n_act), c (n_inf), λ_internal)`, length N + 1.
+
+    λ_internal is λ × payoff range, since payoffs are rescaled to [0, 1] for conditioning.
+    """
+
+    def __init__(self, game: Game, linear_solver: LinearSolver = "auto") -> None:
+        game.require_perfect_recall("the logit QRE tracer")
+        self.game = game
+        n_act, n_inf = game.n_actions_total, game.n_infosets
+        self.n_act, self.n_inf = n_act, n_inf
+        self.N = N = n_act + n_inf
+        T = game.terminals
+        pay = game.payoff[T]
+        self.umin = float(pay.min()) if pay.size else 0.0
+        self.scale = game.payoff_range
+        P = np.zeros_like(game.payoff)
+        P[T] = (pay - self.umin) / self.scale
+        self.payoff = P
+        with np.errstate(divide="ignore"):
+            lc = np.log(game.chance_prob)
+        self.log_chance = np.where(np.isfinite(lc), lc, _LOG_TINY)
+        self.parent = np.asarray(game.parent, dtype=np.int64)
+        self.in_action = np.asarray(game.in_action, dtype=np.int64)
+        par = np.maximum(self.parent, 0)
+        self.edge_owner = np.where(self.in_action >= 0, game.player[par], -1).astype(np.int64)
+        is_dec = np.asarray(game.kind == PLAYER)
+        dec = np.flatnonzero(is_dec)
+        self.node_infoset = np.asarray(game.infoset, dtype=np.int64)
+        self.node_player = np.asarray(game.player, dtype=np.int64)
+        order = np.argsort(self.node_infoset[dec], kind="stable")
+        self.members = dec[order].astype(np.int64)
+        self.mem_start = np.zeros(n_inf + 1, dtype=np.int64)
+        self.mem_start[1:] = np.cumsum(np.bincount(self.node_infoset[dec], minlength=n_inf))
+        self.inf_player = np.asarray(game.infoset_player, dtype=np.int64)
+        self.action_offset = np.asarray(game.action_offset, dtype=np.int64)
+        self.inf_n_act = np.asarray(game.infoset_n_actions, dtype=np.int64)
+        self.action_infoset = np.asarray(game.action_infoset, dtype=np.int64)
+        self.child_start = np.asarray(game.child_start, dtype=np.int64)
+        self.children = np.asarray(game.children, dtype=np.int64)
+
+        # Ancestor/descendant pairs and the fixed sparsity pattern of the Jacobian.
+        pg, pn, pc = K.build_pairs(self.parent, is_dec)
+        a_mask = (self.in_action[pn] >= 0) & (self.parent[pn] != pg)
+        b_mask = is_dec[pn] & (self.node_player[pg] != self.node_player[pn])
+        self.pa_g, self.pa_n, self.pa_c = pg[a_mask], pn[a_mask], pc[a_mask]
+        self.pb_g, self.pb_h, self.pb_c = pg[b_mask], pn[b_mask], pc[b_mask]
+        rows_a = self.in_action[self.pa_c]
+        cols_a = self.in_action[self.pa_n]
+        k_b = self.inf_n_act[self.node_infoset[self.pb_h]]
+        start_b = np.repeat(self.action_offset[self.node_infoset[self.pb_h]], k_b)
+        within = np.arange(int(k_b.sum())) - np.repeat(np.cumsum(k_b) - k_b, k_b)
+        rows_b = start_b + within
+        cols_b = np.repeat(self.in_action[self.pb_c], k_b)
+        acts = np.arange(n_act, dtype=np.int64)
+        rows = np.concatenate([rows_a, rows_b, acts, acts, acts, n_act + self.action_infoset])
+        cols = np.concatenate(
+            [cols_a, cols_b, acts, n_act + self.action_infoset, np.full(n_act, N), acts]
+        )
+        self.n_entries = rows.size
+        if linear_solver == "auto":
+            linear_solver = "compiled" if N + 1 <= COMPILED_MAX else "sparse"
+        self.linear_solver = linear_solver
+        if linear_solver == "compiled":
+            self.flat = rows * (N + 1) + cols
+        else:
+            # Bordered (N+1)×(N+1) matrix in CSC: Jacobian entries, then the border row (row N).
+            rows_all = np.concatenate([rows, np.full(N + 1, N)])
+            cols_all = np.concatenate([cols, np.arange(N + 1)])
+            key = cols_all * (N + 1) + rows_all
+            uniq, self.csc_pos = np.unique(key, return_inverse=True)
+            self.csc_indices = (uniq % (N + 1)).astype(np.int32)
+            self.csc_indptr = np.searchsorted(uniq // (N + 1), np.arange(N + 2)).astype(np.int32)
+            self.nnz = uniq.size
+        self.S = self.kernel_args()
+
+    # ---- evaluation ---------------------------------------------------------------------------
+    def start(self) -> np.ndarray:
+        """The λ = 0 solution: uniform σ, c_I = −log |A(I)|. Shape `(N + 1,)`."""
+        x = -np.log(self.inf_n_act[self.action_infoset].astype(np.float64))
+        c = -np.log(self.inf_n_act.astype(np.float64))
+        return np.concatenate([x, c, [0.0]])
+
+    def kernel_args(self) -> tuple:
+        """The structure arrays as one tuple, in the order `_logit_kernels.evaluate` unpacks them."""
+        flat = self.flat if self.linear_solver != "sparse" else np.zeros(0, dtype=np.int64)
+        return (
+            self.log_chance, self.parent, self.in_action, self.edge_owner, self.payoff,
+            self.inf_player, self.mem_start, self.members, self.action_offset, self.inf_n_act,
+            self.child_start, self.children, self.action_infoset, self.node_player,
+            self.node_infoset, self.pa_g, self.pa_n, self.pa_c, self.pb_g, self.pb_h, self.pb_c,
+            flat.astype(np.int64),
+        )
+
+    def evaluate(self, y: np.ndarray, jacobian: bool = True):
+        """(H `(N,)`, Jacobian entry values `(n_entries,)`, σ `(n_act,)`, regret bound `(n_players,)`)."""
+        return K.evaluate(y, self.S, self.n_act, jacobian)
+
+    def factor(self, vals: np.ndarray, border: np.ndarray):
+        """Factorise the bordered matrix [J; borderᵀ], `(N+1, N+1)`, with SuperLU; returns its solve."""
+        N = self.N
+        data = np.bincount(self.csc_pos, weights=np.concatenate([vals, border]), minlength=self.nnz)
+        A = sp.csc_matrix((data, self.csc_indices, self.csc_indptr), shape=(N + 1, N + 1))
+        lu = spla.splu(A, permc_spec="COLAMD")
+        return lu.solve
+
+    def profile(self, y: np.ndarray) -> np.ndarray:
+        """σ `(n_act,)` from the log-profile, renormalised per infoset against rounding."""
+        s = np.exp(y[: self.n_act])
+        if self.n_inf:
+            s = s / np.add.reduceat(s, self.action_offset)[self.action_infoset]
+        return s
+
+
+@dataclass
+class _Tracer:
+    """Mutable state of one trace (private); the public functions turn it into a frozen result.
+
+    Dense games take whole steps inside one compiled call (`_logit_kernels.dense_step`); large
+    games use the same algorithm here in Python around a sparse LU, whose cost dominates anyway.
+    """
+
+    system: _LogitSystem
+    first_step: float
+    max_accel: float
+    max_steps: int
+    newton_max: int = 8
+    contraction_max: float = 0.6
+    max_angle_cos: float = math.cos(math.radians(30.0))
+    grow_cos: float = math.cos(math.radians(10.0))
+    min_step: float = 1e-10
+    # Newton stops when the max-norm correction is ≤ tol_abs + tol_rel·λ: λ·Q is computed with
+    # relative error ~ε, so log-probabilities cannot be more accurate than ~ε·λ.
+    tol_abs: float = 1e-11
+    tol_rel: float = 1e-13
+    # ... or when the residual is at rounding level, ≤ res_tol·(1 + λ) (terms of H are ~λ).
+    res_tol: float = 1e-13
+    n_steps: int = 0
+    n_rejected: int = 0
+    n_newton: int = 0
+    n_turns: int = 0
+    arc: float = 0.0
+    lam_max: float = 0.0
+
+    # ---- sparse (Python) path -----------------------------------------------------------------
+    def _tangent(self, vals: np.ndarray, prev: np.ndarray) -> np.ndarray:
+        rhs = np.zeros(self.system.N + 1)
+        rhs[-1] = 1.0
+        t = self.system.factor(vals, prev)(rhs)
+        return t / np.linalg.norm(t)
+
+    def correct(self, y: np.ndarray, border: np.ndarray, step: float):
+        """Newton on [H(y) = 0, borderᵀ(y − y₀) = 0] from y₀ = `y`; None if it fails to contract.
+
+        Returns the corrected point and the Jacobian values at the last iterate (for the tangent).
+        """
+        sysm = self.system
+        if sysm.linear_solver == "compiled":
+            ok, y_new, vals, it = K.dense_correct(
+                y, border, step, sysm.S, sysm.n_act, self.tol_abs, self.tol_rel, self.res_tol,
+                self.newton_max, self.contraction_max,
+            )
+            self.n_newton += it
+            return (y_new, vals) if ok else None
+        y = y.copy()
+        y0 = y.copy()
+        prev = math.inf
+        for it in range(self.newton_max):
+            h, vals, _, _ = sysm.evaluate(y)
+            self.n_newton += 1
+            if not np.all(np.isfinite(h)):
+                return None
+            if it > 0 and np.abs(h).max() <= self.res_tol * (1.0 + abs(float(y[-1]))):
+                return y, vals  # residual at rounding level (see the compiled twin)
+            d = sysm.factor(vals, border)(np.append(-h, 0.0))
+            nd = float(np.abs(d).max())
+            tol = self.tol_abs + self.tol_rel * abs(float(y[-1]))
+            if not np.isfinite(nd) or (nd > tol and nd > self.contraction_max * prev):
+                return None
+            y += d
+            if np.abs(y - y0).max() > max(step, 1e-8):
+                # the corrector moved further than the step itself: likely heading to another branch
+                return None
+            if nd <= tol:
+                return y, vals
+            prev = nd
+        return None
+
+    def _step(self, y: np.ndarray, t: np.ndarray, h: float):
+        """One accepted step (halving h on rejection): (ok, y_new, t_new, h_used)."""
+        sysm = self.system
+        if sysm.linear_solver == "compiled":
+            ok, y_new, t_new, h, n_rej, n_newton = K.dense_step(
+                y, t, h, sysm.S, sysm.n_act, self.tol_abs, self.tol_rel, self.res_tol,
+                self.newton_max, self.contraction_max, self.max_angle_cos, self.min_step,
+            )
+            self.n_rejected += n_rej
+            self.n_newton += n_newton
+            return ok, y_new, t_new, h
+        while h >= self.min_step:
+            out = self.correct(y + h * t, t, h)
+            if out is not None:
+                t_new = self._tangent(out[1], t)
+                if float(t_new @ t) >= self.max_angle_cos:
+                    return True, out[0], t_new, h
+            self.n_rejected += 1
+            h *= 0.5
+        return False, y, t, h
+
+    def run(self, stop, record: list | None):
+        """Trace from λ = 0 until `stop(y_prev, y)` returns a final point (or None to go on).
+
+        Returns (final y, message); the message is empty on success.
+        """
+        sysm = self.system
+        y = sysm.start()
+        e = np.zeros(sysm.N + 1)
+        e[-1] = 1.0
+        _, vals, _, _ = sysm.evaluate(y)
+        if sysm.linear_solver == "compiled":
+            t = K.dense_tangent(vals, e, sysm.S[21])
+        else:
+            t = self._tangent(vals, e)
+        if record is not None:
+            record.append(y.copy())
+        h = self.first_step
+        while self.n_steps < self.max_steps:
+            ok, y_new, t_new, h = self._step(y, t, h)
+            if not ok:
+                return y, (
+                    f"step size fell below {self.min_step:g} at λ = {y[-1] / sysm.scale:.6g} "
+                    "(the branch may bifurcate here, or the limit is not isolated); "
+                    "try a smaller first_step or max_accel, or a looser max_regret"
+                )
+            self.n_steps += 1
+            self.arc += float(np.linalg.norm(y_new - y))
+            if t_new[-1] * t[-1] < 0:
+                self.n_turns += 1
+            cos = float(t_new @ t)
+            y_prev, y, t = y, y_new, t_new
+            self.lam_max = max(self.lam_max, float(y[-1]))
+            if record is not None:
+                record.append(y.copy())
+            done = stop(y_prev, y)
+            if done is not None:
+                return done, ""
+            # Grow the step only where the curve is straight; the angle bound keeps folds resolved.
+            if cos > self.grow_cos:
+                h *= self.max_accel
+        return y, (
+            f"max_steps = {self.max_steps} reached at λ = {y[-1] / sysm.scale:.6g}; "
+            "increase max_steps or loosen max_regret"
+        )
+
+
+def _check_solver(linear_solver: str) -> None:
+    if linear_solver not in ("auto", "compiled", "sparse"):
+        raise SolverError(
+            f"logit: linear_solver = {linear_solver!r}, expected one of 'auto', 'compiled', 'sparse'"
+        )
+
+
+def _check_positive(name: str, value: float) -> float:
+    v = float(value)
+    if not math.isfinite(v) or v <= 0:
+        raise SolverError(f"logit: {name} = {value!r}, expected a finite number > 0")
+    return v
+
+
+def _result(sysm: _LogitSystem, tracer: _Tracer, y: np.ndarray, message: str, params: dict,
+            record: list | None) -> LogitResult:
+    game = sysm.game
+    sigma = sysm.profile(y)
+    path = None
+    if record is not None:
+        pts = np.array(record)
+        path = LogitPath(lam=_ro(pts[:, -1] / sysm.scale),
+                         profiles=_ro(np.exp(pts[:, : sysm.n_act])))
+    diag = LogitDiagnostics(
+        converged=not message,
+        message=message or "converged",
+        n_steps=tracer.n_steps,
+        n_rejected_steps=tracer.n_rejected,
+        n_corrector_iterations=tracer.n_newton,
+        n_turning_points=tracer.n_turns,
+        max_lambda_seen=tracer.lam_max / sysm.scale,
+        arc_length=tracer.arc,
+        linear_solver=sysm.linear_solver,
+    )
+    return LogitResult(
+        profile=_ro(sigma),
+        lam=float(y[-1]) / sysm.scale,
+        max_regret=_max_regret(game, sigma),
+        payoffs=_ro(expected_payoffs(game, sigma)),
+        method="logit",
+        parameters=MappingProxyType(dict(params)),
+        diagnostics=diag,
+        path=path,
+    )
+
+
+def solve_logit(
+    game: Game,
+    *,
+    max_regret: float = 1e-8,
+    first_step: float = 0.03,
+    max_accel: float = 1.5,
+    max_steps: int = 20_000,
+    max_lambda: float = 1e12,
+    record_path: bool = False,
+    linear_solver: LinearSolver = "auto",
+) -> LogitResult:
+    """Trace the principal branch of the agent logit QRE correspondence to an approximate equilibrium.
+
+    Stops at the first traced point whose max regret is ≤ `max_regret` × (max − min terminal
+    payoff), like Gambit's `logit_solve(maxregret=...)`. `first_step` is the initial arc length,
+    `max_accel` the factor by which a step may grow. λ is in the game's payoff units⁻¹.
+    If a limit is hit first, the last point is returned with `success == False` and a message.
+    Raises `SolverError` for games without perfect recall or invalid arguments.
+    """
+    tol = _check_positive("max_regret", max_regret)
+    _check_positive("first_step", first_step)
+    _check_positive("max_lambda", max_lambda)
+    if max_accel < 1.0:
+        raise SolverError(f"logit: max_accel = {max_accel!r}, expected a number ≥ 1")
+    _check_solver(linear_solver)
+    params = dict(max_regret=tol, first_step=first_step, max_accel=max_accel, max_steps=max_steps,
+                  max_lambda=max_lambda, record_path=record_path, linear_solver=linear_solver)
+    sysm = _LogitSystem(game, linear_solver)
+    if sysm.n_act == 0:
+        tracer = _Tracer(sysm, first_step, max_accel, max_steps)
+        return _result(sysm, tracer, sysm.start(), "", params, None)
+    tracer = _Tracer(sysm, first_step, max_accel, max_steps)
+    target = tol * sysm.scale
+    lam_cap = max_lambda * sysm.scale
+    state = {"capped": False}
+
+    def stop(y_prev, y):
+        if y[-1] > 0:
+            # The compiled bound dominates the true regret; the exact (slower) check runs only
+            # when the bound is close, so most steps cost one compiled evaluation here.
+            bound = float(sysm.evaluate(y, False)[3].max()) * sysm.scale
+            if bound <= target:
+                return y
+            if bound <= _EXACT_CHECK_FACTOR * target and _max_regret(game, sysm.profile(y)) <= target:
+                return y
+        if y[-1] > lam_cap:
+            state["capped"] = True
+            return y
+        return None
+
+    record: list | None = [] if record_path else None
+    y, message = tracer.run(stop, record)
+    if state["capped"]:
+        message = (
+            f"λ passed max_lambda = {max_lambda:g} before max regret fell to {tol:g} × payoff range; "
+            "the limit may be a non-isolated equilibrium: loosen max_regret or raise max_lambda"
+        )
+    return _result(sysm, tracer, y, message, params, record)
+
+
+
+def logit_qre_at(
+    game: Game,
+    lam: float,
+    *,
+    first_step: float = 0.03,
+    max_accel: float = 1.5,
+    max_steps: int = 20_000,
+    record_path: bool = False,
+    linear_solver: LinearSolver = "auto",
+) -> LogitResult:
+    """The agent logit QRE at precision `lam` on the principal branch (first crossing of λ = lam).
+
+    Traces from λ = 0 until the branch first passes `lam`, then solves H = 0 with λ held at `lam`
+    by Newton's method from the interpolated point. λ is in the game's payoff units⁻¹.
+    """
+    lam = float(lam)
+    if not math.isfinite(lam) or lam < 0:
+        raise SolverError(f"logit: lam = {lam!r}, expected a finite number ≥ 0")
+    _check_positive("first_step", first_step)
+    _check_solver(linear_solver)
+    params = dict(lam=lam, first_step=first_step, max_accel=max_accel, max_steps=max_steps,
+                  record_path=record_path, linear_solver=linear_solver)
+    sysm = _LogitSystem(game, linear_solver)
+    tracer = _Tracer(sysm, first_step, max_accel, max_steps)
+    target = lam * sysm.scale
+    if sysm.n_act == 0 or target == 0.0:
+        return _result(sysm, tracer, sysm.start(), "", params, [sysm.start()] if record_path else None)
+    e = np.zeros(sysm.N + 1)
+    e[-1] = 1.0
+
+    def stop(y_prev, y):
+        if y[-1] < target:
+            return None
+        w = (target - y_prev[-1]) / (y[-1] - y_prev[-1])
+        y0 = y_prev + w * (y - y_prev)
+        y0[-1] = target
+        # Fixed-λ Newton: the border row eᵀ_λ keeps λ where it is.
+        out = tracer.correct(y0, e, math.inf)
+        return y if out is None else out[0]
+
+    record: list | None = [] if record_path else None
+    y, message = tracer.run(stop, record)
+    if not message and abs(y[-1] - target) > 1e-9 * max(1.0, target):
+        message = (
+            f"could not solve the logit equations at λ = {lam:g} from the traced branch; "
+            "try a smaller first_step"
+        )
+    return _result(sysm, tracer, y, message, params, record)

@@ -13,7 +13,8 @@ Values `W_i(d, s, b, τ)` are actor i's expected discounted continuation given t
 profile τ. Mover m of type θ at (d, s, b) has
 `Q(a|θ) = Σ_{τ: τ_m=θ} Π_{j≠m} P_b(τ_j) · [r_i(a) + Σ_{s'} P(s'|s,a) δ_d W_m(d+1, s', b'(a), τ)]`
 where b'(a) replaces x_m by Bayes(x_m, σ(a|·)) and W is interpolated linearly along the mover's
-axis; σ(a|θ) ∝ exp(λ_m Q(a|θ)) over the available actions. σ and the posteriors it induces are a
+axis; σ(a|θ) ∝ exp(λ_m δ^(r-1) Q(a|θ)) over the available actions, Q being in round-r units: the
+precision applies to payoffs discounted to round 1, as in the agent QRE of the unrolled tree. σ and the posteriors it induces are a
 fixed point per node, solved by damped iteration along a λ schedule 0 → λ_m (principal branch),
 for all nodes of a decision in one compiled kernel. Payoff timing (round r counts δ^(r-1)): an
 action's cost and expected casualty payoffs when it is taken; audience cost (× scale) when a red

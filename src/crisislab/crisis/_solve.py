@@ -80,6 +80,10 @@ def solve_game(
     tp = _type_probs(xg, n_types, tau)  # (B, n, T)
     W_next = np.zeros((0, B, n, T))
     sigmas: list = [None] * cg.n_decisions
+    # Payoffs of the game are discounted sums from round 1, so a mover at decision d weighs its
+    # round-d continuation by the discount accrued so far: its effective precision is λ·Π disc.
+    # (This is what the agent QRE of the unrolled tree does; without it the engines disagree.)
+    present = np.concatenate([[1.0], np.cumprod(cg.disc[:-1])])
     diags: list[str] = []
     worst = 0.0
     for d in range(cg.n_decisions - 1, -1, -1):
@@ -96,7 +100,7 @@ def solve_game(
         stage_kernel(
             cg.row_ptr[d], cg.nxt[d], cg.prob[d], np.ascontiguousarray(cg.reward[d]), cg.avail[d],
             W_next, float(cg.disc[d]), grid, bidx, bstride, tau, np.ascontiguousarray(wt),
-            m, k_m, float(lam[m]), int(lam_steps), float(tol), int(maxit),
+            m, k_m, float(lam[m] * present[d]), int(lam_steps), float(tol), int(maxit),
             sigma, W_out, res, iters,
         )
         r = float(res.max()) if S else 0.0

@@ -188,15 +188,18 @@ def test_centipede_file_matches_builder():
     assert read_efg(GAMES / "centipede6.efg") == centipede(6)
 
 
-@pytest.mark.parametrize("iterations", [1, 10, 100])
-def test_cfr_plus_matches_openspiel_on_kuhn(iterations):
+@pytest.mark.parametrize(
+    "name, build, iterations",
+    [("kuhn_poker", kuhn_poker, 1), ("kuhn_poker", kuhn_poker, 100), ("leduc_poker", leduc_poker, 5)],
+)
+def test_cfr_plus_matches_openspiel(name, build, iterations):
     """Same algorithm (alternating updates, RM+, linear averaging): OpenSpiel's C++ CFRPlusSolver
-    reaches the same exploitability on Kuhn poker after the same number of iterations."""
+    reaches the same exploitability after the same number of iterations."""
     pyspiel = pytest.importorskip("pyspiel")
-    osg = pyspiel.load_game("kuhn_poker")
+    osg = pyspiel.load_game(name)
     solver = pyspiel.CFRPlusSolver(osg)
     for _ in range(iterations):
         solver.evaluate_and_update_policy()
     theirs = pyspiel.exploitability(osg, solver.average_policy())
-    ours = solve_cfr(kuhn_poker(), iterations=iterations).info["exploitability"]
+    ours = solve_cfr(build(), iterations=iterations).info["exploitability"]
     assert ours == pytest.approx(theirs, rel=1e-9, abs=1e-12)

@@ -138,7 +138,7 @@ def stage_kernel(
                     if res < tol_k:
                         break
                     if res > prev:
-                        alpha = max(alpha * 0.5, 0.02)
+                        alpha = max(alpha * 0.5, 1e-3)
                     prev = res
             if res > worst:
                 worst = res

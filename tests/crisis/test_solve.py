@@ -1,0 +1,134 @@
+"""The stage-wise solver: agreement with the exact engine, grid convergence, hypergame, I/O, errors."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from crisislab.crisis import Solution, compile_scenario, compile_spec, perceived_spec, solve, spec_from_scenario
+from crisislab.crisis._solution import _to_json
+from crisislab.crisis._unroll import crisis_profile, unroll
+from crisislab.efg._logit import logit_qre_at
+from crisislab.errors import SolverError
+
+AGREE = 1e-3  # issue 4: crisis engine vs exact logit QRE at a fine grid
+
+
+@pytest.fixture(scope="module")
+def tiny_exact(tiny):
+    """Exact agent logit QRE (efg layer, traced principal branch) of the tiny crisis at H = 2."""
+    cg = compile_scenario(tiny, horizon=2)
+    u = unroll(cg)
+    lam = float(cg.spec.actors[0].lam)
+    assert all(a.lam == lam for a in cg.spec.actors)  # one λ: no payoff scaling needed
+    q = logit_qre_at(u.game, lam)
+    assert q.success
+    return cg, u, q.profile
+
+
+def test_agrees_with_exact_engine_and_converges_in_the_grid(tiny_exact):
+    cg, u, exact = tiny_exact
+    errors = []
+    for G in (6, 11, 21, 41):
+        sol = solve(cg, grid=G)
+        assert sol.max_residual < 1e-8
+        errors.append(float(np.abs(crisis_profile(sol, u) - exact).max()))
+    # linear interpolation on the belief grid: the error shrinks as the grid is refined
+    assert errors[-1] < AGREE / 10
+    assert errors[0] > errors[-1] * 5
+    assert all(b < a for a, b in zip(errors[1:], errors[2:], strict=False)), errors
+
+
+def test_agreement_at_three_rounds_with_a_red_line_and_chance(spiral):
+    # one round of the richer game: proxy chance, casualties, attribution, red-line bookkeeping
+    cg = compile_scenario(spiral, horizon=1)
+    u = unroll(cg)
+    q = logit_qre_at(u.game, 3.0)
+    sol = solve(cg, grid=21)
+    assert np.abs(crisis_profile(sol, u) - q.profile).max() < AGREE
+
+
+def test_correct_perception_is_the_common_prior_solution(tiny):
+    sol = solve(compile_scenario(tiny), grid=11)
+    assert list(sol.game_of) == [0, 0]
+    prior = [a.prior[0] for a in sol.compiled.spec.actors]
+    np.testing.assert_allclose(sol.mu0, [prior, prior])
+
+
+def test_hypergame_solves_each_perceived_game(spiral):
+    # spiral.yaml: B thinks A is tough with probability 0.2 (truth 0.6) and dreads war more.
+    cg = compile_scenario(spiral, horizon=2)
+    sol = solve(cg, grid=11)
+    assert list(sol.game_of) == [0, 1]
+    np.testing.assert_allclose(sol.mu0[1], [0.2, 0.3])
+    np.testing.assert_allclose(sol.mu0[0], [0.6, 0.3])
+    # B's game equals solving B's perceived scenario from scratch (payoffs patched == recompiled)
+    spec_b, _ = perceived_spec(cg.spec, 1)
+    direct = solve(compile_spec(spec_b), grid=11)
+    for d in range(cg.n_decisions):
+        np.testing.assert_allclose(sol.sigma[1][d], direct.sigma[0][d], atol=1e-6)
+    # and it differs from A's (true) game where war payoffs matter
+    assert max(np.abs(sol.sigma[0][d] - sol.sigma[1][d]).max() for d in range(cg.n_decisions)) > 1e-3
+
+
+def test_save_load_round_trip(tmp_path, spiral):
+    sol = solve(compile_scenario(spiral, horizon=2), grid=7)
+    sol.save(tmp_path / "sol")
+    back = Solution.load(tmp_path / "sol")
+    assert back.perceivers == sol.perceivers
+    np.testing.assert_array_equal(back.values0, sol.values0)
+    for g in range(len(sol.sigma)):
+        for d in range(sol.compiled.n_decisions):
+            np.testing.assert_array_equal(back.sigma[g][d], sol.sigma[g][d])
+    x = np.array([[0.37, 0.52]])
+    np.testing.assert_array_equal(back.strategy("B", 1, np.array([0]), x), sol.strategy("B", 1, np.array([0]), x))
+    # the resolved spec travels in the JSON metadata, unchanged
+    assert _to_json(back.compiled.spec) == _to_json(sol.compiled.spec)
+    np.testing.assert_array_equal(back.compiled.spec.terminal, sol.compiled.spec.terminal)
+
+
+def test_strategy_rows_are_distributions_over_available_actions(spiral):
+    sol = solve(compile_scenario(spiral, horizon=2), grid=9)
+    cg = sol.compiled
+    rng = np.random.default_rng(4)
+    for d in range(cg.n_decisions):
+        S = cg.n_states(d)
+        s = rng.integers(0, S, 50)
+        x = rng.random((50, 2))
+        p = sol.strategy("A", d, s, x)
+        np.testing.assert_allclose(p.sum(axis=2), 1.0, atol=1e-6)
+        assert (p[~np.broadcast_to(cg.avail[d][s][:, None, :], p.shape)] == 0).all()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        pytest.param({"grid": 2}, "at least 3 points", id="grid-too-coarse"),
+        pytest.param({"grid": 11, "lam_steps": 0}, "lam_steps", id="no-lambda-steps"),
+    ],
+)
+def test_bad_arguments_are_user_errors(tiny, kwargs, match):
+    with pytest.raises(SolverError, match=match):
+        solve(compile_scenario(tiny), **kwargs)
+
+
+def test_lambda_beyond_continuation_is_refused(tiny):
+    spec = spec_from_scenario(tiny)
+    huge = replace(spec, actors=(replace(spec.actors[0], lam=1e9), spec.actors[1]))
+    with pytest.raises(SolverError, match=r"actors\.A\.lam.*smaller λ"):
+        solve(compile_spec(huge), grid=11)
+
+
+def test_non_convergence_is_flagged_with_advice(tiny):
+    sol = solve(compile_scenario(tiny), grid=11, maxit=1, lam_steps=1)
+    assert not sol.ok
+    assert any("raise lam_steps" in d for d in sol.diagnostics)
+
+
+def test_off_grid_prior_is_flagged(tiny):
+    # priors 0.6 and 0.3 are points of an 11-point grid but not of a 5-point grid (step 0.25)
+    assert solve(compile_scenario(tiny), grid=11).ok
+    coarse = solve(compile_scenario(tiny), grid=5)
+    assert any("not a point of the 5-point belief grid" in d and "11 points" in d for d in coarse.diagnostics)

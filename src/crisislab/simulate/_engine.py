@@ -227,8 +227,8 @@ def simulate_chunk(
         "taken": np.zeros((n, len(spec.actions)), dtype=bool),
         "loglik": np.zeros(n, dtype=np.float64),
     }
-    if record_actions:
-        live["actions"] = np.full((n, H * n_moves), -1, dtype=np.int16)
+    # Indexed by original position (a column scatter per move), so retiring runs never copies it.
+    actions_rec = np.full((n, H * n_moves), -1, dtype=np.int16) if record_actions else None
     for g, b in beliefs.items():
         live[f"belief{g}"] = b
     final = {k: np.empty_like(v) for k, v in live.items() if k != "pos"}
@@ -303,8 +303,8 @@ def simulate_chunk(
             acted = np.flatnonzero(g_chosen >= 0)
             live["taken"][acted, g_chosen[acted]] = True
             executed = _execute(spec, m, r, np.arange(n_live), g_chosen, keys_l, state_l, live["casualties"])
-            if record_actions:
-                live["actions"][:, (r - 1) * n_moves + m] = executed
+            if actions_rec is not None:
+                actions_rec[live["pos"], (r - 1) * n_moves + m] = executed
             # New crossings of red lines (status inactive → pending) after the move.
             for k, rl in enumerate(spec.red_lines):
                 inact = rls_l[:, k] == RL_INACTIVE
@@ -340,7 +340,6 @@ def simulate_chunk(
     outcome[outcome < 0] = spec.horizon_outcome
     types, casualties, audience = final["types"], final["casualties"], final["audience"]
     rl_status, taken, loglik = final["rl_status"], final["taken"], final["loglik"]
-    actions_rec = final.get("actions")
     path_hash, path_reps = None, {}
     if actions_rec is not None:
         path_hash = hash_rows(actions_rec)

@@ -1,0 +1,84 @@
+"""Adapter from the crisis engine's `Solution` to the simulator's `Policy`, and the solver choice.
+
+The crisis engine indexes a decision by (round, slot of `order`), a public state by its row in the
+compiled state table (`compiled.lookup` of the columns: state variables, red-line statuses, red-line
+counters — the simulator's `Node` in the same order), and beliefs by one coordinate per actor (the
+probability of its first type). The simulator's belief vectors hold full distributions per actor,
+so the coordinate is the first entry of each segment. Ladders are matched by action id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+import numpy as np
+
+from crisislab.errors import UserError
+from crisislab.simulate._compile import compile_spec
+from crisislab.simulate._policy import Node, Policy
+
+__all__ = ["POLICY_KINDS", "PolicyKind", "SolutionPolicy", "make_solver"]
+
+PolicyKind = Literal["crisis", "myopic"]
+POLICY_KINDS: tuple[str, ...] = ("crisis", "myopic")
+
+
+class SolutionPolicy:
+    """`Policy` view of a `crisislab.crisis.Solution` for the scenario it was solved from."""
+
+    def __init__(self, solution: Any, scenario: Any):
+        self.solution = solution
+        self.description = f"crisis engine: agent logit QRE on a {len(solution.grid)}-point belief grid"
+        cg = solution.compiled
+        spec = compile_spec(scenario)
+        self._first = np.array([sl.start for sl in spec.belief_slices], dtype=np.int64)
+        # perm[mover]: for each of the simulator's ladder positions, the engine's ladder position.
+        self._perm: dict[str, np.ndarray] = {}
+        for actor in cg.spec.actors:
+            theirs = [cg.spec.actions[g].id for g in actor.actions]
+            mover = next(m for m in spec.movers if m.id == actor.id)
+            ours = [spec.actions[g].id for g in mover.actions]
+            self._perm[actor.id] = np.array([theirs.index(a) for a in ours], dtype=np.int64)
+        self.unreachable = 0  # nodes the engine did not enumerate (played uniformly; see strategy)
+
+    def same_game(self, holder_a: str, holder_b: str) -> bool:
+        return self.solution.game_index(holder_a) == self.solution.game_index(holder_b)
+
+    def strategy(self, game: str, mover: str, node: Node) -> np.ndarray:
+        cg = self.solution.compiled
+        d = cg.decision_index(node.round, node.move)
+        if d < 0:
+            raise UserError(f"no decision of {mover} at round {node.round}, slot {node.move} in the solved game")
+        cols = np.concatenate([node.state, node.rl_status.astype(np.int64), node.rl_left], axis=1)
+        s = cg.lookup(d, cols)
+        x = node.beliefs[:, self._first]
+        n = cols.shape[0]
+        perm = self._perm[mover]
+        k = next(len(a.types) for a in cg.spec.actors if a.id == mover)
+        out = np.full((n, k, perm.size), 1.0 / perm.size)
+        ok = s >= 0
+        if ok.any():
+            out[ok] = self.solution.strategy(game, d, s[ok], x[ok])[:, :, perm]
+        # A state the engine never reached (it should not happen: both follow the same rules)
+        # is played uniformly and counted, so that a mismatch shows instead of crashing a run.
+        self.unreachable += int((~ok).sum())
+        return out
+
+
+def make_solver(kind: PolicyKind = "crisis", grid: int = 21) -> Callable[[Any], Policy]:
+    """`solve(scenario) -> Policy` for the chosen kind (`crisis`: the crisis engine; `myopic`:
+    the one-step-lookahead logit stand-in)."""
+    if kind == "myopic":
+        from crisislab.simulate._myopic import MyopicLogitPolicy
+
+        return MyopicLogitPolicy
+    if kind == "crisis":
+
+        def solve(scenario: Any) -> Policy:
+            from crisislab.crisis import solve_scenario
+
+            return SolutionPolicy(solve_scenario(scenario, grid=grid), scenario)
+
+        return solve
+    raise UserError(f"--policy: must be one of {', '.join(POLICY_KINDS)} (got {kind!r})")

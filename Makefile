@@ -7,6 +7,11 @@ TESTSTAMP := $(VENV)/.installed-test
 BENCHSTAMP := $(VENV)/.installed-bench
 FLAGSHIP := scenarios/us-iran-2019-2020.yaml
 OUT ?= out/us-iran-2019-2020
+RUNS ?= 20000
+SEED ?= 2020
+# myopic: one-step-lookahead logit stand-in; set POLICY=crisis for the crisis engine's QRE
+# (its flagship solve does not yet fit make run's two-minute budget).
+POLICY ?= myopic
 
 .PHONY: run test bench install clean
 
@@ -30,7 +35,8 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/crisislab validate $(FLAGSHIP)
-	$(BIN)/crisislab show $(FLAGSHIP)
+	$(BIN)/crisislab run $(FLAGSHIP) --runs $(RUNS) --seed $(SEED) --out $(OUT) --policy $(POLICY)
+	@echo "The report is at $(OUT)/report.html (tables: $(OUT)/results.parquet, $(OUT)/claims.csv)"
 
 test: $(TESTSTAMP)
 	$(BIN)/python -m pytest -q

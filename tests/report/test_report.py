@@ -1,0 +1,85 @@
+"""The HTML report of a small scenario: claims rows, embedded figures, numbers equal to results.parquet."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crisislab.report import write_report
+from crisislab.scenario import load_scenario
+from crisislab.simulate import ArmRunner, FixedPolicy, compile_spec, evaluate_claims, wilson_interval
+from crisislab.simulate._timeline import replay_timeline
+
+MINI = Path(__file__).parents[1] / "simulate" / "mini.yaml"
+N = 3000
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    sc = load_scenario(MINI)
+    pol = FixedPolicy({"US": np.array([[0.3, 0.7], [0.8, 0.2]]), "Iran": np.array([[0.4, 0.6], [0.9, 0.1]])})
+    runner = ArmRunner(sc, lambda s: pol, N, seed=7)
+    claims = evaluate_claims(runner)
+    events = pd.DataFrame(
+        {"date": ["2019-12-02", "2019-12-09"], "actor": ["Iran", "US"], "action": ["ir_attack", "us_strike"]}
+    )
+    replay = replay_timeline(compile_spec(sc), pol, events, 1000, seed=7)
+    out = tmp_path_factory.mktemp("report")
+    path = write_report(out, runner.results([]), claims, replay, title=sc.title)
+    return path.read_text(encoding="utf-8"), pd.read_parquet(out / "results.parquet"), claims
+
+
+def _cell(html: str, row_attr: str, key: str) -> list[float]:
+    row = re.search(rf'<tr {row_attr}="{re.escape(key)}">(.*?)</tr>', html, re.S)
+    assert row, f"no row {row_attr}={key}"
+    return [float(v) for v in re.findall(r'data-value="([^"]+)"', row.group(1))]
+
+
+def test_outcome_numbers_equal_the_results_table(report) -> None:
+    html, runs, _ = report
+    assert len(runs) == N
+    for outcome in ("war", "calm", "stalemate"):
+        count = int((runs["outcome"] == outcome).sum())
+        lo, hi = wilson_interval(count, N)
+        got = _cell(html, "data-outcome", outcome)
+        assert got[0] == count
+        assert got[1] == pytest.approx(count / N, abs=1e-12)
+        assert got[2] == pytest.approx(float(lo), abs=1e-12) and got[3] == pytest.approx(float(hi), abs=1e-12)
+
+
+def test_every_claim_has_a_row_with_its_quote_and_verdict(report) -> None:
+    html, _, claims = report
+    for c in claims:
+        row = re.search(rf'<tr class="claim (\w+)" data-claim="{c.id}">(.*?)</tr>', html, re.S)
+        assert row, c.id
+        assert row.group(1) == c.verdict
+        values = [float(v) for v in re.findall(r'data-value="([^"]+)"', row.group(2))]
+        assert values == pytest.approx([c.estimate.treatment, c.estimate.baseline, c.estimate.diff], abs=1e-12)
+        if c.quote:
+            assert c.quote in row.group(2)
+    assert "000_2c2ddc19b08502fb.txt" in html
+
+
+def test_figures_are_embedded_and_nothing_is_fetched(report) -> None:
+    html, _, _ = report
+    figures = re.findall(r'<img class="figure" id="([\w-]+)" alt="[^"]*" src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
+    assert {f for f, _ in figures} == {"fig-outcomes", "fig-fan", "fig-beliefs", "fig-timeline"}
+    assert all(len(data) > 1000 for _, data in figures)
+    assert "http://" not in html and "https://" not in html
+
+
+def test_timeline_section_shows_the_replay(report) -> None:
+    html, _, _ = report
+    assert 'id="timeline-beliefs"' in html
+    # Iran's belief that the US is resolute after round 1 (US stayed put) and round 2 (US struck):
+    # Bayes with Iran's prior 0.2 and σ(wait) = (0.3, 0.8), σ(strike) = (0.7, 0.2) (mini.yaml, policy above).
+    after1 = 0.2 * 0.3 / (0.2 * 0.3 + 0.8 * 0.8)
+    after2 = after1 * 0.7 / (after1 * 0.7 + (1 - after1) * 0.2)
+    text = html[html.index('id="timeline-beliefs"') :]
+    values = [float(v) for v in re.findall(r'data-value="([^"]+)"', text.split("</table>")[0])]
+    assert any(v == pytest.approx(after1, abs=1e-9) for v in values)
+    assert any(v == pytest.approx(after2, abs=1e-9) for v in values)

@@ -1,0 +1,88 @@
+"""The simulator with the crisis engine's solution, the timeline replay, and the CLI commands."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import logsumexp
+
+from crisislab.scenario import load_scenario
+from crisislab.simulate import FixedPolicy, compile_spec, simulate
+from crisislab.simulate._timeline import replay_timeline
+
+MINI = Path(__file__).with_name("mini.yaml")
+US_SIGMA = np.array([[0.3, 0.7], [0.8, 0.2]])
+IRAN_SIGMA = np.array([[0.4, 0.6], [0.9, 0.1]])
+
+
+def test_simulator_reaches_only_states_the_crisis_engine_enumerated() -> None:
+    # Both engines implement the same rules (docs/scenario-format.md); a state the simulator
+    # reaches that the compiler did not enumerate would show a mismatch.
+    pytest.importorskip("crisislab.crisis")
+    from crisislab.simulate._solution_policy import make_solver
+
+    sc = load_scenario(MINI)
+    pol = make_solver("crisis", grid=5)(sc)
+    res = simulate(sc, pol, 3000, seed=3)
+    assert pol.unreachable == 0
+    assert res.outcome_counts().sum() == 3000
+
+
+def test_replay_log_likelihood_closed_form() -> None:
+    sc = load_scenario(MINI)
+    pol = FixedPolicy({"US": US_SIGMA, "Iran": IRAN_SIGMA})
+    # One round scripted: Iran attacks (slot 0), KH does nothing (slot 1), US waits (slot 2).
+    events = pd.DataFrame({"round": [1], "actor": ["Iran"], "action": ["ir_attack"]})
+    rep = replay_timeline(compile_spec(sc), pol, events, 4000, seed=1)
+    assert rep.rounds == 1
+    ll = rep.loglik_per_replay
+    # Per replay: log σ_Iran(attack | θ_Iran) + log P(KH idle | tension) + log σ_US(wait | θ_US), where
+    # tension after the attack is 2 (3 if the misfire error, p = 0.1, fired): KH idles with 0.5 either way
+    # (mini.yaml rule 1); when the misfire makes it 3 and KH idles, nobody ends the round early.
+    possible = {
+        np.log(IRAN_SIGMA[t_i, 1]) + np.log(0.5) + np.log(US_SIGMA[t_u, 0]) for t_i in (0, 1) for t_u in (0, 1)
+    }
+    assert all(any(np.isclose(v, p) for p in possible) for v in ll)
+    # Marginal likelihood (types averaged with the true priors 0.5/0.5 and 0.6/0.4):
+    exact = np.log((0.5 * 0.6 + 0.5 * 0.1) * 0.5 * (0.6 * 0.3 + 0.4 * 0.8))
+    mc_se = np.std(np.exp(ll)) / np.sqrt(ll.size) / np.exp(exact)
+    assert rep.loglik == pytest.approx(exact, abs=5 * mc_se)
+    assert rep.loglik == pytest.approx(float(logsumexp(ll) - np.log(ll.size)))
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", "from crisislab.cli import main; main()", *args], capture_output=True, text=True, check=False
+    )
+
+
+def test_cli_run_writes_report_and_results(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    r = _cli("run", str(MINI), "--runs", "500", "--seed", "3", "--out", str(out), "--policy", "myopic", "--json")
+    assert r.returncode == 0, r.stderr
+    summary = json.loads(r.stdout)
+    runs = pd.read_parquet(out / "results.parquet")
+    assert len(runs) == 500 and (out / "report.html").is_file()
+    for outcome, p in summary["outcomes"].items():
+        assert p == (runs["outcome"] == outcome).mean()
+    assert {c["claim"] for c in summary["claims"]} == {"strike-raises-war", "forbid-nothing-same"}
+
+
+def test_unknown_policy_lists_the_valid_ones() -> None:
+    from crisislab.errors import UserError
+    from crisislab.simulate._solution_policy import make_solver
+
+    with pytest.raises(UserError, match="crisis, myopic"):
+        make_solver("oracle")  # type: ignore[arg-type]
+
+
+def test_cli_rejects_bad_numbers_without_traceback() -> None:
+    r = _cli("simulate", str(MINI), "--runs", "0", "--policy", "myopic")
+    assert r.returncode == 2
+    assert "--runs" in r.stderr and "Traceback" not in r.stderr

@@ -160,6 +160,7 @@ def solve(
     tol: float = 1e-10,
     maxit: int = 500,
     stats: list | None = None,
+    hypergame: bool = True,
 ) -> Solution:
     """Solve a crisis: every perceived game's stage-wise agent logit QRE on a belief grid.
 
@@ -167,6 +168,8 @@ def solve(
     belief grid (uniform on [0, 1]). `lam_steps`: λ-continuation steps per node (0 → λ_m).
     `tol`, `maxit`: fixed-point tolerance (sup-norm on strategies) and iterations per step.
     `stats`: optional list that receives one `StageStats` per decision and game.
+    `hypergame`: solve each actor's perceived game (default); False solves only the true
+    common-prior game (every perceiver then shares it, starting from the true prior).
     Raises `SolverError` for bad arguments; non-convergence is reported in `Solution.diagnostics`.
     """
     cg = game if isinstance(game, CompiledGame) else compile_spec(game)
@@ -183,7 +186,7 @@ def solve(
     game_of = np.zeros(n, dtype=np.int64)
     mu0 = np.zeros((n, n))
     for h in range(n):
-        spec_h, prior_h = perceived_spec(spec, h)
+        spec_h, prior_h = perceived_spec(spec, h) if hypergame else (spec, cg.prior)
         mu0[h] = prior_h[:, 0]
         hit = next((i for i, t in enumerate(games) if np.array_equal(t, spec_h.terminal)), None)
         if hit is None:
@@ -244,7 +247,7 @@ def solve(
         mu0=mu0,
         values0=values0,
         lam=lam,
-        params={"grid": G, "lam_steps": int(lam_steps), "tol": float(tol), "maxit": int(maxit), "method": "stagewise-agent-logit-qre"},
+        params={"grid": G, "lam_steps": int(lam_steps), "tol": float(tol), "maxit": int(maxit), "method": "stagewise-agent-logit-qre", "hypergame": bool(hypergame)},
         diagnostics=tuple(diags),
         max_residual=worst,
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -56,17 +55,27 @@ def test_replay_log_likelihood_closed_form() -> None:
     assert rep.loglik == pytest.approx(float(logsumexp(ll) - np.log(ll.size)))
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", "from crisislab.cli import main; main()", *args], capture_output=True, text=True, check=False
-    )
+def _cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str, str]:
+    """Run the console entry point in-process (a subprocess would re-import everything)."""
+    from crisislab.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["crisislab", *args])
+    code = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err
 
 
-def test_cli_run_writes_report_and_results(tmp_path: Path) -> None:
+def test_cli_run_writes_report_and_results(tmp_path: Path, capsys, monkeypatch) -> None:
     out = tmp_path / "out"
-    r = _cli("run", str(MINI), "--runs", "500", "--seed", "3", "--out", str(out), "--policy", "myopic", "--json")
-    assert r.returncode == 0, r.stderr
-    summary = json.loads(r.stdout)
+    code, stdout, stderr = _cli(
+        capsys, monkeypatch, "run", str(MINI), "--runs", "500", "--seed", "3", "--out", str(out), "--policy", "myopic", "--json"
+    )
+    assert code == 0, stderr
+    summary = json.loads(stdout)
     runs = pd.read_parquet(out / "results.parquet")
     assert len(runs) == 500 and (out / "report.html").is_file()
     for outcome, p in summary["outcomes"].items():
@@ -82,7 +91,7 @@ def test_unknown_policy_lists_the_valid_ones() -> None:
         make_solver("oracle")  # type: ignore[arg-type]
 
 
-def test_cli_rejects_bad_numbers_without_traceback() -> None:
-    r = _cli("simulate", str(MINI), "--runs", "0", "--policy", "myopic")
-    assert r.returncode == 2
-    assert "--runs" in r.stderr and "Traceback" not in r.stderr
+def test_cli_rejects_bad_numbers_without_traceback(capsys, monkeypatch) -> None:
+    code, _, stderr = _cli(capsys, monkeypatch, "simulate", str(MINI), "--runs", "0", "--policy", "myopic")
+    assert code == 2
+    assert "--runs" in stderr and "got 0" in stderr and "Traceback" not in stderr

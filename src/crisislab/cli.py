@@ -1,7 +1,8 @@
 """The `crisislab` command: one typer app whose subcommands only compose library calls.
 
 Each layer registers its own commands in a `_cli.py` module next to it (scenario, efg, crisis,
-simulate); this file wires them together so that layers never edit each other's command code.
+simulate); this file wires them together, lazily, so that layers never edit each other's command
+code and a command only imports the layers it uses.
 User mistakes surface as `UserError` (a `ValueError`) and end with exit status 2 and no traceback.
 """
 
@@ -12,34 +13,52 @@ import sys
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
+
+# Which layer's `_cli.register(app)` provides each top-level command. A command's module is imported
+# only when that command runs (or when the full help is listed), so `crisislab validate` does not pay
+# for numba, scipy.stats or pandas.
+_COMMAND_MODULES: dict[str, str] = {
+    "validate": "crisislab.scenario._cli",
+    "show": "crisislab.scenario._cli",
+    "scenarios": "crisislab.scenario._cli",
+    "efg": "crisislab.efg._cli",
+    "solve": "crisislab.crisis._cli",
+    "export-efg": "crisislab.crisis._cli",
+    "simulate": "crisislab.simulate._cli",
+    "claims": "crisislab.simulate._cli",
+    "run": "crisislab.simulate._cli",
+}
+
+
+class _LazyGroup(TyperGroup):
+    """A command group that imports a layer's command module on first use of one of its commands."""
+
+    def list_commands(self, ctx):  # type: ignore[no-untyped-def]
+        return sorted(set(super().list_commands(ctx)) | set(_COMMAND_MODULES))
+
+    def get_command(self, ctx, cmd_name):  # type: ignore[no-untyped-def]
+        command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in _COMMAND_MODULES:
+            layer = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+            layer.callback()(lambda: None)  # keep a group even when the layer has one command
+            importlib.import_module(_COMMAND_MODULES[cmd_name]).register(layer)
+            group = typer.main.get_group(layer)
+            for name in group.list_commands(ctx):
+                self.add_command(group.get_command(ctx, name), name)
+            command = super().get_command(ctx, cmd_name)
+        return command
+
 
 app = typer.Typer(
     name="crisislab",
+    cls=_LazyGroup,
     help="Write a strategic escalation crisis down as a scenario, solve it, simulate it, test claims.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
 err_console = Console(stderr=True)
-
-# Modules that define `register(app)`; a module that does not exist yet is skipped.
-_COMMAND_MODULES = (
-    "crisislab.scenario._cli",
-    "crisislab.efg._cli",
-    "crisislab.crisis._cli",
-    "crisislab.simulate._cli",
-)
-
-
-def _register_all() -> None:
-    for name in _COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        module.register(app)
 
 
 @app.callback()
@@ -54,8 +73,6 @@ def version() -> None:
 
     typer.echo(__version__)
 
-
-_register_all()
 
 
 def main() -> None:

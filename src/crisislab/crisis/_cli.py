@@ -1,0 +1,94 @@
+"""`crisislab solve` and `crisislab export-efg`: the crisis engine from the command line.
+
+`solve` compiles and solves a scenario (every perceived game), prints per actor and type the
+round-1 strategy it plays in its own perceived game and its expected value there, and saves the
+`Solution` (`solution.npz` + `solution.json`) for the simulator. `export-efg` unrolls the
+scenario truncated to a short horizon into Gambit's `.efg` format. Both only compose library calls.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+
+def solve_cmd(
+    scenario: Path = typer.Argument(..., help="Scenario YAML file."),
+    grid: int = typer.Option(51, "--grid", help="Belief grid points per two-type actor."),
+    horizon: int | None = typer.Option(None, "--horizon", help="Truncate to this many rounds (default: the scenario's)."),
+    lam_steps: int = typer.Option(8, "--lam-steps", help="λ-continuation steps per node."),
+    out: Path | None = typer.Option(None, "--out", help="Directory for the saved solution (default: out/<scenario id>/solution)."),
+) -> None:
+    """Solve a scenario's perceived games (agent logit QRE on a belief grid) and save the solution."""
+    from crisislab.crisis import compile_scenario, solve
+    from crisislab.scenario import load_scenario
+
+    scn = load_scenario(scenario)
+    t0 = time.perf_counter()
+    cg = compile_scenario(scn, horizon)
+    t1 = time.perf_counter()
+    sol = solve(cg, grid=grid, lam_steps=lam_steps)
+    t2 = time.perf_counter()
+    console = Console()
+    spec = cg.spec
+    console.print(
+        f"[bold]{spec.id}[/bold]: {spec.horizon} rounds, {int(cg.node_counts().sum()):,} (decision, state) pairs, "
+        f"{grid}-point belief grid, {len(sol.sigma)} perceived game(s); compiled in {t1 - t0:.2f} s, solved in {t2 - t1:.2f} s"
+    )
+    for h, actor in enumerate(spec.actors):
+        first = sol.first_round(h)
+        ladder = [spec.actions[x].id for x in actor.actions]
+        table = Table(title=f"{actor.id} in its own perceived game: round-1 strategy and expected value")
+        table.add_column("type")
+        for a in ladder:
+            table.add_column(a, justify="right")
+        table.add_column("value", justify="right")
+        for th, tid in enumerate(actor.types):
+            row = first[h, th, : len(ladder)]
+            table.add_row(tid, *[f"{p:.3f}" for p in row], f"{sol.values0[h, h, th]:.3f}")
+        console.print(table)
+    for msg in sol.diagnostics:
+        Console(stderr=True).print(f"diagnostic: {msg}", markup=False, highlight=False)
+    target = out if out is not None else Path("out") / spec.id / "solution"
+    sol.save(target)
+    console.print(f"solution saved to {target}/ (solution.npz, solution.json)")
+
+
+def export_efg_cmd(
+    scenario: Path = typer.Argument(..., help="Scenario YAML file."),
+    horizon: int = typer.Option(..., "--horizon", help="Rounds to unroll (keep it short: the tree grows exponentially)."),
+    output: Path = typer.Option(..., "-o", "--output", help="The .efg file to write."),
+    scale_lam: bool = typer.Option(
+        False, "--scale-lam", help="Multiply each actor's payoffs by λ_i / max λ (then solve the tree at max λ)."
+    ),
+) -> None:
+    """Unroll a scenario truncated to a short horizon into an exact extensive-form game (.efg)."""
+    from crisislab.crisis import compile_scenario
+    from crisislab.crisis._unroll import unroll
+    from crisislab.efg import write_efg
+    from crisislab.errors import SolverError
+    from crisislab.scenario import load_scenario
+
+    if horizon < 1:
+        raise SolverError(f"--horizon: expected an integer ≥ 1 (got {horizon})")
+    scn = load_scenario(scenario)
+    cg = compile_scenario(scn, min(horizon, scn.horizon))
+    lam = np.array([a.lam for a in cg.spec.actors])
+    scale = lam / lam.max() if scale_lam and lam.max() > 0 else None
+    u = unroll(cg, scale=scale)
+    write_efg(u.game, output)
+    Console().print(
+        f"wrote {output}: {u.game.parent.shape[0]:,} nodes, {len(u.infosets):,} information sets, "
+        f"horizon {cg.spec.horizon}; λ per actor {dict(zip([a.id for a in cg.spec.actors], lam.tolist(), strict=True))}"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add `solve` and `export-efg` to the crisislab app."""
+    app.command("solve")(solve_cmd)
+    app.command("export-efg")(export_efg_cmd)

@@ -23,7 +23,6 @@ IRAN_SIGMA = np.array([[0.4, 0.6], [0.9, 0.1]])
 def test_simulator_reaches_only_states_the_crisis_engine_enumerated() -> None:
     # Both engines implement the same rules (docs/scenario-format.md); a state the simulator
     # reaches that the compiler did not enumerate would show a mismatch.
-    pytest.importorskip("crisislab.crisis")
     from crisislab.simulate._solution_policy import make_solver
 
     sc = load_scenario(MINI)

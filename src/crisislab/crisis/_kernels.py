@@ -14,6 +14,87 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+DIRECT_IT = 40
+
+
+@nb.njit(cache=True)
+def _iterate(s, b, g, x, sig, new, Q, w, b0, b1, C, avail, wt, tau_types, mover, k_mover, g_m, st_m,
+             lam_k, tol_k, maxit, allow_damping):
+    """Damped fixed-point iteration σ ← σ + α(logit(λ_k Q(σ)) − σ) at one node, in place.
+
+    Returns (final residual, iterations, whether damping was needed). Without `allow_damping`
+    it stops as soon as the residual grows (the caller then falls back to continuation).
+    """
+    A = sig.shape[1]
+    T = tau_types.shape[0]
+    alpha = 1.0
+    prev = 1e300
+    res = 0.0
+    damped = False
+    it = 0
+    for it in range(1, maxit + 1):
+        for a in range(A):
+            if not avail[s, a]:
+                continue
+            if k_mover == 2 and g_m > 1:
+                num = x * sig[0, a]
+                den = num + (1.0 - x) * sig[1, a]
+                post = num / den if den > 0.0 else x
+                pos = post * (g_m - 1)
+                i0 = int(pos)
+                if i0 > g_m - 2:
+                    i0 = g_m - 2
+                if i0 < 0:
+                    i0 = 0
+                w[a] = pos - i0
+                b0[a] = b + (i0 - g) * st_m
+                b1[a] = b0[a] + st_m
+            else:
+                w[a] = 0.0
+                b0[a] = b
+                b1[a] = b
+        for th in range(k_mover):
+            for a in range(A):
+                if not avail[s, a]:
+                    continue
+                acc = 0.0
+                for t in range(T):
+                    if tau_types[t, mover] != th:
+                        continue
+                    acc += wt[b, t] * ((1.0 - w[a]) * C[a, b0[a], mover, t] + w[a] * C[a, b1[a], mover, t])
+                Q[th, a] = acc
+        res = 0.0
+        for th in range(k_mover):
+            mx = -1e300
+            for a in range(A):
+                if avail[s, a] and Q[th, a] > mx:
+                    mx = Q[th, a]
+            z = 0.0
+            for a in range(A):
+                if avail[s, a]:
+                    new[th, a] = np.exp(lam_k * (Q[th, a] - mx))
+                    z += new[th, a]
+                else:
+                    new[th, a] = 0.0
+            for a in range(A):
+                new[th, a] /= z
+                dd = abs(new[th, a] - sig[th, a])
+                if dd > res:
+                    res = dd
+        if res > prev and not allow_damping:
+            return res, it, True
+        for th in range(k_mover):
+            for a in range(A):
+                sig[th, a] += alpha * (new[th, a] - sig[th, a])
+        if res < tol_k:
+            return res, it, damped
+        if res > prev:
+            # oscillating: damp harder
+            alpha = max(alpha * 0.5, 1e-3)
+            damped = True
+        prev = res
+    return res, it, damped
+
 
 @nb.njit(cache=True)
 def stage_kernel(
@@ -76,70 +157,28 @@ def stage_kernel(
             for th in range(k_mover):
                 for a in range(A):
                     sig[th, a] = 1.0 / n_av if avail[s, a] else 0.0
-            steps = n_steps if lam > 0.0 else 1
-            res = 0.0
-            for step in range(1, steps + 1):
-                lam_k = lam * step / steps
-                tol_k = tol if step == steps else 1e-7
-                alpha = 1.0
-                prev = 1e300
-                for it in range(maxit):
-                    total_it += 1
-                    # posteriors and interpolation points per action
+            # Fast path: iterate at full λ from the uniform profile; accepted only when it converges
+            # monotonically (no damping needed) within DIRECT_IT iterations, which is the common
+            # case and then lands on the same fixed point as continuation. Otherwise follow the
+            # λ schedule from 0 (principal branch), damping where the iteration oscillates.
+            res, its, damped = _iterate(
+                s, b, g, x, sig, new, Q, w, b0, b1, C, avail, wt, tau_types, mover, k_mover, g_m, st_m,
+                lam, tol, min(DIRECT_IT, maxit), False,
+            )
+            total_it += its
+            if damped or res >= tol:
+                for th in range(k_mover):
                     for a in range(A):
-                        if not avail[s, a]:
-                            continue
-                        if k_mover == 2 and g_m > 1:
-                            num = x * sig[0, a]
-                            den = num + (1.0 - x) * sig[1, a]
-                            post = num / den if den > 0.0 else x
-                            pos = post * (g_m - 1)
-                            i0 = int(pos)
-                            if i0 > g_m - 2:
-                                i0 = g_m - 2
-                            if i0 < 0:
-                                i0 = 0
-                            w[a] = pos - i0
-                            b0[a] = b + (i0 - g) * st_m
-                            b1[a] = b0[a] + st_m
-                        else:
-                            w[a] = 0.0
-                            b0[a] = b
-                            b1[a] = b
-                    for th in range(k_mover):
-                        for a in range(A):
-                            if not avail[s, a]:
-                                continue
-                            acc = 0.0
-                            for t in range(T):
-                                if tau_types[t, mover] != th:
-                                    continue
-                                acc += wt[b, t] * ((1.0 - w[a]) * C[a, b0[a], mover, t] + w[a] * C[a, b1[a], mover, t])
-                            Q[th, a] = acc
-                    res = 0.0
-                    for th in range(k_mover):
-                        mx = -1e300
-                        for a in range(A):
-                            if avail[s, a] and Q[th, a] > mx:
-                                mx = Q[th, a]
-                        z = 0.0
-                        for a in range(A):
-                            if avail[s, a]:
-                                new[th, a] = np.exp(lam_k * (Q[th, a] - mx))
-                                z += new[th, a]
-                            else:
-                                new[th, a] = 0.0
-                        for a in range(A):
-                            new[th, a] /= z
-                            d = abs(new[th, a] - sig[th, a])
-                            if d > res:
-                                res = d
-                            sig[th, a] += alpha * (new[th, a] - sig[th, a])
-                    if res < tol_k:
-                        break
-                    if res > prev:
-                        alpha = max(alpha * 0.5, 1e-3)
-                    prev = res
+                        sig[th, a] = 1.0 / n_av if avail[s, a] else 0.0
+                steps = n_steps if lam > 0.0 else 1
+                for step in range(1, steps + 1):
+                    lam_k = lam * step / steps
+                    tol_k = tol if step == steps else 1e-7
+                    res, its, damped = _iterate(
+                        s, b, g, x, sig, new, Q, w, b0, b1, C, avail, wt, tau_types, mover, k_mover, g_m,
+                        st_m, lam_k, tol_k, maxit, True,
+                    )
+                    total_it += its
             if res > worst:
                 worst = res
             # final posteriors at the converged strategy, then values of every actor

@@ -40,10 +40,6 @@ COMPILED_MAX = 400
 # defined (they become ratios of equally tiny numbers instead of 0/0).
 _LOG_TINY = math.log(1e-300)
 
-# The exact max regret (efg layer, NumPy) is computed once the compiled upper bound is within
-# this factor of the tolerance.
-_EXACT_CHECK_FACTOR = 100.0
-
 LinearSolver = Literal["auto", "compiled", "sparse"]
 
 
@@ -438,12 +434,10 @@ def solve_logit(
 
     def stop(y_prev, y):
         if y[-1] > 0:
-            # The compiled bound dominates the true regret; the exact (slower) check runs only
-            # when the bound is close, so most steps cost one compiled evaluation here.
+            # The compiled bound dominates the true regret and settles most late steps cheaply;
+            # it can stay far above it (off-path infosets), so the exact check decides otherwise.
             bound = float(sysm.evaluate(y, False)[3].max()) * sysm.scale
-            if bound <= target:
-                return y
-            if bound <= _EXACT_CHECK_FACTOR * target and _max_regret(game, sysm.profile(y)) <= target:
+            if bound <= target or _max_regret(game, sysm.profile(y)) <= target:
                 return y
         if y[-1] > lam_cap:
             state["capped"] = True

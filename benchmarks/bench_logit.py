@@ -43,7 +43,7 @@ import pygambit as gbt
 out = {}
 for path in sys.argv[3:]:
     reps, cap = int(sys.argv[1]), float(sys.argv[2])
-    g = gbt.Game.read_game(path)
+    g = gbt.read_efg(path)
     ts = []
     for _ in range(reps):
         t = time.perf_counter()

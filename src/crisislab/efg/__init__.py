@@ -2,7 +2,8 @@
 
 Public surface: `Game` (frozen structure of arrays), `GameBuilder`, `assemble_game`, the profile
 evaluation functions (`expected_payoffs`, `action_values`, `max_regret`, ...), `read_efg` /
-`write_efg`, and the solvers `solve_spe` (backward induction) and `solve_cfr` (CFR+).
+`write_efg`, and the solvers `solve_spe` (backward induction), `solve_cfr` (CFR+) and
+`solve_logit` / `logit_qre_at` (the traced principal branch of the agent logit QRE).
 """
 
 from crisislab.efg._builder import GameBuilder
@@ -25,6 +26,7 @@ from crisislab.efg._eval import (
 )
 from crisislab.efg._game import CHANCE, PLAYER, TERMINAL, Game, assemble_game
 from crisislab.efg._io import parse_efg, read_efg, to_efg, write_efg
+from crisislab.efg._logit import LogitResult, logit_qre_at, solve_logit
 from crisislab.efg._solve import CFRPlus, GeneralSumWarning, Solution, solve_cfr, solve_spe
 
 __all__ = [
@@ -33,6 +35,9 @@ __all__ = [
     "Solution",
     "solve_cfr",
     "solve_spe",
+    "LogitResult",
+    "logit_qre_at",
+    "solve_logit",
     "CHANCE",
     "PLAYER",
     "TERMINAL",

@@ -46,15 +46,17 @@ def _solve(game, method: Method, iterations: int, tol: float) -> dict:
             Console(stderr=True).print(f"warning: {w.message}", markup=False, highlight=False)
         seconds = sol.seconds
     else:
-        try:
-            from crisislab.efg._logit import solve_logit
-        except ImportError:
-            raise SolverError(
-                "method 'logit' is not available yet in this installation; use 'spe' or 'cfr'"
-            ) from None
+        from crisislab.efg._logit import solve_logit
+
         t0 = time.perf_counter()
         sol = solve_logit(game, max_regret=tol)
         seconds = time.perf_counter() - t0
+        if not sol.success:
+            Console(stderr=True).print(
+                f"warning: the logit trace stopped before reaching the tolerance: {sol.diagnostics.message}",
+                markup=False,
+                highlight=False,
+            )
         extra["lambda"] = float(sol.lam)
     out = {
         "method": method.value,

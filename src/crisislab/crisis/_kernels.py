@@ -19,7 +19,7 @@ DIRECT_IT = 40
 
 @nb.njit(cache=True)
 def _iterate(s, b, g, x, sig, new, Q, w, b0, b1, C, avail, wt, tau_types, mover, k_mover, g_m, st_m,
-             lam_k, tol_k, maxit, allow_damping):
+             lam_k, tol_k, maxit, allow_damping, alpha0=1.0):
     """Damped fixed-point iteration σ ← σ + α(logit(λ_k Q(σ)) − σ) at one node, in place.
 
     Returns (final residual, iterations, whether damping was needed). Without `allow_damping`
@@ -27,7 +27,7 @@ def _iterate(s, b, g, x, sig, new, Q, w, b0, b1, C, avail, wt, tau_types, mover,
     """
     A = sig.shape[1]
     T = tau_types.shape[0]
-    alpha = 1.0
+    alpha = alpha0
     prev = 1e300
     res = 0.0
     damped = False
@@ -88,7 +88,7 @@ def _iterate(s, b, g, x, sig, new, Q, w, b0, b1, C, avail, wt, tau_types, mover,
                 sig[th, a] += alpha * (new[th, a] - sig[th, a])
         if res < tol_k:
             return res, it, damped
-        if res > prev:
+        if res > prev and alpha0 == 1.0:
             # oscillating: damp harder
             alpha = max(alpha * 0.5, 1e-3)
             damped = True
@@ -121,6 +121,7 @@ def stage_kernel(
     sig = np.zeros((k_mover, A))
     new = np.zeros((k_mover, A))
     Q = np.zeros((k_mover, A))
+    keep = np.zeros((k_mover, A))
     b0 = np.zeros(A, np.int64)
     b1 = np.zeros(A, np.int64)
     w = np.zeros(A)
@@ -179,6 +180,20 @@ def stage_kernel(
                         st_m, lam_k, tol_k, maxit, True,
                     )
                     total_it += its
+                if res >= tol:
+                    # Last resort: a long run with fixed moderate damping from where continuation
+                    # stopped (adaptive damping can shrink the step until it stalls on maps with
+                    # strong, non-monotone feedback).
+                    keep[:, :] = sig
+                    res2, its, damped = _iterate(
+                        s, b, g, x, sig, new, Q, w, b0, b1, C, avail, wt, tau_types, mover, k_mover, g_m,
+                        st_m, lam, tol, 20 * maxit, True, 0.05,
+                    )
+                    total_it += its
+                    if res2 < res:
+                        res = res2
+                    else:  # no better: keep the continuation's point
+                        sig[:, :] = keep
             if res > worst:
                 worst = res
             # final posteriors at the converged strategy, then values of every actor

@@ -81,9 +81,12 @@ class Solution:
         One entry per strategic actor h: `game_of[h]` is the index of h's perceived game.
     game_of : int64 `(n_actors,)`
         Perceived-game index per perceiver (perceivers with the same view share a game).
-    sigma : tuple over games of tuple over decisions of float32 `(S_d, B, K_m, A_m)`
-        Mover's strategy per reachable state, belief node, own type and action (ladder order;
-        unavailable actions have probability 0).
+    sigma : tuple over games of tuple over decisions of float32 `(C_d, B, K_m, A_m)`
+        Mover's strategy per state class, belief node, own type and action (ladder order;
+        unavailable actions have probability 0). States with identical futures share a class
+        (exact lumping, `_lump.py`); use `strategy`, which takes reachable-state indices.
+    class_of : tuple over games of tuple over decisions of int64 `(S_d,)`
+        Class of each reachable state (`compiled.lookup` index) in that game's tables.
     mu0 : float64 `(n_actors, n_actors)`
         `mu0[h, j]`: perceiver h's initial belief coordinate about actor j (about itself: the true
         prior, i.e. how h assumes the others see it).
@@ -100,6 +103,7 @@ class Solution:
     perceivers: tuple[str, ...]
     game_of: np.ndarray
     sigma: tuple[tuple[np.ndarray, ...], ...]
+    class_of: tuple[tuple[np.ndarray, ...], ...]
     mu0: np.ndarray
     values0: np.ndarray
     lam: np.ndarray
@@ -129,7 +133,7 @@ class Solution:
         if (states < 0).any():
             raise UserError(f"Solution.strategy: unreachable state index at decision {d} (use compiled.lookup)")
         idx, wts = belief_corners(x, self.grid, self.grid_sizes)
-        vals = table[states[:, None], idx]  # (N, corners, K, A)
+        vals = table[self.class_of[g][d][states][:, None], idx]  # (N, corners, K, A)
         return np.einsum("nc,ncka->nka", wts, vals.astype(np.float64))
 
     def first_decision(self, actor: int) -> int:
@@ -218,6 +222,7 @@ class Solution:
         for g, tables in enumerate(self.sigma):
             for d, t in enumerate(tables):
                 arrays[f"sigma_{g}_{d}"] = t
+                arrays[f"class_{g}_{d}"] = self.class_of[g][d]
         np.savez(out / "solution.npz", **arrays)
         meta = {
             "format": FORMAT_VERSION,
@@ -262,9 +267,10 @@ class Solution:
             outcomes=tuple(meta["outcomes"]),
         )
         sigma = tuple(tuple(_ro(z[f"sigma_{g}_{d}"]) for d in range(nd)) for g in range(int(meta["n_games"])))
+        class_of = tuple(tuple(_ro(z[f"class_{g}_{d}"]) for d in range(nd)) for g in range(int(meta["n_games"])))
         return cls(
             compiled=cg, grid=_ro(z["grid"]), grid_sizes=_ro(z["grid_sizes"]),
-            perceivers=tuple(meta["perceivers"]), game_of=_ro(z["game_of"]), sigma=sigma,
+            perceivers=tuple(meta["perceivers"]), game_of=_ro(z["game_of"]), sigma=sigma, class_of=class_of,
             mu0=_ro(z["mu0"]), values0=_ro(z["values0"]), lam=_ro(z["lam"]), params=dict(meta["params"]),
             diagnostics=tuple(meta["diagnostics"]), max_residual=float(meta["max_residual"]),
         )

@@ -18,6 +18,7 @@ import numpy as np
 
 from crisislab.crisis._compile import CompiledGame, compile_spec
 from crisislab.crisis._kernels import stage_kernel
+from crisislab.crisis._lump import lump
 from crisislab.crisis._solution import Solution, belief_corners
 from crisislab.crisis._spec import CrisisSpec, perceived_spec
 from crisislab.errors import SolverError
@@ -30,11 +31,13 @@ RESIDUAL_WARN = 1e-6
 
 @dataclass(frozen=True)
 class StageStats:
-    """Per-decision work record (for benchmarks): nodes = states × belief nodes × mover types."""
+    """Per-decision work record (for benchmarks): nodes = state classes × belief nodes × mover
+    types (`states`: reachable states; `classes`: after exact lumping)."""
 
     decision: int
     round: int
     states: int
+    classes: int
     nodes: int
     seconds: float
     max_residual: float
@@ -65,12 +68,13 @@ def _type_probs(x: np.ndarray, n_types: np.ndarray, tau: np.ndarray) -> np.ndarr
 def solve_game(
     cg: CompiledGame, grid: np.ndarray, lam: np.ndarray, lam_steps: int, tol: float, maxit: int,
     stats: list | None = None,
-) -> tuple[tuple[np.ndarray, ...], np.ndarray, list[str], float]:
-    """Backward induction on one (perceived) compiled game.
+) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...], np.ndarray, list[str], float]:
+    """Backward induction on one (perceived) compiled game, over exactly lumped state classes.
 
-    Returns (sigma per decision float32 `(S_d, B, K_m, A_m)`, W at decision 0 float64
-    `(S_0, B, n, T)`, diagnostics, max residual).
+    Returns (sigma per decision float32 `(C_d, B, K_m, A_m)`, class of each reachable state per
+    decision int64 `(S_d,)`, W at decision 0 float64 `(C_0, B, n, T)`, diagnostics, max residual).
     """
+    L = lump(cg)
     n_types = cg.n_types
     n = cg.n_actors
     G = grid.shape[0]
@@ -90,7 +94,7 @@ def solve_game(
         t0 = time.perf_counter()
         m = int(cg.dec_mover[d])
         k_m = int(n_types[m])
-        S, A = cg.avail[d].shape
+        S, A = L.avail[d].shape
         others = [j for j in range(n) if j != m]
         wt = np.prod(tp[:, others, :], axis=1) if others else np.ones((B, T))
         sigma = np.zeros((S, B, k_m, A))
@@ -98,7 +102,7 @@ def solve_game(
         res = np.zeros(S)
         iters = np.zeros(S, dtype=np.int64)
         stage_kernel(
-            cg.row_ptr[d], cg.nxt[d], cg.prob[d], np.ascontiguousarray(cg.reward[d]), cg.avail[d],
+            L.row_ptr[d], L.nxt[d], L.prob[d], np.ascontiguousarray(L.reward[d]), L.avail[d],
             W_next, float(cg.disc[d]), grid, bidx, bstride, tau, np.ascontiguousarray(wt),
             m, k_m, float(lam[m] * present[d]), int(lam_steps), float(tol), int(maxit),
             sigma, W_out, res, iters,
@@ -116,8 +120,9 @@ def solve_game(
         sigmas[d].setflags(write=False)
         W_next = W_out
         if stats is not None:
-            stats.append(StageStats(d, int(cg.dec_round[d]), S, S * B * k_m, time.perf_counter() - t0, r, int(iters.sum())))
-    return tuple(sigmas), W_next, diags, worst
+            stats.append(StageStats(d, int(cg.dec_round[d]), cg.n_states(d), S, S * B * k_m,
+                                    time.perf_counter() - t0, r, int(iters.sum())))
+    return tuple(sigmas), L.class_of, W_next, diags, worst
 
 
 def _check_args(spec: CrisisSpec, grid: int, lam_steps: int, tol: float, maxit: int) -> None:
@@ -207,12 +212,13 @@ def solve(
                     f"point of the {G}-point belief grid, so starting values are interpolated; {adv}"
                 )
 
-    sigmas, W0s = [], []
+    sigmas, classes, W0s = [], [], []
     worst = 0.0
     for terminal in games:
         cg_g = cg.with_terminal(terminal)
-        sig, W0, dg, r = solve_game(cg_g, grid_pts, lam, lam_steps, tol, maxit, stats)
+        sig, cls, W0, dg, r = solve_game(cg_g, grid_pts, lam, lam_steps, tol, maxit, stats)
         sigmas.append(sig)
+        classes.append(cls)
         W0s.append(W0)
         diags.extend(dg)
         worst = max(worst, r)
@@ -226,7 +232,7 @@ def solve(
         Wb = np.einsum("c,scit->sit", wts[0], W0[:, idx[0]])
         cg_g = cg.with_terminal(games[game_of[h]])
         rew = cg_g.init_reward[:, np.arange(n)[:, None], tau.T]  # (nnz, n, T)
-        V = np.einsum("j,jit->it", cg_g.init_prob, rew + Wb[cg_g.init_nxt])
+        V = np.einsum("j,jit->it", cg_g.init_prob, rew + Wb[classes[game_of[h]][0][cg_g.init_nxt]])
         tp = _type_probs(mu0[h][None, :], n_types, tau)[0]  # (n, T)
         for i in range(n):
             others = [j for j in range(n) if j != i]
@@ -244,6 +250,7 @@ def solve(
         perceivers=tuple(a.id for a in spec.actors),
         game_of=game_of,
         sigma=tuple(sigmas),
+        class_of=tuple(classes),
         mu0=mu0,
         values0=values0,
         lam=lam,

@@ -195,6 +195,7 @@ class _Compiler:
         self._pmf_cache: dict = {}
         self._exec_cache: dict = {}
         self._decision_cache: dict = {}
+        self._tail_cache: dict = {}
         self._env_cache: dict = {}
         self._move_cache: dict = {}
         self.zero = np.zeros(self.n * self.k)
@@ -474,8 +475,29 @@ class _Compiler:
         if hit is None:
             alive, term = self.move(x, mover, state, round_)
             term = {o: [p, pr.copy(), pf] for o, (p, pr, pf) in term.items()}
-            hit = self.segment(slot, round_, list(alive), term)
+            out: list = []
+            t_next, pos_next, f = -1, -1, 1.0
+            for p, s2, pr in alive:
+                a2, t2, t_next, pos_next, f = self.tail(slot, s2, round_, tkey)
+                for q, s3, qr in a2:
+                    out.append((p * q, s3, pr * q + p * qr))
+                for o, (q, qr, qf) in t2.items():
+                    h = term.setdefault(o, [0.0, np.zeros(self.n * self.k), 0.0])
+                    h[0] += p * q
+                    h[1] += pr * q + p * qr
+                    h[2] += p * qf
+            hit = (self.merge(out), term, t_next, pos_next, f)
             self._decision_cache[key] = hit
+        return hit
+
+    def tail(self, slot: int, state: tuple, round_: int, tkey: tuple):
+        """The chance segment after `slot` from one state (unit mass), cached: many actions and
+        states lead to the same post-move state, and the environment's expansion is the costly part."""
+        key = (slot, state, tkey)
+        hit = self._tail_cache.get(key)
+        if hit is None:
+            hit = self.segment(slot, round_, [(1.0, state, self.zero)], {})
+            self._tail_cache[key] = hit
         return hit
 
 
@@ -512,8 +534,14 @@ def compile_spec(spec: CrisisSpec) -> CompiledGame:
     dec_slot = np.tile(np.asarray(slots, dtype=np.int64), spec.horizon)
     dec_mover = np.array([spec.order[s][1] for s in dec_slot], dtype=np.int64)
 
+    key_cache: dict = {}
+    off_l, rad_l = offset.tolist(), radix.tolist()
+
     def key_of(s: tuple) -> int:
-        return int(sum((v - o) * r for v, o, r in zip(s, offset.tolist(), radix.tolist(), strict=True)))
+        key = key_cache.get(s)
+        if key is None:
+            key = key_cache[s] = int(sum((v - o) * r for v, o, r in zip(s, off_l, rad_l, strict=True)))
+        return key
 
     # initial chance segment (environment actors before the first strategic slot of round 1)
     alive0, term0, t0, pos0, _f0 = comp.segment(-1, 1, [(1.0, initial, comp.zero)], {})
@@ -533,6 +561,64 @@ def compile_spec(spec: CrisisSpec) -> CompiledGame:
 
     dec_states, dec_keys, avails, row_ptrs, nxts, probs, rewards, exps, tdiscs = [], [], [], [], [], [], [], [], []
     disc = np.ones(n_dec)
+    nk = n * k
+    row_cache: dict = {}
+    empty = (np.zeros(0, np.int64), np.zeros(0), np.zeros((0, nk)), np.zeros(0), ())
+
+    def row_arrays(slot: int, t: int, m: int, x: int, s: tuple):
+        """One (state, action) row as arrays, cached like the expansion it comes from: targets
+        (state key ≥ 0, or -1 - outcome), probabilities, conditional rewards `(m, n·k)`, terminal
+        discount factors, and the next states themselves (to register them)."""
+        tkey = (comp.round_signature(t), comp.round_signature(t + 1), t >= spec.horizon)
+        key = (slot, s, x, tkey)
+        hit = row_cache.get(key)
+        if hit is None:
+            alive, term, _t2, _p2, f = comp.decision(slot, t, m, x, s)
+            tgt = [key_of(s2) for _, s2, _ in alive]
+            pb = [p for p, _, _ in alive]
+            rw = [pr / p for p, _, pr in alive]
+            td = [1.0] * len(alive)
+            for o in sorted(term):
+                p, pr, pf = term[o]
+                if p > 0:
+                    tgt.append(-1 - o)
+                    pb.append(p)
+                    rw.append(pr / p)
+                    td.append(pf / p)
+            hit = (
+                np.asarray(tgt, dtype=np.int64), np.asarray(pb, dtype=np.float64),
+                np.asarray(rw, dtype=np.float64).reshape(-1, nk), np.asarray(td, dtype=np.float64),
+                tuple(s2 for _, s2, _ in alive), f if alive else None,
+            )
+            row_cache[key] = hit
+        return hit
+
+    state_cache: dict = {}
+
+    def state_rows(slot: int, t: int, m: int, s: tuple):
+        """All rows of one state at a decision (available actions, row arrays, next states), cached
+        per (slot, state, round signature) so later rounds cost one lookup per state."""
+        tkey = (comp.round_signature(t), comp.round_signature(t + 1), t >= spec.horizon)
+        key = (slot, s, tkey)
+        hit = state_cache.get(key)
+        if hit is None:
+            actor = spec.actors[m]
+            row = np.array([evaluate(spec.actions[x].available, s, t, comp.n_vars) for x in actor.actions])
+            if not row.any():
+                row[[spec.actions[x].default for x in actor.actions].index(True)] = True
+            s_parts, s_next, f_s = [], set(), None
+            for ai, x in enumerate(actor.actions):
+                if not row[ai]:
+                    s_parts.append(empty)
+                    continue
+                part = row_arrays(slot, t, m, x, s)
+                s_parts.append(part)
+                s_next.update(part[4])
+                if part[5] is not None:
+                    f_s = part[5]
+            hit = state_cache[key] = (row, s_parts, tuple(s_next), f_s)
+        return hit
+
     for d in range(n_dec):
         t, slot, m = int(dec_round[d]), int(dec_slot[d]), int(dec_mover[d])
         actor = spec.actors[m]
@@ -544,56 +630,33 @@ def compile_spec(spec: CrisisSpec) -> CompiledGame:
         dec_states.append(np.array([all_states[s] for s in current], dtype=np.int64))
         dec_keys.append(np.array([key_of(s) for s in current], dtype=np.int64))
         avail = np.zeros((S, A), dtype=bool)
-        rows: list = []
+        parts: list = []
         next_set: set = set()
         f_next = None
         for si, s in enumerate(current):
-            for ai, x in enumerate(actor.actions):
-                avail[si, ai] = evaluate(spec.actions[x].available, s, t, comp.n_vars)
-            if not avail[si].any():
-                avail[si, [spec.actions[x].default for x in actor.actions].index(True)] = True
-            for ai, x in enumerate(actor.actions):
-                if not avail[si, ai]:
-                    rows.append(([], {}))
-                    continue
-                alive, term, _t2, _p2, f = comp.decision(slot, t, m, x, s)
-                rows.append((alive, term))
-                if alive:
-                    f_next = f
-                next_set.update(s2 for _, s2, _ in alive)
+            row, s_parts, s_next, f = state_rows(slot, t, m, s)
+            avail[si] = row
+            parts.extend(s_parts)
+            next_set.update(s_next)
+            if f is not None:
+                f_next = f
         nxt_states = sorted(next_set, key=key_of)
-        nlocal = {s: i for i, s in enumerate(nxt_states)}
         if nxt_states and d == n_dec - 1:
             raise SolverError("internal: states continue past the horizon")
-        ptr = [0]
-        nx, pb, rw = [], [], []
-        td: dict = {}
-        for alive, term in rows:
-            for p, s2, pr in alive:
-                nx.append(nlocal[s2])
-                pb.append(p)
-                rw.append(pr / p)
-            for o in sorted(term):
-                p, pr, pf = term[o]
-                if p > 0:
-                    nx.append(-1 - o)
-                    pb.append(p)
-                    rw.append(pr / p)
-                    td[len(nx) - 1] = pf / p
-            ptr.append(len(nx))
-        row_ptr = np.asarray(ptr, dtype=np.int64)
-        prob = np.asarray(pb, dtype=np.float64)
-        reward = np.asarray(rw, dtype=np.float64).reshape(-1, n, k)
-        nxt = np.asarray(nx, dtype=np.int64)
-        tdisc = np.ones(nxt.shape[0])
-        if td:
-            tdisc[np.fromiter(td.keys(), np.int64)] = np.fromiter(td.values(), np.float64)
-        counts = np.diff(row_ptr)
+        next_keys = np.array([key_of(s2) for s2 in nxt_states], dtype=np.int64)
+        counts = np.array([p[0].shape[0] for p in parts], dtype=np.int64)
+        row_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        tgt = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
+        prob = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0)
+        reward = (np.concatenate([p[2] for p in parts]) if parts else np.zeros((0, nk))).reshape(-1, n, k)
+        tdisc = np.concatenate([p[3] for p in parts]) if parts else np.zeros(0)
+        alive_mask = tgt >= 0
+        nxt = tgt.copy()
+        nxt[alive_mask] = np.searchsorted(next_keys, tgt[alive_mask])
         rowid = np.repeat(np.arange(S * A), counts)
         exp = np.zeros((S * A, n, k))
         np.add.at(exp, rowid, prob[:, None, None] * reward)
-        sums = np.zeros(S * A)
-        np.add.at(sums, rowid, prob)
+        sums = np.bincount(rowid, weights=prob, minlength=S * A)
         bad = avail.reshape(-1) & (np.abs(sums - 1.0) > 1e-9)
         if bad.any():
             raise SolverError(f"internal: transition probabilities at decision {d} do not sum to 1")

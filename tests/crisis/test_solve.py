@@ -137,3 +137,9 @@ def test_off_grid_prior_is_flagged(tiny):
     assert solve(compile_scenario(tiny), grid=11).ok
     coarse = solve(compile_scenario(tiny), grid=5)
     assert any("not a point of the 5-point belief grid" in d and "11 points" in d for d in coarse.diagnostics)
+
+
+def test_grid_too_large_for_memory_names_a_grid_that_fits(spiral):
+    cg = compile_scenario(spiral, horizon=2)
+    with pytest.raises(SolverError, match=r"needs about .* GiB .* use --grid \d+ or less"):
+        solve(cg, grid=201, max_gib=0.001)

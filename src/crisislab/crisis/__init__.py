@@ -16,7 +16,11 @@ where b'(a) replaces x_m by Bayes(x_m, σ(a|·)) and W is interpolated linearly 
 axis; σ(a|θ) ∝ exp(λ_m δ^(r-1) Q(a|θ)) over the available actions, Q being in round-r units: the
 precision applies to payoffs discounted to round 1, as in the agent QRE of the unrolled tree. σ and the posteriors it induces are a
 fixed point per node, solved by damped iteration along a λ schedule 0 → λ_m (principal branch),
-for all nodes of a decision in one compiled kernel. Payoff timing (round r counts δ^(r-1)): an
+for all nodes of a decision in one compiled kernel. Per node: a fast path iterates at the full λ
+from the uniform profile and is kept when it converges without damping; otherwise the λ schedule
+with adaptive damping runs, then (if still unconverged) a long fixed-damping run. Residuals above
+1e-6 are reported in `Solution.diagnostics`. States whose futures are identical (same actions,
+same distribution over next classes, same payoffs) are lumped exactly into one solver row. Payoff timing (round r counts δ^(r-1)): an
 action's cost and expected casualty payoffs when it is taken; audience cost (× scale) when a red
 line fails; flow payoffs at the end of each round the game is still running; terminal payoffs
 when an outcome ends the game (checked after every move, list order) or at the horizon.
@@ -36,7 +40,7 @@ depend on the starting node, so priors only change `Solution.mu0`.
 
     spec = spec_from_scenario(scenario)          # CrisisSpec (resolved numbers, indices)
     cg = compile_spec(spec)                      # CompiledGame: states, decisions, sparse tables
-    sol = solve(cg, grid=51)                     # Solution (frozen)
+    sol = solve(cg, grid=51)                     # Solution (frozen); hypergame=False: true game only
     d = cg.decision_index(round_, slot)          # decision of a strategic slot in a round
     s = cg.lookup(d, states)                     # (N, n_columns) int states -> (N,) local index, -1 unreachable
     p = sol.strategy(perceiver, d, s, x)         # x (N, n_actors) belief coords -> (N, K_m, A_m)

@@ -65,9 +65,32 @@ def _type_probs(x: np.ndarray, n_types: np.ndarray, tau: np.ndarray) -> np.ndarr
     return out
 
 
+def _table_bytes(cg: CompiledGame, L, G: int) -> float:
+    """Bytes of the float32 policy tables plus the two float64 value layers alive at once."""
+    sizes = np.where(cg.n_types == 2, G, 1)
+    B = float(np.prod(sizes))
+    T = float(np.prod(cg.n_types))
+    n = cg.n_actors
+    pol = sum(L.n_classes(d) * B * cg.n_types[cg.dec_mover[d]] * L.avail[d].shape[1] * 4.0 for d in range(cg.n_decisions))
+    val = 2 * max((L.n_classes(d) for d in range(cg.n_decisions)), default=0) * B * n * T * 8.0
+    return pol + val
+
+
+def _check_memory(cg: CompiledGame, L, G: int, max_gib: float) -> None:
+    need = _table_bytes(cg, L, G) / 2**30
+    if need <= max_gib:
+        return
+    fits = [g for g in range(3, G) if _table_bytes(cg, L, g) / 2**30 <= max_gib]
+    hint = f"use --grid {fits[-1]} or less" if fits else "shorten the horizon"
+    raise SolverError(
+        f"grid: solving {cg.spec.id} at horizon {cg.spec.horizon} with a {G}-point belief grid needs about "
+        f"{need:.1f} GiB of policy and value tables (limit max_gib = {max_gib:g}); {hint}, or raise max_gib"
+    )
+
+
 def solve_game(
     cg: CompiledGame, grid: np.ndarray, lam: np.ndarray, lam_steps: int, tol: float, maxit: int,
-    stats: list | None = None,
+    stats: list | None = None, max_gib: float = 8.0,
 ) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...], np.ndarray, list[str], float]:
     """Backward induction on one (perceived) compiled game, over exactly lumped state classes.
 
@@ -80,6 +103,7 @@ def solve_game(
     G = grid.shape[0]
     sizes, bidx, bstride, tau = _grid_layout(n_types, G)
     B, T = bidx.shape[0], tau.shape[0]
+    _check_memory(cg, L, G, max_gib)
     xg = np.where(n_types[None, :] == 2, grid[np.minimum(bidx, G - 1)], 1.0)
     tp = _type_probs(xg, n_types, tau)  # (B, n, T)
     W_next = np.zeros((0, B, n, T))
@@ -166,6 +190,7 @@ def solve(
     maxit: int = 500,
     stats: list | None = None,
     hypergame: bool = True,
+    max_gib: float = 8.0,
 ) -> Solution:
     """Solve a crisis: every perceived game's stage-wise agent logit QRE on a belief grid.
 
@@ -175,6 +200,7 @@ def solve(
     `stats`: optional list that receives one `StageStats` per decision and game.
     `hypergame`: solve each actor's perceived game (default); False solves only the true
     common-prior game (every perceiver then shares it, starting from the true prior).
+    `max_gib`: refuse (SolverError naming a grid that fits) when the policy tables would exceed it.
     Raises `SolverError` for bad arguments; non-convergence is reported in `Solution.diagnostics`.
     """
     cg = game if isinstance(game, CompiledGame) else compile_spec(game)
@@ -216,7 +242,7 @@ def solve(
     worst = 0.0
     for terminal in games:
         cg_g = cg.with_terminal(terminal)
-        sig, cls, W0, dg, r = solve_game(cg_g, grid_pts, lam, lam_steps, tol, maxit, stats)
+        sig, cls, W0, dg, r = solve_game(cg_g, grid_pts, lam, lam_steps, tol, maxit, stats, max_gib)
         sigmas.append(sig)
         classes.append(cls)
         W0s.append(W0)

@@ -11,7 +11,7 @@ belief-grid sizes: reachable (state, decision) pairs, belief-state nodes, compil
 time per round, peak memory (tracemalloc, numpy allocations included), and the measured cost per
 node; the full-horizon G = 51 row is extrapolated from that per-node cost when it is out of reach.
 
-    python -m benchmarks crisis [--repeats 3] [--horizons 2,4,8,24] [--grids 3,5,11] [--skip-peers]
+    python -m benchmarks crisis [--repeats 3] [--horizons 2,4,8,24] [--grids 3,5] [--skip-peers]
 """
 
 from __future__ import annotations
@@ -132,8 +132,8 @@ def flagship(horizons: list[int], grids: list[int]) -> None:
 def main(argv: list[str]) -> None:
     ap = argparse.ArgumentParser(prog="python -m benchmarks crisis")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--horizons", default="2,4,8")
-    ap.add_argument("--grids", default="3,5,11")
+    ap.add_argument("--horizons", default="2,4,8,24")
+    ap.add_argument("--grids", default="3,5")
     ap.add_argument("--skip-peers", action="store_true")
     args = ap.parse_args(argv)
     if not args.skip_peers:

@@ -17,6 +17,13 @@ from scipy import stats
 from crisislab.errors import UserError
 from crisislab.simulate._engine import Arm, Force
 from crisislab.simulate._spec import (
+    CMP_NAMES,
+    OP_AND,
+    OP_NOT,
+    OP_OR,
+    OP_RL,
+    OP_ROUND,
+    OP_VAR,
     RL_ANSWERED,
     RL_FAILED,
     RL_INACTIVE,
@@ -24,6 +31,7 @@ from crisislab.simulate._spec import (
     ActionSpec,
     CasualtySpec,
     Cond,
+    CondProgram,
     Effect,
     EnvRule,
     ErrorSpec,
@@ -35,14 +43,7 @@ from crisislab.simulate._spec import (
 __all__ = ["compile_arm", "compile_spec", "split_interventions", "InterventionError"]
 
 _STATUS = {"inactive": RL_INACTIVE, "pending": RL_PENDING, "answered": RL_ANSWERED, "failed": RL_FAILED}
-_OPS = {
-    "eq": np.equal,
-    "ne": np.not_equal,
-    "lt": np.less,
-    "le": np.less_equal,
-    "gt": np.greater,
-    "ge": np.greater_equal,
-}
+_OPS = {name: i for i, name in enumerate(CMP_NAMES)}
 # Casualty counts whose upper tail is below this are never drawn (the table stops there).
 _TAIL = 1e-12
 
@@ -51,43 +52,33 @@ class InterventionError(UserError):
     """An intervention names an actor or action that does not exist or does not belong together."""
 
 
-def compile_cond(cond: Any, var_index: dict[str, int], rl_index: dict[str, int]) -> Cond:
-    """A condition model → `f(state (n, n_vars), round_, rl_status (n, n_rl)) -> bool (n,)`."""
+def compile_cond(cond: Any, var_index: dict[str, int], rl_index: dict[str, int]) -> CondProgram:
+    """A condition model → a `CondProgram`, callable as `f(state (n, n_vars), round_, rl_status (n, n_rl)) -> bool (n,)`."""
+    code: list[tuple[int, int, int, int]] = []
+    _emit(cond, var_index, rl_index, code)
+    return CondProgram(np.array(code, dtype=np.int64))
+
+
+def _emit(cond: Any, var_index: dict[str, int], rl_index: dict[str, int], code: list[tuple[int, int, int, int]]) -> None:
     from crisislab.scenario import _models as M
 
     if isinstance(cond, M.VarCondition):
-        col, op, val = var_index[cond.var], _OPS[cond.op], cond.value
-        return lambda s, r, rl: op(s[:, col], val)
-    if isinstance(cond, M.RoundCondition):
-        op, val = _OPS[cond.round.op], cond.round.value
-        return lambda s, r, rl: np.full(s.shape[0], bool(op(r, val)))
-    if isinstance(cond, M.AllCondition):
-        parts = [compile_cond(c, var_index, rl_index) for c in cond.all_]
-
-        def all_(s, r, rl):
-            out = parts[0](s, r, rl)
-            for p in parts[1:]:
-                out = out & p(s, r, rl)
-            return out
-
-        return all_
-    if isinstance(cond, M.AnyCondition):
-        parts = [compile_cond(c, var_index, rl_index) for c in cond.any_]
-
-        def any_(s, r, rl):
-            out = parts[0](s, r, rl)
-            for p in parts[1:]:
-                out = out | p(s, r, rl)
-            return out
-
-        return any_
-    if isinstance(cond, M.NotCondition):
-        inner = compile_cond(cond.not_, var_index, rl_index)
-        return lambda s, r, rl: ~inner(s, r, rl)
-    if isinstance(cond, M.RedLineCondition):
-        k, code = rl_index[cond.red_line], _STATUS[cond.is_]
-        return lambda s, r, rl: rl[:, k] == code
-    raise TypeError(f"unknown condition {type(cond).__name__}")
+        code.append((OP_VAR, var_index[cond.var], _OPS[cond.op], int(cond.value)))
+    elif isinstance(cond, M.RoundCondition):
+        code.append((OP_ROUND, 0, _OPS[cond.round.op], int(cond.round.value)))
+    elif isinstance(cond, (M.AllCondition, M.AnyCondition)):
+        parts = cond.all_ if isinstance(cond, M.AllCondition) else cond.any_
+        for c in parts:
+            _emit(c, var_index, rl_index, code)
+        if len(parts) > 1:
+            code.append((OP_AND if isinstance(cond, M.AllCondition) else OP_OR, len(parts), 0, 0))
+    elif isinstance(cond, M.NotCondition):
+        _emit(cond.not_, var_index, rl_index, code)
+        code.append((OP_NOT, 0, 0, 0))
+    elif isinstance(cond, M.RedLineCondition):
+        code.append((OP_RL, rl_index[cond.red_line], 0, _STATUS[cond.is_]))
+    else:
+        raise TypeError(f"unknown condition {type(cond).__name__}")
 
 
 def _effect(effects: Sequence[Any], var_index: dict[str, int], n_vars: int) -> Effect:
@@ -309,9 +300,8 @@ def compile_arm(spec: SimSpec, scenario: Any, interventions: Sequence[Any]) -> A
             avail = spec.actions[g].available
             if f.round is None and when is None:
                 # Neither round nor condition: at every move where the action is available.
-                when = avail if avail is not None else (lambda s, r, rl: np.ones(s.shape[0], bool))
+                when = avail if avail is not None else CondProgram.true()
             elif avail is not None and when is not None:
-                inner = when
-                when = lambda s, r, rl, inner=inner, avail=avail: inner(s, r, rl) & avail(s, r, rl)  # noqa: E731
+                when = when & avail
             forces.append(Force(actor=f.actor, action=g, round_=f.round, when=when))
     return Arm(forces=tuple(forces), forbidden=frozenset(forbidden))

@@ -8,11 +8,18 @@ its own perceived game; red lines are answered or run down; the action (or the o
 error turns it into) is executed with its chance consequences; outcomes end runs. All randomness
 comes from `_rng.uniforms(keys, counter(round, move, slot))`, so a run's history depends only on
 (seed, run index) and the arms of a paired comparison share their random numbers.
+
+Two implementations share these semantics. The compiled kernel (`_kernels.run_chunk`) plays each
+run from start to end in one numba loop and is used whenever the policy can be tabulated
+(`Policy.kernel_table`, which every policy of this package provides); the numpy engine below,
+vectorized over runs one move at a time, is the reference it is tested against and the path for
+any other `Policy`. Both draw the same uniforms at the same places.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 from numba import njit
@@ -31,7 +38,7 @@ from crisislab.simulate._spec import (
     SimSpec,
 )
 
-__all__ = ["Arm", "ChunkResult", "Force", "simulate_chunk", "BELIEF_QUANTUM"]
+__all__ = ["Arm", "ChunkResult", "Engine", "Force", "simulate_chunk", "BELIEF_QUANTUM"]
 
 # Beliefs are summed over runs as integers in units of 2**-30 so that per-round means are
 # bit-identical whatever the chunking (float sums depend on the order of addition).
@@ -160,6 +167,9 @@ def _draw_casualties(
         state[idx, cas.into] = np.minimum(state[idx, cas.into] + k, hi[cas.into])
 
 
+Engine = Literal["auto", "kernel", "reference"]
+
+
 def simulate_chunk(
     spec: SimSpec,
     policy: Policy,
@@ -168,8 +178,36 @@ def simulate_chunk(
     arm: Arm = Arm(),
     record_actions: bool = False,
     record_paths: bool = False,
+    engine: Engine = "auto",
 ) -> ChunkResult:
-    """Simulate the runs with global indices `runs` (int64 `(n,)`) under `policy` and `arm`."""
+    """Simulate the runs with global indices `runs` (int64 `(n,)`) under `policy` and `arm`.
+
+    `engine`: "kernel" (compiled; needs `policy.kernel_table`), "reference" (numpy), or "auto"
+    (the kernel when the policy provides a table, else the reference).
+    """
+    if engine not in ("auto", "kernel", "reference"):
+        raise ValueError(f"engine must be one of auto, kernel, reference (got {engine!r})")
+    if engine != "reference":
+        from crisislab.simulate._kernel_engine import kernel_chunk, kernel_inputs
+
+        inputs = kernel_inputs(spec, policy, arm)
+        if inputs is not None:
+            return kernel_chunk(spec, inputs, seed, runs, record_actions, record_paths)
+        if engine == "kernel":
+            raise ValueError(f"{type(policy).__name__} provides no kernel_table: use engine='reference'")
+    return _reference_chunk(spec, policy, seed, runs, arm, record_actions, record_paths)
+
+
+def _reference_chunk(
+    spec: SimSpec,
+    policy: Policy,
+    seed: int,
+    runs: np.ndarray,
+    arm: Arm,
+    record_actions: bool,
+    record_paths: bool,
+) -> ChunkResult:
+    """The numpy engine: all runs of the chunk advanced one move at a time."""
     runs = np.ascontiguousarray(runs, dtype=np.int64)
     n = runs.size
     keys = run_keys(seed, runs)

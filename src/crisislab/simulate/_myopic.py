@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from crisislab.simulate._compile import compile_spec
-from crisislab.simulate._policy import Node
+from crisislab.simulate._policy import LazyTable, Node
 from crisislab.simulate._spec import RL_PENDING
 
 __all__ = ["MyopicLogitPolicy"]
@@ -44,6 +44,17 @@ class MyopicLogitPolicy:
 
     def same_game(self, holder_a: str, holder_b: str) -> bool:
         return all(np.array_equal(self._terminal[holder_a][m], self._terminal[holder_b][m]) for m in self._spec.actors)
+
+    def kernel_table(self, spec) -> LazyTable:
+        """The strategy tabulated lazily on reached states (it ignores beliefs; it depends on the
+        round only through outcome conditions that test it). Kept across calls: states found by
+        one chunk serve the next."""
+        table = getattr(self, "_table", None)
+        if table is None or (table.round_dependent and spec.horizon > table._horizon):
+            by_round = any(c is not None and c.uses_round for c in self._spec.outcome_conds)
+            table = LazyTable(self, self._spec, round_dependent=by_round)
+            self._table = table
+        return table
 
     def strategy(self, game: str, mover: str, node: Node) -> np.ndarray:
         """float64 `(n, n_types_mover, n_actions_mover)`.

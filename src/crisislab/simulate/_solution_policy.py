@@ -16,7 +16,7 @@ import numpy as np
 
 from crisislab.errors import UserError
 from crisislab.simulate._compile import compile_spec
-from crisislab.simulate._policy import Node, Policy
+from crisislab.simulate._policy import Node, Policy, PolicyTable
 
 __all__ = ["POLICY_KINDS", "PolicyKind", "SolutionPolicy", "make_solver"]
 
@@ -41,6 +41,12 @@ class SolutionPolicy:
             ours = [spec.actions[g].id for g in mover.actions]
             self._perm[actor.id] = np.array([theirs.index(a) for a in ours], dtype=np.int64)
         self.unreachable = 0  # nodes the engine did not enumerate (played uniformly; see strategy)
+        self._table: SolutionTable | None = None
+
+    def kernel_table(self, spec) -> SolutionTable:
+        if self._table is None:
+            self._table = SolutionTable(self, spec)
+        return self._table
 
     def same_game(self, holder_a: str, holder_b: str) -> bool:
         return self.solution.game_index(holder_a) == self.solution.game_index(holder_b)
@@ -82,3 +88,68 @@ def make_solver(kind: PolicyKind = "crisis", grid: int = 21) -> Callable[[Any], 
 
         return solve
     raise UserError(f"--policy: must be one of {', '.join(POLICY_KINDS)} (got {kind!r})")
+
+
+class SolutionTable(PolicyTable):
+    """The `Solution`'s strategy arrays laid out for the compiled kernel (float64 copies).
+
+    Rows: decision d's reachable states are rows `row0[d] .. row0[d] + S_d - 1`, found by the
+    compiled game's own keys (`CompiledGame.encode`), each holding its class's strategy
+    (`Solution.class_of`); belief nodes and interpolation as
+    `Solution.strategy`. A state the engine did not enumerate is played uniformly and counted in
+    `SolutionPolicy.unreachable`, as in `SolutionPolicy.strategy`.
+    """
+
+    keyed = True
+    miss_mode = 0
+
+    def __init__(self, policy: SolutionPolicy, spec):
+        sol = policy.solution
+        cg = sol.compiled
+        self._policy = policy
+        self._cg = cg
+        n_dec = cg.n_decisions
+        k_max = max(len(t) for t in spec.types)
+        a_max = max([m.actions.size for m in spec.movers] + [1])
+        sizes = [int(len(cg.dec_keys[d])) for d in range(n_dec)]
+        # The solver stores one row per class of states with identical futures (`class_of`,
+        # per game); the kernel's table has one row per state, shared by the games.
+        class_of = getattr(sol, "class_of", None)
+        row0 = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        B = int(np.prod(sol.grid_sizes))
+        n_games = len(sol.sigma)
+        self.sigma = np.zeros((n_games, max(int(row0[-1]), 1), B, k_max, a_max))
+        for g in range(n_games):
+            for d in range(n_dec):
+                t = sol.sigma[g][d]
+                if class_of is not None:
+                    t = t[np.asarray(class_of[g][d], np.int64)]
+                self.sigma[g, row0[d] : row0[d + 1], :, : t.shape[2], : t.shape[3]] = t
+        self.key_ptr = row0
+        self.key_vals = np.concatenate([np.asarray(k, np.int64) for k in cg.dec_keys] + [np.zeros(1, np.int64)])
+        # dec_keys[d] is sorted and dec_states / sigma rows follow the same order.
+        self.key_row = np.arange(self.key_vals.size, dtype=np.int64)
+        self.radix = np.asarray(cg.radix, np.int64)
+        self.offset = np.asarray(cg.offset, np.int64)
+        self.grid_points = int(len(sol.grid))
+        self.grid_sizes = np.asarray(sol.grid_sizes, np.int64)
+        self.holder_game = np.array([sol.game_index(a) for a in spec.actors], np.int64)
+        self.perm = np.tile(np.arange(a_max, dtype=np.int64), (len(spec.movers), 1))
+        for m, mv in enumerate(spec.movers):
+            if mv.strategic >= 0:
+                p = policy._perm[mv.id]
+                self.perm[m, : p.size] = p
+
+    def decisions(self, spec) -> np.ndarray:
+        dec = np.full((spec.horizon + 1, len(spec.movers)), -1, np.int64)
+        for r in range(1, spec.horizon + 1):
+            for m, mv in enumerate(spec.movers):
+                if mv.strategic >= 0:
+                    d = self._cg.decision_index(r, m)
+                    if d < 0:
+                        raise UserError(f"no decision of {mv.id} at round {r}, slot {m} in the solved game")
+                    dec[r, m] = d
+        return dec
+
+    def note_fallbacks(self, count: int) -> None:
+        self._policy.unreachable += int(count)

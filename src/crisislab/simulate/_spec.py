@@ -22,6 +22,7 @@ __all__ = [
     "ActionSpec",
     "CasualtySpec",
     "Cond",
+    "CondProgram",
     "Effect",
     "EnvRule",
     "ErrorSpec",
@@ -34,6 +35,65 @@ RL_INACTIVE, RL_PENDING, RL_ANSWERED, RL_FAILED = 0, 1, 2, 3
 RL_STATUS_NAMES = ("inactive", "pending", "answered", "failed")
 
 Cond = Callable[[np.ndarray, int, np.ndarray], np.ndarray]
+
+# Opcodes of `CondProgram` (postfix; one row (op, a, b, c) per instruction).
+OP_VAR, OP_ROUND, OP_RL, OP_AND, OP_OR, OP_NOT, OP_TRUE = 0, 1, 2, 3, 4, 5, 6
+# Comparison codes (b of OP_VAR / OP_ROUND), in this order.
+CMP_NAMES = ("eq", "ne", "lt", "le", "gt", "ge")
+_CMP_FUNCS = (np.equal, np.not_equal, np.less, np.less_equal, np.greater, np.greater_equal)
+
+
+class CondProgram:
+    """A condition as a small postfix program, callable like a `Cond`.
+
+    `code`: int64 array of shape `(n_instr, 4)`, rows `(op, a, b, c)`:
+    `OP_VAR` pushes `state[:, a] <cmp b> c`; `OP_ROUND` pushes `round <cmp b> c`; `OP_RL` pushes
+    `rl_status[:, a] == c`; `OP_AND`/`OP_OR` pop `a` values and push their conjunction/disjunction;
+    `OP_NOT` negates the top; `OP_TRUE` pushes True. The same program is evaluated here over all
+    runs at once (numpy) and per run inside the compiled simulation kernel, which cannot call
+    Python closures: that is why conditions are data rather than lambdas.
+    """
+
+    __slots__ = ("code",)
+
+    def __init__(self, code: np.ndarray):
+        arr = np.ascontiguousarray(np.asarray(code, dtype=np.int64).reshape(-1, 4))
+        arr.setflags(write=False)
+        self.code = arr
+
+    @staticmethod
+    def true() -> CondProgram:
+        return CondProgram(np.array([[OP_TRUE, 0, 0, 0]]))
+
+    def __and__(self, other: CondProgram) -> CondProgram:
+        return CondProgram(np.concatenate([self.code, other.code, [[OP_AND, 2, 0, 0]]]))
+
+    @property
+    def uses_round(self) -> bool:
+        return bool((self.code[:, 0] == OP_ROUND).any())
+
+    def __call__(self, state: np.ndarray, round_: int, rl_status: np.ndarray) -> np.ndarray:
+        n = state.shape[0]
+        stack: list[np.ndarray] = []
+        for op, a, b, c in self.code.tolist():
+            if op == OP_VAR:
+                stack.append(_CMP_FUNCS[b](state[:, a], c))
+            elif op == OP_ROUND:
+                stack.append(np.full(n, bool(_CMP_FUNCS[b](round_, c))))
+            elif op == OP_RL:
+                stack.append(rl_status[:, a] == c)
+            elif op == OP_AND or op == OP_OR:
+                parts = stack[len(stack) - a :]
+                del stack[len(stack) - a :]
+                out = parts[0]
+                for p in parts[1:]:
+                    out = (out & p) if op == OP_AND else (out | p)
+                stack.append(out)
+            elif op == OP_NOT:
+                stack.append(~stack.pop())
+            else:
+                stack.append(np.ones(n, dtype=bool))
+        return stack[-1]
 
 
 @dataclass(frozen=True)

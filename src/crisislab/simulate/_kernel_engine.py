@@ -1,0 +1,206 @@
+"""Glue between `simulate_chunk` and the compiled kernel: packing, output buffers, table misses.
+
+`kernel_inputs` packs a spec and arm once (cached) and asks the policy for its table;
+`kernel_chunk` allocates the chunk's output arrays, calls `_kernels.run_chunk`, and, when a lazily
+tabulated policy met public states it has not evaluated yet, adds them to the table and replays
+(first only the runs that met them, until none does, then the whole chunk, so that the chunk's
+aggregates come from one clean pass). It returns the same `ChunkResult` as the numpy engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from crisislab.simulate._engine import _REPS_PER_CHUNK, Arm, ChunkResult, hash_rows
+from crisislab.simulate._kernels import PackedSpec, pack_spec, run_chunk
+from crisislab.simulate._policy import Policy, PolicyTable
+from crisislab.simulate._rng import run_keys
+from crisislab.simulate._spec import SimSpec
+
+__all__ = ["KernelInputs", "kernel_chunk", "kernel_inputs"]
+
+_MAX_REPLAYS = 10_000  # a run can need one replay per new state on its path; this is a safety net
+_cache: list[tuple[SimSpec, Arm, PackedSpec]] = []
+
+
+@dataclass(frozen=True)
+class KernelInputs:
+    packed: PackedSpec
+    table: PolicyTable
+
+
+def kernel_inputs(spec: SimSpec, policy: Policy, arm: Arm) -> KernelInputs | None:
+    """The kernel's inputs, or None when the policy or the arm cannot be tabulated/compiled."""
+    make = getattr(policy, "kernel_table", None)
+    if make is None:
+        return None
+    packed = None
+    for s, a, p in _cache:
+        if s is spec and a is arm:
+            packed = p
+    if packed is None:
+        try:
+            packed = pack_spec(spec, arm)
+        except TypeError:  # a condition given as a Python callable, not a CondProgram
+            return None
+        # Holding the objects keeps their ids from being reused while cached.
+        _cache.append((spec, arm, packed))
+        del _cache[:-8]
+    try:
+        table = make(spec)
+    except OverflowError:
+        return None
+    return KernelInputs(packed, table)
+
+
+def _belief_arrays(spec: SimSpec, table: PolicyTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Holders whose perceived games and initial beliefs coincide share one belief array.
+
+    Returns (array of each holder int64 `(n_actors,)`, table game of each array int64 `(n_bg,)`,
+    initial beliefs float64 `(n_bg, n_belief)`).
+    """
+    n = len(spec.actors)
+    of = list(range(n))
+    for h in range(n):
+        for g in range(h):
+            if of[g] == g and table.holder_game[g] == table.holder_game[h] and np.array_equal(
+                spec.initial_beliefs[g], spec.initial_beliefs[h]
+            ):
+                of[h] = g
+                break
+    reps = sorted(set(of))
+    bg_of_holder = np.array([reps.index(of[h]) for h in range(n)], np.int64)
+    bg_game = np.array([table.holder_game[g] for g in reps], np.int64)
+    init = np.array([spec.initial_beliefs[g] for g in reps], np.float64)
+    return bg_of_holder, bg_game, init
+
+
+def _c(a: np.ndarray, dtype: Any = None) -> np.ndarray:
+    return np.ascontiguousarray(a if dtype is None else np.asarray(a, dtype))
+
+
+def _call(spec: SimSpec, packed: PackedSpec, table: PolicyTable, keys: np.ndarray, record_actions: bool, record_paths: bool):
+    """One kernel pass over `keys`; returns (steps, misses, fallbacks, out, agg, rec)."""
+    n = keys.size
+    A_ = packed.arrays
+    H, M = spec.horizon, len(spec.movers)
+    n_actors, nb, nv = len(spec.actors), spec.n_belief, spec.n_vars
+    n_rl = len(spec.red_lines)
+    bg_of_holder, bg_game, init_bel = _belief_arrays(spec, table)
+    S = (
+        A_["lo"], A_["hi"], A_["initial"], A_["prior_cdf"], A_["n_types"], A_["bel_start"], A_["code"], A_["cond_ptr"],
+        A_["mover"], A_["ladder"], A_["rungs"], A_["rule_ptr"], A_["rules"], A_["rule_idx"], A_["rule_p"],
+        A_["rule_tab"], A_["rl"], A_["rl_aud"], A_["out_cond"], A_["forbidden"], A_["forces"], A_["script"],
+        bg_of_holder, bg_game, init_bel,
+    )
+    A = (
+        A_["eff_add"], A_["eff_set"], A_["eff_mask"], A_["cas"], A_["cdf"], A_["act"], A_["act_attr_p"], A_["errs"],
+        A_["err_p"], A_["bec_ptr"], A_["bec"], A_["oth_ptr"], A_["oth"], A_["oth_idx"], A_["cas_ptr"], A_["cas_list"],
+    )
+    I = np.array(
+        [n_rl, packed.ints["n_forces"], H, packed.ints["horizon_outcome"], int(record_actions), int(record_paths),
+         int(table.miss_mode), bg_game.size],
+        np.int64,
+    )
+    P = (
+        _c(table.decisions(spec), np.int64), bool(table.keyed), _c(table.radix, np.int64), _c(table.offset, np.int64),
+        _c(table.key_ptr, np.int64), _c(table.key_vals, np.int64), _c(table.key_row, np.int64),
+        int(table.grid_points), _c(table.grid_sizes, np.int64), _c(table.grid_strides(), np.int64),
+        _c(table.sigma, np.float64), _c(table.perm, np.int64),
+    )
+    n_cols = nv + 2 * n_rl
+    out = (
+        np.empty((n, n_actors), np.int8), np.empty(n, np.int16), np.empty(n, np.int16),
+        np.empty((n, len(spec.sides)), np.int64), np.empty((n, n_actors)), np.empty((n, max(n_rl, 1)), np.int8),
+        np.zeros((n, len(spec.actions)), np.bool_), np.empty(n), np.empty(n, np.int64), np.empty((n, max(n_cols, 1)), np.int64),
+    )
+    n_levels = int((spec.hi - spec.lo).max()) + 1
+    agg = (
+        np.zeros((H + 1, nv, n_levels), np.int64), np.zeros((H + 1, nv, n_levels), np.int64),
+        np.zeros((H + 1, n_actors, nb), np.int64), np.zeros((H + 1, n_actors, nb), np.int64), np.zeros(H + 1, np.int64),
+    )
+    L = H * M
+    rec = (
+        np.full((n, L) if record_actions else (0, 0), -1, np.int16),
+        np.full((n, L) if record_paths else (0, 0), -1, np.int64),
+        np.full((n, L) if record_paths else (0, 0), -1, np.int64),
+        np.zeros((n, L, nv) if record_paths else (0, 0, 0), np.int64),
+        np.zeros((n, L, n_actors, nb) if record_paths else (0, 0, 0, 0), np.float64),
+        np.zeros((n, L) if record_paths else (0, 0), np.bool_),
+    )
+    steps, misses, fallbacks = run_chunk(keys, S, A, I, P, out, agg, rec)
+    return int(steps), int(misses), int(fallbacks), out, agg, rec
+
+
+def kernel_chunk(
+    spec: SimSpec, inputs: KernelInputs, seed: int, runs: np.ndarray, record_actions: bool, record_paths: bool
+) -> ChunkResult:
+    """Simulate runs `runs` (int64 `(n,)`) with the compiled kernel; same result as the numpy engine."""
+    runs = np.ascontiguousarray(runs, dtype=np.int64)
+    keys = run_keys(seed, runs)
+    packed, table = inputs.packed, inputs.table
+    for _ in range(_MAX_REPLAYS):
+        steps, misses, fallbacks, out, agg, rec = _call(spec, packed, table, keys, record_actions, record_paths)
+        if misses == 0:
+            break
+        # Discover the missing states with the runs that met them only, then replay the chunk.
+        table.extend(spec, out[8][:misses], out[9][:misses])
+        pending = keys[out[2] < 0]
+        while pending.size:
+            _, m2, _, o2, _, _ = _call(spec, packed, table, pending, False, False)
+            if m2 == 0:
+                break
+            table.extend(spec, o2[8][:m2], o2[9][:m2])
+            pending = pending[o2[2] < 0]
+    else:  # pragma: no cover - defensive
+        raise RuntimeError("policy table did not converge")
+    table.note_fallbacks(fallbacks)
+    (types, outcome, end_round, casualties, audience, rl_status, taken, loglik, _, _) = out
+    hist_live, hist_delta, bsum_alive, bsum_delta, n_alive = agg
+    state_hist = hist_live + np.cumsum(hist_delta, axis=0)
+    belief_sum = bsum_alive + np.cumsum(bsum_delta, axis=0)
+    n_rl = len(spec.red_lines)
+    actions_rec = rec[0] if record_actions else None
+    path_hash, path_reps = None, {}
+    if actions_rec is not None:
+        path_hash = hash_rows(actions_rec)
+        uniq, first, counts = np.unique(path_hash, return_index=True, return_counts=True)
+        top = np.argsort(-counts, kind="stable")[:_REPS_PER_CHUNK]
+        path_reps = {int(uniq[i]): tuple(int(x) for x in actions_rec[first[i]]) for i in top}
+    path_rows = None
+    if record_paths:
+        M = len(spec.movers)
+        ii, cc = np.nonzero(rec[5])
+        path_rows = {
+            "run": runs[ii],
+            "round": (cc // M + 1).astype(np.int16),
+            "move": (cc % M).astype(np.int16),
+            "actor": (cc % M).astype(np.int16),
+            "action": rec[1][ii, cc].astype(np.int16),
+            "executed": rec[2][ii, cc].astype(np.int16),
+            "state": rec[3][ii, cc],
+            "beliefs": rec[4][ii, cc],
+        }
+    return ChunkResult(
+        runs=runs,
+        types=types,
+        outcome=outcome,
+        end_round=end_round,
+        casualties=casualties,
+        audience=audience,
+        rl_status=rl_status[:, :n_rl],
+        taken=taken,
+        actions=actions_rec,
+        state_hist=state_hist,
+        belief_sum=belief_sum,
+        belief_sum_alive=bsum_alive,
+        n_alive=n_alive,
+        run_steps=steps,
+        loglik=loglik,
+        path_hash=path_hash,
+        path_reps=path_reps,
+        path_rows=path_rows,
+    )

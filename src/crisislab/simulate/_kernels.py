@@ -1,0 +1,852 @@
+"""The compiled simulation kernel: one numba function that plays a chunk of runs through every move.
+
+`pack_spec` flattens a `SimSpec` and an `Arm` into plain arrays (conditions as postfix programs,
+effects as add/set rows, chance consequences as CSR lists, casualty tables as one flat CDF array);
+`run_chunk` then takes each run from its type draw to its outcome in one pass, with no Python
+object in the loop. A run's random numbers are the same counter-based uniforms as `_rng.uniforms`
+(SplitMix64 finaliser of (run key, counter(round, move, slot))), computed inline, so a run's history
+is a function of (seed, run index) only, whatever the chunk or worker that plays it. The policy
+enters as a dense table (`_policy.PolicyTable`): per decision, sorted public-state keys, and per
+perceived game a strategy block `(n_rows, n_belief_nodes, k_max, a_max)`, interpolated
+multilinearly on the belief grid when the policy depends on beliefs. Per-round aggregates
+(state histograms, quantized belief sums) are accumulated as integers, so they are exact and
+independent of the order runs are played in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit
+
+from crisislab.simulate._rng import _GOLDEN, _M2, MAX_MOVES, MAX_SLOTS, _fmix
+from crisislab.simulate._spec import (
+    OP_AND,
+    OP_NOT,
+    OP_OR,
+    OP_RL,
+    OP_ROUND,
+    OP_TRUE,
+    OP_VAR,
+    RL_ANSWERED,
+    RL_FAILED,
+    RL_INACTIVE,
+    RL_PENDING,
+    CasualtySpec,
+    CondProgram,
+    Effect,
+    SimSpec,
+)
+
+__all__ = ["PackedSpec", "pack_spec", "run_chunk"]
+
+_TO_UNIT = 2.0**-53
+_S11 = np.uint64(11)
+_TINY = 1e-300
+_QUANTUM = 2.0**30  # same as _engine.BELIEF_QUANTUM
+_SLOTS_PER_DEPTH = 128
+_MAX_DEPTH = 8
+_STACK = 64  # condition evaluation stack (nesting depth of a condition)
+SCRIPT_FREE = -2
+
+
+@dataclass(frozen=True)
+class PackedSpec:
+    """A `SimSpec` plus an `Arm` as flat arrays for `run_chunk` (shapes in `pack_spec`)."""
+
+    ints: dict
+    arrays: dict
+
+
+class _Builder:
+    """Collects conditions, effects and casualty tables into flat arrays."""
+
+    def __init__(self, n_vars: int):
+        self.n_vars = n_vars
+        self.code: list[np.ndarray] = []
+        self.cond_ptr = [0]
+        self.eff_add: list[np.ndarray] = []
+        self.eff_set: list[np.ndarray] = []
+        self.eff_mask: list[np.ndarray] = []
+        self.cas: list[tuple[int, int, int, int]] = []  # side, into, cdf start, cdf length
+        self.cdf: list[np.ndarray] = []
+        self.cdf_len = 0
+        self._cond_ids: dict[int, int] = {}
+
+    def cond(self, c) -> int:
+        if c is None:
+            return -1
+        if not isinstance(c, CondProgram):
+            raise TypeError("the compiled kernel needs conditions as CondProgram")
+        if id(c) in self._cond_ids:
+            return self._cond_ids[id(c)]
+        self.code.append(c.code)
+        self.cond_ptr.append(self.cond_ptr[-1] + c.code.shape[0])
+        self._cond_ids[id(c)] = len(self.cond_ptr) - 2
+        return len(self.cond_ptr) - 2
+
+    def effect(self, e: Effect | None) -> int:
+        if e is None or e.is_noop:
+            return -1
+        self.eff_add.append(np.asarray(e.add, np.int64))
+        self.eff_set.append(np.asarray(e.set_value, np.int64))
+        self.eff_mask.append(np.asarray(e.set_mask, bool))
+        return len(self.eff_add) - 1
+
+    def casualty(self, c: CasualtySpec) -> int:
+        self.cas.append((c.side, c.into, self.cdf_len, c.cdf.size))
+        self.cdf.append(np.asarray(c.cdf, np.float64))
+        self.cdf_len += c.cdf.size
+        return len(self.cas) - 1
+
+
+def _csr(lists: list[list]) -> tuple[np.ndarray, list]:
+    ptr = np.zeros(len(lists) + 1, np.int64)
+    flat: list = []
+    for i, items in enumerate(lists):
+        flat.extend(items)
+        ptr[i + 1] = len(flat)
+    return ptr, flat
+
+
+def pack_spec(spec: SimSpec, arm) -> PackedSpec:
+    """Flatten `spec` and `arm` (an `_engine.Arm`) into the arrays `run_chunk` reads.
+
+    Raises TypeError when a condition is not a `CondProgram` (the caller then uses the numpy
+    reference path).
+    """
+    nv = spec.n_vars
+    b = _Builder(nv)
+    n_act = len(spec.actions)
+    n_actors = len(spec.actors)
+    k_max = max(len(t) for t in spec.types)
+
+    # Actions: effect, availability, attribution, `becomes` errors, other consequences.
+    act = np.full((n_act, 6), -1, np.int64)  # eff, avail, attr_ci, unattr_eff, (unused), (unused)
+    act_attr_p = np.zeros(n_act)
+    errs: list[tuple[int, float, int, int, int]] = []  # ci, (p in err_p), becomes, eff, cas list
+    err_p: list[float] = []
+    cas_lists: list[list[int]] = []
+    bec_lists: list[list[int]] = []
+    oth_lists: list[list[int]] = []
+    oth: list[tuple[int, int, int]] = []  # kind (0 casualty, 1 error), ci, casualty id or error id
+
+    def error(ci: int, e) -> int:
+        cas_lists.append([b.casualty(c) for c in e.casualties])
+        errs.append((ci, 0, e.becomes, b.effect(e.effect), len(cas_lists) - 1))
+        err_p.append(float(e.probability))
+        return len(errs) - 1
+
+    for a, spec_a in enumerate(spec.actions):
+        act[a, 0] = b.effect(spec_a.effect)
+        act[a, 1] = b.cond(spec_a.available)
+        if spec_a.attribution is not None:
+            act[a, 2] = spec_a.attribution_index
+            act_attr_p[a] = spec_a.attribution
+            act[a, 3] = b.effect(spec_a.unattributed)
+        bec_lists.append([error(ci, e) for ci, e in spec_a.becomes_errors])
+        items = []
+        for ci, item in spec_a.other_consequences:
+            if isinstance(item, CasualtySpec):
+                oth.append((0, ci, b.casualty(item)))
+            else:
+                oth.append((1, ci, error(ci, item)))
+            items.append(len(oth) - 1)
+        oth_lists.append(items)
+    bec_ptr, bec_flat = _csr(bec_lists)
+    oth_ptr, oth_flat = _csr(oth_lists)
+    cas_ptr, cas_flat = _csr(cas_lists)
+
+    # Movers: ladders, rungs, defaults, environment rules.
+    M = len(spec.movers)
+    a_max = max([m.actions.size for m in spec.movers] + [1])
+    mover = np.full((M, 3), -1, np.int64)  # strategic actor, ladder size, default local index
+    ladder = np.full((M, a_max), -1, np.int64)
+    rungs = np.zeros((M, a_max), np.int64)
+    rule_lists: list[list[int]] = []
+    rules: list[tuple[int, int, int, int, int]] = []  # cond, action, by, table start, table len
+    rule_p: list[float] = []
+    tables: list[np.ndarray] = []
+    tab_len = 0
+    for m, mv in enumerate(spec.movers):
+        mover[m, 0] = mv.strategic
+        mover[m, 1] = mv.actions.size
+        ladder[m, : mv.actions.size] = mv.actions
+        rungs[m, : mv.rungs.size] = mv.rungs
+        default = 0
+        for i, g in enumerate(mv.actions):
+            if spec.actions[g].default:
+                default = i
+        mover[m, 2] = default
+        ids = []
+        for rule in mv.env_rules:
+            if rule.table is not None:
+                t = np.asarray(rule.table, np.float64)
+                rules.append((b.cond(rule.when), rule.action, rule.by, tab_len, t.size))
+                tables.append(t)
+                tab_len += t.size
+            else:
+                rules.append((b.cond(rule.when), rule.action, -1, 0, 0))
+            rule_p.append(float(rule.p))
+            ids.append(len(rules) - 1)
+        rule_lists.append(ids)
+    rule_ptr, rule_flat = _csr(rule_lists)
+
+    n_rl = len(spec.red_lines)
+    rl = np.zeros((max(n_rl, 1), 4), np.int64)  # owner, crossed cond, answer rung, deadline
+    rl_aud = np.zeros((max(n_rl, 1), k_max))
+    for k, r in enumerate(spec.red_lines):
+        rl[k] = (r.owner, b.cond(r.crossed), r.answer_rung, r.deadline)
+        rl_aud[k, : r.audience_cost.size] = r.audience_cost
+    out_cond = np.array([b.cond(c) for c in spec.outcome_conds], np.int64)
+
+    prior_cdf = np.ones((n_actors, k_max))
+    n_types = np.array([len(t) for t in spec.types], np.int64)
+    for j, p in enumerate(spec.true_prior):
+        prior_cdf[j, : p.size] = np.cumsum(p)
+    bel_start = np.array([sl.start for sl in spec.belief_slices], np.int64)
+
+    # Interventions.
+    forbidden = np.zeros(n_act, bool)
+    for g in arm.forbidden:
+        forbidden[g] = True
+    forces = np.full((max(len(arm.forces), 1), 4), -1, np.int64)  # actor, local, round, cond
+    for i, f in enumerate(arm.forces):
+        j = spec.actors.index(f.actor)
+        mv = next(m for m in spec.movers if m.strategic == j)
+        local = int(np.flatnonzero(mv.actions == f.action)[0])
+        forces[i] = (j, local, -1 if f.round_ is None else f.round_, -1 if f.round_ is not None else b.cond(f.when))
+    H = spec.horizon
+    script = np.full((H, M), SCRIPT_FREE, np.int64)
+    if arm.script is not None:
+        script[:] = arm.script[:H]
+
+    n_eff = len(b.eff_add)
+    arrays = dict(
+        lo=np.asarray(spec.lo, np.int64),
+        hi=np.asarray(spec.hi, np.int64),
+        initial=np.asarray(spec.initial, np.int64),
+        prior_cdf=prior_cdf,
+        n_types=n_types,
+        bel_start=bel_start,
+        code=np.concatenate(b.code) if b.code else np.zeros((1, 4), np.int64),
+        cond_ptr=np.array(b.cond_ptr, np.int64),
+        eff_add=np.array(b.eff_add).reshape(n_eff, nv) if n_eff else np.zeros((1, nv), np.int64),
+        eff_set=np.array(b.eff_set).reshape(n_eff, nv) if n_eff else np.zeros((1, nv), np.int64),
+        eff_mask=np.array(b.eff_mask).reshape(n_eff, nv) if n_eff else np.zeros((1, nv), bool),
+        cas=np.array(b.cas, np.int64).reshape(-1, 4) if b.cas else np.zeros((1, 4), np.int64),
+        cdf=np.concatenate(b.cdf) if b.cdf else np.ones(1),
+        act=act,
+        act_attr_p=act_attr_p,
+        errs=np.array(errs, np.int64).reshape(-1, 5) if errs else np.zeros((1, 5), np.int64),
+        err_p=np.array(err_p + [0.0]),
+        bec_ptr=bec_ptr,
+        bec=np.array(bec_flat + [0], np.int64),
+        oth_ptr=oth_ptr,
+        oth=np.array(oth, np.int64).reshape(-1, 3) if oth else np.zeros((1, 3), np.int64),
+        oth_idx=np.array(oth_flat + [0], np.int64),
+        cas_ptr=cas_ptr,
+        cas_list=np.array(cas_flat + [0], np.int64),
+        mover=mover,
+        ladder=ladder,
+        rungs=rungs,
+        rule_ptr=rule_ptr,
+        rules=np.array(rules, np.int64).reshape(-1, 5) if rules else np.zeros((1, 5), np.int64),
+        rule_idx=np.array(rule_flat + [0], np.int64),
+        rule_p=np.array(rule_p + [0.0]),
+        rule_tab=np.concatenate(tables) if tables else np.zeros(1),
+        rl=rl,
+        rl_aud=rl_aud,
+        out_cond=out_cond,
+        forbidden=forbidden,
+        forces=forces,
+        script=script,
+    )
+    ints = dict(n_rl=n_rl, n_forces=len(arm.forces), horizon=H, horizon_outcome=spec.horizon_outcome)
+    return PackedSpec(ints=ints, arrays=arrays)
+
+
+# ----- the kernel ----------------------------------------------------------------------------
+
+
+@njit(cache=True, inline="always")
+def _uniform(key: np.uint64, round_: int, move: int, slot: int) -> float:
+    ctr = np.uint64((round_ * MAX_MOVES + move) * MAX_SLOTS + slot)
+    c = _fmix(ctr * _GOLDEN + _M2)
+    return np.float64(_fmix(key ^ c) >> _S11) * _TO_UNIT
+
+
+@njit(cache=True, inline="always")
+def _cmp(x: int, op: int, y: int) -> bool:
+    if op == 0:
+        return x == y
+    if op == 1:
+        return x != y
+    if op == 2:
+        return x < y
+    if op == 3:
+        return x <= y
+    if op == 4:
+        return x > y
+    return x >= y
+
+
+# _nrt=False: no reference counting of the array arguments at each call (it dominated the loop).
+@njit(cache=True, _nrt=False)
+def _eval(code, cond_ptr, c, state, round_, rls, stack) -> bool:
+    """Evaluate condition program `c` for one run (stack: bool scratch of length _STACK)."""
+    top = 0
+    for i in range(cond_ptr[c], cond_ptr[c + 1]):
+        op = code[i, 0]
+        if op == OP_VAR:
+            stack[top] = _cmp(state[code[i, 1]], code[i, 2], code[i, 3])
+            top += 1
+        elif op == OP_ROUND:
+            stack[top] = _cmp(round_, code[i, 2], code[i, 3])
+            top += 1
+        elif op == OP_RL:
+            stack[top] = rls[code[i, 1]] == code[i, 3]
+            top += 1
+        elif op == OP_AND or op == OP_OR:
+            n = code[i, 1]
+            v = stack[top - n]
+            for k in range(top - n + 1, top):
+                v = (v and stack[k]) if op == OP_AND else (v or stack[k])
+            top -= n
+            stack[top] = v
+            top += 1
+        elif op == OP_NOT:
+            stack[top - 1] = not stack[top - 1]
+        elif op == OP_TRUE:
+            stack[top] = True
+            top += 1
+    return stack[top - 1]
+
+
+# _nrt=False: no reference counting of the array arguments at each call (it dominated the loop).
+@njit(cache=True, _nrt=False)
+def _eval_all(code, cond_ptr, state, round_, rls, stack, cval) -> None:
+    """Evaluate every condition program for one run into `cval` (bool `(n_cond,)`).
+
+    Conditions depend only on (state, round, red-line statuses), which change at a minority of
+    moves; the kernel re-evaluates them all when one of those changed ("dirty") and otherwise
+    reads the cached values, so a quiet move costs no condition evaluation at all. One flat pass
+    over the concatenated programs (the stack restarts at each program's first instruction).
+    """
+    if cond_ptr.shape[0] < 2:
+        return
+    c = 0
+    top = 0
+    end = cond_ptr[1]
+    n_instr = cond_ptr[cond_ptr.shape[0] - 1]
+    for i in range(n_instr):
+        op = code[i, 0]
+        if op == OP_VAR:
+            stack[top] = _cmp(state[code[i, 1]], code[i, 2], code[i, 3])
+            top += 1
+        elif op == OP_ROUND:
+            stack[top] = _cmp(round_, code[i, 2], code[i, 3])
+            top += 1
+        elif op == OP_RL:
+            stack[top] = rls[code[i, 1]] == code[i, 3]
+            top += 1
+        elif op == OP_AND or op == OP_OR:
+            n = code[i, 1]
+            v = stack[top - n]
+            for k in range(top - n + 1, top):
+                v = (v and stack[k]) if op == OP_AND else (v or stack[k])
+            top -= n
+            stack[top] = v
+            top += 1
+        elif op == OP_NOT:
+            stack[top - 1] = not stack[top - 1]
+        else:
+            stack[top] = True
+            top += 1
+        if i + 1 == end:
+            cval[c] = stack[top - 1]
+            c += 1
+            top = 0
+            end = cond_ptr[c + 1] if c + 1 < cond_ptr.shape[0] else 0
+
+
+@njit(cache=True, inline="always")
+def _apply(e, eff_add, eff_set, eff_mask, state, lo, hi) -> None:
+    if e < 0:
+        return
+    for v in range(state.shape[0]):
+        x = eff_set[e, v] if eff_mask[e, v] else state[v] + eff_add[e, v]
+        state[v] = min(max(x, lo[v]), hi[v])
+
+
+@njit(cache=True, inline="always")
+def _casualty(ci, u, cas, cdf, state, casualties, hi) -> None:
+    start, size = cas[ci, 2], cas[ci, 3]
+    if size <= 1:
+        return
+    # searchsorted(cdf, u, side="right"): the number of table entries <= u.
+    lo_, hi_ = 0, size
+    while lo_ < hi_:
+        mid = (lo_ + hi_) >> 1
+        if cdf[start + mid] <= u:
+            lo_ = mid + 1
+        else:
+            hi_ = mid
+    k = min(lo_, size - 1)
+    casualties[cas[ci, 0]] += k
+    into = cas[ci, 1]
+    if into >= 0:
+        state[into] = min(state[into] + k, hi[into])
+
+
+@njit(cache=True, inline="always")
+def _slot(depth: int, ci: int, sub: int) -> int:
+    return 1 + depth * _SLOTS_PER_DEPTH + 8 * ci + sub
+
+
+# _nrt=False: no reference counting of the array arguments at each call (it dominated the loop).
+@njit(cache=True, _nrt=False)
+def _execute(
+    g, key, r, m, eff_add, eff_set, eff_mask, cas, cdf, act, act_attr_p, errs, err_p, bec_ptr, bec, oth_ptr, oth, oth_idx,
+    cas_ptr, cas_list, state, casualties, lo, hi, chain,
+):
+    """Execute global action g (errors that turn it into another first); returns the executed action.
+
+    Same semantics as `_engine._execute_action`, iterative: walk down the `becomes` chain recording
+    the fired errors, execute the last action fully, then apply the errors' effects and nested
+    casualties from the deepest up (the order the recursion unwinds in).
+    """
+    depth = 0
+    a = g
+    while depth < _MAX_DEPTH:
+        fired = -1
+        for q in range(bec_ptr[a], bec_ptr[a + 1]):
+            e = bec[q]
+            if _uniform(key, r, m, _slot(depth, errs[e, 0], 0)) < err_p[e]:
+                fired = e
+                break
+        if fired < 0:
+            break
+        chain[depth] = fired
+        depth += 1
+        a = errs[fired, 2]
+    # The action finally executed, at nesting `depth`.
+    if act[a, 2] >= 0:
+        if _uniform(key, r, m, _slot(depth, act[a, 2], 0)) < act_attr_p[a]:
+            _apply(act[a, 0], eff_add, eff_set, eff_mask, state, lo, hi)
+        else:
+            _apply(act[a, 3], eff_add, eff_set, eff_mask, state, lo, hi)
+    else:
+        _apply(act[a, 0], eff_add, eff_set, eff_mask, state, lo, hi)
+    for q in range(oth_ptr[a], oth_ptr[a + 1]):
+        o = oth_idx[q]
+        ci = oth[o, 1]
+        if oth[o, 0] == 0:
+            if cas[oth[o, 2], 3] > 1:
+                _casualty(oth[o, 2], _uniform(key, r, m, _slot(depth, ci, 0)), cas, cdf, state, casualties, hi)
+        else:
+            e = oth[o, 2]
+            if _uniform(key, r, m, _slot(depth, ci, 0)) < err_p[e]:
+                _apply(errs[e, 3], eff_add, eff_set, eff_mask, state, lo, hi)
+                lst = errs[e, 4]
+                for k in range(cas_ptr[lst + 0], cas_ptr[lst + 1]):
+                    c = cas_list[k]
+                    if cas[c, 3] > 1:
+                        _casualty(c, _uniform(key, r, m, _slot(depth, ci, 1 + k - cas_ptr[lst])), cas, cdf, state, casualties, hi)
+    for dd in range(depth - 1, -1, -1):
+        e = chain[dd]
+        ci = errs[e, 0]
+        _apply(errs[e, 3], eff_add, eff_set, eff_mask, state, lo, hi)
+        lst = errs[e, 4]
+        for k in range(cas_ptr[lst], cas_ptr[lst + 1]):
+            c = cas_list[k]
+            if cas[c, 3] > 1:
+                _casualty(c, _uniform(key, r, m, _slot(dd, ci, 1 + k - cas_ptr[lst])), cas, cdf, state, casualties, hi)
+    return a
+
+
+@njit(cache=True)
+def run_chunk(
+    keys, S, A, I, P, out, agg, rec
+):  # pragma: no cover - compiled
+    """Play every run of a chunk from its type draw to its outcome.
+
+    `keys`: uint64 `(n,)` run keys. `S`: spec arrays tuple; `A`: action arrays tuple (see
+    `_engine._kernel_chunk` for the order); `I`: int64 `(8,)` scalars (n_rl, n_forces, horizon,
+    horizon outcome, record actions, record paths, miss mode, number of belief arrays);
+    `P`: the policy table tuple; `out`: per-run outputs (written); `agg`: additive aggregates;
+    `rec`: recorded actions / paths. Returns (run_steps, misses, fallbacks).
+    """
+    (lo, hi, initial, prior_cdf, n_types, bel_start, code, cond_ptr, mover, ladder, rungs, rule_ptr, rules, rule_idx,
+     rule_p, rule_tab, rl, rl_aud, out_cond, forbidden, forces, script, bg_of_holder, bg_game, init_bel) = S
+    # Unpacked once: taking arrays out of a tuple in the loop costs reference-count updates.
+    (eff_add, eff_set, eff_mask, cas_t, cdf, act, act_attr_p, errs, err_p, bec_ptr, bec, oth_ptr, oth, oth_idx, cas_ptr,
+     cas_list) = A
+    (dec, keyed, radix, offset, key_ptr, key_vals, key_row, grid_G, grid_sizes, grid_strides, sigma, perm) = P
+    (o_types, o_outcome, o_end, o_cas, o_aud, o_rls, o_taken, o_ll, miss_d, miss_state) = out
+    (hist_live, hist_delta, bsum_alive, bsum_delta, n_alive) = agg
+    (actions_rec, p_action, p_exec, p_state, p_bel, p_live) = rec
+    n_rl, n_forces, H, horizon_outcome, record_actions, record_paths, miss_mode, n_bg = (
+        I[0], I[1], I[2], I[3], I[4], I[5], I[6], I[7]
+    )
+    n = keys.shape[0]
+    nv = lo.shape[0]
+    M = mover.shape[0]
+    n_actors = n_types.shape[0]
+    n_belief = init_bel.shape[1]
+    k_max = sigma.shape[3]
+    a_max = ladder.shape[1]
+    n_out = out_cond.shape[0]
+    B = sigma.shape[2]
+    n_corners = 1
+    for j in range(n_actors):
+        if grid_sizes[j] > 1:
+            n_corners *= 2
+
+    state = np.empty(nv, np.int64)
+    rls = np.zeros(max(n_rl, 1), np.int64)
+    left = np.zeros(max(n_rl, 1), np.int64)
+    bel = np.empty((n_bg, n_belief))
+    types = np.empty(n_actors, np.int64)
+    cas = np.zeros(o_cas.shape[1], np.int64)
+    sig = np.empty((n_bg, k_max, a_max))
+    p = np.empty(a_max)
+    stack = np.zeros(_STACK, np.bool_)
+    chain = np.zeros(_MAX_DEPTH + 1, np.int64)
+    c_idx = np.zeros(max(n_corners, 1), np.int64)
+    c_w = np.zeros(max(n_corners, 1))
+    i0 = np.zeros(n_actors, np.int64)
+    fr = np.zeros(n_actors)
+    steps = 0
+    misses = 0
+    fallbacks = 0
+    n_cond = cond_ptr.shape[0] - 1
+    cval = np.zeros(max(n_cond, 1), np.bool_)
+    has_round = False
+    for q in range(code.shape[0]):
+        if code[q, 0] == OP_ROUND:
+            has_round = True
+    # An action "touches" the run's state when it has effects or chance consequences; a quiet
+    # action (the status quo) leaves every condition as it was.
+    touches = np.zeros(act.shape[0], np.bool_)
+    for a in range(act.shape[0]):
+        touches[a] = act[a, 0] >= 0 or act[a, 2] >= 0 or bec_ptr[a + 1] > bec_ptr[a] or oth_ptr[a + 1] > oth_ptr[a]
+    last_key = np.full(M, -1, np.int64)
+    last_d = np.full(M, -1, np.int64)
+    last_row = np.full(M, -1, np.int64)
+
+    for i in range(n):
+        key = keys[i]
+        for j in range(n_actors):
+            u = _uniform(key, 0, j, 0)
+            t = 0
+            for q in range(n_types[j]):
+                if prior_cdf[j, q] <= u:
+                    t += 1
+            types[j] = min(t, n_types[j] - 1)
+            o_types[i, j] = types[j]
+        for v in range(nv):
+            state[v] = initial[v]
+        for k in range(n_rl):
+            rls[k] = RL_INACTIVE
+            left[k] = 0
+        for g in range(n_bg):
+            for q in range(n_belief):
+                bel[g, q] = init_bel[g, q]
+        for s in range(cas.shape[0]):
+            cas[s] = 0
+        ll = 0.0
+        lik = 1.0
+        for j in range(n_actors):
+            o_aud[i, j] = 0.0
+        # Round 0 aggregates.
+        for v in range(nv):
+            hist_live[0, v, state[v] - lo[v]] += 1
+        for h in range(n_actors):
+            g = bg_of_holder[h]
+            for q in range(n_belief):
+                bsum_alive[0, h, q] += np.int64(np.rint(bel[g, q] * _QUANTUM))
+        n_alive[0] += 1
+        ended = False
+        aborted = False
+        dirty = True
+        for mm in range(M):
+            last_d[mm] = -1
+        outcome = horizon_outcome
+        end_round = H
+        for r in range(1, H + 1):
+            if has_round:
+                dirty = True
+            for m in range(M):
+                steps += 1
+                j = mover[m, 0]
+                n_a = mover[m, 1]
+                if j >= 0:
+                    # --- strategic move: strategy rows of every perceived game -------------------
+                    d = dec[r, m]
+                    row = d
+                    if keyed:
+                        kk = 0
+                        for v in range(nv):
+                            kk += (state[v] - offset[v]) * radix[v]
+                        for k in range(n_rl):
+                            kk += (rls[k] - offset[nv + k]) * radix[nv + k]
+                            if rls[k] == RL_PENDING:
+                                kk += (left[k] - offset[nv + n_rl + k]) * radix[nv + n_rl + k]
+                            else:
+                                kk += (0 - offset[nv + n_rl + k]) * radix[nv + n_rl + k]
+                        if last_d[m] == d and last_key[m] == kk:
+                            row = last_row[m]
+                        else:
+                            lo_, hi_ = key_ptr[d], key_ptr[d + 1]
+                            while lo_ < hi_:
+                                mid = (lo_ + hi_) >> 1
+                                if key_vals[mid] < kk:
+                                    lo_ = mid + 1
+                                else:
+                                    hi_ = mid
+                            row = key_row[lo_] if (lo_ < key_ptr[d + 1] and key_vals[lo_] == kk) else -1
+                            last_d[m] = d
+                            last_key[m] = kk
+                            last_row[m] = row
+                    kj = n_types[j]
+                    if row < 0:
+                        if miss_mode == 1:
+                            # Unknown state: record it and abandon the run (the chunk is replayed
+                            # once the policy has been evaluated there).
+                            miss_d[misses] = d
+                            for v in range(nv):
+                                miss_state[misses, v] = state[v]
+                            for k in range(n_rl):
+                                miss_state[misses, nv + k] = rls[k]
+                                miss_state[misses, nv + n_rl + k] = left[k]
+                            misses += 1
+                            aborted = True
+                            break
+                        # A state the policy does not know is played uniformly and counted.
+                        fallbacks += 1
+                        for g in range(n_bg):
+                            for t in range(kj):
+                                for a in range(n_a):
+                                    sig[g, t, a] = 1.0 / n_a
+                    else:
+                        for g in range(n_bg):
+                            tg = bg_game[g]
+                            if B == 1:
+                                for t in range(kj):
+                                    for a in range(n_a):
+                                        sig[g, t, a] = sigma[tg, row, 0, t, perm[m, a]]
+                            else:
+                                for jj in range(n_actors):
+                                    if grid_sizes[jj] > 1:
+                                        x = min(max(bel[g, bel_start[jj]], 0.0), 1.0)
+                                        pos = x * (grid_G - 1)
+                                        lo_i = min(np.int64(np.floor(pos)), grid_G - 2)
+                                        i0[jj] = lo_i
+                                        fr[jj] = pos - lo_i
+                                c = 0
+                                for corner in range(1 << n_actors):
+                                    w = 1.0
+                                    idx = 0
+                                    skip = False
+                                    for jj in range(n_actors):
+                                        bit = (corner >> jj) & 1
+                                        if grid_sizes[jj] == 1:
+                                            if bit:
+                                                skip = True
+                                            continue
+                                        idx += (i0[jj] + bit) * grid_strides[jj]
+                                        w *= fr[jj] if bit else 1.0 - fr[jj]
+                                    if skip:
+                                        continue
+                                    c_idx[c] = idx
+                                    c_w[c] = w
+                                    c += 1
+                                for t in range(kj):
+                                    for a in range(n_a):
+                                        pa = perm[m, a]
+                                        acc = 0.0
+                                        for cc in range(c):
+                                            acc += c_w[cc] * sigma[tg, row, c_idx[cc], t, pa]
+                                        sig[g, t, a] = acc
+                    # --- own strategy, masked; inverse-CDF draw ----------------------------------
+                    own = bg_of_holder[j]
+                    tj = types[j]
+                    tot = 0.0
+                    if dirty:
+                        _eval_all(code, cond_ptr, state, r, rls, stack, cval)
+                        dirty = False
+                    for a in range(n_a):
+                        ga = ladder[m, a]
+                        ok = not forbidden[ga]
+                        if ok and act[ga, 1] >= 0:
+                            ok = cval[act[ga, 1]]
+                        p[a] = sig[own, tj, a] if ok else 0.0
+                        tot += p[a]
+                    u = _uniform(key, r, m, 0)
+                    if tot <= 0.0:
+                        p[mover[m, 2]] = 1.0
+                    # cumsum, then the number of bins whose cdf < u * total (the engine's rule).
+                    acc = 0.0
+                    for a in range(n_a):
+                        acc += p[a]
+                    thr = u * acc
+                    acc = 0.0
+                    chosen = 0
+                    for a in range(n_a):
+                        acc += p[a]
+                        if acc < thr:
+                            chosen += 1
+                    chosen = min(chosen, n_a - 1)
+                    for f in range(n_forces):
+                        if forces[f, 0] != j:
+                            continue
+                        if forces[f, 2] >= 0:
+                            if forces[f, 2] == r:
+                                chosen = forces[f, 1]
+                        elif forces[f, 3] >= 0:
+                            if cval[forces[f, 3]]:
+                                chosen = forces[f, 1]
+                    sg = script[r - 1, m]
+                    if sg != SCRIPT_FREE:
+                        if sg < 0:
+                            chosen = mover[m, 2]
+                        else:
+                            for a in range(n_a):
+                                if ladder[m, a] == sg:
+                                    chosen = a
+                    tot = 0.0
+                    for a in range(n_a):
+                        tot += p[a]
+                    lik *= p[chosen] / tot
+                    # --- Bayes' rule in every perceived game ---------------------------------------
+                    s0 = bel_start[j]
+                    for g in range(n_bg):
+                        tot = 0.0
+                        for t in range(kj):
+                            tot += bel[g, s0 + t] * sig[g, t, chosen]
+                        if tot > _TINY:
+                            for t in range(kj):
+                                bel[g, s0 + t] = bel[g, s0 + t] * sig[g, t, chosen] / tot
+                    # --- the mover's red lines ------------------------------------------------------
+                    for k in range(n_rl):
+                        if rl[k, 0] != j or rls[k] != RL_PENDING:
+                            continue
+                        if rungs[m, chosen] >= rl[k, 2]:
+                            rls[k] = RL_ANSWERED
+                            dirty = True
+                        else:
+                            left[k] -= 1
+                            if left[k] <= 0:
+                                rls[k] = RL_FAILED
+                                dirty = True
+                                o_aud[i, j] += rl_aud[k, tj]
+                    g_chosen = ladder[m, chosen]
+                else:
+                    # --- environment actor: the first rule whose condition holds -------------------
+                    prob = 0.0
+                    act_r = -1
+                    if dirty:
+                        _eval_all(code, cond_ptr, state, r, rls, stack, cval)
+                        dirty = False
+                    for q in range(rule_ptr[m], rule_ptr[m + 1]):
+                        ru = rule_idx[q]
+                        if rules[ru, 0] < 0 or cval[rules[ru, 0]]:
+                            if rules[ru, 2] >= 0:
+                                prob = rule_tab[rules[ru, 3] + state[rules[ru, 2]] - lo[rules[ru, 2]]]
+                            else:
+                                prob = rule_p[ru]
+                            act_r = rules[ru, 1]
+                            break
+                    sg = script[r - 1, m]
+                    if sg == SCRIPT_FREE:
+                        # A rule that cannot fire needs no draw (the streams are counter-based,
+                        # so skipping it changes no other number).
+                        if prob > 0.0 and _uniform(key, r, m, 0) < prob:
+                            g_chosen = act_r
+                            lik *= prob
+                        else:
+                            g_chosen = -1
+                            lik *= 1.0 - min(prob, 1.0)
+                    elif sg < 0:
+                        g_chosen = -1
+                        lik *= 1.0 - min(prob, 1.0)
+                    else:
+                        g_chosen = sg
+                        lik *= prob if act_r == sg else 0.0
+                # --- execute, red-line crossings, outcomes ------------------------------------------
+                executed = -1
+                if g_chosen >= 0:
+                    o_taken[i, g_chosen] = True
+                    executed = _execute(
+                        g_chosen, key, r, m, eff_add, eff_set, eff_mask, cas_t, cdf, act, act_attr_p, errs, err_p, bec_ptr,
+                        bec, oth_ptr, oth, oth_idx, cas_ptr, cas_list, state, cas, lo, hi, chain,
+                    )
+                    if touches[g_chosen] or touches[executed]:
+                        dirty = True
+                if lik < 1e-280:
+                    # The log-likelihood is kept as a product, folded into its log before it
+                    # could underflow: one log per run instead of one per move.
+                    ll += np.log(lik) if lik > 0.0 else -np.inf
+                    lik = 1.0
+                if record_actions:
+                    actions_rec[i, (r - 1) * M + m] = executed
+                for k in range(n_rl):
+                    if rls[k] == RL_INACTIVE:
+                        if dirty:
+                            _eval_all(code, cond_ptr, state, r, rls, stack, cval)
+                            dirty = False
+                        if cval[rl[k, 1]]:
+                            rls[k] = RL_PENDING
+                            left[k] = rl[k, 3]
+                            dirty = True
+                if dirty:
+                    _eval_all(code, cond_ptr, state, r, rls, stack, cval)
+                    dirty = False
+                for o in range(n_out):
+                    if out_cond[o] >= 0 and cval[out_cond[o]]:
+                        outcome = o
+                        end_round = r
+                        ended = True
+                        break
+                if record_paths:
+                    col = (r - 1) * M + m
+                    p_live[i, col] = True
+                    p_action[i, col] = g_chosen
+                    p_exec[i, col] = executed
+                    for v in range(nv):
+                        p_state[i, col, v] = state[v]
+                    for h in range(n_actors):
+                        g = bg_of_holder[h]
+                        for q in range(n_belief):
+                            p_bel[i, col, h, q] = bel[g, q]
+                if ended:
+                    break
+            if aborted:
+                break
+            if ended:
+                # The run's final state counts in every later round's aggregates (cumulated later).
+                for v in range(nv):
+                    hist_delta[r, v, state[v] - lo[v]] += 1
+                for h in range(n_actors):
+                    g = bg_of_holder[h]
+                    for q in range(n_belief):
+                        bsum_delta[r, h, q] += np.int64(np.rint(bel[g, q] * _QUANTUM))
+                break
+            for v in range(nv):
+                hist_live[r, v, state[v] - lo[v]] += 1
+            for h in range(n_actors):
+                g = bg_of_holder[h]
+                for q in range(n_belief):
+                    bsum_alive[r, h, q] += np.int64(np.rint(bel[g, q] * _QUANTUM))
+            n_alive[r] += 1
+        o_outcome[i] = outcome
+        o_end[i] = -1 if aborted else end_round
+        o_ll[i] = ll + np.log(lik) if lik > 0.0 else -np.inf
+        for s in range(cas.shape[0]):
+            o_cas[i, s] = cas[s]
+        for k in range(n_rl):
+            o_rls[i, k] = rls[k]
+    return steps, misses, fallbacks
+

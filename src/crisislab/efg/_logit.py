@@ -70,6 +70,7 @@ class LogitDiagnostics:
     max_lambda_seen: float
     arc_length: float
     linear_solver: str
+    n_factorizations: int = 0
 
 
 @dataclass(frozen=True)
@@ -170,6 +171,13 @@ class _LogitSystem:
             self.csc_indptr = np.searchsorted(uniq // (N + 1), np.arange(N + 2)).astype(np.int32)
             self.nnz = uniq.size
         self.S = self.kernel_args()
+        # Terminal data for the exact max regret of the stop test (`_logit_kernels.exact_regret`).
+        self.R = (
+            np.ascontiguousarray(game.node_seq[T], dtype=np.int64),
+            np.ascontiguousarray(game.reach_chance[T], dtype=np.float64),
+            np.ascontiguousarray(P[T]),
+            np.asarray(game.infoset_parent_seq, dtype=np.int64),
+        )
 
     # ---- evaluation ---------------------------------------------------------------------------
     def start(self) -> np.ndarray:
@@ -201,6 +209,11 @@ class _LogitSystem:
         lu = spla.splu(A, permc_spec="COLAMD")
         return lu.solve
 
+    def regret(self, y: np.ndarray) -> float:
+        """Gambit's max regret of the profile at `y`, in rescaled payoff units (compiled)."""
+        return float(K.exact_regret(y[: self.n_act], self.R, self.action_offset, self.inf_n_act,
+                                    self.inf_player))
+
     def profile(self, y: np.ndarray) -> np.ndarray:
         """σ `(n_act,)` from the log-profile, renormalised per infoset against rounding."""
         s = np.exp(y[: self.n_act])
@@ -223,6 +236,9 @@ class _Tracer:
     max_steps: int
     newton_max: int = 8
     contraction_max: float = 0.6
+    # A chord iteration (Jacobian from the previous point) must shrink the correction at least this
+    # much, else the Jacobian is refreshed where the corrector stands.
+    chord_max: float = 0.25
     max_angle_cos: float = math.cos(math.radians(30.0))
     grow_cos: float = math.cos(math.radians(10.0))
     min_step: float = 1e-10
@@ -236,20 +252,67 @@ class _Tracer:
     n_rejected: int = 0
     n_newton: int = 0
     n_turns: int = 0
+    n_fact: int = 0
     arc: float = 0.0
     lam_max: float = 0.0
 
-    # ---- sparse (Python) path -----------------------------------------------------------------
-    def _tangent(self, vals: np.ndarray, prev: np.ndarray) -> np.ndarray:
-        rhs = np.zeros(self.system.N + 1)
-        rhs[-1] = 1.0
-        t = self.system.factor(vals, prev)(rhs)
-        return t / np.linalg.norm(t)
+    # ---- sparse (Python) path: the algorithm of `_logit_kernels.dense_trace` around SuperLU ----
+    def _tangent_at(self, y: np.ndarray, prev_t: np.ndarray):
+        """Factor [J(y); prev_tᵀ] once: (its solve, z = M⁻¹e_N, unit tangent)."""
+        sysm = self.system
+        _, vals, _, _ = sysm.evaluate(y)
+        solve = sysm.factor(vals, prev_t)
+        self.n_fact += 1
+        e = np.zeros(sysm.N + 1)
+        e[-1] = 1.0
+        z = solve(e)
+        return solve, z, z / np.linalg.norm(z)
+
+    def _chord_correct(self, y0, t, step, solve, z, u, den):
+        """Chord Newton on [H = 0; tᵀ(y − y₀) = 0] (see `_logit_kernels.chord_correct`); y or None."""
+        sysm = self.system
+        y = y0.copy()
+        prev = math.inf
+        refreshed = False
+        it = 0
+        while it <= self.newton_max:
+            h = sysm.evaluate(y, False)[0]
+            self.n_newton += 1
+            if not np.all(np.isfinite(h)):
+                return None
+            if it > 0 and np.abs(h).max() <= self.res_tol * (1.0 + abs(float(y[-1]))):
+                return y
+            b = np.append(-h, -float(t @ (y - y0)))
+            d = solve(b)
+            if u is not None:
+                d = d - z * (float(u @ d) / den)
+            nd = float(np.abs(d).max())
+            tol = self.tol_abs + self.tol_rel * abs(float(y[-1]))
+            limit = self.contraction_max if refreshed else self.chord_max
+            if nd > tol and (not math.isfinite(nd) or nd > limit * prev or it >= self.newton_max):
+                if refreshed:
+                    return None
+                _, vals, _, _ = sysm.evaluate(y)
+                solve = sysm.factor(vals, t)
+                self.n_fact += 1
+                u = None
+                refreshed = True
+                prev = math.inf
+                it = 0
+                continue
+            y += d
+            if np.abs(y - y0).max() > max(step, 1e-8):
+                return None
+            if nd <= tol:
+                return y
+            prev = nd
+            it += 1
+        return None
 
     def correct(self, y: np.ndarray, border: np.ndarray, step: float):
-        """Newton on [H(y) = 0, borderᵀ(y − y₀) = 0] from y₀ = `y`; None if it fails to contract.
+        """Full Newton on [H(y) = 0, borderᵀ(y − y₀) = 0] from y₀ = `y`; None if it fails to contract.
 
-        Returns the corrected point and the Jacobian values at the last iterate (for the tangent).
+        Used for the final fixed-λ solve of `logit_qre_at`. Returns (corrected point, Jacobian values).
         """
         sysm = self.system
         if sysm.linear_solver == "compiled":
@@ -283,71 +346,83 @@ class _Tracer:
             prev = nd
         return None
 
-    def _step(self, y: np.ndarray, t: np.ndarray, h: float):
-        """One accepted step (halving h on rejection): (ok, y_new, t_new, h_used)."""
-        sysm = self.system
-        if sysm.linear_solver == "compiled":
-            ok, y_new, t_new, h, n_rej, n_newton = K.dense_step(
-                y, t, h, sysm.S, sysm.n_act, self.tol_abs, self.tol_rel, self.res_tol,
-                self.newton_max, self.contraction_max, self.max_angle_cos, self.min_step,
-            )
-            self.n_rejected += n_rej
-            self.n_newton += n_newton
-            return ok, y_new, t_new, h
-        while h >= self.min_step:
-            out = self.correct(y + h * t, t, h)
-            if out is not None:
-                t_new = self._tangent(out[1], t)
-                if float(t_new @ t) >= self.max_angle_cos:
-                    return True, out[0], t_new, h
-            self.n_rejected += 1
-            h *= 0.5
-        return False, y, t, h
+    def run(self, mode: int, lam_target: float, regret_target: float, lam_cap: float,
+            record: list | None):
+        """Trace from λ = 0 until the stop rule of `mode` holds (see `_logit_kernels.dense_trace`).
 
-    def run(self, stop, record: list | None):
-        """Trace from λ = 0 until `stop(y_prev, y)` returns a final point (or None to go on).
-
-        Returns (final y, message); the message is empty on success.
+        Returns (status, final y, previous y).
         """
         sysm = self.system
         y = sysm.start()
+        if sysm.linear_solver == "compiled":
+            status, y, y_prev, counts, fl, rec = K.dense_trace(
+                y, sysm.S, sysm.R, sysm.n_act, self.first_step, self.max_accel, self.max_steps,
+                self.tol_abs, self.tol_rel, self.res_tol, self.newton_max, self.contraction_max,
+                self.chord_max, self.max_angle_cos, self.grow_cos, self.min_step, mode, lam_target, regret_target,
+                lam_cap, record is not None,
+            )
+            self.n_steps, self.n_rejected, self.n_newton, self.n_turns, self.n_fact = map(int, counts)
+            self.arc, self.lam_max = float(fl[0]), float(fl[1])
+            if record is not None:
+                record.extend(rec)
+            return int(status), y, y_prev
         e = np.zeros(sysm.N + 1)
         e[-1] = 1.0
-        _, vals, _, _ = sysm.evaluate(y)
-        if sysm.linear_solver == "compiled":
-            t = K.dense_tangent(vals, e, sysm.S[21])
-        else:
-            t = self._tangent(vals, e)
+        solve, z, t = self._tangent_at(y, e)
+        border = e
         if record is not None:
             record.append(y.copy())
         h = self.first_step
+        y_prev = y
         while self.n_steps < self.max_steps:
-            ok, y_new, t_new, h = self._step(y, t, h)
-            if not ok:
-                return y, (
-                    f"step size fell below {self.min_step:g} at λ = {y[-1] / sysm.scale:.6g} "
-                    "(the branch may bifurcate here, or the limit is not isolated); "
-                    "try a smaller first_step or max_accel, or a looser max_regret"
-                )
+            u = t - border
+            den = 1.0 + float(u @ z)
+            while h >= self.min_step:
+                y_new = self._chord_correct(y + h * t, t, h, solve, z, u, den)
+                if y_new is not None:
+                    solve2, z2, t2 = self._tangent_at(y_new, t)
+                    if float(t2 @ t) >= self.max_angle_cos:
+                        break
+                self.n_rejected += 1
+                h *= 0.5
+            else:
+                return K.STATUS_SMALL_STEP, y, y_prev
             self.n_steps += 1
             self.arc += float(np.linalg.norm(y_new - y))
-            if t_new[-1] * t[-1] < 0:
+            if t2[-1] * t[-1] < 0:
                 self.n_turns += 1
-            cos = float(t_new @ t)
-            y_prev, y, t = y, y_new, t_new
+            cos = float(t2 @ t)
+            y_prev, y, border, t, solve, z = y, y_new, t, t2, solve2, z2
             self.lam_max = max(self.lam_max, float(y[-1]))
             if record is not None:
                 record.append(y.copy())
-            done = stop(y_prev, y)
-            if done is not None:
-                return done, ""
-            # Grow the step only where the curve is straight; the angle bound keeps folds resolved.
+            if mode == 1:
+                if y[-1] >= lam_target:
+                    return K.STATUS_DONE, y, y_prev
+            else:
+                if y[-1] > 0 and sysm.regret(y) <= regret_target:
+                    return K.STATUS_DONE, y, y_prev
+                if y[-1] > lam_cap:
+                    return K.STATUS_LAM_CAP, y, y_prev
             if cos > self.grow_cos:
                 h *= self.max_accel
-        return y, (
-            f"max_steps = {self.max_steps} reached at λ = {y[-1] / sysm.scale:.6g}; "
-            "increase max_steps or loosen max_regret"
-        )
+        return K.STATUS_MAX_STEPS, y, y_prev
+
+    def message(self, status: int, y: np.ndarray) -> str:
+        """The diagnostic for a trace that ended with `status` at `y` (empty on success)."""
+        lam = y[-1] / self.system.scale
+        if status == K.STATUS_SMALL_STEP:
+            return (
+                f"step size fell below {self.min_step:g} at λ = {lam:.6g} "
+                "(the branch may bifurcate here, or the limit is not isolated); "
+                "try a smaller first_step or max_accel, or a looser max_regret"
+            )
+        if status == K.STATUS_MAX_STEPS:
+            return (
+                f"max_steps = {self.max_steps} reached at λ = {lam:.6g}; "
+                "increase max_steps or loosen max_regret"
+            )
+        return ""
 
 
 def _check_solver(linear_solver: str) -> None:
@@ -383,6 +458,7 @@ def _result(sysm: _LogitSystem, tracer: _Tracer, y: np.ndarray, message: str, pa
         max_lambda_seen=tracer.lam_max / sysm.scale,
         arc_length=tracer.arc,
         linear_solver=sysm.linear_solver,
+        n_factorizations=tracer.n_fact,
     )
     return LogitResult(
         profile=_ro(sigma),
@@ -428,25 +504,10 @@ def solve_logit(
         tracer = _Tracer(sysm, first_step, max_accel, max_steps)
         return _result(sysm, tracer, sysm.start(), "", params, None)
     tracer = _Tracer(sysm, first_step, max_accel, max_steps)
-    target = tol * sysm.scale
-    lam_cap = max_lambda * sysm.scale
-    state = {"capped": False}
-
-    def stop(y_prev, y):
-        if y[-1] > 0:
-            # The compiled bound dominates the true regret and settles most late steps cheaply;
-            # it can stay far above it (off-path infosets), so the exact check decides otherwise.
-            bound = float(sysm.evaluate(y, False)[3].max()) * sysm.scale
-            if bound <= target or _max_regret(game, sysm.profile(y)) <= target:
-                return y
-        if y[-1] > lam_cap:
-            state["capped"] = True
-            return y
-        return None
-
     record: list | None = [] if record_path else None
-    y, message = tracer.run(stop, record)
-    if state["capped"]:
+    status, y, _ = tracer.run(0, 0.0, tol, max_lambda * sysm.scale, record)
+    message = tracer.message(status, y)
+    if status == K.STATUS_LAM_CAP:
         message = (
             f"λ passed max_lambda = {max_lambda:g} before max regret fell to {tol:g} × payoff range; "
             "the limit may be a non-isolated equilibrium: loosen max_regret or raise max_lambda"
@@ -484,19 +545,17 @@ def logit_qre_at(
         return _result(sysm, tracer, sysm.start(), "", params, [sysm.start()] if record_path else None)
     e = np.zeros(sysm.N + 1)
     e[-1] = 1.0
-
-    def stop(y_prev, y):
-        if y[-1] < target:
-            return None
+    record: list | None = [] if record_path else None
+    status, y, y_prev = tracer.run(1, target, math.inf, math.inf, record)
+    message = tracer.message(status, y)
+    if status == K.STATUS_DONE:
         w = (target - y_prev[-1]) / (y[-1] - y_prev[-1])
         y0 = y_prev + w * (y - y_prev)
         y0[-1] = target
         # Fixed-λ Newton: the border row eᵀ_λ keeps λ where it is.
         out = tracer.correct(y0, e, math.inf)
-        return y if out is None else out[0]
-
-    record: list | None = [] if record_path else None
-    y, message = tracer.run(stop, record)
+        if out is not None:
+            y = out[0]
     if not message and abs(y[-1] - target) > 1e-9 * max(1.0, target):
         message = (
             f"could not solve the logit equations at λ = {lam:g} from the traced branch; "

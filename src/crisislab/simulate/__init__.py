@@ -9,15 +9,50 @@ and keyed by (seed, run index): results do not depend on `workers` or `chunk`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from crisislab.simulate._claims import ArmRunner, ClaimResult, describe_interventions, evaluate_claims
-from crisislab.simulate._compile import InterventionError, compile_arm, compile_spec, split_interventions
-from crisislab.simulate._policy import FixedPolicy, Node, Policy
-from crisislab.simulate._results import Results
-from crisislab.simulate._run import DEFAULT_CHUNK, simulate_spec
-from crisislab.simulate._spec import SimSpec
-from crisislab.simulate._stats import PairedEstimate, paired_difference, verdict, wilson_interval
+if TYPE_CHECKING:
+    from crisislab.simulate._claims import ArmRunner, ClaimResult, describe_interventions, evaluate_claims
+    from crisislab.simulate._compile import InterventionError, compile_arm, compile_spec, split_interventions
+    from crisislab.simulate._policy import FixedPolicy, Node, Policy
+    from crisislab.simulate._results import Results
+    from crisislab.simulate._spec import SimSpec
+    from crisislab.simulate._stats import PairedEstimate, paired_difference, verdict, wilson_interval
+
+# Names are imported on first use (PEP 562): `import crisislab.simulate._cli` (every CLI start)
+# must not pay for scipy, pandas and numba.
+_LAZY = {
+    "ArmRunner": "_claims",
+    "ClaimResult": "_claims",
+    "describe_interventions": "_claims",
+    "evaluate_claims": "_claims",
+    "InterventionError": "_compile",
+    "compile_arm": "_compile",
+    "compile_spec": "_compile",
+    "split_interventions": "_compile",
+    "FixedPolicy": "_policy",
+    "Node": "_policy",
+    "Policy": "_policy",
+    "Results": "_results",
+    "SimSpec": "_spec",
+    "PairedEstimate": "_stats",
+    "paired_difference": "_stats",
+    "verdict": "_stats",
+    "wilson_interval": "_stats",
+}
+DEFAULT_CHUNK = 32_768  # same as _run.DEFAULT_CHUNK (checked in tests)
+
+
+def __getattr__(name: str) -> Any:
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'crisislab.simulate' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"crisislab.simulate.{mod}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DEFAULT_CHUNK",
@@ -58,6 +93,10 @@ def simulate(
     `interventions`: force/forbid items (scenario `Intervention` models). A `set` item changes the
     game, so its policy must be re-solved: use `ArmRunner` with a solver for those.
     """
+    from crisislab.simulate._compile import InterventionError, compile_arm, compile_spec, split_interventions
+    from crisislab.simulate._claims import describe_interventions
+    from crisislab.simulate._run import simulate_spec
+
     overrides, rest = split_interventions(interventions)
     if overrides:
         raise InterventionError(

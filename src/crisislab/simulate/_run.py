@@ -28,6 +28,8 @@ __all__ = ["DEFAULT_CHUNK", "progress_wanted", "simulate_spec"]
 # (a chunk's state is a few MB).
 DEFAULT_CHUNK = 32_768
 
+_PATHS_CHUNK = 4096
+
 _JOB: dict[str, Any] = {}
 
 
@@ -73,6 +75,9 @@ def simulate_spec(
             raise UserError(f"--{name}: must be an integer >= {lo} (got {value})")
     if not 0 <= int(seed) < 2**63:
         raise UserError(f"--seed: must be an integer in [0, 2**63) (got {seed})")
+    if paths:
+        # Per-move records take (runs × moves × state) memory per chunk; results do not depend on it.
+        chunk = min(chunk, _PATHS_CHUNK)
     batches = list(_chunks(runs, chunk, first_run))
     _JOB.update(spec=spec, policy=policy, seed=seed, arm=arm, record_actions=record_actions, record_paths=paths)
     results: list[ChunkResult] = []

@@ -17,8 +17,9 @@ axis; σ(a|θ) ∝ exp(λ_m δ^(r-1) Q(a|θ)) over the available actions, Q bein
 precision applies to payoffs discounted to round 1, as in the agent QRE of the unrolled tree. σ and the posteriors it induces are a
 fixed point per node, solved by damped iteration along a λ schedule 0 → λ_m (principal branch),
 for all nodes of a decision in one compiled kernel. Per node: a fast path iterates at the full λ
-from the uniform profile and is kept when it converges without damping; otherwise the λ schedule
-with adaptive damping runs, then (if still unconverged) a long fixed-damping run. Residuals above
+from the uniform profile and is kept when it converges without damping; otherwise Newton's method
+(analytic Jacobian: Q of an action depends on σ only through that action's posterior) from that
+point; if it fails, the λ schedule with adaptive damping, then a long fixed-damping run. Residuals above
 1e-6 are reported in `Solution.diagnostics`. States whose futures are identical (same actions,
 same distribution over next classes, same payoffs) are lumped exactly into one solver row. Payoff timing (round r counts δ^(r-1)): an
 action's cost and expected casualty payoffs when it is taken; audience cost (× scale) when a red

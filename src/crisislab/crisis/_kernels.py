@@ -97,6 +97,147 @@ def _iterate(s, b, g, x, sig, new, Q, w, b0, b1, C, avail, wt, tau_types, mover,
 
 
 @nb.njit(cache=True)
+def _newton(s, b, g, x, sig, new, Q, C, avail, wt, tau_types, mover, g_m, st_m, lam, tol, maxit):
+    """Newton's method on R(σ) = σ − logit(λQ(σ)) for a two-type mover, analytic Jacobian.
+
+    Q(θ, a) depends on σ only through action a's posterior x'_a, piecewise linearly (grid
+    interpolation), so dQ/dσ is a 2×2 block per action and J = I − diag-softmax · dQ/dσ is cheap.
+    Steps keep σ in the simplex (row sums are preserved by construction; the step is shortened
+    to stay positive) and are backtracked until the residual falls. Returns the final residual.
+    """
+    A = sig.shape[1]
+    N = 2 * A
+    T = tau_types.shape[0]
+    R = np.zeros(N)
+    J = np.zeros((N, N))
+    slope = np.zeros((2, A))
+    dx = np.zeros((2, A))
+    trial = np.zeros((2, A))
+    res_now = 1e300
+    for _it in range(maxit):
+        # residual, posteriors, slopes
+        for a in range(A):
+            if not avail[s, a]:
+                continue
+            num = x * sig[0, a]
+            den = num + (1.0 - x) * sig[1, a]
+            post = num / den if den > 0.0 else x
+            pos = post * (g_m - 1)
+            i0 = int(pos)
+            if i0 > g_m - 2:
+                i0 = g_m - 2
+            if i0 < 0:
+                i0 = 0
+            w = pos - i0
+            b0 = b + (i0 - g) * st_m
+            b1 = b0 + st_m
+            for th in range(2):
+                lo_v = 0.0
+                hi_v = 0.0
+                for t in range(T):
+                    if tau_types[t, mover] == th:
+                        lo_v += wt[b, t] * C[a, b0, mover, t]
+                        hi_v += wt[b, t] * C[a, b1, mover, t]
+                Q[th, a] = (1.0 - w) * lo_v + w * hi_v
+                slope[th, a] = (hi_v - lo_v) * (g_m - 1)
+            if den > 0.0:
+                dx[0, a] = x * (1.0 - x) * sig[1, a] / (den * den)
+                dx[1, a] = -x * (1.0 - x) * sig[0, a] / (den * den)
+            else:
+                dx[0, a] = 0.0
+                dx[1, a] = 0.0
+        res_now = 0.0
+        for th in range(2):
+            mx = -1e300
+            for a in range(A):
+                if avail[s, a] and Q[th, a] > mx:
+                    mx = Q[th, a]
+            z = 0.0
+            for a in range(A):
+                new[th, a] = np.exp(lam * (Q[th, a] - mx)) if avail[s, a] else 0.0
+                z += new[th, a]
+            for a in range(A):
+                new[th, a] /= z
+                R[th * A + a] = sig[th, a] - new[th, a]
+                if abs(R[th * A + a]) > res_now:
+                    res_now = abs(R[th * A + a])
+        if res_now < tol:
+            return res_now
+        # Jacobian of R
+        J[:, :] = 0.0
+        for i in range(N):
+            J[i, i] = 1.0
+        for th in range(2):
+            for a in range(A):
+                if not avail[s, a]:
+                    continue
+                for bb in range(A):
+                    if not avail[s, bb]:
+                        continue
+                    dF = lam * new[th, a] * ((1.0 if a == bb else 0.0) - new[th, bb]) * slope[th, bb]
+                    for th2 in range(2):
+                        J[th * A + a, th2 * A + bb] -= dF * dx[th2, bb]
+        delta = np.linalg.solve(J, -R)
+        # longest step in (0, 1] that keeps σ > 0, then backtrack on the residual
+        step = 1.0
+        for th in range(2):
+            for a in range(A):
+                d_ = delta[th * A + a]
+                if avail[s, a] and d_ < 0.0 and sig[th, a] + step * d_ <= 0.0:
+                    step = 0.9 * sig[th, a] / (-d_)
+        ok = False
+        for _ls in range(30):
+            for th in range(2):
+                for a in range(A):
+                    trial[th, a] = sig[th, a] + step * delta[th * A + a] if avail[s, a] else 0.0
+            # residual at the trial point
+            r_try = 0.0
+            for a in range(A):
+                if not avail[s, a]:
+                    continue
+                num = x * trial[0, a]
+                den = num + (1.0 - x) * trial[1, a]
+                post = num / den if den > 0.0 else x
+                pos = post * (g_m - 1)
+                i0 = int(pos)
+                if i0 > g_m - 2:
+                    i0 = g_m - 2
+                if i0 < 0:
+                    i0 = 0
+                w = pos - i0
+                b0 = b + (i0 - g) * st_m
+                b1 = b0 + st_m
+                for th in range(2):
+                    acc = 0.0
+                    for t in range(T):
+                        if tau_types[t, mover] == th:
+                            acc += wt[b, t] * ((1.0 - w) * C[a, b0, mover, t] + w * C[a, b1, mover, t])
+                    Q[th, a] = acc
+            for th in range(2):
+                mx = -1e300
+                for a in range(A):
+                    if avail[s, a] and Q[th, a] > mx:
+                        mx = Q[th, a]
+                z = 0.0
+                for a in range(A):
+                    new[th, a] = np.exp(lam * (Q[th, a] - mx)) if avail[s, a] else 0.0
+                    z += new[th, a]
+                for a in range(A):
+                    if abs(trial[th, a] - new[th, a] / z) > r_try:
+                        r_try = abs(trial[th, a] - new[th, a] / z)
+            if r_try < res_now:
+                ok = True
+                break
+            step *= 0.5
+        if not ok:
+            return res_now
+        for th in range(2):
+            for a in range(A):
+                sig[th, a] = trial[th, a]
+    return res_now
+
+
+@nb.njit(cache=True)
 def stage_kernel(
     row_ptr, nxt, prob, reward, avail, W_next, disc, grid, bidx, bstride, tau_types, wt,
     mover, k_mover, lam, n_steps, tol, maxit,
@@ -167,6 +308,15 @@ def stage_kernel(
                 lam, tol, min(DIRECT_IT, maxit), False,
             )
             total_it += its
+            if (damped or res >= tol) and k_mover == 2 and g_m > 1 and 0.0 < x < 1.0:
+                # Newton from where the fast path stopped; kept only if it converges
+                keep[:, :] = sig
+                res = _newton(s, b, g, x, sig, new, Q, C, avail, wt, tau_types, mover, g_m, st_m, lam, tol, min(50, maxit))
+                total_it += 1
+                if res < tol:
+                    damped = False
+                else:
+                    sig[:, :] = keep
             if damped or res >= tol:
                 for th in range(k_mover):
                     for a in range(A):

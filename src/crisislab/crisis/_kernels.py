@@ -4,8 +4,9 @@ For each reachable state s the kernel first forms the continuation table
 `C[a, b, i, τ] = Σ_branches prob · (reward[i, θ_i(τ)] + disc · W_next[s', b, i, τ])` for every action a,
 belief node b, actor i and type profile τ (a small per-state buffer, so the big `(S·A, B, n, T)`
 array is never materialized), then at every belief node solves the mover's type-contingent logit
-strategy and the posterior it induces as a fixed point, by damped iteration along a λ schedule
-from 0 to λ_m (continuation keeps each node on the principal branch), and finally the values of
+strategy and the posterior it induces as a fixed point (a fast full-λ iteration; else Newton;
+else damped iteration along a λ schedule from 0 to λ_m, whose continuation keeps the node on the
+principal branch; else a long fixed-damping run), and finally the values of
 every actor at that node. Compiled once (`cache=True`); a loop per node is the kernel's job here.
 """
 

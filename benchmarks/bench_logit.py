@@ -229,7 +229,7 @@ def main(argv: list[str]) -> None:
         t_dir = np.ones(sysm.N + 1) / np.sqrt(sysm.N + 1)
 
         def one_iter():
-            h, vals, _, _ = sysm.evaluate(y)
+            h, vals = sysm.evaluate(y)
             if sysm.linear_solver == "sparse":
                 sysm.factor(vals, t_dir)(np.append(-h, 0.0))
             else:

@@ -198,7 +198,7 @@ class _LogitSystem:
         )
 
     def evaluate(self, y: np.ndarray, jacobian: bool = True):
-        """(H `(N,)`, Jacobian entry values `(n_entries,)`, σ `(n_act,)`, regret bound `(n_players,)`)."""
+        """(H `(N,)`, Jacobian entry values `(n_entries,)`, empty unless `jacobian`)."""
         return K.evaluate(y, self.S, self.n_act, jacobian)
 
     def factor(self, vals: np.ndarray, border: np.ndarray):
@@ -260,7 +260,7 @@ class _Tracer:
     def _tangent_at(self, y: np.ndarray, prev_t: np.ndarray):
         """Factor [J(y); prev_tᵀ] once: (its solve, z = M⁻¹e_N, unit tangent)."""
         sysm = self.system
-        _, vals, _, _ = sysm.evaluate(y)
+        _, vals = sysm.evaluate(y)
         solve = sysm.factor(vals, prev_t)
         self.n_fact += 1
         e = np.zeros(sysm.N + 1)
@@ -292,7 +292,7 @@ class _Tracer:
             if nd > tol and (not math.isfinite(nd) or nd > limit * prev or it >= self.newton_max):
                 if refreshed:
                     return None
-                _, vals, _, _ = sysm.evaluate(y)
+                _, vals = sysm.evaluate(y)
                 solve = sysm.factor(vals, t)
                 self.n_fact += 1
                 u = None
@@ -303,7 +303,8 @@ class _Tracer:
             y += d
             if np.abs(y - y0).max() > max(step, 1e-8):
                 return None
-            if nd <= tol:
+            rho = nd / prev
+            if nd <= tol or (0.0 < rho < 0.5 and nd * rho / (1.0 - rho) <= tol):
                 return y
             prev = nd
             it += 1
@@ -326,7 +327,7 @@ class _Tracer:
         y0 = y.copy()
         prev = math.inf
         for it in range(self.newton_max):
-            h, vals, _, _ = sysm.evaluate(y)
+            h, vals = sysm.evaluate(y)
             self.n_newton += 1
             if not np.all(np.isfinite(h)):
                 return None

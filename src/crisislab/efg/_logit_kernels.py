@@ -193,11 +193,7 @@ def jacobian_values(x, lam, q, mu, logpi, v, node_player, in_action, node_infose
 
 @njit(cache=True)
 def evaluate(y, S, n_act, jac):  # pragma: no cover
-    """Residual H `(N,)`, Jacobian entry values, σ `(n_act,)` and the regret bound per player.
-
-    The bound is Σ over the player's infosets of counterfactual reach × (max_a Q_a − Σ σ_a Q_a),
-    which dominates the player's regret (Zinkevich et al. 2007, Thm. 3); in rescaled payoff units.
-    """
+    """Residual H `(N,)` and the Jacobian entry values `(n_entries,)` (empty unless `jac`)."""
     (log_chance, parent, in_action, edge_owner, payoff, inf_player, mem_start, members,
      action_offset, inf_n_act, child_start, children, action_infoset, node_player, node_infoset,
      pa_g, pa_n, pa_c, pb_g, pb_h, pb_c, flat) = S
@@ -209,32 +205,13 @@ def evaluate(y, S, n_act, jac):  # pragma: no cover
     mu, q = beliefs_and_q(logpi, logown, v, inf_player, mem_start, members, action_offset,
                           inf_n_act, child_start, children, n_act)
     h = residual(x, cc, lam, q, action_infoset, action_offset, inf_n_act)
-    npl = payoff.shape[1]
-    bound = np.zeros(npl)
-    sigma = np.exp(x)
-    for inf in range(n_inf):
-        i = inf_player[inf]
-        d = 0.0
-        for k in range(mem_start[inf], mem_start[inf + 1]):
-            hh = members[k]
-            d += np.exp(logpi[hh] - logown[hh, i])
-        off = action_offset[inf]
-        best = -np.inf
-        mean = 0.0
-        tot = 0.0
-        for j in range(inf_n_act[inf]):
-            if q[off + j] > best:
-                best = q[off + j]
-            mean += sigma[off + j] * q[off + j]
-            tot += sigma[off + j]
-        bound[i] += d * (best - mean / tot)
     if jac:
         vals = jacobian_values(x, lam, q, mu, logpi, v, node_player, in_action, node_infoset,
                                pa_g, pa_n, pa_c, pb_g, pb_h, pb_c, action_offset, inf_n_act,
                                child_start, children, action_infoset)
     else:
         vals = np.zeros(0)
-    return h, vals, sigma, bound
+    return h, vals
 
 
 @njit(cache=True)
@@ -306,7 +283,7 @@ def dense_correct(y, border, step, S, n_act, tol_abs, tol_rel, res_tol, newton_m
     rhs = np.zeros(m)
     vals = np.zeros(0)
     for it in range(newton_max):
-        h, vals, sigma, bound = evaluate(y, S, n_act, True)
+        h, vals = evaluate(y, S, n_act, True)
         hmax = 0.0
         for k in range(m - 1):
             if not np.isfinite(h[k]):
@@ -408,10 +385,13 @@ def exact_regret(x, R, action_offset, inf_n_act, inf_player):  # pragma: no cove
 def lu_factor_inplace(A):  # pragma: no cover
     """LU with partial pivoting of the square `A` in place (L unit-lower below the diagonal).
 
-    Returns (perm `(n,)`, ok); row k of the factored matrix is row perm[k] of the input.
+    Returns (perm `(n,)`, ok); row k of the factored matrix is row perm[k] of the input. The row
+    update touches only the pivot row's nonzero columns: the bordered Jacobians of game trees keep
+    most of their sparsity through elimination, so this costs far less than n³/3.
     """
     n = A.shape[0]
     perm = np.arange(n)
+    nzc = np.empty(n, np.int64)
     for k in range(n):
         p = k
         best = abs(A[k, k])
@@ -430,110 +410,127 @@ def lu_factor_inplace(A):  # pragma: no cover
             tmp2 = perm[k]
             perm[k] = perm[p]
             perm[p] = tmp2
+        cnt = 0
+        for j in range(k + 1, n):
+            if A[k, j] != 0.0:
+                nzc[cnt] = j
+                cnt += 1
         piv = A[k, k]
+        dense_row = 4 * cnt > n - k  # filled-in rows: a contiguous (vectorised) update is faster
         for i in range(k + 1, n):
-            f = A[i, k] / piv
-            A[i, k] = f
-            if f != 0.0:
-                for j in range(k + 1, n):
-                    A[i, j] -= f * A[k, j]
+            if A[i, k] != 0.0:
+                f = A[i, k] / piv
+                A[i, k] = f
+                if dense_row:
+                    for j in range(k + 1, n):
+                        A[i, j] -= f * A[k, j]
+                else:
+                    for jj in range(cnt):
+                        j = nzc[jj]
+                        A[i, j] -= f * A[k, j]
     return perm, True
 
 
 @njit(cache=True)
-def lu_solve_factored(A, perm, b):  # pragma: no cover
-    """Solve with the output of `lu_factor_inplace`; `b` `(n,)` is not modified."""
-    n = A.shape[0]
-    z = np.empty(n)
-    for i in range(n):
-        z[i] = b[perm[i]]
-    for i in range(n):
-        acc = z[i]
-        for j in range(i):
-            acc -= A[i, j] * z[j]
-        z[i] = acc
-    for i in range(n - 1, -1, -1):
-        acc = z[i]
-        for j in range(i + 1, n):
-            acc -= A[i, j] * z[j]
-        z[i] = acc / A[i, i]
-    return z
-
-
-@njit(cache=True)
 def dense_factor(vals, flat, border, n_act, action_offset, inf_n_act):  # pragma: no cover
-    """Factorise [J; borderᵀ] `(N+1, N+1)`: returns (P0, fN, rowsel, LU, perm, ok).
+    """Factorise [J; borderᵀ] `(N+1, N+1)` with the normalisers c eliminated: returns (F, ok).
 
-    `P0` `(n_inf, N+1)`: the pivot rows (first action of each infoset) used to recover c;
-    `fN` `(n_inf,)`: the border's c entries; `rowsel` `(n_act+1,)`: rows kept in the compact system
-    over the columns (x, λ); `LU`, `perm`: its factorisation.
+    The compact system has rows = logit rows of every action but each infoset's first (the pivot
+    rows), the normalisation rows and the border; columns = (x, λ); size n_act + 1. Each pivot row
+    (over the compact columns, `P0` `(n_inf, n_act+1)`) is subtracted from its siblings' rows and
+    added, times the border's c entry `fN`, to the border row. `F` holds `crow` `(N+1,)` (compact row
+    of each row, −1 for pivot rows), fN, P0, the compact LU factors and their row permutation.
     """
     m = border.shape[0]
     N = m - 1
     n_inf = inf_n_act.shape[0]
-    M = dense_bordered(vals, flat, border)
-    P0 = np.empty((n_inf, m))
-    fN = np.empty(n_inf)
     nc = n_act + 1
-    rowsel = np.empty(nc, np.int64)
+    crow = np.full(m, -1, np.int64)
+    rinf = np.full(m, -1, np.int64)
     k = 0
     for inf in range(n_inf):
         r0 = action_offset[inf]
-        for j in range(m):
-            P0[inf, j] = M[r0, j]
+        for a in range(r0, r0 + inf_n_act[inf]):
+            rinf[a] = inf
+            if a > r0:
+                crow[a] = k
+                k += 1
+    for r in range(n_act, m):
+        crow[r] = k
+        k += 1
+    A = np.zeros((nc, nc))
+    P0 = np.zeros((n_inf, nc))
+    for e in range(vals.shape[0]):
+        r = flat[e] // m
+        c = flat[e] - r * m
+        if c < n_act:
+            cc = c
+        elif c == N:
+            cc = n_act
+        else:
+            continue  # the −1 of c_I in its own logit rows: eliminated structurally
+        if crow[r] >= 0:
+            A[crow[r], cc] += vals[e]
+        else:
+            P0[rinf[r], cc] += vals[e]
+    fN = np.empty(n_inf)
+    for j in range(n_act):
+        A[nc - 1, j] = border[j]
+    A[nc - 1, n_act] = border[N]
+    for inf in range(n_inf):
+        r0 = action_offset[inf]
         for a in range(r0 + 1, r0 + inf_n_act[inf]):
-            for j in range(n_act):
-                M[a, j] -= M[r0, j]
-            M[a, N] -= M[r0, N]
-            rowsel[k] = a
-            k += 1
-        f = M[N, n_act + inf]
+            ra = crow[a]
+            for j in range(nc):
+                A[ra, j] -= P0[inf, j]
+        f = border[n_act + inf]
         fN[inf] = f
         if f != 0.0:
-            for j in range(n_act):
-                M[N, j] += f * M[r0, j]
-            M[N, N] += f * M[r0, N]
-    for r in range(n_act, m):
-        rowsel[k] = r
-        k += 1
-    A = np.empty((nc, nc))
-    for i in range(nc):
-        r = rowsel[i]
-        for j in range(n_act):
-            A[i, j] = M[r, j]
-        A[i, n_act] = M[r, N]
+            for j in range(nc):
+                A[nc - 1, j] += f * P0[inf, j]
     perm, ok = lu_factor_inplace(A)
-    return P0, fN, rowsel, A, perm, ok
+    return (crow, fN, P0, A, perm), ok
 
 
 @njit(cache=True)
 def dense_solve(F, b, n_act, action_offset, inf_n_act):  # pragma: no cover
     """Solve [J; borderᵀ] z = b `(N+1,)` with a factorisation `F` from `dense_factor`."""
-    P0, fN, rowsel, A, perm, ok = F
+    crow, fN, P0, A, perm = F
     m = b.shape[0]
     N = m - 1
     n_inf = inf_n_act.shape[0]
-    bb = b.copy()
+    nc = n_act + 1
+    bc = np.empty(nc)
+    for r in range(m):
+        if crow[r] >= 0:
+            bc[crow[r]] = b[r]
     for inf in range(n_inf):
         r0 = action_offset[inf]
         for a in range(r0 + 1, r0 + inf_n_act[inf]):
-            bb[a] -= bb[r0]
-        bb[N] += fN[inf] * bb[r0]
-    nc = n_act + 1
-    bc = np.empty(nc)
+            bc[crow[a]] -= b[r0]
+        bc[nc - 1] += fN[inf] * b[r0]
+    # triangular solves on the dense factors: contiguous row dot products, vectorised
+    zc = np.empty(nc)
     for i in range(nc):
-        bc[i] = bb[rowsel[i]]
-    zc = lu_solve_factored(A, perm, bc)
+        acc = bc[perm[i]]
+        for j in range(i):
+            acc -= A[i, j] * zc[j]
+        zc[i] = acc
+    for i in range(nc - 1, -1, -1):
+        acc = zc[i]
+        for j in range(i + 1, nc):
+            acc -= A[i, j] * zc[j]
+        zc[i] = acc / A[i, i]
     z = np.empty(m)
     for j in range(n_act):
         z[j] = zc[j]
     z[N] = zc[n_act]
     for inf in range(n_inf):
-        # pivot row: Σ_j P0[j]·z_j − z_c = b_r0 over j ∈ (x, λ)
-        s = P0[inf, N] * z[N]
-        for j in range(n_act):
-            s += P0[inf, j] * z[j]
-        z[n_act + inf] = s - b[action_offset[inf]]
+        # pivot row: Σ_j P0[j]·z_j − z_c = b_r0 over the compact columns (x, λ)
+        acc = 0.0
+        for j in range(nc):
+            acc += P0[inf, j] * zc[j]
+        z[n_act + inf] = acc - b[action_offset[inf]]
     return z
 
 
@@ -576,7 +573,7 @@ def chord_correct(y0, t, step, F, z, u, den, S, n_act, tol_abs, tol_rel, res_tol
     b = np.empty(m)
     it = 0
     while it <= newton_max:
-        h, _, _, _ = evaluate(y, S, n_act, False)
+        h, _ = evaluate(y, S, n_act, False)
         n_eval += 1
         hmax = 0.0
         for k in range(m - 1):
@@ -605,10 +602,10 @@ def chord_correct(y0, t, step, F, z, u, den, S, n_act, tol_abs, tol_rel, res_tol
             if refreshed:
                 return False, y, n_eval, n_fact
             # the chord Jacobian is too far off: refactorise here, with the exact border t
-            _, vals, _, _ = evaluate(y, S, n_act, True)
-            F = dense_factor(vals, S[21], t, n_act, action_offset, inf_n_act)
+            _, vals = evaluate(y, S, n_act, True)
+            F, okf = dense_factor(vals, S[21], t, n_act, action_offset, inf_n_act)
             n_fact += 1
-            if not F[5]:
+            if not okf:
                 return False, y, n_eval, n_fact
             u = np.zeros(m)
             den = 1.0
@@ -626,6 +623,10 @@ def chord_correct(y0, t, step, F, z, u, den, S, n_act, tol_abs, tol_rel, res_tol
             return False, y, n_eval, n_fact
         if nd <= tol:
             return True, y, n_eval, n_fact
+        # linear convergence at rate ρ leaves an error ≈ nd·ρ/(1 − ρ) after this update
+        rho = nd / prev  # 0 at the first iteration (prev = ∞): no estimate yet
+        if 0.0 < rho < 0.5 and nd * rho / (1.0 - rho) <= tol:
+            return True, y, n_eval, n_fact
         prev = nd
         it += 1
     return False, y, n_eval, n_fact
@@ -633,15 +634,17 @@ def chord_correct(y0, t, step, F, z, u, den, S, n_act, tol_abs, tol_rel, res_tol
 
 @njit(cache=True)
 def _tangent_at(y, prev_t, S, n_act):  # pragma: no cover
-    """Jacobian at `y`, factor of [J; prev_tᵀ], unit tangent t (t·prev_t > 0) and z = M⁻¹e_N."""
+    """Jacobian at `y`, factor of [J; prev_tᵀ], z = M⁻¹e_N, unit tangent t (t·prev_t > 0), ok."""
     m = y.shape[0]
-    _, vals, _, _ = evaluate(y, S, n_act, True)
-    F = dense_factor(vals, S[21], prev_t, n_act, S[8], S[9])
+    _, vals = evaluate(y, S, n_act, True)
+    F, ok = dense_factor(vals, S[21], prev_t, n_act, S[8], S[9])
     e = np.zeros(m)
     e[m - 1] = 1.0
     z = dense_solve(F, e, n_act, S[8], S[9])
     nz = np.sqrt(np.sum(z * z))
-    return F, z, z / nz, nz
+    if not (ok and np.isfinite(nz) and nz > 0.0):
+        return F, z, z, False
+    return F, z, z / nz, True
 
 
 @njit(cache=True)
@@ -669,9 +672,9 @@ def dense_trace(y, S, R, n_act, first_step, max_accel, max_steps, tol_abs, tol_r
         n_rec = 1
     e = np.zeros(m)
     e[m - 1] = 1.0
-    F, z, t, nz = _tangent_at(y, e, S, n_act)
+    F, z, t, okt = _tangent_at(y, e, S, n_act)
     counts[4] += 1
-    if not F[5]:
+    if not okt:
         return STATUS_SMALL_STEP, y, y, counts, fl, rec[:n_rec]
     border = e
     h = first_step
@@ -689,9 +692,9 @@ def dense_trace(y, S, R, n_act, first_step, max_accel, max_steps, tol_abs, tol_r
             counts[2] += n_eval
             counts[4] += n_fact
             if ok:
-                F2, z2, t2, nz2 = _tangent_at(y_new, t, S, n_act)
+                F2, z2, t2, okt = _tangent_at(y_new, t, S, n_act)
                 counts[4] += 1
-                if F2[5] and np.sum(t2 * t) >= min_cos:
+                if okt and np.sum(t2 * t) >= min_cos:
                     accepted = True
                     break
             counts[1] += 1

@@ -20,7 +20,7 @@ DIRECT_IT = 40
 
 @nb.njit(cache=True)
 def _iterate(s, b, g, x, sig, new, Q, w, b0, b1, C, avail, wt, tau_types, mover, k_mover, g_m, st_m,
-             lam_k, tol_k, maxit, allow_damping, alpha0=1.0):
+             lam_k, tol_k, maxit, allow_damping, alpha0):
     """Damped fixed-point iteration σ ← σ + α(logit(λ_k Q(σ)) − σ) at one node, in place.
 
     Returns (final residual, iterations, whether damping was needed). Without `allow_damping`
@@ -95,6 +95,38 @@ def _iterate(s, b, g, x, sig, new, Q, w, b0, b1, C, avail, wt, tau_types, mover,
             damped = True
         prev = res
     return res, it, damped
+
+
+@nb.njit(cache=True)
+def _solve_small(M, rhs):
+    """x with M x = rhs for a small dense system (Gaussian elimination, partial pivoting); copies
+    its inputs. Hand-written because np.linalg.solve's LAPACK binding triples the JIT time."""
+    N = rhs.shape[0]
+    a = M.copy()
+    x = rhs.copy()
+    for c in range(N):
+        p = c
+        for r in range(c + 1, N):
+            if abs(a[r, c]) > abs(a[p, c]):
+                p = r
+        if a[p, c] == 0.0:
+            continue
+        if p != c:
+            for k in range(N):
+                a[c, k], a[p, k] = a[p, k], a[c, k]
+            x[c], x[p] = x[p], x[c]
+        for r in range(c + 1, N):
+            f = a[r, c] / a[c, c]
+            if f != 0.0:
+                for k in range(c, N):
+                    a[r, k] -= f * a[c, k]
+                x[r] -= f * x[c]
+    for c in range(N - 1, -1, -1):
+        acc = x[c]
+        for k in range(c + 1, N):
+            acc -= a[c, k] * x[k]
+        x[c] = acc / a[c, c] if a[c, c] != 0.0 else 0.0
+    return x
 
 
 @nb.njit(cache=True)
@@ -178,7 +210,7 @@ def _newton(s, b, g, x, sig, new, Q, C, avail, wt, tau_types, mover, g_m, st_m, 
                     dF = lam * new[th, a] * ((1.0 if a == bb else 0.0) - new[th, bb]) * slope[th, bb]
                     for th2 in range(2):
                         J[th * A + a, th2 * A + bb] -= dF * dx[th2, bb]
-        delta = np.linalg.solve(J, -R)
+        delta = _solve_small(J, -R)
         # longest step in (0, 1] that keeps σ > 0, then backtrack on the residual
         step = 1.0
         for th in range(2):
@@ -306,7 +338,7 @@ def stage_kernel(
             # λ schedule from 0 (principal branch), damping where the iteration oscillates.
             res, its, damped = _iterate(
                 s, b, g, x, sig, new, Q, w, b0, b1, C, avail, wt, tau_types, mover, k_mover, g_m, st_m,
-                lam, tol, min(DIRECT_IT, maxit), False,
+                lam, tol, min(DIRECT_IT, maxit), False, 1.0,
             )
             total_it += its
             if (damped or res >= tol) and k_mover == 2 and g_m > 1 and 0.0 < x < 1.0:
@@ -328,7 +360,7 @@ def stage_kernel(
                     tol_k = tol if step == steps else 1e-7
                     res, its, damped = _iterate(
                         s, b, g, x, sig, new, Q, w, b0, b1, C, avail, wt, tau_types, mover, k_mover, g_m,
-                        st_m, lam_k, tol_k, maxit, True,
+                        st_m, lam_k, tol_k, maxit, True, 1.0,
                     )
                     total_it += its
                 if res >= tol:

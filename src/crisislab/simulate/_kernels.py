@@ -510,12 +510,13 @@ def run_chunk(
     bel = np.empty((n_bg, n_belief))
     types = np.empty(n_actors, np.int64)
     cas = np.zeros(o_cas.shape[1], np.int64)
-    sig = np.empty((n_bg, k_max, a_max))
     p = np.empty(a_max)
     stack = np.zeros(_STACK, np.bool_)
     chain = np.zeros(_MAX_DEPTH + 1, np.int64)
-    c_idx = np.zeros(max(n_corners, 1), np.int64)
-    c_w = np.zeros(max(n_corners, 1))
+    c_idx = np.zeros((n_bg, max(n_corners, 1)), np.int64)
+    c_w = np.zeros((n_bg, max(n_corners, 1)))
+    n_c = np.zeros(n_bg, np.int64)
+    lk = np.zeros(k_max)
     i0 = np.zeros(n_actors, np.int64)
     fr = np.zeros(n_actors)
     steps = 0
@@ -529,6 +530,7 @@ def run_chunk(
             has_round = True
     # An action "touches" the run's state when it has effects or chance consequences; a quiet
     # action (the status quo) leaves every condition as it was.
+    prev = np.empty(nv, np.int64)
     touches = np.zeros(act.shape[0], np.bool_)
     for a in range(act.shape[0]):
         touches[a] = act[a, 0] >= 0 or act[a, 2] >= 0 or bec_ptr[a + 1] > bec_ptr[a] or oth_ptr[a + 1] > oth_ptr[a]
@@ -626,50 +628,36 @@ def run_chunk(
                             break
                         # A state the policy does not know is played uniformly and counted.
                         fallbacks += 1
+                    elif B > 1:
+                        # Interpolation stencil of each belief array (corners and weights); the
+                        # strategy itself is read only where needed: the own row, the chosen column.
                         for g in range(n_bg):
-                            for t in range(kj):
-                                for a in range(n_a):
-                                    sig[g, t, a] = 1.0 / n_a
-                    else:
-                        for g in range(n_bg):
-                            tg = bg_game[g]
-                            if B == 1:
-                                for t in range(kj):
-                                    for a in range(n_a):
-                                        sig[g, t, a] = sigma[tg, row, 0, t, perm[m, a]]
-                            else:
+                            for jj in range(n_actors):
+                                if grid_sizes[jj] > 1:
+                                    x = min(max(bel[g, bel_start[jj]], 0.0), 1.0)
+                                    pos = x * (grid_G - 1)
+                                    lo_i = min(np.int64(np.floor(pos)), grid_G - 2)
+                                    i0[jj] = lo_i
+                                    fr[jj] = pos - lo_i
+                            c = 0
+                            for corner in range(1 << n_actors):
+                                w = 1.0
+                                idx = 0
+                                skip = False
                                 for jj in range(n_actors):
-                                    if grid_sizes[jj] > 1:
-                                        x = min(max(bel[g, bel_start[jj]], 0.0), 1.0)
-                                        pos = x * (grid_G - 1)
-                                        lo_i = min(np.int64(np.floor(pos)), grid_G - 2)
-                                        i0[jj] = lo_i
-                                        fr[jj] = pos - lo_i
-                                c = 0
-                                for corner in range(1 << n_actors):
-                                    w = 1.0
-                                    idx = 0
-                                    skip = False
-                                    for jj in range(n_actors):
-                                        bit = (corner >> jj) & 1
-                                        if grid_sizes[jj] == 1:
-                                            if bit:
-                                                skip = True
-                                            continue
-                                        idx += (i0[jj] + bit) * grid_strides[jj]
-                                        w *= fr[jj] if bit else 1.0 - fr[jj]
-                                    if skip:
+                                    bit = (corner >> jj) & 1
+                                    if grid_sizes[jj] == 1:
+                                        if bit:
+                                            skip = True
                                         continue
-                                    c_idx[c] = idx
-                                    c_w[c] = w
-                                    c += 1
-                                for t in range(kj):
-                                    for a in range(n_a):
-                                        pa = perm[m, a]
-                                        acc = 0.0
-                                        for cc in range(c):
-                                            acc += c_w[cc] * sigma[tg, row, c_idx[cc], t, pa]
-                                        sig[g, t, a] = acc
+                                    idx += (i0[jj] + bit) * grid_strides[jj]
+                                    w *= fr[jj] if bit else 1.0 - fr[jj]
+                                if skip:
+                                    continue
+                                c_idx[g, c] = idx
+                                c_w[g, c] = w
+                                c += 1
+                            n_c[g] = c
                     # --- own strategy, masked; inverse-CDF draw ----------------------------------
                     own = bg_of_holder[j]
                     tj = types[j]
@@ -682,7 +670,17 @@ def run_chunk(
                         ok = not forbidden[ga]
                         if ok and act[ga, 1] >= 0:
                             ok = cval[act[ga, 1]]
-                        p[a] = sig[own, tj, a] if ok else 0.0
+                        if not ok:
+                            p[a] = 0.0
+                        elif row < 0:
+                            p[a] = 1.0 / n_a
+                        elif B == 1:
+                            p[a] = sigma[bg_game[own], row, 0, tj, perm[m, a]]
+                        else:
+                            acc = 0.0
+                            for cc in range(n_c[own]):
+                                acc += c_w[own, cc] * sigma[bg_game[own], row, c_idx[own, cc], tj, perm[m, a]]
+                            p[a] = acc
                         tot += p[a]
                     u = _uniform(key, r, m, 0)
                     if tot <= 0.0:
@@ -722,13 +720,25 @@ def run_chunk(
                     lik *= p[chosen] / tot
                     # --- Bayes' rule in every perceived game ---------------------------------------
                     s0 = bel_start[j]
+                    pc = perm[m, chosen]
                     for g in range(n_bg):
+                        tg = bg_game[g]
+                        for t in range(kj):
+                            if row < 0:
+                                lk[t] = 1.0 / n_a
+                            elif B == 1:
+                                lk[t] = sigma[tg, row, 0, t, pc]
+                            else:
+                                acc = 0.0
+                                for cc in range(n_c[g]):
+                                    acc += c_w[g, cc] * sigma[tg, row, c_idx[g, cc], t, pc]
+                                lk[t] = acc
                         tot = 0.0
                         for t in range(kj):
-                            tot += bel[g, s0 + t] * sig[g, t, chosen]
+                            tot += bel[g, s0 + t] * lk[t]
                         if tot > _TINY:
                             for t in range(kj):
-                                bel[g, s0 + t] = bel[g, s0 + t] * sig[g, t, chosen] / tot
+                                bel[g, s0 + t] = bel[g, s0 + t] * lk[t] / tot
                     # --- the mover's red lines ------------------------------------------------------
                     for k in range(n_rl):
                         if rl[k, 0] != j or rls[k] != RL_PENDING:
@@ -779,12 +789,17 @@ def run_chunk(
                 executed = -1
                 if g_chosen >= 0:
                     o_taken[i, g_chosen] = True
+                    if touches[g_chosen]:
+                        for v in range(nv):
+                            prev[v] = state[v]
                     executed = _execute(
                         g_chosen, key, r, m, eff_add, eff_set, eff_mask, cas_t, cdf, act, act_attr_p, errs, err_p, bec_ptr,
                         bec, oth_ptr, oth, oth_idx, cas_ptr, cas_list, state, cas, lo, hi, chain,
                     )
-                    if touches[g_chosen] or touches[executed]:
-                        dirty = True
+                    if touches[g_chosen]:
+                        for v in range(nv):
+                            if prev[v] != state[v]:
+                                dirty = True
                 if lik < 1e-280:
                     # The log-likelihood is kept as a product, folded into its log before it
                     # could underflow: one log per run instead of one per move.

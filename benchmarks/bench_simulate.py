@@ -1,14 +1,16 @@
-"""Monte Carlo throughput: crisislab's vectorized simulator against a Mesa agent-based peer.
+"""Monte Carlo throughput: crisislab's compiled kernel against its numpy engine and a Mesa peer.
 
-Both run the flagship scenario (same compiled rules, same policy object) in the same process:
-medians over repeats, run-steps per second (one run-step = one move of one run still going),
-the ratio, and a chi-square test that both give the same outcome distribution. Then how time
+All three run the flagship scenario (same compiled rules, same policy object) in one process, one
+core: medians over repeats of wall time (and of the thread's CPU time, which a loaded machine
+inflates less), run-steps per second (one run-step = one move of one run still going), ratios,
+and a chi-square test that the kernel and Mesa give the same outcome distribution. Then how time
 grows with the number of runs N and with the horizon. Usage:
 
-    python -m benchmarks simulate [--runs N] [--mesa-runs M] [--repeats R] [--policy myopic|fixed]
+    python -m benchmarks simulate [--runs N] [--ref-runs R] [--mesa-runs M] [--repeats K] [--policy myopic|fixed]
 
-`myopic` is the one-step-lookahead logit stand-in (the crisis engine's flagship solve is too slow
-for a benchmark today); `fixed` is a state-independent policy, which isolates the engine's own cost.
+`myopic` is the one-step-lookahead logit stand-in used by `make run` (tabulated lazily on the
+states runs reach; the warm-up fills the table); `fixed` is a state-independent policy, which
+isolates the engine's own cost.
 """
 
 from __future__ import annotations
@@ -23,20 +25,22 @@ from scipy import stats
 
 from crisislab.scenario import load_scenario
 from crisislab.simulate import FixedPolicy, compile_spec
-from crisislab.simulate._engine import Arm
+from crisislab.simulate._engine import Arm, simulate_chunk
 from crisislab.simulate._myopic import MyopicLogitPolicy
 from crisislab.simulate._run import simulate_spec
 
 FLAGSHIP = "scenarios/us-iran-2019-2020.yaml"
 
 
-def _median_time(fn, repeats: int) -> tuple[float, object]:
-    times, out = [], None
+def _median_time(fn, repeats: int) -> tuple[float, float, object]:
+    """(median wall seconds, median thread-CPU seconds, last result)."""
+    walls, cpus, out = [], [], None
     for _ in range(repeats):
-        t = time.perf_counter()
+        w, c = time.perf_counter(), time.thread_time()
         out = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), out
+        cpus.append(time.thread_time() - c)
+        walls.append(time.perf_counter() - w)
+    return statistics.median(walls), statistics.median(cpus), out
 
 
 def _policy(kind: str, scenario, spec):
@@ -54,11 +58,17 @@ def _policy(kind: str, scenario, spec):
     return FixedPolicy(probs)
 
 
+def _reference(spec, pol, runs: int, seed: int):
+    """The numpy engine on the same runs (one chunk)."""
+    return simulate_chunk(spec, pol, seed, np.arange(runs, dtype=np.int64), Arm(), engine="reference")
+
+
 def main(argv: list[str]) -> None:
     ap = argparse.ArgumentParser(prog="python -m benchmarks simulate")
-    ap.add_argument("--runs", type=int, default=100_000)
-    ap.add_argument("--mesa-runs", type=int, default=1_000)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=200_000)
+    ap.add_argument("--ref-runs", type=int, default=20_000)
+    ap.add_argument("--mesa-runs", type=int, default=500)
+    ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--policy", choices=("myopic", "fixed"), default="myopic")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args(argv)
@@ -68,20 +78,33 @@ def main(argv: list[str]) -> None:
     sc = load_scenario(FLAGSHIP)
     spec = compile_spec(sc)
     pol = _policy(args.policy, sc, spec)
-    simulate_spec(spec, pol, 2_000, args.seed, Arm(), record_actions=False)  # JIT warm-up
+    # Warm-up: numba compilation (cached on disk after the first time) and, for the myopic
+    # policy, its lazily built table on the states the runs reach.
+    t0 = time.perf_counter()
+    simulate_spec(spec, pol, args.runs, args.seed, Arm(), record_actions=False)
+    warm = time.perf_counter() - t0
 
     def ours():
         return simulate_spec(spec, pol, args.runs, args.seed, Arm(), record_actions=False)
 
-    t_ours, res = _median_time(ours, args.repeats)
-    t_mesa, (mesa_out, mesa_steps) = _median_time(lambda: run_mesa(spec, pol, args.mesa_runs, args.seed), max(1, args.repeats // 2))
-    r_ours = res.run_steps / t_ours
-    r_mesa = mesa_steps / t_mesa
-    print(f"flagship {sc.id}, policy {args.policy}, horizon {spec.horizon}, {len(spec.movers)} movers per round; 1 process")
-    print(f"{'implementation':<28}{'runs':>10}{'run-steps':>14}{'median s':>11}{'run-steps/s':>15}")
-    print(f"{'crisislab (vectorized)':<28}{args.runs:>10}{res.run_steps:>14}{t_ours:>11.3f}{r_ours:>15,.0f}")
-    print(f"{'Mesa 3.3.1 (agent-based)':<28}{args.mesa_runs:>10}{mesa_steps:>14}{t_mesa:>11.3f}{r_mesa:>15,.0f}")
-    print(f"speed-up (run-steps/s): {r_ours / r_mesa:,.0f}x")
+    t_k, c_k, res = _median_time(ours, args.repeats)
+    t_r, c_r, ref = _median_time(lambda: _reference(spec, pol, args.ref_runs, args.seed), max(1, args.repeats // 2))
+    t_m, c_m, (mesa_out, mesa_steps) = _median_time(
+        lambda: run_mesa(spec, pol, args.mesa_runs, args.seed), max(1, args.repeats // 2)
+    )
+    rows = [
+        ("crisislab kernel (numba)", args.runs, res.run_steps, t_k, c_k),
+        ("crisislab numpy engine", args.ref_runs, ref.run_steps, t_r, c_r),
+        ("Mesa (agent-based)", args.mesa_runs, mesa_steps, t_m, c_m),
+    ]
+    mesa_rate = mesa_steps / t_m
+    print(f"flagship {sc.id}, policy {args.policy}, horizon {spec.horizon}, {len(spec.movers)} movers per round; "
+          f"1 process, medians of {args.repeats} repeats (first call incl. compile/table warm-up: {warm:.2f} s)")
+    print(f"{'implementation':<28}{'runs':>9}{'run-steps':>13}{'median s':>10}{'steps/s (wall)':>16}"
+          f"{'steps/s (cpu)':>15}{'vs Mesa':>10}")
+    for name, n, steps, t, c in rows:
+        print(f"{name:<28}{n:>9}{steps:>13}{t:>10.3f}{steps / t:>16,.0f}{steps / max(c, 1e-9):>15,.0f}"
+              f"{(steps / t) / mesa_rate:>9,.0f}x")
 
     # Same model, same policies: the outcome distributions must agree within sampling error.
     ours_counts = res.outcome_counts().to_numpy()
@@ -89,17 +112,26 @@ def main(argv: list[str]) -> None:
     table = np.array([ours_counts, mesa_counts])
     keep = table.sum(axis=0) > 0
     chi2, p, dof, _ = stats.chi2_contingency(table[:, keep])
-    print("outcome shares:   " + "  ".join(f"{o}: {a / args.runs:.3f} vs {b / args.mesa_runs:.3f}" for o, a, b in zip(spec.outcomes, ours_counts, mesa_counts, strict=True)))
-    print(f"chi-square test of equal outcome distributions: chi2 = {chi2:.2f}, dof = {dof}, p = {p:.3f} ({'consistent' if p > 0.01 else 'DIFFERENT'})")
+    print("outcome shares (kernel vs Mesa): " + "  ".join(
+        f"{o}: {a / args.runs:.3f} vs {b / args.mesa_runs:.3f}"
+        for o, a, b in zip(spec.outcomes, ours_counts, mesa_counts, strict=True)
+    ))
+    print(f"chi-square test of equal outcome distributions: chi2 = {chi2:.2f}, dof = {dof}, p = {p:.3f} "
+          f"({'consistent' if p > 0.01 else 'DIFFERENT'})")
+    same = np.array_equal(res.runs["outcome"].cat.codes.to_numpy()[: args.ref_runs], ref.outcome)
+    print(f"kernel and numpy engine give the same outcome for each of the first {args.ref_runs} runs: {same}")
 
-    print("\nscaling with N (horizon as written):")
-    print(f"{'runs':>10}{'run-steps':>14}{'median s':>11}{'run-steps/s':>15}")
-    for n in (1_000, 10_000, args.runs):
-        t, r = _median_time(lambda n=n: simulate_spec(spec, pol, n, args.seed, Arm(), record_actions=False), args.repeats)
+    print("\nscaling with N (horizon as written), kernel:")
+    print(f"{'runs':>10}{'run-steps':>14}{'median s':>11}{'steps/s':>15}")
+    for n in (1_000, 10_000, 100_000, args.runs):
+        t, _, r = _median_time(lambda n=n: simulate_spec(spec, pol, n, args.seed, Arm(), record_actions=False), args.repeats)
         print(f"{n:>10}{r.run_steps:>14}{t:>11.3f}{r.run_steps / t:>15,.0f}")
-    print("\nscaling with the horizon (N = 10,000):")
-    print(f"{'horizon':>10}{'run-steps':>14}{'median s':>11}{'run-steps/s':>15}")
+    print("\nscaling with the horizon (N = 100,000), kernel:")
+    print(f"{'horizon':>10}{'run-steps':>14}{'median s':>11}{'steps/s':>15}")
     for h in sorted({max(1, spec.horizon // 4), spec.horizon // 2, spec.horizon}):
         short = dataclasses.replace(spec, horizon=h)
-        t, r = _median_time(lambda s=short: simulate_spec(s, pol, 10_000, args.seed, Arm(), record_actions=False), args.repeats)
+        simulate_spec(short, pol, 2_000, args.seed, Arm(), record_actions=False)  # same table; new spec packing
+        t, _, r = _median_time(
+            lambda s=short: simulate_spec(s, pol, 100_000, args.seed, Arm(), record_actions=False), args.repeats
+        )
         print(f"{h:>10}{r.run_steps:>14}{t:>11.3f}{r.run_steps / t:>15,.0f}")

@@ -17,9 +17,61 @@ import mesa
 import numpy as np
 
 from crisislab.simulate._policy import Node, Policy
-from crisislab.simulate._spec import RL_ANSWERED, RL_FAILED, RL_INACTIVE, RL_PENDING, Effect, SimSpec
+from crisislab.simulate._spec import (
+    OP_AND,
+    OP_NOT,
+    OP_OR,
+    OP_RL,
+    OP_ROUND,
+    OP_VAR,
+    RL_ANSWERED,
+    RL_FAILED,
+    RL_INACTIVE,
+    RL_PENDING,
+    Effect,
+    SimSpec,
+)
 
 __all__ = ["CrisisRun", "run_mesa"]
+
+_CMP = (
+    lambda x, y: x == y,
+    lambda x, y: x != y,
+    lambda x, y: x < y,
+    lambda x, y: x <= y,
+    lambda x, y: x > y,
+    lambda x, y: x >= y,
+)
+_PROGRAMS: dict[int, tuple[object, list[tuple[int, int, int, int]]]] = {}
+
+
+def holds(cond, state: list[int], round_: int, rl_status: list[int]) -> bool:
+    """A condition program evaluated on one run's plain-Python state, as an agent would."""
+    hit = _PROGRAMS.get(id(cond))
+    if hit is None or hit[0] is not cond:
+        hit = (cond, [tuple(int(x) for x in row) for row in cond.code.tolist()])
+        _PROGRAMS[id(cond)] = hit
+    stack: list[bool] = []
+    for op, a, b, c in hit[1]:
+        if op == OP_VAR:
+            stack.append(_CMP[b](state[a], c))
+        elif op == OP_ROUND:
+            stack.append(_CMP[b](round_, c))
+        elif op == OP_RL:
+            stack.append(rl_status[a] == c)
+        elif op == OP_AND:
+            vals = stack[len(stack) - a :]
+            del stack[len(stack) - a :]
+            stack.append(all(vals))
+        elif op == OP_OR:
+            vals = stack[len(stack) - a :]
+            del stack[len(stack) - a :]
+            stack.append(any(vals))
+        elif op == OP_NOT:
+            stack.append(not stack.pop())
+        else:
+            stack.append(True)
+    return stack[-1]
 
 
 class MoverAgent(mesa.Agent):
@@ -61,13 +113,11 @@ class MoverAgent(mesa.Agent):
         sigma = m.policy.strategy(actor, actor, self._node(j))[0, m.types[j]]
         probs = []
         default = 0
-        st = np.array([m.state])
-        rls = np.array([m.rl_status], dtype=np.int8)
         for a_local, g in enumerate(self.mover.actions):
             act = spec.actions[g]
             if act.default:
                 default = a_local
-            ok = act.available is None or bool(act.available(st, m.round, rls)[0])
+            ok = act.available is None or holds(act.available, m.state, m.round, m.rl_status)
             probs.append(float(sigma[a_local]) if ok else 0.0)
         total = sum(probs)
         if total <= 0:
@@ -105,10 +155,8 @@ class MoverAgent(mesa.Agent):
 
     def _environment(self) -> int:
         m: CrisisRun = self.model  # type: ignore[assignment]
-        st = np.array([m.state])
-        rls = np.array([m.rl_status], dtype=np.int8)
         for rule in self.mover.env_rules:
-            if rule.when is None or bool(rule.when(st, m.round, rls)[0]):
+            if rule.when is None or holds(rule.when, m.state, m.round, m.rl_status):
                 p = rule.table[m.state[rule.by] - m.spec.lo[rule.by]] if rule.table is not None else rule.p
                 return rule.action if m.random.random() < p else -1
         return -1
@@ -186,14 +234,12 @@ class CrisisRun(mesa.Model):
 
     def after_move(self) -> None:
         spec = self.spec
-        st = np.array([self.state])
         for k, rl in enumerate(spec.red_lines):
-            if self.rl_status[k] == RL_INACTIVE and bool(rl.crossed(st, self.round, np.array([self.rl_status], np.int8))[0]):
+            if self.rl_status[k] == RL_INACTIVE and holds(rl.crossed, self.state, self.round, self.rl_status):
                 self.rl_status[k] = RL_PENDING
                 self.rl_left[k] = rl.deadline
-        rls = np.array([self.rl_status], dtype=np.int8)
         for o, cond in enumerate(spec.outcome_conds):
-            if cond is not None and bool(cond(st, self.round, rls)[0]):
+            if cond is not None and holds(cond, self.state, self.round, self.rl_status):
                 self.outcome, self.end_round, self.ended = o, self.round, True
                 return
 

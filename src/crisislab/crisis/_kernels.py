@@ -19,7 +19,7 @@ DIRECT_IT = 40
 
 
 @nb.njit(cache=True)
-def _iterate(s, b, g, x, sig, new, Q, w, b0, b1, C, avail, wt, tau_types, mover, k_mover, g_m, st_m,
+def _iterate(s, b, g, x, sig, new, Q, w, b0, b1, D, avail, k_mover, g_m, st_m,
              lam_k, tol_k, maxit, allow_damping, alpha0):
     """Damped fixed-point iteration σ ← σ + α(logit(λ_k Q(σ)) − σ) at one node, in place.
 
@@ -27,7 +27,6 @@ def _iterate(s, b, g, x, sig, new, Q, w, b0, b1, C, avail, wt, tau_types, mover,
     it stops as soon as the residual grows (the caller then falls back to continuation).
     """
     A = sig.shape[1]
-    T = tau_types.shape[0]
     alpha = alpha0
     prev = 1e300
     res = 0.0
@@ -58,12 +57,7 @@ def _iterate(s, b, g, x, sig, new, Q, w, b0, b1, C, avail, wt, tau_types, mover,
             for a in range(A):
                 if not avail[s, a]:
                     continue
-                acc = 0.0
-                for t in range(T):
-                    if tau_types[t, mover] != th:
-                        continue
-                    acc += wt[b, t] * ((1.0 - w[a]) * C[a, b0[a], mover, t] + w[a] * C[a, b1[a], mover, t])
-                Q[th, a] = acc
+                Q[th, a] = (1.0 - w[a]) * D[a, b0[a], th] + w[a] * D[a, b1[a], th]
         res = 0.0
         for th in range(k_mover):
             mx = -1e300
@@ -130,7 +124,7 @@ def _solve_small(M, rhs):
 
 
 @nb.njit(cache=True)
-def _newton(s, b, g, x, sig, new, Q, C, avail, wt, tau_types, mover, g_m, st_m, lam, tol, maxit):
+def _newton(s, b, g, x, sig, new, Q, D, avail, g_m, st_m, lam, tol, maxit):
     """Newton's method on R(σ) = σ − logit(λQ(σ)) for a two-type mover, analytic Jacobian.
 
     Q(θ, a) depends on σ only through action a's posterior x'_a, piecewise linearly (grid
@@ -140,7 +134,6 @@ def _newton(s, b, g, x, sig, new, Q, C, avail, wt, tau_types, mover, g_m, st_m, 
     """
     A = sig.shape[1]
     N = 2 * A
-    T = tau_types.shape[0]
     R = np.zeros(N)
     J = np.zeros((N, N))
     slope = np.zeros((2, A))
@@ -165,12 +158,8 @@ def _newton(s, b, g, x, sig, new, Q, C, avail, wt, tau_types, mover, g_m, st_m, 
             b0 = b + (i0 - g) * st_m
             b1 = b0 + st_m
             for th in range(2):
-                lo_v = 0.0
-                hi_v = 0.0
-                for t in range(T):
-                    if tau_types[t, mover] == th:
-                        lo_v += wt[b, t] * C[a, b0, mover, t]
-                        hi_v += wt[b, t] * C[a, b1, mover, t]
+                lo_v = D[a, b0, th]
+                hi_v = D[a, b1, th]
                 Q[th, a] = (1.0 - w) * lo_v + w * hi_v
                 slope[th, a] = (hi_v - lo_v) * (g_m - 1)
             if den > 0.0:
@@ -241,11 +230,7 @@ def _newton(s, b, g, x, sig, new, Q, C, avail, wt, tau_types, mover, g_m, st_m, 
                 b0 = b + (i0 - g) * st_m
                 b1 = b0 + st_m
                 for th in range(2):
-                    acc = 0.0
-                    for t in range(T):
-                        if tau_types[t, mover] == th:
-                            acc += wt[b, t] * ((1.0 - w) * C[a, b0, mover, t] + w * C[a, b1, mover, t])
-                    Q[th, a] = acc
+                    Q[th, a] = (1.0 - w) * D[a, b0, th] + w * D[a, b1, th]
             for th in range(2):
                 mx = -1e300
                 for a in range(A):
@@ -292,6 +277,7 @@ def stage_kernel(
     g_m = G if k_mover == 2 else 1
     st_m = bstride[mover]
     C = np.zeros((A, B, n, T))
+    D = np.zeros((A, B, k_mover))
     sig = np.zeros((k_mover, A))
     new = np.zeros((k_mover, A))
     Q = np.zeros((k_mover, A))
@@ -320,6 +306,18 @@ def stage_kernel(
                         for i in range(n):
                             for t in range(T):
                                 C[a, b, i, t] += q * W_next[sn, b, i, t]
+        # The mover's own continuation per own type: D[a, b', θ] = Σ_{τ: τ_m=θ} wt[b', τ] C[a, b', m, τ].
+        # The weights of the others' types depend only on the others' coordinates, which the
+        # posterior node b' shares with b, so the fixed point below reads D alone (one value
+        # per action and corner instead of a sum over type profiles).
+        for a in range(A):
+            for b in range(B):
+                for th in range(k_mover):
+                    D[a, b, th] = 0.0
+                if not avail[s, a]:
+                    continue
+                for t in range(T):
+                    D[a, b, tau_types[t, mover]] += wt[b, t] * C[a, b, mover, t]
         n_av = 0
         for a in range(A):
             if avail[s, a]:
@@ -332,19 +330,17 @@ def stage_kernel(
             for th in range(k_mover):
                 for a in range(A):
                     sig[th, a] = 1.0 / n_av if avail[s, a] else 0.0
-            # Fast path: iterate at full λ from the uniform profile; accepted only when it converges
-            # monotonically (no damping needed) within DIRECT_IT iterations, which is the common
-            # case and then lands on the same fixed point as continuation. Otherwise follow the
-            # λ schedule from 0 (principal branch), damping where the iteration oscillates.
+            # (No warm start from the neighbouring belief node: the stage game can have several
+            # fixed points and a warm start picks another branch at ~10% of the flagship's nodes.)
             res, its, damped = _iterate(
-                s, b, g, x, sig, new, Q, w, b0, b1, C, avail, wt, tau_types, mover, k_mover, g_m, st_m,
+                s, b, g, x, sig, new, Q, w, b0, b1, D, avail, k_mover, g_m, st_m,
                 lam, tol, min(DIRECT_IT, maxit), False, 1.0,
             )
             total_it += its
             if (damped or res >= tol) and k_mover == 2 and g_m > 1 and 0.0 < x < 1.0:
                 # Newton from where the fast path stopped; kept only if it converges
                 keep[:, :] = sig
-                res = _newton(s, b, g, x, sig, new, Q, C, avail, wt, tau_types, mover, g_m, st_m, lam, tol, min(50, maxit))
+                res = _newton(s, b, g, x, sig, new, Q, D, avail, g_m, st_m, lam, tol, min(50, maxit))
                 total_it += 1
                 if res < tol:
                     damped = False
@@ -359,7 +355,7 @@ def stage_kernel(
                     lam_k = lam * step / steps
                     tol_k = tol if step == steps else 1e-7
                     res, its, damped = _iterate(
-                        s, b, g, x, sig, new, Q, w, b0, b1, C, avail, wt, tau_types, mover, k_mover, g_m,
+                        s, b, g, x, sig, new, Q, w, b0, b1, D, avail, k_mover, g_m,
                         st_m, lam_k, tol_k, maxit, True, 1.0,
                     )
                     total_it += its
@@ -369,7 +365,7 @@ def stage_kernel(
                     # strong, non-monotone feedback).
                     keep[:, :] = sig
                     res2, its, damped = _iterate(
-                        s, b, g, x, sig, new, Q, w, b0, b1, C, avail, wt, tau_types, mover, k_mover, g_m,
+                        s, b, g, x, sig, new, Q, w, b0, b1, D, avail, k_mover, g_m,
                         st_m, lam, tol, 20 * maxit, True, 0.05,
                     )
                     total_it += its

@@ -109,3 +109,24 @@ def test_compilation_is_cached_across_rounds(spiral):
     counts = cg.node_counts()
     assert counts[4] == counts[6]
     np.testing.assert_array_equal(cg.nxt[4], cg.nxt[6])
+
+
+def test_compile_cache_round_trip_and_key(spiral, tmp_path, monkeypatch):
+    """The disk cache returns the same tables (read-only), and a changed spec gets its own entry."""
+    monkeypatch.setenv("CRISISLAB_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("CRISISLAB_NO_CACHE", raising=False)
+    spec = spec_from_scenario(spiral)
+    first = compile_spec(spec)  # miss: compiles and writes
+    assert len(list((tmp_path / "compiled").glob("*.pkl"))) == 1
+    second = compile_spec(spec)  # hit: unpickled
+    assert second is not first
+    for d in range(first.n_decisions):
+        for name in ("avail", "row_ptr", "nxt", "prob", "reward"):
+            a, b = getattr(first, name)[d], getattr(second, name)[d]
+            np.testing.assert_array_equal(a, b)
+            assert not b.flags.writeable
+    compile_spec(spec.with_horizon(spec.horizon - 1))  # another key, another entry
+    assert len(list((tmp_path / "compiled").glob("*.pkl"))) == 2
+    monkeypatch.setenv("CRISISLAB_NO_CACHE", "1")
+    compile_spec(spec.with_horizon(1))
+    assert len(list((tmp_path / "compiled").glob("*.pkl"))) == 2

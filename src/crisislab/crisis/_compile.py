@@ -15,7 +15,12 @@ horizon when no condition looks at the round number.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import os
+import pickle
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy import stats
@@ -514,8 +519,68 @@ def _radix(spec: CrisisSpec) -> tuple[np.ndarray, np.ndarray]:
     return radix, np.asarray(offset, dtype=np.int64)
 
 
+def _cache_path(spec: CrisisSpec) -> Path | None:
+    """File of the compile cache for `spec`, or None when caching is off (CRISISLAB_NO_CACHE=1).
+
+    The key hashes the pickled spec (every resolved number of the scenario) and the source of the
+    modules that define compilation, so an edited scenario or compiler never reads a stale entry.
+    """
+    if os.environ.get("CRISISLAB_NO_CACHE"):
+        return None
+    root = os.environ.get("CRISISLAB_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "crisislab"
+    )
+    h = hashlib.sha256(pickle.dumps(spec, protocol=5))
+    here = Path(__file__).resolve().parent
+    for name in ("_compile.py", "_cond.py", "_spec.py"):
+        h.update((here / name).read_bytes())
+    h.update(np.__version__.encode())
+    return Path(root) / "compiled" / f"{spec.id[:40]}-{h.hexdigest()[:32]}.pkl"
+
+
 def compile_spec(spec: CrisisSpec) -> CompiledGame:
-    """Enumerate reachable public states forward and build the sparse per-decision tables."""
+    """Enumerate reachable public states forward and build the sparse per-decision tables.
+
+    Compiling the flagship takes ~15 s of Python, so results are cached on disk (`_cache_path`;
+    ~/.cache/crisislab/compiled, or $CRISISLAB_CACHE_DIR; off with CRISISLAB_NO_CACHE=1). A cache
+    that cannot be read or written is ignored.
+    """
+    try:
+        path = _cache_path(spec)
+    except (OSError, pickle.PicklingError, TypeError):
+        path = None
+    if path is not None and path.is_file():
+        try:
+            with path.open("rb") as fh:
+                cg = pickle.load(fh)
+            if isinstance(cg, CompiledGame):
+                _freeze(cg)
+                return cg
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
+            pass
+    cg = _compile_uncached(spec)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            with tmp.open("wb") as fh:
+                pickle.dump(cg, fh, protocol=5)
+            os.replace(tmp, path)  # atomic: parallel writers never leave a torn entry
+        except OSError:
+            pass
+    return cg
+
+
+def _freeze(cg: CompiledGame) -> None:
+    """Unpickled arrays are writable; make them read-only again like freshly compiled ones."""
+    for f in dataclasses.fields(cg):
+        v = getattr(cg, f.name)
+        for arr in v if isinstance(v, tuple) else (v,):
+            if isinstance(arr, np.ndarray):
+                arr.setflags(write=False)
+
+
+def _compile_uncached(spec: CrisisSpec) -> CompiledGame:
     comp = _Compiler(spec)
     n, k = comp.n, comp.k
     radix, offset = _radix(spec)

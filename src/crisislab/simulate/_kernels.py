@@ -371,7 +371,81 @@ def _eval_all(code, cond_ptr, state, round_, rls, stack, cval) -> None:
             end = cond_ptr[c + 1] if c + 1 < cond_ptr.shape[0] else 0
 
 
+@njit(cache=True, _nrt=False)
+def _ckey(state, lo, rls, csr, n_rl, has_round, round_, horizon) -> np.int64:
+    k = 0
+    for v in range(state.shape[0]):
+        k += (state[v] - lo[v]) * csr[v]
+    for q in range(n_rl):
+        k += rls[q] * csr[state.shape[0] + q]
+    if has_round:
+        k = k * (horizon + 1) + round_
+    return k
+
+
+@njit(cache=True, _nrt=False)
+def _cond_bits(cache_ok, csr, lo, n_rl, has_round, horizon, hk, hv, fill, code, cond_ptr, state, round_, rls, stack, cval):
+    """All condition values for the run's (state, round, statuses) as a bit mask (uint64).
+
+    The combination is keyed by a mixed radix `csr` (when `cache_ok`); `hk`/`hv` (int64/uint64 `(T,)`, T a
+    power of two, empty = -1) are an open-addressing cache from ckey to mask, so each distinct
+    public state is evaluated once per kernel call (the flagship has a few thousand) instead of at
+    every move that changes it.
+    """
+    mask = hk.shape[0] - 1
+    h = -1
+    ckey = _ckey(state, lo, rls, csr, n_rl, has_round, round_, horizon) if cache_ok else -1
+    if ckey >= 0:
+        h = np.int64(_fmix(np.uint64(ckey)) & np.uint64(mask))
+        while hk[h] != -1:
+            if hk[h] == ckey:
+                return hv[h]
+            h = (h + 1) & mask
+    _eval_all(code, cond_ptr, state, round_, rls, stack, cval)
+    bits = np.uint64(0)
+    for c in range(cond_ptr.shape[0] - 1):
+        if cval[c]:
+            bits |= np.uint64(1) << np.uint64(c)
+    if h >= 0 and fill[0] * 2 < hk.shape[0]:
+        hk[h] = ckey
+        hv[h] = bits
+        fill[0] += 1
+    return bits
+
+
+@njit(cache=True, _nrt=False)
+def _find_row(key2, d, kk, key_ptr, key_vals, key_row, hk, hv, fill) -> np.int64:
+    """Row of public-state key kk at decision d (-1: not in the table), via a hash cache on key2
+    (= kk * n_decisions + d, or -1 when that would overflow) in front of the binary search."""
+    mask = hk.shape[0] - 1
+    h = -1
+    if key2 >= 0:
+        h = np.int64(_fmix(np.uint64(key2)) & np.uint64(mask))
+        while hk[h] != -1:
+            if hk[h] == key2:
+                return np.int64(hv[h])
+            h = (h + 1) & mask
+    lo_, hi_ = key_ptr[d], key_ptr[d + 1]
+    while lo_ < hi_:
+        mid = (lo_ + hi_) >> 1
+        if key_vals[mid] < kk:
+            lo_ = mid + 1
+        else:
+            hi_ = mid
+    row = key_row[lo_] if (lo_ < key_ptr[d + 1] and key_vals[lo_] == kk) else -1
+    if h >= 0 and row >= 0 and fill[0] * 2 < hk.shape[0]:
+        hk[h] = key2
+        hv[h] = np.uint64(row)
+        fill[0] += 1
+    return row
+
+
 @njit(cache=True, inline="always")
+def _bit(bits: np.uint64, c: int) -> bool:
+    return ((bits >> np.uint64(c)) & np.uint64(1)) != np.uint64(0)
+
+
+@njit(cache=True, _nrt=False)
 def _apply(e, eff_add, eff_set, eff_mask, state, lo, hi) -> None:
     if e < 0:
         return
@@ -380,7 +454,7 @@ def _apply(e, eff_add, eff_set, eff_mask, state, lo, hi) -> None:
         state[v] = min(max(x, lo[v]), hi[v])
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def _casualty(ci, u, cas, cdf, state, casualties, hi) -> None:
     start, size = cas[ci, 2], cas[ci, 3]
     if size <= 1:
@@ -523,6 +597,7 @@ def run_chunk(
     misses = 0
     fallbacks = 0
     n_cond = cond_ptr.shape[0] - 1
+
     cval = np.zeros(max(n_cond, 1), np.bool_)
     has_round = False
     for q in range(code.shape[0]):
@@ -531,6 +606,25 @@ def run_chunk(
     # An action "touches" the run's state when it has effects or chance consequences; a quiet
     # action (the status quo) leaves every condition as it was.
     prev = np.empty(nv, np.int64)
+    # Condition cache key: mixed radix over (variables, statuses[, round]); -1 disables it.
+    csr = np.zeros(nv + max(n_rl, 1), np.int64)
+    span = 1
+    for v in range(nv):
+        csr[v] = span
+        span *= hi[v] - lo[v] + 1
+    for k in range(n_rl):
+        csr[nv + k] = span
+        span *= 4
+    cache_ok = span < (1 << 50) and n_cond <= 64
+    ch_k = np.full(1 << 14, -1, np.int64)
+    ch_v = np.zeros(1 << 14, np.uint64)
+    ch_fill = np.zeros(1, np.int64)
+    n_dec = key_ptr.shape[0] - 1
+    key_lim = (1 << 62) // max(n_dec, 1)
+    rh_k = np.full(1 << 15, -1, np.int64)
+    rh_v = np.zeros(1 << 15, np.uint64)
+    rh_fill = np.zeros(1, np.int64)
+    bits = np.uint64(0)
     touches = np.zeros(act.shape[0], np.bool_)
     for a in range(act.shape[0]):
         touches[a] = act[a, 0] >= 0 or act[a, 2] >= 0 or bec_ptr[a + 1] > bec_ptr[a] or oth_ptr[a + 1] > oth_ptr[a]
@@ -601,14 +695,8 @@ def run_chunk(
                         if last_d[m] == d and last_key[m] == kk:
                             row = last_row[m]
                         else:
-                            lo_, hi_ = key_ptr[d], key_ptr[d + 1]
-                            while lo_ < hi_:
-                                mid = (lo_ + hi_) >> 1
-                                if key_vals[mid] < kk:
-                                    lo_ = mid + 1
-                                else:
-                                    hi_ = mid
-                            row = key_row[lo_] if (lo_ < key_ptr[d + 1] and key_vals[lo_] == kk) else -1
+                            key2 = kk * n_dec + d if 0 <= kk < key_lim else -1
+                            row = _find_row(key2, d, kk, key_ptr, key_vals, key_row, rh_k, rh_v, rh_fill)
                             last_d[m] = d
                             last_key[m] = kk
                             last_row[m] = row
@@ -663,13 +751,13 @@ def run_chunk(
                     tj = types[j]
                     tot = 0.0
                     if dirty:
-                        _eval_all(code, cond_ptr, state, r, rls, stack, cval)
+                        bits = _cond_bits(cache_ok, csr, lo, n_rl, has_round, H, ch_k, ch_v, ch_fill, code, cond_ptr, state, r, rls, stack, cval)
                         dirty = False
                     for a in range(n_a):
                         ga = ladder[m, a]
                         ok = not forbidden[ga]
                         if ok and act[ga, 1] >= 0:
-                            ok = cval[act[ga, 1]]
+                            ok = _bit(bits, act[ga, 1])
                         if not ok:
                             p[a] = 0.0
                         elif row < 0:
@@ -704,7 +792,7 @@ def run_chunk(
                             if forces[f, 2] == r:
                                 chosen = forces[f, 1]
                         elif forces[f, 3] >= 0:
-                            if cval[forces[f, 3]]:
+                            if _bit(bits, forces[f, 3]):
                                 chosen = forces[f, 1]
                     sg = script[r - 1, m]
                     if sg != SCRIPT_FREE:
@@ -758,11 +846,11 @@ def run_chunk(
                     prob = 0.0
                     act_r = -1
                     if dirty:
-                        _eval_all(code, cond_ptr, state, r, rls, stack, cval)
+                        bits = _cond_bits(cache_ok, csr, lo, n_rl, has_round, H, ch_k, ch_v, ch_fill, code, cond_ptr, state, r, rls, stack, cval)
                         dirty = False
                     for q in range(rule_ptr[m], rule_ptr[m + 1]):
                         ru = rule_idx[q]
-                        if rules[ru, 0] < 0 or cval[rules[ru, 0]]:
+                        if rules[ru, 0] < 0 or _bit(bits, rules[ru, 0]):
                             if rules[ru, 2] >= 0:
                                 prob = rule_tab[rules[ru, 3] + state[rules[ru, 2]] - lo[rules[ru, 2]]]
                             else:
@@ -810,17 +898,17 @@ def run_chunk(
                 for k in range(n_rl):
                     if rls[k] == RL_INACTIVE:
                         if dirty:
-                            _eval_all(code, cond_ptr, state, r, rls, stack, cval)
+                            bits = _cond_bits(cache_ok, csr, lo, n_rl, has_round, H, ch_k, ch_v, ch_fill, code, cond_ptr, state, r, rls, stack, cval)
                             dirty = False
-                        if cval[rl[k, 1]]:
+                        if _bit(bits, rl[k, 1]):
                             rls[k] = RL_PENDING
                             left[k] = rl[k, 3]
                             dirty = True
                 if dirty:
-                    _eval_all(code, cond_ptr, state, r, rls, stack, cval)
+                    bits = _cond_bits(cache_ok, csr, lo, n_rl, has_round, H, ch_k, ch_v, ch_fill, code, cond_ptr, state, r, rls, stack, cval)
                     dirty = False
                 for o in range(n_out):
-                    if out_cond[o] >= 0 and cval[out_cond[o]]:
+                    if out_cond[o] >= 0 and _bit(bits, out_cond[o]):
                         outcome = o
                         end_round = r
                         ended = True

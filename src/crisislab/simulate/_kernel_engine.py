@@ -82,8 +82,15 @@ def _c(a: np.ndarray, dtype: Any = None) -> np.ndarray:
     return np.ascontiguousarray(a if dtype is None else np.asarray(a, dtype))
 
 
-def _call(spec: SimSpec, packed: PackedSpec, table: PolicyTable, keys: np.ndarray, record_actions: bool, record_paths: bool):
-    """One kernel pass over `keys`; returns (steps, misses, fallbacks, out, agg, rec)."""
+def _call(
+    spec: SimSpec, packed: PackedSpec, table: PolicyTable, keys: np.ndarray, record_actions: bool, record_paths: bool,
+    miss_mode: int | None = None,
+):
+    """One kernel pass over `keys`; returns (steps, misses, fallbacks, out, agg, rec).
+
+    `miss_mode` overrides the table's (2: discovery, recording every missing state a run meets)."""
+    mode = table.miss_mode if miss_mode is None else miss_mode
+    n_miss = keys.size * (8 if mode == 2 else 1)
     n = keys.size
     A_ = packed.arrays
     H, M = spec.horizon, len(spec.movers)
@@ -102,7 +109,7 @@ def _call(spec: SimSpec, packed: PackedSpec, table: PolicyTable, keys: np.ndarra
     )
     I = np.array(
         [n_rl, packed.ints["n_forces"], H, packed.ints["horizon_outcome"], int(record_actions), int(record_paths),
-         int(table.miss_mode), bg_game.size],
+         int(mode), bg_game.size],
         np.int64,
     )
     P = (
@@ -115,7 +122,7 @@ def _call(spec: SimSpec, packed: PackedSpec, table: PolicyTable, keys: np.ndarra
     out = (
         np.empty((n, n_actors), np.int8), np.empty(n, np.int16), np.empty(n, np.int16),
         np.empty((n, len(spec.sides)), np.int64), np.empty((n, n_actors)), np.empty((n, max(n_rl, 1)), np.int8),
-        np.zeros((n, len(spec.actions)), np.bool_), np.empty(n), np.empty(n, np.int64), np.empty((n, max(n_cols, 1)), np.int64),
+        np.zeros((n, len(spec.actions)), np.bool_), np.empty(n), np.empty(n_miss, np.int64), np.empty((n_miss, max(n_cols, 1)), np.int64),
     )
     n_levels = int((spec.hi - spec.lo).max()) + 1
     agg = (
@@ -146,11 +153,12 @@ def kernel_chunk(
         steps, misses, fallbacks, out, agg, rec = _call(spec, packed, table, keys, record_actions, record_paths)
         if misses == 0:
             break
-        # Discover the missing states with the runs that met them only, then replay the chunk.
+        # Discover the missing states with the runs that met them only (playing on past each
+        # unknown state to find the next ones), then replay the whole chunk.
         table.extend(spec, out[8][:misses], out[9][:misses])
         pending = keys[out[2] < 0]
         while pending.size:
-            _, m2, _, o2, _, _ = _call(spec, packed, table, pending, False, False)
+            _, m2, _, o2, _, _ = _call(spec, packed, table, pending, False, False, miss_mode=2)
             if m2 == 0:
                 break
             table.extend(spec, o2[8][:m2], o2[9][:m2])

@@ -702,18 +702,21 @@ def run_chunk(
                             last_row[m] = row
                     kj = n_types[j]
                     if row < 0:
-                        if miss_mode == 1:
-                            # Unknown state: record it and abandon the run (the chunk is replayed
-                            # once the policy has been evaluated there).
-                            miss_d[misses] = d
-                            for v in range(nv):
-                                miss_state[misses, v] = state[v]
-                            for k in range(n_rl):
-                                miss_state[misses, nv + k] = rls[k]
-                                miss_state[misses, nv + n_rl + k] = left[k]
-                            misses += 1
+                        if miss_mode >= 1:
+                            # Unknown state: record it. Mode 1 abandons the run (the chunk is
+                            # replayed once the policy has been evaluated there); mode 2, used
+                            # to discover states, plays on uniformly to find more of them.
+                            if misses < miss_d.shape[0]:
+                                miss_d[misses] = d
+                                for v in range(nv):
+                                    miss_state[misses, v] = state[v]
+                                for k in range(n_rl):
+                                    miss_state[misses, nv + k] = rls[k]
+                                    miss_state[misses, nv + n_rl + k] = left[k]
+                                misses += 1
                             aborted = True
-                            break
+                            if miss_mode == 1:
+                                break
                         # A state the policy does not know is played uniformly and counted.
                         fallbacks += 1
                     elif B > 1:
@@ -926,7 +929,7 @@ def run_chunk(
                             p_bel[i, col, h, q] = bel[g, q]
                 if ended:
                     break
-            if aborted:
+            if aborted and miss_mode == 1:
                 break
             if ended:
                 # The run's final state counts in every later round's aggregates (cumulated later).

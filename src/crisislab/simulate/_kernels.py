@@ -584,7 +584,6 @@ def run_chunk(
     bel = np.empty((n_bg, n_belief))
     types = np.empty(n_actors, np.int64)
     cas = np.zeros(o_cas.shape[1], np.int64)
-    p = np.empty(a_max)
     stack = np.zeros(_STACK, np.bool_)
     chain = np.zeros(_MAX_DEPTH + 1, np.int64)
     c_idx = np.zeros((n_bg, max(n_corners, 1)), np.int64)
@@ -619,6 +618,12 @@ def run_chunk(
     ch_k = np.full(1 << 14, -1, np.int64)
     ch_v = np.zeros(1 << 14, np.uint64)
     ch_fill = np.zeros(1, np.int64)
+    bver = 0
+    pc_p = np.zeros((M, a_max))
+    pc_cdf = np.zeros((M, a_max))
+    pc_row = np.full(M, -2, np.int64)
+    pc_bv = np.full(M, -1, np.int64)
+    pc_t = np.full(M, -1, np.int64)
     n_dec = key_ptr.shape[0] - 1
     key_lim = (1 << 62) // max(n_dec, 1)
     rh_k = np.full(1 << 15, -1, np.int64)
@@ -667,6 +672,7 @@ def run_chunk(
         ended = False
         aborted = False
         dirty = True
+        changed = True
         for mm in range(M):
             last_d[mm] = -1
         outcome = horizon_outcome
@@ -674,6 +680,7 @@ def run_chunk(
         for r in range(1, H + 1):
             if has_round:
                 dirty = True
+                changed = True
             for m in range(M):
                 steps += 1
                 j = mover[m, 0]
@@ -752,40 +759,46 @@ def run_chunk(
                     # --- own strategy, masked; inverse-CDF draw ----------------------------------
                     own = bg_of_holder[j]
                     tj = types[j]
-                    tot = 0.0
                     if dirty:
                         bits = _cond_bits(cache_ok, csr, lo, n_rl, has_round, H, ch_k, ch_v, ch_fill, code, cond_ptr, state, r, rls, stack, cval)
+                        bver += 1
                         dirty = False
-                    for a in range(n_a):
-                        ga = ladder[m, a]
-                        ok = not forbidden[ga]
-                        if ok and act[ga, 1] >= 0:
-                            ok = _bit(bits, act[ga, 1])
-                        if not ok:
-                            p[a] = 0.0
-                        elif row < 0:
-                            p[a] = 1.0 / n_a
-                        elif B == 1:
-                            p[a] = sigma[bg_game[own], row, 0, tj, perm[m, a]]
-                        else:
-                            acc = 0.0
-                            for cc in range(n_c[own]):
-                                acc += c_w[own, cc] * sigma[bg_game[own], row, c_idx[own, cc], tj, perm[m, a]]
-                            p[a] = acc
-                        tot += p[a]
+                    # The masked row depends on (row, type, condition values) only; with a
+                    # belief-free table it is reused while those stay the same (quiet rounds).
+                    if not (B == 1 and row >= 0 and pc_row[m] == row and pc_bv[m] == bver and pc_t[m] == tj):
+                        tot = 0.0
+                        for a in range(n_a):
+                            ga = ladder[m, a]
+                            ok = not forbidden[ga]
+                            if ok and act[ga, 1] >= 0:
+                                ok = _bit(bits, act[ga, 1])
+                            if not ok:
+                                x = 0.0
+                            elif row < 0:
+                                x = 1.0 / n_a
+                            elif B == 1:
+                                x = sigma[bg_game[own], row, 0, tj, perm[m, a]]
+                            else:
+                                x = 0.0
+                                for cc in range(n_c[own]):
+                                    x += c_w[own, cc] * sigma[bg_game[own], row, c_idx[own, cc], tj, perm[m, a]]
+                            pc_p[m, a] = x
+                            tot += x
+                        if tot <= 0.0:
+                            pc_p[m, mover[m, 2]] = 1.0
+                        # cumsum, then the number of bins whose cdf < u * total (the engine's rule).
+                        acc = 0.0
+                        for a in range(n_a):
+                            acc += pc_p[m, a]
+                            pc_cdf[m, a] = acc
+                        pc_row[m] = row if (B == 1 and row >= 0) else -2
+                        pc_bv[m] = bver
+                        pc_t[m] = tj
                     u = _uniform(key, r, m, 0)
-                    if tot <= 0.0:
-                        p[mover[m, 2]] = 1.0
-                    # cumsum, then the number of bins whose cdf < u * total (the engine's rule).
-                    acc = 0.0
-                    for a in range(n_a):
-                        acc += p[a]
-                    thr = u * acc
-                    acc = 0.0
+                    thr = u * pc_cdf[m, n_a - 1]
                     chosen = 0
                     for a in range(n_a):
-                        acc += p[a]
-                        if acc < thr:
+                        if pc_cdf[m, a] < thr:
                             chosen += 1
                     chosen = min(chosen, n_a - 1)
                     for f in range(n_forces):
@@ -805,10 +818,7 @@ def run_chunk(
                             for a in range(n_a):
                                 if ladder[m, a] == sg:
                                     chosen = a
-                    tot = 0.0
-                    for a in range(n_a):
-                        tot += p[a]
-                    lik *= p[chosen] / tot
+                    lik *= pc_p[m, chosen] / pc_cdf[m, n_a - 1]
                     # --- Bayes' rule in every perceived game ---------------------------------------
                     s0 = bel_start[j]
                     pc = perm[m, chosen]
@@ -837,11 +847,13 @@ def run_chunk(
                         if rungs[m, chosen] >= rl[k, 2]:
                             rls[k] = RL_ANSWERED
                             dirty = True
+                            changed = True
                         else:
                             left[k] -= 1
                             if left[k] <= 0:
                                 rls[k] = RL_FAILED
                                 dirty = True
+                                changed = True
                                 o_aud[i, j] += rl_aud[k, tj]
                     g_chosen = ladder[m, chosen]
                 else:
@@ -850,6 +862,7 @@ def run_chunk(
                     act_r = -1
                     if dirty:
                         bits = _cond_bits(cache_ok, csr, lo, n_rl, has_round, H, ch_k, ch_v, ch_fill, code, cond_ptr, state, r, rls, stack, cval)
+                        bver += 1
                         dirty = False
                     for q in range(rule_ptr[m], rule_ptr[m + 1]):
                         ru = rule_idx[q]
@@ -891,6 +904,7 @@ def run_chunk(
                         for v in range(nv):
                             if prev[v] != state[v]:
                                 dirty = True
+                                changed = True
                 if lik < 1e-280:
                     # The log-likelihood is kept as a product, folded into its log before it
                     # could underflow: one log per run instead of one per move.
@@ -898,24 +912,30 @@ def run_chunk(
                     lik = 1.0
                 if record_actions:
                     actions_rec[i, (r - 1) * M + m] = executed
-                for k in range(n_rl):
-                    if rls[k] == RL_INACTIVE:
-                        if dirty:
-                            bits = _cond_bits(cache_ok, csr, lo, n_rl, has_round, H, ch_k, ch_v, ch_fill, code, cond_ptr, state, r, rls, stack, cval)
-                            dirty = False
-                        if _bit(bits, rl[k, 1]):
-                            rls[k] = RL_PENDING
-                            left[k] = rl[k, 3]
-                            dirty = True
-                if dirty:
-                    bits = _cond_bits(cache_ok, csr, lo, n_rl, has_round, H, ch_k, ch_v, ch_fill, code, cond_ptr, state, r, rls, stack, cval)
-                    dirty = False
-                for o in range(n_out):
-                    if out_cond[o] >= 0 and _bit(bits, out_cond[o]):
-                        outcome = o
-                        end_round = r
-                        ended = True
-                        break
+                # Crossings and outcomes can only change when the state or a status did.
+                if changed:
+                    for k in range(n_rl):
+                        if rls[k] == RL_INACTIVE:
+                            if dirty:
+                                bits = _cond_bits(cache_ok, csr, lo, n_rl, has_round, H, ch_k, ch_v, ch_fill, code, cond_ptr, state, r, rls, stack, cval)
+                                bver += 1
+                                dirty = False
+                            if _bit(bits, rl[k, 1]):
+                                rls[k] = RL_PENDING
+                                left[k] = rl[k, 3]
+                                dirty = True
+                                changed = True
+                    if dirty:
+                        bits = _cond_bits(cache_ok, csr, lo, n_rl, has_round, H, ch_k, ch_v, ch_fill, code, cond_ptr, state, r, rls, stack, cval)
+                        bver += 1
+                        dirty = False
+                    for o in range(n_out):
+                        if out_cond[o] >= 0 and _bit(bits, out_cond[o]):
+                            outcome = o
+                            end_round = r
+                            ended = True
+                            break
+                    changed = False
                 if record_paths:
                     col = (r - 1) * M + m
                     p_live[i, col] = True

@@ -7,7 +7,9 @@ growing size (two players with two private types each, alternating binary moves,
 seeing its own type and the move history). "agree" is the largest difference between Gambit's
 final profile and our QRE at Gambit's final λ (same branch point); "regret" is Gambit's
 `max_regret()` of our profile / payoff range. A second table shows how our cost grows with the
-size of the game (10² … 10⁵ nodes), Gambit 17 alongside while it stays under `--gambit-cap` s.
+size of the game (10² … 6·10⁴ nodes): the cost of a factorisation (once per step) and of a chord
+iteration, and full traces up to ~10³ nodes, Gambit 17 alongside (in a subprocess killed after
+`--gambit-cap` s).
 
     .venv/bin/python -m benchmarks logit                       # pygambit 17 (installed) only
     .venv/bin/python -m benchmarks logit --gambit16 .bench-venv-gambit16/bin/python
@@ -150,7 +152,7 @@ def _fmt(x, spec: str) -> str:
     return "—" if x is None else format(x, spec)
 
 
-def _print_table(rows: list[dict], g16: dict[str, float] | None) -> None:
+def _print_table(rows: list[dict], g16: dict[str, float | None] | None, cap: float) -> None:
     head = f"{'game':<14}{'nodes':>8}{'ours ms':>10}{'gbt17 ms':>10}{'×17':>8}"
     if g16 is not None:
         head += f"{'gbt16.7 ms':>12}{'×16.7':>9}"
@@ -169,14 +171,19 @@ def _print_table(rows: list[dict], g16: dict[str, float] | None) -> None:
             r16 = t16 / r["ours"] if t16 is not None else None
             if r16 is not None:
                 ratios16.append(r16)
-            line += f"{_fmt(t16 and t16 * 1e3, '.0f'):>12}{_fmt(r16, '.0f'):>9}"
+            if t16 is None:  # killed after 2 × cap: the ratio is at least this
+                lo = 2 * cap / r["ours"]
+                ratios16.append(lo)
+                line += f"{'>' + format(2 * cap * 1e3, '.0f'):>12}{'>' + format(lo, '.0f'):>9}"
+            else:
+                line += f"{t16 * 1e3:>12.0f}{r16:>9.0f}"
         line += f"{'y' if r['ok'] else 'n':>4}{_fmt(r['g_ok'] if r['g_ok'] is None else ('y' if r['g_ok'] else 'n'), 's'):>7}"
         line += f"{_fmt(r.get('regret'), '.1e'):>10}{_fmt(r['agree'], '.1e'):>10}"
         print(line)
     if ratios17:
         print(f"median ratio vs pygambit 17: {np.median(ratios17):.1f}×")
     if ratios16:
-        print(f"median ratio vs pygambit 16.7: {np.median(ratios16):.0f}×")
+        print(f"median ratio vs pygambit 16.7: {np.median(ratios16):.0f}× (runs killed count at their cap)")
 
 
 def main(argv: list[str]) -> None:
@@ -199,11 +206,17 @@ def main(argv: list[str]) -> None:
         files.append(p)
     g16 = None
     if args.gambit16:
-        out = subprocess.run(
-            [args.gambit16, "-c", _GAMBIT16_SCRIPT, str(min(reps, 3)), str(args.gambit_cap), *map(str, files)],
-            capture_output=True, text=True, check=True,
-        )
-        g16 = json.loads(out.stdout)
+        # one child per file, killed after 2 × cap: pygambit 16.7 takes minutes on some games
+        g16 = {}
+        for f in files:
+            try:
+                out = subprocess.run(
+                    [args.gambit16, "-c", _GAMBIT16_SCRIPT, str(min(reps, 3)), str(args.gambit_cap), str(f)],
+                    capture_output=True, text=True, check=True, timeout=2 * args.gambit_cap,
+                )
+                g16.update(json.loads(out.stdout))
+            except subprocess.TimeoutExpired:
+                g16[str(f)] = None
     print(f"logit tracer, max regret ≤ {TOL:g} × payoff range; medians of ≤ {reps} runs "
           f"(capped at {args.gambit_cap:g} s per measurement)")
     rows = []
@@ -211,11 +224,13 @@ def main(argv: list[str]) -> None:
         row = _row(p, reps, args.gambit_cap, gbt, True)
         row["path"] = str(p)
         rows.append(row)
-    _print_table(rows, g16)
+    _print_table(rows, g16, args.gambit_cap)
 
-    print("\ncost vs size: one corrector iteration (Jacobian + bordered LU solve) and a full trace")
-    print(f"{'moves':>6}{'nodes':>9}{'N':>8}{'solver':>10}{'iter ms':>10}{'trace s':>10}{'steps':>7}{'gbt17 s':>10}")
-    sizes = [5, 7, 9, 11] if args.quick else [5, 7, 9, 11, 13, 15]
+    print("\ncost vs size: Jacobian + factorisation (once per step), chord iteration (residual + "
+          "solve), full trace; Gambit 17 in a subprocess killed after --gambit-cap s")
+    print(f"{'moves':>6}{'nodes':>9}{'N':>8}{'solver':>10}{'factor ms':>11}{'chord ms':>10}"
+          f"{'trace s':>10}{'steps':>7}{'gbt17 s':>10}")
+    sizes = [5, 7, 9, 11] if args.quick else [5, 7, 9, 11, 13]
     from crisislab.efg._logit import _LogitSystem
 
     gambit_alive = gbt is not None
@@ -227,29 +242,55 @@ def main(argv: list[str]) -> None:
         y = sysm.start()
         y[-1] = 1.0
         t_dir = np.ones(sysm.N + 1) / np.sqrt(sysm.N + 1)
+        from crisislab.efg import _logit_kernels as K
 
-        def one_iter():
-            h, vals = sysm.evaluate(y)
-            if sysm.linear_solver == "sparse":
-                sysm.factor(vals, t_dir)(np.append(-h, 0.0))
-            else:
-                from crisislab.efg import _logit_kernels as K
-                K.lu_solve_inplace(K.dense_bordered(vals, sysm.S[21], t_dir), np.append(-h, 0.0))
+        if sysm.linear_solver == "sparse":
+            def factor():
+                return sysm.factor(sysm.evaluate(y)[1], t_dir)
 
-        it = _median_time(one_iter, 3, args.gambit_cap)
-        trace = steps = gt = None
-        if game.n_nodes <= 3000:  # full traces of the larger random games take minutes (many folds)
+            solve = factor()
+
+            def chord():
+                solve(np.append(-sysm.evaluate(y, False)[0], 0.0))
+        else:
+            def factor():
+                return K.dense_factor(sysm.evaluate(y)[1], sysm.S[21], t_dir, sysm.n_act,
+                                      sysm.action_offset, sysm.inf_n_act)[0]
+
+            F = factor()
+
+            def chord():
+                K.dense_solve(F, np.append(-sysm.evaluate(y, False)[0], 0.0), sysm.n_act,
+                              sysm.action_offset, sysm.inf_n_act)
+
+        t_fact = _median_time(factor, 3, args.gambit_cap)
+        t_chord = _median_time(chord, 5, args.gambit_cap)
+        trace = steps = None
+        g_cell = "—"
+        if game.n_nodes <= (300 if args.quick else 1100):
+            # larger random games: full traces take minutes (hundreds of folds), cut
             t = time.perf_counter()
             res = solve_logit(game, max_regret=TOL)
             trace, steps = time.perf_counter() - t, res.diagnostics.n_steps
             if gambit_alive:
-                G = gbt.read_efg(str(p))
-                t = time.perf_counter()
-                gbt.nash.logit_solve(G, maxregret=TOL)
-                gt = time.perf_counter() - t
-                gambit_alive = gt < args.gambit_cap
-        print(f"{m:>6}{game.n_nodes:>9}{sysm.N:>8}{sysm.linear_solver:>10}{it * 1e3:>10.2f}"
-              f"{_fmt(trace, '.3f'):>10}{_fmt(steps, 'd'):>7}{_fmt(gt, '.3f'):>10}", flush=True)
+                gt = _gambit_subprocess(sys.executable, p, args.gambit_cap)
+                gambit_alive = gt is not None
+                g_cell = f"{gt:.3f}" if gt is not None else f">{args.gambit_cap:g}"
+        print(f"{m:>6}{game.n_nodes:>9}{sysm.N:>8}{sysm.linear_solver:>10}{t_fact * 1e3:>11.2f}"
+              f"{t_chord * 1e3:>10.3f}{_fmt(trace, '.3f'):>10}{_fmt(steps, 'd'):>7}{g_cell:>10}",
+              flush=True)
+
+
+def _gambit_subprocess(python: str, path: Path, cap: float) -> float | None:
+    """Time one pygambit `logit_solve` on `path` in a child process; None if it exceeds `cap` s."""
+    code = ("import sys, time, pygambit as g; G = g.read_efg(sys.argv[1]); t = time.perf_counter(); "
+            "g.nash.logit_solve(G, maxregret=1e-8); print(time.perf_counter() - t)")
+    try:
+        out = subprocess.run([python, "-c", code, str(path)], capture_output=True, text=True,
+                             check=True, timeout=cap)
+    except subprocess.TimeoutExpired:
+        return None
+    return float(out.stdout.strip())
 
 
 if __name__ == "__main__":

@@ -9,9 +9,11 @@ FLAGSHIP := scenarios/us-iran-2019-2020.yaml
 OUT ?= out/us-iran-2019-2020
 RUNS ?= 20000
 SEED ?= 2020
-# myopic: one-step-lookahead logit stand-in; set POLICY=crisis for the crisis engine's QRE
-# (its flagship solve does not yet fit make run's two-minute budget).
-POLICY ?= myopic
+# The crisis engine's agent logit QRE on a coarse belief grid: the flagship at grid 3 takes about a
+# minute end to end on one core (finer grids: GRID=5 about two minutes, see benchmarks/RESULTS.md).
+# POLICY=myopic uses the one-step-lookahead stand-in instead.
+POLICY ?= crisis
+GRID ?= 3
 
 .PHONY: run test bench install clean
 
@@ -35,7 +37,7 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/crisislab validate $(FLAGSHIP)
-	$(BIN)/crisislab run $(FLAGSHIP) --runs $(RUNS) --seed $(SEED) --out $(OUT) --policy $(POLICY)
+	$(BIN)/crisislab run $(FLAGSHIP) --runs $(RUNS) --seed $(SEED) --out $(OUT) --policy $(POLICY) --grid $(GRID)
 	@echo "The report is at $(OUT)/report.html (tables: $(OUT)/results.parquet, $(OUT)/claims.csv)"
 
 test: $(TESTSTAMP)

@@ -223,6 +223,9 @@ def pack_spec(spec: SimSpec, arm) -> PackedSpec:
         script[:] = arm.script[:H]
 
     n_eff = len(b.eff_add)
+    if len(b.cond_ptr) - 1 > 64:
+        # The kernel keeps a run's condition values as one 64-bit mask.
+        raise TypeError("the compiled kernel handles at most 64 distinct conditions")
     arrays = dict(
         lo=np.asarray(spec.lo, np.int64),
         hi=np.asarray(spec.hi, np.int64),
@@ -292,39 +295,8 @@ def _cmp(x: int, op: int, y: int) -> bool:
     return x >= y
 
 
-# _nrt=False: no reference counting of the array arguments at each call (it dominated the loop).
-@njit(cache=True, _nrt=False)
-def _eval(code, cond_ptr, c, state, round_, rls, stack) -> bool:
-    """Evaluate condition program `c` for one run (stack: bool scratch of length _STACK)."""
-    top = 0
-    for i in range(cond_ptr[c], cond_ptr[c + 1]):
-        op = code[i, 0]
-        if op == OP_VAR:
-            stack[top] = _cmp(state[code[i, 1]], code[i, 2], code[i, 3])
-            top += 1
-        elif op == OP_ROUND:
-            stack[top] = _cmp(round_, code[i, 2], code[i, 3])
-            top += 1
-        elif op == OP_RL:
-            stack[top] = rls[code[i, 1]] == code[i, 3]
-            top += 1
-        elif op == OP_AND or op == OP_OR:
-            n = code[i, 1]
-            v = stack[top - n]
-            for k in range(top - n + 1, top):
-                v = (v and stack[k]) if op == OP_AND else (v or stack[k])
-            top -= n
-            stack[top] = v
-            top += 1
-        elif op == OP_NOT:
-            stack[top - 1] = not stack[top - 1]
-        elif op == OP_TRUE:
-            stack[top] = True
-            top += 1
-    return stack[top - 1]
-
-
-# _nrt=False: no reference counting of the array arguments at each call (it dominated the loop).
+# _nrt=False on helpers that take arrays: no reference counting of the arguments at each call
+# (measured: it cost more than the work itself).
 @njit(cache=True, _nrt=False)
 def _eval_all(code, cond_ptr, state, round_, rls, stack, cval) -> None:
     """Evaluate every condition program for one run into `cval` (bool `(n_cond,)`).
@@ -547,10 +519,12 @@ def run_chunk(
     """Play every run of a chunk from its type draw to its outcome.
 
     `keys`: uint64 `(n,)` run keys. `S`: spec arrays tuple; `A`: action arrays tuple (see
-    `_engine._kernel_chunk` for the order); `I`: int64 `(8,)` scalars (n_rl, n_forces, horizon,
+    `_kernel_engine._call` for the order); `I`: int64 `(8,)` scalars (n_rl, n_forces, horizon,
     horizon outcome, record actions, record paths, miss mode, number of belief arrays);
-    `P`: the policy table tuple; `out`: per-run outputs (written); `agg`: additive aggregates;
-    `rec`: recorded actions / paths. Returns (run_steps, misses, fallbacks).
+    `P`: the policy table tuple (`_policy.PolicyTable`); `out`: per-run outputs, `agg`: additive
+    aggregates, `rec`: recorded actions / paths (all written). Returns (run_steps, misses,
+    fallbacks). A run is played move by move exactly as `_engine._reference_chunk` plays all runs
+    at once; the comments name what is cached and why.
     """
     (lo, hi, initial, prior_cdf, n_types, bel_start, code, cond_ptr, mover, ladder, rungs, rule_ptr, rules, rule_idx,
      rule_p, rule_tab, rl, rl_aud, out_cond, forbidden, forces, script, bg_of_holder, bg_game, init_bel) = S
@@ -614,7 +588,7 @@ def run_chunk(
     for k in range(n_rl):
         csr[nv + k] = span
         span *= 4
-    cache_ok = span < (1 << 50) and n_cond <= 64
+    cache_ok = span < (1 << 50)
     ch_k = np.full(1 << 14, -1, np.int64)
     ch_v = np.zeros(1 << 14, np.uint64)
     ch_fill = np.zeros(1, np.int64)

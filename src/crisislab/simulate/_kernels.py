@@ -593,6 +593,9 @@ def run_chunk(
     ch_v = np.zeros(1 << 14, np.uint64)
     ch_fill = np.zeros(1, np.int64)
     bver = 0
+    nbits = np.uint64(0)
+    kk = 0
+    kdirty = True
     pc_p = np.zeros((M, a_max))
     pc_cdf = np.zeros((M, a_max))
     pc_row = np.full(M, -2, np.int64)
@@ -647,6 +650,7 @@ def run_chunk(
         aborted = False
         dirty = True
         changed = True
+        kdirty = True
         for mm in range(M):
             last_d[mm] = -1
         outcome = horizon_outcome
@@ -655,6 +659,7 @@ def run_chunk(
             if has_round:
                 dirty = True
                 changed = True
+                kdirty = True
             for m in range(M):
                 steps += 1
                 j = mover[m, 0]
@@ -664,15 +669,19 @@ def run_chunk(
                     d = dec[r, m]
                     row = d
                     if keyed:
-                        kk = 0
-                        for v in range(nv):
-                            kk += (state[v] - offset[v]) * radix[v]
-                        for k in range(n_rl):
-                            kk += (rls[k] - offset[nv + k]) * radix[nv + k]
-                            if rls[k] == RL_PENDING:
-                                kk += (left[k] - offset[nv + n_rl + k]) * radix[nv + n_rl + k]
-                            else:
-                                kk += (0 - offset[nv + n_rl + k]) * radix[nv + n_rl + k]
+                        if kdirty:
+                            # The public-state key, recomputed only after the state, a status or
+                            # a pending red line's counter changed.
+                            kk = 0
+                            for v in range(nv):
+                                kk += (state[v] - offset[v]) * radix[v]
+                            for k in range(n_rl):
+                                kk += (rls[k] - offset[nv + k]) * radix[nv + k]
+                                if rls[k] == RL_PENDING:
+                                    kk += (left[k] - offset[nv + n_rl + k]) * radix[nv + n_rl + k]
+                                else:
+                                    kk += (0 - offset[nv + n_rl + k]) * radix[nv + n_rl + k]
+                            kdirty = False
                         if last_d[m] == d and last_key[m] == kk:
                             row = last_row[m]
                         else:
@@ -734,8 +743,10 @@ def run_chunk(
                     own = bg_of_holder[j]
                     tj = types[j]
                     if dirty:
-                        bits = _cond_bits(cache_ok, csr, lo, n_rl, has_round, H, ch_k, ch_v, ch_fill, code, cond_ptr, state, r, rls, stack, cval)
-                        bver += 1
+                        nbits = _cond_bits(cache_ok, csr, lo, n_rl, has_round, H, ch_k, ch_v, ch_fill, code, cond_ptr, state, r, rls, stack, cval)
+                        if nbits != bits:  # the cached masked rows stay valid when no value changed
+                            bits = nbits
+                            bver += 1
                         dirty = False
                     # The masked row depends on (row, type, condition values) only; with a
                     # belief-free table it is reused while those stay the same (quiet rounds).
@@ -822,12 +833,15 @@ def run_chunk(
                             rls[k] = RL_ANSWERED
                             dirty = True
                             changed = True
+                            kdirty = True
                         else:
                             left[k] -= 1
+                            kdirty = True
                             if left[k] <= 0:
                                 rls[k] = RL_FAILED
                                 dirty = True
                                 changed = True
+                                kdirty = True
                                 o_aud[i, j] += rl_aud[k, tj]
                     g_chosen = ladder[m, chosen]
                 else:
@@ -835,8 +849,10 @@ def run_chunk(
                     prob = 0.0
                     act_r = -1
                     if dirty:
-                        bits = _cond_bits(cache_ok, csr, lo, n_rl, has_round, H, ch_k, ch_v, ch_fill, code, cond_ptr, state, r, rls, stack, cval)
-                        bver += 1
+                        nbits = _cond_bits(cache_ok, csr, lo, n_rl, has_round, H, ch_k, ch_v, ch_fill, code, cond_ptr, state, r, rls, stack, cval)
+                        if nbits != bits:  # the cached masked rows stay valid when no value changed
+                            bits = nbits
+                            bver += 1
                         dirty = False
                     for q in range(rule_ptr[m], rule_ptr[m + 1]):
                         ru = rule_idx[q]
@@ -879,6 +895,7 @@ def run_chunk(
                             if prev[v] != state[v]:
                                 dirty = True
                                 changed = True
+                                kdirty = True
                 if lik < 1e-280:
                     # The log-likelihood is kept as a product, folded into its log before it
                     # could underflow: one log per run instead of one per move.
@@ -891,17 +908,22 @@ def run_chunk(
                     for k in range(n_rl):
                         if rls[k] == RL_INACTIVE:
                             if dirty:
-                                bits = _cond_bits(cache_ok, csr, lo, n_rl, has_round, H, ch_k, ch_v, ch_fill, code, cond_ptr, state, r, rls, stack, cval)
-                                bver += 1
+                                nbits = _cond_bits(cache_ok, csr, lo, n_rl, has_round, H, ch_k, ch_v, ch_fill, code, cond_ptr, state, r, rls, stack, cval)
+                                if nbits != bits:  # the cached masked rows stay valid when no value changed
+                                    bits = nbits
+                                    bver += 1
                                 dirty = False
                             if _bit(bits, rl[k, 1]):
                                 rls[k] = RL_PENDING
                                 left[k] = rl[k, 3]
                                 dirty = True
                                 changed = True
+                                kdirty = True
                     if dirty:
-                        bits = _cond_bits(cache_ok, csr, lo, n_rl, has_round, H, ch_k, ch_v, ch_fill, code, cond_ptr, state, r, rls, stack, cval)
-                        bver += 1
+                        nbits = _cond_bits(cache_ok, csr, lo, n_rl, has_round, H, ch_k, ch_v, ch_fill, code, cond_ptr, state, r, rls, stack, cval)
+                        if nbits != bits:  # the cached masked rows stay valid when no value changed
+                            bits = nbits
+                            bver += 1
                         dirty = False
                     for o in range(n_out):
                         if out_cond[o] >= 0 and _bit(bits, out_cond[o]):

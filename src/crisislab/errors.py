@@ -1,8 +1,10 @@
 """Errors a user can cause. Each is a `ValueError` whose message says where, what and what was expected.
 
 `UserError` is the base the CLI catches (exit status 2, no traceback). Layers subclass it:
-`ScenarioError` (scenario files), `EfgFormatError` (.efg files), `DataError` (data files),
-`SolverError` (a solver asked to do something it cannot, with advice on how to fix it).
+`ScenarioError` (scenario files, in `crisislab.scenario`), `DataError` (data files, in
+`crisislab.data`), `EfgFormatError` (.efg files), `SolverError` (a solver asked to do something it
+cannot, with advice on how to fix it). Files with several problems report them all at once through
+`ProblemsError`, one `FILE:LINE: place: message (got X; expected Y)` line each (`problem_line`).
 """
 
 from __future__ import annotations
@@ -18,3 +20,28 @@ class EfgFormatError(UserError):
 
 class SolverError(UserError):
     """A solver was asked to do something it cannot; the message says how to fix it."""
+
+
+def problem_line(
+    file: str, line: int | None, place: str, message: str, got: str | None = None, expected: str | None = None
+) -> str:
+    """One problem as `FILE:LINE: place: message (got X; expected Y)`; parts that are None are left out."""
+    where = f"{file}:{line}" if line is not None else file
+    text = f"{where}: {place}: {message}"
+    details = [f"got {got}"] if got is not None else []
+    if expected is not None:
+        details.append(f"expected {expected}")
+    return text + (" (" + "; ".join(details) + ")" if details else "")
+
+
+class ProblemsError(UserError):
+    """Every problem found in one read of one or more files; `problems` is sorted by file, then line.
+
+    Each problem needs `file` and `line` attributes and a `__str__` giving its one-line message.
+    """
+
+    def __init__(self, problems: list) -> None:
+        if not problems:
+            raise ValueError(f"{type(self).__name__} needs at least one problem")
+        self.problems = sorted(problems, key=lambda p: (p.file, p.line if p.line is not None else 0))
+        super().__init__("\n".join(str(p) for p in self.problems))

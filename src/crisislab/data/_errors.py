@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from crisislab.errors import UserError
+from crisislab.errors import ProblemsError, problem_line
 
 __all__ = ["DataError", "DataProblem"]
 
@@ -27,25 +27,8 @@ class DataProblem:
     expected: str | None = None
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line is not None else self.file
-        text = f"{where}: {self.column}: {self.message}"
-        details = []
-        if self.got is not None:
-            details.append(f"got {self.got}")
-        if self.expected is not None:
-            details.append(f"expected {self.expected}")
-        if details:
-            text += " (" + "; ".join(details) + ")"
-        return text
+        return problem_line(self.file, self.line, self.column, self.message, self.got, self.expected)
 
 
-class DataError(UserError):
+class DataError(ProblemsError):
     """Every problem found in a data file, reported together; `problems` is in file order."""
-
-    def __init__(self, problems: list[DataProblem]):
-        if not problems:
-            raise ValueError("DataError needs at least one problem")
-        self.problems: list[DataProblem] = sorted(
-            problems, key=lambda p: (p.file, p.line if p.line is not None else 0)
-        )
-        super().__init__("\n".join(str(p) for p in self.problems))

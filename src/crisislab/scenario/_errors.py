@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from crisislab.errors import UserError
+from crisislab.errors import ProblemsError, problem_line
 
 __all__ = ["Problem", "ScenarioError"]
 
@@ -32,28 +32,11 @@ class Problem:
     expected: str | None = None
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line is not None else self.file
-        text = f"{where}: {self.path or '(top level)'}: {self.message}"
-        details = []
-        if self.got is not None:
-            details.append(f"got {self.got}")
-        if self.expected is not None:
-            details.append(f"expected {self.expected}")
-        if details:
-            text += " (" + "; ".join(details) + ")"
-        return text
+        return problem_line(self.file, self.line, self.path or '(top level)', self.message, self.got, self.expected)
 
 
-class ScenarioError(UserError):
+class ScenarioError(ProblemsError):
     """Every problem found in one or more scenario files, reported together.
 
     `problems` is the list of `Problem` records, sorted by file then line.
     """
-
-    def __init__(self, problems: list[Problem]):
-        if not problems:
-            raise ValueError("ScenarioError needs at least one problem")
-        self.problems: list[Problem] = sorted(
-            problems, key=lambda p: (p.file, p.line if p.line is not None else 0)
-        )
-        super().__init__("\n".join(str(p) for p in self.problems))

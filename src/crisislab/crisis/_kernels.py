@@ -19,6 +19,31 @@ DIRECT_IT = 40
 
 
 @nb.njit(cache=True)
+def _posterior_nodes(s, b, g, x, sig, w, b0, b1, avail, k_mover, g_m, st_m):
+    """For each available action a: the mover's posterior after a (Bayes on `sig`, shape (2, A)) as
+    linear-interpolation weights `w[a]` between belief nodes `b0[a]` and `b1[a]` (in place).
+
+    A one-type mover or a one-point grid keeps the belief node `b` (weight 0).
+    """
+    for a in range(sig.shape[1]):
+        if not avail[s, a]:
+            continue
+        if k_mover == 2 and g_m > 1:
+            num = x * sig[0, a]
+            den = num + (1.0 - x) * sig[1, a]
+            post = num / den if den > 0.0 else x
+            pos = post * (g_m - 1)
+            i0 = min(max(int(pos), 0), g_m - 2)
+            w[a] = pos - i0
+            b0[a] = b + (i0 - g) * st_m
+            b1[a] = b0[a] + st_m
+        else:
+            w[a] = 0.0
+            b0[a] = b
+            b1[a] = b
+
+
+@nb.njit(cache=True)
 def _iterate(s, b, g, x, sig, new, Q, w, b0, b1, D, avail, k_mover, g_m, st_m,
              lam_k, tol_k, maxit, allow_damping, alpha0):
     """Damped fixed-point iteration σ ← σ + α(logit(λ_k Q(σ)) − σ) at one node, in place.
@@ -33,26 +58,7 @@ def _iterate(s, b, g, x, sig, new, Q, w, b0, b1, D, avail, k_mover, g_m, st_m,
     damped = False
     it = 0
     for it in range(1, maxit + 1):
-        for a in range(A):
-            if not avail[s, a]:
-                continue
-            if k_mover == 2 and g_m > 1:
-                num = x * sig[0, a]
-                den = num + (1.0 - x) * sig[1, a]
-                post = num / den if den > 0.0 else x
-                pos = post * (g_m - 1)
-                i0 = int(pos)
-                if i0 > g_m - 2:
-                    i0 = g_m - 2
-                if i0 < 0:
-                    i0 = 0
-                w[a] = pos - i0
-                b0[a] = b + (i0 - g) * st_m
-                b1[a] = b0[a] + st_m
-            else:
-                w[a] = 0.0
-                b0[a] = b
-                b1[a] = b
+        _posterior_nodes(s, b, g, x, sig, w, b0, b1, avail, k_mover, g_m, st_m)
         for th in range(k_mover):
             for a in range(A):
                 if not avail[s, a]:
@@ -376,26 +382,7 @@ def stage_kernel(
             if res > worst:
                 worst = res
             # final posteriors at the converged strategy, then values of every actor
-            for a in range(A):
-                if not avail[s, a]:
-                    continue
-                if k_mover == 2 and g_m > 1:
-                    num = x * sig[0, a]
-                    den = num + (1.0 - x) * sig[1, a]
-                    post = num / den if den > 0.0 else x
-                    pos = post * (g_m - 1)
-                    i0 = int(pos)
-                    if i0 > g_m - 2:
-                        i0 = g_m - 2
-                    if i0 < 0:
-                        i0 = 0
-                    w[a] = pos - i0
-                    b0[a] = b + (i0 - g) * st_m
-                    b1[a] = b0[a] + st_m
-                else:
-                    w[a] = 0.0
-                    b0[a] = b
-                    b1[a] = b
+            _posterior_nodes(s, b, g, x, sig, w, b0, b1, avail, k_mover, g_m, st_m)
             for i in range(n):
                 for t in range(T):
                     th = tau_types[t, mover]

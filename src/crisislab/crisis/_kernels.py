@@ -19,6 +19,23 @@ DIRECT_IT = 40
 
 
 @nb.njit(cache=True)
+def _bayes_node(x, p0, p1, b, g, g_m, st_m):
+    """Posterior of the first type after an action it takes with probability `p0` (the second type:
+    `p1`), from prior `x`, as linear-interpolation weight `w` between the belief nodes `b0` and
+    `b1 = b0 + st_m` of the mover's axis (grid of `g_m` points; `b` is the node at grid index `g`).
+
+    Returns (w, b0, b1, den) with `den` the action's total probability (0: posterior = prior).
+    """
+    num = x * p0
+    den = num + (1.0 - x) * p1
+    post = num / den if den > 0.0 else x
+    pos = post * (g_m - 1)
+    i0 = min(max(int(pos), 0), g_m - 2)
+    b0 = b + (i0 - g) * st_m
+    return pos - i0, b0, b0 + st_m, den
+
+
+@nb.njit(cache=True)
 def _posterior_nodes(s, b, g, x, sig, w, b0, b1, avail, k_mover, g_m, st_m):
     """For each available action a: the mover's posterior after a (Bayes on `sig`, shape (2, A)) as
     linear-interpolation weights `w[a]` between belief nodes `b0[a]` and `b1[a]` (in place).
@@ -29,14 +46,7 @@ def _posterior_nodes(s, b, g, x, sig, w, b0, b1, avail, k_mover, g_m, st_m):
         if not avail[s, a]:
             continue
         if k_mover == 2 and g_m > 1:
-            num = x * sig[0, a]
-            den = num + (1.0 - x) * sig[1, a]
-            post = num / den if den > 0.0 else x
-            pos = post * (g_m - 1)
-            i0 = min(max(int(pos), 0), g_m - 2)
-            w[a] = pos - i0
-            b0[a] = b + (i0 - g) * st_m
-            b1[a] = b0[a] + st_m
+            w[a], b0[a], b1[a], _ = _bayes_node(x, sig[0, a], sig[1, a], b, g, g_m, st_m)
         else:
             w[a] = 0.0
             b0[a] = b
@@ -151,18 +161,7 @@ def _newton(s, b, g, x, sig, new, Q, D, avail, g_m, st_m, lam, tol, maxit):
         for a in range(A):
             if not avail[s, a]:
                 continue
-            num = x * sig[0, a]
-            den = num + (1.0 - x) * sig[1, a]
-            post = num / den if den > 0.0 else x
-            pos = post * (g_m - 1)
-            i0 = int(pos)
-            if i0 > g_m - 2:
-                i0 = g_m - 2
-            if i0 < 0:
-                i0 = 0
-            w = pos - i0
-            b0 = b + (i0 - g) * st_m
-            b1 = b0 + st_m
+            w, b0, b1, den = _bayes_node(x, sig[0, a], sig[1, a], b, g, g_m, st_m)
             for th in range(2):
                 lo_v = D[a, b0, th]
                 hi_v = D[a, b1, th]
@@ -223,18 +222,7 @@ def _newton(s, b, g, x, sig, new, Q, D, avail, g_m, st_m, lam, tol, maxit):
             for a in range(A):
                 if not avail[s, a]:
                     continue
-                num = x * trial[0, a]
-                den = num + (1.0 - x) * trial[1, a]
-                post = num / den if den > 0.0 else x
-                pos = post * (g_m - 1)
-                i0 = int(pos)
-                if i0 > g_m - 2:
-                    i0 = g_m - 2
-                if i0 < 0:
-                    i0 = 0
-                w = pos - i0
-                b0 = b + (i0 - g) * st_m
-                b1 = b0 + st_m
+                w, b0, b1, _ = _bayes_node(x, trial[0, a], trial[1, a], b, g, g_m, st_m)
                 for th in range(2):
                     Q[th, a] = (1.0 - w) * D[a, b0, th] + w * D[a, b1, th]
             for th in range(2):

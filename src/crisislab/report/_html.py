@@ -84,9 +84,10 @@ of simulated paths over the same rounds.{% if timeline.impossible_share > 0 %} I
 <h2 id="claims">Claims</h2>
 <p>Each claim compares a metric between two arms simulated with the same seed (common random numbers):
 difference = treatment − baseline with a {{ level_pct }} confidence interval; the verdict follows the interval.
-Robustness is the share of draws from the scenario's stated parameter uncertainty (each re-solved) in which the claimed direction holds.</p>
+Robustness: in each of several draws from the scenario's stated parameter uncertainty (each re-solved and re-simulated), the claim is judged by that draw's own interval;
+the table gives the share of draws in which it holds (with a Wilson {{ level_pct }} interval), the share in which it fails, and the parameter whose sampled values rank-correlate most with the difference (Spearman ρ; per-draw rows in <code>robustness.parquet</code>).</p>
 <table id="claims-table"><tr><th>claim</th><th>seed file and quote</th><th>metric</th><th>treatment</th><th>baseline</th>
-<th>treatment value</th><th>baseline value</th><th>difference</th><th>CI</th><th>verdict</th><th>robustness</th></tr>
+<th>treatment value</th><th>baseline value</th><th>difference</th><th>CI</th><th>verdict</th><th>robustness</th><th>most influential parameter</th></tr>
 {% for c in claims %}<tr class="claim {{ c.verdict }}" data-claim="{{ c.claim|e }}"><td>{{ c.claim|e }}</td>
 <td>{% if c.seed %}<code>{{ c.seed|e }}</code>{% endif %}{% if c.quote %}<br><q>{{ c.quote|e }}</q>{% endif %}</td>
 <td>{{ c.metric|e }} ({{ c.expect }}{% if c.margin %} by &gt; {{ c.margin }}{% endif %})</td><td>{{ c.treatment|e }}</td><td>{{ c.baseline|e }}</td>
@@ -95,7 +96,8 @@ Robustness is the share of draws from the scenario's stated parameter uncertaint
 <td class="num" data-value="{{ c.difference }}">{{ '%+.4f'|format(c.difference) }}</td>
 <td class="num">[{{ '%+.4f'|format(c.ci_low) }}, {{ '%+.4f'|format(c.ci_high) }}]</td>
 <td class="verdict">{{ c.verdict }}</td>
-<td class="num">{% if c.robustness is not none %}{{ '%.0f%%'|format(100 * c.robustness) }} of {{ c.robustness_draws }}{% else %}–{% endif %}</td></tr>
+<td class="num robustness" data-robustness="{{ c.robustness }}">{% if c.robustness is not none %}holds {{ '%.0f%%'|format(100 * c.robustness) }} [{{ '%.0f%%'|format(100 * c.robustness_low) }}, {{ '%.0f%%'|format(100 * c.robustness_high) }}]<br>fails {{ '%.0f%%'|format(100 * c.robustness_fails) }} of {{ c.robustness_draws }}{% else %}–{% endif %}</td>
+<td class="influential">{% if c.influential %}<code>{{ c.influential|e }}</code> (ρ = {{ '%+.2f'|format(c.influential_rho) }}){% else %}–{% endif %}</td></tr>
 {% endfor %}</table>
 </body></html>
 """

@@ -1,32 +1,98 @@
 """Arms, paired comparisons and claim evaluation (estimate, CI, verdict, robustness).
 
 An *arm* is the scenario under a list of interventions: `set` items change parameters (and force a
-re-solve, since the strategies depend on them), `force`/`forbid` items act inside the simulation.
-Both arms of a claim are simulated with the same seed and run indices (common random numbers), and
-the verdict comes from the paired difference's confidence interval. Robustness re-draws every
-parameter with a stated uncertainty (`Scenario.sample_parameters`), re-solves, re-simulates both
-arms, and reports the share of draws in which the claimed direction (beyond the margin) holds by
-the point estimate — the interval of each small draw would mostly say "undetermined".
+re-solve, since the strategies depend on them — except priors, which the solved policies take as
+inputs), `force`/`forbid` items act inside the simulation. Both arms of a claim are simulated with
+the same seed and run indices (common random numbers), and the verdict comes from the paired
+difference's confidence interval.
+
+Robustness: draw d samples every parameter with a stated uncertainty (`Scenario.sample_parameters`
+with a generator keyed by (seed, d)), re-solves (reusing the compiled game when only λ, priors or
+terminal payoffs changed, `crisislab.crisis._variants`), re-simulates both arms of every claim
+with the draw's N, and judges the claim at that draw by its own paired interval (holds / fails /
+undetermined). Per claim: the share of draws where it holds (Wilson interval), the share where it
+fails, and the parameter whose sampled values rank-correlate most with the claim's difference
+(Spearman). Draws are independent tasks, distributed like simulation chunks (`_run.map_tasks`);
+the per-draw rows are kept (`robustness_table`) so a user can see which parameters flip a claim.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from crisislab.errors import UserError
 from crisislab.simulate._compile import compile_arm, compile_spec, split_interventions
 from crisislab.simulate._policy import Policy
 from crisislab.simulate._results import Results
-from crisislab.simulate._run import DEFAULT_CHUNK, simulate_spec
-from crisislab.simulate._stats import PairedEstimate, paired_difference, verdict
+from crisislab.simulate._run import DEFAULT_CHUNK, map_tasks, simulate_spec
+from crisislab.simulate._stats import PairedEstimate, paired_difference, verdict, wilson_interval
 
-__all__ = ["ArmRunner", "ClaimResult", "describe_interventions", "describe_metric", "evaluate_claims"]
+__all__ = [
+    "DEFAULT_ROBUSTNESS_DRAWS",
+    "ArmRunner",
+    "ClaimResult",
+    "SolverChoice",
+    "describe_interventions",
+    "describe_metric",
+    "evaluate_claims",
+    "robustness_table",
+]
 
 Solver = Callable[[Any], Policy]
+
+# Parameter draws per robustness check by default: enough for a share with a usable interval
+# (Wilson 95% half-width ≤ 0.3) while the flagship's `make run` stays around two minutes.
+DEFAULT_ROBUSTNESS_DRAWS = 8
+
+
+@dataclass(frozen=True)
+class SolverChoice:
+    """`solve(scenario) -> Policy` by name: `crisis` (the crisis engine's logit QRE on a `grid`-point
+    belief grid) or `myopic` (the one-step-lookahead stand-in). Picklable, unlike a closure.
+
+    `prior_free`: both policies take beliefs as inputs (the crisis engine's strategy tables do not
+    depend on the starting belief; the myopic policy ignores beliefs), so scenarios that differ only
+    in priors share one solved policy. The crisis solve goes through `compile_variant`, so a draw
+    that changes only λ, priors or terminal payoffs is not recompiled.
+    """
+
+    kind: str = "crisis"
+    grid: int = 21
+    prior_free: bool = True
+
+    def __post_init__(self) -> None:
+        from crisislab.simulate._solution_policy import POLICY_KINDS
+
+        if self.kind not in POLICY_KINDS:
+            raise UserError(f"--policy: must be one of {', '.join(POLICY_KINDS)} (got {self.kind!r})")
+
+    def __call__(self, scenario: Any) -> Policy:
+        if self.kind == "crisis":
+            from crisislab.crisis import solve, spec_from_scenario
+            from crisislab.crisis._variants import compile_variant
+            from crisislab.simulate._solution_policy import SolutionPolicy
+
+            return SolutionPolicy(solve(compile_variant(spec_from_scenario(scenario)), grid=self.grid), scenario)
+        from crisislab.simulate._solution_policy import make_solver
+
+        return make_solver(self.kind, self.grid)(scenario)  # type: ignore[arg-type]
+
+
+def _same_policy(a: Any, b: Any) -> bool:
+    """Scenarios `a` and `b` differ at most in priors (true or perceived)."""
+    from crisislab.crisis import spec_from_scenario
+    from crisislab.crisis._variants import policy_unchanged
+
+    try:
+        return policy_unchanged(spec_from_scenario(a), spec_from_scenario(b))
+    except (ValueError, TypeError, KeyError):  # a scenario the crisis engine cannot represent
+        return False
 
 
 def describe_interventions(interventions: Sequence[Any]) -> str:
@@ -71,7 +137,10 @@ def _key(interventions: Sequence[Any]) -> str:
 class ArmRunner:
     """Simulates arms of one scenario with one seed, caching solved policies and results per arm.
 
-    `solve(scenario) -> Policy` is called once per distinct set of parameter overrides.
+    `solve(scenario) -> Policy` is called once per distinct set of parameter overrides (once in all
+    for overrides of priors only, when `solve.prior_free` is true). `workers` and `scheduler`
+    distribute simulation chunks and robustness draws (`_run.map_tasks`); results do not depend
+    on them.
     """
 
     def __init__(
@@ -85,9 +154,10 @@ class ArmRunner:
         chunk: int = DEFAULT_CHUNK,
         progress: bool = False,
         base_policy: Policy | None = None,
+        scheduler: str | None = None,
     ):
         self.scenario, self.solve, self.runs, self.seed = scenario, solve, runs, seed
-        self.workers, self.chunk, self.progress = workers, chunk, progress
+        self.workers, self.chunk, self.progress, self.scheduler = workers, chunk, progress, scheduler
         self._policies: dict[str, tuple[Any, Any, Policy]] = {}
         if base_policy is not None:
             self._policies["{}"] = (scenario, compile_spec(scenario), base_policy)
@@ -98,7 +168,10 @@ class ArmRunner:
         hit = self._policies.get(k)
         if hit is None:
             sc = self.scenario.with_overrides(overrides) if overrides else self.scenario
-            hit = (sc, compile_spec(sc), self.solve(sc))
+            policy = None
+            if getattr(self.solve, "prior_free", False):
+                policy = next((p for s0, _, p in self._policies.values() if _same_policy(s0, sc)), None)
+            hit = (sc, compile_spec(sc), policy if policy is not None else self.solve(sc))
             self._policies[k] = hit
         return hit
 
@@ -117,6 +190,7 @@ class ArmRunner:
                 arm,
                 workers=self.workers,
                 chunk=self.chunk,
+                scheduler=self.scheduler,
                 paths=paths,
                 progress=self.progress,
                 interventions=(describe_interventions(interventions),),
@@ -128,7 +202,15 @@ class ArmRunner:
 
 @dataclass(frozen=True)
 class ClaimResult:
-    """One evaluated claim. `robustness` is None when no draws were made (or nothing is uncertain)."""
+    """One evaluated claim.
+
+    Robustness fields are None when no draws were made (`--robustness 0`, or nothing in the
+    scenario states an uncertainty): `robustness` is the share of draws in which the claim holds
+    at the draw's N (`robustness_low`/`robustness_high`: Wilson interval at the same level),
+    `robustness_fails` the share in which it fails; `influential` is the sampled parameter whose
+    values rank-correlate most with the claim's difference across draws (`influential_rho`:
+    Spearman's ρ). `draws`: the per-draw rows (see `robustness_table`).
+    """
 
     id: str
     label: str | None
@@ -143,6 +225,12 @@ class ClaimResult:
     verdict: str
     robustness: float | None
     robustness_draws: int
+    robustness_low: float | None = None
+    robustness_high: float | None = None
+    robustness_fails: float | None = None
+    influential: str | None = None
+    influential_rho: float | None = None
+    draws: pd.DataFrame | None = field(default=None, compare=False, repr=False)
 
     def as_row(self) -> dict[str, Any]:
         e = self.estimate
@@ -163,12 +251,74 @@ class ClaimResult:
             "n": e.n,
             "verdict": self.verdict,
             "robustness": self.robustness,
+            "robustness_low": self.robustness_low,
+            "robustness_high": self.robustness_high,
+            "robustness_fails": self.robustness_fails,
             "robustness_draws": self.robustness_draws,
+            "influential": self.influential,
+            "influential_rho": self.influential_rho,
         }
 
 
-def _holds_point(diff: float, expect: str, margin: float) -> bool:
-    return diff < -margin if expect == "lower" else diff > margin
+def robustness_table(results: Sequence[ClaimResult]) -> pd.DataFrame:
+    """The per-draw rows of every claim, one row per (claim, draw): `claim`, `draw`, `seed`, one
+    column per sampled parameter (its field path; the value the draw used, priors renormalised),
+    then `treatment`, `baseline`, `difference`, `ci_low`, `ci_high`, `n`, `verdict`. Empty when no
+    draws were made."""
+    frames = [r.draws for r in results if r.draws is not None]
+    if not frames:
+        return pd.DataFrame(columns=["claim", "draw", "seed", *_DRAW_COLUMNS])
+    return pd.concat(frames, ignore_index=True)
+
+
+_DRAW_COLUMNS = ("treatment", "baseline", "difference", "ci_low", "ci_high", "n", "verdict")
+
+
+def _param_value(scenario: Any, path: str) -> float:
+    from crisislab.scenario._paths import resolve_param_path
+
+    v = resolve_param_path(scenario, path)
+    return float(v["value"] if isinstance(v, dict) else v)
+
+
+def _draw_task(job: dict[str, Any], d: int) -> list[dict[str, Any]]:
+    """Draw `d`: sample, re-solve, simulate every claim's arms with the draw's N, judge each claim.
+    Runs in a worker (`map_tasks`); its own simulations stay in that worker (workers = 1)."""
+    rng = np.random.default_rng([job["seed"], d])
+    sc_d = job["scenario"].sample_parameters(rng)
+    values = {p: _param_value(sc_d, p) for p in job["params"]}
+    runner = ArmRunner(sc_d, job["solve"], job["runs"], job["seed"], chunk=job["chunk"])
+    rows = []
+    for c in job["claims"]:
+        t = runner.results(c.compare.treatment).metric_values(c.metric)
+        b = runner.results(c.compare.baseline).metric_values(c.metric)
+        est = paired_difference(t, b, job["level"])
+        rows.append(
+            {"claim": c.id, "draw": d, "seed": job["seed"], **values,
+             "treatment": est.treatment, "baseline": est.baseline, "difference": est.diff,
+             "ci_low": est.ci_low, "ci_high": est.ci_high, "n": est.n,
+             "verdict": verdict(est, c.expect, c.margin)}
+        )  # fmt: skip
+    return rows
+
+
+def _influential(draws: pd.DataFrame, params: Sequence[str]) -> tuple[str | None, float | None]:
+    """The parameter with the largest |Spearman ρ| against the difference (None if undefined:
+    fewer than 3 draws, or the difference or every parameter constant)."""
+    from scipy.stats import spearmanr
+
+    diff = draws["difference"].to_numpy(dtype=np.float64)
+    if diff.size < 3 or np.ptp(diff) == 0.0:
+        return None, None
+    best: tuple[str | None, float | None] = (None, None)
+    for p in params:
+        x = draws[p].to_numpy(dtype=np.float64)
+        if np.ptp(x) == 0.0:  # spearmanr is undefined (and warns) on a constant input
+            continue
+        rho = float(spearmanr(x, diff).statistic)
+        if np.isfinite(rho) and (best[1] is None or abs(rho) > abs(best[1])):
+            best = (p, rho)
+    return best
 
 
 def evaluate_claims(
@@ -182,33 +332,46 @@ def evaluate_claims(
     """Evaluate `claims` (default: all of the scenario's) with the runner's N and seed.
 
     Robustness: `robustness_draws` parameter draws (generator seeded by (seed, draw index)), each
-    re-solved and simulated with `robustness_runs` runs (default N // 4, at least 1000).
+    re-solved and simulated with `robustness_runs` runs per arm (default N // 4, at least 1000) and
+    judged by its own paired interval; draws run on the runner's workers / scheduler.
     """
+    if int(robustness_draws) < 0:
+        raise UserError(f"--robustness: must be an integer >= 0 parameter draws (0 turns robustness off; got {robustness_draws})")
+    if robustness_runs is not None and int(robustness_runs) < 2:
+        raise UserError(f"--robustness-runs: must be an integer >= 2 runs per draw (got {robustness_runs})")
     scenario = runner.scenario
     claims = list(scenario.claims if claims is None else claims)
+    params = [p for p, _ in scenario.parameters_with_uncertainty()] if robustness_draws else []
+    by_claim: dict[str, pd.DataFrame] = {}
+    if robustness_draws and params and claims:
+        job = {
+            "scenario": scenario, "solve": runner.solve, "seed": runner.seed, "chunk": runner.chunk,
+            "runs": int(robustness_runs or max(1000, runner.runs // 4)), "claims": claims,
+            "params": params, "level": level,
+        }  # fmt: skip
+        per_draw = map_tasks(
+            _draw_task, range(int(robustness_draws)), job, workers=runner.workers, scheduler=runner.scheduler,
+            progress=runner.progress, label="robustness draws",
+        )  # fmt: skip
+        table = pd.DataFrame([row for rows in per_draw for row in rows])
+        by_claim = {cid: g.reset_index(drop=True) for cid, g in table.groupby("claim", sort=False)}
     out: list[ClaimResult] = []
-    uncertain = bool(scenario.parameters_with_uncertainty()) if robustness_draws else False
-    draws: list[ArmRunner] = []
-    if robustness_draws and uncertain:
-        r_runs = robustness_runs or max(1000, runner.runs // 4)
-        for d in range(robustness_draws):
-            rng = np.random.default_rng([runner.seed, d])
-            sc_d = scenario.sample_parameters(rng)
-            draws.append(
-                ArmRunner(sc_d, runner.solve, r_runs, runner.seed, workers=runner.workers, chunk=runner.chunk)
-            )
     for c in claims:
         t = runner.results(c.compare.treatment)
         b = runner.results(c.compare.baseline)
         est = paired_difference(t.metric_values(c.metric), b.metric_values(c.metric), level)
-        rob = None
-        if draws:
-            held = 0
-            for dr in draws:
-                dt = dr.results(c.compare.treatment).metric_values(c.metric)
-                db = dr.results(c.compare.baseline).metric_values(c.metric)
-                held += _holds_point(float(dt.mean() - db.mean()), c.expect, c.margin)
-            rob = held / len(draws)
+        rob: dict[str, Any] = {"robustness": None, "robustness_draws": 0}
+        draws = by_claim.get(c.id)
+        if draws is not None:
+            k = len(draws)
+            held = int((draws["verdict"] == "holds").sum())
+            lo, hi = wilson_interval(held, k, level)
+            name, rho = _influential(draws, params)
+            rob = {
+                "robustness": held / k, "robustness_draws": k, "robustness_low": float(lo), "robustness_high": float(hi),
+                "robustness_fails": int((draws["verdict"] == "fails").sum()) / k,
+                "influential": name, "influential_rho": rho, "draws": draws,
+            }  # fmt: skip
         out.append(
             ClaimResult(
                 id=c.id,
@@ -222,8 +385,7 @@ def evaluate_claims(
                 baseline=describe_interventions(c.compare.baseline),
                 estimate=est,
                 verdict=verdict(est, c.expect, c.margin),
-                robustness=rob,
-                robustness_draws=len(draws),
+                **rob,
             )
         )
     return out

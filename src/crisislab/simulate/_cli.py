@@ -1,8 +1,11 @@
 """`crisislab simulate`, `crisislab claims` and `crisislab run`: library calls composed for the shell.
 
-`run` is the main job: solve, simulate, evaluate every claim, replay the real timeline (when the
-scenario has one) and write DIR/results.parquet, DIR/claims.csv and a self-contained
-DIR/report.html. Progress bars appear only on an interactive terminal and never under --json.
+`run` is the main job: solve, simulate, evaluate every claim (with its robustness over the
+scenario's stated parameter uncertainty, on by default), replay the real timeline (when the
+scenario has one) and write DIR/results.parquet, DIR/claims.csv, DIR/robustness.parquet and a
+self-contained DIR/report.html. `--workers N` runs simulation chunks and robustness draws on N local
+Dask processes, `--scheduler ADDRESS` on a dask.distributed cluster; results do not depend on
+either. Progress bars appear only on an interactive terminal and never under --json.
 """
 
 from __future__ import annotations
@@ -21,7 +24,20 @@ __all__ = ["register"]
 
 RunsOpt = Annotated[int, typer.Option("--runs", help="Number of simulated runs per arm.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed; results are a function of (scenario, seed, run index).")]
-WorkersOpt = Annotated[int, typer.Option("--workers", help="Local worker processes (results do not depend on it).")]
+WorkersOpt = Annotated[
+    int, typer.Option("--workers", help="Local Dask worker processes for chunks and robustness draws (results do not depend on it).")
+]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option("--scheduler", help="Address of a running dask.distributed scheduler (tcp://host:port) to run on instead."),
+]
+RobustnessOpt = Annotated[
+    int,
+    typer.Option("--robustness", help="Parameter draws from the scenario's stated uncertainty, each re-solved (0: off)."),
+]
+RobustnessRunsOpt = Annotated[
+    int | None, typer.Option("--robustness-runs", help="Runs per arm in each draw (default: runs // 4, at least 1000).")
+]
 ChunkOpt = Annotated[int, typer.Option("--chunk", help="Runs per array batch (results do not depend on it).")]
 PolicyOpt = Annotated[
     str,
@@ -57,12 +73,25 @@ def _events(df: Any) -> Any:
     return ev
 
 
-def _runner(scenario: Any, policy: str, grid: int, runs: int, seed: int, workers: int, chunk: int, progress: bool) -> Any:
-    from crisislab.simulate import ArmRunner
-    from crisislab.simulate._solution_policy import make_solver
+def _runner(
+    scenario: Any, policy: str, grid: int, runs: int, seed: int, workers: int, chunk: int, progress: bool,
+    scheduler: str | None = None,
+) -> Any:  # fmt: skip
+    from crisislab.simulate._claims import ArmRunner, SolverChoice
+    from crisislab.simulate._run import check_scheduler
 
-    solve = make_solver(policy, grid)  # type: ignore[arg-type]
-    return ArmRunner(scenario, solve, runs, seed, workers=workers, chunk=chunk, progress=progress)
+    check_scheduler(scheduler)
+    return ArmRunner(
+        scenario, SolverChoice(policy, grid), runs, seed, workers=workers, chunk=chunk, progress=progress, scheduler=scheduler
+    )
+
+
+def _check_robustness(robustness: int, robustness_runs: int | None) -> None:
+    # Checked before anything is solved, so a typo costs no time.
+    if robustness < 0:
+        raise UserError(f"--robustness: must be an integer >= 0 parameter draws (0 turns robustness off; got {robustness})")
+    if robustness_runs is not None and robustness_runs < 2:
+        raise UserError(f"--robustness-runs: must be an integer >= 2 runs per draw (got {robustness_runs})")
 
 
 def register(app: typer.Typer) -> None:
@@ -75,6 +104,7 @@ def register(app: typer.Typer) -> None:
         chunk: ChunkOpt = 32_768,
         policy: PolicyOpt = "crisis",
         grid: GridOpt = 21,
+        scheduler: SchedulerOpt = None,
         paths: Annotated[bool, typer.Option("--paths", help="Also write the per-move table (PATH-stem.paths.parquet).")] = False,
         out: Annotated[Path | None, typer.Option("--out", help="Write the per-run table as Parquet here.")] = None,
         json_output: JsonOpt = False,
@@ -83,7 +113,7 @@ def register(app: typer.Typer) -> None:
         from crisislab.simulate._run import progress_wanted
 
         sc = _load(scenario)
-        runner = _runner(sc, policy, grid, runs, seed, workers, chunk, progress_wanted(json_output))
+        runner = _runner(sc, policy, grid, runs, seed, workers, chunk, progress_wanted(json_output), scheduler)
         t0 = time.perf_counter()
         res = runner.results([], paths=paths)
         dt = time.perf_counter() - t0
@@ -119,22 +149,31 @@ def register(app: typer.Typer) -> None:
         chunk: ChunkOpt = 32_768,
         policy: PolicyOpt = "crisis",
         grid: GridOpt = 21,
-        robustness: Annotated[int, typer.Option("--robustness", help="Parameter draws for robustness (0: skip).")] = 0,
+        robustness: RobustnessOpt = 8,
+        robustness_runs: RobustnessRunsOpt = None,
+        scheduler: SchedulerOpt = None,
+        out: Annotated[Path | None, typer.Option("--out", help="Write the per-draw robustness rows as Parquet here.")] = None,
         json_output: JsonOpt = False,
     ) -> None:
         """Evaluate every claim of a scenario: estimates, paired difference with CI, verdict, robustness."""
-        from crisislab.simulate import evaluate_claims
+        from crisislab.simulate._claims import evaluate_claims, robustness_table
         from crisislab.simulate._run import progress_wanted
 
+        _check_robustness(robustness, robustness_runs)
         sc = _load(scenario)
         if not sc.claims:
             raise UserError(f"{scenario}: claims: the scenario states no claims (expected at least one)")
-        runner = _runner(sc, policy, grid, runs, seed, workers, chunk, progress_wanted(json_output))
-        results = evaluate_claims(runner, robustness_draws=robustness)
+        runner = _runner(sc, policy, grid, runs, seed, workers, chunk, progress_wanted(json_output), scheduler)
+        results = evaluate_claims(runner, robustness_draws=robustness, robustness_runs=robustness_runs)
+        if out is not None:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            robustness_table(results).to_parquet(out, index=False)
         if json_output:
             typer.echo(json.dumps([r.as_row() for r in results], default=float))
             return
         _print_claims(results, runs, seed)
+        if out is not None:
+            typer.echo(f"wrote {out}")
 
     @app.command("run")
     def run_cmd(
@@ -146,22 +185,27 @@ def register(app: typer.Typer) -> None:
         chunk: ChunkOpt = 32_768,
         policy: PolicyOpt = "crisis",
         grid: GridOpt = 21,
-        robustness: Annotated[int, typer.Option("--robustness", help="Parameter draws for robustness (0: skip).")] = 0,
+        robustness: RobustnessOpt = 8,
+        robustness_runs: RobustnessRunsOpt = None,
+        scheduler: SchedulerOpt = None,
         timeline: Annotated[Path | None, typer.Option("--timeline", help="Observed timeline CSV (default: the bundled one for the flagship).")] = None,
         json_output: JsonOpt = False,
     ) -> None:
-        """Solve, simulate, evaluate claims, replay the timeline; write results.parquet and report.html."""
+        """Solve, simulate, evaluate claims (with robustness), replay the timeline; write
+        results.parquet, claims.csv, robustness.parquet and report.html."""
         from crisislab.report import write_report
-        from crisislab.simulate import compile_spec, evaluate_claims
+        from crisislab.simulate import compile_spec
+        from crisislab.simulate._claims import evaluate_claims, robustness_table
         from crisislab.simulate._run import progress_wanted
         from crisislab.simulate._timeline import replay_timeline
 
+        _check_robustness(robustness, robustness_runs)
         sc = _load(scenario)
         progress = progress_wanted(json_output)
         t0 = time.perf_counter()
-        runner = _runner(sc, policy, grid, runs, seed, workers, chunk, progress)
+        runner = _runner(sc, policy, grid, runs, seed, workers, chunk, progress, scheduler)
         base = runner.results([])
-        claims = evaluate_claims(runner, robustness_draws=robustness) if sc.claims else []
+        claims = evaluate_claims(runner, robustness_draws=robustness, robustness_runs=robustness_runs) if sc.claims else []
         tl_df = _timeline_for(sc, timeline)
         replay = None
         if tl_df is not None:
@@ -172,6 +216,8 @@ def register(app: typer.Typer) -> None:
             out, base, claims, replay, title=sc.title, description=sc.description,
             solver=getattr(pol, "description", type(pol).__name__),
         )
+        rob_path = Path(out) / "robustness.parquet"
+        robustness_table(claims).to_parquet(rob_path, index=False)
         dt = time.perf_counter() - t0
         summary = {
             "scenario": sc.id,
@@ -180,8 +226,11 @@ def register(app: typer.Typer) -> None:
             "seconds": dt,
             "report": str(path),
             "results": str(Path(out) / "results.parquet"),
+            "robustness_table": str(rob_path),
             "outcomes": {k: int(v) / base.n_runs for k, v in base.outcome_counts().items()},
-            "claims": [{"claim": c.id, "verdict": c.verdict, "difference": c.estimate.diff} for c in claims],
+            "claims": [
+                {k: v for k, v in c.as_row().items() if k in _SUMMARY_KEYS} for c in claims
+            ],
             "timeline_loglik": None if replay is None else replay.loglik,
         }
         if json_output:
@@ -197,6 +246,12 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"report: {path}")
 
 
+_SUMMARY_KEYS = (
+    "claim", "verdict", "difference", "ci_low", "ci_high", "robustness", "robustness_low", "robustness_high",
+    "robustness_fails", "robustness_draws", "influential", "influential_rho",
+)  # fmt: skip
+
+
 def summary_policy(pol: Any) -> str:
     return getattr(pol, "description", type(pol).__name__)
 
@@ -206,7 +261,7 @@ def _print_claims(results: Any, runs: int, seed: int) -> None:
     from rich.table import Table
 
     table = Table(title=f"Claims ({runs} runs per arm, seed {seed}, common random numbers)", show_lines=True)
-    for col in ("claim", "seed file / quote", "metric", "treatment", "baseline", "diff [95% CI]", "verdict", "robust"):
+    for col in ("claim", "seed file / quote", "metric", "treatment", "baseline", "diff [95% CI]", "verdict", "robustness"):
         table.add_column(col)
     for r in results:
         e = r.estimate
@@ -219,6 +274,22 @@ def _print_claims(results: Any, runs: int, seed: int) -> None:
             f"{r.baseline}\n{e.baseline:.4f}",
             f"{e.diff:+.4f}\n[{e.ci_low:+.4f}, {e.ci_high:+.4f}]",
             r.verdict,
-            "–" if r.robustness is None else f"{r.robustness:.0%} of {r.robustness_draws}",
+            _robust_cell(r),
         )
     Console(file=sys.stdout, width=160).print(table)
+    for r in results:
+        if r.robustness is not None:
+            typer.echo(f"{r.id}: most influential parameter: {_influential_text(r)}")
+
+
+def _robust_cell(r: Any) -> str:
+    """Share of draws where the claim holds [Wilson 95%], where it fails, and how many draws."""
+    if r.robustness is None:
+        return "–"
+    return f"holds {r.robustness:.0%}\n[{r.robustness_low:.0%}, {r.robustness_high:.0%}]\nfails {r.robustness_fails:.0%}\nof {r.robustness_draws}"
+
+
+def _influential_text(r: Any) -> str:
+    if r.influential is None:
+        return "none (the difference or every parameter is constant across draws)"
+    return f"{r.influential} (Spearman ρ = {r.influential_rho:+.2f} with the difference over {r.robustness_draws} draws)"

@@ -1,17 +1,20 @@
-"""Running many runs: chunking, a local process pool, a progress bar, and merging into `Results`.
+"""Running many runs: chunking, distribution on Dask, a progress bar, and merging into `Results`.
 
 Chunks are ranges of global run indices; because every random number is keyed by (seed, run
-index), the merged results are bit-identical for any chunk size and any number of workers. Workers
-are forked processes that inherit the compiled spec and policy (closures over the scenario do not
-pickle, and forking avoids re-solving in every worker); only the chunk's arrays travel back.
+index), the merged results are bit-identical for any chunk size and any number of workers.
+`map_tasks` is the one place that distributes work (simulation chunks here, robustness draws in
+`_claims.py`): in-process for one worker; on Dask's local process scheduler for several (forked
+processes that inherit the job's large read-only objects — compiled spec, solved policy — from a
+module global, so only the small task arguments and the results are pickled); or on an existing
+dask.distributed cluster (`scheduler="tcp://host:port"`), where the job is scattered to every
+worker once and tasks refer to it.
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,7 +25,7 @@ from crisislab.simulate._policy import Policy
 from crisislab.simulate._results import Results, merge_chunks
 from crisislab.simulate._spec import SimSpec
 
-__all__ = ["DEFAULT_CHUNK", "progress_wanted", "simulate_spec"]
+__all__ = ["DEFAULT_CHUNK", "check_scheduler", "map_tasks", "progress_wanted", "simulate_spec"]
 
 # Large enough that per-move numpy overheads vanish, small enough to stay in cache-friendly memory
 # (a chunk's state is a few MB).
@@ -30,7 +33,8 @@ DEFAULT_CHUNK = 32_768
 
 _PATHS_CHUNK = 4096
 
-_JOB: dict[str, Any] = {}
+# The job of the current `map_tasks` call (read by forked workers; see the module docstring).
+_SHARED: dict[str, Any] = {}
 
 
 def progress_wanted(json_output: bool = False) -> bool:
@@ -43,9 +47,101 @@ def _chunks(n_runs: int, chunk: int, first_run: int) -> Iterator[np.ndarray]:
         yield np.arange(first_run + start, first_run + min(start + chunk, n_runs), dtype=np.int64)
 
 
-def _work(runs: np.ndarray) -> ChunkResult:
-    j = _JOB
-    return simulate_chunk(j["spec"], j["policy"], j["seed"], runs, j["arm"], j["record_actions"], j["record_paths"])
+def check_scheduler(scheduler: str | None) -> None:
+    """A dask.distributed address must look like `tcp://host:port` (or tls://, inproc://, ucx://)."""
+    if scheduler is None:
+        return
+    proto, sep, rest = str(scheduler).partition("://")
+    if not sep or proto not in ("tcp", "tls", "inproc", "ucx") or not rest:
+        raise UserError(
+            f"--scheduler: must be the address of a running dask.distributed scheduler such as "
+            f"tcp://127.0.0.1:8786 (got {scheduler!r})"
+        )
+
+
+def _local_call(fn: Callable[[Any, Any], Any], item: Any) -> Any:
+    return fn(_SHARED["job"], item)
+
+
+def map_tasks(
+    fn: Callable[[Any, Any], Any],
+    items: Sequence[Any],
+    job: Any,
+    *,
+    workers: int = 1,
+    scheduler: str | None = None,
+    progress: bool = False,
+    label: str = "working",
+) -> list[Any]:
+    """`[fn(job, item) for item in items]`, distributed; results in the order of `items`.
+
+    `fn` must be a module-level function (it is pickled by reference). `job` holds the large
+    read-only inputs: inherited by forked local workers, scattered once to a cluster's workers.
+    `workers` = 1 runs in this process; > 1 uses Dask's local process scheduler with that many
+    processes; `scheduler` (an address) uses that dask.distributed cluster instead.
+    """
+    items = list(items)
+    bar = _Progress(len(items), label) if progress and items else None
+    try:
+        if scheduler is not None:
+            return _map_distributed(fn, items, job, scheduler, bar)
+        if workers <= 1 or len(items) <= 1:
+            out = []
+            for it in items:
+                out.append(fn(job, it))
+                if bar:
+                    bar.advance()
+            return out
+        return _map_local(fn, items, job, workers, bar)
+    finally:
+        if bar:
+            bar.close()
+
+
+def _map_local(fn: Callable[[Any, Any], Any], items: list[Any], job: Any, workers: int, bar: _Progress | None) -> list[Any]:
+    import dask
+    from dask.callbacks import Callback
+
+    tasks = [dask.delayed(_local_call, pure=False)(fn, it) for it in items]
+    keys = {t.key for t in tasks}
+
+    def posttask(key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
+        if bar and key in keys:
+            bar.advance()
+
+    # Fork, so workers inherit `_SHARED` (set before the pool exists: Dask creates it per call);
+    # chunksize 1 so that a few long tasks (robustness draws) spread over all workers.
+    _SHARED["job"] = job
+    try:
+        with dask.config.set({"multiprocessing.context": "fork"}), Callback(posttask=posttask):
+            return list(
+                dask.compute(*tasks, scheduler="processes", num_workers=min(workers, len(items)), chunksize=1, optimize_graph=False)
+            )
+    finally:
+        _SHARED.clear()
+
+
+def _map_distributed(fn: Callable[[Any, Any], Any], items: list[Any], job: Any, address: str, bar: _Progress | None) -> list[Any]:
+    check_scheduler(address)
+    from distributed import Client, as_completed
+
+    try:
+        client = Client(address, timeout=10, set_as_default=False)
+    except OSError as exc:
+        raise UserError(f"--scheduler: cannot reach a dask.distributed scheduler at {address} ({exc})") from exc
+    try:
+        shared = client.scatter(job, broadcast=True, hash=False)
+        futures = [client.submit(fn, shared, it, pure=False) for it in items]
+        for _ in as_completed(futures):
+            if bar:
+                bar.advance()
+        return client.gather(futures)
+    finally:
+        client.close()
+
+
+def _work(job: dict[str, Any], runs: np.ndarray) -> ChunkResult:
+    return simulate_chunk(job["spec"], job["policy"], job["seed"], runs, job["arm"], job["record_actions"], job["record_paths"])
 
 
 def simulate_spec(
@@ -57,6 +153,7 @@ def simulate_spec(
     *,
     workers: int = 1,
     chunk: int = DEFAULT_CHUNK,
+    scheduler: str | None = None,
     paths: bool = False,
     record_actions: bool = True,
     progress: bool = False,
@@ -66,7 +163,8 @@ def simulate_spec(
 ) -> Results:
     """Simulate runs `first_run .. first_run + runs - 1` of a compiled spec under `policy` and `arm`.
 
-    `workers` > 1 forks a local process pool; `chunk` is the number of runs per array batch;
+    `workers` > 1 runs chunks on that many local Dask processes, `scheduler` (an address) on a
+    dask.distributed cluster (see `map_tasks`); `chunk` is the number of runs per array batch;
     `paths` adds the per-move table; `record_actions` keeps each run's action sequence for the
     most-frequent-paths table. Results do not depend on `workers` or `chunk`.
     """
@@ -78,27 +176,12 @@ def simulate_spec(
     if paths:
         # Per-move records take (runs × moves × state) memory per chunk; results do not depend on it.
         chunk = min(chunk, _PATHS_CHUNK)
+    check_scheduler(scheduler)
     batches = list(_chunks(runs, chunk, first_run))
-    _JOB.update(spec=spec, policy=policy, seed=seed, arm=arm, record_actions=record_actions, record_paths=paths)
-    results: list[ChunkResult] = []
-    bar = _Progress(len(batches), label) if progress else None
-    try:
-        if workers == 1 or len(batches) == 1:
-            for b in batches:
-                results.append(_work(b))
-                if bar:
-                    bar.advance()
-        else:
-            ctx = mp.get_context("fork")
-            with ctx.Pool(processes=min(workers, len(batches))) as pool:
-                for res in pool.imap_unordered(_work, batches):
-                    results.append(res)
-                    if bar:
-                        bar.advance()
-    finally:
-        if bar:
-            bar.close()
-        _JOB.clear()
+    job = dict(spec=spec, policy=policy, seed=seed, arm=arm, record_actions=record_actions, record_paths=paths)
+    results: list[ChunkResult] = map_tasks(
+        _work, batches, job, workers=workers, scheduler=scheduler, progress=progress, label=label
+    )
     return merge_chunks(spec, seed, results, interventions, with_paths=paths)
 
 

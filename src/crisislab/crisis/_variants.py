@@ -16,7 +16,6 @@ priors alone (true or perceived) leaves every strategy table as it was; a test c
 from __future__ import annotations
 
 import hashlib
-import pickle
 from collections import OrderedDict
 from dataclasses import replace
 
@@ -41,15 +40,21 @@ def _strip(spec: CrisisSpec, *, terminal: bool, lam: bool) -> CrisisSpec:
     return out
 
 
+def _canonical(spec: CrisisSpec) -> bytes:
+    # By value: the dataclasses' repr (floats round-trip exactly) plus the terminal array's bytes.
+    # Not pickle, whose output also depends on which equal objects happen to be shared.
+    t = np.ascontiguousarray(spec.terminal, dtype=np.float64)
+    return repr(replace(spec, terminal=None)).encode() + repr(t.shape).encode() + t.tobytes()
+
+
 def structure_key(spec: CrisisSpec) -> str:
     """Hash of everything compilation reads (λ, priors, perceptions and terminal payoffs removed)."""
-    return hashlib.sha256(pickle.dumps(_strip(spec, terminal=True, lam=True), protocol=5)).hexdigest()
+    return hashlib.sha256(_canonical(_strip(spec, terminal=True, lam=True))).hexdigest()
 
 
 def policy_unchanged(a: CrisisSpec, b: CrisisSpec) -> bool:
     """True when `a` and `b` differ at most in true and perceived priors: same solved strategies."""
-    sa, sb = _strip(a, terminal=False, lam=False), _strip(b, terminal=False, lam=False)
-    return pickle.dumps(sa, protocol=5) == pickle.dumps(sb, protocol=5)
+    return _canonical(_strip(a, terminal=False, lam=False)) == _canonical(_strip(b, terminal=False, lam=False))
 
 
 def compile_variant(spec: CrisisSpec, base: CompiledGame | None = None) -> CompiledGame:

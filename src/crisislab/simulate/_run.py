@@ -132,7 +132,7 @@ def _map_distributed(fn: Callable[[Any, Any], Any], items: list[Any], job: Any, 
     try:
         shared = client.scatter(job, broadcast=True, hash=False)
         futures = [client.submit(fn, shared, it, pure=False) for it in items]
-        for _ in as_completed(futures):
+        for _ in as_completed(futures, loop=client.loop):
             if bar:
                 bar.advance()
         return client.gather(futures)

@@ -14,6 +14,8 @@ SEED ?= 2020
 # POLICY=myopic uses the one-step-lookahead stand-in instead.
 POLICY ?= crisis
 GRID ?= 3
+# Local Dask processes for simulation chunks and the claims' robustness draws (results do not depend on it).
+WORKERS ?= 2
 
 .PHONY: run test bench install clean
 
@@ -37,8 +39,8 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/crisislab validate $(FLAGSHIP)
-	$(BIN)/crisislab run $(FLAGSHIP) --runs $(RUNS) --seed $(SEED) --out $(OUT) --policy $(POLICY) --grid $(GRID)
-	@echo "The report is at $(OUT)/report.html (tables: $(OUT)/results.parquet, $(OUT)/claims.csv)"
+	$(BIN)/crisislab run $(FLAGSHIP) --runs $(RUNS) --seed $(SEED) --out $(OUT) --policy $(POLICY) --grid $(GRID) --workers $(WORKERS)
+	@echo "The report is at $(OUT)/report.html (tables: $(OUT)/results.parquet, $(OUT)/claims.csv, $(OUT)/robustness.parquet)"
 
 test: $(TESTSTAMP)
 	$(BIN)/python -m pytest -q

@@ -24,6 +24,7 @@ def solve_cmd(
     lam_steps: int = typer.Option(8, "--lam-steps", help="λ-continuation steps per node."),
     out: Path | None = typer.Option(None, "--out", help="Directory for the saved solution (default: out/<scenario id>/solution)."),
     max_gib: float = typer.Option(8.0, "--max-gib", help="Refuse grids whose policy tables exceed this many GiB."),
+    threads: int | None = typer.Option(None, "--threads", help="Threads for the states of a decision (default: every core; same result for any number)."),
 ) -> None:
     """Solve a scenario's perceived games (agent logit QRE on a belief grid) and save the solution."""
     from crisislab.crisis import compile_scenario, solve
@@ -33,7 +34,7 @@ def solve_cmd(
     t0 = time.perf_counter()
     cg = compile_scenario(scn, horizon)
     t1 = time.perf_counter()
-    sol = solve(cg, grid=grid, lam_steps=lam_steps, max_gib=max_gib)
+    sol = solve(cg, grid=grid, lam_steps=lam_steps, max_gib=max_gib, threads=threads)
     t2 = time.perf_counter()
     console = Console()
     spec = cg.spec

@@ -249,13 +249,14 @@ def _newton(s, b, g, x, sig, new, Q, D, avail, g_m, st_m, lam, tol, maxit):
     return res_now
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, parallel=True)
 def stage_kernel(
     row_ptr, nxt, prob, reward, avail, W_next, disc, grid, bidx, bstride, tau_types, wt,
     mover, k_mover, lam, n_steps, tol, maxit,
     sigma_out, W_out, res_out, iters_out,
 ):
-    """Solve one decision.
+    """Solve one decision: every state on its own (states run in parallel over numba's threads;
+    each state writes only its own rows, so the result does not depend on the thread count).
 
     Shapes: `row_ptr` (S*A+1,), `nxt`/`prob` (nnz,), `reward` (nnz, n, k_max), `avail` (S, A) bool,
     `W_next` (S', B, n, T), `grid` (G,), `bidx` (B, n) grid index of each actor at node b,
@@ -263,7 +264,22 @@ def stage_kernel(
     Outputs: `sigma_out` (S, B, k_mover, A), `W_out` (S, B, n, T), `res_out` (S,) max final
     residual, `iters_out` (S,) total iterations.
     """
-    S, A = avail.shape
+    S = avail.shape[0]
+    for s in nb.prange(S):
+        _solve_state(
+            s, row_ptr, nxt, prob, reward, avail, W_next, disc, grid, bidx, bstride, tau_types, wt,
+            mover, k_mover, lam, n_steps, tol, maxit, sigma_out, W_out, res_out, iters_out,
+        )
+
+
+@nb.njit(cache=True)
+def _solve_state(
+    s, row_ptr, nxt, prob, reward, avail, W_next, disc, grid, bidx, bstride, tau_types, wt,
+    mover, k_mover, lam, n_steps, tol, maxit,
+    sigma_out, W_out, res_out, iters_out,
+):
+    """State s of `stage_kernel` (same arguments), with its own work buffers."""
+    A = avail.shape[1]
     B = bidx.shape[0]
     n = W_out.shape[2]
     T = W_out.shape[3]
@@ -279,108 +295,106 @@ def stage_kernel(
     b0 = np.zeros(A, np.int64)
     b1 = np.zeros(A, np.int64)
     w = np.zeros(A)
-    for s in range(S):
-        # continuation table of this state
-        C[:] = 0.0
-        for a in range(A):
+    # continuation table of this state
+    for a in range(A):
+        if not avail[s, a]:
+            continue
+        r = s * A + a
+        for j in range(row_ptr[r], row_ptr[r + 1]):
+            p = prob[j]
+            for i in range(n):
+                for t in range(T):
+                    rv = p * reward[j, i, tau_types[t, i]]
+                    for b in range(B):
+                        C[a, b, i, t] += rv
+            if nxt[j] >= 0:
+                q = p * disc
+                sn = nxt[j]
+                for b in range(B):
+                    for i in range(n):
+                        for t in range(T):
+                            C[a, b, i, t] += q * W_next[sn, b, i, t]
+    # The mover's own continuation per own type: D[a, b', θ] = Σ_{τ: τ_m=θ} wt[b', τ] C[a, b', m, τ].
+    # The weights of the others' types depend only on the others' coordinates, which the
+    # posterior node b' shares with b, so the fixed point below reads D alone (one value
+    # per action and corner instead of a sum over type profiles).
+    for a in range(A):
+        for b in range(B):
+            for th in range(k_mover):
+                D[a, b, th] = 0.0
             if not avail[s, a]:
                 continue
-            r = s * A + a
-            for j in range(row_ptr[r], row_ptr[r + 1]):
-                p = prob[j]
-                for i in range(n):
-                    for t in range(T):
-                        rv = p * reward[j, i, tau_types[t, i]]
-                        for b in range(B):
-                            C[a, b, i, t] += rv
-                if nxt[j] >= 0:
-                    q = p * disc
-                    sn = nxt[j]
-                    for b in range(B):
-                        for i in range(n):
-                            for t in range(T):
-                                C[a, b, i, t] += q * W_next[sn, b, i, t]
-        # The mover's own continuation per own type: D[a, b', θ] = Σ_{τ: τ_m=θ} wt[b', τ] C[a, b', m, τ].
-        # The weights of the others' types depend only on the others' coordinates, which the
-        # posterior node b' shares with b, so the fixed point below reads D alone (one value
-        # per action and corner instead of a sum over type profiles).
-        for a in range(A):
-            for b in range(B):
-                for th in range(k_mover):
-                    D[a, b, th] = 0.0
-                if not avail[s, a]:
-                    continue
-                for t in range(T):
-                    D[a, b, tau_types[t, mover]] += wt[b, t] * C[a, b, mover, t]
-        n_av = 0
-        for a in range(A):
-            if avail[s, a]:
-                n_av += 1
-        worst = 0.0
-        total_it = 0
-        for b in range(B):
-            g = bidx[b, mover]
-            x = grid[g] if k_mover == 2 else 1.0
+            for t in range(T):
+                D[a, b, tau_types[t, mover]] += wt[b, t] * C[a, b, mover, t]
+    n_av = 0
+    for a in range(A):
+        if avail[s, a]:
+            n_av += 1
+    worst = 0.0
+    total_it = 0
+    for b in range(B):
+        g = bidx[b, mover]
+        x = grid[g] if k_mover == 2 else 1.0
+        for th in range(k_mover):
+            for a in range(A):
+                sig[th, a] = 1.0 / n_av if avail[s, a] else 0.0
+        # (No warm start from the neighbouring belief node: the stage game can have several
+        # fixed points and a warm start picks another branch at ~10% of the flagship's nodes.)
+        res, its, damped = _iterate(
+            s, b, g, x, sig, new, Q, w, b0, b1, D, avail, k_mover, g_m, st_m,
+            lam, tol, min(DIRECT_IT, maxit), False, 1.0,
+        )
+        total_it += its
+        if (damped or res >= tol) and k_mover == 2 and g_m > 1 and 0.0 < x < 1.0:
+            # Newton from where the fast path stopped; kept only if it converges
+            keep[:, :] = sig
+            res = _newton(s, b, g, x, sig, new, Q, D, avail, g_m, st_m, lam, tol, min(50, maxit))
+            total_it += 1
+            if res < tol:
+                damped = False
+            else:
+                sig[:, :] = keep
+        if damped or res >= tol:
             for th in range(k_mover):
                 for a in range(A):
                     sig[th, a] = 1.0 / n_av if avail[s, a] else 0.0
-            # (No warm start from the neighbouring belief node: the stage game can have several
-            # fixed points and a warm start picks another branch at ~10% of the flagship's nodes.)
-            res, its, damped = _iterate(
-                s, b, g, x, sig, new, Q, w, b0, b1, D, avail, k_mover, g_m, st_m,
-                lam, tol, min(DIRECT_IT, maxit), False, 1.0,
-            )
-            total_it += its
-            if (damped or res >= tol) and k_mover == 2 and g_m > 1 and 0.0 < x < 1.0:
-                # Newton from where the fast path stopped; kept only if it converges
+            steps = n_steps if lam > 0.0 else 1
+            for step in range(1, steps + 1):
+                lam_k = lam * step / steps
+                tol_k = tol if step == steps else 1e-7
+                res, its, damped = _iterate(
+                    s, b, g, x, sig, new, Q, w, b0, b1, D, avail, k_mover, g_m,
+                    st_m, lam_k, tol_k, maxit, True, 1.0,
+                )
+                total_it += its
+            if res >= tol:
+                # Last resort: a long run with fixed moderate damping from where continuation
+                # stopped (adaptive damping can shrink the step until it stalls on maps with
+                # strong, non-monotone feedback).
                 keep[:, :] = sig
-                res = _newton(s, b, g, x, sig, new, Q, D, avail, g_m, st_m, lam, tol, min(50, maxit))
-                total_it += 1
-                if res < tol:
-                    damped = False
-                else:
+                res2, its, damped = _iterate(
+                    s, b, g, x, sig, new, Q, w, b0, b1, D, avail, k_mover, g_m,
+                    st_m, lam, tol, 20 * maxit, True, 0.05,
+                )
+                total_it += its
+                if res2 < res:
+                    res = res2
+                else:  # no better: keep the continuation's point
                     sig[:, :] = keep
-            if damped or res >= tol:
-                for th in range(k_mover):
-                    for a in range(A):
-                        sig[th, a] = 1.0 / n_av if avail[s, a] else 0.0
-                steps = n_steps if lam > 0.0 else 1
-                for step in range(1, steps + 1):
-                    lam_k = lam * step / steps
-                    tol_k = tol if step == steps else 1e-7
-                    res, its, damped = _iterate(
-                        s, b, g, x, sig, new, Q, w, b0, b1, D, avail, k_mover, g_m,
-                        st_m, lam_k, tol_k, maxit, True, 1.0,
-                    )
-                    total_it += its
-                if res >= tol:
-                    # Last resort: a long run with fixed moderate damping from where continuation
-                    # stopped (adaptive damping can shrink the step until it stalls on maps with
-                    # strong, non-monotone feedback).
-                    keep[:, :] = sig
-                    res2, its, damped = _iterate(
-                        s, b, g, x, sig, new, Q, w, b0, b1, D, avail, k_mover, g_m,
-                        st_m, lam, tol, 20 * maxit, True, 0.05,
-                    )
-                    total_it += its
-                    if res2 < res:
-                        res = res2
-                    else:  # no better: keep the continuation's point
-                        sig[:, :] = keep
-            if res > worst:
-                worst = res
-            # final posteriors at the converged strategy, then values of every actor
-            _posterior_nodes(s, b, g, x, sig, w, b0, b1, avail, k_mover, g_m, st_m)
-            for i in range(n):
-                for t in range(T):
-                    th = tau_types[t, mover]
-                    acc = 0.0
-                    for a in range(A):
-                        if avail[s, a] and sig[th, a] > 0.0:
-                            acc += sig[th, a] * ((1.0 - w[a]) * C[a, b0[a], i, t] + w[a] * C[a, b1[a], i, t])
-                    W_out[s, b, i, t] = acc
-            for th in range(k_mover):
+        if res > worst:
+            worst = res
+        # final posteriors at the converged strategy, then values of every actor
+        _posterior_nodes(s, b, g, x, sig, w, b0, b1, avail, k_mover, g_m, st_m)
+        for i in range(n):
+            for t in range(T):
+                th = tau_types[t, mover]
+                acc = 0.0
                 for a in range(A):
-                    sigma_out[s, b, th, a] = sig[th, a]
-        res_out[s] = worst
-        iters_out[s] = total_it
+                    if avail[s, a] and sig[th, a] > 0.0:
+                        acc += sig[th, a] * ((1.0 - w[a]) * C[a, b0[a], i, t] + w[a] * C[a, b1[a], i, t])
+                W_out[s, b, i, t] = acc
+        for th in range(k_mover):
+            for a in range(A):
+                sigma_out[s, b, th, a] = sig[th, a]
+    res_out[s] = worst
+    iters_out[s] = total_it

@@ -14,6 +14,7 @@ import math
 import time
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from crisislab.crisis._compile import CompiledGame, compile_spec
@@ -191,6 +192,7 @@ def solve(
     stats: list | None = None,
     hypergame: bool = True,
     max_gib: float = 8.0,
+    threads: int | None = None,
 ) -> Solution:
     """Solve a crisis: every perceived game's stage-wise agent logit QRE on a belief grid.
 
@@ -201,11 +203,23 @@ def solve(
     `hypergame`: solve each actor's perceived game (default); False solves only the true
     common-prior game (every perceiver then shares it, starting from the true prior).
     `max_gib`: refuse (SolverError naming a grid that fits) when the policy tables would exceed it.
+    `threads`: worker threads for the states of a decision (default: numba's, i.e. every core);
+    the result is bit-identical for any number, since each state is solved on its own.
     Raises `SolverError` for bad arguments; non-convergence is reported in `Solution.diagnostics`.
     """
     cg = game if isinstance(game, CompiledGame) else compile_spec(game)
     spec = cg.spec
     _check_args(spec, grid, lam_steps, tol, maxit)
+    if threads is not None:
+        if isinstance(threads, bool) or not isinstance(threads, int | np.integer) or threads < 1:
+            raise SolverError(f"threads: expected an integer ≥ 1 (got {threads!r})")
+        before = numba.get_num_threads()
+        numba.set_num_threads(min(int(threads), numba.config.NUMBA_NUM_THREADS))
+        try:
+            return solve(cg, grid=grid, lam_steps=lam_steps, tol=tol, maxit=maxit, stats=stats,
+                         hypergame=hypergame, max_gib=max_gib)
+        finally:
+            numba.set_num_threads(before)
     n, k = cg.n_actors, cg.k_max
     n_types = cg.n_types
     G = int(grid)

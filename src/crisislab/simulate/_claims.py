@@ -19,6 +19,7 @@ the per-draw rows are kept (`robustness_table`) so a user can see which paramete
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -284,6 +285,11 @@ def _param_value(scenario: Any, path: str) -> float:
 def _draw_task(job: dict[str, Any], d: int) -> list[dict[str, Any]]:
     """Draw `d`: sample, re-solve, simulate every claim's arms with the draw's N, judge each claim.
     Runs in a worker (`map_tasks`); its own simulations stay in that worker (workers = 1)."""
+    if job["threads"]:
+        import numba
+
+        # Parallel draws share the cores: each solves with its share of numba's threads.
+        numba.set_num_threads(job["threads"])
     rng = np.random.default_rng([job["seed"], d])
     sc_d = job["scenario"].sample_parameters(rng)
     values = {p: _param_value(sc_d, p) for p in job["params"]}
@@ -348,10 +354,11 @@ def evaluate_claims(
             "scenario": scenario, "solve": runner.solve, "seed": runner.seed, "chunk": runner.chunk,
             "runs": int(robustness_runs or max(1000, runner.runs // 4)), "claims": claims,
             "params": params, "level": level,
+            "threads": max(1, (os.cpu_count() or 1) // runner.workers) if runner.workers > 1 and runner.scheduler is None else 0,
         }  # fmt: skip
         per_draw = map_tasks(
             _draw_task, range(int(robustness_draws)), job, workers=runner.workers, scheduler=runner.scheduler,
-            progress=runner.progress, label="robustness draws",
+            progress=runner.progress, label="robustness draws", start="spawn",
         )  # fmt: skip
         table = pd.DataFrame([row for rows in per_draw for row in rows])
         by_claim = {cid: g.reset_index(drop=True) for cid, g in table.groupby("claim", sort=False)}

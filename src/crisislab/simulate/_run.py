@@ -3,11 +3,14 @@
 Chunks are ranges of global run indices; because every random number is keyed by (seed, run
 index), the merged results are bit-identical for any chunk size and any number of workers.
 `map_tasks` is the one place that distributes work (simulation chunks here, robustness draws in
-`_claims.py`): in-process for one worker; on Dask's local process scheduler for several (forked
-processes that inherit the job's large read-only objects — compiled spec, solved policy — from a
-module global, so only the small task arguments and the results are pickled); or on an existing
-dask.distributed cluster (`scheduler="tcp://host:port"`), where the job is scattered to every
-worker once and tasks refer to it.
+`_claims.py`): in-process for one worker; on Dask's local process scheduler for several; or on an
+existing dask.distributed cluster (`scheduler="tcp://host:port"`), where the job is scattered to
+every worker once and tasks refer to it. Local workers are *forked* for simulation chunks, so they
+inherit the job's large read-only objects (compiled spec, solved policy) from a module global and
+only run indices and results are pickled; that is safe because the simulator's kernels are
+single-threaded. Work that solves (robustness draws) runs in *spawned* workers with the job
+pickled per task: the crisis solver runs numba's OpenMP-threaded regions, and GNU OpenMP cannot
+run in a child forked from a process that has already started its threads.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -63,6 +66,10 @@ def _local_call(fn: Callable[[Any, Any], Any], item: Any) -> Any:
     return fn(_SHARED["job"], item)
 
 
+def _spawned_call(fn: Callable[[Any, Any], Any], job: Any, item: Any) -> Any:
+    return fn(job, item)
+
+
 def map_tasks(
     fn: Callable[[Any, Any], Any],
     items: Sequence[Any],
@@ -72,13 +79,16 @@ def map_tasks(
     scheduler: str | None = None,
     progress: bool = False,
     label: str = "working",
+    start: Literal["fork", "spawn"] = "fork",
 ) -> list[Any]:
     """`[fn(job, item) for item in items]`, distributed; results in the order of `items`.
 
     `fn` must be a module-level function (it is pickled by reference). `job` holds the large
-    read-only inputs: inherited by forked local workers, scattered once to a cluster's workers.
-    `workers` = 1 runs in this process; > 1 uses Dask's local process scheduler with that many
-    processes; `scheduler` (an address) uses that dask.distributed cluster instead.
+    read-only inputs: inherited by forked local workers (`start="fork"`), pickled with each task
+    for spawned ones (`start="spawn"`: for work that runs threaded numba code, see the module
+    docstring), scattered once to a cluster's workers. `workers` = 1 runs in this process; > 1 uses
+    Dask's local process scheduler with that many processes; `scheduler` (an address) uses that
+    dask.distributed cluster instead.
     """
     items = list(items)
     bar = _Progress(len(items), label) if progress and items else None
@@ -92,33 +102,45 @@ def map_tasks(
                 if bar:
                     bar.advance()
             return out
-        return _map_local(fn, items, job, workers, bar)
+        return _map_local(fn, items, job, workers, bar, start, label)
     finally:
         if bar:
             bar.close()
 
 
-def _map_local(fn: Callable[[Any, Any], Any], items: list[Any], job: Any, workers: int, bar: _Progress | None) -> list[Any]:
+def _map_local(
+    fn: Callable[[Any, Any], Any], items: list[Any], job: Any, workers: int, bar: _Progress | None, start: str, label: str
+) -> list[Any]:
+    from concurrent.futures.process import BrokenProcessPool
+
     import dask
     from dask.callbacks import Callback
 
-    tasks = [dask.delayed(_local_call, pure=False)(fn, it) for it in items]
+    if start == "fork":
+        tasks = [dask.delayed(_local_call, pure=False)(fn, it) for it in items]
+    else:
+        tasks = [dask.delayed(_spawned_call, pure=False)(fn, job, it) for it in items]
     keys = {t.key for t in tasks}
 
     def posttask(key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
         if bar and key in keys:
             bar.advance()
 
-    # Fork, so workers inherit `_SHARED` (set before the pool exists: Dask creates it per call);
+    # Forked workers inherit `_SHARED` (set before the pool exists: Dask creates it per call);
     # chunksize 1 so that a few long tasks (robustness draws) spread over all workers.
     _SHARED["job"] = job
     try:
-        with dask.config.set({"multiprocessing.context": "fork"}), Callback(posttask=posttask):
+        with dask.config.set({"multiprocessing.context": start}), Callback(posttask=posttask):
             return list(
                 dask.compute(*tasks, scheduler="processes", num_workers=min(workers, len(items)), chunksize=1, optimize_graph=False)
             )
+    except BrokenProcessPool as exc:
+        raise RuntimeError(
+            f"a local worker process died ({label}); run again with --workers 1 to see its error"
+        ) from exc
     finally:
         _SHARED.clear()
+
 
 
 def _map_distributed(fn: Callable[[Any, Any], Any], items: list[Any], job: Any, address: str, bar: _Progress | None) -> list[Any]:

@@ -90,6 +90,22 @@ def test_any_thread_count_gives_the_same_bits(spiral):
     assert np.array_equal(one.values0, two.values0)
 
 
+def _solve_values(cg):
+    return solve(cg, grid=5, threads=2).values0
+
+
+def test_a_process_forked_after_a_parallel_solve_can_solve_again(spiral):
+    # GNU OpenMP's threads abort a forked child; the kernels pick a fork-safe threading layer so
+    # that process pools (and Dask's process workers) work after a solve in the parent.
+    import multiprocessing
+
+    cg = compile_scenario(spiral, horizon=2)
+    here = _solve_values(cg)
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        there = pool.apply_async(_solve_values, (cg,)).get(timeout=120)  # a dead child would hang
+    assert np.array_equal(here, there)
+
+
 def test_save_load_round_trip(tmp_path, spiral):
     sol = solve(compile_scenario(spiral, horizon=2), grid=7)
     sol.save(tmp_path / "sol")

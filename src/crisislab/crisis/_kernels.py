@@ -12,8 +12,15 @@ every actor at that node. Compiled once (`cache=True`); a loop per node is the k
 
 from __future__ import annotations
 
+import os
+
 import numba as nb
 import numpy as np
+
+# GNU OpenMP, numba's first choice here, aborts a process forked after its threads started (as a
+# process pool or Dask's process workers do). Unless the user chose a layer, take a fork-safe one.
+if "NUMBA_THREADING_LAYER" not in os.environ:
+    nb.config.THREADING_LAYER = "forksafe"
 
 DIRECT_IT = 40
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -130,3 +132,22 @@ def test_compile_cache_round_trip_and_key(spiral, tmp_path, monkeypatch):
     monkeypatch.setenv("CRISISLAB_NO_CACHE", "1")
     compile_spec(spec.with_horizon(1))
     assert len(list((tmp_path / "compiled").glob("*.pkl"))) == 2
+
+
+def test_compile_cache_stays_under_its_budget(spiral, tmp_path, monkeypatch):
+    """Past CRISISLAB_CACHE_GIB the least recently used entries go; the newest one always stays."""
+    monkeypatch.setenv("CRISISLAB_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("CRISISLAB_NO_CACHE", raising=False)
+    spec = spec_from_scenario(spiral)
+    compile_spec(spec.with_horizon(3))
+    (old,) = (tmp_path / "compiled").glob("*.pkl")
+    os.utime(old, (1, 1))  # long unused
+    monkeypatch.setenv("CRISISLAB_CACHE_GIB", str(1.01 * old.stat().st_size / 2**30))  # room for one
+    compile_spec(spec.with_horizon(2))
+    (new,) = (tmp_path / "compiled").glob("*.pkl")
+    assert new != old
+    compile_spec(spec.with_horizon(2))  # a hit marks the entry as used...
+    monkeypatch.setenv("CRISISLAB_CACHE_GIB", "0")  # ...but a zero budget keeps only the entry just written
+    compile_spec(spec.with_horizon(1))
+    (last,) = (tmp_path / "compiled").glob("*.pkl")
+    assert last not in (old, new)

@@ -555,6 +555,7 @@ def compile_spec(spec: CrisisSpec) -> CompiledGame:
                 cg = pickle.load(fh)
             if isinstance(cg, CompiledGame):
                 _freeze(cg)
+                os.utime(path)  # recently used: pruning removes the least recently used first
                 return cg
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
             pass
@@ -566,9 +567,38 @@ def compile_spec(spec: CrisisSpec) -> CompiledGame:
             with tmp.open("wb") as fh:
                 pickle.dump(cg, fh, protocol=5)
             os.replace(tmp, path)  # atomic: parallel writers never leave a torn entry
+            _prune(path.parent, keep=path)
         except OSError:
             pass
     return cg
+
+
+def _prune(directory: Path, keep: Path) -> None:
+    """Keep the compile cache under its budget (CRISISLAB_CACHE_GIB, default 2 GiB; a flagship
+    entry is ~110 MB and every robustness draw that changes a probability adds one) by deleting
+    the least recently used entries."""
+    try:
+        budget = float(os.environ.get("CRISISLAB_CACHE_GIB", "2")) * 2**30
+    except ValueError:
+        budget = 2.0 * 2**30
+    entries = []
+    for f in directory.glob("*.pkl"):
+        try:
+            st = f.stat()
+        except OSError:  # removed by a parallel writer
+            continue
+        entries.append((st.st_mtime, st.st_size, f))
+    total = sum(e[1] for e in entries)
+    for _mtime, size, f in sorted(entries, key=lambda e: e[0]):
+        if total <= budget:
+            break
+        if f == keep:
+            continue
+        try:
+            f.unlink()
+            total -= size
+        except OSError:
+            pass
 
 
 def _freeze(cg: CompiledGame) -> None:

@@ -657,94 +657,24 @@ def _compile_uncached(spec: CrisisSpec) -> CompiledGame:
     dec_states, dec_keys, avails, row_ptrs, nxts, probs, rewards, exps, tdiscs = [], [], [], [], [], [], [], [], []
     disc = np.ones(n_dec)
     nk = n * k
-    row_cache: dict = {}
-    empty = (np.zeros(0, np.int64), np.zeros(0), np.zeros((0, nk)), np.zeros(0), ())
-
-    def row_arrays(slot: int, t: int, m: int, x: int, s: tuple):
-        """One (state, action) row as arrays, cached like the expansion it comes from: targets
-        (state key ≥ 0, or -1 - outcome), probabilities, conditional rewards `(m, n·k)`, terminal
-        discount factors, and the next states themselves (to register them)."""
-        tkey = (comp.round_signature(t), comp.round_signature(t + 1), t >= spec.horizon)
-        key = (slot, s, x, tkey)
-        hit = row_cache.get(key)
-        if hit is None:
-            alive, term, _t2, _p2, f = comp.decision(slot, t, m, x, s)
-            tgt = [key_of(s2) for _, s2, _ in alive]
-            pb = [p for p, _, _ in alive]
-            rw = [pr / p for p, _, pr in alive]
-            td = [1.0] * len(alive)
-            for o in sorted(term):
-                p, pr, pf = term[o]
-                if p > 0:
-                    tgt.append(-1 - o)
-                    pb.append(p)
-                    rw.append(pr / p)
-                    td.append(pf / p)
-            hit = (
-                np.asarray(tgt, dtype=np.int64), np.asarray(pb, dtype=np.float64),
-                np.asarray(rw, dtype=np.float64).reshape(-1, nk), np.asarray(td, dtype=np.float64),
-                tuple(s2 for _, s2, _ in alive), f if alive else None,
-            )
-            row_cache[key] = hit
-        return hit
-
-    state_cache: dict = {}
-
-    def state_rows(slot: int, t: int, m: int, s: tuple):
-        """All rows of one state at a decision (available actions, row arrays, next states), cached
-        per (slot, state, round signature) so later rounds cost one lookup per state."""
-        tkey = (comp.round_signature(t), comp.round_signature(t + 1), t >= spec.horizon)
-        key = (slot, s, tkey)
-        hit = state_cache.get(key)
-        if hit is None:
-            actor = spec.actors[m]
-            row = np.array([evaluate(spec.actions[x].available, s, t, comp.n_vars) for x in actor.actions])
-            if not row.any():
-                row[[spec.actions[x].default for x in actor.actions].index(True)] = True
-            s_parts, s_next, f_s = [], set(), None
-            for ai, x in enumerate(actor.actions):
-                if not row[ai]:
-                    s_parts.append(empty)
-                    continue
-                part = row_arrays(slot, t, m, x, s)
-                s_parts.append(part)
-                s_next.update(part[4])
-                if part[5] is not None:
-                    f_s = part[5]
-            hit = state_cache[key] = (row, s_parts, tuple(s_next), f_s)
-        return hit
-
-    for d in range(n_dec):
-        t, slot, m = int(dec_round[d]), int(dec_slot[d]), int(dec_mover[d])
-        actor = spec.actors[m]
-        A = len(actor.actions)
+    def assemble(d: int, A: int, current: list, rows: list) -> tuple:
+        """One decision's tables from its states' packed rows (`state_rows`), in state order."""
         S = len(current)
-        for s in current:
-            if s not in all_states:
-                all_states[s] = len(all_states)
-        dec_states.append(np.array([all_states[s] for s in current], dtype=np.int64))
-        dec_keys.append(np.array([key_of(s) for s in current], dtype=np.int64))
-        avail = np.zeros((S, A), dtype=bool)
-        parts: list = []
         next_set: set = set()
         f_next = None
-        for si, s in enumerate(current):
-            row, s_parts, s_next, f = state_rows(slot, t, m, s)
-            avail[si] = row
-            parts.extend(s_parts)
-            next_set.update(s_next)
-            if f is not None:
-                f_next = f
+        for r in rows:
+            next_set.update(r[6])
+            if r[7] is not None:
+                f_next = r[7]
         nxt_states = sorted(next_set, key=key_of)
-        if nxt_states and d == n_dec - 1:
-            raise SolverError("internal: states continue past the horizon")
         next_keys = np.array([key_of(s2) for s2 in nxt_states], dtype=np.int64)
-        counts = np.array([p[0].shape[0] for p in parts], dtype=np.int64)
+        avail = np.array([r[0] for r in rows], dtype=bool).reshape(S, A)
+        counts = np.concatenate([r[1] for r in rows]) if rows else np.zeros(0, np.int64)
         row_ptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        tgt = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int64)
-        prob = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0)
-        reward = (np.concatenate([p[2] for p in parts]) if parts else np.zeros((0, nk))).reshape(-1, n, k)
-        tdisc = np.concatenate([p[3] for p in parts]) if parts else np.zeros(0)
+        tgt = np.concatenate([r[2] for r in rows]) if rows else np.zeros(0, np.int64)
+        prob = np.concatenate([r[3] for r in rows]) if rows else np.zeros(0)
+        reward = (np.concatenate([r[4] for r in rows]) if rows else np.zeros((0, nk))).reshape(-1, n, k)
+        tdisc = np.concatenate([r[5] for r in rows]) if rows else np.zeros(0)
         alive_mask = tgt >= 0
         nxt = tgt.copy()
         nxt[alive_mask] = np.searchsorted(next_keys, tgt[alive_mask])
@@ -755,18 +685,95 @@ def _compile_uncached(spec: CrisisSpec) -> CompiledGame:
         bad = avail.reshape(-1) & (np.abs(sums - 1.0) > 1e-9)
         if bad.any():
             raise SolverError(f"internal: transition probabilities at decision {d} do not sum to 1")
+        keys = np.array([key_of(s) for s in current], dtype=np.int64)
+        exp = exp.reshape(S, A, n, k)
+        for arr in (keys, avail, row_ptr, prob, reward, nxt, exp, tdisc):
+            arr.setflags(write=False)
+        return keys, avail, row_ptr, nxt, prob, reward, exp, tdisc, f_next, nxt_states
+
+    state_cache: dict = {}
+
+    def state_rows(slot: int, t: int, m: int, s: tuple):
+        """All rows of one state at a decision, packed: available actions (bool `(A,)`), branches
+        per action (int64 `(A,)`), then the concatenated branches of its rows — targets (state key
+        ≥ 0, or -1 - outcome), probabilities, conditional rewards `(m, n·k)`, terminal discount
+        factors — the next states (to register them) and the next decision's discount factor.
+        Cached per (slot, state, round signature) so later rounds cost one lookup per state."""
+        tkey = (comp.round_signature(t), comp.round_signature(t + 1), t >= spec.horizon)
+        key = (slot, s, tkey)
+        hit = state_cache.get(key)
+        if hit is not None:
+            return hit
+        actor = spec.actors[m]
+        row = np.array([evaluate(spec.actions[x].available, s, t, comp.n_vars) for x in actor.actions])
+        if not row.any():
+            row[[spec.actions[x].default for x in actor.actions].index(True)] = True
+        counts = np.zeros(len(actor.actions), dtype=np.int64)
+        tgt: list = []
+        pb: list = []
+        rw: list = []
+        td: list = []
+        s_next: set = set()
+        f_s = None
+        for ai, x in enumerate(actor.actions):
+            if not row[ai]:
+                continue
+            alive, term, _t2, _p2, f = comp.decision(slot, t, m, x, s)
+            for p, s2, pr in alive:
+                tgt.append(key_of(s2))
+                pb.append(p)
+                rw.append(pr / p)
+                s_next.add(s2)
+            td.extend([1.0] * len(alive))
+            n_term = 0
+            for o in sorted(term):
+                p, pr, pf = term[o]
+                if p > 0:
+                    tgt.append(-1 - o)
+                    pb.append(p)
+                    rw.append(pr / p)
+                    td.append(pf / p)
+                    n_term += 1
+            counts[ai] = len(alive) + n_term
+            if alive:
+                f_s = f
+        hit = state_cache[key] = (
+            row, counts, np.asarray(tgt, dtype=np.int64), np.asarray(pb, dtype=np.float64),
+            np.asarray(rw, dtype=np.float64).reshape(-1, nk), np.asarray(td, dtype=np.float64),
+            s_next, f_s,
+        )
+        return hit
+
+    # A decision whose state set and round signatures equal an earlier one's of the same slot has
+    # the same tables (the flagship settles into two alternating sets after ~6 rounds): reuse them.
+    dec_memo: dict = {}
+    for d in range(n_dec):
+        t, slot, m = int(dec_round[d]), int(dec_slot[d]), int(dec_mover[d])
+        tkey = (comp.round_signature(t), comp.round_signature(t + 1), t >= spec.horizon)
+        memo_key = (slot, tkey, tuple(current))
+        hit = dec_memo.get(memo_key)
+        if hit is None:
+            A = len(spec.actors[m].actions)
+            hit = dec_memo[memo_key] = assemble(d, A, current, [state_rows(slot, t, m, s) for s in current])
+        (keys, avail, row_ptr, nxt, prob, reward, exp, tdisc, f_next, nxt_states) = hit
+        if nxt_states and d == n_dec - 1:
+            raise SolverError("internal: states continue past the horizon")
+        for s in current:
+            if s not in all_states:
+                all_states[s] = len(all_states)
+        dec_states.append(np.array([all_states[s] for s in current], dtype=np.int64))
+        dec_keys.append(keys)
         if f_next is not None:
             disc[d] = f_next
-        for arr in (avail, row_ptr, prob, reward, nxt, exp, tdisc):
-            arr.setflags(write=False)
         avails.append(avail)
         row_ptrs.append(row_ptr)
         nxts.append(nxt)
         probs.append(prob)
         rewards.append(reward)
         tdiscs.append(tdisc)
-        exps.append(exp.reshape(S, A, n, k))
+        exps.append(exp)
         current = nxt_states
+
 
     states = np.array(list(all_states.keys()), dtype=np.int64).reshape(-1, n_cols)
     for arr in (states, dec_round, dec_slot, dec_mover, disc, init_nxt, init_prob, init_reward, radix, offset):

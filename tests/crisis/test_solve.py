@@ -172,3 +172,24 @@ def test_grid_too_large_for_memory_names_a_grid_that_fits(spiral):
     cg = compile_scenario(spiral, horizon=2)
     with pytest.raises(SolverError, match=r"needs about .* GiB .* use --grid \d+ or less"):
         solve(cg, grid=201, max_gib=0.001)
+
+
+def test_auto_grid_is_the_finest_within_budget_preferring_grids_that_hold_the_priors(spiral):
+    # spiral's priors 0.6, 0.3 and 0.2 (perceived) are points of a G-point grid iff 10 | G − 1
+    from crisislab.crisis import auto_grid, grid_nodes
+
+    cg = compile_scenario(spiral, horizon=3)
+    games = len(solve(cg, grid=3).sigma)
+    assert auto_grid(cg) == 51  # a small game: the finest grid offered
+    assert auto_grid(cg, budget=grid_nodes(cg, 25, games)) == 21  # 23, 25 fit but miss the priors
+    assert auto_grid(cg, budget=grid_nodes(cg, 9, games)) == 9  # no fitting grid holds them: the finest
+    assert auto_grid(cg, budget=1) == 3
+    assert len(solve(cg, grid="auto", hypergame=False).grid) == 51
+
+
+def test_grid_argument_is_auto_or_a_number():
+    from crisislab.crisis import parse_grid
+
+    assert parse_grid("auto") == "auto" and parse_grid("9") == 9
+    with pytest.raises(SolverError, match=r"--grid: expected 'auto' or a number.*got 'fine'"):
+        parse_grid("fine")

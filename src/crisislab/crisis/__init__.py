@@ -55,7 +55,7 @@ from __future__ import annotations
 
 from crisislab.crisis._compile import CompiledGame, compile_spec
 from crisislab.crisis._solution import Solution, belief_corners
-from crisislab.crisis._solve import StageStats, solve
+from crisislab.crisis._solve import StageStats, auto_grid, grid_nodes, parse_grid, solve
 from crisislab.crisis._spec import CrisisSpec, perceived_spec, spec_from_scenario
 
 __all__ = [
@@ -63,9 +63,12 @@ __all__ = [
     "CrisisSpec",
     "Solution",
     "StageStats",
+    "auto_grid",
     "belief_corners",
     "compile_scenario",
     "compile_spec",
+    "grid_nodes",
+    "parse_grid",
     "perceived_spec",
     "solve",
     "solve_scenario",
@@ -81,6 +84,6 @@ def compile_scenario(scenario, horizon: int | None = None) -> CompiledGame:
     return compile_spec(spec)
 
 
-def solve_scenario(scenario, *, horizon: int | None = None, grid: int = 51, **kwargs) -> Solution:
+def solve_scenario(scenario, *, horizon: int | None = None, grid: int | str = 51, **kwargs) -> Solution:
     """Compile and solve a scenario (keyword arguments as `solve`)."""
     return solve(compile_scenario(scenario, horizon), grid=grid, **kwargs)

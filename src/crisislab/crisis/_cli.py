@@ -19,7 +19,7 @@ from rich.table import Table
 
 def solve_cmd(
     scenario: Path = typer.Argument(..., help="Scenario YAML file."),
-    grid: int = typer.Option(51, "--grid", help="Belief grid points per two-type actor."),
+    grid: str = typer.Option("auto", "--grid", help="Belief grid points per two-type actor, or 'auto': the finest grid within a work budget (~8M stage problems)."),
     horizon: int | None = typer.Option(None, "--horizon", help="Truncate to this many rounds (default: the scenario's)."),
     lam_steps: int = typer.Option(8, "--lam-steps", help="λ-continuation steps per node."),
     out: Path | None = typer.Option(None, "--out", help="Directory for the saved solution (default: out/<scenario id>/solution)."),
@@ -27,20 +27,21 @@ def solve_cmd(
     threads: int | None = typer.Option(None, "--threads", help="Threads for the states of a decision (default: every core; same result for any number)."),
 ) -> None:
     """Solve a scenario's perceived games (agent logit QRE on a belief grid) and save the solution."""
-    from crisislab.crisis import compile_scenario, solve
+    from crisislab.crisis import compile_scenario, parse_grid, solve
     from crisislab.scenario import load_scenario
 
+    grid_arg = parse_grid(grid)
     scn = load_scenario(scenario)
     t0 = time.perf_counter()
     cg = compile_scenario(scn, horizon)
     t1 = time.perf_counter()
-    sol = solve(cg, grid=grid, lam_steps=lam_steps, max_gib=max_gib, threads=threads)
+    sol = solve(cg, grid=grid_arg, lam_steps=lam_steps, max_gib=max_gib, threads=threads)
     t2 = time.perf_counter()
     console = Console()
     spec = cg.spec
     console.print(
         f"[bold]{spec.id}[/bold]: {spec.horizon} rounds, {int(cg.node_counts().sum()):,} (decision, state) pairs, "
-        f"{grid}-point belief grid, {len(sol.sigma)} perceived game(s); compiled in {t1 - t0:.2f} s, solved in {t2 - t1:.2f} s"
+        f"{len(sol.grid)}-point belief grid{' (auto)' if grid_arg == 'auto' else ''}, {len(sol.sigma)} perceived game(s); compiled in {t1 - t0:.2f} s, solved in {t2 - t1:.2f} s"
     )
     for h, actor in enumerate(spec.actors):
         first = sol.first_round(h)

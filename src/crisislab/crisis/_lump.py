@@ -11,6 +11,7 @@ rounding to `DIGITS` decimals. On the flagship this removes more than half of th
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,8 +41,19 @@ class Lumped:
         return int(self.avail[d].shape[0])
 
 
+_memo: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def lump(cg: CompiledGame) -> Lumped:
-    """Equivalence classes of states per decision and the solver tables over classes."""
+    """Equivalence classes of states per decision and the solver tables over classes (memoized per
+    compiled game while it lives: choosing a grid and solving both need it)."""
+    hit = _memo.get(cg)
+    if hit is None:
+        hit = _memo[cg] = _lump(cg)
+    return hit
+
+
+def _lump(cg: CompiledGame) -> Lumped:
     nd = cg.n_decisions
     class_of: list = [None] * nd
     avails: list = [None] * nd

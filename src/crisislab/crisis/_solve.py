@@ -24,10 +24,15 @@ from crisislab.crisis._solution import Solution, belief_corners
 from crisislab.crisis._spec import CrisisSpec, perceived_spec
 from crisislab.errors import SolverError
 
-__all__ = ["StageStats", "solve", "solve_game"]
+__all__ = ["StageStats", "auto_grid", "grid_nodes", "parse_grid", "solve", "solve_game"]
 
 MAX_LAM = 1e4
 RESIDUAL_WARN = 1e-6
+# `grid="auto"`: the finest grid whose stage problems (state classes × belief nodes × mover types,
+# summed over the perceived games) stay within this budget — about 10–30 s of one core at the
+# measured 1.5–4 µs per node — and whose tables fit `max_gib`.
+AUTO_NODES = 8_000_000
+AUTO_MAX_GRID = 51
 
 
 @dataclass(frozen=True)
@@ -150,10 +155,61 @@ def solve_game(
     return tuple(sigmas), L.class_of, W_next, diags, worst
 
 
+def _perceived_games(cg: CompiledGame, hypergame: bool) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """Distinct terminal-payoff views (one perceived game each), each perceiver's game and priors."""
+    spec, n = cg.spec, cg.n_actors
+    games: list[np.ndarray] = []
+    game_of = np.zeros(n, dtype=np.int64)
+    mu0 = np.zeros((n, n))
+    for h in range(n):
+        spec_h, prior_h = perceived_spec(spec, h) if hypergame else (spec, cg.prior)
+        mu0[h] = prior_h[:, 0]
+        hit = next((i for i, t in enumerate(games) if np.array_equal(t, spec_h.terminal)), None)
+        if hit is None:
+            games.append(np.asarray(spec_h.terminal))
+            hit = len(games) - 1
+        game_of[h] = hit
+    return games, game_of, mu0
+
+
+def grid_nodes(cg: CompiledGame, G: int, n_games: int = 1) -> int:
+    """Stage problems of a solve at grid G: Σ_d classes × belief nodes × mover types, × games."""
+    L = lump(cg)
+    B = int(np.prod(np.where(cg.n_types == 2, G, 1)))
+    per = sum(L.n_classes(d) * int(cg.n_types[cg.dec_mover[d]]) for d in range(cg.n_decisions))
+    return per * B * n_games
+
+
+def auto_grid(cg: CompiledGame, *, hypergame: bool = True, budget: int = AUTO_NODES, max_gib: float = 8.0) -> int:
+    """The finest odd grid (odd grids contain 1/2) up to 51 points within the node budget and the
+    memory limit, preferring grids that contain every prior coordinate; at least 3."""
+    games, _game_of, mu0 = _perceived_games(cg, hypergame)
+    L = lump(cg)
+    priors = [float(x) for h in range(cg.n_actors) for j in range(cg.n_actors) if cg.n_types[j] == 2 for x in (mu0[h, j],)]
+    fits = [
+        G for G in range(3, AUTO_MAX_GRID + 1, 2)
+        if grid_nodes(cg, G, len(games)) <= budget and _table_bytes(cg, L, G) * len(games) / 2**30 <= max_gib
+    ]
+    if not fits:
+        return 3
+    exact = [G for G in fits if all(_grid_advice(x, G) is None for x in priors)]
+    return max(exact) if exact else max(fits)
+
+
+def parse_grid(text: str | int) -> int | str:
+    """A `--grid` value: "auto" or an integer ≥ 3 (SolverError otherwise)."""
+    if isinstance(text, int) or text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise SolverError(f"--grid: expected 'auto' or a number of belief-grid points ≥ 3 (got {text!r})") from None
+
+
 def _check_args(spec: CrisisSpec, grid: int, lam_steps: int, tol: float, maxit: int) -> None:
     if isinstance(grid, bool) or not isinstance(grid, int | np.integer) or grid < 3:
         raise SolverError(
-            f"grid: a belief grid needs at least 3 points to interpolate a prior (got {grid!r}; expected an integer ≥ 3, e.g. 51)"
+            f"grid: a belief grid needs at least 3 points to interpolate a prior (got {grid!r}; expected an integer ≥ 3, e.g. 51, or 'auto')"
         )
     if not isinstance(lam_steps, int | np.integer) or lam_steps < 1:
         raise SolverError(f"lam_steps: expected an integer ≥ 1 (got {lam_steps!r})")
@@ -185,7 +241,7 @@ def _grid_advice(prior: float, G: int) -> str | None:
 def solve(
     game: CompiledGame | CrisisSpec,
     *,
-    grid: int = 51,
+    grid: int | str = 51,
     lam_steps: int = 8,
     tol: float = 1e-10,
     maxit: int = 500,
@@ -197,7 +253,7 @@ def solve(
     """Solve a crisis: every perceived game's stage-wise agent logit QRE on a belief grid.
 
     `game`: a `CompiledGame` or a `CrisisSpec` (compiled here). `grid`: points per two-type actor's
-    belief grid (uniform on [0, 1]). `lam_steps`: λ-continuation steps per node (0 → λ_m).
+    belief grid (uniform on [0, 1]), or "auto" (`auto_grid`: the finest grid within a work budget). `lam_steps`: λ-continuation steps per node (0 → λ_m).
     `tol`, `maxit`: fixed-point tolerance (sup-norm on strategies) and iterations per step.
     `stats`: optional list that receives one `StageStats` per decision and game.
     `hypergame`: solve each actor's perceived game (default); False solves only the true
@@ -209,6 +265,8 @@ def solve(
     """
     cg = game if isinstance(game, CompiledGame) else compile_spec(game)
     spec = cg.spec
+    if grid == "auto":
+        grid = auto_grid(cg, hypergame=hypergame, max_gib=max_gib)
     _check_args(spec, grid, lam_steps, tol, maxit)
     if threads is not None:
         if isinstance(threads, bool) or not isinstance(threads, int | np.integer) or threads < 1:
@@ -227,17 +285,7 @@ def solve(
     lam = np.array([a.lam for a in spec.actors], dtype=np.float64)
 
     # Perceived games: one per distinct terminal-payoff view; priors only move the starting node.
-    games: list[np.ndarray] = []
-    game_of = np.zeros(n, dtype=np.int64)
-    mu0 = np.zeros((n, n))
-    for h in range(n):
-        spec_h, prior_h = perceived_spec(spec, h) if hypergame else (spec, cg.prior)
-        mu0[h] = prior_h[:, 0]
-        hit = next((i for i, t in enumerate(games) if np.array_equal(t, spec_h.terminal)), None)
-        if hit is None:
-            games.append(np.asarray(spec_h.terminal))
-            hit = len(games) - 1
-        game_of[h] = hit
+    games, game_of, mu0 = _perceived_games(cg, hypergame)
 
     diags: list[str] = []
     for h in range(n):

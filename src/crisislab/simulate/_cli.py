@@ -43,7 +43,7 @@ PolicyOpt = Annotated[
     str,
     typer.Option("--policy", help="crisis: the crisis engine's logit QRE; myopic: one-step-lookahead logit stand-in."),
 ]
-GridOpt = Annotated[int, typer.Option("--grid", help="Belief-grid points for the crisis engine.")]
+GridOpt = Annotated[str, typer.Option("--grid", help="Belief-grid points for the crisis engine, or 'auto': the finest grid within a work budget.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout (no progress bar).")]
 
 
@@ -74,13 +74,20 @@ def _events(df: Any) -> Any:
 
 
 def _runner(
-    scenario: Any, policy: str, grid: int, runs: int, seed: int, workers: int, chunk: int, progress: bool,
+    scenario: Any, policy: str, grid: str, runs: int, seed: int, workers: int, chunk: int, progress: bool,
     scheduler: str | None = None,
 ) -> Any:  # fmt: skip
+    from crisislab.crisis import auto_grid, parse_grid, spec_from_scenario
+    from crisislab.crisis._variants import compile_variant
     from crisislab.simulate._claims import ArmRunner, SolverChoice
     from crisislab.simulate._run import check_scheduler
 
     check_scheduler(scheduler)
+    grid = parse_grid(grid)
+    if grid == "auto" and policy == "crisis":
+        # Chosen once from the scenario as written, so that every arm and robustness draw is
+        # solved on the same grid.
+        grid = auto_grid(compile_variant(spec_from_scenario(scenario)))
     return ArmRunner(
         scenario, SolverChoice(policy, grid), runs, seed, workers=workers, chunk=chunk, progress=progress, scheduler=scheduler
     )
@@ -103,7 +110,7 @@ def register(app: typer.Typer) -> None:
         workers: WorkersOpt = 1,
         chunk: ChunkOpt = 32_768,
         policy: PolicyOpt = "crisis",
-        grid: GridOpt = 21,
+        grid: GridOpt = "auto",
         scheduler: SchedulerOpt = None,
         paths: Annotated[bool, typer.Option("--paths", help="Also write the per-move table (PATH-stem.paths.parquet).")] = False,
         out: Annotated[Path | None, typer.Option("--out", help="Write the per-run table as Parquet here.")] = None,
@@ -148,7 +155,7 @@ def register(app: typer.Typer) -> None:
         workers: WorkersOpt = 1,
         chunk: ChunkOpt = 32_768,
         policy: PolicyOpt = "crisis",
-        grid: GridOpt = 21,
+        grid: GridOpt = "auto",
         robustness: RobustnessOpt = 8,
         robustness_runs: RobustnessRunsOpt = None,
         scheduler: SchedulerOpt = None,
@@ -184,7 +191,7 @@ def register(app: typer.Typer) -> None:
         workers: WorkersOpt = 1,
         chunk: ChunkOpt = 32_768,
         policy: PolicyOpt = "crisis",
-        grid: GridOpt = 21,
+        grid: GridOpt = "auto",
         robustness: RobustnessOpt = 8,
         robustness_runs: RobustnessRunsOpt = None,
         scheduler: SchedulerOpt = None,

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from crisislab.crisis._cond import OPS, RL_ANSWERED, RL_FAILED, RL_INACTIVE, RL_PENDING, evaluate, round_tests
+from crisislab.crisis._cond import OPS, RL_ANSWERED, RL_FAILED, RL_INACTIVE, RL_PENDING, compile_cond, round_tests
 from crisislab.crisis._spec import Attribution, Casualties, CrisisSpec, ErrorEvent
 from crisislab.errors import SolverError
 
@@ -199,7 +199,6 @@ class _Compiler:
         self.terminal = np.asarray(spec.terminal, dtype=np.float64).reshape(len(spec.outcomes), self.n * self.k)
         self._pmf_cache: dict = {}
         self._exec_cache: dict = {}
-        self._decision_cache: dict = {}
         self._tail_cache: dict = {}
         self._env_cache: dict = {}
         self._move_cache: dict = {}
@@ -209,6 +208,16 @@ class _Compiler:
         for cp in spec.casualty_pays:
             vec = self.per_death.setdefault(cp.side, np.zeros(self.n * self.k))
             vec[cp.actor * self.k : cp.actor * self.k + len(cp.per_death)] += cp.per_death
+        # Conditions and cost vectors prepared once: they are read at every (state, action).
+        nv = self.n_vars
+        self.available = [compile_cond(a.available, nv) for a in spec.actions]
+        self.env_rules = [[(compile_cond(r.when, nv), r) for r in e.rules] for e in spec.env_actors]
+        self.crossed = [compile_cond(r.crossed_when, nv) for r in spec.red_lines]
+        self.ends = [(o, compile_cond(oc.when, nv)) for o, oc in enumerate(spec.outcomes) if not oc.at_horizon]
+        self.flows = [(f, compile_cond(f.when, nv)) for f in spec.flows]
+        self.cost = [np.asarray(a.cost) if a.cost else None for a in spec.actions]
+        self.audience = [np.asarray(r.audience_cost) for r in spec.red_lines]
+        self._flow_cache: dict = {}
 
     def _round_tests(self) -> tuple:
         """Every distinct (op, value) round test in the scenario's conditions."""
@@ -261,6 +270,9 @@ class _Compiler:
     @staticmethod
     def merge(branches) -> list:
         """Merge (p, state, p·reward) branches with equal state; drop zero mass."""
+        if len(branches) == 1:
+            p, s, pr = branches[0]
+            return [] if p <= 0.0 else [(p, s, pr.copy())]
         acc: dict = {}
         for p, s, pr in branches:
             if p <= 0.0:
@@ -319,6 +331,10 @@ class _Compiler:
                 f"{_MAX_BECOMES_DEPTH} (a cycle?); make error events end in an action without `becomes`"
             )
         act = self.spec.actions[x]
+        if not act.consequences:  # the common case: one certain branch (what the loop below gives)
+            out = [(1.0, self.apply(state, act.effects), self.zero.copy())]
+            self._exec_cache[key] = out
+            return out
         out = []
         rest = 1.0
         for c in act.consequences:
@@ -365,30 +381,36 @@ class _Compiler:
         spec = self.spec
         act = spec.actions[x]
         nv, nr, k = self.n_vars, self.n_rl, self.k
+        cost = self.cost[x] if mover >= 0 else None
+        owned = [(r, rl) for r, rl in enumerate(spec.red_lines) if rl.owner == mover]
         alive, term = [], {}
         for p, s, pr in self.execute(x, state):
             pr = pr.copy()
-            if mover >= 0 and act.cost:
-                pr[mover * k : mover * k + len(act.cost)] += p * np.asarray(act.cost)
-            st = list(s)
-            for r, rl in enumerate(spec.red_lines):
-                if mover == rl.owner and st[nv + r] == RL_PENDING:
+            if cost is not None:
+                pr[mover * k : mover * k + len(cost)] += p * cost
+            # the state stays a tuple unless a red line changes (most moves change none)
+            st = None
+            for r, rl in owned:
+                if s[nv + r] == RL_PENDING:
+                    if st is None:
+                        st = list(s)
                     if act.rung >= rl.answer_rung:
                         st[nv + r], st[nv + nr + r] = RL_ANSWERED, 0
                     else:
                         st[nv + nr + r] -= 1
                         if st[nv + nr + r] <= 0:
                             st[nv + r], st[nv + nr + r] = RL_FAILED, 0
-                            pr[rl.owner * k : rl.owner * k + len(rl.audience_cost)] += p * np.asarray(
-                                rl.audience_cost
-                            )
-            for r, rl in enumerate(spec.red_lines):
-                if st[nv + r] == RL_INACTIVE and evaluate(rl.crossed_when, tuple(st), round_, nv):
-                    st[nv + r], st[nv + nr + r] = RL_PENDING, rl.deadline
-            s2 = tuple(st)
+                            aud = self.audience[r]
+                            pr[rl.owner * k : rl.owner * k + len(aud)] += p * aud
+            s2 = s if st is None else tuple(st)
+            for r, crossed in enumerate(self.crossed):
+                if s2[nv + r] == RL_INACTIVE and crossed(s2, round_):
+                    st = list(s2)
+                    st[nv + r], st[nv + nr + r] = RL_PENDING, spec.red_lines[r].deadline
+                    s2 = tuple(st)
             ended = -1
-            for o, oc in enumerate(spec.outcomes):
-                if not oc.at_horizon and evaluate(oc.when, s2, round_, nv):
+            for o, holds in self.ends:
+                if holds(s2, round_):
                     ended = o
                     break
             if ended >= 0:
@@ -403,10 +425,15 @@ class _Compiler:
         return hit
 
     def flow(self, state: tuple, round_: int) -> np.ndarray:
-        out = np.zeros(self.n * self.k)
-        for f in self.spec.flows:
-            if evaluate(f.when, state, round_, self.n_vars):
-                out[f.actor * self.k : f.actor * self.k + len(f.value)] += f.value
+        """Flow payoffs of one round at `state`: float64 `(n·k,)` (cached; do not modify)."""
+        key = (state, self.round_signature(round_))
+        out = self._flow_cache.get(key)
+        if out is None:
+            out = np.zeros(self.n * self.k)
+            for f, holds in self.flows:
+                if holds(state, round_):
+                    out[f.actor * self.k : f.actor * self.k + len(f.value)] += f.value
+            self._flow_cache[key] = out
         return out
 
     def segment(self, slot: int, round_: int, branches: list, term: dict) -> tuple[list, dict, int, int, float]:
@@ -457,8 +484,7 @@ class _Compiler:
         hit = self._env_cache.get(key)
         if hit is not None:
             return hit
-        env = self.spec.env_actors[e]
-        rule = next((r for r in env.rules if evaluate(r.when, state, round_, self.n_vars)), None)
+        rule = next((r for holds, r in self.env_rules[e] if holds(state, round_)), None)
         q = 0.0
         if rule is not None:
             q = rule.table[state[rule.by] - self.lo[rule.by]] if rule.by >= 0 else rule.p
@@ -473,27 +499,29 @@ class _Compiler:
         self._env_cache[key] = hit
         return hit
 
-    def decision(self, slot: int, round_: int, mover: int, x: int, state: tuple):
-        tkey = (self.round_signature(round_), self.round_signature(round_ + 1), round_ >= self.spec.horizon)
-        key = (slot, state, x, tkey)
-        hit = self._decision_cache.get(key)
-        if hit is None:
-            alive, term = self.move(x, mover, state, round_)
-            term = {o: [p, pr.copy(), pf] for o, (p, pr, pf) in term.items()}
-            out: list = []
-            t_next, pos_next, f = -1, -1, 1.0
-            for p, s2, pr in alive:
-                a2, t2, t_next, pos_next, f = self.tail(slot, s2, round_, tkey)
-                for q, s3, qr in a2:
-                    out.append((p * q, s3, pr * q + p * qr))
-                for o, (q, qr, qf) in t2.items():
-                    h = term.setdefault(o, [0.0, np.zeros(self.n * self.k), 0.0])
-                    h[0] += p * q
-                    h[1] += pr * q + p * qr
-                    h[2] += p * qf
-            hit = (self.merge(out), term, t_next, pos_next, f)
-            self._decision_cache[key] = hit
-        return hit
+    def time_key(self, round_: int) -> tuple:
+        """What a decision's expansion depends on besides slot, state and action: the round
+        signatures of this round and the next, and whether this is the last round."""
+        return (self.round_signature(round_), self.round_signature(round_ + 1), round_ >= self.spec.horizon)
+
+    def decision(self, slot: int, round_: int, mover: int, x: int, state: tuple, tkey: tuple):
+        """Mover's action x at `state` followed by chance up to the next decision (unit mass):
+        (alive branches, terminal {outcome: [p, p·reward, p·discount]}, next round, next slot,
+        discount factor). Not cached: the caller caches whole states (`state_rows`)."""
+        alive, term = self.move(x, mover, state, round_)
+        term = {o: [p, pr.copy(), pf] for o, (p, pr, pf) in term.items()}
+        out: list = []
+        t_next, pos_next, f = -1, -1, 1.0
+        for p, s2, pr in alive:
+            a2, t2, t_next, pos_next, f = self.tail(slot, s2, round_, tkey)
+            for q, s3, qr in a2:
+                out.append((p * q, s3, pr * q + p * qr))
+            for o, (q, qr, qf) in t2.items():
+                h = term.setdefault(o, [0.0, np.zeros(self.n * self.k), 0.0])
+                h[0] += p * q
+                h[1] += pr * q + p * qr
+                h[2] += p * qf
+        return self.merge(out), term, t_next, pos_next, f
 
     def tail(self, slot: int, state: tuple, round_: int, tkey: tuple):
         """The chance segment after `slot` from one state (unit mass), cached: many actions and
@@ -699,13 +727,13 @@ def _compile_uncached(spec: CrisisSpec) -> CompiledGame:
         ≥ 0, or -1 - outcome), probabilities, conditional rewards `(m, n·k)`, terminal discount
         factors — the next states (to register them) and the next decision's discount factor.
         Cached per (slot, state, round signature) so later rounds cost one lookup per state."""
-        tkey = (comp.round_signature(t), comp.round_signature(t + 1), t >= spec.horizon)
+        tkey = comp.time_key(t)
         key = (slot, s, tkey)
         hit = state_cache.get(key)
         if hit is not None:
             return hit
         actor = spec.actors[m]
-        row = np.array([evaluate(spec.actions[x].available, s, t, comp.n_vars) for x in actor.actions])
+        row = np.array([comp.available[x](s, t) for x in actor.actions])
         if not row.any():
             row[[spec.actions[x].default for x in actor.actions].index(True)] = True
         counts = np.zeros(len(actor.actions), dtype=np.int64)
@@ -718,28 +746,31 @@ def _compile_uncached(spec: CrisisSpec) -> CompiledGame:
         for ai, x in enumerate(actor.actions):
             if not row[ai]:
                 continue
-            alive, term, _t2, _p2, f = comp.decision(slot, t, m, x, s)
+            alive, term, _t2, _p2, f = comp.decision(slot, t, m, x, s, tkey)
             for p, s2, pr in alive:
                 tgt.append(key_of(s2))
                 pb.append(p)
-                rw.append(pr / p)
+                rw.append(pr)
                 s_next.add(s2)
-            td.extend([1.0] * len(alive))
+            td.extend([p for p, _, _ in alive])  # divided by p below: 1.0 exactly
             n_term = 0
             for o in sorted(term):
                 p, pr, pf = term[o]
                 if p > 0:
                     tgt.append(-1 - o)
                     pb.append(p)
-                    rw.append(pr / p)
-                    td.append(pf / p)
+                    rw.append(pr)
+                    td.append(pf)
                     n_term += 1
             counts[ai] = len(alive) + n_term
             if alive:
                 f_s = f
+        # one division per state instead of per branch (elementwise: the same numbers)
+        pb_arr = np.asarray(pb, dtype=np.float64)
         hit = state_cache[key] = (
-            row, counts, np.asarray(tgt, dtype=np.int64), np.asarray(pb, dtype=np.float64),
-            np.asarray(rw, dtype=np.float64).reshape(-1, nk), np.asarray(td, dtype=np.float64),
+            row, counts, np.asarray(tgt, dtype=np.int64), pb_arr,
+            np.asarray(rw, dtype=np.float64).reshape(-1, nk) / pb_arr[:, None],
+            np.asarray(td, dtype=np.float64) / pb_arr,
             s_next, f_s,
         )
         return hit
@@ -749,7 +780,7 @@ def _compile_uncached(spec: CrisisSpec) -> CompiledGame:
     dec_memo: dict = {}
     for d in range(n_dec):
         t, slot, m = int(dec_round[d]), int(dec_slot[d]), int(dec_mover[d])
-        tkey = (comp.round_signature(t), comp.round_signature(t + 1), t >= spec.horizon)
+        tkey = comp.time_key(t)
         memo_key = (slot, tkey, tuple(current))
         hit = dec_memo.get(memo_key)
         if hit is None:

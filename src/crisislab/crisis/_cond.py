@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import operator
 
-__all__ = ["OPS", "RL_ANSWERED", "RL_FAILED", "RL_INACTIVE", "RL_PENDING", "evaluate", "round_tests"]
+__all__ = ["OPS", "RL_ANSWERED", "RL_FAILED", "RL_INACTIVE", "RL_PENDING", "compile_cond", "evaluate", "round_tests"]
 
 # Same codes as the simulator (`crisislab.simulate._spec.RL_*`).
 RL_INACTIVE, RL_PENDING, RL_ANSWERED, RL_FAILED = 0, 1, 2, 3
@@ -62,3 +62,41 @@ def round_tests(cond: tuple | None) -> set:
     if tag == "not":
         return round_tests(cond[1])
     return set()
+
+
+def _always(state: tuple[int, ...], round_: int) -> bool:
+    return True
+
+
+def compile_cond(cond: tuple | None, n_vars: int):
+    """`evaluate` specialised to one condition: a closure `f(state, round_) -> bool` with the same
+    result as `evaluate(cond, state, round_, n_vars)`. Compilation tests each condition at ~10^5
+    states, so the tagged tuple is interpreted once here rather than at every state."""
+    if cond is None:
+        return _always
+    tag = cond[0]
+    if tag == "var":
+        op, col, value = OPS[cond[2]], cond[1], cond[3]
+        return lambda s, r: op(s[col], value)
+    if tag == "round":
+        op, value = OPS[cond[1]], cond[2]
+        return lambda s, r: op(r, value)
+    if tag == "all":
+        parts = tuple(compile_cond(c, n_vars) for c in cond[1])
+        return lambda s, r: all(f(s, r) for f in parts)
+    if tag == "any":
+        parts = tuple(compile_cond(c, n_vars) for c in cond[1])
+        return lambda s, r: any(f(s, r) for f in parts)
+    if tag == "not":
+        inner = compile_cond(cond[1], n_vars)
+        return lambda s, r: not inner(s, r)
+    if tag == "red_line":
+        col, code = n_vars + cond[1], cond[2]
+        return lambda s, r: s[col] == code
+    if tag == "true":
+        return _always
+
+    def unknown(s: tuple[int, ...], r: int) -> bool:  # raised when reached, like `evaluate`
+        raise ValueError(f"unknown condition tag {tag!r}")
+
+    return unknown

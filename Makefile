@@ -9,11 +9,11 @@ FLAGSHIP := scenarios/us-iran-2019-2020.yaml
 OUT ?= out/us-iran-2019-2020
 RUNS ?= 20000
 SEED ?= 2020
-# The crisis engine's agent logit QRE on a coarse belief grid: the flagship at grid 3 takes about a
-# minute end to end on one core (finer grids: GRID=5 about two minutes, see benchmarks/RESULTS.md).
+# The crisis engine's agent logit QRE on a 5-point belief grid: the coarsest at which the flagship's
+# outcome shares and claim verdicts agree with grid 9 (README). GRID=auto picks 7 for the flagship.
 # POLICY=myopic uses the one-step-lookahead stand-in instead.
 POLICY ?= crisis
-GRID ?= 3
+GRID ?= 5
 # Local Dask processes for simulation chunks and the claims' robustness draws (results do not depend on it).
 WORKERS ?= 2
 

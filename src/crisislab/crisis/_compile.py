@@ -16,6 +16,7 @@ horizon when no condition looks at the round number.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import hashlib
 import os
 import pickle
@@ -218,6 +219,7 @@ class _Compiler:
         self.cost = [np.asarray(a.cost) if a.cost else None for a in spec.actions]
         self.audience = [np.asarray(r.audience_cost) for r in spec.red_lines]
         self._flow_cache: dict = {}
+        self._book_cache: dict = {}
 
     def _round_tests(self) -> tuple:
         """Every distinct (op, value) round test in the scenario's conditions."""
@@ -378,41 +380,18 @@ class _Compiler:
         hit = self._move_cache.get(key)
         if hit is not None:
             return hit
-        spec = self.spec
-        act = spec.actions[x]
-        nv, nr, k = self.n_vars, self.n_rl, self.k
+        act = self.spec.actions[x]
+        k = self.k
         cost = self.cost[x] if mover >= 0 else None
-        owned = [(r, rl) for r, rl in enumerate(spec.red_lines) if rl.owner == mover]
         alive, term = [], {}
         for p, s, pr in self.execute(x, state):
-            pr = pr.copy()
-            if cost is not None:
-                pr[mover * k : mover * k + len(cost)] += p * cost
-            # the state stays a tuple unless a red line changes (most moves change none)
-            st = None
-            for r, rl in owned:
-                if s[nv + r] == RL_PENDING:
-                    if st is None:
-                        st = list(s)
-                    if act.rung >= rl.answer_rung:
-                        st[nv + r], st[nv + nr + r] = RL_ANSWERED, 0
-                    else:
-                        st[nv + nr + r] -= 1
-                        if st[nv + nr + r] <= 0:
-                            st[nv + r], st[nv + nr + r] = RL_FAILED, 0
-                            aud = self.audience[r]
-                            pr[rl.owner * k : rl.owner * k + len(aud)] += p * aud
-            s2 = s if st is None else tuple(st)
-            for r, crossed in enumerate(self.crossed):
-                if s2[nv + r] == RL_INACTIVE and crossed(s2, round_):
-                    st = list(s2)
-                    st[nv + r], st[nv + nr + r] = RL_PENDING, spec.red_lines[r].deadline
-                    s2 = tuple(st)
-            ended = -1
-            for o, holds in self.ends:
-                if holds(s2, round_):
-                    ended = o
-                    break
+            s2, ended, failed = self.bookkeeping(mover, act.rung, s, round_)
+            if cost is not None or failed:
+                pr = pr.copy()  # the executed branch is cached: add to a copy
+                if cost is not None:
+                    pr[mover * k : mover * k + len(cost)] += p * cost
+                for owner, aud in failed:
+                    pr[owner * k : owner * k + len(aud)] += p * aud
             if ended >= 0:
                 hit = term.setdefault(ended, [0.0, np.zeros(self.n * k), 0.0])
                 hit[0] += p
@@ -422,6 +401,39 @@ class _Compiler:
                 alive.append((p, s2, pr))
         hit = (self.merge(alive), {o: (v[0], v[1], v[2]) for o, v in term.items()})
         self._move_cache[key] = hit
+        return hit
+
+    def bookkeeping(self, mover: int, rung: int, state: tuple, round_: int) -> tuple:
+        """Red lines and outcome checks after a move of rung `rung` by `mover` led to `state`:
+        (new state, outcome index that ends the game or -1, ((owner, audience cost), ...) of the
+        red lines that failed). Cached: many actions and states lead to the same state."""
+        key = (mover, rung, state, self.round_signature(round_))
+        hit = self._book_cache.get(key)
+        if hit is not None:
+            return hit
+        spec = self.spec
+        nv, nr = self.n_vars, self.n_rl
+        st = list(state)
+        failed = []
+        for r, rl in enumerate(spec.red_lines):
+            if mover == rl.owner and st[nv + r] == RL_PENDING:
+                if rung >= rl.answer_rung:
+                    st[nv + r], st[nv + nr + r] = RL_ANSWERED, 0
+                else:
+                    st[nv + nr + r] -= 1
+                    if st[nv + nr + r] <= 0:
+                        st[nv + r], st[nv + nr + r] = RL_FAILED, 0
+                        failed.append((rl.owner, self.audience[r]))
+        for r, crossed in enumerate(self.crossed):
+            if st[nv + r] == RL_INACTIVE and crossed(tuple(st), round_):
+                st[nv + r], st[nv + nr + r] = RL_PENDING, spec.red_lines[r].deadline
+        s2 = tuple(st)
+        ended = -1
+        for o, holds in self.ends:
+            if holds(s2, round_):
+                ended = o
+                break
+        hit = self._book_cache[key] = (s2, ended, tuple(failed))
         return hit
 
     def flow(self, state: tuple, round_: int) -> np.ndarray:
@@ -499,9 +511,14 @@ class _Compiler:
         self._env_cache[key] = hit
         return hit
 
-    def time_key(self, round_: int) -> tuple:
+    def time_key(self, slot: int, round_: int) -> tuple:
         """What a decision's expansion depends on besides slot, state and action: the round
-        signatures of this round and the next, and whether this is the last round."""
+        signature of this round and, after the round's last strategic slot (whose chance segment
+        runs into the next round or the horizon), the next round's and whether this is the last
+        round. Before that slot chance never leaves the round, so the last round's first movers
+        reuse the expansions of earlier rounds."""
+        if slot != self.slots[-1]:
+            return (self.round_signature(round_),)
         return (self.round_signature(round_), self.round_signature(round_ + 1), round_ >= self.spec.horizon)
 
     def decision(self, slot: int, round_: int, mover: int, x: int, state: tuple, tkey: tuple):
@@ -521,6 +538,10 @@ class _Compiler:
                 h[0] += p * q
                 h[1] += pr * q + p * qr
                 h[2] += p * qf
+        if len(alive) == 1:
+            # one post-move state: the tail's states are distinct already, so merging would only
+            # drop zero mass (and copy fresh arrays)
+            return [b for b in out if not b[0] <= 0.0], term, t_next, pos_next, f
         return self.merge(out), term, t_next, pos_next, f
 
     def tail(self, slot: int, state: tuple, round_: int, tkey: tuple):
@@ -639,6 +660,18 @@ def _freeze(cg: CompiledGame) -> None:
 
 
 def _compile_uncached(spec: CrisisSpec) -> CompiledGame:
+    # Compiling allocates ~10^6 small tuples and arrays that form no reference cycles; the cyclic
+    # garbage collector would rescan the growing caches over and over (~20% of the time).
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _compile_tables(spec)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _compile_tables(spec: CrisisSpec) -> CompiledGame:
     comp = _Compiler(spec)
     n, k = comp.n, comp.k
     radix, offset = _radix(spec)
@@ -727,15 +760,16 @@ def _compile_uncached(spec: CrisisSpec) -> CompiledGame:
         ≥ 0, or -1 - outcome), probabilities, conditional rewards `(m, n·k)`, terminal discount
         factors — the next states (to register them) and the next decision's discount factor.
         Cached per (slot, state, round signature) so later rounds cost one lookup per state."""
-        tkey = comp.time_key(t)
+        tkey = comp.time_key(slot, t)
         key = (slot, s, tkey)
         hit = state_cache.get(key)
         if hit is not None:
             return hit
         actor = spec.actors[m]
-        row = np.array([comp.available[x](s, t) for x in actor.actions])
-        if not row.any():
+        row = [comp.available[x](s, t) for x in actor.actions]
+        if not any(row):
             row[[spec.actions[x].default for x in actor.actions].index(True)] = True
+        row = np.array(row, dtype=bool)
         counts = np.zeros(len(actor.actions), dtype=np.int64)
         tgt: list = []
         pb: list = []
@@ -780,7 +814,7 @@ def _compile_uncached(spec: CrisisSpec) -> CompiledGame:
     dec_memo: dict = {}
     for d in range(n_dec):
         t, slot, m = int(dec_round[d]), int(dec_slot[d]), int(dec_mover[d])
-        tkey = comp.time_key(t)
+        tkey = comp.time_key(slot, t)
         memo_key = (slot, tkey, tuple(current))
         hit = dec_memo.get(memo_key)
         if hit is None:

@@ -6,11 +6,17 @@ import os
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from crisislab.crisis import compile_scenario, compile_spec, spec_from_scenario
+from crisislab.crisis._compile import _compile_uncached
+from crisislab.crisis._cond import OPS, compile_cond, evaluate
 from crisislab.crisis._spec import ActorSpec
 from crisislab.errors import SolverError
+
+from .conftest import bundled
 
 TOL = 1e-12
 
@@ -151,3 +157,72 @@ def test_compile_cache_stays_under_its_budget(spiral, tmp_path, monkeypatch):
     compile_spec(spec.with_horizon(1))
     (last,) = (tmp_path / "compiled").glob("*.pkl")
     assert last not in (old, new)
+
+
+_TABLES = ("dec_states", "dec_keys", "avail", "row_ptr", "nxt", "prob", "reward", "exp_reward", "tdisc")
+
+
+@pytest.mark.parametrize(
+    ("name", "horizon", "draw"),
+    [
+        pytest.param("spiral", None, None, id="spiral"),
+        pytest.param("us-iran-2019-2020", 3, None, id="flagship-h3"),
+        pytest.param("us-iran-2019-2020", 2, 7, id="flagship-h2-draw"),
+    ],
+)
+def test_reuse_gives_the_reference_tables_bit_for_bit(spiral, name, horizon, draw):
+    """The fast path reuses whole decisions whose state set repeats, and lets the last round's
+    first movers reuse earlier rounds' expansions (their chance never reaches the horizon). Both
+    must give exactly the tables of the plain path (`reuse=False`), down to the last bit."""
+    scn = spiral if name == "spiral" else bundled(name)
+    if draw is not None:  # a robustness draw: other probabilities and dispersions
+        scn = scn.sample_parameters(np.random.default_rng(draw))
+    spec = spec_from_scenario(scn)
+    if horizon is not None:
+        spec = spec.with_horizon(horizon)
+    fast, ref = _compile_uncached(spec), _compile_uncached(spec, reuse=False)
+    assert fast.n_decisions == ref.n_decisions
+    for name_ in ("states", "disc", "init_nxt", "init_prob", "init_reward"):
+        a, b = getattr(fast, name_), getattr(ref, name_)
+        assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), name_
+    for name_ in _TABLES:
+        for d, (a, b) in enumerate(zip(getattr(fast, name_), getattr(ref, name_), strict=True)):
+            assert a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes(), (name_, d)
+            assert not a.flags.writeable
+    # and the tables are what they claim: rows are distributions over valid next states
+    for d in range(fast.n_decisions):
+        S, A = fast.avail[d].shape
+        rows = np.repeat(np.arange(S * A), np.diff(fast.row_ptr[d]))
+        sums = np.bincount(rows, weights=fast.prob[d], minlength=S * A)
+        np.testing.assert_allclose(sums[fast.avail[d].reshape(-1)], 1.0, atol=TOL)
+        nxt = fast.nxt[d]
+        n_next = fast.n_states(d + 1) if d + 1 < fast.n_decisions else 0
+        assert ((nxt >= -len(fast.outcomes)) & (nxt < n_next)).all()
+
+
+_COND_LEAF = st.one_of(
+    st.tuples(st.just("var"), st.integers(0, 2), st.sampled_from(sorted(OPS)), st.integers(-1, 3)),
+    st.tuples(st.just("round"), st.sampled_from(sorted(OPS)), st.integers(0, 4)),
+    st.tuples(st.just("red_line"), st.integers(0, 1), st.integers(0, 3)),
+    st.just(("true",)),
+)
+_CONDS = st.recursive(
+    _COND_LEAF,
+    lambda inner: st.one_of(
+        st.tuples(st.sampled_from(["all", "any"]), st.lists(inner, max_size=3).map(tuple)),
+        st.tuples(st.just("not"), inner),
+    ),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    cond=st.one_of(st.none(), _CONDS),
+    state=st.tuples(*[st.integers(-1, 3)] * 3, *[st.integers(0, 3)] * 2),
+    round_=st.integers(1, 5),
+)
+def test_compiled_conditions_agree_with_evaluate(cond, state, round_):
+    """Compilation tests conditions through closures (`compile_cond`); they must say what the
+    reference interpreter `evaluate` says, on any condition tree (3 variables, 2 red lines)."""
+    assert compile_cond(cond, 3)(state, round_) == evaluate(cond, state, round_, 3)

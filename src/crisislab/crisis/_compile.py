@@ -174,8 +174,9 @@ class CompiledGame:
 class _Compiler:
     """Forward enumeration with caches; per-state Python is fine here (compile once, solve often)."""
 
-    def __init__(self, spec: CrisisSpec):
+    def __init__(self, spec: CrisisSpec, reuse: bool = True):
         self.spec = spec
+        self.reuse = reuse
         self.n_vars = len(spec.vars)
         self.n_rl = len(spec.red_lines)
         self.n = spec.n_actors
@@ -517,7 +518,7 @@ class _Compiler:
         runs into the next round or the horizon), the next round's and whether this is the last
         round. Before that slot chance never leaves the round, so the last round's first movers
         reuse the expansions of earlier rounds."""
-        if slot != self.slots[-1]:
+        if self.reuse and slot != self.slots[-1]:
             return (self.round_signature(round_),)
         return (self.round_signature(round_), self.round_signature(round_ + 1), round_ >= self.spec.horizon)
 
@@ -659,20 +660,22 @@ def _freeze(cg: CompiledGame) -> None:
                 arr.setflags(write=False)
 
 
-def _compile_uncached(spec: CrisisSpec) -> CompiledGame:
+def _compile_uncached(spec: CrisisSpec, reuse: bool = True) -> CompiledGame:
+    """`compile_spec` without the disk cache. `reuse=False` (tests) turns off the reuse of whole
+    decisions and of earlier rounds' expansions in the last round: the plain reference path."""
     # Compiling allocates ~10^6 small tuples and arrays that form no reference cycles; the cyclic
     # garbage collector would rescan the growing caches over and over (~20% of the time).
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _compile_tables(spec)
+        return _compile_tables(spec, reuse)
     finally:
         if gc_was_enabled:
             gc.enable()
 
 
-def _compile_tables(spec: CrisisSpec) -> CompiledGame:
-    comp = _Compiler(spec)
+def _compile_tables(spec: CrisisSpec, reuse: bool) -> CompiledGame:
+    comp = _Compiler(spec, reuse)
     n, k = comp.n, comp.k
     radix, offset = _radix(spec)
     columns = tuple(v.id for v in spec.vars)
@@ -816,7 +819,7 @@ def _compile_tables(spec: CrisisSpec) -> CompiledGame:
         t, slot, m = int(dec_round[d]), int(dec_slot[d]), int(dec_mover[d])
         tkey = comp.time_key(slot, t)
         memo_key = (slot, tkey, tuple(current))
-        hit = dec_memo.get(memo_key)
+        hit = dec_memo.get(memo_key) if reuse else None
         if hit is None:
             A = len(spec.actors[m].actions)
             hit = dec_memo[memo_key] = assemble(d, A, current, [state_rows(slot, t, m, s) for s in current])
@@ -826,7 +829,9 @@ def _compile_tables(spec: CrisisSpec) -> CompiledGame:
         for s in current:
             if s not in all_states:
                 all_states[s] = len(all_states)
-        dec_states.append(np.array([all_states[s] for s in current], dtype=np.int64))
+        rows_d = np.array([all_states[s] for s in current], dtype=np.int64)
+        rows_d.setflags(write=False)  # read-only like every other table (the class says so)
+        dec_states.append(rows_d)
         dec_keys.append(keys)
         if f_next is not None:
             disc[d] = f_next

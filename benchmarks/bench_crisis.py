@@ -16,6 +16,7 @@ Part 3 (state size): every bundled scenario at its full horizon and one grid, so
 can be compared across state spaces from a handful of states to the flagship's.
 
     python -m benchmarks crisis [--repeats 3] [--horizons 2,4,8,24] [--grids 3,5] [--scenario-grid 9] [--skip-peers]
+    python -m benchmarks crisis --compile [--repeats 3]   # cold compile of the flagship only
 """
 
 from __future__ import annotations
@@ -176,6 +177,34 @@ def scenarios(grid: int) -> None:
               f"{1e9 * t / nodes:>9.0f}{its:>8.1f}")
 
 
+def compile_times(repeats: int) -> None:
+    """Cold compiles of the flagship (no disk cache): the full horizon, a robustness draw (new
+    probabilities, so a new compile), and the plain reference path without reuse (`reuse=False`)."""
+    from crisislab.crisis import spec_from_scenario
+    from crisislab.crisis._compile import _compile_uncached
+    from crisislab.scenario import load_scenario
+
+    scn = load_scenario(ROOT / "scenarios" / "us-iran-2019-2020.yaml")
+    cases = [
+        ("flagship", spec_from_scenario(scn), True),
+        ("flagship, robustness draw", spec_from_scenario(scn.sample_parameters(np.random.default_rng(1))), True),
+        ("flagship, reuse=False", spec_from_scenario(scn), False),
+    ]
+    print(f"Compile (no disk cache), median of {repeats}")
+    hdr = f"{'case':<28}{'states':>8}{'branches':>10}{'wall s':>8}{'cpu s':>8}"
+    print(hdr)
+    print("-" * len(hdr))
+    for label, spec, reuse in cases:
+        walls, cpus, cg = [], [], None
+        for _ in range(repeats):
+            t0, c0 = time.perf_counter(), time.process_time()
+            cg = _compile_uncached(spec, reuse=reuse)
+            walls.append(time.perf_counter() - t0)
+            cpus.append(time.process_time() - c0)
+        nnz = sum(x.shape[0] for x in cg.nxt)
+        print(f"{label:<28}{cg.states.shape[0]:>8,}{nnz:>10,}{statistics.median(walls):>8.2f}{statistics.median(cpus):>8.2f}")
+
+
 def main(argv: list[str]) -> None:
     ap = argparse.ArgumentParser(prog="python -m benchmarks crisis")
     ap.add_argument("--repeats", type=int, default=3)
@@ -183,7 +212,11 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--grids", default="3,5")
     ap.add_argument("--skip-peers", action="store_true")
     ap.add_argument("--scenario-grid", type=int, default=9, help="belief grid of Part 3 (every bundled scenario)")
+    ap.add_argument("--compile", action="store_true", help="only time compiling the flagship (cold)")
     args = ap.parse_args(argv)
+    if args.compile:
+        compile_times(args.repeats)
+        return
     if not args.skip_peers:
         peers(args.repeats)
     flagship([int(h) for h in args.horizons.split(",")], [int(g) for g in args.grids.split(",")])

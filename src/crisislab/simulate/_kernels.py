@@ -386,30 +386,58 @@ def _cond_bits(cache_ok, csr, lo, n_rl, has_round, horizon, hk, hv, fill, code, 
 
 
 @njit(cache=True, _nrt=False)
-def _find_row(key2, d, kk, key_ptr, key_vals, key_row, hk, hv, fill) -> np.int64:
-    """Row of public-state key kk at decision d (-1: not in the table), via a hash cache on key2
-    (= kk * n_decisions + d, or -1 when that would overflow) in front of the binary search."""
+def _state_hash(state_keys, hk, hv) -> None:
+    """Fill the open-addressing map public-state key -> state index (`hk`/`hv` int64 `(T,)`, T a
+    power of two >= 2 n_states, empty = -1). Built once per kernel call (a few thousand inserts) so
+    that a state's index costs one probe, not a binary search, when the state changes."""
     mask = hk.shape[0] - 1
-    h = -1
-    if key2 >= 0:
-        h = np.int64(_fmix(np.uint64(key2)) & np.uint64(mask))
+    for s in range(state_keys.shape[0]):
+        h = np.int64(_fmix(np.uint64(state_keys[s])) & np.uint64(mask))
         while hk[h] != -1:
-            if hk[h] == key2:
-                return np.int64(hv[h])
             h = (h + 1) & mask
-    lo_, hi_ = key_ptr[d], key_ptr[d + 1]
-    while lo_ < hi_:
-        mid = (lo_ + hi_) >> 1
-        if key_vals[mid] < kk:
-            lo_ = mid + 1
+        hk[h] = state_keys[s]
+        hv[h] = s
+
+
+@njit(cache=True, _nrt=False)
+def _state_index(kk, hk, hv) -> np.int64:
+    """Index of public-state key kk in the table's `state_keys` (-1: not in the table)."""
+    if kk < 0:
+        return -1
+    mask = hk.shape[0] - 1
+    h = np.int64(_fmix(np.uint64(kk)) & np.uint64(mask))
+    while hk[h] != -1:
+        if hk[h] == kk:
+            return hv[h]
+        h = (h + 1) & mask
+    return -1
+
+
+@njit(cache=True, _nrt=False)
+def _state_key(state, rls, left, offset, radix, n_rl) -> np.int64:
+    """The public-state key of `PolicyTable` (red-line counters count only while pending)."""
+    nv = state.shape[0]
+    kk = 0
+    for v in range(nv):
+        kk += (state[v] - offset[v]) * radix[v]
+    for k in range(n_rl):
+        kk += (rls[k] - offset[nv + k]) * radix[nv + k]
+        if rls[k] == RL_PENDING:
+            kk += (left[k] - offset[nv + n_rl + k]) * radix[nv + n_rl + k]
         else:
-            hi_ = mid
-    row = key_row[lo_] if (lo_ < key_ptr[d + 1] and key_vals[lo_] == kk) else -1
-    if h >= 0 and row >= 0 and fill[0] * 2 < hk.shape[0]:
-        hk[h] = key2
-        hv[h] = np.uint64(row)
-        fill[0] += 1
-    return row
+            kk += (0 - offset[nv + n_rl + k]) * radix[nv + n_rl + k]
+    return kk
+
+
+# The one place the kernel looks up the policy's storage: swap this (and `PolicyTable`'s arrays)
+# for another layout, e.g. sparse belief nodes, without touching the rest of the kernel.
+@njit(cache=True, inline="always")
+def _table_sigma(block, n_nodes, ka, g, row, b) -> np.int64:
+    """Where σ[k, a] of perceived game g at table row `row` (a (state, decision) pair) and
+    belief-grid node b starts in the flat strategy array: the mover's strategy per own type k
+    and action a (table ladder order) is `sigma_flat[offset + k * a_max + a]`. `block`: int64
+    `(n_games, n_rows)`, each row's block of `n_nodes` nodes of `ka` = k_max * a_max values."""
+    return (block[g, row] * n_nodes + b) * ka
 
 
 @njit(cache=True, inline="always")
@@ -531,7 +559,8 @@ def run_chunk(
     # Unpacked once: taking arrays out of a tuple in the loop costs reference-count updates.
     (eff_add, eff_set, eff_mask, cas_t, cdf, act, act_attr_p, errs, err_p, bec_ptr, bec, oth_ptr, oth, oth_idx, cas_ptr,
      cas_list) = A
-    (dec, keyed, radix, offset, key_ptr, key_vals, key_row, grid_G, grid_sizes, grid_strides, sigma, perm) = P
+    (dec, keyed, radix, offset, state_keys, block, n_dec, grid_G, grid_sizes, grid_strides, sigma, perm) = P
+    sig_flat = sigma.reshape(sigma.size)
     (o_types, o_outcome, o_end, o_cas, o_aud, o_rls, o_taken, o_ll, miss_d, miss_state) = out
     (hist_live, hist_delta, bsum_alive, bsum_delta, n_alive) = agg
     (actions_rec, p_action, p_exec, p_state, p_bel, p_live) = rec
@@ -543,10 +572,10 @@ def run_chunk(
     M = mover.shape[0]
     n_actors = n_types.shape[0]
     n_belief = init_bel.shape[1]
-    k_max = sigma.shape[3]
+    k_max = sigma.shape[2]
     a_max = ladder.shape[1]
     n_out = out_cond.shape[0]
-    B = sigma.shape[2]
+    B = sigma.shape[1]
     n_corners = 1
     for j in range(n_actors):
         if grid_sizes[j] > 1:
@@ -563,6 +592,7 @@ def run_chunk(
     c_idx = np.zeros((n_bg, max(n_corners, 1)), np.int64)
     c_w = np.zeros((n_bg, max(n_corners, 1)))
     n_c = np.zeros(n_bg, np.int64)
+    ka = k_max * a_max
     lk = np.zeros(k_max)
     i0 = np.zeros(n_actors, np.int64)
     fr = np.zeros(n_actors)
@@ -601,18 +631,19 @@ def run_chunk(
     pc_row = np.full(M, -2, np.int64)
     pc_bv = np.full(M, -1, np.int64)
     pc_t = np.full(M, -1, np.int64)
-    n_dec = key_ptr.shape[0] - 1
-    key_lim = (1 << 62) // max(n_dec, 1)
-    rh_k = np.full(1 << 15, -1, np.int64)
-    rh_v = np.zeros(1 << 15, np.uint64)
-    rh_fill = np.zeros(1, np.int64)
+    # Public-state key -> state index; a table row is (state, decision) = s * n_dec + d.
+    sh_size = 1024
+    while sh_size < 2 * state_keys.shape[0]:
+        sh_size *= 2
+    sh_k = np.full(sh_size, -1, np.int64)
+    sh_v = np.zeros(sh_size, np.int64)
+    if keyed:
+        _state_hash(state_keys, sh_k, sh_v)
+    s_idx = 0  # the run's current public state's index (keyed tables), valid while not kdirty
     bits = np.uint64(0)
     touches = np.zeros(act.shape[0], np.bool_)
     for a in range(act.shape[0]):
         touches[a] = act[a, 0] >= 0 or act[a, 2] >= 0 or bec_ptr[a + 1] > bec_ptr[a] or oth_ptr[a + 1] > oth_ptr[a]
-    last_key = np.full(M, -1, np.int64)
-    last_d = np.full(M, -1, np.int64)
-    last_row = np.full(M, -1, np.int64)
 
     for i in range(n):
         key = keys[i]
@@ -651,8 +682,6 @@ def run_chunk(
         dirty = True
         changed = True
         kdirty = True
-        for mm in range(M):
-            last_d[mm] = -1
         outcome = horizon_outcome
         end_round = H
         for r in range(1, H + 1):
@@ -670,26 +699,15 @@ def run_chunk(
                     row = d
                     if keyed:
                         if kdirty:
-                            # The public-state key, recomputed only after the state, a status or
-                            # a pending red line's counter changed.
-                            kk = 0
-                            for v in range(nv):
-                                kk += (state[v] - offset[v]) * radix[v]
-                            for k in range(n_rl):
-                                kk += (rls[k] - offset[nv + k]) * radix[nv + k]
-                                if rls[k] == RL_PENDING:
-                                    kk += (left[k] - offset[nv + n_rl + k]) * radix[nv + n_rl + k]
-                                else:
-                                    kk += (0 - offset[nv + n_rl + k]) * radix[nv + n_rl + k]
+                            # The public-state key and its index, recomputed only after the state,
+                            # a status or a pending red line's counter changed.
+                            kk = _state_key(state, rls, left, offset, radix, n_rl)
+                            s_idx = _state_index(kk, sh_k, sh_v)
                             kdirty = False
-                        if last_d[m] == d and last_key[m] == kk:
-                            row = last_row[m]
-                        else:
-                            key2 = kk * n_dec + d if 0 <= kk < key_lim else -1
-                            row = _find_row(key2, d, kk, key_ptr, key_vals, key_row, rh_k, rh_v, rh_fill)
-                            last_d[m] = d
-                            last_key[m] = kk
-                            last_row[m] = row
+                        row = s_idx * n_dec + d if s_idx >= 0 else -1
+                    # All games of a row are tabulated together: game 0 tells whether it is.
+                    if row >= 0 and block[0, row] < 0:
+                        row = -1
                     kj = n_types[j]
                     if row < 0:
                         if miss_mode >= 1:
@@ -710,8 +728,9 @@ def run_chunk(
                         # A state the policy does not know is played uniformly and counted.
                         fallbacks += 1
                     elif B > 1:
-                        # Interpolation stencil of each belief array (corners and weights); the
-                        # strategy itself is read only where needed: the own row, the chosen column.
+                        # Interpolation stencil of each belief array: corners (where their strategy
+                        # starts) and weights; the strategy itself is read only where needed: the
+                        # own type's row, the chosen column.
                         for g in range(n_bg):
                             for jj in range(n_actors):
                                 if grid_sizes[jj] > 1:
@@ -735,10 +754,15 @@ def run_chunk(
                                     w *= fr[jj] if bit else 1.0 - fr[jj]
                                 if skip:
                                     continue
-                                c_idx[g, c] = idx
+                                c_idx[g, c] = _table_sigma(block, B, ka, bg_game[g], row, idx)
                                 c_w[g, c] = w
                                 c += 1
                             n_c[g] = c
+                    else:
+                        for g in range(n_bg):
+                            c_idx[g, 0] = _table_sigma(block, B, ka, bg_game[g], row, 0)
+                            c_w[g, 0] = 1.0
+                            n_c[g] = 1
                     # --- own strategy, masked; inverse-CDF draw ----------------------------------
                     own = bg_of_holder[j]
                     tj = types[j]
@@ -762,11 +786,11 @@ def run_chunk(
                             elif row < 0:
                                 x = 1.0 / n_a
                             elif B == 1:
-                                x = sigma[bg_game[own], row, 0, tj, perm[m, a]]
+                                x = sig_flat[c_idx[own, 0] + tj * a_max + perm[m, a]]
                             else:
                                 x = 0.0
                                 for cc in range(n_c[own]):
-                                    x += c_w[own, cc] * sigma[bg_game[own], row, c_idx[own, cc], tj, perm[m, a]]
+                                    x += c_w[own, cc] * sig_flat[c_idx[own, cc] + tj * a_max + perm[m, a]]
                             pc_p[m, a] = x
                             tot += x
                         if tot <= 0.0:
@@ -808,16 +832,15 @@ def run_chunk(
                     s0 = bel_start[j]
                     pc = perm[m, chosen]
                     for g in range(n_bg):
-                        tg = bg_game[g]
                         for t in range(kj):
                             if row < 0:
                                 lk[t] = 1.0 / n_a
                             elif B == 1:
-                                lk[t] = sigma[tg, row, 0, t, pc]
+                                lk[t] = sig_flat[c_idx[g, 0] + t * a_max + pc]
                             else:
                                 acc = 0.0
                                 for cc in range(n_c[g]):
-                                    acc += c_w[g, cc] * sigma[tg, row, c_idx[g, cc], t, pc]
+                                    acc += c_w[g, cc] * sig_flat[c_idx[g, cc] + t * a_max + pc]
                                 lk[t] = acc
                         tot = 0.0
                         for t in range(kj):

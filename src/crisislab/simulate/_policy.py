@@ -80,21 +80,25 @@ class FixedPolicy:
 
 
 class PolicyTable:
-    """A policy as dense arrays for the compiled kernel (`_kernels.run_chunk`).
+    """A policy as arrays for the compiled kernel (`_kernels.run_chunk`).
 
     Decisions: `decisions(spec)` gives int64 `(horizon + 1, n_movers)`, the decision index of
-    (round, slot) (-1 for environment slots). Rows: when `keyed`, a public state is found by its
-    key `sum((col - offset) * radix)` over the columns (state variables, red-line statuses, red-line
-    counters counted only while pending) in `key_vals[key_ptr[d]:key_ptr[d+1]]` (sorted), whose
-    row is `key_row`; otherwise the row is the decision index itself. `sigma`: float64
-    `(n_games, n_rows, n_belief_nodes, k_max, a_max)`, the mover's strategy per perceived game,
-    row, belief-grid node, own type and action (in the table's ladder order; `perm[m, a]` is the
-    table's position of the simulator's ladder action a of slot m). Belief nodes: a uniform grid of
-    `grid_points` on [0, 1] per actor with `grid_sizes[j] > 1` (coordinate: the probability of the
-    actor's first type), flattened row-major, interpolated multilinearly; one node when the policy
-    ignores beliefs. `holder_game`: int64 `(n_actors,)` table game of each holder's perceived game.
+    (round, slot) (-1 for environment slots), `n_dec` of them. Public states: when `keyed`, a
+    state's key is `sum((col - offset) * radix)` over the columns (state variables, red-line
+    statuses, red-line counters counted only while pending) and its index s is its position in
+    `state_keys` (int64 `(n_states,)`, sorted, unique); otherwise s = 0 always. Rows: the table
+    row of (state s, decision d) is `s * n_dec + d`. `block`: int64 `(n_games, n_states * n_dec)`,
+    the strategy block of each row in each perceived game (-1: not tabulated; all games of a row are
+    tabulated together). `sigma`: float64 or float32 `(n_blocks, n_belief_nodes, k_max, a_max)`,
+    the mover's strategy per block, belief-grid node, own type and action (in the table's ladder
+    order; `perm[m, a]` is the table's position of the simulator's ladder action a of slot m).
+    Rows with the same future share a block. Belief nodes: a uniform grid of `grid_points` on
+    [0, 1] per actor with `grid_sizes[j] > 1` (coordinate: the probability of the actor's first
+    type), flattened row-major, interpolated multilinearly; one node when the policy ignores
+    beliefs. `holder_game`: int64 `(n_actors,)` table game of each holder's perceived game.
     `miss_mode`: 0 = a state not in the table is played uniformly and counted (`note_fallbacks`),
-    1 = the run is replayed after `extend` has added the missing states.
+    1 = the run is replayed after `extend` has added the missing states. The kernel reads
+    `sigma`/`block` only through `_kernels._table_sigma`.
     """
 
     keyed: bool = False
@@ -102,9 +106,9 @@ class PolicyTable:
     grid_points: int = 1
     radix: np.ndarray
     offset: np.ndarray
-    key_ptr: np.ndarray
-    key_vals: np.ndarray
-    key_row: np.ndarray
+    state_keys: np.ndarray
+    n_dec: int
+    block: np.ndarray
     grid_sizes: np.ndarray
     sigma: np.ndarray
     perm: np.ndarray
@@ -143,18 +147,19 @@ class StaticTable(PolicyTable):
         slots = _strategic_slots(spec)
         k_max = max(len(t) for t in spec.types)
         a_max = max([m.actions.size for m in spec.movers] + [1])
-        self.sigma = np.zeros((1, len(slots), 1, k_max, a_max))
+        self.sigma = np.zeros((len(slots), 1, k_max, a_max))
         for i, m in enumerate(slots):
             p = probs[spec.movers[m].id]
-            self.sigma[0, i, 0, : p.shape[0], : p.shape[1]] = p
+            self.sigma[i, 0, : p.shape[0], : p.shape[1]] = p
         self._index = {m: i for i, m in enumerate(slots)}
         self.perm = _identity_perm(spec)
         self.holder_game = np.zeros(len(spec.actors), np.int64)
         self.grid_sizes = np.ones(len(spec.actors), np.int64)
         n_cols = spec.n_vars + 2 * len(spec.red_lines)
         self.radix = self.offset = np.zeros(n_cols, np.int64)
-        self.key_ptr = np.zeros(len(slots) + 1, np.int64)
-        self.key_vals = self.key_row = np.zeros(1, np.int64)
+        self.state_keys = np.zeros(1, np.int64)
+        self.n_dec = len(slots)
+        self.block = np.arange(len(slots), dtype=np.int64)[None, :]
 
     def decisions(self, spec) -> np.ndarray:
         dec = np.full((spec.horizon + 1, len(spec.movers)), -1, np.int64)
@@ -251,19 +256,23 @@ class LazyTable(PolicyTable):
 
     def _rebuild(self) -> None:
         n_g = len(self._game_holder)
-        self.sigma = (
+        by_game = (
             np.concatenate(self._blocks, axis=1) if self._blocks else np.zeros((n_g, 1, 1, self._k_max, self._a_max))
         )
-        self._blocks = [self.sigma] if self._blocks else []
-        ptr = np.zeros(self._n_dec + 1, np.int64)
-        vals, rows = [], []
+        self._blocks = [by_game] if self._blocks else []
+        # Block of (game g, tabulated row r) = g * n_rows + r.
+        n_rows = by_game.shape[1]
+        self.sigma = by_game.reshape(n_g * n_rows, 1, self._k_max, self._a_max)
+        keys = [np.fromiter(t.keys(), np.int64, len(t)) for t in self._keys]
+        self.state_keys = np.unique(np.concatenate(keys + [np.zeros(0, np.int64)]))
+        if self.state_keys.size == 0:
+            self.state_keys = np.full(1, -1, np.int64)  # no state yet: every key misses
+        self.n_dec = self._n_dec
+        self.block = np.full((n_g, self.state_keys.size * self._n_dec), -1, np.int64)
         for d, table in enumerate(self._keys):
-            k = np.fromiter(table.keys(), np.int64, len(table))
-            v = np.fromiter(table.values(), np.int64, len(table))
-            order = np.argsort(k)
-            vals.append(k[order])
-            rows.append(v[order])
-            ptr[d + 1] = ptr[d] + k.size
-        self.key_ptr = ptr
-        self.key_vals = np.concatenate(vals + [np.zeros(1, np.int64)])
-        self.key_row = np.concatenate(rows + [np.zeros(1, np.int64)])
+            if not table:
+                continue
+            s = np.searchsorted(self.state_keys, keys[d])
+            r = np.fromiter(table.values(), np.int64, len(table))
+            for g in range(n_g):
+                self.block[g, s * self._n_dec + d] = g * n_rows + r

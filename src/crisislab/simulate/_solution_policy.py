@@ -91,13 +91,15 @@ def make_solver(kind: PolicyKind = "crisis", grid: int = 21) -> Callable[[Any], 
 
 
 class SolutionTable(PolicyTable):
-    """The `Solution`'s strategy arrays laid out for the compiled kernel (float64 copies).
+    """The `Solution`'s strategy arrays laid out for the compiled kernel.
 
-    Rows: decision d's reachable states are rows `row0[d] .. row0[d] + S_d - 1`, found by the
-    compiled game's own keys (`CompiledGame.encode`), each holding its class's strategy
-    (`Solution.class_of`); belief nodes and interpolation as
-    `Solution.strategy`. A state the engine did not enumerate is played uniformly and counted in
-    `SolutionPolicy.unreachable`, as in `SolutionPolicy.strategy`.
+    Public states: the union of the compiled game's per-decision keys (`CompiledGame.dec_keys`,
+    same `encode`). Blocks: one per (game, decision, class of states with identical futures,
+    `Solution.class_of`), stored as the solver stores them (float32: the kernel widens each value
+    exactly, so results equal `Solution.strategy`'s float64 arithmetic); a row's block is its
+    state's class. Belief nodes and interpolation as `Solution.strategy`. A state the engine did
+    not enumerate is played uniformly and counted in `SolutionPolicy.unreachable`, as in
+    `SolutionPolicy.strategy`.
     """
 
     keyed = True
@@ -111,24 +113,28 @@ class SolutionTable(PolicyTable):
         n_dec = cg.n_decisions
         k_max = max(len(t) for t in spec.types)
         a_max = max([m.actions.size for m in spec.movers] + [1])
-        sizes = [int(len(cg.dec_keys[d])) for d in range(n_dec)]
-        # The solver stores one row per class of states with identical futures (`class_of`,
-        # per game); the kernel's table has one row per state, shared by the games.
-        class_of = getattr(sol, "class_of", None)
-        row0 = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        dec_keys = [np.asarray(k, np.int64) for k in cg.dec_keys]
+        self.state_keys = np.unique(np.concatenate(dec_keys + [np.zeros(0, np.int64)]))
+        if self.state_keys.size == 0:
+            self.state_keys = np.full(1, -1, np.int64)
+        self.n_dec = n_dec
         B = int(np.prod(sol.grid_sizes))
         n_games = len(sol.sigma)
-        self.sigma = np.zeros((n_games, max(int(row0[-1]), 1), B, k_max, a_max))
+        class_of = getattr(sol, "class_of", None)
+        n_blocks = sum(int(sol.sigma[g][d].shape[0]) for g in range(n_games) for d in range(n_dec))
+        dtype = np.result_type(*[sol.sigma[g][d].dtype for g in range(n_games) for d in range(n_dec)])
+        self.sigma = np.zeros((max(n_blocks, 1), B, k_max, a_max), dtype)
+        self.block = np.full((n_games, self.state_keys.size * n_dec), -1, np.int64)
+        base = 0
         for g in range(n_games):
             for d in range(n_dec):
                 t = sol.sigma[g][d]
-                if class_of is not None:
-                    t = t[np.asarray(class_of[g][d], np.int64)]
-                self.sigma[g, row0[d] : row0[d + 1], :, : t.shape[2], : t.shape[3]] = t
-        self.key_ptr = row0
-        self.key_vals = np.concatenate([np.asarray(k, np.int64) for k in cg.dec_keys] + [np.zeros(1, np.int64)])
-        # dec_keys[d] is sorted and dec_states / sigma rows follow the same order.
-        self.key_row = np.arange(self.key_vals.size, dtype=np.int64)
+                self.sigma[base : base + t.shape[0], :, : t.shape[2], : t.shape[3]] = t
+                # dec_keys[d] is sorted and the solver's state rows follow the same order.
+                s = np.searchsorted(self.state_keys, dec_keys[d])
+                cls = np.asarray(class_of[g][d], np.int64) if class_of is not None else np.arange(s.size)
+                self.block[g, s * n_dec + d] = base + cls
+                base += t.shape[0]
         self.radix = np.asarray(cg.radix, np.int64)
         self.offset = np.asarray(cg.offset, np.int64)
         self.grid_points = int(len(sol.grid))

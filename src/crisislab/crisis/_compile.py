@@ -591,7 +591,7 @@ def _cache_path(spec: CrisisSpec) -> Path | None:
 def compile_spec(spec: CrisisSpec) -> CompiledGame:
     """Enumerate reachable public states forward and build the sparse per-decision tables.
 
-    Compiling the flagship takes ~15 s of Python, so results are cached on disk (`_cache_path`;
+    Compiling the flagship takes ~2 s of Python, so results are cached on disk (`_cache_path`;
     ~/.cache/crisislab/compiled, or $CRISISLAB_CACHE_DIR; off with CRISISLAB_NO_CACHE=1). A cache
     that cannot be read or written is ignored.
     """

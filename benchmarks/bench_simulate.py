@@ -6,11 +6,15 @@ inflates less), run-steps per second (one run-step = one move of one run still g
 and a chi-square test that the kernel and Mesa give the same outcome distribution. Then how time
 grows with the number of runs N and with the horizon. Usage:
 
-    python -m benchmarks simulate [--runs N] [--ref-runs R] [--mesa-runs M] [--repeats K] [--policy myopic|fixed]
+    python -m benchmarks simulate [--runs N] [--ref-runs R] [--mesa-runs M] [--repeats K]
+                                  [--policy crisis|myopic|fixed] [--grid G]
 
-`myopic` is the one-step-lookahead logit stand-in used by `make run` (tabulated lazily on the
-states runs reach; the warm-up fills the table); `fixed` is a state-independent policy, which
-isolates the engine's own cost.
+`crisis` is the policy users run (`crisislab run --policy crisis`): the crisis engine's solved
+agent QRE (`crisislab.crisis.solve_scenario(..., grid=G)`, default grid 3; solving is outside the
+timing), read by the kernel from its table and by the Mesa peer through `SolutionPolicy.strategy`
+(belief interpolation included). `myopic` is the one-step-lookahead logit stand-in (tabulated
+lazily on the states runs reach; the warm-up fills the table); `fixed` is a state-independent
+policy, which isolates the engine's own cost.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from crisislab.scenario import load_scenario
 from crisislab.simulate import FixedPolicy, compile_spec
 from crisislab.simulate._engine import Arm, simulate_chunk
 from crisislab.simulate._myopic import MyopicLogitPolicy
+from crisislab.simulate._solution_policy import SolutionPolicy
 from crisislab.simulate._run import simulate_spec
 
 FLAGSHIP = "scenarios/us-iran-2019-2020.yaml"
@@ -43,9 +48,17 @@ def _median_time(fn, repeats: int) -> tuple[float, float, object]:
     return statistics.median(walls), statistics.median(cpus), out
 
 
-def _policy(kind: str, scenario, spec):
+def _policy(kind: str, scenario, spec, grid: int = 3):
     if kind == "myopic":
         return MyopicLogitPolicy(scenario)
+    if kind == "crisis":
+        from crisislab.crisis import solve_scenario
+
+        t0 = time.perf_counter()
+        sol = solve_scenario(scenario, grid=grid)
+        print(f"solved the flagship with the crisis engine at grid {grid} in {time.perf_counter() - t0:.1f} s "
+              "(not timed below)", flush=True)
+        return SolutionPolicy(sol, scenario)
     probs = {}
     for j, actor in enumerate(spec.actors):
         mover = next(m for m in spec.movers if m.id == actor)
@@ -69,7 +82,8 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--ref-runs", type=int, default=20_000)
     ap.add_argument("--mesa-runs", type=int, default=500)
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--policy", choices=("myopic", "fixed"), default="myopic")
+    ap.add_argument("--policy", choices=("crisis", "myopic", "fixed"), default="crisis")
+    ap.add_argument("--grid", type=int, default=3, help="belief grid of the crisis policy")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args(argv)
 
@@ -77,7 +91,7 @@ def main(argv: list[str]) -> None:
 
     sc = load_scenario(FLAGSHIP)
     spec = compile_spec(sc)
-    pol = _policy(args.policy, sc, spec)
+    pol = _policy(args.policy, sc, spec, args.grid)
     # Warm-up: numba compilation (cached on disk after the first time) and, for the myopic
     # policy, its lazily built table on the states the runs reach.
     t0 = time.perf_counter()

@@ -141,6 +141,7 @@ def test_strategy_rows_are_distributions_over_available_actions(spiral):
         pytest.param({"grid": 2}, "at least 3 points", id="grid-too-coarse"),
         pytest.param({"grid": 11, "lam_steps": 0}, "lam_steps", id="no-lambda-steps"),
         pytest.param({"grid": 5, "threads": 0}, "threads", id="no-threads"),
+        pytest.param({"grid": 5, "selection": "best"}, "selection: expected 'fast' or 'continuation'", id="bad-selection"),
     ],
 )
 def test_bad_arguments_are_user_errors(tiny, kwargs, match):

@@ -19,11 +19,12 @@ from rich.table import Table
 
 def solve_cmd(
     scenario: Path = typer.Argument(..., help="Scenario YAML file."),
-    grid: str = typer.Option("auto", "--grid", help="Belief grid points per two-type actor, or 'auto': the finest grid within a work budget (~8M stage problems)."),
+    grid: str = typer.Option("auto", "--grid", help="Belief grid points per two-type actor, or 'auto': the finest grid within a work budget (~4M stage problems)."),
     horizon: int | None = typer.Option(None, "--horizon", help="Truncate to this many rounds (default: the scenario's)."),
     lam_steps: int = typer.Option(8, "--lam-steps", help="λ-continuation steps per node."),
     out: Path | None = typer.Option(None, "--out", help="Directory for the saved solution (default: out/<scenario id>/solution)."),
     max_gib: float = typer.Option(8.0, "--max-gib", help="Refuse grids whose policy tables exceed this many GiB."),
+    selection: str = typer.Option("continuation", "--selection", help="Stage fixed point kept where there are several: continuation (the principal branch from λ = 0) or fast (quicker, may keep another)."),
     threads: int | None = typer.Option(None, "--threads", help="Threads for the states of a decision (default: every core; same result for any number)."),
 ) -> None:
     """Solve a scenario's perceived games (agent logit QRE on a belief grid) and save the solution."""
@@ -35,7 +36,7 @@ def solve_cmd(
     t0 = time.perf_counter()
     cg = compile_scenario(scn, horizon)
     t1 = time.perf_counter()
-    sol = solve(cg, grid=grid_arg, lam_steps=lam_steps, max_gib=max_gib, threads=threads)
+    sol = solve(cg, grid=grid_arg, lam_steps=lam_steps, max_gib=max_gib, threads=threads, selection=selection)
     t2 = time.perf_counter()
     console = Console()
     spec = cg.spec

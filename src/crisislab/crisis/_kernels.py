@@ -259,7 +259,7 @@ def _newton(s, b, g, x, sig, new, Q, D, avail, g_m, st_m, lam, tol, maxit):
 @nb.njit(cache=True, parallel=True)
 def stage_kernel(
     row_ptr, nxt, prob, reward, avail, W_next, disc, grid, bidx, bstride, tau_types, wt,
-    mover, k_mover, lam, n_steps, tol, maxit,
+    mover, k_mover, lam, n_steps, tol, maxit, fast,
     sigma_out, W_out, res_out, iters_out,
 ):
     """Solve one decision: every state on its own (states run in parallel over numba's threads;
@@ -268,6 +268,8 @@ def stage_kernel(
     Shapes: `row_ptr` (S*A+1,), `nxt`/`prob` (nnz,), `reward` (nnz, n, k_max), `avail` (S, A) bool,
     `W_next` (S', B, n, T), `grid` (G,), `bidx` (B, n) grid index of each actor at node b,
     `bstride` (n,), `tau_types` (T, n), `wt` (B, T) weight of the others' types at b (mover excluded).
+    `fast`: try the full-λ iteration from the uniform profile (then Newton) before λ-continuation;
+    False goes straight to continuation (slower; used to check which fixed point the fast path picks).
     Outputs: `sigma_out` (S, B, k_mover, A), `W_out` (S, B, n, T), `res_out` (S,) max final
     residual, `iters_out` (S,) total iterations.
     """
@@ -275,14 +277,14 @@ def stage_kernel(
     for s in nb.prange(S):
         _solve_state(
             s, row_ptr, nxt, prob, reward, avail, W_next, disc, grid, bidx, bstride, tau_types, wt,
-            mover, k_mover, lam, n_steps, tol, maxit, sigma_out, W_out, res_out, iters_out,
+            mover, k_mover, lam, n_steps, tol, maxit, fast, sigma_out, W_out, res_out, iters_out,
         )
 
 
 @nb.njit(cache=True)
 def _solve_state(
     s, row_ptr, nxt, prob, reward, avail, W_next, disc, grid, bidx, bstride, tau_types, wt,
-    mover, k_mover, lam, n_steps, tol, maxit,
+    mover, k_mover, lam, n_steps, tol, maxit, fast,
     sigma_out, W_out, res_out, iters_out,
 ):
     """State s of `stage_kernel` (same arguments), with its own work buffers."""
@@ -347,12 +349,15 @@ def _solve_state(
                 sig[th, a] = 1.0 / n_av if avail[s, a] else 0.0
         # (No warm start from the neighbouring belief node: the stage game can have several
         # fixed points and a warm start picks another branch at ~10% of the flagship's nodes.)
-        res, its, damped = _iterate(
-            s, b, g, x, sig, new, Q, w, b0, b1, D, avail, k_mover, g_m, st_m,
-            lam, tol, min(DIRECT_IT, maxit), False, 1.0,
-        )
-        total_it += its
-        if (damped or res >= tol) and k_mover == 2 and g_m > 1 and 0.0 < x < 1.0:
+        if fast:
+            res, its, damped = _iterate(
+                s, b, g, x, sig, new, Q, w, b0, b1, D, avail, k_mover, g_m, st_m,
+                lam, tol, min(DIRECT_IT, maxit), False, 1.0,
+            )
+            total_it += its
+        else:  # continuation only (a check of the fast path's selection)
+            res, damped = 1.0, True
+        if fast and (damped or res >= tol) and k_mover == 2 and g_m > 1 and 0.0 < x < 1.0:
             # Newton from where the fast path stopped; kept only if it converges
             keep[:, :] = sig
             res = _newton(s, b, g, x, sig, new, Q, D, avail, g_m, st_m, lam, tol, min(50, maxit))

@@ -30,8 +30,8 @@ MAX_LAM = 1e4
 RESIDUAL_WARN = 1e-6
 # `grid="auto"`: the finest grid whose stage problems (state classes × belief nodes × mover types,
 # summed over the perceived games) stay within this budget — about 10–30 s of one core at the
-# measured 1.5–4 µs per node — and whose tables fit `max_gib`.
-AUTO_NODES = 8_000_000
+# measured 4–7 µs per node with continuation — and whose tables fit `max_gib`.
+AUTO_NODES = 4_000_000
 AUTO_MAX_GRID = 51
 
 
@@ -96,7 +96,7 @@ def _check_memory(cg: CompiledGame, L, G: int, max_gib: float) -> None:
 
 def solve_game(
     cg: CompiledGame, grid: np.ndarray, lam: np.ndarray, lam_steps: int, tol: float, maxit: int,
-    stats: list | None = None, max_gib: float = 8.0,
+    stats: list | None = None, max_gib: float = 8.0, fast: bool = False,
 ) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...], np.ndarray, list[str], float]:
     """Backward induction on one (perceived) compiled game, over exactly lumped state classes.
 
@@ -134,7 +134,7 @@ def solve_game(
         stage_kernel(
             L.row_ptr[d], L.nxt[d], L.prob[d], np.ascontiguousarray(L.reward[d]), L.avail[d],
             W_next, float(cg.disc[d]), grid, bidx, bstride, tau, np.ascontiguousarray(wt),
-            m, k_m, float(lam[m] * present[d]), int(lam_steps), float(tol), int(maxit),
+            m, k_m, float(lam[m] * present[d]), int(lam_steps), float(tol), int(maxit), bool(fast),
             sigma, W_out, res, iters,
         )
         r = float(res.max()) if S else 0.0
@@ -249,6 +249,7 @@ def solve(
     hypergame: bool = True,
     max_gib: float = 8.0,
     threads: int | None = None,
+    selection: str = "continuation",
 ) -> Solution:
     """Solve a crisis: every perceived game's stage-wise agent logit QRE on a belief grid.
 
@@ -259,12 +260,20 @@ def solve(
     `hypergame`: solve each actor's perceived game (default); False solves only the true
     common-prior game (every perceiver then shares it, starting from the true prior).
     `max_gib`: refuse (SolverError naming a grid that fits) when the policy tables would exceed it.
+    `selection`: which stage fixed point a node keeps where there are several. "continuation"
+    (default) follows the λ path from the uniform profile at λ = 0 in `lam_steps` equal steps, the
+    principal branch of the node's logit correspondence. "fast" first iterates at full λ from the
+    uniform profile (then Newton) and continues along λ only where that fails: 2–3× faster, but on
+    the flagship it keeps another fixed point at ~3% of nodes, which moves outcome shares by up to
+    3 points (benchmarks/RESULTS.md), so it is for quick looks only.
     `threads`: worker threads for the states of a decision (default: numba's, i.e. every core);
     the result is bit-identical for any number, since each state is solved on its own.
     Raises `SolverError` for bad arguments; non-convergence is reported in `Solution.diagnostics`.
     """
     cg = game if isinstance(game, CompiledGame) else compile_spec(game)
     spec = cg.spec
+    if selection not in ("fast", "continuation"):
+        raise SolverError(f"selection: expected 'fast' or 'continuation' (got {selection!r})")
     if grid == "auto":
         grid = auto_grid(cg, hypergame=hypergame, max_gib=max_gib)
     _check_args(spec, grid, lam_steps, tol, maxit)
@@ -275,7 +284,7 @@ def solve(
         numba.set_num_threads(min(int(threads), numba.config.NUMBA_NUM_THREADS))
         try:
             return solve(cg, grid=grid, lam_steps=lam_steps, tol=tol, maxit=maxit, stats=stats,
-                         hypergame=hypergame, max_gib=max_gib)
+                         hypergame=hypergame, max_gib=max_gib, selection=selection)
         finally:
             numba.set_num_threads(before)
     n, k = cg.n_actors, cg.k_max
@@ -304,7 +313,7 @@ def solve(
     worst = 0.0
     for terminal in games:
         cg_g = cg.with_terminal(terminal)
-        sig, cls, W0, dg, r = solve_game(cg_g, grid_pts, lam, lam_steps, tol, maxit, stats, max_gib)
+        sig, cls, W0, dg, r = solve_game(cg_g, grid_pts, lam, lam_steps, tol, maxit, stats, max_gib, selection == "fast")
         sigmas.append(sig)
         classes.append(cls)
         W0s.append(W0)
@@ -342,7 +351,7 @@ def solve(
         mu0=mu0,
         values0=values0,
         lam=lam,
-        params={"grid": G, "lam_steps": int(lam_steps), "tol": float(tol), "maxit": int(maxit), "method": "stagewise-agent-logit-qre", "hypergame": bool(hypergame)},
+        params={"grid": G, "lam_steps": int(lam_steps), "tol": float(tol), "maxit": int(maxit), "method": "stagewise-agent-logit-qre", "hypergame": bool(hypergame), "selection": selection},
         diagnostics=tuple(diags),
         max_residual=worst,
     )

@@ -18,7 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from crisislab.simulate._rng import _GOLDEN, _M2, MAX_MOVES, MAX_SLOTS, _fmix
 from crisislab.simulate._spec import (
@@ -413,6 +416,29 @@ def _state_index(kk, hk, hv) -> np.int64:
     return -1
 
 
+@intrinsic
+def _prefetch(typingctx, arr, idx):
+    """Hint the CPU to start loading the cache line of `arr.flat[idx]` (LLVM's prefetch for
+    reading; it changes no value)."""
+    if not isinstance(arr, types.Array) or not isinstance(idx, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        i8p = ir.IntType(8).as_pointer()
+        size = context.get_constant(types.intp, context.get_abi_sizeof(context.get_data_type(aryty.dtype)))
+        off = builder.mul(context.cast(builder, args[1], signature.args[1], types.intp), size)
+        ptr = builder.gep(builder.bitcast(ary.data, i8p), [off])
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0i8")
+        builder.call(fn, [ptr, ir.Constant(i32, 0), ir.Constant(i32, 3), ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+
+    return types.void(arr, idx), codegen
+
+
 @njit(cache=True, _nrt=False)
 def _state_key(state, rls, left, offset, radix, n_rl) -> np.int64:
     """The public-state key of `PolicyTable` (red-line counters count only while pending)."""
@@ -593,6 +619,7 @@ def run_chunk(
     c_w = np.zeros((n_bg, max(n_corners, 1)))
     n_c = np.zeros(n_bg, np.int64)
     ka = k_max * a_max
+    c_rel = np.zeros((n_bg, max(n_corners, 1)), np.int64)
     lk = np.zeros(k_max)
     i0 = np.zeros(n_actors, np.int64)
     fr = np.zeros(n_actors)
@@ -640,6 +667,16 @@ def run_chunk(
     if keyed:
         _state_hash(state_keys, sh_k, sh_v)
     s_idx = 0  # the run's current public state's index (keyed tables), valid while not kdirty
+    # The next strategic slot after each slot (slot, rounds ahead), to prefetch its strategy.
+    nxt = np.full((M, 2), -1, np.int64)
+    for m in range(M):
+        for q in range(1, M + 1):
+            if mover[(m + q) % M, 0] >= 0:
+                nxt[m, 0] = (m + q) % M
+                nxt[m, 1] = (m + q) // M
+                break
+    # Only worth it when the table does not sit in the core's own caches.
+    prefetch = keyed and sigma.size * sigma.itemsize > (1 << 21)
     bits = np.uint64(0)
     touches = np.zeros(act.shape[0], np.bool_)
     for a in range(act.shape[0]):
@@ -739,6 +776,10 @@ def run_chunk(
                                     lo_i = min(np.int64(np.floor(pos)), grid_G - 2)
                                     i0[jj] = lo_i
                                     fr[jj] = pos - lo_i
+                            base_node = 0
+                            for jj in range(n_actors):
+                                if grid_sizes[jj] > 1:
+                                    base_node += i0[jj] * grid_strides[jj]
                             c = 0
                             for corner in range(1 << n_actors):
                                 w = 1.0
@@ -755,6 +796,7 @@ def run_chunk(
                                 if skip:
                                     continue
                                 c_idx[g, c] = _table_sigma(block, B, ka, bg_game[g], row, idx)
+                                c_rel[g, c] = idx - base_node
                                 c_w[g, c] = w
                                 c += 1
                             n_c[g] = c
@@ -955,6 +997,29 @@ def run_chunk(
                             ended = True
                             break
                     changed = False
+                # After a strategic move, start loading the strategy lines the next strategic move
+                # will read (if the public state stays as it is now): its stencil's corner nodes in
+                # every belief array's game (beliefs do not change before then). Its cache misses
+                # then overlap with the moves in between instead of stalling that move.
+                if prefetch and j >= 0 and not ended and not aborted and nxt[m, 0] >= 0 and r + nxt[m, 1] <= H:
+                    if kdirty:
+                        kk = _state_key(state, rls, left, offset, radix, n_rl)
+                        s_idx = _state_index(kk, sh_k, sh_v)
+                        kdirty = False
+                    if s_idx >= 0:
+                        row2 = s_idx * n_dec + dec[r + nxt[m, 1], nxt[m, 0]]
+                        for g in range(n_bg):
+                            idx = 0
+                            for jj in range(n_actors):
+                                if grid_sizes[jj] > 1:
+                                    x = min(max(bel[g, bel_start[jj]], 0.0), 1.0)
+                                    idx += min(np.int64(np.floor(x * (grid_G - 1))), grid_G - 2) * grid_strides[jj]
+                            for cc in range(n_c[g]):
+                                # The corner offsets relative to the base node are the last move's.
+                                f = _table_sigma(block, B, ka, bg_game[g], row2, idx + c_rel[g, cc])
+                                if f >= 0:
+                                    _prefetch(sig_flat, f)
+                                    _prefetch(sig_flat, f + ka - 1)
                 if record_paths:
                     col = (r - 1) * M + m
                     p_live[i, col] = True

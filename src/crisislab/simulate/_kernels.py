@@ -681,6 +681,11 @@ def run_chunk(
     touches = np.zeros(act.shape[0], np.bool_)
     for a in range(act.shape[0]):
         touches[a] = act[a, 0] >= 0 or act[a, 2] >= 0 or bec_ptr[a + 1] > bec_ptr[a] or oth_ptr[a + 1] > oth_ptr[a]
+    # A quiet action (touches nothing) executes as itself with no draw; a plain one only applies
+    # its effect (no attribution, errors or consequences).
+    plain = np.zeros(act.shape[0], np.bool_)
+    for a in range(act.shape[0]):
+        plain[a] = act[a, 2] < 0 and bec_ptr[a + 1] == bec_ptr[a] and oth_ptr[a + 1] == oth_ptr[a]
 
     for i in range(n):
         key = keys[i]
@@ -948,14 +953,19 @@ def run_chunk(
                 executed = -1
                 if g_chosen >= 0:
                     o_taken[i, g_chosen] = True
+                    executed = g_chosen
                     if touches[g_chosen]:
                         for v in range(nv):
                             prev[v] = state[v]
-                    executed = _execute(
-                        g_chosen, key, r, m, eff_add, eff_set, eff_mask, cas_t, cdf, act, act_attr_p, errs, err_p, bec_ptr,
-                        bec, oth_ptr, oth, oth_idx, cas_ptr, cas_list, state, cas, lo, hi, chain,
-                    )
-                    if touches[g_chosen]:
+                        if plain[g_chosen]:
+                            # An effect and nothing else: `_execute` would only apply it (its call,
+                            # with two dozen arrays, costs more than the work).
+                            _apply(act[g_chosen, 0], eff_add, eff_set, eff_mask, state, lo, hi)
+                        else:
+                            executed = _execute(
+                                g_chosen, key, r, m, eff_add, eff_set, eff_mask, cas_t, cdf, act, act_attr_p, errs,
+                                err_p, bec_ptr, bec, oth_ptr, oth, oth_idx, cas_ptr, cas_list, state, cas, lo, hi, chain,
+                            )
                         for v in range(nv):
                             if prev[v] != state[v]:
                                 dirty = True

@@ -14,6 +14,8 @@ SEED ?= 2020
 # POLICY=myopic uses the one-step-lookahead stand-in instead.
 POLICY ?= crisis
 GRID ?= 5
+# Parameter draws per claim for robustness, each re-solved (0: off; about 30 s for the whole run).
+ROBUSTNESS ?= 8
 # Local Dask processes for simulation chunks and the claims' robustness draws (results do not depend on it).
 WORKERS ?= 2
 
@@ -39,7 +41,7 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/crisislab validate $(FLAGSHIP)
-	$(BIN)/crisislab run $(FLAGSHIP) --runs $(RUNS) --seed $(SEED) --out $(OUT) --policy $(POLICY) --grid $(GRID) --workers $(WORKERS)
+	$(BIN)/crisislab run $(FLAGSHIP) --runs $(RUNS) --seed $(SEED) --out $(OUT) --policy $(POLICY) --grid $(GRID) --robustness $(ROBUSTNESS) --workers $(WORKERS)
 	@echo "The report is at $(OUT)/report.html (tables: $(OUT)/results.parquet, $(OUT)/claims.csv, $(OUT)/robustness.parquet)"
 
 test: $(TESTSTAMP)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -54,24 +53,10 @@ def test_replay_log_likelihood_closed_form() -> None:
     assert rep.loglik == pytest.approx(float(logsumexp(ll) - np.log(ll.size)))
 
 
-def _cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str, str]:
-    """Run the console entry point in-process (a subprocess would re-import everything)."""
-    from crisislab.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["crisislab", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def test_cli_run_writes_report_and_results(tmp_path: Path, capsys, monkeypatch) -> None:
+def test_cli_run_writes_report_and_results(tmp_path: Path, run_cli) -> None:
     out = tmp_path / "out"
-    code, stdout, stderr = _cli(
-        capsys, monkeypatch, "run", str(MINI), "--runs", "500", "--seed", "3", "--out", str(out), "--policy", "myopic", "--json"
+    code, stdout, stderr = run_cli(
+        "run", str(MINI), "--runs", "500", "--seed", "3", "--out", str(out), "--policy", "myopic", "--json"
     )
     assert code == 0, stderr
     summary = json.loads(stdout)
@@ -90,7 +75,7 @@ def test_unknown_policy_lists_the_valid_ones() -> None:
         make_solver("oracle")  # type: ignore[arg-type]
 
 
-def test_cli_rejects_bad_numbers_without_traceback(capsys, monkeypatch) -> None:
-    code, _, stderr = _cli(capsys, monkeypatch, "simulate", str(MINI), "--runs", "0", "--policy", "myopic")
+def test_cli_rejects_bad_numbers_without_traceback(run_cli) -> None:
+    code, _, stderr = run_cli("simulate", str(MINI), "--runs", "0", "--policy", "myopic")
     assert code == 2
     assert "--runs" in stderr and "got 0" in stderr and "Traceback" not in stderr

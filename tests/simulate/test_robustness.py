@@ -4,7 +4,6 @@ the compiled-game reuse behind it, and the CLI surface (robustness columns, robu
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -157,23 +156,10 @@ def test_prior_only_variants_share_compiled_game_and_policy() -> None:
         np.testing.assert_allclose(x, y, rtol=0, atol=1e-12)
 
 
-def _cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str, str]:
-    from crisislab.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["crisislab", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def test_cli_run_writes_the_robustness_table(uncertain: Path, tmp_path: Path, capsys, monkeypatch) -> None:
+def test_cli_run_writes_the_robustness_table(uncertain: Path, tmp_path: Path, run_cli) -> None:
     out = tmp_path / "out"
     args = ("run", str(uncertain), "--runs", "400", "--seed", "2", "--out", str(out), "--policy", "myopic", "--robustness", "3")
-    code, stdout, stderr = _cli(capsys, monkeypatch, *args, "--json")
+    code, stdout, stderr = run_cli(*args, "--json")
     assert code == 0, stderr
     table = pd.read_parquet(out / "robustness.parquet")
     assert len(table) == 2 * 3  # two claims × three draws
@@ -189,15 +175,15 @@ def test_cli_run_writes_the_robustness_table(uncertain: Path, tmp_path: Path, ca
     assert "most influential parameter" in html and "of 3" in html
 
 
-def test_cli_claims_prints_robustness_columns(uncertain: Path, capsys, monkeypatch) -> None:
-    code, stdout, stderr = _cli(
-        capsys, monkeypatch, "claims", str(uncertain), "--runs", "400", "--seed", "1", "--policy", "myopic", "--robustness", "3"
+def test_cli_claims_prints_robustness_columns(uncertain: Path, run_cli) -> None:
+    code, stdout, stderr = run_cli(
+        "claims", str(uncertain), "--runs", "400", "--seed", "1", "--policy", "myopic", "--robustness", "3"
     )
     assert code == 0, stderr
     assert "robustness" in stdout and "of 3" in stdout and "fails" in stdout
     assert "strike-raises-war: most influential parameter:" in stdout
-    code, stdout, _ = _cli(
-        capsys, monkeypatch, "claims", str(uncertain), "--runs", "400", "--policy", "myopic", "--robustness", "2", "--json"
+    code, stdout, _ = run_cli(
+        "claims", str(uncertain), "--runs", "400", "--policy", "myopic", "--robustness", "2", "--json"
     )
     rows = {r["claim"]: r for r in json.loads(stdout)}
     assert code == 0 and rows["strike-raises-war"]["robustness_draws"] == 2
@@ -212,7 +198,7 @@ def test_cli_claims_prints_robustness_columns(uncertain: Path, capsys, monkeypat
         pytest.param(("--scheduler", "localhost:8786"), "--scheduler: must be the address of a running dask.distributed scheduler", id="scheduler"),
     ],
 )
-def test_cli_bad_robustness_options_exit_2(args: tuple[str, ...], needle: str, capsys, monkeypatch) -> None:
-    code, stdout, stderr = _cli(capsys, monkeypatch, "claims", str(MINI), "--policy", "myopic", *args)
+def test_cli_bad_robustness_options_exit_2(args: tuple[str, ...], needle: str, run_cli) -> None:
+    code, stdout, stderr = run_cli("claims", str(MINI), "--policy", "myopic", *args)
     assert code == 2
     assert needle in stderr + stdout and "Traceback" not in stderr

@@ -28,6 +28,7 @@ _COMMAND_MODULES: dict[str, str] = {
     "simulate": "crisislab.simulate._cli",
     "claims": "crisislab.simulate._cli",
     "run": "crisislab.simulate._cli",
+    "grid-check": "crisislab.simulate._cli",
 }
 
 

@@ -182,6 +182,53 @@ def register(app: typer.Typer) -> None:
         if out is not None:
             typer.echo(f"wrote {out}")
 
+    @app.command("grid-check")
+    def grid_check_cmd(
+        scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+        grids: Annotated[str, typer.Option("--grids", help="Comma-separated belief grids to compare, coarse to fine.")] = "3,5,9",
+        runs: RunsOpt = 10_000,
+        seed: SeedOpt = 0,
+        workers: WorkersOpt = 1,
+        chunk: ChunkOpt = 32_768,
+        scheduler: SchedulerOpt = None,
+        json_output: JsonOpt = False,
+    ) -> None:
+        """Is the belief grid fine enough? Outcome shares and claim verdicts solved on each grid, same seed."""
+        from crisislab.simulate._run import progress_wanted
+
+        try:
+            gs = [int(g) for g in grids.split(",")]
+        except ValueError:
+            raise UserError(f"--grids: expected comma-separated integers ≥ 3, coarse to fine (got {grids!r})") from None
+        if not gs or min(gs) < 3 or gs != sorted(set(gs)):
+            raise UserError(f"--grids: expected distinct integers ≥ 3 in increasing order, e.g. 3,5,9 (got {grids!r})")
+        sc = _load(scenario)
+        out = _grid_check(sc, gs, runs, seed, workers, chunk, progress_wanted(json_output), scheduler)
+        if json_output:
+            typer.echo(json.dumps(out, default=float))
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"{sc.id}: the crisis engine on each belief grid ({runs} runs, seed {seed}, common random numbers)")
+        table.add_column("")
+        for c in out["grids"]:
+            table.add_column(f"grid {c['grid']}", justify="right")
+        se = lambda p: 1.96 * (p * (1 - p) / runs) ** 0.5  # noqa: E731
+        for k in out["outcomes"]:
+            table.add_row(f"P({k})", *[f"{c['outcomes'].get(k, 0.0):.4f} ± {se(c['outcomes'].get(k, 0.0)):.4f}" for c in out["grids"]])
+        for i, row in enumerate(out["grids"][0]["claims"]):
+            table.add_row(
+                row["claim"],
+                *[f"{c['claims'][i]['difference']:+.4f} {c['claims'][i]['verdict']}" for c in out["grids"]],
+            )
+        Console(file=sys.stdout, width=160).print(table)
+        last = out["grids"][-2:]
+        typer.echo(
+            f"between grids {last[0]['grid']} and {last[-1]['grid']}: outcome shares move by at most "
+            f"{out['finest_shift']:.4f}; verdicts that change: {', '.join(out['finest_verdict_changes']) or 'none'}"
+        )
+
     @app.command("run")
     def run_cmd(
         scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
@@ -251,6 +298,31 @@ def register(app: typer.Typer) -> None:
         if replay is not None:
             typer.echo(f"real timeline: log-likelihood {replay.loglik:.2f}, more probable than {replay.percentile:.1%} of simulated paths")
         typer.echo(f"report: {path}")
+
+
+def _grid_check(
+    sc: Any, grids: list[int], runs: int, seed: int, workers: int, chunk: int, progress: bool, scheduler: str | None
+) -> dict:
+    """Outcome shares and claim estimates of `sc` solved on each grid, same seed (common random
+    numbers), so the differences between columns are the grid's, not sampling noise's."""
+    from crisislab.simulate._claims import evaluate_claims
+
+    cols = []
+    for G in grids:
+        runner = _runner(sc, "crisis", str(G), runs, seed, workers, chunk, progress, scheduler)
+        base = runner.results([])
+        claims = evaluate_claims(runner, robustness_draws=0) if sc.claims else []
+        cols.append({
+            "grid": G,
+            "outcomes": {k: int(v) / base.n_runs for k, v in base.outcome_counts().items()},
+            "claims": [{k: v for k, v in c.as_row().items() if k in ("claim", "verdict", "difference", "ci_low", "ci_high")} for c in claims],
+        })
+    names = sorted({k for c in cols for k in c["outcomes"]})
+    fine, finer = (cols[-2], cols[-1]) if len(cols) > 1 else (cols[-1], cols[-1])
+    shift = max((abs(fine["outcomes"].get(k, 0.0) - finer["outcomes"].get(k, 0.0)) for k in names), default=0.0)
+    flips = [a["claim"] for a, b in zip(fine["claims"], finer["claims"], strict=True) if a["verdict"] != b["verdict"]]
+    return {"scenario": sc.id, "runs": runs, "seed": seed, "grids": cols, "outcomes": names,
+            "finest_shift": shift, "finest_verdict_changes": flips}
 
 
 _SUMMARY_KEYS = (

@@ -78,6 +78,20 @@ def test_hypergame_solves_each_perceived_game(spiral):
     assert max(np.abs(_table(sol, 0, d) - _table(sol, 1, d)).max() for d in range(cg.n_decisions)) > 1e-3
 
 
+@pytest.mark.parametrize("name", ["tiny", "spiral"])
+def test_unique_nodes_skip_the_lambda_path_without_changing_the_answer(name, request):
+    # Where `_unique`'s contraction bound holds there is one fixed point, so the full-λ iteration
+    # and the λ path must land on the same strategies (to the fixed-point tolerance); a wrong bound
+    # would let the iteration keep another fixed point somewhere.
+    cg = compile_scenario(request.getfixturevalue(name), horizon=3)
+    ref = solve(cg, grid=21, selection="path")
+    got = solve(cg, grid=21)
+    for g1, g2 in zip(ref.sigma, got.sigma, strict=True):
+        for a, b in zip(g1, g2, strict=True):
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+    assert ref.params["selection"] == "path" and got.params["selection"] == "continuation"
+
+
 def test_any_thread_count_gives_the_same_bits(spiral):
     # States of a decision are solved in parallel, each on its own buffers: the thread count may
     # change the order of work but not one bit of the result.
@@ -141,7 +155,7 @@ def test_strategy_rows_are_distributions_over_available_actions(spiral):
         pytest.param({"grid": 2}, "at least 3 points", id="grid-too-coarse"),
         pytest.param({"grid": 11, "lam_steps": 0}, "lam_steps", id="no-lambda-steps"),
         pytest.param({"grid": 5, "threads": 0}, "threads", id="no-threads"),
-        pytest.param({"grid": 5, "selection": "best"}, "selection: expected 'fast' or 'continuation'", id="bad-selection"),
+        pytest.param({"grid": 5, "selection": "best"}, "selection: expected one of path, continuation, fast", id="bad-selection"),
     ],
 )
 def test_bad_arguments_are_user_errors(tiny, kwargs, match):

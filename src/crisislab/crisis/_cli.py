@@ -24,7 +24,7 @@ def solve_cmd(
     lam_steps: int = typer.Option(8, "--lam-steps", help="λ-continuation steps per node."),
     out: Path | None = typer.Option(None, "--out", help="Directory for the saved solution (default: out/<scenario id>/solution)."),
     max_gib: float = typer.Option(8.0, "--max-gib", help="Refuse grids whose policy tables exceed this many GiB."),
-    selection: str = typer.Option("continuation", "--selection", help="Stage fixed point kept where there are several: continuation (the principal branch from λ = 0) or fast (quicker, may keep another)."),
+    selection: str = typer.Option("continuation", "--selection", help="Stage fixed point kept where there are several: continuation (the principal branch from λ = 0; skipped where the point is provably unique), path (continuation at every node) or fast (quicker, may keep another)."),
     threads: int | None = typer.Option(None, "--threads", help="Threads for the states of a decision (default: every core; same result for any number)."),
 ) -> None:
     """Solve a scenario's perceived games (agent logit QRE on a belief grid) and save the solution."""

@@ -23,6 +23,7 @@ if "NUMBA_THREADING_LAYER" not in os.environ:
     nb.config.THREADING_LAYER = "forksafe"
 
 DIRECT_IT = 40
+SELECTION_MODES = ("path", "continuation", "fast")  # the kernel's `mode` is the index
 
 
 @nb.njit(cache=True)
@@ -112,6 +113,35 @@ def _iterate(s, b, g, x, sig, new, Q, w, b0, b1, D, avail, k_mover, g_m, st_m,
             damped = True
         prev = res
     return res, it, damped
+
+
+@nb.njit(cache=True)
+def _unique(s, b, g, D, avail, k_mover, g_m, st_m, lam):
+    """True when the node's stage game has exactly one fixed point at every λ' ≤ λ (so the
+    full-λ iteration, where it converges, finds the point λ-continuation would reach).
+
+    In the log-odds ℓ'_a of the posteriors the fixed point is ℓ'_a = ℓ + λ(Q_0a − Q_1a)(x'_a) −
+    (log Z_0 − log Z_1), with x' = logistic(ℓ') (dx'/dℓ' ≤ 1/4) and Q_θa piecewise linear in x'_a
+    along the mover's belief line with slopes s_θa. Each row of the map's Jacobian sums to at most
+    λ/4 (|s_0a − s_1a| + Σ_b σ_0b|s_0b| + σ_1b|s_1b|) ≤ λ/4 (max|s_0 − s_1| + 2 max|s|); below 1
+    the map is a contraction in the sup norm for every λ' ≤ λ, hence one fixed point each.
+    """
+    if k_mover != 2 or g_m < 2:
+        return True  # the posterior cannot move: a plain logit response
+    A = D.shape[0]
+    first = b - g * st_m
+    dmax = 0.0
+    smax = 0.0
+    for a in range(A):
+        if not avail[s, a]:
+            continue
+        for i in range(g_m - 1):
+            lo = first + i * st_m
+            d0 = (D[a, lo + st_m, 0] - D[a, lo, 0]) * (g_m - 1)
+            d1 = (D[a, lo + st_m, 1] - D[a, lo, 1]) * (g_m - 1)
+            dmax = max(dmax, abs(d0 - d1))
+            smax = max(smax, abs(d0), abs(d1))
+    return 0.25 * lam * (dmax + 2.0 * smax) < 1.0
 
 
 @nb.njit(cache=True)
@@ -259,7 +289,7 @@ def _newton(s, b, g, x, sig, new, Q, D, avail, g_m, st_m, lam, tol, maxit):
 @nb.njit(cache=True, parallel=True)
 def stage_kernel(
     row_ptr, nxt, prob, reward, avail, W_next, disc, grid, bidx, bstride, tau_types, wt,
-    mover, k_mover, lam, n_steps, tol, maxit, fast,
+    mover, k_mover, lam, n_steps, tol, maxit, mode,
     sigma_out, W_out, res_out, iters_out,
 ):
     """Solve one decision: every state on its own (states run in parallel over numba's threads;
@@ -268,8 +298,10 @@ def stage_kernel(
     Shapes: `row_ptr` (S*A+1,), `nxt`/`prob` (nnz,), `reward` (nnz, n, k_max), `avail` (S, A) bool,
     `W_next` (S', B, n, T), `grid` (G,), `bidx` (B, n) grid index of each actor at node b,
     `bstride` (n,), `tau_types` (T, n), `wt` (B, T) weight of the others' types at b (mover excluded).
-    `fast`: try the full-λ iteration from the uniform profile (then Newton) before λ-continuation;
-    False goes straight to continuation (slower; used to check which fixed point the fast path picks).
+    `mode`: which fixed point a node keeps (`SELECTION_MODES`). 0, "path": λ-continuation from the
+    uniform profile at every node. 1, "continuation": the same, except at nodes that `_unique`
+    proves to have one fixed point, where the full-λ iteration reaches it faster. 2, "fast": the
+    full-λ iteration (then Newton) everywhere, continuation only where both fail.
     Outputs: `sigma_out` (S, B, k_mover, A), `W_out` (S, B, n, T), `res_out` (S,) max final
     residual, `iters_out` (S,) total iterations.
     """
@@ -277,14 +309,14 @@ def stage_kernel(
     for s in nb.prange(S):
         _solve_state(
             s, row_ptr, nxt, prob, reward, avail, W_next, disc, grid, bidx, bstride, tau_types, wt,
-            mover, k_mover, lam, n_steps, tol, maxit, fast, sigma_out, W_out, res_out, iters_out,
+            mover, k_mover, lam, n_steps, tol, maxit, mode, sigma_out, W_out, res_out, iters_out,
         )
 
 
 @nb.njit(cache=True)
 def _solve_state(
     s, row_ptr, nxt, prob, reward, avail, W_next, disc, grid, bidx, bstride, tau_types, wt,
-    mover, k_mover, lam, n_steps, tol, maxit, fast,
+    mover, k_mover, lam, n_steps, tol, maxit, mode,
     sigma_out, W_out, res_out, iters_out,
 ):
     """State s of `stage_kernel` (same arguments), with its own work buffers."""
@@ -349,15 +381,15 @@ def _solve_state(
                 sig[th, a] = 1.0 / n_av if avail[s, a] else 0.0
         # (No warm start from the neighbouring belief node: the stage game can have several
         # fixed points and a warm start picks another branch at ~10% of the flagship's nodes.)
-        if fast:
+        if mode == 2 or (mode == 1 and _unique(s, b, g, D, avail, k_mover, g_m, st_m, lam)):
             res, its, damped = _iterate(
                 s, b, g, x, sig, new, Q, w, b0, b1, D, avail, k_mover, g_m, st_m,
                 lam, tol, min(DIRECT_IT, maxit), False, 1.0,
             )
             total_it += its
-        else:  # continuation only (a check of the fast path's selection)
+        else:  # several fixed points possible: keep the one on the λ path (below)
             res, damped = 1.0, True
-        if fast and (damped or res >= tol) and k_mover == 2 and g_m > 1 and 0.0 < x < 1.0:
+        if mode == 2 and (damped or res >= tol) and k_mover == 2 and g_m > 1 and 0.0 < x < 1.0:
             # Newton from where the fast path stopped; kept only if it converges
             keep[:, :] = sig
             res = _newton(s, b, g, x, sig, new, Q, D, avail, g_m, st_m, lam, tol, min(50, maxit))

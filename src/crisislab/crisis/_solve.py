@@ -18,7 +18,7 @@ import numba
 import numpy as np
 
 from crisislab.crisis._compile import CompiledGame, compile_spec
-from crisislab.crisis._kernels import stage_kernel
+from crisislab.crisis._kernels import SELECTION_MODES, stage_kernel
 from crisislab.crisis._lump import lump
 from crisislab.crisis._solution import Solution, belief_corners
 from crisislab.crisis._spec import CrisisSpec, perceived_spec
@@ -96,7 +96,7 @@ def _check_memory(cg: CompiledGame, L, G: int, max_gib: float) -> None:
 
 def solve_game(
     cg: CompiledGame, grid: np.ndarray, lam: np.ndarray, lam_steps: int, tol: float, maxit: int,
-    stats: list | None = None, max_gib: float = 8.0, fast: bool = False,
+    stats: list | None = None, max_gib: float = 8.0, selection: str = "continuation",
 ) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...], np.ndarray, list[str], float]:
     """Backward induction on one (perceived) compiled game, over exactly lumped state classes.
 
@@ -134,7 +134,7 @@ def solve_game(
         stage_kernel(
             L.row_ptr[d], L.nxt[d], L.prob[d], np.ascontiguousarray(L.reward[d]), L.avail[d],
             W_next, float(cg.disc[d]), grid, bidx, bstride, tau, np.ascontiguousarray(wt),
-            m, k_m, float(lam[m] * present[d]), int(lam_steps), float(tol), int(maxit), bool(fast),
+            m, k_m, float(lam[m] * present[d]), int(lam_steps), float(tol), int(maxit), SELECTION_MODES.index(selection),
             sigma, W_out, res, iters,
         )
         r = float(res.max()) if S else 0.0
@@ -262,7 +262,9 @@ def solve(
     `max_gib`: refuse (SolverError naming a grid that fits) when the policy tables would exceed it.
     `selection`: which stage fixed point a node keeps where there are several. "continuation"
     (default) follows the λ path from the uniform profile at λ = 0 in `lam_steps` equal steps, the
-    principal branch of the node's logit correspondence. "fast" first iterates at full λ from the
+    principal branch of the node's logit correspondence, except where a contraction bound proves
+    the node's fixed point unique (then the full-λ iteration reaches the same point faster); "path"
+    follows the λ path at every node (the reference, slowest). "fast" first iterates at full λ from the
     uniform profile (then Newton) and continues along λ only where that fails: 2–3× faster, but on
     the flagship it keeps another fixed point at ~3% of nodes, which moves outcome shares by up to
     3 points (benchmarks/RESULTS.md), so it is for quick looks only.
@@ -272,8 +274,8 @@ def solve(
     """
     cg = game if isinstance(game, CompiledGame) else compile_spec(game)
     spec = cg.spec
-    if selection not in ("fast", "continuation"):
-        raise SolverError(f"selection: expected 'fast' or 'continuation' (got {selection!r})")
+    if selection not in SELECTION_MODES:
+        raise SolverError(f"selection: expected one of {', '.join(SELECTION_MODES)} (got {selection!r})")
     if grid == "auto":
         grid = auto_grid(cg, hypergame=hypergame, max_gib=max_gib)
     _check_args(spec, grid, lam_steps, tol, maxit)
@@ -313,7 +315,7 @@ def solve(
     worst = 0.0
     for terminal in games:
         cg_g = cg.with_terminal(terminal)
-        sig, cls, W0, dg, r = solve_game(cg_g, grid_pts, lam, lam_steps, tol, maxit, stats, max_gib, selection == "fast")
+        sig, cls, W0, dg, r = solve_game(cg_g, grid_pts, lam, lam_steps, tol, maxit, stats, max_gib, selection)
         sigmas.append(sig)
         classes.append(cls)
         W0s.append(W0)

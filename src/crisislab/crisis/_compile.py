@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
 from crisislab.crisis._cond import OPS, RL_ANSWERED, RL_FAILED, RL_INACTIVE, RL_PENDING, compile_cond, round_tests
 from crisislab.crisis._spec import Attribution, Casualties, CrisisSpec, ErrorEvent
@@ -261,6 +260,8 @@ class _Compiler:
         key = (mean, dispersion, room)
         out = self._pmf_cache.get(key)
         if out is None:
+            from scipy import stats  # here, not at import: ~0.6 s that a disk-cache hit never needs
+
             j = np.arange(room)
             if dispersion is None:
                 body = stats.poisson.pmf(j, mean)

@@ -106,6 +106,7 @@ def _call(
     A = (
         A_["eff_add"], A_["eff_set"], A_["eff_mask"], A_["cas"], A_["cdf"], A_["act"], A_["act_attr_p"], A_["errs"],
         A_["err_p"], A_["bec_ptr"], A_["bec"], A_["oth_ptr"], A_["oth"], A_["oth_idx"], A_["cas_ptr"], A_["cas_list"],
+        A_["xi"], A_["xf"], A_["eff"],
     )
     I = np.array(
         [n_rl, packed.ints["n_forces"], H, packed.ints["horizon_outcome"], int(record_actions), int(record_paths),

@@ -269,8 +269,41 @@ def pack_spec(spec: SimSpec, arm) -> PackedSpec:
         forces=forces,
         script=script,
     )
+    arrays.update(_pack_execution(arrays))
     ints = dict(n_rl=n_rl, n_forces=len(arm.forces), horizon=H, horizon_outcome=spec.horizon_outcome)
     return PackedSpec(ints=ints, arrays=arrays)
+
+
+# Where each table starts in `xi` (header entries; see `_pack_execution`).
+_X_ACT, _X_ERRS, _X_BECP, _X_BEC, _X_OTHP, _X_OTH, _X_OTHI, _X_CASP, _X_CASL, _X_CAS = range(10)
+_X_FATTR, _X_FERR, _X_FCDF = range(10, 13)
+_X_HEAD = 13
+
+
+def _pack_execution(a: dict) -> dict:
+    """What `_execute` reads, as three arrays instead of sixteen (a call passes every array as
+    a struct of pointer, shape and strides: with two dozen of them, the call cost more than the work).
+
+    `xi`: int64, a header of `_X_HEAD` start offsets, then `act` (6 per action), `errs` (5 per
+    error), `bec_ptr`, `bec`, `oth_ptr`, `oth` (3 per item), `oth_idx`, `cas_ptr`, `cas_list`, `cas`
+    (4 per casualty table), flattened row-major; the header's last three entries are the starts of
+    `act_attr_p`, `err_p` and `cdf` in `xf` (float64). `eff`: int64 `(n_eff, 3, n_vars)`, each
+    effect's add, set value and set mask (0/1)."""
+    ints = [a[k].ravel() for k in ("act", "errs", "bec_ptr", "bec", "oth_ptr", "oth", "oth_idx", "cas_ptr", "cas_list", "cas")]
+    floats = [a[k].ravel() for k in ("act_attr_p", "err_p", "cdf")]
+    head = np.zeros(_X_HEAD, np.int64)
+    pos = _X_HEAD
+    for i, x in enumerate(ints):
+        head[i] = pos
+        pos += x.size
+    pos = 0
+    for i, x in enumerate(floats):
+        head[_X_FATTR + i] = pos
+        pos += x.size
+    xi = np.concatenate([head] + [np.asarray(x, np.int64) for x in ints])
+    xf = np.concatenate([np.asarray(x, np.float64) for x in floats])
+    eff = np.ascontiguousarray(np.stack([a["eff_add"], a["eff_set"], a["eff_mask"].astype(np.int64)], axis=1))
+    return dict(xi=xi, xf=xf, eff=eff)
 
 
 # ----- the kernel ----------------------------------------------------------------------------
@@ -472,32 +505,35 @@ def _bit(bits: np.uint64, c: int) -> bool:
 
 
 @njit(cache=True, _nrt=False)
-def _apply(e, eff_add, eff_set, eff_mask, state, lo, hi) -> None:
+def _apply(e, eff, state, lohi) -> None:
+    """Apply effect e (`eff` rows: add, set value, set mask) and clip to `lohi` (int64 `(2, nv)`)."""
     if e < 0:
         return
     for v in range(state.shape[0]):
-        x = eff_set[e, v] if eff_mask[e, v] else state[v] + eff_add[e, v]
-        state[v] = min(max(x, lo[v]), hi[v])
+        x = eff[e, 1, v] if eff[e, 2, v] != 0 else state[v] + eff[e, 0, v]
+        state[v] = min(max(x, lohi[0, v]), lohi[1, v])
 
 
 @njit(cache=True, _nrt=False)
-def _casualty(ci, u, cas, cdf, state, casualties, hi) -> None:
-    start, size = cas[ci, 2], cas[ci, 3]
+def _casualty(ci, u, xi, xf, state, casualties, lohi) -> None:
+    row = xi[_X_CAS] + 4 * ci
+    start, size = xi[row + 2], xi[row + 3]
     if size <= 1:
         return
+    cdf0 = xi[_X_FCDF] + start
     # searchsorted(cdf, u, side="right"): the number of table entries <= u.
     lo_, hi_ = 0, size
     while lo_ < hi_:
         mid = (lo_ + hi_) >> 1
-        if cdf[start + mid] <= u:
+        if xf[cdf0 + mid] <= u:
             lo_ = mid + 1
         else:
             hi_ = mid
     k = min(lo_, size - 1)
-    casualties[cas[ci, 0]] += k
-    into = cas[ci, 1]
+    casualties[xi[row]] += k
+    into = xi[row + 1]
     if into >= 0:
-        state[into] = min(state[into] + k, hi[into])
+        state[into] = min(state[into] + k, lohi[1, into])
 
 
 @njit(cache=True, inline="always")
@@ -507,62 +543,66 @@ def _slot(depth: int, ci: int, sub: int) -> int:
 
 # _nrt=False: no reference counting of the array arguments at each call (it dominated the loop).
 @njit(cache=True, _nrt=False)
-def _execute(
-    g, key, r, m, eff_add, eff_set, eff_mask, cas, cdf, act, act_attr_p, errs, err_p, bec_ptr, bec, oth_ptr, oth, oth_idx,
-    cas_ptr, cas_list, state, casualties, lo, hi, chain,
-):
+def _execute(g, key, r, m, xi, xf, eff, state, casualties, lohi, chain):
     """Execute global action g (errors that turn it into another first); returns the executed action.
 
     Same semantics as `_engine._execute_action`, iterative: walk down the `becomes` chain recording
     the fired errors, execute the last action fully, then apply the errors' effects and nested
-    casualties from the deepest up (the order the recursion unwinds in).
+    casualties from the deepest up (the order the recursion unwinds in). The tables are read from
+    `xi`/`xf`/`eff` (`_pack_execution`).
     """
+    o_act, o_errs, o_becp, o_bec = xi[_X_ACT], xi[_X_ERRS], xi[_X_BECP], xi[_X_BEC]
+    o_othp, o_oth, o_othi, o_casp, o_casl, o_cas = xi[_X_OTHP], xi[_X_OTH], xi[_X_OTHI], xi[_X_CASP], xi[_X_CASL], xi[_X_CAS]
+    o_attr, o_errp = xi[_X_FATTR], xi[_X_FERR]
     depth = 0
     a = g
     while depth < _MAX_DEPTH:
         fired = -1
-        for q in range(bec_ptr[a], bec_ptr[a + 1]):
-            e = bec[q]
-            if _uniform(key, r, m, _slot(depth, errs[e, 0], 0)) < err_p[e]:
+        for q in range(xi[o_becp + a], xi[o_becp + a + 1]):
+            e = xi[o_bec + q]
+            if _uniform(key, r, m, _slot(depth, xi[o_errs + 5 * e], 0)) < xf[o_errp + e]:
                 fired = e
                 break
         if fired < 0:
             break
         chain[depth] = fired
         depth += 1
-        a = errs[fired, 2]
+        a = xi[o_errs + 5 * fired + 2]
     # The action finally executed, at nesting `depth`.
-    if act[a, 2] >= 0:
-        if _uniform(key, r, m, _slot(depth, act[a, 2], 0)) < act_attr_p[a]:
-            _apply(act[a, 0], eff_add, eff_set, eff_mask, state, lo, hi)
+    ra = o_act + 6 * a
+    if xi[ra + 2] >= 0:
+        if _uniform(key, r, m, _slot(depth, xi[ra + 2], 0)) < xf[o_attr + a]:
+            _apply(xi[ra], eff, state, lohi)
         else:
-            _apply(act[a, 3], eff_add, eff_set, eff_mask, state, lo, hi)
+            _apply(xi[ra + 3], eff, state, lohi)
     else:
-        _apply(act[a, 0], eff_add, eff_set, eff_mask, state, lo, hi)
-    for q in range(oth_ptr[a], oth_ptr[a + 1]):
-        o = oth_idx[q]
-        ci = oth[o, 1]
-        if oth[o, 0] == 0:
-            if cas[oth[o, 2], 3] > 1:
-                _casualty(oth[o, 2], _uniform(key, r, m, _slot(depth, ci, 0)), cas, cdf, state, casualties, hi)
+        _apply(xi[ra], eff, state, lohi)
+    for q in range(xi[o_othp + a], xi[o_othp + a + 1]):
+        ro = o_oth + 3 * xi[o_othi + q]
+        ci = xi[ro + 1]
+        if xi[ro] == 0:
+            if xi[o_cas + 4 * xi[ro + 2] + 3] > 1:
+                _casualty(xi[ro + 2], _uniform(key, r, m, _slot(depth, ci, 0)), xi, xf, state, casualties, lohi)
         else:
-            e = oth[o, 2]
-            if _uniform(key, r, m, _slot(depth, ci, 0)) < err_p[e]:
-                _apply(errs[e, 3], eff_add, eff_set, eff_mask, state, lo, hi)
-                lst = errs[e, 4]
-                for k in range(cas_ptr[lst + 0], cas_ptr[lst + 1]):
-                    c = cas_list[k]
-                    if cas[c, 3] > 1:
-                        _casualty(c, _uniform(key, r, m, _slot(depth, ci, 1 + k - cas_ptr[lst])), cas, cdf, state, casualties, hi)
+            e = xi[ro + 2]
+            if _uniform(key, r, m, _slot(depth, ci, 0)) < xf[o_errp + e]:
+                _apply(xi[o_errs + 5 * e + 3], eff, state, lohi)
+                lst = xi[o_errs + 5 * e + 4]
+                k0 = xi[o_casp + lst]
+                for k in range(k0, xi[o_casp + lst + 1]):
+                    c = xi[o_casl + k]
+                    if xi[o_cas + 4 * c + 3] > 1:
+                        _casualty(c, _uniform(key, r, m, _slot(depth, ci, 1 + k - k0)), xi, xf, state, casualties, lohi)
     for dd in range(depth - 1, -1, -1):
         e = chain[dd]
-        ci = errs[e, 0]
-        _apply(errs[e, 3], eff_add, eff_set, eff_mask, state, lo, hi)
-        lst = errs[e, 4]
-        for k in range(cas_ptr[lst], cas_ptr[lst + 1]):
-            c = cas_list[k]
-            if cas[c, 3] > 1:
-                _casualty(c, _uniform(key, r, m, _slot(dd, ci, 1 + k - cas_ptr[lst])), cas, cdf, state, casualties, hi)
+        ci = xi[o_errs + 5 * e]
+        _apply(xi[o_errs + 5 * e + 3], eff, state, lohi)
+        lst = xi[o_errs + 5 * e + 4]
+        k0 = xi[o_casp + lst]
+        for k in range(k0, xi[o_casp + lst + 1]):
+            c = xi[o_casl + k]
+            if xi[o_cas + 4 * c + 3] > 1:
+                _casualty(c, _uniform(key, r, m, _slot(dd, ci, 1 + k - k0)), xi, xf, state, casualties, lohi)
     return a
 
 
@@ -584,7 +624,7 @@ def run_chunk(
      rule_p, rule_tab, rl, rl_aud, out_cond, forbidden, forces, script, bg_of_holder, bg_game, init_bel) = S
     # Unpacked once: taking arrays out of a tuple in the loop costs reference-count updates.
     (eff_add, eff_set, eff_mask, cas_t, cdf, act, act_attr_p, errs, err_p, bec_ptr, bec, oth_ptr, oth, oth_idx, cas_ptr,
-     cas_list) = A
+     cas_list, xi, xf, eff) = A
     (dec, keyed, radix, offset, state_keys, block, n_dec, grid_G, grid_sizes, grid_strides, sigma, perm) = P
     sig_flat = sigma.reshape(sigma.size)
     (o_types, o_outcome, o_end, o_cas, o_aud, o_rls, o_taken, o_ll, miss_d, miss_state) = out
@@ -608,6 +648,10 @@ def run_chunk(
             n_corners *= 2
 
     state = np.empty(nv, np.int64)
+    lohi = np.empty((2, nv), np.int64)
+    for v in range(nv):
+        lohi[0, v] = lo[v]
+        lohi[1, v] = hi[v]
     rls = np.zeros(max(n_rl, 1), np.int64)
     left = np.zeros(max(n_rl, 1), np.int64)
     bel = np.empty((n_bg, n_belief))
@@ -960,12 +1004,9 @@ def run_chunk(
                         if plain[g_chosen]:
                             # An effect and nothing else: `_execute` would only apply it (its call,
                             # with two dozen arrays, costs more than the work).
-                            _apply(act[g_chosen, 0], eff_add, eff_set, eff_mask, state, lo, hi)
+                            _apply(act[g_chosen, 0], eff, state, lohi)
                         else:
-                            executed = _execute(
-                                g_chosen, key, r, m, eff_add, eff_set, eff_mask, cas_t, cdf, act, act_attr_p, errs,
-                                err_p, bec_ptr, bec, oth_ptr, oth, oth_idx, cas_ptr, cas_list, state, cas, lo, hi, chain,
-                            )
+                            executed = _execute(g_chosen, key, r, m, xi, xf, eff, state, cas, lohi, chain)
                         for v in range(nv):
                             if prev[v] != state[v]:
                                 dirty = True

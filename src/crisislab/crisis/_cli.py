@@ -47,14 +47,14 @@ def solve_cmd(
     for h, actor in enumerate(spec.actors):
         first = sol.first_round(h)
         ladder = [spec.actions[x].id for x in actor.actions]
+        # Actions as rows: ladders run to ~10 rungs, which do not fit a terminal as columns.
         table = Table(title=f"{actor.id} in its own perceived game: round-1 strategy and expected value")
-        table.add_column("type")
-        for a in ladder:
-            table.add_column(a, justify="right")
-        table.add_column("value", justify="right")
-        for th, tid in enumerate(actor.types):
-            row = first[h, th, : len(ladder)]
-            table.add_row(tid, *[f"{p:.3f}" for p in row], f"{sol.values0[h, h, th]:.3f}")
+        table.add_column("action")
+        for tid in actor.types:
+            table.add_column(tid, justify="right")
+        for j, a in enumerate(ladder):
+            table.add_row(a, *[f"{first[h, th, j]:.3f}" for th in range(len(actor.types))])
+        table.add_row("expected value", *[f"{sol.values0[h, h, th]:.3f}" for th in range(len(actor.types))], style="bold")
         console.print(table)
     for msg in sol.diagnostics:
         Console(stderr=True).print(f"diagnostic: {msg}", markup=False, highlight=False)

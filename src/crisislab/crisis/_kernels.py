@@ -411,6 +411,16 @@ def _solve_state(
                     st_m, lam_k, tol_k, maxit, True, 1.0,
                 )
                 total_it += its
+            if res >= tol and k_mover == 2 and g_m > 1 and 0.0 < x < 1.0:
+                # Newton from where continuation stopped: a local corrector, so it finishes the
+                # point on this branch (stiff nodes at large λ stall the damped iteration near it)
+                keep[:, :] = sig
+                res_n = _newton(s, b, g, x, sig, new, Q, D, avail, g_m, st_m, lam, tol, min(50, maxit))
+                total_it += 1
+                if res_n < res:
+                    res = res_n
+                else:
+                    sig[:, :] = keep
             if res >= tol:
                 # Last resort: a long run with fixed moderate damping from where continuation
                 # stopped (adaptive damping can shrink the step until it stalls on maps with

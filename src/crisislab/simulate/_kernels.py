@@ -499,6 +499,28 @@ def _table_sigma(block, n_nodes, ka, g, row, b) -> np.int64:
     return (block[g, row] * n_nodes + b) * ka
 
 
+@njit(cache=True, _nrt=False)
+def _stencil(bel, bel_start, grid_G, act_j, n_active, grid_strides, c_off, c_bit, c_node, c_w) -> None:
+    """Multilinear interpolation stencil of every belief array `bel` (float64 `(n_bg, n_belief)`):
+    corner nodes `c_node` and weights `c_w` (`(n_bg, n_corners)`), corners in `c_off`/`c_bit`
+    order. The coordinate of actor j is its first type's probability, clipped to [0, 1]."""
+    for g in range(bel.shape[0]):
+        base = 0
+        for c in range(c_off.shape[0]):
+            c_w[g, c] = 1.0
+        for q in range(n_active):
+            jj = act_j[q]
+            x = min(max(bel[g, bel_start[jj]], 0.0), 1.0)
+            pos = x * (grid_G - 1)
+            lo_i = min(np.int64(np.floor(pos)), grid_G - 2)
+            fr = pos - lo_i
+            base += lo_i * grid_strides[jj]
+            for c in range(c_off.shape[0]):
+                c_w[g, c] *= fr if c_bit[c, q] else 1.0 - fr
+        for c in range(c_off.shape[0]):
+            c_node[g, c] = base + c_off[c]
+
+
 @njit(cache=True, inline="always")
 def _bit(bits: np.uint64, c: int) -> bool:
     return ((bits >> np.uint64(c)) & np.uint64(1)) != np.uint64(0)
@@ -663,10 +685,33 @@ def run_chunk(
     c_w = np.zeros((n_bg, max(n_corners, 1)))
     n_c = np.zeros(n_bg, np.int64)
     ka = k_max * a_max
-    c_rel = np.zeros((n_bg, max(n_corners, 1)), np.int64)
     lk = np.zeros(k_max)
-    i0 = np.zeros(n_actors, np.int64)
-    fr = np.zeros(n_actors)
+    # The stencil's corners: the belief-grid actors (grid_sizes > 1), and per corner its node
+    # offset from the base node and which end of each actor's interval it takes (same order as
+    # `_engine`'s interpolation: corner bits in actor order, actors off the grid skipped).
+    act_j = np.zeros(max(n_actors, 1), np.int64)
+    n_active = 0
+    for j in range(n_actors):
+        if grid_sizes[j] > 1:
+            act_j[n_active] = j
+            n_active += 1
+    c_off = np.zeros(max(n_corners, 1), np.int64)
+    c_bit = np.zeros((max(n_corners, 1), max(n_actors, 1)), np.bool_)
+    c = 0
+    for corner in range(1 << n_actors):
+        skip = False
+        for j in range(n_actors):
+            if grid_sizes[j] == 1 and (corner >> j) & 1:
+                skip = True
+        if skip:
+            continue
+        for q in range(n_active):
+            bit = (corner >> act_j[q]) & 1
+            c_bit[c, q] = bit == 1
+            c_off[c] += bit * grid_strides[act_j[q]]
+        c += 1
+    c_node = np.zeros((n_bg, max(n_corners, 1)), np.int64)
+    st_ok = False  # c_node / c_w hold the stencil of the run's current beliefs
     steps = 0
     misses = 0
     fallbacks = 0
@@ -751,6 +796,7 @@ def run_chunk(
                 bel[g, q] = init_bel[g, q]
         for s in range(cas.shape[0]):
             cas[s] = 0
+        st_ok = False
         ll = 0.0
         lik = 1.0
         for j in range(n_actors):
@@ -816,39 +862,16 @@ def run_chunk(
                     elif B > 1:
                         # Interpolation stencil of each belief array: corners (where their strategy
                         # starts) and weights; the strategy itself is read only where needed: the
-                        # own type's row, the chosen column.
+                        # own type's row, the chosen column. The corners and weights depend on the
+                        # beliefs only, so the prefetch after the last strategic move has usually
+                        # computed them already (beliefs change only at strategic moves).
+                        if not st_ok:
+                            _stencil(bel, bel_start, grid_G, act_j, n_active, grid_strides, c_off, c_bit, c_node, c_w)
+                            st_ok = True
                         for g in range(n_bg):
-                            for jj in range(n_actors):
-                                if grid_sizes[jj] > 1:
-                                    x = min(max(bel[g, bel_start[jj]], 0.0), 1.0)
-                                    pos = x * (grid_G - 1)
-                                    lo_i = min(np.int64(np.floor(pos)), grid_G - 2)
-                                    i0[jj] = lo_i
-                                    fr[jj] = pos - lo_i
-                            base_node = 0
-                            for jj in range(n_actors):
-                                if grid_sizes[jj] > 1:
-                                    base_node += i0[jj] * grid_strides[jj]
-                            c = 0
-                            for corner in range(1 << n_actors):
-                                w = 1.0
-                                idx = 0
-                                skip = False
-                                for jj in range(n_actors):
-                                    bit = (corner >> jj) & 1
-                                    if grid_sizes[jj] == 1:
-                                        if bit:
-                                            skip = True
-                                        continue
-                                    idx += (i0[jj] + bit) * grid_strides[jj]
-                                    w *= fr[jj] if bit else 1.0 - fr[jj]
-                                if skip:
-                                    continue
-                                c_idx[g, c] = _table_sigma(block, B, ka, bg_game[g], row, idx)
-                                c_rel[g, c] = idx - base_node
-                                c_w[g, c] = w
-                                c += 1
-                            n_c[g] = c
+                            for c in range(n_corners):
+                                c_idx[g, c] = _table_sigma(block, B, ka, bg_game[g], row, c_node[g, c])
+                            n_c[g] = n_corners
                     else:
                         for g in range(n_bg):
                             c_idx[g, 0] = _table_sigma(block, B, ka, bg_game[g], row, 0)
@@ -939,6 +962,7 @@ def run_chunk(
                         if tot > _TINY:
                             for t in range(kj):
                                 bel[g, s0 + t] = bel[g, s0 + t] * lk[t] / tot
+                    st_ok = False  # the beliefs changed
                     # --- the mover's red lines ------------------------------------------------------
                     for k in range(n_rl):
                         if rl[k, 0] != j or rls[k] != RL_PENDING:
@@ -1059,15 +1083,13 @@ def run_chunk(
                         kdirty = False
                     if s_idx >= 0:
                         row2 = s_idx * n_dec + dec[r + nxt[m, 1], nxt[m, 0]]
+                        if B > 1:
+                            # The next strategic move's stencil (its beliefs are the current ones).
+                            _stencil(bel, bel_start, grid_G, act_j, n_active, grid_strides, c_off, c_bit, c_node, c_w)
+                            st_ok = True
                         for g in range(n_bg):
-                            idx = 0
-                            for jj in range(n_actors):
-                                if grid_sizes[jj] > 1:
-                                    x = min(max(bel[g, bel_start[jj]], 0.0), 1.0)
-                                    idx += min(np.int64(np.floor(x * (grid_G - 1))), grid_G - 2) * grid_strides[jj]
                             for cc in range(n_c[g]):
-                                # The corner offsets relative to the base node are the last move's.
-                                f = _table_sigma(block, B, ka, bg_game[g], row2, idx + c_rel[g, cc])
+                                f = _table_sigma(block, B, ka, bg_game[g], row2, c_node[g, cc] if B > 1 else 0)
                                 if f >= 0:
                                     _prefetch(sig_flat, f)
                                     _prefetch(sig_flat, f + ka - 1)

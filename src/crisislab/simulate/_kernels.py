@@ -379,7 +379,7 @@ def _eval_all(code, cond_ptr, state, round_, rls, stack, cval) -> None:
             end = cond_ptr[c + 1] if c + 1 < cond_ptr.shape[0] else 0
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always")
 def _ckey(state, lo, rls, csr, n_rl, has_round, round_, horizon) -> np.int64:
     k = 0
     for v in range(state.shape[0]):
@@ -526,7 +526,7 @@ def _bit(bits: np.uint64, c: int) -> bool:
     return ((bits >> np.uint64(c)) & np.uint64(1)) != np.uint64(0)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always")
 def _apply(e, eff, state, lohi) -> None:
     """Apply effect e (`eff` rows: add, set value, set mask) and clip to `lohi` (int64 `(2, nv)`)."""
     if e < 0:
@@ -536,7 +536,7 @@ def _apply(e, eff, state, lohi) -> None:
         state[v] = min(max(x, lohi[0, v]), lohi[1, v])
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always")
 def _casualty(ci, u, xi, xf, state, casualties, lohi) -> None:
     row = xi[_X_CAS] + 4 * ci
     start, size = xi[row + 2], xi[row + 3]

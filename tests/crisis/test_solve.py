@@ -163,6 +163,11 @@ def test_bad_arguments_are_user_errors(tiny, kwargs, match):
         solve(compile_scenario(tiny), **kwargs)
 
 
+def test_a_horizon_below_one_round_is_refused(tiny):
+    with pytest.raises(SolverError, match=r"--horizon: a crisis needs at least one round \(got 0"):
+        compile_scenario(tiny, horizon=0)
+
+
 def test_lambda_beyond_continuation_is_refused(tiny):
     spec = spec_from_scenario(tiny)
     huge = replace(spec, actors=(replace(spec.actors[0], lam=1e9), spec.actors[1]))
@@ -208,3 +213,26 @@ def test_grid_argument_is_auto_or_a_number():
     assert parse_grid("auto") == "auto" and parse_grid("9") == 9
     with pytest.raises(SolverError, match=r"--grid: expected 'auto' or a number.*got 'fine'"):
         parse_grid("fine")
+
+
+def test_solves_from_several_threads_at_once(spiral):
+    # A Dask worker with several threads solves robustness draws concurrently; numba's fork-safe
+    # threading layer aborts the whole process if two threads enter a parallel kernel at once, so
+    # this runs in a child process and checks it survives with the sequential answers.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = f"""
+from concurrent.futures import ThreadPoolExecutor
+import numpy as np
+from crisislab.crisis import compile_scenario, solve
+from crisislab.scenario import load_scenario
+cg = compile_scenario(load_scenario({str(Path(__file__).parent / 'data' / 'spiral.yaml')!r}), horizon=3)
+one = solve(cg, grid=21).values0
+with ThreadPoolExecutor(4) as ex:
+    many = list(ex.map(lambda _: solve(cg, grid=21).values0, range(8)))
+assert all(np.array_equal(one, v) for v in many)
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -79,3 +79,15 @@ def test_cli_rejects_bad_numbers_without_traceback(run_cli) -> None:
     code, _, stderr = run_cli("simulate", str(MINI), "--runs", "0", "--policy", "myopic")
     assert code == 2
     assert "--runs" in stderr and "got 0" in stderr and "Traceback" not in stderr
+
+
+@pytest.mark.parametrize(
+    ("command", "kind", "needle"),
+    [("claims", "dir", "is a directory"), ("simulate", "dir", "is a directory"), ("run", "file", "is a file")],
+)
+def test_a_wrong_out_path_is_refused_before_any_work(run_cli, tmp_path: Path, command: str, kind: str, needle: str) -> None:
+    target = tmp_path / "taken"
+    target.mkdir() if kind == "dir" else target.write_text("keep me")
+    code, _, stderr = run_cli(command, str(MINI), "--policy", "myopic", "--runs", "50", "--out", str(target))
+    assert code == 2 and needle in stderr and "Traceback" not in stderr
+    assert kind == "dir" or target.read_text() == "keep me"  # nothing lost

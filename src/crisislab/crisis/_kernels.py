@@ -116,6 +116,18 @@ def _iterate(s, b, g, x, sig, new, Q, w, b0, b1, D, avail, k_mover, g_m, st_m,
 
 
 @nb.njit(cache=True)
+def _try_newton(s, b, g, x, sig, keep, new, Q, D, avail, g_m, st_m, lam, tol, maxit, res, bound):
+    """Newton from σ (in place), kept when its residual falls below `bound`; otherwise σ is put
+    back. Returns the residual of the σ kept (`res` is the current one)."""
+    keep[:, :] = sig
+    res_n = _newton(s, b, g, x, sig, new, Q, D, avail, g_m, st_m, lam, tol, min(50, maxit))
+    if res_n < bound:
+        return res_n
+    sig[:, :] = keep
+    return res
+
+
+@nb.njit(cache=True)
 def _unique(s, b, g, D, avail, k_mover, g_m, st_m, lam):
     """True when the node's stage game has exactly one fixed point at every λ' ≤ λ (so the
     full-λ iteration, where it converges, finds the point λ-continuation would reach).
@@ -391,13 +403,10 @@ def _solve_state(
             res, damped = 1.0, True
         if mode == 2 and (damped or res >= tol) and k_mover == 2 and g_m > 1 and 0.0 < x < 1.0:
             # Newton from where the fast path stopped; kept only if it converges
-            keep[:, :] = sig
-            res = _newton(s, b, g, x, sig, new, Q, D, avail, g_m, st_m, lam, tol, min(50, maxit))
+            res = _try_newton(s, b, g, x, sig, keep, new, Q, D, avail, g_m, st_m, lam, tol, maxit, res, tol)
             total_it += 1
             if res < tol:
                 damped = False
-            else:
-                sig[:, :] = keep
         if damped or res >= tol:
             for th in range(k_mover):
                 for a in range(A):
@@ -414,13 +423,8 @@ def _solve_state(
             if res >= tol and k_mover == 2 and g_m > 1 and 0.0 < x < 1.0:
                 # Newton from where continuation stopped: a local corrector, so it finishes the
                 # point on this branch (stiff nodes at large λ stall the damped iteration near it)
-                keep[:, :] = sig
-                res_n = _newton(s, b, g, x, sig, new, Q, D, avail, g_m, st_m, lam, tol, min(50, maxit))
+                res = _try_newton(s, b, g, x, sig, keep, new, Q, D, avail, g_m, st_m, lam, tol, maxit, res, res)
                 total_it += 1
-                if res_n < res:
-                    res = res_n
-                else:
-                    sig[:, :] = keep
             if res >= tol:
                 # Last resort: a long run with fixed moderate damping from where continuation
                 # stopped (adaptive damping can shrink the step until it stalls on maps with

@@ -11,6 +11,7 @@ strategies); expectations over the others' types are taken only where a mover ch
 from __future__ import annotations
 
 import math
+import threading
 import time
 from dataclasses import dataclass
 
@@ -25,6 +26,10 @@ from crisislab.crisis._spec import CrisisSpec, perceived_spec
 from crisislab.errors import SolverError
 
 __all__ = ["StageStats", "auto_grid", "grid_nodes", "parse_grid", "solve", "solve_game"]
+
+# numba's fork-safe threading layer (workqueue, `_kernels`) must not be entered by two threads at
+# once; solves from a thread pool (a Dask worker with several threads) take turns at the kernel.
+_KERNEL_LOCK = threading.Lock()
 
 MAX_LAM = 1e4
 RESIDUAL_WARN = 1e-6
@@ -131,12 +136,13 @@ def solve_game(
         W_out = np.zeros((S, B, n, T))
         res = np.zeros(S)
         iters = np.zeros(S, dtype=np.int64)
-        stage_kernel(
-            L.row_ptr[d], L.nxt[d], L.prob[d], np.ascontiguousarray(L.reward[d]), L.avail[d],
-            W_next, float(cg.disc[d]), grid, bidx, bstride, tau, np.ascontiguousarray(wt),
-            m, k_m, float(lam[m] * present[d]), int(lam_steps), float(tol), int(maxit), SELECTION_MODES.index(selection),
-            sigma, W_out, res, iters,
-        )
+        with _KERNEL_LOCK:
+            stage_kernel(
+                L.row_ptr[d], L.nxt[d], L.prob[d], np.ascontiguousarray(L.reward[d]), L.avail[d],
+                W_next, float(cg.disc[d]), grid, bidx, bstride, tau, np.ascontiguousarray(wt),
+                m, k_m, float(lam[m] * present[d]), int(lam_steps), float(tol), int(maxit),
+                SELECTION_MODES.index(selection), sigma, W_out, res, iters,
+            )
         r = float(res.max()) if S else 0.0
         worst = max(worst, r)
         if r > RESIDUAL_WARN:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from crisislab.errors import SolverError
+
 __all__ = [
     "ActionSpec",
     "ActorSpec",
@@ -198,7 +200,9 @@ class CrisisSpec:
         return max(len(a.types) for a in self.actors)
 
     def with_horizon(self, horizon: int) -> CrisisSpec:
-        """The same crisis truncated (or extended) to `horizon` rounds."""
+        """The same crisis truncated (or extended) to `horizon` rounds (SolverError if < 1)."""
+        if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer) or horizon < 1:
+            raise SolverError(f"--horizon: a crisis needs at least one round (got {horizon!r}; expected an integer ≥ 1)")
         return replace(self, horizon=int(horizon))
 
 

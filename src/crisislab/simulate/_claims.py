@@ -282,14 +282,23 @@ def _param_value(scenario: Any, path: str) -> float:
     return float(v["value"] if isinstance(v, dict) else v)
 
 
+def _cores() -> int:
+    """CPUs this process may run on (the affinity set, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _draw_task(job: dict[str, Any], d: int) -> list[dict[str, Any]]:
     """Draw `d`: sample, re-solve, simulate every claim's arms with the draw's N, judge each claim.
     Runs in a worker (`map_tasks`); its own simulations stay in that worker (workers = 1)."""
     if job["threads"]:
         import numba
 
-        # Parallel draws share the cores: each solves with its share of numba's threads.
-        numba.set_num_threads(job["threads"])
+        # Parallel draws share the cores: each solves with its share of numba's threads (numba
+        # refuses more than it was started with, e.g. under a restricted CPU set).
+        numba.set_num_threads(max(1, min(job["threads"], numba.config.NUMBA_NUM_THREADS)))
     rng = np.random.default_rng([job["seed"], d])
     sc_d = job["scenario"].sample_parameters(rng)
     values = {p: _param_value(sc_d, p) for p in job["params"]}
@@ -354,7 +363,7 @@ def evaluate_claims(
             "scenario": scenario, "solve": runner.solve, "seed": runner.seed, "chunk": runner.chunk,
             "runs": int(robustness_runs or max(1000, runner.runs // 4)), "claims": claims,
             "params": params, "level": level,
-            "threads": max(1, (os.cpu_count() or 1) // runner.workers) if runner.workers > 1 and runner.scheduler is None else 0,
+            "threads": max(1, _cores() // runner.workers) if runner.workers > 1 and runner.scheduler is None else 0,
         }  # fmt: skip
         per_draw = map_tasks(
             _draw_task, range(int(robustness_draws)), job, workers=runner.workers, scheduler=runner.scheduler,

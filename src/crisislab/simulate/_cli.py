@@ -93,6 +93,16 @@ def _runner(
     )
 
 
+def _check_out(path: Path | None, *, directory: bool) -> None:
+    # Checked before anything is solved, so a wrong path costs no time and loses no results.
+    if path is None:
+        return
+    if directory and path.exists() and not path.is_dir():
+        raise UserError(f"--out: {path} is a file (expected a directory to write the results into)")
+    if not directory and path.is_dir():
+        raise UserError(f"--out: {path} is a directory (expected a file name to write, e.g. {path / 'table.parquet'})")
+
+
 def _check_robustness(robustness: int, robustness_runs: int | None) -> None:
     # Checked before anything is solved, so a typo costs no time.
     if robustness < 0:
@@ -119,6 +129,7 @@ def register(app: typer.Typer) -> None:
         """Simulate a scenario as written; print outcome probabilities."""
         from crisislab.simulate._run import progress_wanted
 
+        _check_out(out, directory=False)
         sc = _load(scenario)
         runner = _runner(sc, policy, grid, runs, seed, workers, chunk, progress_wanted(json_output), scheduler)
         t0 = time.perf_counter()
@@ -167,6 +178,7 @@ def register(app: typer.Typer) -> None:
         from crisislab.simulate._run import progress_wanted
 
         _check_robustness(robustness, robustness_runs)
+        _check_out(out, directory=False)
         sc = _load(scenario)
         if not sc.claims:
             raise UserError(f"{scenario}: claims: the scenario states no claims (expected at least one)")
@@ -254,6 +266,7 @@ def register(app: typer.Typer) -> None:
         from crisislab.simulate._timeline import replay_timeline
 
         _check_robustness(robustness, robustness_runs)
+        _check_out(out, directory=True)
         sc = _load(scenario)
         progress = progress_wanted(json_output)
         t0 = time.perf_counter()

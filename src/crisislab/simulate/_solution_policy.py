@@ -80,13 +80,9 @@ def make_solver(kind: PolicyKind = "crisis", grid: int = 21) -> Callable[[Any], 
 
         return MyopicLogitPolicy
     if kind == "crisis":
+        from crisislab.simulate._claims import SolverChoice
 
-        def solve(scenario: Any) -> Policy:
-            from crisislab.crisis import solve_scenario
-
-            return SolutionPolicy(solve_scenario(scenario, grid=grid), scenario)
-
-        return solve
+        return SolverChoice("crisis", grid)  # one place solves for the simulator (picklable, variant-aware)
     raise UserError(f"--policy: must be one of {', '.join(POLICY_KINDS)} (got {kind!r})")
 
 

@@ -1,8 +1,9 @@
 """Monte Carlo throughput: crisislab's compiled kernel against its numpy engine and a Mesa peer.
 
 All three run the flagship scenario (same compiled rules, same policy object) in one process, one
-core: medians over repeats of wall time (and of the thread's CPU time, which a loaded machine
-inflates less), run-steps per second (one run-step = one move of one run still going), ratios,
+core: medians over repeats of wall time and of the thread's CPU time (run-steps per CPU-second is
+the per-core figure; a loaded machine inflates wall time more, though neighbours sharing the
+memory system and L3 cache slow the CPU time too), run-steps per second (one run-step = one move of one run still going), ratios,
 and a chi-square test that the kernel and Mesa give the same outcome distribution. Then how time
 grows with the number of runs N and with the horizon. Usage:
 
@@ -136,16 +137,16 @@ def main(argv: list[str]) -> None:
     print(f"kernel and numpy engine give the same outcome for each of the first {args.ref_runs} runs: {same}")
 
     print("\nscaling with N (horizon as written), kernel:")
-    print(f"{'runs':>10}{'run-steps':>14}{'median s':>11}{'steps/s':>15}")
+    print(f"{'runs':>10}{'run-steps':>14}{'median s':>11}{'steps/s':>15}{'steps/cpu-s':>15}")
     for n in (1_000, 10_000, 100_000, args.runs):
-        t, _, r = _median_time(lambda n=n: simulate_spec(spec, pol, n, args.seed, Arm(), record_actions=False), args.repeats)
-        print(f"{n:>10}{r.run_steps:>14}{t:>11.3f}{r.run_steps / t:>15,.0f}")
+        t, c, r = _median_time(lambda n=n: simulate_spec(spec, pol, n, args.seed, Arm(), record_actions=False), args.repeats)
+        print(f"{n:>10}{r.run_steps:>14}{t:>11.3f}{r.run_steps / t:>15,.0f}{r.run_steps / max(c, 1e-9):>15,.0f}")
     print("\nscaling with the horizon (N = 100,000), kernel:")
-    print(f"{'horizon':>10}{'run-steps':>14}{'median s':>11}{'steps/s':>15}")
+    print(f"{'horizon':>10}{'run-steps':>14}{'median s':>11}{'steps/s':>15}{'steps/cpu-s':>15}")
     for h in sorted({max(1, spec.horizon // 4), spec.horizon // 2, spec.horizon}):
         short = dataclasses.replace(spec, horizon=h)
         simulate_spec(short, pol, 2_000, args.seed, Arm(), record_actions=False)  # same table; new spec packing
-        t, _, r = _median_time(
+        t, c, r = _median_time(
             lambda s=short: simulate_spec(s, pol, 100_000, args.seed, Arm(), record_actions=False), args.repeats
         )
-        print(f"{h:>10}{r.run_steps:>14}{t:>11.3f}{r.run_steps / t:>15,.0f}")
+        print(f"{h:>10}{r.run_steps:>14}{t:>11.3f}{r.run_steps / t:>15,.0f}{r.run_steps / max(c, 1e-9):>15,.0f}")

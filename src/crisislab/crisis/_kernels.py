@@ -62,6 +62,29 @@ def _posterior_nodes(s, b, g, x, sig, w, b0, b1, avail, k_mover, g_m, st_m):
 
 
 @nb.njit(cache=True)
+def _logit_response(s, Q, new, ref, avail, lam, K):
+    """The logit response to `Q` into `new` (rows of the K types over available actions; 0 on
+    unavailable ones), and its largest distance from `ref` (sup norm)."""
+    A = Q.shape[1]
+    res = 0.0
+    for th in range(K):
+        mx = -1e300
+        for a in range(A):
+            if avail[s, a] and Q[th, a] > mx:
+                mx = Q[th, a]
+        z = 0.0
+        for a in range(A):
+            new[th, a] = np.exp(lam * (Q[th, a] - mx)) if avail[s, a] else 0.0
+            z += new[th, a]
+        for a in range(A):
+            new[th, a] /= z
+            dd = abs(new[th, a] - ref[th, a])
+            if dd > res:
+                res = dd
+    return res
+
+
+@nb.njit(cache=True)
 def _iterate(s, b, g, x, sig, new, Q, w, b0, b1, D, avail, k_mover, g_m, st_m,
              lam_k, tol_k, maxit, allow_damping, alpha0):
     """Damped fixed-point iteration σ ← σ + α(logit(λ_k Q(σ)) − σ) at one node, in place.
@@ -82,24 +105,7 @@ def _iterate(s, b, g, x, sig, new, Q, w, b0, b1, D, avail, k_mover, g_m, st_m,
                 if not avail[s, a]:
                     continue
                 Q[th, a] = (1.0 - w[a]) * D[a, b0[a], th] + w[a] * D[a, b1[a], th]
-        res = 0.0
-        for th in range(k_mover):
-            mx = -1e300
-            for a in range(A):
-                if avail[s, a] and Q[th, a] > mx:
-                    mx = Q[th, a]
-            z = 0.0
-            for a in range(A):
-                if avail[s, a]:
-                    new[th, a] = np.exp(lam_k * (Q[th, a] - mx))
-                    z += new[th, a]
-                else:
-                    new[th, a] = 0.0
-            for a in range(A):
-                new[th, a] /= z
-                dd = abs(new[th, a] - sig[th, a])
-                if dd > res:
-                    res = dd
+        res = _logit_response(s, Q, new, sig, avail, lam_k, k_mover)
         if res > prev and not allow_damping:
             return res, it, True
         for th in range(k_mover):
@@ -222,21 +228,10 @@ def _newton(s, b, g, x, sig, new, Q, D, avail, g_m, st_m, lam, tol, maxit):
             else:
                 dx[0, a] = 0.0
                 dx[1, a] = 0.0
-        res_now = 0.0
+        res_now = _logit_response(s, Q, new, sig, avail, lam, 2)
         for th in range(2):
-            mx = -1e300
             for a in range(A):
-                if avail[s, a] and Q[th, a] > mx:
-                    mx = Q[th, a]
-            z = 0.0
-            for a in range(A):
-                new[th, a] = np.exp(lam * (Q[th, a] - mx)) if avail[s, a] else 0.0
-                z += new[th, a]
-            for a in range(A):
-                new[th, a] /= z
                 R[th * A + a] = sig[th, a] - new[th, a]
-                if abs(R[th * A + a]) > res_now:
-                    res_now = abs(R[th * A + a])
         if res_now < tol:
             return res_now
         # Jacobian of R
@@ -267,25 +262,13 @@ def _newton(s, b, g, x, sig, new, Q, D, avail, g_m, st_m, lam, tol, maxit):
                 for a in range(A):
                     trial[th, a] = sig[th, a] + step * delta[th * A + a] if avail[s, a] else 0.0
             # residual at the trial point
-            r_try = 0.0
             for a in range(A):
                 if not avail[s, a]:
                     continue
                 w, b0, b1, _ = _bayes_node(x, trial[0, a], trial[1, a], b, g, g_m, st_m)
                 for th in range(2):
                     Q[th, a] = (1.0 - w) * D[a, b0, th] + w * D[a, b1, th]
-            for th in range(2):
-                mx = -1e300
-                for a in range(A):
-                    if avail[s, a] and Q[th, a] > mx:
-                        mx = Q[th, a]
-                z = 0.0
-                for a in range(A):
-                    new[th, a] = np.exp(lam * (Q[th, a] - mx)) if avail[s, a] else 0.0
-                    z += new[th, a]
-                for a in range(A):
-                    if abs(trial[th, a] - new[th, a] / z) > r_try:
-                        r_try = abs(trial[th, a] - new[th, a] / z)
+            r_try = _logit_response(s, Q, new, trial, avail, lam, 2)
             if r_try < res_now:
                 ok = True
                 break

@@ -202,3 +202,21 @@ def test_cli_bad_robustness_options_exit_2(args: tuple[str, ...], needle: str, r
     code, stdout, stderr = run_cli("claims", str(MINI), "--policy", "myopic", *args)
     assert code == 2
     assert needle in stderr + stdout and "Traceback" not in stderr
+
+
+def test_an_auto_grid_is_fixed_once_per_runner_from_the_scenario_as_written():
+    # auto_grid prefers grids whose points hold the priors (tests/crisis/test_solve.py): the mini
+    # scenario's US prior 0.6 lies on the 51-point grid, 0.55 does not, so a draw with 0.55 would
+    # pick another grid if it chose its own. Arms and draws must share the runner's grid instead.
+    from crisislab.crisis import auto_grid, spec_from_scenario
+    from crisislab.crisis._variants import compile_variant
+    from crisislab.simulate._claims import SolverChoice
+
+    sc = load_scenario(MINI)
+    drawn = sc.with_overrides({PRIOR_PATH: 0.55})
+    own = [auto_grid(compile_variant(spec_from_scenario(s))) for s in (sc, drawn)]
+    assert own[0] != own[1], own  # the premise: each scenario alone would pick its own grid
+    runner = ArmRunner(sc, SolverChoice("crisis"), 10, 1)
+    assert runner.solve == SolverChoice("crisis", own[0])
+    assert ArmRunner(drawn, runner.solve, 10, 1).solve.grid == own[0]  # how a draw is built
+    assert SolverChoice("myopic").for_scenario(sc) == SolverChoice("myopic")  # no grid to fix

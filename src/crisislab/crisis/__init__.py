@@ -84,6 +84,6 @@ def compile_scenario(scenario, horizon: int | None = None) -> CompiledGame:
     return compile_spec(spec)
 
 
-def solve_scenario(scenario, *, horizon: int | None = None, grid: int | str = 51, **kwargs) -> Solution:
+def solve_scenario(scenario, *, horizon: int | None = None, grid: int | str = "auto", **kwargs) -> Solution:
     """Compile and solve a scenario (keyword arguments as `solve`)."""
     return solve(compile_scenario(scenario, horizon), grid=grid, **kwargs)

@@ -247,7 +247,7 @@ def _grid_advice(prior: float, G: int) -> str | None:
 def solve(
     game: CompiledGame | CrisisSpec,
     *,
-    grid: int | str = 51,
+    grid: int | str = "auto",
     lam_steps: int = 8,
     tol: float = 1e-10,
     maxit: int = 500,
@@ -260,7 +260,8 @@ def solve(
     """Solve a crisis: every perceived game's stage-wise agent logit QRE on a belief grid.
 
     `game`: a `CompiledGame` or a `CrisisSpec` (compiled here). `grid`: points per two-type actor's
-    belief grid (uniform on [0, 1]), or "auto" (`auto_grid`: the finest grid within a work budget). `lam_steps`: λ-continuation steps per node (0 → λ_m).
+    belief grid (uniform on [0, 1]), or "auto" (the default; `auto_grid`: the finest grid within a
+    work budget). `lam_steps`: λ-continuation steps per node (0 → λ_m).
     `tol`, `maxit`: fixed-point tolerance (sup-norm on strategies) and iterations per step.
     `stats`: optional list that receives one `StageStats` per decision and game.
     `hypergame`: solve each actor's perceived game (default); False solves only the true

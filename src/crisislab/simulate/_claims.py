@@ -57,6 +57,11 @@ class SolverChoice:
     """`solve(scenario) -> Policy` by name: `crisis` (the crisis engine's logit QRE on a `grid`-point
     belief grid) or `myopic` (the one-step-lookahead stand-in). Picklable, unlike a closure.
 
+    `grid`: points per belief grid, or "auto" (`crisislab.crisis.auto_grid`: the finest grid within
+    the solver's work budget). "auto" depends on the scenario it is given, so `ArmRunner` fixes it
+    once from the scenario as written (`for_scenario`): every arm and robustness draw of a run is
+    then solved on the same grid.
+
     `prior_free`: both policies take beliefs as inputs (the crisis engine's strategy tables do not
     depend on the starting belief; the myopic policy ignores beliefs), so scenarios that differ only
     in priors share one solved policy. The crisis solve goes through `compile_variant`, so a draw
@@ -64,7 +69,7 @@ class SolverChoice:
     """
 
     kind: str = "crisis"
-    grid: int = 21
+    grid: int | str = "auto"
     prior_free: bool = True
 
     def __post_init__(self) -> None:
@@ -72,6 +77,17 @@ class SolverChoice:
 
         if self.kind not in POLICY_KINDS:
             raise UserError(f"--policy: must be one of {', '.join(POLICY_KINDS)} (got {self.kind!r})")
+
+    def for_scenario(self, scenario: Any) -> SolverChoice:
+        """This choice with an "auto" grid replaced by the grid `auto_grid` picks for `scenario`."""
+        if self.kind != "crisis" or self.grid != "auto":
+            return self
+        from dataclasses import replace
+
+        from crisislab.crisis import auto_grid, spec_from_scenario
+        from crisislab.crisis._variants import compile_variant
+
+        return replace(self, grid=auto_grid(compile_variant(spec_from_scenario(scenario))))
 
     def __call__(self, scenario: Any) -> Policy:
         if self.kind == "crisis":
@@ -139,7 +155,8 @@ class ArmRunner:
     """Simulates arms of one scenario with one seed, caching solved policies and results per arm.
 
     `solve(scenario) -> Policy` is called once per distinct set of parameter overrides (once in all
-    for overrides of priors only, when `solve.prior_free` is true). `workers` and `scheduler`
+    for overrides of priors only, when `solve.prior_free` is true); a `SolverChoice` with an "auto"
+    grid gets its grid here, from `scenario`, once for all arms. `workers` and `scheduler`
     distribute simulation chunks and robustness draws (`_run.map_tasks`); results do not depend
     on them.
     """
@@ -157,6 +174,8 @@ class ArmRunner:
         base_policy: Policy | None = None,
         scheduler: str | None = None,
     ):
+        if isinstance(solve, SolverChoice):
+            solve = solve.for_scenario(scenario)
         self.scenario, self.solve, self.runs, self.seed = scenario, solve, runs, seed
         self.workers, self.chunk, self.progress, self.scheduler = workers, chunk, progress, scheduler
         self._policies: dict[str, tuple[Any, Any, Policy]] = {}

@@ -77,19 +77,14 @@ def _runner(
     scenario: Any, policy: str, grid: str, runs: int, seed: int, workers: int, chunk: int, progress: bool,
     scheduler: str | None = None,
 ) -> Any:  # fmt: skip
-    from crisislab.crisis import auto_grid, parse_grid, spec_from_scenario
-    from crisislab.crisis._variants import compile_variant
+    from crisislab.crisis import parse_grid
     from crisislab.simulate._claims import ArmRunner, SolverChoice
     from crisislab.simulate._run import check_scheduler
 
     check_scheduler(scheduler)
-    grid = parse_grid(grid)
-    if grid == "auto" and policy == "crisis":
-        # Chosen once from the scenario as written, so that every arm and robustness draw is
-        # solved on the same grid.
-        grid = auto_grid(compile_variant(spec_from_scenario(scenario)))
+    # An "auto" grid is fixed by ArmRunner from the scenario as written, once for all arms and draws.
     return ArmRunner(
-        scenario, SolverChoice(policy, grid), runs, seed, workers=workers, chunk=chunk, progress=progress, scheduler=scheduler
+        scenario, SolverChoice(policy, parse_grid(grid)), runs, seed, workers=workers, chunk=chunk, progress=progress, scheduler=scheduler
     )
 
 

@@ -72,9 +72,10 @@ class SolutionPolicy:
         return out
 
 
-def make_solver(kind: PolicyKind = "crisis", grid: int = 21) -> Callable[[Any], Policy]:
-    """`solve(scenario) -> Policy` for the chosen kind (`crisis`: the crisis engine; `myopic`:
-    the one-step-lookahead logit stand-in)."""
+def make_solver(kind: PolicyKind = "crisis", grid: int | str = "auto") -> Callable[[Any], Policy]:
+    """`solve(scenario) -> Policy` for the chosen kind (`crisis`: the crisis engine on a `grid`-point
+    belief grid, "auto" as `crisislab.crisis.auto_grid`; `myopic`: the one-step-lookahead logit
+    stand-in)."""
     if kind == "myopic":
         from crisislab.simulate._myopic import MyopicLogitPolicy
 

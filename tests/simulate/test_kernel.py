@@ -134,3 +134,59 @@ def test_policies_without_a_table_use_the_reference_engine(mini) -> None:
     np.testing.assert_array_equal(auto.outcome, kern.outcome)
     with pytest.raises(ValueError, match="kernel_table"):
         simulate_chunk(spec, _OpaquePolicy(inner), 3, np.arange(10), Arm(), engine="kernel")
+
+
+def _stencil_reference(bel, starts, strides, grid_G):
+    """The multilinear stencil as `_engine` defines it, in plain Python floats: corner c takes the
+    upper end of grid actor q's interval when bit q of c is set; weights are products from 1.0."""
+    n_active = len(starts)
+    nodes, weights = [], []
+    for g in range(bel.shape[0]):
+        lo_i, fr = [], []
+        for q in range(n_active):
+            pos = min(max(float(bel[g, starts[q]]), 0.0), 1.0) * (grid_G - 1)
+            lo_i.append(min(int(np.floor(pos)), grid_G - 2))
+            fr.append(pos - lo_i[-1])
+        base = sum(lo_i[q] * int(strides[q]) for q in range(n_active))
+        row_n, row_w = [], []
+        for c in range(1 << n_active):
+            w = 1.0
+            off = 0
+            for q in range(n_active):
+                bit = (c >> q) & 1
+                w *= fr[q] if bit else 1.0 - fr[q]
+                off += bit * int(strides[q])
+            row_n.append(base + off)
+            row_w.append(w)
+        nodes.append(row_n)
+        weights.append(row_w)
+    return np.array(nodes, np.int64), np.array(weights)
+
+
+@pytest.mark.parametrize("n_active,grid_G", [(1, 5), (2, 3), (2, 5), (2, 21), (3, 4)])
+def test_stencil_fast_path_and_general_path_match_the_definition(n_active, grid_G) -> None:
+    """`_stencil` writes out two grid actors (the usual case) next to its general loop; both must
+    give the definition's nodes and weights bit for bit, on the grid's nodes, inside its cells and
+    outside [0, 1] (clipped)."""
+    from crisislab.simulate._kernels import _stencil
+
+    rng = np.random.default_rng(n_active * 100 + grid_G)
+    n_bg = 7
+    bel = rng.random((n_bg, 2 * n_active + 1))
+    bel[0, :] = 0.0
+    bel[1, :] = 1.0
+    bel[2, :] = np.arange(bel.shape[1]) % grid_G / (grid_G - 1)  # exactly on nodes
+    bel[3, :] = -0.25
+    bel[4, :] = 1.5
+    starts = 1 + 2 * np.arange(n_active)  # each grid actor's coordinate in the belief vector
+    strides = grid_G ** np.arange(n_active - 1, -1, -1)  # row-major node index
+    n_c = 1 << n_active
+    bits = [[(c >> q) & 1 for q in range(n_active)] for c in range(n_c)]
+    offs = [sum(b[q] * int(strides[q]) for q in range(n_active)) for b in bits]
+    stc = np.array(list(starts) + list(strides) + offs + [x for b in bits for x in b], np.int64)
+    c_node = np.zeros((n_bg, n_c), np.int64)
+    c_w = np.zeros((n_bg, n_c))
+    _stencil(bel, stc, grid_G, n_active, c_node, c_w)
+    nodes, weights = _stencil_reference(bel, starts, strides, grid_G)
+    np.testing.assert_array_equal(c_node, nodes)
+    assert c_w.tobytes() == weights.tobytes()

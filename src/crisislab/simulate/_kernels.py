@@ -613,6 +613,21 @@ def _slot(depth: int, ci: int, sub: int) -> int:
     return 1 + depth * _SLOTS_PER_DEPTH + 8 * ci + sub
 
 
+@njit(cache=True, inline="always")
+def _error_consequences(e, ci, depth, key, r, m, xi, xf, eff, state, casualties, lohi) -> None:
+    """A fired error e's own effect and casualty tables (drawn in consequence slot ci at nesting
+    `depth`): what both an error that turns the action into another and an error among an action's
+    other consequences do once fired. Inlined (numba IR), so `_execute` compiles as before."""
+    o_errs, o_casp, o_casl, o_cas = xi[_X_ERRS], xi[_X_CASP], xi[_X_CASL], xi[_X_CAS]
+    _apply(xi[o_errs + 5 * e + 3], eff, state, lohi)
+    lst = xi[o_errs + 5 * e + 4]
+    k0 = xi[o_casp + lst]
+    for k in range(k0, xi[o_casp + lst + 1]):
+        c = xi[o_casl + k]
+        if xi[o_cas + 4 * c + 3] > 1:
+            _casualty(c, _uniform(key, r, m, _slot(depth, ci, 1 + k - k0)), xi, xf, state, casualties, lohi)
+
+
 # _nrt=False: no reference counting of the array arguments at each call (it dominated the loop).
 @njit(cache=True, _nrt=False)
 def _execute(g, key, r, m, xi, xf, eff, state, casualties, lohi, chain):
@@ -624,7 +639,7 @@ def _execute(g, key, r, m, xi, xf, eff, state, casualties, lohi, chain):
     `xi`/`xf`/`eff` (`_pack_execution`).
     """
     o_act, o_errs, o_becp, o_bec = xi[_X_ACT], xi[_X_ERRS], xi[_X_BECP], xi[_X_BEC]
-    o_othp, o_oth, o_othi, o_casp, o_casl, o_cas = xi[_X_OTHP], xi[_X_OTH], xi[_X_OTHI], xi[_X_CASP], xi[_X_CASL], xi[_X_CAS]
+    o_othp, o_oth, o_othi, o_cas = xi[_X_OTHP], xi[_X_OTH], xi[_X_OTHI], xi[_X_CAS]
     o_attr, o_errp = xi[_X_FATTR], xi[_X_FERR]
     depth = 0
     a = g
@@ -658,23 +673,10 @@ def _execute(g, key, r, m, xi, xf, eff, state, casualties, lohi, chain):
         else:
             e = xi[ro + 2]
             if _uniform(key, r, m, _slot(depth, ci, 0)) < xf[o_errp + e]:
-                _apply(xi[o_errs + 5 * e + 3], eff, state, lohi)
-                lst = xi[o_errs + 5 * e + 4]
-                k0 = xi[o_casp + lst]
-                for k in range(k0, xi[o_casp + lst + 1]):
-                    c = xi[o_casl + k]
-                    if xi[o_cas + 4 * c + 3] > 1:
-                        _casualty(c, _uniform(key, r, m, _slot(depth, ci, 1 + k - k0)), xi, xf, state, casualties, lohi)
+                _error_consequences(e, ci, depth, key, r, m, xi, xf, eff, state, casualties, lohi)
     for dd in range(depth - 1, -1, -1):
         e = chain[dd]
-        ci = xi[o_errs + 5 * e]
-        _apply(xi[o_errs + 5 * e + 3], eff, state, lohi)
-        lst = xi[o_errs + 5 * e + 4]
-        k0 = xi[o_casp + lst]
-        for k in range(k0, xi[o_casp + lst + 1]):
-            c = xi[o_casl + k]
-            if xi[o_cas + 4 * c + 3] > 1:
-                _casualty(c, _uniform(key, r, m, _slot(dd, ci, 1 + k - k0)), xi, xf, state, casualties, lohi)
+        _error_consequences(e, xi[o_errs + 5 * e], dd, key, r, m, xi, xf, eff, state, casualties, lohi)
     return a
 
 

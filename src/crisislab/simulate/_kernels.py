@@ -738,17 +738,22 @@ def run_chunk(
     n_c = np.zeros(n_bg, np.int64)
     ka = k_max * a_max
     lk = np.zeros(k_max)
-    # The stencil's corners: the belief-grid actors (grid_sizes > 1), and per corner its node
-    # offset from the base node and which end of each actor's interval it takes (same order as
-    # `_engine`'s interpolation: corner bits in actor order, actors off the grid skipped).
+    # The stencil's corners, packed for `_stencil` (layout there): the belief-grid actors
+    # (grid_sizes > 1), their coordinates and node strides, and per corner its node offset from the
+    # base node and which end of each actor's interval it takes (same order as `_engine`'s
+    # interpolation: corner bits in actor order, actors off the grid skipped).
     act_j = np.zeros(max(n_actors, 1), np.int64)
     n_active = 0
     for j in range(n_actors):
         if grid_sizes[j] > 1:
             act_j[n_active] = j
             n_active += 1
-    c_off = np.zeros(max(n_corners, 1), np.int64)
-    c_bit = np.zeros((max(n_corners, 1), max(n_actors, 1)), np.bool_)
+    stc = np.zeros(2 * n_active + n_corners * (1 + n_active), np.int64)
+    o_off = 2 * n_active
+    o_bit = o_off + n_corners
+    for q in range(n_active):
+        stc[q] = bel_start[act_j[q]]
+        stc[n_active + q] = grid_strides[act_j[q]]
     c = 0
     for corner in range(1 << n_actors):
         skip = False
@@ -759,19 +764,10 @@ def run_chunk(
             continue
         for q in range(n_active):
             bit = (corner >> act_j[q]) & 1
-            c_bit[c, q] = bit == 1
-            c_off[c] += bit * grid_strides[act_j[q]]
+            stc[o_bit + c * n_active + q] = bit
+            stc[o_off + c] += bit * grid_strides[act_j[q]]
         c += 1
     c_node = np.zeros((n_bg, max(n_corners, 1)), np.int64)
-    # The same, packed for `_stencil` (see there).
-    stc = np.zeros(2 * n_active + n_corners * (1 + n_active), np.int64)
-    for q in range(n_active):
-        stc[q] = bel_start[act_j[q]]
-        stc[n_active + q] = grid_strides[act_j[q]]
-    for c in range(n_corners):
-        stc[2 * n_active + c] = c_off[c]
-        for q in range(n_active):
-            stc[2 * n_active + n_corners + c * n_active + q] = c_bit[c, q]
     st_ok = False  # c_node / c_w hold the stencil of the run's current beliefs
     steps = 0
     misses = 0

@@ -833,6 +833,7 @@ def run_chunk(
     for a in range(act.shape[0]):
         plain[a] = act[a, 2] < 0 and bec_ptr[a + 1] == bec_ptr[a] and oth_ptr[a + 1] == oth_ptr[a]
 
+    # --- a run: type draw, initial state ------------------------------------------------------
     for i in range(n):
         key = keys[i]
         for j in range(n_actors):
@@ -873,6 +874,7 @@ def run_chunk(
         kdirty = True
         outcome = horizon_outcome
         end_round = H
+        # --- each round, each slot: the loop's own bookkeeping ---------------------------------
         for r in range(1, H + 1):
             if has_round:
                 dirty = True
@@ -1140,6 +1142,7 @@ def run_chunk(
                             ended = True
                             break
                     changed = False
+                # --- prefetch the next strategic move's strategy lines --------------------------------
                 # After a strategic move, start loading the strategy lines the next strategic move
                 # will read (if the public state stays as it is now): its stencil's corner nodes in
                 # every belief array's game (beliefs do not change before then). Its cache misses
@@ -1161,6 +1164,7 @@ def run_chunk(
                                 if f >= 0:
                                     _prefetch(sig_flat, f)
                                     _prefetch(sig_flat, f + ka - 1)
+                # --- recording -----------------------------------------------------------------------
                 if record_paths:
                     col = (r - 1) * M + m
                     p_live[i, col] = True
@@ -1174,6 +1178,7 @@ def run_chunk(
                             p_bel[i, col, h, q] = bel[g, q]
                 if ended:
                     break
+            # --- end of round: per-round aggregates ----------------------------------------------
             if aborted and miss_mode == 1:
                 break
             if ended:
@@ -1192,6 +1197,7 @@ def run_chunk(
                 for q in range(n_belief):
                     bsum_alive[r, h, q] += np.int64(np.rint(bel[g, q] * _QUANTUM))
             n_alive[r] += 1
+        # --- a run's outputs --------------------------------------------------------------------
         o_outcome[i] = outcome
         o_end[i] = -1 if aborted else end_round
         o_ll[i] = ll + np.log(lik) if lik > 0.0 else -np.inf

@@ -1,7 +1,9 @@
-"""Run benchmarks: `python -m benchmarks` runs all, `python -m benchmarks cfr [args]` runs one.
+"""Run benchmarks: `python -m benchmarks` runs every peer comparison, `python -m benchmarks cfr [args]` runs one.
 
 Registry: every module `benchmarks/bench_<name>.py` defining `main(argv: list[str]) -> None` is a
-benchmark called `<name>`; adding a file is all it takes to register one.
+benchmark called `<name>`; adding a file is all it takes to register one. The tools for work on the
+simulator kernel (`TOOLS`: an A/B against a git revision, a line-level profile that needs `perf`,
+a table-access microbenchmark) run only when named.
 """
 
 from __future__ import annotations
@@ -9,6 +11,9 @@ from __future__ import annotations
 import importlib
 import sys
 from pathlib import Path
+
+
+TOOLS = ("kernel_ab", "kernel_profile", "table_access")
 
 
 def available() -> list[str]:
@@ -20,7 +25,8 @@ def main(argv: list[str]) -> int:
     names = available()
     if argv and argv[0] in ("-h", "--help"):
         print(__doc__)
-        print("available:", ", ".join(names))
+        print("peer comparisons:", ", ".join(n for n in names if n not in TOOLS))
+        print("tools (run only when named):", ", ".join(n for n in names if n in TOOLS))
         return 0
     if argv:
         name, rest = argv[0], argv[1:]
@@ -29,7 +35,7 @@ def main(argv: list[str]) -> int:
             return 2
         importlib.import_module(f"benchmarks.bench_{name}").main(rest)
         return 0
-    for name in names:
+    for name in (n for n in names if n not in TOOLS):
         print(f"\n=== benchmark: {name} ===", flush=True)
         importlib.import_module(f"benchmarks.bench_{name}").main([])
     return 0

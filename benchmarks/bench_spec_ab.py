@@ -2,7 +2,8 @@
 
 Like `kernel_ab`: one chunk of flagship runs on the same packed inputs, every output compared
 first, then thread-CPU medians of interleaved calls. Variants: `all` (every constant), `dims`
-(trip counts only), `flags` (call-wide branches only), or a `+`-joined list of constant names
+(trip counts only), `flags` (call-wide branches only), `none` (the general kernel rendered
+as a second module: the control), or a `+`-joined list of constant names
 (`_specialise.kernel_constants`). Usage:
 
     python -m benchmarks spec_ab [--policy crisis|myopic|fixed] [--grid G] [--runs N] [--repeats K]
@@ -52,7 +53,7 @@ def main(argv: list[str]) -> None:
 
     kernels = {"general": general}
     for v in args.variants.split(","):
-        use = set(sp.DIMS) if v == "dims" else set(sp.FLAGS) if v == "flags" else None if v == "all" else set(v.split("+"))
+        use = {"dims": set(sp.DIMS), "flags": set(sp.FLAGS), "all": None, "none": set()}.get(v, set(v.split("+")))
         t = time.perf_counter()
         mod = sp.load(consts, use)
         t_imp = time.perf_counter() - t

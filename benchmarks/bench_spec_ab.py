@@ -53,7 +53,7 @@ def main(argv: list[str]) -> None:
 
     kernels = {"general": general}
     for v in args.variants.split(","):
-        use = {"dims": set(sp.DIMS), "flags": set(sp.FLAGS), "all": None, "none": set()}.get(v, set(v.split("+")))
+        use = {"dims": set(sp.DIMS), "flags": set(sp.FLAGS), "shape": set(sp.SHAPE), "all": None, "none": set()}.get(v, set(v.split("+")))
         t = time.perf_counter()
         mod = sp.load(consts, use)
         t_imp = time.perf_counter() - t

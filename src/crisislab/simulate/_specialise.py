@@ -24,7 +24,7 @@ import numpy as np
 
 from crisislab.simulate._spec import OP_ROUND
 
-__all__ = ["DIMS", "FLAGS", "kernel_constants", "load", "render"]
+__all__ = ["DIMS", "FLAGS", "SHAPE", "kernel_constants", "load", "render"]
 
 KERNEL_SOURCE = Path(__file__).with_name("_kernels.py")
 
@@ -33,6 +33,10 @@ DIMS = ("n_rl", "H", "n_bg", "nv", "M", "n_actors", "n_belief", "k_max", "a_max"
         "ka", "grid_G", "NA", "KJ")
 FLAGS = ("n_forces", "record_actions", "record_paths", "miss_mode", "keyed", "prefetch", "has_round", "cache_ok",
          "n_active", "PERM_ID")
+# What is fixed for a (scenario, policy table) pair, whatever the call: the dimensions and the
+# flags that come from the spec and the table only (not the arm's forces, the recording options,
+# the miss mode, or `prefetch`, which a lazily grown table can flip between calls).
+SHAPE = DIMS + ("keyed", "has_round", "cache_ok", "n_active", "PERM_ID")
 
 
 def kernel_constants(spec, packed, table, record_actions: bool, record_paths: bool, miss_mode: int | None = None) -> dict:

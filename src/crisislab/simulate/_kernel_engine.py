@@ -5,10 +5,17 @@
 tabulated policy met public states it has not evaluated yet, adds them to the table and replays
 (first only the runs that met them, until none does, then the whole chunk, so that the chunk's
 aggregates come from one clean pass). It returns the same `ChunkResult` as the numpy engine.
+
+With `CRISISLAB_SPECIALISE=1` in the environment, `_call` plays the chunk with a copy of the kernel
+specialised to the scenario's and table's dimensions (`_specialise`, compiled once per shape and
+cached on disk); the general kernel stays the fallback (any failure to render or compile one warns
+once and uses it) and the reference the specialised ones are tested against.
 """
 
 from __future__ import annotations
 
+import os
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +31,31 @@ __all__ = ["KernelInputs", "kernel_chunk", "kernel_inputs"]
 
 _MAX_REPLAYS = 10_000  # a run can need one replay per new state on its path; this is a safety net
 _cache: list[tuple[SimSpec, Arm, PackedSpec]] = []
+_specialised: dict[tuple, object] = {}  # SHAPE constants -> specialised run_chunk (None: failed, use the general one)
+
+
+def specialise_enabled() -> bool:
+    return os.environ.get("CRISISLAB_SPECIALISE", "0") not in ("", "0")
+
+
+def _fail(key: tuple, e: BaseException) -> None:
+    warnings.warn(f"specialised kernel unavailable, using the general one: {e!r}", RuntimeWarning, stacklevel=3)
+    _specialised[key] = None
+
+
+def specialised_kernel(spec: SimSpec, packed: PackedSpec, table: PolicyTable) -> tuple[tuple, object]:
+    """(shape key, the `run_chunk` specialised to this scenario's and table's shape
+    (`_specialise.SHAPE`) or None when it could not be rendered)."""
+    from crisislab.simulate import _specialise as sp
+
+    consts = sp.kernel_constants(spec, packed, table, False, False)
+    key = tuple((k, consts[k]) for k in sp.SHAPE)
+    if key not in _specialised:
+        try:
+            _specialised[key] = sp.load(consts, set(sp.SHAPE)).run_chunk
+        except Exception as e:  # noqa: BLE001 - any failure falls back to the general kernel
+            _fail(key, e)
+    return key, _specialised[key]
 
 
 @dataclass(frozen=True)
@@ -139,7 +171,18 @@ def _call(
         np.zeros((n, L, n_actors, nb) if record_paths else (0, 0, 0, 0), np.float64),
         np.zeros((n, L) if record_paths else (0, 0), np.bool_),
     )
-    steps, misses, fallbacks = run_chunk(keys, S, A, I, P, out, agg, rec)
+    kernel = None
+    if specialise_enabled():
+        key, kernel = specialised_kernel(spec, packed, table)
+    if kernel is not None:
+        try:
+            # Compiled at its first call; it checks its constants before writing any output.
+            steps, misses, fallbacks = kernel(keys, S, A, I, P, out, agg, rec)
+        except Exception as e:  # noqa: BLE001
+            _fail(key, e)
+            kernel = None
+    if kernel is None:
+        steps, misses, fallbacks = run_chunk(keys, S, A, I, P, out, agg, rec)
     return int(steps), int(misses), int(fallbacks), out, agg, rec
 
 

@@ -1,0 +1,135 @@
+"""Kernels specialised to a scenario's shape (`_specialise`) against the general kernel: the same
+runs give identical outputs, array by array and bit for bit, on scenarios and policies that take
+each branch the constants fix (keyed or not, belief grid or not, round conditions, red lines or
+none, one or two belief arrays, uniform or mixed ladder sizes and type counts, forces, recording).
+
+Each distinct shape is compiled once (about 25 s cold, then loaded from the on-disk cache)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from crisislab.scenario import load_scenario
+from crisislab.simulate import FixedPolicy, compile_arm, compile_spec
+from crisislab.simulate import _kernel_engine as ke
+from crisislab.simulate import _specialise as sp
+from crisislab.simulate._engine import Arm, simulate_chunk
+from crisislab.simulate._myopic import MyopicLogitPolicy
+
+pytestmark = pytest.mark.slow
+
+HERE = Path(__file__).parent
+ROOT = HERE.parents[1]
+MINI = HERE / "mini.yaml"
+
+
+def _fixed(scenario, spec) -> FixedPolicy:
+    probs = {}
+    for j, actor in enumerate(spec.actors):
+        mover = next(m for m in spec.movers if m.id == actor)
+        k = len(mover.actions)
+        rng = np.random.default_rng(j)
+        p = rng.random((len(spec.types[j]), k)) + 0.05
+        probs[actor] = p / p.sum(axis=1, keepdims=True)
+    return FixedPolicy(probs)
+
+
+def _same(a, b) -> None:
+    for f in dataclasses.fields(a):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+            assert x.dtype == y.dtype and x.shape == y.shape, f.name
+            np.testing.assert_array_equal(x, y, err_msg=f.name, strict=True)
+        elif isinstance(x, dict) and x and isinstance(next(iter(x.values())), np.ndarray):
+            assert x.keys() == y.keys(), f.name
+            for k in x:
+                np.testing.assert_array_equal(x[k], y[k], err_msg=f"{f.name}[{k}]", strict=True)
+        else:
+            assert x == y, f.name
+
+
+def _general_and_specialised(monkeypatch, spec, make_policy, arm, record, n=1200, seed=5):
+    runs = np.arange(50, 50 + n)
+    monkeypatch.setenv("CRISISLAB_SPECIALISE", "0")
+    g = simulate_chunk(spec, make_policy(), seed, runs, arm, record, record, engine="kernel")
+    monkeypatch.setenv("CRISISLAB_SPECIALISE", "1")
+    pol = make_policy()
+    s = simulate_chunk(spec, pol, seed, runs, arm, record, record, engine="kernel")
+    inp = ke.kernel_inputs(spec, pol, arm)
+    key, kernel = ke.specialised_kernel(spec, inp.packed, inp.table)
+    assert kernel is not None and ke._specialised[key] is kernel  # used, not fallen back from
+    return g, s
+
+
+CASES = {
+    # round conditions, one red line, two belief arrays, unkeyed table, no belief grid
+    "mini-fixed": (MINI, "fixed"),
+    # keyed lazy table (misses, replays, discovery passes)
+    "mini-myopic": (MINI, "myopic"),
+    # belief grid (B > 1, two grid actors), the crisis engine's ladder order
+    "mini-crisis": (MINI, "crisis"),
+    # one belief array, no red lines, ladder sizes and type counts that differ between actors
+    "fearon-fixed": (ROOT / "scenarios" / "fearon-audience-costs.yaml", "fixed"),
+}
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_specialised_kernel_equals_general(case, monkeypatch) -> None:
+    path, kind = CASES[case]
+    scenario = load_scenario(path)
+    spec = compile_spec(scenario)
+    if kind == "fixed":
+        make = lambda: _fixed(scenario, spec)  # noqa: E731
+    elif kind == "myopic":
+        make = lambda: MyopicLogitPolicy(scenario)  # noqa: E731
+    else:
+        pytest.importorskip("crisislab.crisis")
+        from crisislab.simulate._solution_policy import make_solver
+
+        pol = make_solver("crisis", grid=5)(scenario)
+        make = lambda: pol  # noqa: E731
+    for record in (False, True):
+        _same(*_general_and_specialised(monkeypatch, spec, make, Arm(), record))
+    if case == "mini-fixed":
+        from crisislab.scenario import Forbid, ForbidSpec, Force, ForceSpec, VarCondition
+
+        arms = [
+            compile_arm(spec, scenario, [Force(force=ForceSpec(actor="US", action="us_strike", round=2))]),
+            compile_arm(spec, scenario, [Forbid(forbid=ForbidSpec(actor="Iran", action="ir_attack"))]),
+            compile_arm(spec, scenario, [Force(force=ForceSpec(actor="Iran", action="ir_attack",
+                                                               when=VarCondition(var="tension", op="le", value=1)))]),
+        ]
+        for arm in arms:
+            _same(*_general_and_specialised(monkeypatch, spec, make, arm, True))
+
+
+def test_specialised_kernel_checks_its_constants(monkeypatch) -> None:
+    """A kernel specialised to one shape refuses another's inputs (the engine then warns and
+    plays the general kernel, with the same results)."""
+    scenario = load_scenario(MINI)
+    spec = compile_spec(scenario)
+    fixed_inp = ke.kernel_inputs(spec, _fixed(scenario, spec), Arm())
+    _, fixed_kernel = ke.specialised_kernel(spec, fixed_inp.packed, fixed_inp.table)
+    assert fixed_kernel is not None
+    monkeypatch.setattr(ke, "_specialised", {})
+    monkeypatch.setattr(ke, "specialised_kernel", lambda *a: (("wrong",), fixed_kernel))
+    runs = np.arange(300)
+    monkeypatch.setenv("CRISISLAB_SPECIALISE", "1")
+    with pytest.warns(RuntimeWarning, match="keyed differs"):
+        s = simulate_chunk(spec, MyopicLogitPolicy(scenario), 3, runs, Arm(), engine="kernel")
+    monkeypatch.setenv("CRISISLAB_SPECIALISE", "0")
+    _same(s, simulate_chunk(spec, MyopicLogitPolicy(scenario), 3, runs, Arm(), engine="kernel"))
+
+
+def test_render_fails_loudly_when_the_kernel_source_moves(monkeypatch, tmp_path) -> None:
+    src = tmp_path / "_kernels.py"
+    src.write_text(sp.KERNEL_SOURCE.read_text().replace("kj = n_types[j]", "kj = int(n_types[j])"))
+    monkeypatch.setattr(sp, "KERNEL_SOURCE", src)
+    consts = {k: 2 for k in sp.SHAPE} | {"keyed": True, "has_round": False, "cache_ok": True, "PERM_ID": True}
+    with pytest.raises(RuntimeError, match="kj = n_types"):
+        sp.render(consts, set(sp.SHAPE))

@@ -2,8 +2,8 @@
 
 Registry: every module `benchmarks/bench_<name>.py` defining `main(argv: list[str]) -> None` is a
 benchmark called `<name>`; adding a file is all it takes to register one. The tools for work on the
-simulator kernel (`TOOLS`: an A/B against a git revision, a line-level profile that needs `perf`,
-a table-access microbenchmark) run only when named.
+simulator kernel (`TOOLS`: an A/B against a git revision, an A/B of specialised kernels, a line-level profile that
+needs `perf`, a table-access microbenchmark) run only when named.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 
-TOOLS = ("kernel_ab", "kernel_profile", "table_access")
+TOOLS = ("kernel_ab", "kernel_profile", "spec_ab", "table_access")
 
 
 def available() -> list[str]:

@@ -1,6 +1,8 @@
 """Monte Carlo throughput: crisislab's compiled kernel against its numpy engine and a Mesa peer.
 
-All three run the flagship scenario (same compiled rules, same policy object) in one process, one
+The kernel is timed twice, interleaved: specialised to the flagship's shape (`CRISISLAB_KERNEL=
+specialised`; compiled in the warm-up if this machine has not yet) and general; they give the same
+bits (checked). All three run the flagship scenario (same compiled rules, same policy object) in one process, one
 core: medians over repeats of wall time and of the thread's CPU time (run-steps per CPU-second is
 the per-core figure; a loaded machine inflates wall time more, though neighbours sharing the
 memory system and L3 cache slow the CPU time too), run-steps per second (one run-step = one move of one run still going), ratios,
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import statistics
 import time
 
@@ -47,6 +50,18 @@ def _median_time(fn, repeats: int) -> tuple[float, float, object]:
         cpus.append(time.thread_time() - c)
         walls.append(time.perf_counter() - w)
     return statistics.median(walls), statistics.median(cpus), out
+
+
+def _interleaved(fns, repeats: int) -> list[tuple[float, float, object]]:
+    """`_median_time` of each of `fns`, their calls interleaved."""
+    walls, cpus, outs = [[] for _ in fns], [[] for _ in fns], [None] * len(fns)
+    for _ in range(repeats):
+        for i, fn in enumerate(fns):
+            w, c = time.perf_counter(), time.thread_time()
+            outs[i] = fn()
+            cpus[i].append(time.thread_time() - c)
+            walls[i].append(time.perf_counter() - w)
+    return [(statistics.median(w), statistics.median(c), o) for w, c, o in zip(walls, cpus, outs, strict=True)]
 
 
 def _policy(kind: str, scenario, spec, grid: int = 3):
@@ -94,27 +109,37 @@ def main(argv: list[str]) -> None:
     spec = compile_spec(sc)
     pol = _policy(args.policy, sc, spec, args.grid)
     # Warm-up: numba compilation (cached on disk after the first time) and, for the myopic
-    # policy, its lazily built table on the states the runs reach.
-    t0 = time.perf_counter()
-    simulate_spec(spec, pol, args.runs, args.seed, Arm(), record_actions=False)
-    warm = time.perf_counter() - t0
-
-    def ours():
+    # policy, its lazily built table on the states the runs reach. Both kernels give the same bits
+    # (tests/simulate/test_kernel_specialise.py); the specialised one is compiled for the
+    # flagship's shape here if this machine has not done it yet (`_kernel_engine`).
+    def ours(kernel: str):
+        os.environ["CRISISLAB_KERNEL"] = kernel
         return simulate_spec(spec, pol, args.runs, args.seed, Arm(), record_actions=False)
 
-    t_k, c_k, res = _median_time(ours, args.repeats)
+    warm = {}
+    for kernel in ("general", "specialised"):
+        t0 = time.perf_counter()
+        ours(kernel)
+        warm[kernel] = time.perf_counter() - t0
+
+    # Interleaved, so that a slower minute on this shared VM slows both alike.
+    (t_k, c_k, res), (t_s, c_s, res_s) = _interleaved([lambda: ours("general"), lambda: ours("specialised")],
+                                                      args.repeats)
+    same_kernels = res.runs.equals(res_s.runs)
     t_r, c_r, ref = _median_time(lambda: _reference(spec, pol, args.ref_runs, args.seed), max(1, args.repeats // 2))
     t_m, c_m, (mesa_out, mesa_steps) = _median_time(
         lambda: run_mesa(spec, pol, args.mesa_runs, args.seed), max(1, args.repeats // 2)
     )
     rows = [
-        ("crisislab kernel (numba)", args.runs, res.run_steps, t_k, c_k),
+        ("crisislab kernel, specialised", args.runs, res_s.run_steps, t_s, c_s),
+        ("crisislab kernel, general", args.runs, res.run_steps, t_k, c_k),
         ("crisislab numpy engine", args.ref_runs, ref.run_steps, t_r, c_r),
         ("Mesa (agent-based)", args.mesa_runs, mesa_steps, t_m, c_m),
     ]
     mesa_rate = mesa_steps / t_m
     print(f"flagship {sc.id}, policy {args.policy}, horizon {spec.horizon}, {len(spec.movers)} movers per round; "
-          f"1 process, medians of {args.repeats} repeats (first call incl. compile/table warm-up: {warm:.2f} s)")
+          f"1 process, medians of {args.repeats} repeats (first call incl. compile/table warm-up: general "
+          f"{warm['general']:.2f} s, then specialised {warm['specialised']:.2f} s)")
     print(f"{'implementation':<28}{'runs':>9}{'run-steps':>13}{'median s':>10}{'steps/s (wall)':>16}"
           f"{'steps/s (cpu)':>15}{'vs Mesa':>10}")
     for name, n, steps, t, c in rows:
@@ -135,13 +160,17 @@ def main(argv: list[str]) -> None:
           f"({'consistent' if p > 0.01 else 'DIFFERENT'})")
     same = np.array_equal(res.runs["outcome"].cat.codes.to_numpy()[: args.ref_runs], ref.outcome)
     print(f"kernel and numpy engine give the same outcome for each of the first {args.ref_runs} runs: {same}")
+    print(f"specialised and general kernel give identical per-run tables: {same_kernels}")
 
-    print("\nscaling with N (horizon as written), kernel:")
+    os.environ["CRISISLAB_KERNEL"] = "specialised"
+    print("\nscaling with N (horizon as written), specialised kernel:")
     print(f"{'runs':>10}{'run-steps':>14}{'median s':>11}{'steps/s':>15}{'steps/cpu-s':>15}")
     for n in (1_000, 10_000, 100_000, args.runs):
         t, c, r = _median_time(lambda n=n: simulate_spec(spec, pol, n, args.seed, Arm(), record_actions=False), args.repeats)
         print(f"{n:>10}{r.run_steps:>14}{t:>11.3f}{r.run_steps / t:>15,.0f}{r.run_steps / max(c, 1e-9):>15,.0f}")
-    print("\nscaling with the horizon (N = 100,000), kernel:")
+    # Each horizon is another shape for a specialised kernel (another compile): the general one here.
+    os.environ["CRISISLAB_KERNEL"] = "general"
+    print("\nscaling with the horizon (N = 100,000), general kernel:")
     print(f"{'horizon':>10}{'run-steps':>14}{'median s':>11}{'steps/s':>15}{'steps/cpu-s':>15}")
     for h in sorted({max(1, spec.horizon // 4), spec.horizon // 2, spec.horizon}):
         short = dataclasses.replace(spec, horizon=h)

@@ -54,14 +54,15 @@ def _same(a, b) -> None:
 
 def _general_and_specialised(monkeypatch, spec, make_policy, arm, record, n=1200, seed=5):
     runs = np.arange(50, 50 + n)
-    monkeypatch.setenv("CRISISLAB_SPECIALISE", "0")
+    monkeypatch.setenv("CRISISLAB_KERNEL", "general")
     g = simulate_chunk(spec, make_policy(), seed, runs, arm, record, record, engine="kernel")
-    monkeypatch.setenv("CRISISLAB_SPECIALISE", "1")
+    monkeypatch.setenv("CRISISLAB_KERNEL", "specialised")
     pol = make_policy()
     s = simulate_chunk(spec, pol, seed, runs, arm, record, record, engine="kernel")
     inp = ke.kernel_inputs(spec, pol, arm)
-    key, kernel = ke.specialised_kernel(spec, inp.packed, inp.table)
-    assert kernel is not None and ke._specialised[key] is kernel  # used, not fallen back from
+    key, kernel, marker = ke.specialised_kernel(spec, inp.packed, inp.table)
+    assert kernel is not None and ke._specialised[key][0] is kernel  # used, not fallen back from
+    assert marker.exists()  # so that `auto` plays it from now on
     return g, s
 
 
@@ -114,15 +115,16 @@ def test_specialised_kernel_checks_its_constants(monkeypatch) -> None:
     scenario = load_scenario(MINI)
     spec = compile_spec(scenario)
     fixed_inp = ke.kernel_inputs(spec, _fixed(scenario, spec), Arm())
-    _, fixed_kernel = ke.specialised_kernel(spec, fixed_inp.packed, fixed_inp.table)
+    _, fixed_kernel, marker = ke.specialised_kernel(spec, fixed_inp.packed, fixed_inp.table)
     assert fixed_kernel is not None
     monkeypatch.setattr(ke, "_specialised", {})
-    monkeypatch.setattr(ke, "specialised_kernel", lambda *a: (("wrong",), fixed_kernel))
+    monkeypatch.setattr(ke, "specialised_kernel", lambda *a, **k: (("wrong",), fixed_kernel, marker))
     runs = np.arange(300)
-    monkeypatch.setenv("CRISISLAB_SPECIALISE", "1")
+    monkeypatch.setenv("CRISISLAB_KERNEL", "specialised")
     with pytest.warns(RuntimeWarning, match="keyed differs"):
         s = simulate_chunk(spec, MyopicLogitPolicy(scenario), 3, runs, Arm(), engine="kernel")
-    monkeypatch.setenv("CRISISLAB_SPECIALISE", "0")
+    assert ke._specialised[("wrong",)] is None  # not tried again in this process
+    monkeypatch.setenv("CRISISLAB_KERNEL", "general")
     _same(s, simulate_chunk(spec, MyopicLogitPolicy(scenario), 3, runs, Arm(), engine="kernel"))
 
 
@@ -133,3 +135,40 @@ def test_render_fails_loudly_when_the_kernel_source_moves(monkeypatch, tmp_path)
     consts = {k: 2 for k in sp.SHAPE} | {"keyed": True, "has_round": False, "cache_ok": True, "PERM_ID": True}
     with pytest.raises(RuntimeError, match="kj = n_types"):
         sp.render(consts, set(sp.SHAPE))
+
+
+def test_auto_plays_a_specialised_kernel_only_once_compiled(monkeypatch, tmp_path) -> None:
+    """`auto` (the default) never compiles: with an empty kernel cache it plays the general kernel
+    and writes nothing; once `specialised` has compiled the shape there, `auto` plays that."""
+    scenario = load_scenario(MINI)
+    spec = compile_spec(scenario)
+    make = lambda: _fixed(scenario, spec)  # noqa: E731
+    inp = ke.kernel_inputs(spec, make(), Arm())
+    monkeypatch.setattr(ke, "_specialised", {})
+    monkeypatch.setattr(ke, "_not_compiled", set())
+    monkeypatch.setenv("CRISISLAB_KERNEL_CACHE", str(tmp_path))
+    monkeypatch.delenv("CRISISLAB_KERNEL", raising=False)
+    runs = np.arange(400)
+    g = simulate_chunk(spec, make(), 4, runs, Arm(), engine="kernel")
+    assert ke.specialised_kernel(spec, inp.packed, inp.table, only_compiled=True)[1] is None
+    assert not any(tmp_path.iterdir())
+    # What `specialised` leaves behind: the module and its compiled marker (the module itself is
+    # the one the default cache already holds, so this does not compile again).
+    monkeypatch.delenv("CRISISLAB_KERNEL_CACHE")
+    monkeypatch.setattr(ke, "_not_compiled", set())
+    monkeypatch.setenv("CRISISLAB_KERNEL", "specialised")
+    simulate_chunk(spec, make(), 4, runs[:10], Arm(), engine="kernel")
+    monkeypatch.setattr(ke, "_specialised", {})
+    monkeypatch.delenv("CRISISLAB_KERNEL")
+    s = simulate_chunk(spec, make(), 4, runs, Arm(), engine="kernel")
+    key, kernel, marker = ke.specialised_kernel(spec, inp.packed, inp.table, only_compiled=True)
+    assert kernel is not None and marker.exists() and ke._specialised[key][0] is kernel
+    _same(g, s)
+
+
+def test_an_unknown_kernel_mode_is_a_user_error(monkeypatch) -> None:
+    from crisislab.errors import UserError
+
+    monkeypatch.setenv("CRISISLAB_KERNEL", "fastest")
+    with pytest.raises(UserError, match="CRISISLAB_KERNEL.*'fastest'.*auto, general, specialised"):
+        ke.kernel_mode()

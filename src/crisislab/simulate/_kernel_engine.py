@@ -6,10 +6,14 @@ tabulated policy met public states it has not evaluated yet, adds them to the ta
 (first only the runs that met them, until none does, then the whole chunk, so that the chunk's
 aggregates come from one clean pass). It returns the same `ChunkResult` as the numpy engine.
 
-With `CRISISLAB_SPECIALISE=1` in the environment, `_call` plays the chunk with a copy of the kernel
-specialised to the scenario's and table's dimensions (`_specialise`, compiled once per shape and
-cached on disk); the general kernel stays the fallback (any failure to render or compile one warns
-once and uses it) and the reference the specialised ones are tested against.
+Which kernel plays a chunk (`CRISISLAB_KERNEL`; the results are the same bits either way):
+`specialised` compiles a copy of the kernel specialised to the scenario's and table's shape
+(`_specialise`: ~30 s once per shape, then cached on disk) and plays it, 1.2-1.4x faster on the
+flagship; `general` plays the general kernel (compiled once for every scenario); `auto`, the
+default, plays the specialised kernel when this machine has already compiled it for the shape and
+the general one otherwise, so no call pays a compile it did not ask for. The general kernel stays
+the fallback (a specialised kernel that cannot be rendered, compiled or does not match its inputs
+warns once and is not used again) and the reference the specialised ones are tested against.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import os
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,11 +36,21 @@ __all__ = ["KernelInputs", "kernel_chunk", "kernel_inputs"]
 
 _MAX_REPLAYS = 10_000  # a run can need one replay per new state on its path; this is a safety net
 _cache: list[tuple[SimSpec, Arm, PackedSpec]] = []
-_specialised: dict[tuple, object] = {}  # SHAPE constants -> specialised run_chunk (None: failed, use the general one)
+# SHAPE constants -> (specialised run_chunk, its compiled-marker file), or None: failed, use the general one.
+_specialised: dict[tuple, tuple[object, Any] | None] = {}
+_not_compiled: set[tuple] = set()  # shapes `auto` found uncompiled in this process (it does not look again)
+KERNEL_MODES = ("auto", "general", "specialised")
 
 
-def specialise_enabled() -> bool:
-    return os.environ.get("CRISISLAB_SPECIALISE", "0") not in ("", "0")
+def kernel_mode() -> str:
+    """`CRISISLAB_KERNEL` (default `auto`); see the module's docstring."""
+    mode = os.environ.get("CRISISLAB_KERNEL", "auto").strip().lower() or "auto"
+    if mode not in KERNEL_MODES:
+        from crisislab.errors import UserError
+
+        raise UserError(f"environment variable CRISISLAB_KERNEL: unknown kernel (got {mode!r}; expected one of "
+                        f"{', '.join(KERNEL_MODES)})")
+    return mode
 
 
 def _fail(key: tuple, e: BaseException) -> None:
@@ -43,19 +58,29 @@ def _fail(key: tuple, e: BaseException) -> None:
     _specialised[key] = None
 
 
-def specialised_kernel(spec: SimSpec, packed: PackedSpec, table: PolicyTable) -> tuple[tuple, object]:
+def specialised_kernel(spec: SimSpec, packed: PackedSpec, table: PolicyTable, only_compiled: bool = False):
     """(shape key, the `run_chunk` specialised to this scenario's and table's shape
-    (`_specialise.SHAPE`) or None when it could not be rendered)."""
+    (`_specialise.SHAPE`), the file marking it compiled). The kernel is None when it could not be
+    rendered, or, with `only_compiled`, when this machine has not compiled it yet."""
     from crisislab.simulate import _specialise as sp
 
     consts = sp.kernel_constants(spec, packed, table, False, False)
     key = tuple((k, consts[k]) for k in sp.SHAPE)
     if key not in _specialised:
         try:
-            _specialised[key] = sp.load(consts, set(sp.SHAPE)).run_chunk
+            if only_compiled:
+                if key in _not_compiled:
+                    return key, None, None
+                _, path, _ = sp.module_file(consts, set(sp.SHAPE))
+                if os.environ.get("CRISISLAB_NO_CACHE") or not sp.compiled_marker(path).exists():
+                    _not_compiled.add(key)
+                    return key, None, None
+            mod = sp.load(consts, set(sp.SHAPE))
+            _specialised[key] = (mod.run_chunk, sp.compiled_marker(Path(mod.__file__)))
         except Exception as e:  # noqa: BLE001 - any failure falls back to the general kernel
             _fail(key, e)
-    return key, _specialised[key]
+    got = _specialised[key]
+    return (key, None, None) if got is None else (key, got[0], got[1])
 
 
 @dataclass(frozen=True)
@@ -172,8 +197,9 @@ def _call(
         np.zeros((n, L) if record_paths else (0, 0), np.bool_),
     )
     kernel = None
-    if specialise_enabled():
-        key, kernel = specialised_kernel(spec, packed, table)
+    mode = kernel_mode()
+    if mode != "general":
+        key, kernel, marker = specialised_kernel(spec, packed, table, only_compiled=mode == "auto")
     if kernel is not None:
         try:
             # Compiled at its first call; it checks its constants before writing any output.
@@ -181,6 +207,12 @@ def _call(
         except Exception as e:  # noqa: BLE001
             _fail(key, e)
             kernel = None
+        else:
+            if not marker.exists():
+                try:
+                    marker.touch()
+                except OSError:  # a read-only cache: `auto` then keeps to the general kernel
+                    pass
     if kernel is None:
         steps, misses, fallbacks = run_chunk(keys, S, A, I, P, out, agg, rec)
     return int(steps), int(misses), int(fallbacks), out, agg, rec

@@ -24,7 +24,7 @@ import numpy as np
 
 from crisislab.simulate._spec import OP_ROUND
 
-__all__ = ["DIMS", "FLAGS", "SHAPE", "kernel_constants", "load", "render"]
+__all__ = ["DIMS", "FLAGS", "SHAPE", "compiled_marker", "kernel_constants", "load", "module_file", "render"]
 
 KERNEL_SOURCE = Path(__file__).with_name("_kernels.py")
 
@@ -164,21 +164,37 @@ def render(consts: dict, use: set[str] | None = None) -> str:
 
 
 def default_cache_dir() -> Path:
-    base = os.environ.get("CRISISLAB_KERNEL_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "crisislab", "kernels")
-    return Path(base)
+    """`$CRISISLAB_KERNEL_CACHE`, else `kernels/` in crisislab's cache root (`$CRISISLAB_CACHE_DIR`,
+    else `$XDG_CACHE_HOME/crisislab` or `~/.cache/crisislab`, as the crisis engine's compile cache)."""
+    if os.environ.get("CRISISLAB_KERNEL_CACHE"):
+        return Path(os.environ["CRISISLAB_KERNEL_CACHE"])
+    root = os.environ.get("CRISISLAB_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "crisislab")
+    return Path(root) / "kernels"
+
+
+def module_file(consts: dict, use: set[str] | None = None, cache_dir: Path | None = None) -> tuple[str, Path, str]:
+    """(module name, file, source) of the kernel specialised to `consts`: the name hashes the
+    rendered source, which contains the general kernel's, so an edited kernel never meets a stale
+    file."""
+    text = render(consts, use)
+    name = f"_kspec_{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+    d = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    return name, d / f"{name}.py", text
+
+
+def compiled_marker(path: Path) -> Path:
+    """The file whose presence says the kernel module at `path` has compiled and run once here
+    (so numba's on-disk cache holds its machine code and loading it costs a fraction of a second)."""
+    return path.with_suffix(".compiled")
 
 
 def load(consts: dict, use: set[str] | None = None, cache_dir: Path | None = None):
     """Import (writing it first if needed) the kernel module specialised to `consts`."""
-    text = render(consts, use)
-    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
-    name = f"_kspec_{digest}"
+    name, path, text = module_file(consts, use, cache_dir)
     if name in sys.modules:
         return sys.modules[name]
-    d = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    d.mkdir(parents=True, exist_ok=True)
-    path = d / f"{name}.py"
+    path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists() or path.read_text(encoding="utf-8") != text:
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(text, encoding="utf-8")

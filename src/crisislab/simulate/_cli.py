@@ -45,6 +45,25 @@ PolicyOpt = Annotated[
 ]
 GridOpt = Annotated[str, typer.Option("--grid", help="Belief-grid points for the crisis engine, or 'auto': the finest grid within a work budget.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout (no progress bar).")]
+ForceOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--force", metavar="ACTOR:ACTION[@ROUND|@when:COND]",
+        help="Force an action: at every move where it is available, at a round (@3), or whenever a condition holds "
+        "(@when:'tension >= 4 and round > 2', @when:'american_deaths is pending'). Repeatable.",
+    ),
+]
+ForbidOpt = Annotated[
+    list[str] | None, typer.Option("--forbid", metavar="ACTOR:ACTION", help="Forbid an action. Repeatable.")
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set", metavar="PATH=VALUE",
+        help="Override a parameter by its field path, as a claim's `set` (actors.US.types.resolute.prior=0.7, actors.US.lam=3); "
+        "the intervened arm is re-solved. Repeatable.",
+    ),
+]
 
 
 def _load(path: Path) -> Any:
@@ -118,14 +137,30 @@ def register(app: typer.Typer) -> None:
         grid: GridOpt = "auto",
         scheduler: SchedulerOpt = None,
         paths: Annotated[bool, typer.Option("--paths", help="Also write the per-move table (PATH-stem.paths.parquet).")] = False,
-        out: Annotated[Path | None, typer.Option("--out", help="Write the per-run table as Parquet here.")] = None,
+        out: Annotated[
+            Path | None,
+            typer.Option("--out", help="Write the per-run table as Parquet here (with interventions: both arms, an `arm` column)."),
+        ] = None,
         json_output: JsonOpt = False,
+        force: ForceOpt = None,
+        forbid: ForbidOpt = None,
+        set_: SetOpt = None,
     ) -> None:
-        """Simulate a scenario as written; print outcome probabilities."""
+        """Simulate a scenario as written; print outcome probabilities. With --force/--forbid/--set,
+        simulate it as written and intervened on the same runs (common random numbers) and print
+        both arms and their paired differences with 95% intervals."""
         from crisislab.simulate._run import progress_wanted
 
         _check_out(out, directory=False)
         sc = _load(scenario)
+        options = [("--force", v) for v in force or ()] + [("--forbid", v) for v in forbid or ()] + [("--set", v) for v in set_ or ()]
+        if options:
+            from crisislab.simulate._cli_interventions import parse_interventions
+
+            interventions = parse_interventions(sc, options)  # every problem, before anything is solved
+            runner = _runner(sc, policy, grid, runs, seed, workers, chunk, progress_wanted(json_output), scheduler)
+            _paired_simulation(sc, runner, interventions, seed, paths, out, json_output)
+            return
         runner = _runner(sc, policy, grid, runs, seed, workers, chunk, progress_wanted(json_output), scheduler)
         t0 = time.perf_counter()
         res = runner.results([], paths=paths)
@@ -306,6 +341,85 @@ def register(app: typer.Typer) -> None:
         if replay is not None:
             typer.echo(f"real timeline: log-likelihood {replay.loglik:.2f}, more probable than {replay.percentile:.1%} of simulated paths")
         typer.echo(f"report: {path}")
+
+
+ARMS = ("baseline", "intervened")
+
+
+def _paired_simulation(
+    sc: Any, runner: Any, interventions: list[Any], seed: int, paths: bool, out: Path | None, json_output: bool
+) -> None:
+    """`simulate` with interventions: the scenario as written and intervened, same seed and run
+    indices (common random numbers; the intervened arm re-solved when a `set` changes what the
+    strategies depend on, as for claims), each outcome's paired difference with its 95% interval."""
+    from crisislab.simulate._claims import describe_interventions
+    from crisislab.simulate._stats import paired_difference
+
+    level = 0.95
+    t0 = time.perf_counter()
+    arms = {"baseline": runner.results([], paths=paths), "intervened": runner.results(interventions, paths=paths)}
+    dt = time.perf_counter() - t0
+    base, arm = arms["baseline"], arms["intervened"]
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _with_arm([r.runs for r in arms.values()]).to_parquet(out, index=False)
+        if paths:
+            _with_arm([r.paths for r in arms.values()]).to_parquet(out.with_name(out.stem + ".paths.parquet"), index=False)
+    outcomes = list(base.spec.outcomes)
+    diffs = {}
+    for k in outcomes:
+        e = paired_difference(
+            (arm.runs["outcome"] == k).to_numpy(float), (base.runs["outcome"] == k).to_numpy(float), level
+        )  # fmt: skip
+        diffs[k] = {"difference": e.diff, "se": e.se, "ci_low": e.ci_low, "ci_high": e.ci_high}
+    summary = {
+        "scenario": sc.id,
+        "runs": base.n_runs,
+        "seed": seed,
+        "seconds": dt,
+        "level": level,
+        "interventions": [iv.model_dump(mode="json", by_alias=True, exclude_none=True) for iv in interventions],
+        "arms": {
+            name: {
+                "interventions": describe_interventions([] if name == "baseline" else interventions),
+                "run_steps": r.run_steps,
+                "outcomes": {k: int(v) / r.n_runs for k, v in r.outcome_counts().items()},
+            }
+            for name, r in arms.items()
+        },
+        "difference": diffs,
+    }
+    if json_output:
+        typer.echo(json.dumps(summary))
+        return
+    typer.echo(
+        f"{sc.id}: {base.n_runs} runs per arm, seed {seed}, common random numbers; "
+        f"{base.run_steps + arm.run_steps} run-steps in {dt:.2f} s"
+    )
+    typer.echo(f"  baseline:   {summary['arms']['baseline']['interventions']}")
+    typer.echo(f"  intervened: {summary['arms']['intervened']['interventions']}")
+    width = max(16, *(len(k) for k in outcomes))
+    typer.echo(f"  {'outcome':<{width}} {'baseline':>9} {'intervened':>11}   intervened − baseline [95% CI]")
+    for k in outcomes:
+        d = diffs[k]
+        typer.echo(
+            f"  {k:<{width}} {summary['arms']['baseline']['outcomes'][k]:>9.4f} {summary['arms']['intervened']['outcomes'][k]:>11.4f}"
+            f"   {d['difference']:+.4f} [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]"
+        )
+    if out is not None:
+        typer.echo(f"wrote {out} (both arms; column `arm`: {', '.join(ARMS)})")
+
+
+def _with_arm(frames: list[Any]) -> Any:
+    """The arms' tables stacked, baseline first, with a leading categorical `arm` column."""
+    import pandas as pd
+
+    parts = []
+    for name, df in zip(ARMS, frames, strict=True):
+        df = df.copy()
+        df.insert(0, "arm", pd.Categorical([name] * len(df), categories=list(ARMS)))
+        parts.append(df)
+    return pd.concat(parts, ignore_index=True)
 
 
 def _grid_check(

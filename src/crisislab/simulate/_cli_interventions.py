@@ -8,7 +8,7 @@ Each option value is turned into the plain data of one scenario-format intervent
 Every problem is a `UserError` naming the option, its text, the field, the bad value and what was
 expected.
 
-Shorthand (docs/cli-interventions.md has the full grammar):
+Shorthand (docs/scenario-format.md, "Interventions on the command line", has the full grammar):
 
     --force ACTOR:ACTION                 at every move of ACTOR where ACTION is available
     --force ACTOR:ACTION@ROUND           at round ROUND (1-based)

@@ -48,9 +48,10 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JS
 ForceOpt = Annotated[
     list[str] | None,
     typer.Option(
-        "--force", metavar="ACTOR:ACTION[@ROUND|@when:COND]",
+        "--force", metavar="ACTOR:ACTION[@R|@when:C]",
         help="Force an action: at every move where it is available, at a round (@3), or whenever a condition holds "
-        "(@when:'tension >= 4 and round > 2', @when:'american_deaths is pending'). Repeatable.",
+        "(@when:'tension >= 4 and round > 2', @when:'american_deaths is pending'; docs/scenario-format.md has the "
+        "syntax). Repeatable.",
     ),
 ]
 ForbidOpt = Annotated[

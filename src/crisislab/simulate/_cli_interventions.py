@@ -51,7 +51,9 @@ _CONDITION_HELP = (
 _FORCE_HELP = "ACTOR:ACTION, ACTOR:ACTION@ROUND or ACTOR:ACTION@when:CONDITION"
 
 
-def _fail(option: str, text: str, place: str | None, message: str, got: str | None = None, expected: str | None = None) -> CliInterventionError:
+def _fail(
+    option: str, text: str, place: str | None, message: str, got: str | None = None, expected: str | None = None
+) -> CliInterventionError:
     where = f"{option} {text!r}" + (f": {place}" if place else "")
     details = ([f"got {got}"] if got is not None else []) + ([f"expected {expected}"] if expected is not None else [])
     return CliInterventionError(f"{where}: {message}" + (f" ({'; '.join(details)})" if details else ""))

@@ -8,6 +8,8 @@ that tests (and readers) can check them against the table.
 
 from __future__ import annotations
 
+import os
+
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -209,12 +211,25 @@ def write_report(out_dir: str | Path, results: Any, claims: Sequence[Any] = (), 
     """Write DIR/results.parquet, DIR/claims.csv and DIR/report.html; returns the report's path."""
     import pandas as pd
 
+    # The report is rendered before anything is written, and each file is written under a temporary
+    # name and renamed into place: a failure leaves the directory as it was, not half new, half old.
+    html = render_report(results, claims, timeline, **kw)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    results.to_parquet(out / "results.parquet")
+    _replace(out / "results.parquet", results.to_parquet)
     if claims:
-        pd.DataFrame([c.as_row() for c in claims]).to_csv(out / "claims.csv", index=False)
+        _replace(out / "claims.csv", lambda f: pd.DataFrame([c.as_row() for c in claims]).to_csv(f, index=False))
     path = out / "report.html"
-    path.write_text(render_report(results, claims, timeline, **kw), encoding="utf-8")
+    _replace(path, lambda f: f.write_text(html, encoding="utf-8"))
     return path
+
+
+def _replace(path: Path, write: Any) -> None:
+    """`write(tmp)` to a temporary file beside `path`, then rename it to `path`."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 

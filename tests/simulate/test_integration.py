@@ -91,3 +91,26 @@ def test_a_wrong_out_path_is_refused_before_any_work(run_cli, tmp_path: Path, co
     code, _, stderr = run_cli(command, str(MINI), "--policy", "myopic", "--runs", "50", "--out", str(target))
     assert code == 2 and needle in stderr and "Traceback" not in stderr
     assert kind == "dir" or target.read_text() == "keep me"  # nothing lost
+
+
+def test_json_output_is_strict_json_even_with_infinite_values(run_cli) -> None:
+    """`--json` is strict JSON (no NaN/Infinity, which JSON.parse and jq refuse): on one run of
+    crisis-bargaining-2type the paired statistics are undefined and come out as null."""
+    scenario = Path(__file__).parents[2] / "scenarios" / "crisis-bargaining-2type.yaml"
+    code, stdout, _ = run_cli("claims", str(scenario), "--runs", "1", "--robustness", "0", "--json", "--policy", "myopic")
+    assert code == 0
+
+    def refuse(token: str):
+        raise AssertionError(f"non-finite number {token} in --json output")
+
+    rows = json.loads(stdout, parse_constant=refuse)
+    assert rows and any(v is None for row in rows for v in row.values())
+
+
+def test_strict_json_dumps_numpy_and_non_finite_values() -> None:
+    import numpy as np
+
+    from crisislab._json import dumps
+
+    text = dumps({"a": np.float64("-inf"), "b": [np.int64(3), np.nan, 0.5], "c": np.array([1.0, np.inf]), "d": np.bool_(True)})
+    assert json.loads(text) == {"a": None, "b": [3, None, 0.5], "c": [1.0, None], "d": True}

@@ -10,7 +10,6 @@ either. Progress bars appear only on an interactive terminal and never under --j
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
+from crisislab._json import dumps as json_dumps
 from crisislab.errors import UserError
 
 __all__ = ["register"]
@@ -145,7 +145,7 @@ def register(app: typer.Typer) -> None:
             "outcomes": {k: int(v) / res.n_runs for k, v in counts.items()},
         }
         if json_output:
-            typer.echo(json.dumps(summary))
+            typer.echo(json_dumps(summary))
             return
         typer.echo(f"{sc.id}: {res.n_runs} runs, seed {seed}, {res.run_steps} run-steps in {dt:.2f} s")
         for k, v in summary["outcomes"].items():
@@ -183,7 +183,7 @@ def register(app: typer.Typer) -> None:
             out.parent.mkdir(parents=True, exist_ok=True)
             robustness_table(results).to_parquet(out, index=False)
         if json_output:
-            typer.echo(json.dumps([r.as_row() for r in results], default=float))
+            typer.echo(json_dumps([r.as_row() for r in results]))
             return
         _print_claims(results, runs, seed)
         if out is not None:
@@ -212,7 +212,7 @@ def register(app: typer.Typer) -> None:
         sc = _load(scenario)
         out = _grid_check(sc, gs, runs, seed, workers, chunk, progress_wanted(json_output), scheduler)
         if json_output:
-            typer.echo(json.dumps(out, default=float))
+            typer.echo(json_dumps(out))
             return
         from rich.console import Console
         from rich.table import Table
@@ -296,7 +296,7 @@ def register(app: typer.Typer) -> None:
             "timeline_loglik": None if replay is None else replay.loglik,
         }
         if json_output:
-            typer.echo(json.dumps(summary))
+            typer.echo(json_dumps(summary))
             return
         typer.echo(f"{sc.id}: {runs} runs, seed {seed}, policy: {summary_policy(pol)} ({dt:.1f} s)")
         for k, v in summary["outcomes"].items():

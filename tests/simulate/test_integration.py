@@ -114,3 +114,8 @@ def test_strict_json_dumps_numpy_and_non_finite_values() -> None:
 
     text = dumps({"a": np.float64("-inf"), "b": [np.int64(3), np.nan, 0.5], "c": np.array([1.0, np.inf]), "d": np.bool_(True)})
     assert json.loads(text) == {"a": None, "b": [3, None, 0.5], "c": [1.0, None], "d": True}
+
+
+def test_paths_without_out_is_refused_before_any_work(run_cli) -> None:
+    code, _, err = run_cli("simulate", str(MINI), "--runs", "10", "--paths")
+    assert code == 2 and "--paths" in err and "--out" in err and "Traceback" not in err

@@ -125,6 +125,9 @@ def register(app: typer.Typer) -> None:
         from crisislab.simulate._run import progress_wanted
 
         _check_out(out, directory=False)
+        if paths and out is None:
+            raise UserError("--paths: the per-move table is written next to --out's file (OUT-stem.paths.parquet), "
+                            "so it needs --out (got --paths without --out)")
         sc = _load(scenario)
         runner = _runner(sc, policy, grid, runs, seed, workers, chunk, progress_wanted(json_output), scheduler)
         t0 = time.perf_counter()

@@ -234,6 +234,9 @@ def register(app: typer.Typer) -> None:
             )
         Console(file=sys.stdout, width=160).print(table)
         last = out["grids"][-2:]
+        if len(last) < 2:
+            typer.echo(f"one grid ({last[0]['grid']}): nothing to compare it with (give --grids two or more, e.g. 3,5,9)")
+            return
         typer.echo(
             f"between grids {last[0]['grid']} and {last[-1]['grid']}: outcome shares move by at most "
             f"{out['finest_shift']:.4f}; verdicts that change: {', '.join(out['finest_verdict_changes']) or 'none'}"

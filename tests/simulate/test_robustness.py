@@ -232,3 +232,14 @@ def test_wilson_interval_contains_its_estimate_at_every_count(n: int) -> None:
     p = k / n
     assert np.all(lo <= p) and np.all(p <= hi)
     assert lo[k == 0][0] == 0.0 and hi[k == n][0] == 1.0
+
+
+def test_influential_parameter_text_says_why_it_is_missing() -> None:
+    from types import SimpleNamespace
+
+    from crisislab.simulate._cli import _influential_text
+
+    few = _influential_text(SimpleNamespace(influential=None, robustness_draws=2))
+    assert "at least 3 draws" in few and "constant" not in few
+    flat = _influential_text(SimpleNamespace(influential=None, robustness_draws=8))
+    assert "constant" in flat

@@ -384,5 +384,7 @@ def _robust_cell(r: Any) -> str:
 
 def _influential_text(r: Any) -> str:
     if r.influential is None:
+        if (r.robustness_draws or 0) < 3:
+            return f"not computed: a rank correlation needs at least 3 draws (got {r.robustness_draws}; raise --robustness)"
         return "none (the difference or every parameter is constant across draws)"
     return f"{r.influential} (Spearman ρ = {r.influential_rho:+.2f} with the difference over {r.robustness_draws} draws)"

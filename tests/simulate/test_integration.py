@@ -119,3 +119,34 @@ def test_strict_json_dumps_numpy_and_non_finite_values() -> None:
 def test_paths_without_out_is_refused_before_any_work(run_cli) -> None:
     code, _, err = run_cli("simulate", str(MINI), "--runs", "10", "--paths")
     assert code == 2 and "--paths" in err and "--out" in err and "Traceback" not in err
+
+
+def test_rank_share_counts_pairs_with_ties_half() -> None:
+    from crisislab.simulate._timeline import rank_share
+
+    # obs -1: below it sim -3, -2 (2 of 4), one tie (-1) -> 2.5/4; obs -inf: below nothing -> 0;
+    # mean over the two observations: (0.625 + 0) / 2.
+    sim = np.array([-3.0, -1.0, -2.0, 0.0])
+    assert rank_share(sim, np.array([-1.0, -np.inf])) == pytest.approx(0.3125)
+    assert np.isnan(rank_share(np.array([]), np.array([-1.0])))
+
+
+def test_replay_ranks_against_full_length_runs_only() -> None:
+    """The simulated paths it ranks against lasted all the scripted rounds (a run that ended early
+    has fewer choices, so a higher log-likelihood), and the percentile is `rank_share` of exactly
+    those against every replay, impossible replays included."""
+    from crisislab.simulate._run import simulate_spec
+    from crisislab.simulate._engine import Arm
+    from crisislab.simulate._timeline import rank_share
+    import dataclasses
+
+    sc = load_scenario(MINI)
+    spec = compile_spec(sc)
+    pol = FixedPolicy({"US": US_SIGMA, "Iran": IRAN_SIGMA})
+    events = pd.DataFrame({"round": [1, 3], "actor": ["Iran", "US"], "action": ["ir_attack", "us_strike"]})
+    rep = replay_timeline(spec, pol, events, 3000, seed=2)
+    free = simulate_spec(dataclasses.replace(spec, horizon=rep.rounds), pol, 3000, 2, Arm(), record_actions=False)
+    full = free.runs["end_round"].to_numpy() >= rep.rounds
+    assert 0 < full.sum() < full.size  # some runs end early: the filter matters here
+    np.testing.assert_array_equal(rep.sim_loglik, free.runs["loglik"].to_numpy()[full])
+    assert rep.percentile == rank_share(rep.sim_loglik, rep.loglik_per_replay)

@@ -70,8 +70,8 @@ th{background:#f4f4f4;text-align:left} td.num{text-align:right;font-variant-nume
 <p>{{ timeline.n_events }} observed events in {{ timeline.rounds }} rounds, replayed {{ timeline.n_replays }} times.
 Log-likelihood of the observed choices: <b data-value="{{ timeline.loglik }}">{{ '%.2f'|format(timeline.loglik) }}</b>
 ({{ '%.2f'|format(timeline.loglik / timeline.n_choices) }} per choice over {{ timeline.n_choices }} choices).
-The observed path is more probable than <b data-value="{{ timeline.percentile }}">{{ '%.1f%%'|format(100 * timeline.percentile) }}</b>
-of simulated paths over the same rounds.{% if timeline.impossible_share > 0 %} In {{ '%.1f%%'|format(100 * timeline.impossible_share) }} of replays the model rules an observed choice out.{% endif %}</p>
+{% if timeline.percentile == timeline.percentile %}The observed path is more probable than <b data-value="{{ timeline.percentile }}">{{ '%.1f%%'|format(100 * timeline.percentile) }}</b>
+of the simulated paths that lasted the same {{ timeline.rounds }} rounds (each replay's log-likelihood against each simulated run's, ties counting half).{% else %}No simulated path lasted the {{ timeline.rounds }} observed rounds, so the observed path is not ranked.{% endif %}{% if timeline.impossible_share > 0 %} In {{ '%.1f%%'|format(100 * timeline.impossible_share) }} of replays the model rules an observed choice out.{% endif %}</p>
 <img class="figure" id="fig-timeline" alt="log-likelihood of simulated paths and the observed one" src="{{ figs.timeline }}">
 <h3>Beliefs along the observed path</h3>
 <table id="timeline-beliefs"><tr><th>after round</th><th>date</th>{% for c in timeline.belief_cols %}<th>{{ c|e }}</th>{% endfor %}</tr>
@@ -152,7 +152,7 @@ def render_report(
     }
     tl = None
     if timeline is not None:
-        figs["timeline"] = fig.loglik_histogram(timeline.sim_loglik, float(np.mean(timeline.loglik_per_replay[np.isfinite(timeline.loglik_per_replay)])) if np.isfinite(timeline.loglik_per_replay).any() else None)
+        figs["timeline"] = fig.loglik_histogram(timeline.sim_loglik, timeline.loglik_per_replay)
         b = timeline.beliefs
         b = b.assign(col=b["holder"] + ": P(" + b["about"] + " " + b["type"] + ")")
         first_types = {a: t[0] for a, t in zip(spec.actors, spec.types, strict=True)}

@@ -300,6 +300,9 @@ def register(app: typer.Typer) -> None:
                 {k: v for k, v in c.as_row().items() if k in _SUMMARY_KEYS} for c in claims
             ],
             "timeline_loglik": None if replay is None else replay.loglik,
+            "timeline_percentile": None if replay is None else replay.percentile,
+            "timeline_impossible_share": None if replay is None else replay.impossible_share,
+            "claims_table": str(Path(out) / "claims.csv") if claims else None,
         }
         if json_output:
             typer.echo(json_dumps(summary))
@@ -310,7 +313,9 @@ def register(app: typer.Typer) -> None:
         if claims:
             _print_claims(claims, runs, seed)
         if replay is not None:
-            typer.echo(f"real timeline: log-likelihood {replay.loglik:.2f}, more probable than {replay.percentile:.1%} of simulated paths")
+            typer.echo(f"real timeline: log-likelihood {replay.loglik:.2f}, more probable than {replay.percentile:.1%} of "
+                       f"simulated paths of the same {replay.rounds} rounds; the model rules an observed choice out in "
+                       f"{replay.impossible_share:.1%} of replays")
         typer.echo(f"report: {path}")
 
 

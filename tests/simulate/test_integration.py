@@ -150,3 +150,17 @@ def test_replay_ranks_against_full_length_runs_only() -> None:
     assert 0 < full.sum() < full.size  # some runs end early: the filter matters here
     np.testing.assert_array_equal(rep.sim_loglik, free.runs["loglik"].to_numpy()[full])
     assert rep.percentile == rank_share(rep.sim_loglik, rep.loglik_per_replay)
+
+
+def test_events_of_one_mover_in_a_round_are_one_move_that_keeps_every_label() -> None:
+    from crisislab.simulate._timeline import events_to_script
+
+    spec = compile_spec(load_scenario(MINI))
+    events = pd.DataFrame({
+        "round": [2, 2, 3], "actor": ["US", "US", "Iran"], "action": ["us_wait", "us_strike", "ir_attack"],
+        "label": ["talks", "strike on X", "attack"],
+    })
+    script, kept = events_to_script(spec, events)
+    assert list(kept["action"]) == ["us_strike", "ir_attack"]  # the higher rung stands for round 2
+    assert list(kept["n_merged"]) == [2, 1]
+    assert kept["label"].iloc[0] == "talks; strike on X"

@@ -67,7 +67,7 @@ th{background:#f4f4f4;text-align:left} td.num{text-align:right;font-variant-nume
 
 <h2 id="timeline">The real timeline against the model</h2>
 {% if timeline %}
-<p>{{ timeline.n_events }} observed events in {{ timeline.rounds }} rounds, replayed {{ timeline.n_replays }} times.
+<p>{{ timeline.n_observed }} observed events in {{ timeline.rounds }} rounds, scripted as {{ timeline.n_events }} moves (of several events of one actor in one round, the highest rung is the move; the table lists what each move stands for), replayed {{ timeline.n_replays }} times.
 Log-likelihood of the observed choices: <b data-value="{{ timeline.loglik }}">{{ '%.2f'|format(timeline.loglik) }}</b>
 ({{ '%.2f'|format(timeline.loglik / timeline.n_choices) }} per choice over {{ timeline.n_choices }} choices).
 {% if timeline.percentile == timeline.percentile %}The observed path is more probable than <b data-value="{{ timeline.percentile }}">{{ '%.1f%%'|format(100 * timeline.percentile) }}</b>
@@ -163,6 +163,7 @@ def render_report(
         n_choices = timeline.rounds * len(spec.movers)
         tl = {
             "n_events": len(events),
+            "n_observed": int(events["n_merged"].sum()) if "n_merged" in events.columns else len(events),
             "rounds": timeline.rounds,
             "n_replays": timeline.n_replays,
             "loglik": timeline.loglik,
@@ -180,7 +181,7 @@ def render_report(
                     "date": str(e.get("date", "")),
                     "actor": e["actor"],
                     "action": e["action"],
-                    "label": str(e.get("label", "")),
+                    "label": str(e.get("label", "")) + (f" ({int(e['n_merged'])} events)" if e.get("n_merged", 1) > 1 else ""),
                 }
                 for _, e in events.iterrows()
             ],

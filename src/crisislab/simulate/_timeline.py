@@ -95,7 +95,8 @@ def _date_of(spec: SimSpec, round_: int) -> str:
 
 def events_to_script(spec: SimSpec, events: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     """Script (int64 `(horizon, n_movers)`) and the events kept, from a table with columns
-    `actor`, `action` and `round` or `date`. Rows whose action is empty are skipped."""
+    `actor`, `action` and `round` or `date`. Rows whose action is empty are skipped. A kept event
+    stands for all its mover's events in its round (`n_merged`; their `label`s joined by "; ")."""
     df = events.copy()
     if "round" not in df.columns:
         if "date" not in df.columns:
@@ -118,8 +119,12 @@ def events_to_script(spec: SimSpec, events: pd.DataFrame) -> tuple[np.ndarray, p
         if actor not in movers:
             raise UserError(f"timeline: actor {actor!r} is not in the scenario's order ({', '.join(movers)})")
         rungs = [spec.actions[ids[a]].rung for a in grp["action"]]
-        best = grp.iloc[int(np.argmax(rungs))]
+        best = grp.iloc[int(np.argmax(rungs))].copy()
         script[int(r) - 1, movers[actor]] = ids[best["action"]]
+        # The move stands for every event of the mover in the round: say so, and keep their labels.
+        best["n_merged"] = len(grp)
+        if "label" in grp.columns and len(grp) > 1:
+            best["label"] = "; ".join(str(x) for x in grp["label"] if str(x))
         kept.append(best)
     kept_df = pd.DataFrame(kept).sort_values(["round"], kind="stable").reset_index(drop=True)
     return script, kept_df

@@ -65,6 +65,11 @@ def test_cli_run_writes_report_and_results(tmp_path: Path, run_cli) -> None:
     for outcome, p in summary["outcomes"].items():
         assert p == (runs["outcome"] == outcome).mean()
     assert {c["claim"] for c in summary["claims"]} == {"strike-raises-war", "forbid-nothing-same"}
+    import pyarrow.parquet as pq
+
+    meta = json.loads(pq.read_schema(out / "results.parquet").metadata[b"crisislab"])
+    assert meta["scenario"] == load_scenario(MINI).id and meta["seed"] == 3 and meta["runs"] == 500
+    assert meta["policy"] == "myopic" and meta["interventions"] == ["as written"] and meta["crisislab"]
 
 
 def test_unknown_policy_lists_the_valid_ones() -> None:

@@ -208,8 +208,12 @@ def render_report(
     )
 
 
-def write_report(out_dir: str | Path, results: Any, claims: Sequence[Any] = (), timeline: Any | None = None, **kw: Any) -> Path:
-    """Write DIR/results.parquet, DIR/claims.csv and DIR/report.html; returns the report's path."""
+def write_report(
+    out_dir: str | Path, results: Any, claims: Sequence[Any] = (), timeline: Any | None = None,
+    provenance: dict | None = None, **kw: Any,
+) -> Path:
+    """Write DIR/results.parquet (with `provenance` in its metadata, see `Results.to_parquet`),
+    DIR/claims.csv and DIR/report.html; returns the report's path."""
     import pandas as pd
 
     # The report is rendered before anything is written, and each file is written under a temporary
@@ -217,7 +221,7 @@ def write_report(out_dir: str | Path, results: Any, claims: Sequence[Any] = (), 
     html = render_report(results, claims, timeline, **kw)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _replace(out / "results.parquet", results.to_parquet)
+    _replace(out / "results.parquet", lambda f: results.to_parquet(f, **(provenance or {})))
     if claims:
         _replace(out / "claims.csv", lambda f: pd.DataFrame([c.as_row() for c in claims]).to_csv(f, index=False))
     path = out / "report.html"

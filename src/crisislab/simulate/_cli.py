@@ -63,6 +63,13 @@ def _timeline_for(scenario: Any, path: Path | None) -> Any | None:
     return None
 
 
+def _provenance(runner: Any) -> dict:
+    """What a results file records about how it was made, beyond scenario, seed and runs."""
+    solve = runner.solve
+    return {"policy": getattr(solve, "kind", None) or getattr(solve, "name", None) or type(solve).__name__,
+            "grid": getattr(solve, "grid", None)}
+
+
 def _events(df: Any) -> Any:
     ev = df[["round", "date", "actor", "action"]].copy()
     ev["date"] = [str(d)[:10] for d in ev["date"]]
@@ -135,7 +142,7 @@ def register(app: typer.Typer) -> None:
         dt = time.perf_counter() - t0
         if out is not None:
             out.parent.mkdir(parents=True, exist_ok=True)
-            res.to_parquet(out)
+            res.to_parquet(out, **_provenance(runner))
             if res.paths is not None:
                 res.paths.to_parquet(out.with_name(out.stem + ".paths.parquet"), index=False)
         counts = res.outcome_counts()
@@ -281,7 +288,7 @@ def register(app: typer.Typer) -> None:
             replay = replay_timeline(compile_spec(sc), pol, _events(tl_df), min(runs, 20_000), seed, chunk=chunk)
         _, _, pol = runner.solved({})
         path = write_report(
-            out, base, claims, replay, title=sc.title, description=sc.description,
+            out, base, claims, replay, title=sc.title, description=sc.description, provenance=_provenance(runner),
             solver=getattr(pol, "description", type(pol).__name__),
         )
         rob_path = Path(out) / "robustness.parquet"

@@ -10,7 +10,6 @@ either. Progress bars appear only on an interactive terminal and never under --j
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
+from crisislab._json import dumps as json_dumps
 from crisislab.errors import UserError
 
 __all__ = ["register"]
@@ -81,6 +81,13 @@ def _timeline_for(scenario: Any, path: Path | None) -> Any | None:
     if scenario.id == "us-iran-2019-2020":
         return load_timeline(bundled_data_path(BUNDLED_TIMELINE), scenario)
     return None
+
+
+def _provenance(runner: Any) -> dict:
+    """What a results file records about how it was made, beyond scenario, seed and runs."""
+    solve = runner.solve
+    return {"policy": getattr(solve, "kind", None) or getattr(solve, "name", None) or type(solve).__name__,
+            "grid": getattr(solve, "grid", None)}
 
 
 def _events(df: Any) -> Any:
@@ -153,6 +160,9 @@ def register(app: typer.Typer) -> None:
         from crisislab.simulate._run import progress_wanted
 
         _check_out(out, directory=False)
+        if paths and out is None:
+            raise UserError("--paths: the per-move table is written next to --out's file (OUT-stem.paths.parquet), "
+                            "so it needs --out (got --paths without --out)")
         sc = _load(scenario)
         options = [("--force", v) for v in force or ()] + [("--forbid", v) for v in forbid or ()] + [("--set", v) for v in set_ or ()]
         if options:
@@ -168,7 +178,7 @@ def register(app: typer.Typer) -> None:
         dt = time.perf_counter() - t0
         if out is not None:
             out.parent.mkdir(parents=True, exist_ok=True)
-            res.to_parquet(out)
+            res.to_parquet(out, **_provenance(runner))
             if res.paths is not None:
                 res.paths.to_parquet(out.with_name(out.stem + ".paths.parquet"), index=False)
         counts = res.outcome_counts()
@@ -181,7 +191,7 @@ def register(app: typer.Typer) -> None:
             "outcomes": {k: int(v) / res.n_runs for k, v in counts.items()},
         }
         if json_output:
-            typer.echo(json.dumps(summary))
+            typer.echo(json_dumps(summary))
             return
         typer.echo(f"{sc.id}: {res.n_runs} runs, seed {seed}, {res.run_steps} run-steps in {dt:.2f} s")
         for k, v in summary["outcomes"].items():
@@ -219,7 +229,7 @@ def register(app: typer.Typer) -> None:
             out.parent.mkdir(parents=True, exist_ok=True)
             robustness_table(results).to_parquet(out, index=False)
         if json_output:
-            typer.echo(json.dumps([r.as_row() for r in results], default=float))
+            typer.echo(json_dumps([r.as_row() for r in results]))
             return
         _print_claims(results, runs, seed)
         if out is not None:
@@ -248,7 +258,7 @@ def register(app: typer.Typer) -> None:
         sc = _load(scenario)
         out = _grid_check(sc, gs, runs, seed, workers, chunk, progress_wanted(json_output), scheduler)
         if json_output:
-            typer.echo(json.dumps(out, default=float))
+            typer.echo(json_dumps(out))
             return
         from rich.console import Console
         from rich.table import Table
@@ -267,6 +277,9 @@ def register(app: typer.Typer) -> None:
             )
         Console(file=sys.stdout, width=160).print(table)
         last = out["grids"][-2:]
+        if len(last) < 2:
+            typer.echo(f"one grid ({last[0]['grid']}): nothing to compare it with (give --grids two or more, e.g. 3,5,9)")
+            return
         typer.echo(
             f"between grids {last[0]['grid']} and {last[-1]['grid']}: outcome shares move by at most "
             f"{out['finest_shift']:.4f}; verdicts that change: {', '.join(out['finest_verdict_changes']) or 'none'}"
@@ -311,7 +324,7 @@ def register(app: typer.Typer) -> None:
             replay = replay_timeline(compile_spec(sc), pol, _events(tl_df), min(runs, 20_000), seed, chunk=chunk)
         _, _, pol = runner.solved({})
         path = write_report(
-            out, base, claims, replay, title=sc.title, description=sc.description,
+            out, base, claims, replay, title=sc.title, description=sc.description, provenance=_provenance(runner),
             solver=getattr(pol, "description", type(pol).__name__),
         )
         rob_path = Path(out) / "robustness.parquet"
@@ -330,9 +343,12 @@ def register(app: typer.Typer) -> None:
                 {k: v for k, v in c.as_row().items() if k in _SUMMARY_KEYS} for c in claims
             ],
             "timeline_loglik": None if replay is None else replay.loglik,
+            "timeline_percentile": None if replay is None else replay.percentile,
+            "timeline_impossible_share": None if replay is None else replay.impossible_share,
+            "claims_table": str(Path(out) / "claims.csv") if claims else None,
         }
         if json_output:
-            typer.echo(json.dumps(summary))
+            typer.echo(json_dumps(summary))
             return
         typer.echo(f"{sc.id}: {runs} runs, seed {seed}, policy: {summary_policy(pol)} ({dt:.1f} s)")
         for k, v in summary["outcomes"].items():
@@ -340,7 +356,9 @@ def register(app: typer.Typer) -> None:
         if claims:
             _print_claims(claims, runs, seed)
         if replay is not None:
-            typer.echo(f"real timeline: log-likelihood {replay.loglik:.2f}, more probable than {replay.percentile:.1%} of simulated paths")
+            typer.echo(f"real timeline: log-likelihood {replay.loglik:.2f}, more probable than {replay.percentile:.1%} of "
+                       f"simulated paths of the same {replay.rounds} rounds; the model rules an observed choice out in "
+                       f"{replay.impossible_share:.1%} of replays")
         typer.echo(f"report: {path}")
 
 
@@ -493,5 +511,7 @@ def _robust_cell(r: Any) -> str:
 
 def _influential_text(r: Any) -> str:
     if r.influential is None:
+        if (r.robustness_draws or 0) < 3:
+            return f"not computed: a rank correlation needs at least 3 draws (got {r.robustness_draws}; raise --robustness)"
         return "none (the difference or every parameter is constant across draws)"
     return f"{r.influential} (Spearman ρ = {r.influential_rho:+.2f} with the difference over {r.robustness_draws} draws)"

@@ -104,6 +104,11 @@ def test_out_holds_both_arms_with_an_arm_column(run_cli, tmp_path: Path) -> None
         for k, p in out["arms"][name]["outcomes"].items():
             assert shares.get(k, 0.0) == pytest.approx(p, abs=1e-12)
     assert not df.loc[df["arm"] == "intervened", "took_us_strike"].any()  # forbidden
+    import pyarrow.parquet as pq
+
+    meta = json.loads(pq.read_schema(target).metadata[b"crisislab"])
+    assert (meta["scenario"], meta["seed"], meta["runs"]) == ("mini-crisis", 7, 400)
+    assert meta["arms"] == {"baseline": "as written", "intervened": "forbid US us_strike"}
     paths = pd.read_parquet(target.with_name("runs.paths.parquet"))
     assert set(paths["arm"]) == {"baseline", "intervened"}
     assert not (paths.loc[paths["arm"] == "intervened", "action"] == "us_strike").any()

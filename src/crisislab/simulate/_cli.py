@@ -381,7 +381,12 @@ def _paired_simulation(
     base, arm = arms["baseline"], arms["intervened"]
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        _with_arm([r.runs for r in arms.values()]).to_parquet(out, index=False)
+        _write_arms(out, _with_arm([r.runs for r in arms.values()]), {
+            "crisislab": _version(), "scenario": sc.id, "seed": seed, "runs": base.n_runs,
+            "interventions": [describe_interventions(interventions)],
+            "arms": {"baseline": describe_interventions([]), "intervened": describe_interventions(interventions)},
+            **_provenance(runner),
+        })  # fmt: skip
         if paths:
             _with_arm([r.paths for r in arms.values()]).to_parquet(out.with_name(out.stem + ".paths.parquet"), index=False)
     outcomes = list(base.spec.outcomes)
@@ -409,7 +414,7 @@ def _paired_simulation(
         "difference": diffs,
     }
     if json_output:
-        typer.echo(json.dumps(summary))
+        typer.echo(json_dumps(summary))
         return
     typer.echo(
         f"{sc.id}: {base.n_runs} runs per arm, seed {seed}, common random numbers; "
@@ -427,6 +432,23 @@ def _paired_simulation(
         )
     if out is not None:
         typer.echo(f"wrote {out} (both arms; column `arm`: {', '.join(ARMS)})")
+
+
+def _version() -> str:
+    import crisislab
+
+    return crisislab.__version__
+
+
+def _write_arms(path: Path, df: Any, meta: dict) -> None:
+    """`df` as Parquet with `meta` as JSON under the file's metadata key `crisislab`, as
+    `Results.to_parquet` records a single arm (here with `arms`: each arm's interventions)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"crisislab": json_dumps(meta)})
+    pq.write_table(table, path)
 
 
 def _with_arm(frames: list[Any]) -> Any:

@@ -193,3 +193,20 @@ def test_spec_reads_the_scenario(mini) -> None:
     # Iran's perceived prior about the US (0.2, 0.8) and the true priors elsewhere.
     np.testing.assert_allclose(spec.initial_beliefs[1], [0.2, 0.8, 0.5, 0.5])
     np.testing.assert_allclose(spec.initial_beliefs[0], [0.6, 0.4, 0.5, 0.5])
+
+
+def test_contradictory_interventions_built_in_code_are_user_errors(mini) -> None:
+    """The contradictions `validate` reports in claims, for intervention items passed to `simulate`."""
+    from crisislab.errors import UserError
+    from crisislab.scenario import Forbid, ForbidSpec, Force, ForceSpec
+    from crisislab.simulate import InterventionError, compile_arm
+
+    spec = compile_spec(mini)
+    strike = Forbid(forbid=ForbidSpec(actor="US", action="us_strike"))
+    wait = Forbid(forbid=ForbidSpec(actor="US", action="us_wait"))
+    with pytest.raises(InterventionError, match="'us_strike' is both forced and forbidden") as info:
+        compile_arm(spec, mini, [strike, Force(force=ForceSpec(actor="US", action="us_strike", round=1))])
+    assert isinstance(info.value, UserError)
+    with pytest.raises(InterventionError, match="every action of US is forbidden"):
+        compile_arm(spec, mini, [strike, wait])
+    assert compile_arm(spec, mini, [strike]).forbidden == frozenset({spec.action_index("us_strike")})

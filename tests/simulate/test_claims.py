@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -85,3 +86,38 @@ def test_robustness_is_a_share_of_draws() -> None:
     (res,) = evaluate_claims(runner, [sc.claim("strike-raises-war")], robustness_draws=3, robustness_runs=500)
     assert res.robustness_draws == 3
     assert res.robustness in (0.0, 1 / 3, 2 / 3, 1.0)
+
+
+FEARON = Path(__file__).parents[2] / "scenarios" / "fearon-audience-costs.yaml"
+FORCED_FIGHT_CLAIMS = """
+  - id: fight-at-round-1
+    metric: {outcome_probability: war}
+    compare:
+      treatment: [{force: {actor: A, action: a_fight, round: 1}}]
+      baseline: []
+    expect: higher
+  - id: fight-at-round-2
+    metric: {outcome_probability: war}
+    compare:
+      treatment: [{force: {actor: A, action: a_fight, round: 2}}]
+      baseline: []
+    expect: higher
+"""
+
+
+def test_a_forced_action_that_is_unavailable_is_not_played(tmp_path: Path, run_cli) -> None:
+    """The reviewer's case: forcing a_fight (available only at stage 3) at round 1 (stage 0) used
+    to give P(war) = 1. Closed forms (the scenario's header, lambda -> infinity): P(war) = 0.2;
+    P(threat) = q + (1 - q) b* = 0.3 + 0.7 * 3/7 = 0.6 and B resists with r* = 2/3, so a fight
+    forced wherever it is possible (round 2, stage 3) gives P(war) = 0.6 * 2/3 = 0.4. Tolerance
+    0.05: 4.5 binomial standard errors at N = 2000 (0.04) plus the finite-lambda gap."""
+    path = tmp_path / "fearon-forced.yaml"
+    path.write_text(FEARON.read_text().rstrip("\n") + "\n" + FORCED_FIGHT_CLAIMS.lstrip("\n"))
+    code, stdout, stderr = run_cli("claims", str(path), "--runs", "2000", "--robustness", "0", "--json")
+    assert code == 0, stderr
+    res = {c["claim"]: c for c in json.loads(stdout)}
+    r1, r2 = res["fight-at-round-1"], res["fight-at-round-2"]
+    # Never possible at round 1: the treatment arm is the scenario, run for run (common random numbers).
+    assert r1["treatment_value"] == r1["baseline_value"] and r1["difference"] == 0.0
+    assert abs(r1["baseline_value"] - 0.2) < 0.05
+    assert abs(r2["treatment_value"] - 0.4) < 0.05 and r2["verdict"] == "holds"

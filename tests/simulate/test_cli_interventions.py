@@ -179,8 +179,11 @@ def test_options_parse_into_the_same_models_as_a_claim() -> None:
 
     sc = load_scenario(MINI)
     claim = sc.claims[0].compare  # treatment: force US us_strike at round 1; baseline: forbid US us_strike
-    got = parse_interventions(sc, [("--force", "US:us_strike@1"), ("--forbid", "US:us_strike")])
-    assert got == [*claim.treatment, *claim.baseline]
+    assert parse_interventions(sc, [("--force", "US:us_strike@1")]) == [*claim.treatment]
+    assert parse_interventions(sc, [("--forbid", "US:us_strike")]) == [*claim.baseline]
+    # Both in one arm contradict each other (scenario/_check.py), on the command line as in a file.
+    with pytest.raises(CliInterventionError, match="forced and forbidden in the same arm"):
+        parse_interventions(sc, [("--force", "US:us_strike@1"), ("--forbid", "US:us_strike")])
     iv = TypeAdapter(Intervention).validate_python({"set": {"param": "actors.US.lam", "value": 0.5}})
     assert parse_interventions(sc, [("--set", "actors.US.lam=0.5")]) == [iv]
     with pytest.raises(CliInterventionError):

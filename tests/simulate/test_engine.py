@@ -115,6 +115,39 @@ def test_forbid_and_force(mini, policy) -> None:
     assert len(us2) > 0 and (us2["action"] == "us_strike").all()
 
 
+FEARON = Path(__file__).parents[2] / "scenarios" / "fearon-audience-costs.yaml"
+
+
+def test_a_force_applies_only_where_the_action_is_available() -> None:
+    """fearon-audience-costs.yaml: a_fight is available only at stage 3 (B resisted in round 1).
+    Forced at round 1 (stage 0) or on `stage == 0` it never applies and the runs are the
+    scenario's, common random numbers making them identical; forced at round 2 it is played at
+    every A move of round 2 (all at stage 3: the other stages have ended the run by then)."""
+    from crisislab.scenario import Force, ForceSpec, VarCondition
+
+    sc = load_scenario(FEARON)
+    # Ladders: A [a_back_down, a_status_quo, a_threaten, a_fight], B [b_concede, b_resist].
+    pol = FixedPolicy({"A": np.array([[0.1, 0.3, 0.4, 0.2], [0.3, 0.2, 0.3, 0.2]]), "B": np.array([[0.45, 0.55]])})
+
+    def run(**kw):
+        ivs = [Force(force=ForceSpec(actor="A", action="a_fight", **kw))] if kw else []
+        return simulate(sc, pol, 3000, seed=5, paths=True, interventions=ivs)
+
+    base = run()
+    for kw in ({"round": 1}, {"when": VarCondition(var="stage", op="eq", value=0)}):
+        forced = run(**kw)
+        pd.testing.assert_frame_equal(forced.paths, base.paths)
+        pd.testing.assert_frame_equal(forced.runs, base.runs)
+    p = base.paths
+    assert not (p["action"] == "a_fight")[p["round"] == 1].any()
+    # With this policy war is the share of runs where A threatens, B resists and A fights, far from 1.
+    assert 0.0 < (base.runs["outcome"] == "war").mean() < 0.5
+    forced = run(round=2).paths
+    a2 = forced[(forced["round"] == 2) & (forced["actor"] == "A")]
+    assert len(a2) > 0 and (a2["action"] == "a_fight").all()
+    pd.testing.assert_frame_equal(forced[forced["round"] == 1], p[p["round"] == 1])
+
+
 def test_audience_cost_is_paid_exactly_when_the_red_line_fails(mini, policy) -> None:
     res = simulate(mini, policy, 5000, seed=8).runs
     failed = res["red_line_american_deaths"] == "failed"
@@ -160,3 +193,20 @@ def test_spec_reads_the_scenario(mini) -> None:
     # Iran's perceived prior about the US (0.2, 0.8) and the true priors elsewhere.
     np.testing.assert_allclose(spec.initial_beliefs[1], [0.2, 0.8, 0.5, 0.5])
     np.testing.assert_allclose(spec.initial_beliefs[0], [0.6, 0.4, 0.5, 0.5])
+
+
+def test_contradictory_interventions_built_in_code_are_user_errors(mini) -> None:
+    """The contradictions `validate` reports in claims, for intervention items passed to `simulate`."""
+    from crisislab.errors import UserError
+    from crisislab.scenario import Forbid, ForbidSpec, Force, ForceSpec
+    from crisislab.simulate import InterventionError, compile_arm
+
+    spec = compile_spec(mini)
+    strike = Forbid(forbid=ForbidSpec(actor="US", action="us_strike"))
+    wait = Forbid(forbid=ForbidSpec(actor="US", action="us_wait"))
+    with pytest.raises(InterventionError, match="'us_strike' is both forced and forbidden") as info:
+        compile_arm(spec, mini, [strike, Force(force=ForceSpec(actor="US", action="us_strike", round=1))])
+    assert isinstance(info.value, UserError)
+    with pytest.raises(InterventionError, match="every action of US is forbidden"):
+        compile_arm(spec, mini, [strike, wait])
+    assert compile_arm(spec, mini, [strike]).forbidden == frozenset({spec.action_index("us_strike")})

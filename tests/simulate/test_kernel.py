@@ -72,6 +72,45 @@ def test_interventions_kernel_equals_reference(mini) -> None:
         _assert_same(*_both(spec, pol, arm))
 
 
+FEARON = Path(__file__).parents[2] / "scenarios" / "fearon-audience-costs.yaml"
+# Fearon's ladders: A [a_back_down, a_status_quo, a_threaten, a_fight], B [b_concede, b_resist].
+FEARON_SIGMA = {"A": np.array([[0.1, 0.3, 0.4, 0.2], [0.3, 0.2, 0.3, 0.2]]), "B": np.array([[0.45, 0.55]])}
+
+
+def test_forces_of_unavailable_or_forbidden_actions_kernel_equals_reference() -> None:
+    """a_fight is available only at stage 3 (after B resisted): forces at a round, on a condition
+    and at every move apply only there, in both engines alike; a force of an action forbidden in
+    the same arm never applies."""
+    from crisislab.scenario import Force, ForceSpec, RoundCondition, VarCondition
+
+    sc = load_scenario(FEARON)
+    spec = compile_spec(sc)
+    pol = FixedPolicy(FEARON_SIGMA)
+
+    def fight(**kw):
+        return compile_arm(spec, sc, [Force(force=ForceSpec(actor="A", action="a_fight", **kw))])
+
+    g_fight = spec.action_index("a_fight")
+    arms = [
+        fight(round=1),  # stage 0 at round 1: never available
+        fight(round=2),  # available where B resisted in round 1
+        fight(when=VarCondition(var="stage", op="eq", value=0)),  # never available
+        fight(when=RoundCondition.model_validate({"round": {"op": "ge", "value": 1}})),
+        fight(),
+        Arm(forces=fight(round=2).forces, forbidden=frozenset({g_fight})),
+    ]
+    for arm in arms:
+        k, r = _both(spec, pol, arm)
+        _assert_same(k, r)
+        assert np.isfinite(k.loglik).all()  # a force never executes an action of probability 0
+    # The force at round 1 and the one on stage 0 never apply: the runs are the scenario's, bit for bit.
+    base, _ = _both(spec, pol, Arm())
+    for arm in arms[0], arms[2]:
+        _assert_same(_both(spec, pol, arm)[0], base)
+    forbid_only, _ = _both(spec, pol, Arm(forbidden=frozenset({g_fight})))
+    _assert_same(_both(spec, pol, arms[5])[0], forbid_only)
+
+
 def test_scripted_replay_kernel_equals_reference(mini) -> None:
     spec = compile_spec(mini)
     pol = FixedPolicy({"US": US_SIGMA, "Iran": IRAN_SIGMA})

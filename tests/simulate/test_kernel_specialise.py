@@ -107,6 +107,13 @@ def test_specialised_kernel_equals_general(case, monkeypatch) -> None:
         ]
         for arm in arms:
             _same(*_general_and_specialised(monkeypatch, spec, make, arm, True))
+    if case == "fearon-fixed":
+        from crisislab.scenario import Force, ForceSpec
+
+        # a_fight is available only at stage 3: never at round 1, only after B resisted at round 2.
+        for rnd in (1, 2):
+            arm = compile_arm(spec, scenario, [Force(force=ForceSpec(actor="A", action="a_fight", round=rnd))])
+            _same(*_general_and_specialised(monkeypatch, spec, make, arm, True))
 
 
 def test_specialised_kernel_checks_its_constants(monkeypatch) -> None:

@@ -30,6 +30,7 @@ from crisislab.scenario._models import (
     Param,
     ProbTable,
     RedLineCondition,
+    RoundCondition,
     Scenario,
     SetParam,
     TypeValues,
@@ -186,6 +187,57 @@ class _Checker:
                 self.condition(loc + ("any", i), c)
         elif isinstance(cond, NotCondition):
             self.condition(loc + ("not",), cond.not_)
+
+    def condition_ranges(self, loc: Loc, cond: Any) -> None:
+        """Comparisons in `cond` with a value outside the variable's bounds (or the rounds
+        1..horizon): such a comparison never or always holds, whatever happens."""
+        if isinstance(cond, (VarCondition, RoundCondition)):
+            if isinstance(cond, VarCondition):
+                var = self.vars.get(cond.var)
+                if var is None:
+                    return  # reported by `condition`
+                what, lo, hi, op, value, vloc = cond.var, var.min, var.max, cond.op, cond.value, loc + ("value",)
+            else:
+                what, lo, hi, op = "the round", 1, self.s.horizon, cond.round.op
+                value, vloc = cond.round.value, loc + ("round", "value")
+            if not lo <= value <= hi:
+                holds = {bool(VarCondition(var="x", op=op, value=value).holds(x)) for x in range(lo, hi + 1)}
+                always = "always" if holds == {True} else "never"
+                self.add(vloc, f"compares {what} with a value outside its range, so `{op}` {always} holds",
+                         value, f"{lo}..{hi}")
+        elif isinstance(cond, AllCondition):
+            for i, c in enumerate(cond.all_):
+                self.condition_ranges(loc + ("all", i), c)
+        elif isinstance(cond, AnyCondition):
+            for i, c in enumerate(cond.any_):
+                self.condition_ranges(loc + ("any", i), c)
+        elif isinstance(cond, NotCondition):
+            self.condition_ranges(loc + ("not",), cond.not_)
+
+    def interventions(self, loc: Loc, items: tuple[Any, ...]) -> None:
+        """Force/forbid items of one arm that contradict each other: an action both forced and
+        forbidden, or every action of an actor forbidden (the engine would then play the
+        forbidden default action)."""
+        forbidden: dict[str, set[str]] = {}
+        every: set[str] = set()
+        for j, iv in enumerate(items):
+            if isinstance(iv, Forbid):
+                act = self.actions.get(iv.forbid.action)
+                if act is None or act.actor != iv.forbid.actor:
+                    continue  # reported by check_claims
+                forbidden.setdefault(act.actor, set()).add(act.id)
+                ladder = [a.id for a in self.s.actions if a.actor == act.actor]
+                if forbidden[act.actor] == set(ladder) and act.actor not in every:
+                    every.add(act.actor)
+                    default = next((a.id for a in self.s.actions if a.actor == act.actor and a.default), None)
+                    self.add(loc + (j, "forbid", "action"),
+                             f"the arm forbids every action of {act.actor} (the simulation would fall back to "
+                             f"its default action{'' if default is None else ' ' + default}, forbidden or not)",
+                             f"{_ids(ladder)} all forbidden", f"at least one action of {act.actor} left allowed")
+        for j, iv in enumerate(items):
+            if isinstance(iv, Force) and iv.force.action in forbidden.get(iv.force.actor, ()):
+                self.add(loc + (j, "force", "action"), "forced and forbidden in the same arm", repr(iv.force.action),
+                         "either a force or a forbid of an action in one arm")
 
     def effects(self, loc: Loc, effects: tuple[Effect, ...]) -> None:
         for i, e in enumerate(effects):
@@ -497,6 +549,7 @@ class _Checker:
             for arm in ("treatment", "baseline"):
                 for j, iv in enumerate(getattr(c.compare, arm)):
                     self.intervention(loc + ("compare", arm, j), iv)
+                self.interventions(loc + ("compare", arm), getattr(c.compare, arm))
 
     def intervention(self, il: Loc, iv: Any) -> None:
         """An intervention's actor, action, round, condition and parameter path exist."""
@@ -515,6 +568,7 @@ class _Checker:
                     self.add(il + ("round",), "beyond the horizon", iv.force.round, f"1..{self.s.horizon}")
                 if iv.force.when is not None:
                     self.condition(il + ("when",), iv.force.when)
+                    self.condition_ranges(il + ("when",), iv.force.when)
         elif isinstance(iv, SetParam):
             try:
                 resolve_param_path(self.s, iv.set.param)
@@ -553,6 +607,7 @@ def check_interventions(scenario: Scenario, interventions: Any) -> list[Issue]:
     checker = _Checker(scenario, "<interventions>")
     for i, iv in enumerate(interventions):
         checker.intervention((i,), iv)
+    checker.interventions((), tuple(interventions))
     return checker.issues
 
 

@@ -297,11 +297,17 @@ def compile_arm(spec: SimSpec, scenario: Any, interventions: Sequence[Any]) -> A
         else:
             f = iv.force
             when = None if f.when is None else compile_cond(f.when, var_index, rl_index)
-            avail = spec.actions[g].available
             if f.round is None and when is None:
-                # Neither round nor condition: at every move where the action is available.
+                # Neither round nor condition: at every move (the engines apply every force only
+                # where the action is available and not forbidden, so this is the availability).
+                avail = spec.actions[g].available
                 when = avail if avail is not None else CondProgram.true()
-            elif avail is not None and when is not None:
-                when = when & avail
             forces.append(Force(actor=f.actor, action=g, round_=f.round, when=when))
+    # The contradictions `crisislab validate` reports in a scenario's claims, for items built in code.
+    for f in forces:
+        if f.action in forbidden:
+            raise InterventionError(f"intervention: {spec.actions[f.action].id!r} is both forced and forbidden in one arm")
+    for mv in spec.movers:
+        if mv.strategic >= 0 and len(mv.actions) and all(int(g) in forbidden for g in mv.actions):
+            raise InterventionError(f"intervention: every action of {mv.id} is forbidden (leave at least one allowed)")
     return Arm(forces=tuple(forces), forbidden=frozenset(forbidden))

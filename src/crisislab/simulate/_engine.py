@@ -460,15 +460,17 @@ def _strategic_choice(
     if empty.any():
         p[empty, default_local] = 1.0
     chosen = _draw_categorical(p, u)
+    # A force (at a round, on a condition, or at every move) applies only where the forced action
+    # is available and not forbidden in this arm (`mask`); elsewhere the mover plays its policy.
     for f in arm.forces:
         if f.actor != actor:
             continue
         local = int(np.flatnonzero(mover.actions == f.action)[0])
         if f.round_ is not None:
             if f.round_ == r:
-                chosen[:] = local
+                chosen[mask[:, local]] = local
         elif f.when is not None:
-            chosen[f.when(sub_state, r, sub_rls)] = local
+            chosen[mask[:, local] & f.when(sub_state, r, sub_rls)] = local
     if arm.script is not None and arm.script[r - 1, m] != SCRIPT_FREE:
         g = int(arm.script[r - 1, m])
         chosen[:] = default_local if g < 0 else int(np.flatnonzero(mover.actions == g)[0])

@@ -992,10 +992,12 @@ def run_chunk(
                         if forces[f, 0] != j:
                             continue
                         if forces[f, 2] >= 0:
-                            if forces[f, 2] == r:
-                                chosen = forces[f, 1]
-                        elif forces[f, 3] >= 0:
-                            if _bit(bits, forces[f, 3]):
+                            fire = forces[f, 2] == r
+                        else:
+                            fire = forces[f, 3] >= 0 and _bit(bits, forces[f, 3])
+                        if fire:  # only where the forced action is available and not forbidden
+                            ga = ladder[m, forces[f, 1]]
+                            if not forbidden[ga] and (act[ga, 1] < 0 or _bit(bits, act[ga, 1])):
                                 chosen = forces[f, 1]
                     sg = script[r - 1, m]
                     if sg != SCRIPT_FREE:

@@ -132,8 +132,9 @@ def walk_source_refs(obj: Any, loc: Loc = ()) -> Iterator[tuple[Loc, str]]:
 
 
 class _Checker:
-    def __init__(self, s: Scenario, filename: str):
+    def __init__(self, s: Scenario, filename: str, derived: bool = True):
         self.s = s
+        self.derived = derived
         self.filename = filename
         self.issues: list[Issue] = []
         self.strategic = {a.id: a for a in s.actors}
@@ -256,6 +257,10 @@ class _Checker:
         self.check_claims()
         self.check_sources()
         self.check_numbers()
+        if self.derived:
+            from crisislab.scenario._derived import derived_issues
+
+            self.issues.extend(derived_issues(self.s, self.issues))
         return self.issues
 
     def check_order(self, all_actor_ids: list[str]) -> None:
@@ -538,9 +543,13 @@ class _Checker:
                          f"one of {list(p.uncertainty.choice)}" if p.uncertainty.choice is not None else f"in [{_fmt(lo)}, {_fmt(hi)}]")
 
 
-def check_scenario(scenario: Scenario, filename: str = "<scenario>") -> list[Issue]:
-    """All semantic issues of a type-valid scenario (empty list if it is sound)."""
-    return _Checker(scenario, filename).run()
+def check_scenario(scenario: Scenario, filename: str = "<scenario>", derived: bool = True) -> list[Issue]:
+    """All semantic issues of a type-valid scenario (empty list if it is sound).
+
+    With `derived` (the default) this includes the scenarios the file implies: each claim arm with
+    its `set` entries applied, and the ends of every stated uncertainty range (`_derived`).
+    """
+    return _Checker(scenario, filename, derived).run()
 
 
 __all__ = ["Issue", "check_scenario", "walk_numbers", "walk_source_refs", "CIVILIAN", "PRIOR_TOLERANCE"]

@@ -228,6 +228,8 @@ def _uncertainty_issues(scenario: Scenario, base: set[tuple[str, str]]) -> list[
                 continue
             seen.add((cause.loc, message))
             expected = f"a range whose every draw is {issue.expected}" if issue.expected else "a narrower range"
+            if end == "an unbounded end":
+                expected += " (give the normal a `clip: [lo, hi]`)"
             out.append(Issue(cause.loc, message, cause.written, expected))
     return out
 

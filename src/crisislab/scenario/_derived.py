@@ -162,7 +162,8 @@ def _claim_issues(scenario: Scenario, base: set[tuple[str, str]]) -> list[Issue]
                 causes[iv.set.param] = _Cause(("claims", i, "compare", arm, j, "set", "value"), iv.set.param, _fmt(value.value))
             if not overrides:
                 continue
-            for cause, kind, issue, where in _trace(scenario, base, overrides, causes, normalize_priors=False):
+            traced = _trace(scenario, base, overrides, causes, normalize_priors=False)
+            for cause, kind, issue, where in sorted(traced, key=lambda t: t[0].loc[4]):  # in `set` entry order
                 if kind in ("exact", "direct"):
                     out.append(Issue(cause.loc, f"sets {cause.path}: {issue.message}",
                                      cause.written if kind == "exact" else issue.got, issue.expected))

@@ -96,3 +96,8 @@ def test_solve_command_refuses_a_tiny_budget_with_the_estimate():
     assert "with a 51-point belief grid needs about" in r.stderr and "more than max_gib = 1e-06 GiB" in r.stderr
     r = _invoke("solve", str(DATA / "tiny.yaml"), "--grid", "5", "--max-gib", "0")
     assert isinstance(r.exception, SolverError) and "--max-gib: expected a number of GiB > 0" in str(r.exception)
+
+
+def test_a_horizon_beyond_the_scenario_limit_is_refused(tiny):
+    with pytest.raises(SolverError, match=r"--horizon: at most 1,000 rounds.*got 100,000,000"):
+        compile_scenario(tiny, horizon=100_000_000)

@@ -10,7 +10,7 @@ OUT ?= out/us-iran-2019-2020
 RUNS ?= 20000
 SEED ?= 2020
 # The crisis engine's agent logit QRE on a 5-point belief grid: the coarsest at which the flagship's
-# outcome shares and claim verdicts agree with grid 9 (README). GRID=auto picks 5 for the flagship too.
+# outcome shares agree with grid 9 within sampling error (README). GRID=auto picks 5 for the flagship too.
 # POLICY=myopic uses the one-step-lookahead stand-in instead.
 POLICY ?= crisis
 GRID ?= 5

@@ -88,3 +88,7 @@ def main() -> None:
     except UserError as exc:
         err_console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -83,3 +83,28 @@ def test_timeline_section_shows_the_replay(report) -> None:
     values = [float(v) for v in re.findall(r'data-value="([^"]+)"', text.split("</table>")[0])]
     assert any(v == pytest.approx(after1, abs=1e-9) for v in values)
     assert any(v == pytest.approx(after2, abs=1e-9) for v in values)
+
+
+def test_an_outcome_that_never_happens_renders_and_a_failure_writes_nothing(tmp_path, monkeypatch) -> None:
+    """An outcome with probability 0 (an interval at the boundary) renders; and when rendering fails,
+    the output directory keeps its previous files, untouched (the report is rendered first and each
+    file renamed into place)."""
+    from crisislab.report import _html
+
+    sc = load_scenario(MINI)
+    pol = FixedPolicy({"US": np.array([[1.0, 0.0], [1.0, 0.0]]), "Iran": np.array([[1.0, 0.0], [1.0, 0.0]])})
+    results = ArmRunner(sc, lambda s: pol, 1000, seed=3).results([])
+    counts = results.outcome_counts()
+    assert (counts == 0).any(), "the scenario should leave some outcome unreached under this policy"
+    path = write_report(tmp_path, results, [], None, title=sc.title)
+    assert path.read_text(encoding="utf-8").count("data:image/png;base64,") >= 1
+
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+    def boom(*a, **k):
+        raise RuntimeError("rendering failed")
+
+    monkeypatch.setattr(_html, "render_report", boom)
+    with pytest.raises(RuntimeError, match="rendering failed"):
+        write_report(tmp_path, results, [], None, title=sc.title)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before

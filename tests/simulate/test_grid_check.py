@@ -29,3 +29,9 @@ def test_each_column_is_the_simulation_on_that_grid(run_cli) -> None:
 def test_bad_grid_lists_exit_2(run_cli, grids: str) -> None:
     code, _, stderr = run_cli("grid-check", str(MINI), "--grids", grids)
     assert code == 2 and "--grids" in stderr and "Traceback" not in stderr
+
+
+def test_one_grid_says_there_is_nothing_to_compare(run_cli) -> None:
+    code, stdout, _ = run_cli("grid-check", str(MINI), "--grids", "5", "--runs", "300", "--seed", "4")
+    assert code == 0
+    assert "nothing to compare" in stdout and "between grids 5 and 5" not in stdout

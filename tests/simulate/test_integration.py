@@ -65,6 +65,11 @@ def test_cli_run_writes_report_and_results(tmp_path: Path, run_cli) -> None:
     for outcome, p in summary["outcomes"].items():
         assert p == (runs["outcome"] == outcome).mean()
     assert {c["claim"] for c in summary["claims"]} == {"strike-raises-war", "forbid-nothing-same"}
+    import pyarrow.parquet as pq
+
+    meta = json.loads(pq.read_schema(out / "results.parquet").metadata[b"crisislab"])
+    assert meta["scenario"] == load_scenario(MINI).id and meta["seed"] == 3 and meta["runs"] == 500
+    assert meta["policy"] == "myopic" and meta["interventions"] == ["as written"] and meta["crisislab"]
 
 
 def test_unknown_policy_lists_the_valid_ones() -> None:
@@ -91,3 +96,76 @@ def test_a_wrong_out_path_is_refused_before_any_work(run_cli, tmp_path: Path, co
     code, _, stderr = run_cli(command, str(MINI), "--policy", "myopic", "--runs", "50", "--out", str(target))
     assert code == 2 and needle in stderr and "Traceback" not in stderr
     assert kind == "dir" or target.read_text() == "keep me"  # nothing lost
+
+
+def test_json_output_is_strict_json_even_with_infinite_values(run_cli) -> None:
+    """`--json` is strict JSON (no NaN/Infinity, which JSON.parse and jq refuse): on one run of
+    crisis-bargaining-2type the paired statistics are undefined and come out as null."""
+    scenario = Path(__file__).parents[2] / "scenarios" / "crisis-bargaining-2type.yaml"
+    code, stdout, _ = run_cli("claims", str(scenario), "--runs", "1", "--robustness", "0", "--json", "--policy", "myopic")
+    assert code == 0
+
+    def refuse(token: str):
+        raise AssertionError(f"non-finite number {token} in --json output")
+
+    rows = json.loads(stdout, parse_constant=refuse)
+    assert rows and any(v is None for row in rows for v in row.values())
+
+
+def test_strict_json_dumps_numpy_and_non_finite_values() -> None:
+    import numpy as np
+
+    from crisislab._json import dumps
+
+    text = dumps({"a": np.float64("-inf"), "b": [np.int64(3), np.nan, 0.5], "c": np.array([1.0, np.inf]), "d": np.bool_(True)})
+    assert json.loads(text) == {"a": None, "b": [3, None, 0.5], "c": [1.0, None], "d": True}
+
+
+def test_paths_without_out_is_refused_before_any_work(run_cli) -> None:
+    code, _, err = run_cli("simulate", str(MINI), "--runs", "10", "--paths")
+    assert code == 2 and "--paths" in err and "--out" in err and "Traceback" not in err
+
+
+def test_rank_share_counts_pairs_with_ties_half() -> None:
+    from crisislab.simulate._timeline import rank_share
+
+    # obs -1: below it sim -3, -2 (2 of 4), one tie (-1) -> 2.5/4; obs -inf: below nothing -> 0;
+    # mean over the two observations: (0.625 + 0) / 2.
+    sim = np.array([-3.0, -1.0, -2.0, 0.0])
+    assert rank_share(sim, np.array([-1.0, -np.inf])) == pytest.approx(0.3125)
+    assert np.isnan(rank_share(np.array([]), np.array([-1.0])))
+
+
+def test_replay_ranks_against_full_length_runs_only() -> None:
+    """The simulated paths it ranks against lasted all the scripted rounds (a run that ended early
+    has fewer choices, so a higher log-likelihood), and the percentile is `rank_share` of exactly
+    those against every replay, impossible replays included."""
+    from crisislab.simulate._run import simulate_spec
+    from crisislab.simulate._engine import Arm
+    from crisislab.simulate._timeline import rank_share
+    import dataclasses
+
+    sc = load_scenario(MINI)
+    spec = compile_spec(sc)
+    pol = FixedPolicy({"US": US_SIGMA, "Iran": IRAN_SIGMA})
+    events = pd.DataFrame({"round": [1, 3], "actor": ["Iran", "US"], "action": ["ir_attack", "us_strike"]})
+    rep = replay_timeline(spec, pol, events, 3000, seed=2)
+    free = simulate_spec(dataclasses.replace(spec, horizon=rep.rounds), pol, 3000, 2, Arm(), record_actions=False)
+    full = free.runs["end_round"].to_numpy() >= rep.rounds
+    assert 0 < full.sum() < full.size  # some runs end early: the filter matters here
+    np.testing.assert_array_equal(rep.sim_loglik, free.runs["loglik"].to_numpy()[full])
+    assert rep.percentile == rank_share(rep.sim_loglik, rep.loglik_per_replay)
+
+
+def test_events_of_one_mover_in_a_round_are_one_move_that_keeps_every_label() -> None:
+    from crisislab.simulate._timeline import events_to_script
+
+    spec = compile_spec(load_scenario(MINI))
+    events = pd.DataFrame({
+        "round": [2, 2, 3], "actor": ["US", "US", "Iran"], "action": ["us_wait", "us_strike", "ir_attack"],
+        "label": ["talks", "strike on X", "attack"],
+    })
+    script, kept = events_to_script(spec, events)
+    assert list(kept["action"]) == ["us_strike", "ir_attack"]  # the higher rung stands for round 2
+    assert list(kept["n_merged"]) == [2, 1]
+    assert kept["label"].iloc[0] == "talks; strike on X"

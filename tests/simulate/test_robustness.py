@@ -220,3 +220,26 @@ def test_an_auto_grid_is_fixed_once_per_runner_from_the_scenario_as_written():
     assert runner.solve == SolverChoice("crisis", own[0])
     assert ArmRunner(drawn, runner.solve, 10, 1).solve.grid == own[0]  # how a draw is built
     assert SolverChoice("myopic").for_scenario(sc) == SolverChoice("myopic")  # no grid to fix
+
+
+@pytest.mark.parametrize("n", [3, 10, 100, 500, 1000, 2000, 2500, 4000, 20000, 50000, 1_000_000])
+def test_wilson_interval_contains_its_estimate_at_every_count(n: int) -> None:
+    """lo <= k/n <= hi for every k, with lo = 0 exactly at k = 0 and hi = 1 exactly at k = n (the
+    closed form gives these; in floating point it gave lo ~ 2e-19 at k = 0 for these n, which broke
+    the report's error bars)."""
+    k = np.unique(np.r_[np.arange(min(n, 60) + 1), n - np.arange(min(n, 60) + 1), np.linspace(0, n, 101).round()])
+    lo, hi = wilson_interval(k, n)
+    p = k / n
+    assert np.all(lo <= p) and np.all(p <= hi)
+    assert lo[k == 0][0] == 0.0 and hi[k == n][0] == 1.0
+
+
+def test_influential_parameter_text_says_why_it_is_missing() -> None:
+    from types import SimpleNamespace
+
+    from crisislab.simulate._cli import _influential_text
+
+    few = _influential_text(SimpleNamespace(influential=None, robustness_draws=2))
+    assert "at least 3 draws" in few and "constant" not in few
+    flat = _influential_text(SimpleNamespace(influential=None, robustness_draws=8))
+    assert "constant" in flat

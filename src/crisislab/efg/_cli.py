@@ -8,7 +8,6 @@ written in the file. `seconds` is the solve time alone (not reading the file or 
 
 from __future__ import annotations
 
-import json
 import time
 from enum import Enum
 from pathlib import Path
@@ -17,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from crisislab._json import dumps as json_dumps
 from crisislab.errors import SolverError
 
 
@@ -97,7 +97,7 @@ def register(app: typer.Typer) -> None:
         game = read_efg(game_file)
         out = _solve(game, method, iterations, tol)
         if json_out:
-            typer.echo(json.dumps(out))
+            typer.echo(json_dumps(out))
             return
         console = Console()
         head = Table(title=f"{game.title or game_file.name}: method {out['method']}", show_header=False)

@@ -76,16 +76,21 @@ def belief_trajectories(series: dict[str, np.ndarray]) -> str:
     return _encode(fig)
 
 
-def loglik_histogram(sim: np.ndarray, real: float | None) -> str:
-    """Distribution of simulated paths' log-likelihoods (float64 `(n,)`), the real path's as a line."""
+def loglik_histogram(sim: np.ndarray, observed: np.ndarray) -> str:
+    """Log-likelihoods of simulated paths (float64 `(n,)`) and of the observed path's replays
+    (`(m,)`; -inf entries, replays the model rules out, are not drawn), as two density histograms."""
     fig = Figure(figsize=(6, 2.8))
     ax = fig.add_subplot()
-    finite = sim[np.isfinite(sim)]
-    if finite.size:
-        ax.hist(finite, bins=50, color="#55a868", alpha=0.8)
-    if real is not None and np.isfinite(real):
-        ax.axvline(real, color="crimson", lw=2, label="observed 2019–2020 path")
+    sims = sim[np.isfinite(sim)]
+    obs = observed[np.isfinite(observed)]
+    both = np.concatenate([sims, obs])
+    bins = np.linspace(both.min(), both.max(), 51) if both.size and np.ptp(both) > 0 else 50
+    if sims.size:
+        ax.hist(sims, bins=bins, density=True, color="#55a868", alpha=0.7, label="simulated paths (same rounds)")
+    if obs.size:
+        ax.hist(obs, bins=bins, density=True, color="crimson", alpha=0.5, label="observed 2019–2020 path, per replay")
+    if sims.size or obs.size:
         ax.legend(fontsize=7)
     ax.set_xlabel("log-likelihood of the path's choices")
-    ax.set_ylabel("simulated runs")
+    ax.set_ylabel("density")
     return _encode(fig)

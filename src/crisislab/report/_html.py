@@ -8,6 +8,8 @@ that tests (and readers) can check them against the table.
 
 from __future__ import annotations
 
+import os
+
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -65,11 +67,11 @@ th{background:#f4f4f4;text-align:left} td.num{text-align:right;font-variant-nume
 
 <h2 id="timeline">The real timeline against the model</h2>
 {% if timeline %}
-<p>{{ timeline.n_events }} observed events in {{ timeline.rounds }} rounds, replayed {{ timeline.n_replays }} times.
+<p>{{ timeline.n_observed }} observed events in {{ timeline.rounds }} rounds, scripted as {{ timeline.n_events }} moves (of several events of one actor in one round, the highest rung is the move; the table lists what each move stands for), replayed {{ timeline.n_replays }} times.
 Log-likelihood of the observed choices: <b data-value="{{ timeline.loglik }}">{{ '%.2f'|format(timeline.loglik) }}</b>
 ({{ '%.2f'|format(timeline.loglik / timeline.n_choices) }} per choice over {{ timeline.n_choices }} choices).
-The observed path is more probable than <b data-value="{{ timeline.percentile }}">{{ '%.1f%%'|format(100 * timeline.percentile) }}</b>
-of simulated paths over the same rounds.{% if timeline.impossible_share > 0 %} In {{ '%.1f%%'|format(100 * timeline.impossible_share) }} of replays the model rules an observed choice out.{% endif %}</p>
+{% if timeline.percentile == timeline.percentile %}The observed path is more probable than <b data-value="{{ timeline.percentile }}">{{ '%.1f%%'|format(100 * timeline.percentile) }}</b>
+of the simulated paths that lasted the same {{ timeline.rounds }} rounds (each replay's log-likelihood against each simulated run's, ties counting half).{% else %}No simulated path lasted the {{ timeline.rounds }} observed rounds, so the observed path is not ranked.{% endif %}{% if timeline.impossible_share > 0 %} In {{ '%.1f%%'|format(100 * timeline.impossible_share) }} of replays the model rules an observed choice out.{% endif %}</p>
 <img class="figure" id="fig-timeline" alt="log-likelihood of simulated paths and the observed one" src="{{ figs.timeline }}">
 <h3>Beliefs along the observed path</h3>
 <table id="timeline-beliefs"><tr><th>after round</th><th>date</th>{% for c in timeline.belief_cols %}<th>{{ c|e }}</th>{% endfor %}</tr>
@@ -150,7 +152,7 @@ def render_report(
     }
     tl = None
     if timeline is not None:
-        figs["timeline"] = fig.loglik_histogram(timeline.sim_loglik, float(np.mean(timeline.loglik_per_replay[np.isfinite(timeline.loglik_per_replay)])) if np.isfinite(timeline.loglik_per_replay).any() else None)
+        figs["timeline"] = fig.loglik_histogram(timeline.sim_loglik, timeline.loglik_per_replay)
         b = timeline.beliefs
         b = b.assign(col=b["holder"] + ": P(" + b["about"] + " " + b["type"] + ")")
         first_types = {a: t[0] for a, t in zip(spec.actors, spec.types, strict=True)}
@@ -161,6 +163,7 @@ def render_report(
         n_choices = timeline.rounds * len(spec.movers)
         tl = {
             "n_events": len(events),
+            "n_observed": int(events["n_merged"].sum()) if "n_merged" in events.columns else len(events),
             "rounds": timeline.rounds,
             "n_replays": timeline.n_replays,
             "loglik": timeline.loglik,
@@ -178,7 +181,7 @@ def render_report(
                     "date": str(e.get("date", "")),
                     "actor": e["actor"],
                     "action": e["action"],
-                    "label": str(e.get("label", "")),
+                    "label": str(e.get("label", "")) + (f" ({int(e['n_merged'])} events)" if e.get("n_merged", 1) > 1 else ""),
                 }
                 for _, e in events.iterrows()
             ],
@@ -205,16 +208,33 @@ def render_report(
     )
 
 
-def write_report(out_dir: str | Path, results: Any, claims: Sequence[Any] = (), timeline: Any | None = None, **kw: Any) -> Path:
-    """Write DIR/results.parquet, DIR/claims.csv and DIR/report.html; returns the report's path."""
+def write_report(
+    out_dir: str | Path, results: Any, claims: Sequence[Any] = (), timeline: Any | None = None,
+    provenance: dict | None = None, **kw: Any,
+) -> Path:
+    """Write DIR/results.parquet (with `provenance` in its metadata, see `Results.to_parquet`),
+    DIR/claims.csv and DIR/report.html; returns the report's path."""
     import pandas as pd
 
+    # The report is rendered before anything is written, and each file is written under a temporary
+    # name and renamed into place: a failure leaves the directory as it was, not half new, half old.
+    html = render_report(results, claims, timeline, **kw)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    results.to_parquet(out / "results.parquet")
+    _replace(out / "results.parquet", lambda f: results.to_parquet(f, **(provenance or {})))
     if claims:
-        pd.DataFrame([c.as_row() for c in claims]).to_csv(out / "claims.csv", index=False)
+        _replace(out / "claims.csv", lambda f: pd.DataFrame([c.as_row() for c in claims]).to_csv(f, index=False))
     path = out / "report.html"
-    path.write_text(render_report(results, claims, timeline, **kw), encoding="utf-8")
+    _replace(path, lambda f: f.write_text(html, encoding="utf-8"))
     return path
+
+
+def _replace(path: Path, write: Any) -> None:
+    """`write(tmp)` to a temporary file beside `path`, then rename it to `path`."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 

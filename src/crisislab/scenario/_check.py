@@ -515,8 +515,6 @@ class _Checker:
                     self.type_values(loc + ("terminal", out_id), tv, pc.about)
 
     def check_claims(self) -> None:
-        from crisislab.scenario._paths import PathError, resolve_param_path
-
         seed_files = {src.file for src in self.s.sources.values() if src.kind == "seed" and src.file}
         for i, c in enumerate(self.s.claims):
             loc: Loc = ("claims", i)
@@ -537,25 +535,30 @@ class _Checker:
                 self.add(ml + ("action_probability",), "unknown action", repr(m.action_probability), "an action id")
             for arm in ("treatment", "baseline"):
                 for j, iv in enumerate(getattr(c.compare, arm)):
-                    il: Loc = loc + ("compare", arm, j)
-                    if isinstance(iv, (Force, Forbid)):
-                        spec = iv.force if isinstance(iv, Force) else iv.forbid
-                        il = il + (("force",) if isinstance(iv, Force) else ("forbid",))
-                        if self.strategic_ref(il + ("actor",), spec.actor):
-                            act = self.actions.get(spec.action)
-                            if act is None or act.actor != spec.actor:
-                                self.add(il + ("action",), f"not an action of {spec.actor}", repr(spec.action),
-                                         f"one of {_ids(a.id for a in self.s.actions if a.actor == spec.actor)}")
-                        if isinstance(iv, Force):
-                            if iv.force.round is not None and iv.force.round > self.s.horizon:
-                                self.add(il + ("round",), "beyond the horizon", iv.force.round, f"1..{self.s.horizon}")
-                            if iv.force.when is not None:
-                                self.condition(il + ("when",), iv.force.when)
-                    elif isinstance(iv, SetParam):
-                        try:
-                            resolve_param_path(self.s, iv.set.param)
-                        except PathError as exc:
-                            self.add(il + ("set", "param"), str(exc), repr(iv.set.param), exc.expected)
+                    self.intervention(loc + ("compare", arm, j), iv)
+
+    def intervention(self, il: Loc, iv: Any) -> None:
+        """An intervention's actor, action, round, condition and parameter path exist."""
+        from crisislab.scenario._paths import PathError, resolve_param_path
+
+        if isinstance(iv, (Force, Forbid)):
+            spec = iv.force if isinstance(iv, Force) else iv.forbid
+            il = il + (("force",) if isinstance(iv, Force) else ("forbid",))
+            if self.strategic_ref(il + ("actor",), spec.actor):
+                act = self.actions.get(spec.action)
+                if act is None or act.actor != spec.actor:
+                    self.add(il + ("action",), f"not an action of {spec.actor}", repr(spec.action),
+                             f"one of {_ids(a.id for a in self.s.actions if a.actor == spec.actor)}")
+            if isinstance(iv, Force):
+                if iv.force.round is not None and iv.force.round > self.s.horizon:
+                    self.add(il + ("round",), "beyond the horizon", iv.force.round, f"1..{self.s.horizon}")
+                if iv.force.when is not None:
+                    self.condition(il + ("when",), iv.force.when)
+        elif isinstance(iv, SetParam):
+            try:
+                resolve_param_path(self.s, iv.set.param)
+            except PathError as exc:
+                self.add(il + ("set", "param"), str(exc), repr(iv.set.param), exc.expected)
 
     def check_sources(self) -> None:
         for loc, ref in walk_source_refs(self.s):
@@ -586,7 +589,17 @@ def check_scenario(scenario: Scenario, filename: str = "<scenario>", derived: bo
     return _Checker(scenario, filename, derived).run()
 
 
+def check_interventions(scenario: Scenario, interventions: Any) -> list[Issue]:
+    """The issues of interventions given outside the file (e.g. on the command line) against a
+    valid scenario, by the same rules as a claim's; each issue's `loc` starts with the
+    intervention's index in `interventions`."""
+    checker = _Checker(scenario, "<interventions>")
+    for i, iv in enumerate(interventions):
+        checker.intervention((i,), iv)
+    return checker.issues
+
+
 __all__ = [
-    "Issue", "check_scenario", "walk_numbers", "walk_source_refs", "CIVILIAN", "PRIOR_TOLERANCE",
+    "Issue", "check_interventions", "check_scenario", "walk_numbers", "walk_source_refs", "CIVILIAN", "PRIOR_TOLERANCE",
     "MAX_HORIZON", "MAX_VAR_VALUES", "MAX_PUBLIC_STATES",
 ]

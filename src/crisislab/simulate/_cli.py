@@ -10,7 +10,6 @@ either. Progress bars appear only on an interactive terminal and never under --j
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
+from crisislab._json import dumps as json_dumps
 from crisislab.errors import UserError
 
 __all__ = ["register"]
@@ -45,6 +45,26 @@ PolicyOpt = Annotated[
 ]
 GridOpt = Annotated[str, typer.Option("--grid", help="Belief-grid points for the crisis engine, or 'auto': the finest grid within a work budget.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout (no progress bar).")]
+ForceOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--force", metavar="ACTOR:ACTION[@R|@when:C]",
+        help="Force an action: at every move where it is available, at a round (@3), or whenever a condition holds "
+        "(@when:'tension >= 4 and round > 2', @when:'american_deaths is pending'; docs/scenario-format.md has the "
+        "syntax). Repeatable.",
+    ),
+]
+ForbidOpt = Annotated[
+    list[str] | None, typer.Option("--forbid", metavar="ACTOR:ACTION", help="Forbid an action. Repeatable.")
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set", metavar="PATH=VALUE",
+        help="Override a parameter by its field path, as a claim's `set` (actors.US.types.resolute.prior=0.7, actors.US.lam=3); "
+        "the intervened arm is re-solved. Repeatable.",
+    ),
+]
 
 
 def _load(path: Path) -> Any:
@@ -61,6 +81,13 @@ def _timeline_for(scenario: Any, path: Path | None) -> Any | None:
     if scenario.id == "us-iran-2019-2020":
         return load_timeline(bundled_data_path(BUNDLED_TIMELINE), scenario)
     return None
+
+
+def _provenance(runner: Any) -> dict:
+    """What a results file records about how it was made, beyond scenario, seed and runs."""
+    solve = runner.solve
+    return {"policy": getattr(solve, "kind", None) or getattr(solve, "name", None) or type(solve).__name__,
+            "grid": getattr(solve, "grid", None)}
 
 
 def _events(df: Any) -> Any:
@@ -118,21 +145,40 @@ def register(app: typer.Typer) -> None:
         grid: GridOpt = "auto",
         scheduler: SchedulerOpt = None,
         paths: Annotated[bool, typer.Option("--paths", help="Also write the per-move table (PATH-stem.paths.parquet).")] = False,
-        out: Annotated[Path | None, typer.Option("--out", help="Write the per-run table as Parquet here.")] = None,
+        out: Annotated[
+            Path | None,
+            typer.Option("--out", help="Write the per-run table as Parquet here (with interventions: both arms, an `arm` column)."),
+        ] = None,
         json_output: JsonOpt = False,
+        force: ForceOpt = None,
+        forbid: ForbidOpt = None,
+        set_: SetOpt = None,
     ) -> None:
-        """Simulate a scenario as written; print outcome probabilities."""
+        """Simulate a scenario as written; print outcome probabilities. With --force/--forbid/--set,
+        simulate it as written and intervened on the same runs (common random numbers) and print
+        both arms and their paired differences with 95% intervals."""
         from crisislab.simulate._run import progress_wanted
 
         _check_out(out, directory=False)
+        if paths and out is None:
+            raise UserError("--paths: the per-move table is written next to --out's file (OUT-stem.paths.parquet), "
+                            "so it needs --out (got --paths without --out)")
         sc = _load(scenario)
+        options = [("--force", v) for v in force or ()] + [("--forbid", v) for v in forbid or ()] + [("--set", v) for v in set_ or ()]
+        if options:
+            from crisislab.simulate._cli_interventions import parse_interventions
+
+            interventions = parse_interventions(sc, options)  # every problem, before anything is solved
+            runner = _runner(sc, policy, grid, runs, seed, workers, chunk, progress_wanted(json_output), scheduler)
+            _paired_simulation(sc, runner, interventions, seed, paths, out, json_output)
+            return
         runner = _runner(sc, policy, grid, runs, seed, workers, chunk, progress_wanted(json_output), scheduler)
         t0 = time.perf_counter()
         res = runner.results([], paths=paths)
         dt = time.perf_counter() - t0
         if out is not None:
             out.parent.mkdir(parents=True, exist_ok=True)
-            res.to_parquet(out)
+            res.to_parquet(out, **_provenance(runner))
             if res.paths is not None:
                 res.paths.to_parquet(out.with_name(out.stem + ".paths.parquet"), index=False)
         counts = res.outcome_counts()
@@ -145,7 +191,7 @@ def register(app: typer.Typer) -> None:
             "outcomes": {k: int(v) / res.n_runs for k, v in counts.items()},
         }
         if json_output:
-            typer.echo(json.dumps(summary))
+            typer.echo(json_dumps(summary))
             return
         typer.echo(f"{sc.id}: {res.n_runs} runs, seed {seed}, {res.run_steps} run-steps in {dt:.2f} s")
         for k, v in summary["outcomes"].items():
@@ -183,7 +229,7 @@ def register(app: typer.Typer) -> None:
             out.parent.mkdir(parents=True, exist_ok=True)
             robustness_table(results).to_parquet(out, index=False)
         if json_output:
-            typer.echo(json.dumps([r.as_row() for r in results], default=float))
+            typer.echo(json_dumps([r.as_row() for r in results]))
             return
         _print_claims(results, runs, seed)
         if out is not None:
@@ -212,7 +258,7 @@ def register(app: typer.Typer) -> None:
         sc = _load(scenario)
         out = _grid_check(sc, gs, runs, seed, workers, chunk, progress_wanted(json_output), scheduler)
         if json_output:
-            typer.echo(json.dumps(out, default=float))
+            typer.echo(json_dumps(out))
             return
         from rich.console import Console
         from rich.table import Table
@@ -231,6 +277,9 @@ def register(app: typer.Typer) -> None:
             )
         Console(file=sys.stdout, width=160).print(table)
         last = out["grids"][-2:]
+        if len(last) < 2:
+            typer.echo(f"one grid ({last[0]['grid']}): nothing to compare it with (give --grids two or more, e.g. 3,5,9)")
+            return
         typer.echo(
             f"between grids {last[0]['grid']} and {last[-1]['grid']}: outcome shares move by at most "
             f"{out['finest_shift']:.4f}; verdicts that change: {', '.join(out['finest_verdict_changes']) or 'none'}"
@@ -275,7 +324,7 @@ def register(app: typer.Typer) -> None:
             replay = replay_timeline(compile_spec(sc), pol, _events(tl_df), min(runs, 20_000), seed, chunk=chunk)
         _, _, pol = runner.solved({})
         path = write_report(
-            out, base, claims, replay, title=sc.title, description=sc.description,
+            out, base, claims, replay, title=sc.title, description=sc.description, provenance=_provenance(runner),
             solver=getattr(pol, "description", type(pol).__name__),
         )
         rob_path = Path(out) / "robustness.parquet"
@@ -294,9 +343,12 @@ def register(app: typer.Typer) -> None:
                 {k: v for k, v in c.as_row().items() if k in _SUMMARY_KEYS} for c in claims
             ],
             "timeline_loglik": None if replay is None else replay.loglik,
+            "timeline_percentile": None if replay is None else replay.percentile,
+            "timeline_impossible_share": None if replay is None else replay.impossible_share,
+            "claims_table": str(Path(out) / "claims.csv") if claims else None,
         }
         if json_output:
-            typer.echo(json.dumps(summary))
+            typer.echo(json_dumps(summary))
             return
         typer.echo(f"{sc.id}: {runs} runs, seed {seed}, policy: {summary_policy(pol)} ({dt:.1f} s)")
         for k, v in summary["outcomes"].items():
@@ -304,8 +356,111 @@ def register(app: typer.Typer) -> None:
         if claims:
             _print_claims(claims, runs, seed)
         if replay is not None:
-            typer.echo(f"real timeline: log-likelihood {replay.loglik:.2f}, more probable than {replay.percentile:.1%} of simulated paths")
+            typer.echo(f"real timeline: log-likelihood {replay.loglik:.2f}, more probable than {replay.percentile:.1%} of "
+                       f"simulated paths of the same {replay.rounds} rounds; the model rules an observed choice out in "
+                       f"{replay.impossible_share:.1%} of replays")
         typer.echo(f"report: {path}")
+
+
+ARMS = ("baseline", "intervened")
+
+
+def _paired_simulation(
+    sc: Any, runner: Any, interventions: list[Any], seed: int, paths: bool, out: Path | None, json_output: bool
+) -> None:
+    """`simulate` with interventions: the scenario as written and intervened, same seed and run
+    indices (common random numbers; the intervened arm re-solved when a `set` changes what the
+    strategies depend on, as for claims), each outcome's paired difference with its 95% interval."""
+    from crisislab.simulate._claims import describe_interventions
+    from crisislab.simulate._stats import paired_difference
+
+    level = 0.95
+    t0 = time.perf_counter()
+    arms = {"baseline": runner.results([], paths=paths), "intervened": runner.results(interventions, paths=paths)}
+    dt = time.perf_counter() - t0
+    base, arm = arms["baseline"], arms["intervened"]
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _write_arms(out, _with_arm([r.runs for r in arms.values()]), {
+            "crisislab": _version(), "scenario": sc.id, "seed": seed, "runs": base.n_runs,
+            "interventions": [describe_interventions(interventions)],
+            "arms": {"baseline": describe_interventions([]), "intervened": describe_interventions(interventions)},
+            **_provenance(runner),
+        })  # fmt: skip
+        if paths:
+            _with_arm([r.paths for r in arms.values()]).to_parquet(out.with_name(out.stem + ".paths.parquet"), index=False)
+    outcomes = list(base.spec.outcomes)
+    diffs = {}
+    for k in outcomes:
+        e = paired_difference(
+            (arm.runs["outcome"] == k).to_numpy(float), (base.runs["outcome"] == k).to_numpy(float), level
+        )  # fmt: skip
+        diffs[k] = {"difference": e.diff, "se": e.se, "ci_low": e.ci_low, "ci_high": e.ci_high}
+    summary = {
+        "scenario": sc.id,
+        "runs": base.n_runs,
+        "seed": seed,
+        "seconds": dt,
+        "level": level,
+        "interventions": [iv.model_dump(mode="json", by_alias=True, exclude_none=True) for iv in interventions],
+        "arms": {
+            name: {
+                "interventions": describe_interventions([] if name == "baseline" else interventions),
+                "run_steps": r.run_steps,
+                "outcomes": {k: int(v) / r.n_runs for k, v in r.outcome_counts().items()},
+            }
+            for name, r in arms.items()
+        },
+        "difference": diffs,
+    }
+    if json_output:
+        typer.echo(json_dumps(summary))
+        return
+    typer.echo(
+        f"{sc.id}: {base.n_runs} runs per arm, seed {seed}, common random numbers; "
+        f"{base.run_steps + arm.run_steps} run-steps in {dt:.2f} s"
+    )
+    typer.echo(f"  baseline:   {summary['arms']['baseline']['interventions']}")
+    typer.echo(f"  intervened: {summary['arms']['intervened']['interventions']}")
+    width = max(16, *(len(k) for k in outcomes))
+    typer.echo(f"  {'outcome':<{width}} {'baseline':>9} {'intervened':>11}   intervened − baseline [95% CI]")
+    for k in outcomes:
+        d = diffs[k]
+        typer.echo(
+            f"  {k:<{width}} {summary['arms']['baseline']['outcomes'][k]:>9.4f} {summary['arms']['intervened']['outcomes'][k]:>11.4f}"
+            f"   {d['difference']:+.4f} [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]"
+        )
+    if out is not None:
+        typer.echo(f"wrote {out} (both arms; column `arm`: {', '.join(ARMS)})")
+
+
+def _version() -> str:
+    import crisislab
+
+    return crisislab.__version__
+
+
+def _write_arms(path: Path, df: Any, meta: dict) -> None:
+    """`df` as Parquet with `meta` as JSON under the file's metadata key `crisislab`, as
+    `Results.to_parquet` records a single arm (here with `arms`: each arm's interventions)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"crisislab": json_dumps(meta)})
+    pq.write_table(table, path)
+
+
+def _with_arm(frames: list[Any]) -> Any:
+    """The arms' tables stacked, baseline first, with a leading categorical `arm` column."""
+    import pandas as pd
+
+    parts = []
+    for name, df in zip(ARMS, frames, strict=True):
+        df = df.copy()
+        df.insert(0, "arm", pd.Categorical([name] * len(df), categories=list(ARMS)))
+        parts.append(df)
+    return pd.concat(parts, ignore_index=True)
 
 
 def _grid_check(
@@ -378,5 +533,7 @@ def _robust_cell(r: Any) -> str:
 
 def _influential_text(r: Any) -> str:
     if r.influential is None:
+        if (r.robustness_draws or 0) < 3:
+            return f"not computed: a rank correlation needs at least 3 draws (got {r.robustness_draws}; raise --robustness)"
         return "none (the difference or every parameter is constant across draws)"
     return f"{r.influential} (Spearman ρ = {r.influential_rho:+.2f} with the difference over {r.robustness_draws} draws)"

@@ -107,8 +107,22 @@ class Results:
             out.append((" → ".join(steps) if steps else "(status quo throughout)", count))
         return out
 
-    def to_parquet(self, path: str | Path) -> None:
-        self.runs.to_parquet(path, index=False)
+    def to_parquet(self, path: str | Path, **provenance: Any) -> None:
+        """Write the per-run table with where it came from in the file's metadata (key `crisislab`,
+        JSON: crisislab version, scenario id, seed, runs, interventions, plus `provenance`, e.g. the
+        policy and grid); `pyarrow.parquet.read_schema(path).metadata[b"crisislab"]` reads it back."""
+        import json
+
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        import crisislab
+
+        table = pa.Table.from_pandas(self.runs, preserve_index=False)
+        meta = {"crisislab": crisislab.__version__, "scenario": self.spec.scenario_id, "seed": self.seed,
+                "runs": self.n_runs, "interventions": list(self.interventions), **provenance}
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"crisislab": json.dumps(meta, default=str)})
+        pq.write_table(table, path)
 
 
 def merge_chunks(

@@ -105,4 +105,8 @@ def wilson_interval(successes: np.ndarray | int, n: int, level: float = 0.95) ->
     denom = 1.0 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
+    # At 0 (n) successes the lower (upper) bound is exactly 0 (1); in floating point centre - half
+    # can come out as 1e-19 above p = 0, an interval that excludes its own estimate.
+    lo = np.where(k <= 0, 0.0, np.clip(np.minimum(centre - half, p), 0.0, 1.0))
+    hi = np.where(k >= n, 1.0, np.clip(np.maximum(centre + half, p), 0.0, 1.0))
+    return lo, hi

@@ -10,6 +10,15 @@ choice is scored by the probability the solved strategies (or environment rules)
 observed path's log-likelihood is log E[Π p(choice)] over those replays (types and chance
 marginalised by Monte Carlo); the beliefs along it are the mean beliefs after each round over the
 replays that the model has not yet ended.
+
+Where the observed path ranks: each replay's log-likelihood (the observed choices given that
+replay's types and chance draws; -inf where the model rules a choice out) is set against each free
+simulated run's (its own choices given its own types and chance), counting only simulated runs
+that went on for all the scripted rounds, so both sides score the same number of moves (a run that
+ended early has fewer choices and so a higher log-likelihood). The percentile is the share of
+(replay, simulated run) pairs in which the simulated path is the less likely one, ties counting
+half: the chance that a path the model generates is less probable than the observed one, like for
+like.
 """
 
 from __future__ import annotations
@@ -29,7 +38,7 @@ from crisislab.simulate._policy import Policy
 from crisislab.simulate._run import DEFAULT_CHUNK, simulate_spec
 from crisislab.simulate._spec import SimSpec
 
-__all__ = ["TimelineReplay", "events_to_script", "replay_timeline"]
+__all__ = ["TimelineReplay", "events_to_script", "rank_share", "replay_timeline"]
 
 
 @dataclass(frozen=True)
@@ -37,9 +46,10 @@ class TimelineReplay:
     """The observed path scored by the model.
 
     `events`: the scripted events (round, date, actor, action). `loglik`: log-likelihood of the
-    observed choices (natural log). `loglik_per_replay`: float64 `(n_replays,)`. `percentile`: share
-    of simulated runs (same rounds, same policy) whose path is less likely than the observed one by
-    the mean replay log-likelihood. `beliefs`: long table (round, date, holder, about, type, belief).
+    observed choices (natural log). `loglik_per_replay`: float64 `(n_replays,)`. `sim_loglik`: the
+    free simulated runs' log-likelihoods, of the runs that lasted all the scripted rounds only.
+    `percentile`: how the observed path ranks among them (module docstring; NaN when no simulated
+    run lasted that long). `beliefs`: long table (round, date, holder, about, type, belief).
     `impossible_share`: share of replays in which some observed choice had probability 0 (e.g. an
     environment act no rule allows in the state the replay reached). `outcome_counts`: how the
     replays ended (an outcome can end a replay before the script does).
@@ -55,6 +65,17 @@ class TimelineReplay:
     outcome_counts: pd.Series
     impossible_share: float
     n_replays: int
+
+
+def rank_share(sim: np.ndarray, obs: np.ndarray) -> float:
+    """Share of (obs, sim) pairs with sim < obs, ties counting half (NaN if either is empty);
+    -inf entries are ordinary values here (a path the model rules out is less likely than any)."""
+    if sim.size == 0 or obs.size == 0:
+        return float("nan")
+    s = np.sort(sim)
+    below = np.searchsorted(s, obs, side="left")
+    ties = np.searchsorted(s, obs, side="right") - below
+    return float((below + 0.5 * ties).sum() / (s.size * obs.size))
 
 
 def _round_of(spec: SimSpec, day: Any) -> int:
@@ -74,7 +95,8 @@ def _date_of(spec: SimSpec, round_: int) -> str:
 
 def events_to_script(spec: SimSpec, events: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     """Script (int64 `(horizon, n_movers)`) and the events kept, from a table with columns
-    `actor`, `action` and `round` or `date`. Rows whose action is empty are skipped."""
+    `actor`, `action` and `round` or `date`. Rows whose action is empty are skipped. A kept event
+    stands for all its mover's events in its round (`n_merged`; their `label`s joined by "; ")."""
     df = events.copy()
     if "round" not in df.columns:
         if "date" not in df.columns:
@@ -97,8 +119,12 @@ def events_to_script(spec: SimSpec, events: pd.DataFrame) -> tuple[np.ndarray, p
         if actor not in movers:
             raise UserError(f"timeline: actor {actor!r} is not in the scenario's order ({', '.join(movers)})")
         rungs = [spec.actions[ids[a]].rung for a in grp["action"]]
-        best = grp.iloc[int(np.argmax(rungs))]
+        best = grp.iloc[int(np.argmax(rungs))].copy()
         script[int(r) - 1, movers[actor]] = ids[best["action"]]
+        # The move stands for every event of the mover in the round: say so, and keep their labels.
+        best["n_merged"] = len(grp)
+        if "label" in grp.columns and len(grp) > 1:
+            best["label"] = "; ".join(str(x) for x in grp["label"] if str(x))
         kept.append(best)
     kept_df = pd.DataFrame(kept).sort_values(["round"], kind="stable").reset_index(drop=True)
     return script, kept_df
@@ -122,10 +148,9 @@ def replay_timeline(
     ll = replay.runs["loglik"].to_numpy()
     loglik = float(logsumexp(ll) - np.log(ll.size))
     free = simulate_spec(short, policy, runs, seed, Arm(), chunk=chunk, record_actions=False, label="simulating")
-    sim_ll = free.runs["loglik"].to_numpy()
-    finite = ll[np.isfinite(ll)]
-    ref = float(finite.mean()) if finite.size else -np.inf
-    percentile = float((sim_ll < ref).mean())
+    full = free.runs["end_round"].to_numpy() >= rounds
+    sim_ll = free.runs["loglik"].to_numpy()[full]
+    percentile = rank_share(sim_ll, ll)
     rows = []
     for r in range(rounds + 1):
         for h, holder in enumerate(spec.actors):

@@ -1,0 +1,215 @@
+"""Interventions written on the command line: `--force`, `--forbid`, `--set` → the scenario's models.
+
+Each option value is turned into the plain data of one scenario-format intervention
+(docs/scenario-format.md, "Interventions") and validated by the same pydantic model
+(`crisislab.scenario.Intervention`) and the same meaning checks as a claim's interventions
+(`crisislab.scenario._check.check_interventions`); a `--set` value is also applied once
+(`Scenario.with_overrides`) so that an impossible value is refused before anything is solved.
+Every problem is a `UserError` naming the option, its text, the field, the bad value and what was
+expected.
+
+Shorthand (docs/scenario-format.md, "Interventions on the command line", has the full grammar):
+
+    --force ACTOR:ACTION                 at every move of ACTOR where ACTION is available
+    --force ACTOR:ACTION@ROUND           at round ROUND (1-based)
+    --force 'ACTOR:ACTION@when:COND'     whenever COND holds
+    --forbid ACTOR:ACTION
+    --set PATH=VALUE                     PATH as in a claim's `set` (actors.US.lam, …), VALUE a number
+
+COND is `VAR OP INT`, `round OP INT` or `RED_LINE is STATUS`, combined with `not`, `and`, `or`
+(that precedence, no parentheses), OP one of `>= <= > < == = !=` or `ge le gt lt eq ne`; or a
+condition of the scenario format written as a YAML flow mapping, e.g.
+`when:{any: [{var: tension, op: ge, value: 4}, {round: {op: ge, value: 10}}]}`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from crisislab.errors import UserError
+
+__all__ = ["CliInterventionError", "parse_condition", "parse_interventions", "parse_option"]
+
+
+class CliInterventionError(UserError):
+    """A `--force`, `--forbid` or `--set` value that is malformed or does not fit the scenario."""
+
+
+_ID = r"[A-Za-z][A-Za-z0-9_-]*"
+_OPS = {">=": "ge", "<=": "le", ">": "gt", "<": "lt", "==": "eq", "=": "eq", "!=": "ne",
+        "ge": "ge", "le": "le", "gt": "gt", "lt": "lt", "eq": "eq", "ne": "ne"}  # fmt: skip
+_COMPARE = re.compile(rf"^({_ID})\s*(>=|<=|==|!=|=|<|>|\s(?:ge|le|gt|lt|eq|ne)\s)\s*([+-]?\d+)$")
+_RED_LINE = re.compile(rf"^({_ID})\s+is\s+({_ID})$")
+_ACTOR_ACTION = re.compile(rf"^({_ID}):({_ID})$")
+_CONDITION_HELP = (
+    "VAR OP INT, round OP INT or RED_LINE is STATUS, joined by not/and/or (OP: >= <= > < == !=), "
+    "or a YAML condition mapping such as {var: tension, op: ge, value: 4}"
+)
+_FORCE_HELP = "ACTOR:ACTION, ACTOR:ACTION@ROUND or ACTOR:ACTION@when:CONDITION"
+
+
+def _fail(
+    option: str, text: str, place: str | None, message: str, got: str | None = None, expected: str | None = None
+) -> CliInterventionError:
+    where = f"{option} {text!r}" + (f": {place}" if place else "")
+    details = ([f"got {got}"] if got is not None else []) + ([f"expected {expected}"] if expected is not None else [])
+    return CliInterventionError(f"{where}: {message}" + (f" ({'; '.join(details)})" if details else ""))
+
+
+def parse_condition(text: str) -> dict[str, Any]:
+    """A condition as the scenario format's plain data; ValueError(message) if it does not parse."""
+    text = text.strip()
+    if text.startswith("{"):
+        return _yaml_mapping(text, "condition")
+    ors = re.split(r"\s+or\s+", text)
+    if len(ors) > 1:
+        return {"any": [parse_condition(p) for p in ors]}
+    ands = re.split(r"\s+and\s+", text)
+    if len(ands) > 1:
+        return {"all": [parse_condition(p) for p in ands]}
+    if re.match(r"^not\s", text):
+        return {"not": parse_condition(text[3:])}
+    m = _COMPARE.match(text)
+    if m:
+        lhs, op, value = m.group(1), _OPS[m.group(2).strip()], int(m.group(3))
+        if lhs == "round":
+            return {"round": {"op": op, "value": value}}
+        return {"var": lhs, "op": op, "value": value}
+    m = _RED_LINE.match(text)
+    if m:
+        return {"red_line": m.group(1), "is": m.group(2)}
+    raise ValueError(f"cannot read the condition {text!r}" if text else "empty condition")
+
+
+def _force_data(text: str) -> dict[str, Any]:
+    head, at, tail = text.partition("@")
+    m = _ACTOR_ACTION.match(head.strip())
+    if not m:
+        raise ValueError(f"cannot read {head.strip()!r} as ACTOR:ACTION")
+    body: dict[str, Any] = {"actor": m.group(1), "action": m.group(2)}
+    if at:
+        tail = tail.strip()
+        if tail.startswith("when:"):
+            body["when"] = parse_condition(tail[len("when:"):])
+        elif re.fullmatch(r"[+-]?\d+", tail):
+            body["round"] = int(tail)
+        else:
+            raise ValueError(f"after '@' expected a round number or when:CONDITION, not {tail!r}")
+    return {"force": body}
+
+
+def _set_value(text: str) -> Any:
+    try:
+        x = float(text)
+    except ValueError:
+        pass
+    else:
+        if not math.isfinite(x):
+            raise ValueError(f"{text!r} is not a finite number")
+        return int(x) if re.fullmatch(r"[+-]?\d+", text.strip()) else x
+    if text.strip().startswith("{"):
+        return _yaml_mapping(text, "value")
+    raise ValueError(f"{text!r} is not a number")
+
+
+def _yaml_mapping(text: str, what: str) -> dict[str, Any]:
+    """A YAML flow mapping (`{var: tension, op: ge, value: 4}`) as plain data."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        data = YAML(typ="safe", pure=True).load(text)
+    except YAMLError as exc:
+        raise ValueError(f"the {what} is not a readable YAML mapping ({str(exc).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"the {what} is not a YAML mapping")
+    return data
+
+
+def parse_option(option: str, text: str) -> dict[str, Any]:
+    """One option value as an intervention's plain data (not yet validated by pydantic).
+
+    `option` is "--force", "--forbid" or "--set"; raises CliInterventionError on a malformed value.
+    """
+    try:
+        if option == "--force":
+            return _force_data(text)
+        if option == "--forbid":
+            m = _ACTOR_ACTION.match(text.strip())
+            if not m:
+                raise ValueError(f"cannot read {text.strip()!r} as ACTOR:ACTION")
+            return {"forbid": {"actor": m.group(1), "action": m.group(2)}}
+        if option == "--set":
+            path, eq, value = text.partition("=")
+            if not eq or not path.strip():
+                raise ValueError("no '=' between a field path and a value")
+            return {"set": {"param": path.strip(), "value": _set_value(value.strip())}}
+    except ValueError as exc:
+        expected = {"--force": _FORCE_HELP, "--forbid": "ACTOR:ACTION",
+                    "--set": "PATH=NUMBER, e.g. actors.US.lam=3.0"}[option]  # fmt: skip
+        if option == "--force" and "condition" in str(exc):
+            expected = _CONDITION_HELP
+        raise _fail(option, text, None, str(exc), expected=expected) from None
+    raise ValueError(f"unknown intervention option {option!r}")
+
+
+def parse_interventions(scenario: Any, options: Sequence[tuple[str, str]]) -> list[Any]:
+    """`(option, text)` pairs → validated `Intervention` models for `scenario`, in the given order.
+
+    Shape errors come from the scenario format's pydantic models, meaning errors (unknown actor,
+    action, state variable, red line or field path, a round beyond the horizon) from the same
+    checks as a claim's interventions, bad `--set` values from `Scenario.with_overrides`. All
+    problems of all options are reported together, one line each.
+    """
+    from pydantic import TypeAdapter, ValidationError
+
+    from crisislab.scenario import Intervention
+    from crisislab.scenario._check import check_interventions
+    from crisislab.scenario._errors import ScenarioError
+    from crisislab.scenario._load import _pydantic_problem
+
+    adapter = TypeAdapter(Intervention)
+    problems: list[str] = []
+    models: list[Any] = []
+    where: list[tuple[str, str]] = []
+    for option, text in options:
+        try:
+            data = parse_option(option, text)
+        except CliInterventionError as exc:
+            problems.append(str(exc))
+            continue
+        try:
+            models.append(adapter.validate_python(data))
+            where.append((option, text))
+        except ValidationError as exc:
+            for err in exc.errors():
+                p = _pydantic_problem(err, data, "")
+                problems.append(str(_fail(option, text, p.path, p.message, p.got, p.expected)))
+    for issue in check_interventions(scenario, models):
+        i, *rest = issue.loc
+        option, text = where[i]
+        problems.append(str(_fail(option, text, ".".join(map(str, rest)), issue.message, issue.got, issue.expected)))
+    sets = [(w, iv) for w, iv in zip(where, models, strict=True) if hasattr(iv, "set")]
+    seen: dict[str, str] = {}
+    for (option, text), iv in sets:
+        if iv.set.param in seen:
+            problems.append(str(_fail(option, text, "set.param", "the same parameter is set twice",
+                                      repr(iv.set.param), f"one --set per parameter (first: {seen[iv.set.param]!r})")))
+        seen.setdefault(iv.set.param, text)
+    if not problems and sets:
+        # All sets at once, as the arm applies them (two entries of one prior interact).
+        from crisislab.simulate._compile import split_interventions
+
+        try:
+            scenario.with_overrides(split_interventions([iv for _, iv in sets])[0])
+        except ScenarioError as exc:
+            for p in exc.problems:
+                mine = [w for w, iv in sets if p.path == iv.set.param or p.path.startswith(iv.set.param + ".")]
+                option, text = mine[0] if len(mine) == 1 else ("--set", ", ".join(t for (_, t), _ in sets))
+                problems.append(str(_fail(option, text, p.path, p.message, p.got, p.expected)))
+    if problems:
+        raise CliInterventionError("\n".join(problems))
+    return models

@@ -42,7 +42,9 @@ def params(draw: st.DrawFn, lo: float = -5.0, hi: float = 5.0) -> Any:
     else:
         out["assumption"] = draw(TEXT.filter(bool))
     if draw(st.booleans()):
-        out["uncertainty"] = {"uniform": [value - 1.0, value + 1.0]}
+        # Within [lo, hi], the parameter's valid range: a range reaching beyond it (a negative λ)
+        # is a scenario whose robustness draws can be invalid, which loading refuses.
+        out["uncertainty"] = {"uniform": [max(lo, value - 1.0), min(hi, value + 1.0)]}
     return out
 
 

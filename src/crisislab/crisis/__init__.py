@@ -55,10 +55,11 @@ from __future__ import annotations
 
 from crisislab.crisis._compile import CompiledGame, compile_spec
 from crisislab.crisis._solution import Solution, belief_corners
-from crisislab.crisis._solve import StageStats, auto_grid, grid_nodes, parse_grid, solve
+from crisislab.crisis._solve import MAX_GRID, StageStats, auto_grid, grid_nodes, parse_grid, solve, solve_estimate
 from crisislab.crisis._spec import CrisisSpec, perceived_spec, spec_from_scenario
 
 __all__ = [
+    "MAX_GRID",
     "CompiledGame",
     "CrisisSpec",
     "Solution",
@@ -71,6 +72,7 @@ __all__ = [
     "parse_grid",
     "perceived_spec",
     "solve",
+    "solve_estimate",
     "solve_scenario",
     "spec_from_scenario",
 ]

@@ -23,18 +23,30 @@ def solve_cmd(
     horizon: int | None = typer.Option(None, "--horizon", help="Truncate to this many rounds (default: the scenario's)."),
     lam_steps: int = typer.Option(8, "--lam-steps", help="λ-continuation steps per node."),
     out: Path | None = typer.Option(None, "--out", help="Directory for the saved solution (default: out/<scenario id>/solution)."),
-    max_gib: float = typer.Option(8.0, "--max-gib", help="Refuse grids whose policy tables exceed this many GiB."),
+    max_gib: float = typer.Option(8.0, "--max-gib", help="Refuse, before solving, a grid whose estimated memory (every perceived game's policy tables and the working arrays) exceeds this many GiB."),
     selection: str = typer.Option("continuation", "--selection", help="Stage fixed point kept where there are several: continuation (the principal branch from λ = 0; skipped where the point is provably unique), path (continuation at every node) or fast (quicker, may keep another)."),
     threads: int | None = typer.Option(None, "--threads", help="Threads for the states of a decision (default: every core; same result for any number)."),
 ) -> None:
     """Solve a scenario's perceived games (agent logit QRE on a belief grid) and save the solution."""
-    from crisislab.crisis import compile_scenario, parse_grid, solve
+    from crisislab.crisis import compile_scenario, parse_grid, solve, solve_estimate
+    from crisislab.crisis._solve import AUTO_NODES
+    from crisislab.errors import SolverError
     from crisislab.scenario import load_scenario
 
     grid_arg = parse_grid(grid)
+    if not max_gib > 0:
+        raise SolverError(f"--max-gib: expected a number of GiB > 0 (got {max_gib:g})")
     scn = load_scenario(scenario)
     t0 = time.perf_counter()
     cg = compile_scenario(scn, horizon)
+    if grid_arg != "auto":
+        gib, problems = solve_estimate(cg, grid_arg)
+        if problems > AUTO_NODES and gib <= max_gib:
+            # Say what a long solve will cost before starting it (`solve` refuses beyond --max-gib).
+            Console(stderr=True).print(
+                f"estimate: {problems:,} stage problems at grid {grid_arg} (roughly {problems * 4e-6 / 60:.0f}–"
+                f"{problems * 7e-6 / 60:.0f} min of CPU at 4–7 µs each, shared by the threads) and about {gib:.2f} GiB "
+                f"of memory (limit --max-gib {max_gib:g})", markup=False, highlight=False, soft_wrap=True)
     t1 = time.perf_counter()
     sol = solve(cg, grid=grid_arg, lam_steps=lam_steps, max_gib=max_gib, threads=threads, selection=selection)
     t2 = time.perf_counter()

@@ -25,7 +25,7 @@ from crisislab.crisis._solution import Solution, belief_corners
 from crisislab.crisis._spec import CrisisSpec, perceived_spec
 from crisislab.errors import SolverError
 
-__all__ = ["StageStats", "auto_grid", "grid_nodes", "parse_grid", "solve", "solve_game"]
+__all__ = ["MAX_GRID", "StageStats", "auto_grid", "grid_nodes", "parse_grid", "solve", "solve_estimate", "solve_game"]
 
 # numba's fork-safe threading layer (workqueue, `_kernels`) must not be entered by two threads at
 # once; solves from a thread pool (a Dask worker with several threads) take turns at the kernel.
@@ -38,6 +38,10 @@ RESIDUAL_WARN = 1e-6
 # measured 4–7 µs per node with continuation — and whose tables fit `max_gib`.
 AUTO_NODES = 4_000_000
 AUTO_MAX_GRID = 51
+# The finest belief grid accepted. Linear interpolation's error falls as 1/G², so at 1001 points it
+# is 1/400 of that at 51 (the auto grid of the small scenarios), far below Monte Carlo noise; the
+# work grows with G per two-type actor (G² with two), so finer grids only cost time.
+MAX_GRID = 1001
 
 
 @dataclass(frozen=True)
@@ -76,32 +80,60 @@ def _type_probs(x: np.ndarray, n_types: np.ndarray, tau: np.ndarray) -> np.ndarr
     return out
 
 
-def _table_bytes(cg: CompiledGame, L, G: int) -> float:
-    """Bytes of the float32 policy tables plus the two float64 value layers alive at once."""
+def _solve_bytes(cg: CompiledGame, lumps: list, G: int) -> tuple[float, float]:
+    """(bytes kept, peak bytes of working arrays) of solving the perceived games whose lumped
+    tables are `lumps` on a G-point grid, as `solve_game` allocates them: every game's float32
+    policy tables and float64 values at decision 0 are kept to the end; while a decision is solved,
+    its float64 strategies and the float64 value layers of it and of the next decision are alive."""
     sizes = np.where(cg.n_types == 2, G, 1)
     B = float(np.prod(sizes))
     T = float(np.prod(cg.n_types))
     n = cg.n_actors
-    pol = sum(L.n_classes(d) * B * cg.n_types[cg.dec_mover[d]] * L.avail[d].shape[1] * 4.0 for d in range(cg.n_decisions))
-    val = 2 * max((L.n_classes(d) for d in range(cg.n_decisions)), default=0) * B * n * T * 8.0
-    return pol + val
+    kept = 0.0
+    peak = 0.0
+    for L in lumps:
+        C = [L.n_classes(d) for d in range(cg.n_decisions)] + [0]
+        for d in range(cg.n_decisions):
+            pol = C[d] * B * cg.n_types[cg.dec_mover[d]] * L.avail[d].shape[1]
+            kept += pol * 4.0
+            peak = max(peak, pol * 8.0 + (C[d] + C[d + 1]) * B * n * T * 8.0)
+        kept += C[0] * B * n * T * 8.0
+    return kept, peak
 
 
-def _check_memory(cg: CompiledGame, L, G: int, max_gib: float) -> None:
-    need = _table_bytes(cg, L, G) / 2**30
+def _stage_problems(cg: CompiledGame, lumps: list, G: int) -> int:
+    B = int(np.prod(np.where(cg.n_types == 2, G, 1)))
+    return sum(L.n_classes(d) * int(cg.n_types[cg.dec_mover[d]]) for L in lumps for d in range(cg.n_decisions)) * B
+
+
+def _check_memory(cg: CompiledGame, lumps: list, G: int, max_gib: float) -> None:
+    """Refuse, before any solving, a grid whose tables and working arrays would exceed `max_gib`."""
+    kept, peak = _solve_bytes(cg, lumps, G)
+    need = (kept + peak) / 2**30
     if need <= max_gib:
         return
-    fits = [g for g in range(3, G) if _table_bytes(cg, L, g) / 2**30 <= max_gib]
-    hint = f"use --grid {fits[-1]} or less" if fits else "shorten the horizon"
+    fits = [g for g in range(3, G) if sum(_solve_bytes(cg, lumps, g)) / 2**30 <= max_gib]
+    hint = f"use --grid {fits[-1]} or less" if fits else "shorten the horizon (--horizon)"
+    games = len(lumps)
     raise SolverError(
         f"grid: solving {cg.spec.id} at horizon {cg.spec.horizon} with a {G}-point belief grid needs about "
-        f"{need:.1f} GiB of policy and value tables (limit max_gib = {max_gib:g}); {hint}, or raise max_gib"
+        f"{need:.1f} GiB ({kept / 2**30:.1f} GiB of policy tables for {games} perceived game{'s' if games != 1 else ''} "
+        f"and {peak / 2**30:.1f} GiB of working arrays; {_stage_problems(cg, lumps, G):,} stage problems), more than "
+        f"max_gib = {max_gib:g} GiB; {hint}, or raise the limit (crisislab solve --max-gib)"
     )
+
+
+def solve_estimate(cg: CompiledGame, grid: int, *, hypergame: bool = True) -> tuple[float, int]:
+    """(GiB of memory, number of stage problems) that `solve(cg, grid=grid)` will need: the
+    estimate `max_gib` is checked against. Stage problems take about 4–7 µs each with continuation."""
+    games, _game_of, _mu0 = _perceived_games(cg, hypergame)
+    lumps = [lump(cg.with_terminal(t)) for t in games]
+    return sum(_solve_bytes(cg, lumps, int(grid))) / 2**30, _stage_problems(cg, lumps, int(grid))
 
 
 def solve_game(
     cg: CompiledGame, grid: np.ndarray, lam: np.ndarray, lam_steps: int, tol: float, maxit: int,
-    stats: list | None = None, max_gib: float = 8.0, selection: str = "continuation",
+    stats: list | None = None, max_gib: float | None = 8.0, selection: str = "continuation",
 ) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...], np.ndarray, list[str], float]:
     """Backward induction on one (perceived) compiled game, over exactly lumped state classes.
 
@@ -114,7 +146,8 @@ def solve_game(
     G = grid.shape[0]
     sizes, bidx, bstride, tau = _grid_layout(n_types, G)
     B, T = bidx.shape[0], tau.shape[0]
-    _check_memory(cg, L, G, max_gib)
+    if max_gib is not None:  # `solve` checks all its games at once, before solving any
+        _check_memory(cg, [L], G, max_gib)
     xg = np.where(n_types[None, :] == 2, grid[np.minimum(bidx, G - 1)], 1.0)
     tp = _type_probs(xg, n_types, tau)  # (B, n, T)
     W_next = np.zeros((0, B, n, T))
@@ -190,11 +223,11 @@ def auto_grid(cg: CompiledGame, *, hypergame: bool = True, budget: int = AUTO_NO
     """The finest odd grid (odd grids contain 1/2) up to 51 points within the node budget and the
     memory limit, preferring grids that contain every prior coordinate; at least 3."""
     games, _game_of, mu0 = _perceived_games(cg, hypergame)
-    L = lump(cg)
+    lumps = [lump(cg)] * len(games)
     priors = [float(x) for h in range(cg.n_actors) for j in range(cg.n_actors) if cg.n_types[j] == 2 for x in (mu0[h, j],)]
     fits = [
         G for G in range(3, AUTO_MAX_GRID + 1, 2)
-        if grid_nodes(cg, G, len(games)) <= budget and _table_bytes(cg, L, G) * len(games) / 2**30 <= max_gib
+        if grid_nodes(cg, G, len(games)) <= budget and sum(_solve_bytes(cg, lumps, G)) / 2**30 <= max_gib
     ]
     if not fits:
         return 3
@@ -203,13 +236,32 @@ def auto_grid(cg: CompiledGame, *, hypergame: bool = True, budget: int = AUTO_NO
 
 
 def parse_grid(text: str | int) -> int | str:
-    """A `--grid` value: "auto" or an integer ≥ 3 (SolverError otherwise)."""
-    if isinstance(text, int) or text == "auto":
+    """A `--grid` value: "auto" or an integer from 3 to `MAX_GRID` (SolverError otherwise)."""
+    if text == "auto":
         return text
-    try:
-        return int(text)
-    except ValueError:
-        raise SolverError(f"--grid: expected 'auto' or a number of belief-grid points ≥ 3 (got {text!r})") from None
+    if isinstance(text, int):
+        G = text
+    else:
+        try:
+            G = int(text)
+        except ValueError:
+            raise SolverError(
+                f"--grid: expected 'auto' or a number of belief-grid points from 3 to {MAX_GRID} (got {text!r})"
+            ) from None
+    if G < 3:
+        raise SolverError(f"--grid: a belief grid needs at least 3 points to interpolate a prior (got {G}; expected 3 to {MAX_GRID}, or 'auto')")
+    if G > MAX_GRID:
+        raise SolverError(_too_fine(G, "--grid"))
+    return G
+
+
+def _too_fine(G: int, name: str) -> str:
+    return (
+        f"{name}: at most {MAX_GRID} belief-grid points (got {G}): the interpolation error falls as 1/G², so at "
+        f"{MAX_GRID} points it is already 1/400 of that at 51, while the work and memory grow with G for each "
+        f"two-type actor; a finer grid cannot be asked for (compare grids with crisislab grid-check to see "
+        f"whether the results still move)"
+    )
 
 
 def _check_args(spec: CrisisSpec, grid: int, lam_steps: int, tol: float, maxit: int) -> None:
@@ -217,6 +269,8 @@ def _check_args(spec: CrisisSpec, grid: int, lam_steps: int, tol: float, maxit: 
         raise SolverError(
             f"grid: a belief grid needs at least 3 points to interpolate a prior (got {grid!r}; expected an integer ≥ 3, e.g. 51, or 'auto')"
         )
+    if grid > MAX_GRID:
+        raise SolverError(_too_fine(int(grid), "grid"))
     if not isinstance(lam_steps, int | np.integer) or lam_steps < 1:
         raise SolverError(f"lam_steps: expected an integer ≥ 1 (got {lam_steps!r})")
     if not (0 < tol < 1e-3):
@@ -266,7 +320,9 @@ def solve(
     `stats`: optional list that receives one `StageStats` per decision and game.
     `hypergame`: solve each actor's perceived game (default); False solves only the true
     common-prior game (every perceiver then shares it, starting from the true prior).
-    `max_gib`: refuse (SolverError naming a grid that fits) when the policy tables would exceed it.
+    `max_gib`: refuse, before solving, a grid whose estimated memory (`solve_estimate`: every
+    perceived game's policy tables plus the working arrays of one decision) exceeds it, with a
+    SolverError giving the estimate and naming a grid that fits. `grid` is at most `MAX_GRID`.
     `selection`: which stage fixed point a node keeps where there are several. "continuation"
     (default) follows the λ path from the uniform profile at λ = 0 in `lam_steps` equal steps, the
     principal branch of the node's logit correspondence, except where a contraction bound proves
@@ -283,6 +339,8 @@ def solve(
     spec = cg.spec
     if selection not in SELECTION_MODES:
         raise SolverError(f"selection: expected one of {', '.join(SELECTION_MODES)} (got {selection!r})")
+    if not (isinstance(max_gib, int | float) and not isinstance(max_gib, bool) and max_gib > 0):
+        raise SolverError(f"max_gib: expected a number of GiB > 0 (got {max_gib!r})")
     if grid == "auto":
         grid = auto_grid(cg, hypergame=hypergame, max_gib=max_gib)
     _check_args(spec, grid, lam_steps, tol, maxit)
@@ -318,11 +376,14 @@ def solve(
                     f"point of the {G}-point belief grid, so starting values are interpolated; {adv}"
                 )
 
+    # Every game's tables are kept to the end: check their total against max_gib before solving any.
+    cg_games = [cg.with_terminal(terminal) for terminal in games]
+    _check_memory(cg, [lump(c) for c in cg_games], G, max_gib)
+
     sigmas, classes, W0s = [], [], []
     worst = 0.0
-    for terminal in games:
-        cg_g = cg.with_terminal(terminal)
-        sig, cls, W0, dg, r = solve_game(cg_g, grid_pts, lam, lam_steps, tol, maxit, stats, max_gib, selection)
+    for cg_g in cg_games:
+        sig, cls, W0, dg, r = solve_game(cg_g, grid_pts, lam, lam_steps, tol, maxit, stats, None, selection)
         sigmas.append(sig)
         classes.append(cls)
         W0s.append(W0)

@@ -203,6 +203,13 @@ class CrisisSpec:
         """The same crisis truncated (or extended) to `horizon` rounds (SolverError if < 1)."""
         if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer) or horizon < 1:
             raise SolverError(f"--horizon: a crisis needs at least one round (got {horizon!r}; expected an integer ≥ 1)")
+        from crisislab.scenario._check import MAX_HORIZON
+
+        if horizon > MAX_HORIZON:
+            raise SolverError(
+                f"--horizon: at most {MAX_HORIZON:,} rounds, the limit of a scenario's horizon (got {int(horizon):,}); "
+                f"the solver works round by round (docs/scenario-format.md, Limits)"
+            )
         return replace(self, horizon=int(horizon))
 
 

@@ -38,6 +38,13 @@ from crisislab.scenario._models import (
 )
 
 PRIOR_TOLERANCE = 1e-9  # contract: priors sum to 1 within 1e-9
+
+# Size limits (docs/scenario-format.md, "Limits"): far above any crisis the engines are built for
+# (the flagship: horizon 24, at most 7 values per variable, 100,800 public states), low enough that
+# a typo is refused at validation instead of exhausting memory or running for hours.
+MAX_HORIZON = 1000  # rounds; the simulator and the solver work round by round
+MAX_VAR_VALUES = 1001  # values of one state variable (max - min + 1); tables are per value
+MAX_PUBLIC_STATES = 1_000_000  # product of the variables' values and the red lines' statuses
 CIVILIAN = "civilian"  # the non-actor side of casualties
 
 Loc = tuple[Any, ...]
@@ -133,8 +140,9 @@ def walk_source_refs(obj: Any, loc: Loc = ()) -> Iterator[tuple[Loc, str]]:
 
 
 class _Checker:
-    def __init__(self, s: Scenario, filename: str):
+    def __init__(self, s: Scenario, filename: str, derived: bool = True):
         self.s = s
+        self.derived = derived
         self.filename = filename
         self.issues: list[Issue] = []
         self.strategic = {a.id: a for a in s.actors}
@@ -298,6 +306,7 @@ class _Checker:
         self.unique(lambda i: ("claims", i, "id"), [c.id for c in s.claims], "claim")
         self.check_order(all_actor_ids)
         self.check_state()
+        self.check_size()
         self.check_actors()
         self.check_environment()
         self.check_actions()
@@ -308,6 +317,10 @@ class _Checker:
         self.check_claims()
         self.check_sources()
         self.check_numbers()
+        if self.derived:
+            from crisislab.scenario._derived import derived_issues
+
+            self.issues.extend(derived_issues(self.s, self.issues))
         return self.issues
 
     def check_order(self, all_actor_ids: list[str]) -> None:
@@ -328,6 +341,32 @@ class _Checker:
                 self.add(("state", i, "max"), "max is below min", v.max, f">= {v.min}")
             elif not v.min <= v.initial <= v.max:
                 self.add(("state", i, "initial"), "initial value outside the bounds", v.initial, f"{v.min}..{v.max}")
+
+    def check_size(self) -> None:
+        s = self.s
+        if s.horizon > MAX_HORIZON:
+            self.add(("horizon",), f"too many rounds: crisislab simulates and solves a crisis round by round, up to "
+                     f"{MAX_HORIZON:,} rounds", f"{s.horizon:,}",
+                     f"<= {MAX_HORIZON:,}; for a longer crisis, use longer rounds (calendar.days_per_round)")
+        too_big = False
+        for i, v in enumerate(s.state):
+            if v.min <= v.max and v.size > MAX_VAR_VALUES:
+                too_big = True
+                self.add(("state", i, "max"), f"too many values ({v.min}..{v.max}): a state variable is a small bounded "
+                         f"integer, with tables per value, of at most {MAX_VAR_VALUES:,} values", f"{v.size:,} values",
+                         f"max - min + 1 <= {MAX_VAR_VALUES:,}; bucket large quantities, e.g. deaths in bands")
+        if too_big or any(v.min > v.max for v in s.state):
+            return
+        states = 1
+        for v in s.state:
+            states *= v.size
+        for r in s.red_lines:
+            states *= 3 + r.deadline  # inactive, answered, failed, or pending with 1..deadline moves left
+        if states > MAX_PUBLIC_STATES:
+            sizes = " x ".join([f"{v.id} {v.size}" for v in s.state] + [f"{r.id} {3 + r.deadline}" for r in s.red_lines])
+            self.add(("state",), f"too many public states ({sizes}): the crisis engine enumerates them, up to "
+                     f"{MAX_PUBLIC_STATES:,}", f"{states:,}",
+                     f"<= {MAX_PUBLIC_STATES:,}; use fewer values per variable, fewer variables or shorter red-line deadlines")
 
     def check_actors(self) -> None:
         for i, a in enumerate(self.s.actors):
@@ -595,9 +634,13 @@ class _Checker:
                          f"one of {list(p.uncertainty.choice)}" if p.uncertainty.choice is not None else f"in [{_fmt(lo)}, {_fmt(hi)}]")
 
 
-def check_scenario(scenario: Scenario, filename: str = "<scenario>") -> list[Issue]:
-    """All semantic issues of a type-valid scenario (empty list if it is sound)."""
-    return _Checker(scenario, filename).run()
+def check_scenario(scenario: Scenario, filename: str = "<scenario>", derived: bool = True) -> list[Issue]:
+    """All semantic issues of a type-valid scenario (empty list if it is sound).
+
+    With `derived` (the default) this includes the scenarios the file implies: each claim arm with
+    its `set` entries applied, and the ends of every stated uncertainty range (`_derived`).
+    """
+    return _Checker(scenario, filename, derived).run()
 
 
 def check_interventions(scenario: Scenario, interventions: Any) -> list[Issue]:
@@ -611,4 +654,7 @@ def check_interventions(scenario: Scenario, interventions: Any) -> list[Issue]:
     return checker.issues
 
 
-__all__ = ["Issue", "check_interventions", "check_scenario", "walk_numbers", "walk_source_refs", "CIVILIAN", "PRIOR_TOLERANCE"]
+__all__ = [
+    "Issue", "check_interventions", "check_scenario", "walk_numbers", "walk_source_refs", "CIVILIAN", "PRIOR_TOLERANCE",
+    "MAX_HORIZON", "MAX_VAR_VALUES", "MAX_PUBLIC_STATES",
+]

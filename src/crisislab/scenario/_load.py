@@ -24,7 +24,7 @@ from ruamel.yaml.reader import ReaderError
 from crisislab.scenario._errors import Problem, ScenarioError
 from crisislab.scenario._models import ALL_TYPES, SYNTHETIC_PREFIX, Scenario
 
-__all__ = ["load_scenario", "loads_scenario", "validate_data", "locate", "describe"]
+__all__ = ["load_scenario", "loads_scenario", "validate_data", "data_issues", "locate", "describe"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -352,7 +352,7 @@ def _parse(text: str, filename: str) -> Any:
 # --------------------------------------------------------------------------------------------
 
 
-def _validate(tree: Any, filename: str) -> Scenario:
+def _validate(tree: Any, filename: str, derived: bool = True) -> Scenario:
     if tree is None:
         raise ScenarioError([Problem(filename, 1, "", "the file is empty", expected="a scenario mapping (crisislab: 1, id, ...)")])
     if not isinstance(tree, dict):
@@ -370,7 +370,7 @@ def _validate(tree: Any, filename: str) -> Scenario:
 
     from crisislab.scenario._check import check_scenario
 
-    issues = check_scenario(scenario, filename)
+    issues = check_scenario(scenario, filename, derived=derived)
     if issues:
         problems = []
         for issue in issues:
@@ -390,9 +390,32 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
     return out
 
 
-def validate_data(data: Any, filename: str = "<data>") -> Scenario:
-    """Validate plain data (no line numbers) into a checked Scenario, or raise ScenarioError."""
-    return _validate(data, filename)
+def validate_data(data: Any, filename: str = "<data>", derived: bool = True) -> Scenario:
+    """Validate plain data (no line numbers) into a checked Scenario, or raise ScenarioError.
+
+    `derived=False` skips the checks of the scenarios the data implies (its claims' `set` arms and
+    the ends of its uncertainty ranges, `_derived`): for data made from an already checked scenario.
+    """
+    return _validate(data, filename, derived)
+
+
+def data_issues(data: dict[str, Any]) -> tuple[Scenario | None, list[Any]]:
+    """(scenario or None, every problem of plain scenario data as an `Issue` at a pydantic-style
+    location), without the derived checks: what `_derived` needs to map problems back to a cause."""
+    from crisislab.scenario._check import Issue, check_scenario
+
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        issues = []
+        for err in exc.errors(include_url=False):
+            p = _pydantic_problem(err, data, "<data>")
+            loc = tuple(seg for seg in err["loc"] if not _is_synthetic(seg))
+            issues.append(Issue(loc, p.message, p.got, p.expected))
+        return None, issues
+    except RecursionError:
+        return None, [Issue((), "scenario nested too deeply")]
+    return scenario, check_scenario(scenario, derived=False)
 
 
 def loads_scenario(text: str | bytes, filename: str = "<string>") -> Scenario:

@@ -17,7 +17,7 @@ from crisislab.scenario._dump import to_data
 from crisislab.scenario._errors import Problem, ScenarioError
 from crisislab.scenario._models import Param, Scenario
 
-__all__ = ["PathError", "resolve_param_path", "apply_overrides", "params_with_uncertainty", "sample_parameters"]
+__all__ = ["PathError", "resolve_param_path", "apply_overrides", "overridden_data", "params_with_uncertainty", "sample_parameters"]
 
 
 class PathError(Exception):
@@ -170,12 +170,13 @@ def _rescale_priors(data: dict[str, Any], touched: dict[tuple[str, ...], set[str
                 c[k] = _with_num(c[k], _num(c[k]) / fixed_sum)
 
 
-def apply_overrides(scenario: Scenario, overrides: dict[str, Any], normalize_priors: bool = False) -> Scenario:
-    """See `Scenario.with_overrides`. With `normalize_priors`, a prior whose every entry was set
-    is divided by its sum (used for draws from the uncertainty)."""
+def overridden_data(
+    scenario: Scenario, overrides: dict[str, Any], normalize_priors: bool = False
+) -> tuple[dict[str, Any], list[tuple[str, PathError]]]:
+    """The scenario's plain data with `overrides` applied (priors rescaled), not yet validated,
+    and the (path, PathError) of every override whose path leads nowhere (those are skipped)."""
     data = copy.deepcopy(to_data(scenario))
-    name = f"<overrides of {scenario.id}>"
-    problems: list[Problem] = []
+    bad: list[tuple[str, PathError]] = []
     touched: dict[tuple[str, ...], set[str]] = {}
     for path, value in overrides.items():
         if isinstance(value, Param):
@@ -185,7 +186,7 @@ def apply_overrides(scenario: Scenario, overrides: dict[str, Any], normalize_pri
         try:
             container, key = _navigate(data, str(path), create=True)
         except PathError as exc:
-            problems.append(Problem(name, None, str(path), str(exc), got=repr(path), expected=exc.expected))
+            bad.append((str(path), exc))
             continue
         old = container[key]
         if _is_number(value) and isinstance(old, dict) and "value" in old:
@@ -195,12 +196,21 @@ def apply_overrides(scenario: Scenario, overrides: dict[str, Any], normalize_pri
         group = _prior_group(str(path).split("."))
         if group is not None:
             touched.setdefault(group[0], set()).add(group[1])
-    if problems:
-        raise ScenarioError(problems)
     _rescale_priors(data, touched, normalize_priors)
+    return data, bad
+
+
+def apply_overrides(scenario: Scenario, overrides: dict[str, Any], normalize_priors: bool = False) -> Scenario:
+    """See `Scenario.with_overrides`. With `normalize_priors`, a prior whose every entry was set
+    is divided by its sum (used for draws from the uncertainty)."""
+    name = f"<overrides of {scenario.id}>"
+    data, bad = overridden_data(scenario, overrides, normalize_priors)
+    if bad:
+        raise ScenarioError([Problem(name, None, path, str(exc), got=repr(path), expected=exc.expected) for path, exc in bad])
     from crisislab.scenario._load import validate_data
 
-    return validate_data(data, name)
+    # The file's own claims and uncertainty ranges were checked when it was loaded (`_derived`).
+    return validate_data(data, name, derived=False)
 
 
 def params_with_uncertainty(scenario: Scenario) -> list[tuple[str, Param]]:

@@ -188,3 +188,12 @@ def test_options_parse_into_the_same_models_as_a_claim() -> None:
     assert parse_interventions(sc, [("--set", "actors.US.lam=0.5")]) == [iv]
     with pytest.raises(CliInterventionError):
         parse_interventions(sc, [("--force", "Iran:us_strike")])
+
+
+def test_a_bad_prior_set_gives_one_line_not_one_for_its_rescaled_complement(run_cli) -> None:
+    """The other type's prior is rescaled to 1 - 1.7 = -0.7; the user never wrote that value, so
+    only the line about 1.7 is printed (as `validate` does for a claim's `set`)."""
+    code, _, stderr = run_cli("simulate", str(MINI), "--runs", "100", "--set", "actors.US.types.resolute.prior=1.7")
+    assert code == 2
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and "got 1.7" in lines[0], stderr

@@ -206,8 +206,14 @@ def parse_interventions(scenario: Any, options: Sequence[tuple[str, str]]) -> li
         try:
             scenario.with_overrides(split_interventions([iv for _, iv in sets])[0])
         except ScenarioError as exc:
-            for p in exc.problems:
-                mine = [w for w, iv in sets if p.path == iv.set.param or p.path.startswith(iv.set.param + ".")]
+            def own(p: Any) -> list[tuple[str, str]]:
+                return [w for w, iv in sets if p.path == iv.set.param or p.path.startswith(iv.set.param + ".")]
+
+            # A problem at a value the user set explains the derived ones (the other entries of a
+            # prior, rescaled to keep its sum 1): report only it, as `validate` does for a claim.
+            direct = [p for p in exc.problems if own(p)]
+            for p in direct or exc.problems:
+                mine = own(p)
                 option, text = mine[0] if len(mine) == 1 else ("--set", ", ".join(t for (_, t), _ in sets))
                 problems.append(str(_fail(option, text, p.path, p.message, p.got, p.expected)))
     if problems:

@@ -15,7 +15,9 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
+import os
 import statistics
 import subprocess
 import sys
@@ -51,13 +53,55 @@ def _outputs(res) -> list[np.ndarray]:
     return [np.asarray(steps)] + list(out[:8]) + [out[8][:misses], out[9][:misses]] + list(agg)
 
 
-def main(argv: list[str]) -> None:
+def flagship_chunk(policy: str, grid: int, runs: int):
+    """(spec, kernel inputs, run keys) of one chunk of flagship runs under `policy` (crisis solved on
+    `grid`), after one call that compiles the kernel and fills a lazily tabulated policy."""
     from benchmarks.bench_simulate import FLAGSHIP, _policy
     from crisislab.scenario import load_scenario
-    from crisislab.simulate import compile_spec
     from crisislab.simulate import _kernel_engine as ke
+    from crisislab.simulate import compile_spec
     from crisislab.simulate._engine import Arm
     from crisislab.simulate._rng import run_keys
+
+    scenario = load_scenario(ROOT / FLAGSHIP)
+    spec = compile_spec(scenario)
+    inp = ke.kernel_inputs(spec, _policy(policy, scenario, spec, grid), Arm())
+    idx = np.arange(runs, dtype=np.int64)
+    with general_kernel():
+        ke.kernel_chunk(spec, inp, 1, idx, False, False)
+    return spec, inp, run_keys(1, idx)
+
+
+@contextlib.contextmanager
+def general_kernel():
+    """`CRISISLAB_KERNEL=general` inside: `_kernel_engine._call` then plays `run_chunk` (whatever it
+    is patched to), never a specialised kernel this machine has compiled."""
+    old = os.environ.get("CRISISLAB_KERNEL")
+    os.environ["CRISISLAB_KERNEL"] = "general"
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("CRISISLAB_KERNEL", None)
+        else:
+            os.environ["CRISISLAB_KERNEL"] = old
+
+
+def play(spec, inp, keys, kernel):
+    """One `_kernel_engine._call` of the chunk with `kernel` in place of `run_chunk`."""
+    from crisislab.simulate import _kernel_engine as ke
+
+    general = ke.run_chunk
+    ke.run_chunk = kernel
+    try:
+        with general_kernel():
+            return ke._call(spec, inp.packed, inp.table, keys, False, False)
+    finally:
+        ke.run_chunk = general
+
+
+def main(argv: list[str]) -> None:
+    from crisislab.simulate import _kernel_engine as ke
 
     ap = argparse.ArgumentParser(prog="python -m benchmarks kernel_ab")
     ap.add_argument("--base", default="HEAD", help="git revision of the base kernel (default HEAD)")
@@ -67,24 +111,14 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--repeats", type=int, default=7)
     args = ap.parse_args(argv)
 
-    scenario = load_scenario(ROOT / FLAGSHIP)
-    spec = compile_spec(scenario)
-    policy = _policy(args.policy, scenario, spec, args.grid)
-    inp = ke.kernel_inputs(spec, policy, Arm())
-    runs = np.arange(args.runs, dtype=np.int64)
-    ke.kernel_chunk(spec, inp, 1, runs, False, False)  # compile, and fill a lazily tabulated policy
-    keys = run_keys(1, runs)
+    spec, inp, keys = flagship_chunk(args.policy, args.grid, args.runs)
     new_kernel = ke.run_chunk
 
     with tempfile.TemporaryDirectory() as tmp:
         base = _load_base(args.base, Path(tmp))
 
         def call(kernel):
-            ke.run_chunk = kernel
-            try:
-                return ke._call(spec, inp.packed, inp.table, keys, False, False)
-            finally:
-                ke.run_chunk = new_kernel
+            return play(spec, inp, keys, kernel)
 
         rb, rn = call(base.run_chunk), call(new_kernel)
         for i, (a, b) in enumerate(zip(_outputs(rb), _outputs(rn), strict=True)):

@@ -136,24 +136,14 @@ def main(argv: list[str]) -> None:
         if shutil.which(tool) is None:
             raise SystemExit(f"kernel_profile: `{tool}` is not on PATH (Debian: apt-get install linux-perf binutils)")
 
-    import numpy as np
+    from benchmarks.bench_kernel_ab import flagship_chunk
 
-    from benchmarks.bench_simulate import FLAGSHIP, _policy
-    from crisislab.scenario import load_scenario
-    from crisislab.simulate import _kernel_engine as ke
-    from crisislab.simulate import compile_spec
-    from crisislab.simulate._engine import Arm
-    from crisislab.simulate._rng import run_keys
-
-    scenario = load_scenario(ROOT / FLAGSHIP)
-    spec = compile_spec(scenario)
-    inp = ke.kernel_inputs(spec, _policy(args.policy, scenario, spec, args.grid), Arm())
-    runs = np.arange(args.runs, dtype=np.int64)
-    ke.kernel_chunk(spec, inp, 1, runs, False, False)  # fills a lazily tabulated policy
+    spec, inp, keys = flagship_chunk(args.policy, args.grid, args.runs)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        (work / "inputs.pkl").write_bytes(pickle.dumps((spec, inp.packed, inp.table, run_keys(1, runs))))
-        env = dict(os.environ, NUMBA_DEBUGINFO="1", NUMBA_CACHE_DIR=str(work / "cache"),
+        (work / "inputs.pkl").write_bytes(pickle.dumps((spec, inp.packed, inp.table, keys)))
+        # The general kernel (`_kernels.py`'s lines), whatever this machine has specialised.
+        env = dict(os.environ, NUMBA_DEBUGINFO="1", NUMBA_CACHE_DIR=str(work / "cache"), CRISISLAB_KERNEL="general",
                    PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT), os.environ.get("PYTHONPATH", "")]))
         print("compiling the kernel with line tables (about a minute) ...", flush=True)
         child = subprocess.Popen([sys.executable, "-m", "benchmarks.bench_kernel_profile", "--child", tmp,

@@ -15,22 +15,14 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 def main(argv: list[str]) -> None:
-    from benchmarks.bench_kernel_ab import _outputs
-    from benchmarks.bench_simulate import FLAGSHIP, _policy
-    from crisislab.scenario import load_scenario
+    from benchmarks.bench_kernel_ab import _outputs, flagship_chunk, play
     from crisislab.simulate import _kernel_engine as ke
     from crisislab.simulate import _specialise as sp
-    from crisislab.simulate import compile_spec
-    from crisislab.simulate._engine import Arm
-    from crisislab.simulate._rng import run_keys
 
     ap = argparse.ArgumentParser(prog="python -m benchmarks spec_ab")
     ap.add_argument("--policy", choices=("crisis", "myopic", "fixed"), default="crisis")
@@ -40,16 +32,13 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--variants", default="all")
     args = ap.parse_args(argv)
 
-    scenario = load_scenario(ROOT / FLAGSHIP)
-    spec = compile_spec(scenario)
-    policy = _policy(args.policy, scenario, spec, args.grid)
-    inp = ke.kernel_inputs(spec, policy, Arm())
-    runs = np.arange(args.runs, dtype=np.int64)
-    ke.kernel_chunk(spec, inp, 1, runs, False, False)  # compile, and fill a lazily tabulated policy
-    keys = run_keys(1, runs)
+    spec, inp, keys = flagship_chunk(args.policy, args.grid, args.runs)
     general = ke.run_chunk
     consts = sp.kernel_constants(spec, inp.packed, inp.table, False, False)
     print("constants:", consts, flush=True)
+
+    def call(kernel):
+        return play(spec, inp, keys, kernel)
 
     kernels = {"general": general}
     for v in args.variants.split(","):
@@ -58,28 +47,14 @@ def main(argv: list[str]) -> None:
         mod = sp.load(consts, use)
         t_imp = time.perf_counter() - t
         kernels[v] = mod.run_chunk
-
-        def _call(kernel):
-            ke.run_chunk = kernel
-            try:
-                return ke._call(spec, inp.packed, inp.table, keys, False, False)
-            finally:
-                ke.run_chunk = general
-
         t = time.perf_counter()
-        _call(mod.run_chunk)
+        call(mod.run_chunk)
         print(f"variant {v}: import {t_imp:.1f} s, first call (compile or cache load + run) {time.perf_counter() - t:.1f} s",
               flush=True)
 
-    def call(kernel):
-        ke.run_chunk = kernel
-        try:
-            return ke._call(spec, inp.packed, inp.table, keys, False, False)
-        finally:
-            ke.run_chunk = general
-
-    ref = _outputs(call(general))
-    steps = call(general)[0]
+    ref = call(general)
+    steps = ref[0]
+    ref = _outputs(ref)
     for name, k in kernels.items():
         for i, (a, b) in enumerate(zip(ref, _outputs(call(k)), strict=True)):
             if a.shape != b.shape or not np.array_equal(a, b, equal_nan=True):

@@ -139,6 +139,21 @@ def walk_source_refs(obj: Any, loc: Loc = ()) -> Iterator[tuple[Loc, str]]:
 # --------------------------------------------------------------------------------------------
 
 
+def _leaves(loc: Loc, cond: Any) -> Iterator[tuple[Loc, Any]]:
+    """(location, condition) of every leaf of `cond` (all/any/not opened), depth first, each at the
+    field path the file uses (`all.0`, `any.1`, `not`)."""
+    if isinstance(cond, AllCondition):
+        for i, c in enumerate(cond.all_):
+            yield from _leaves(loc + ("all", i), c)
+    elif isinstance(cond, AnyCondition):
+        for i, c in enumerate(cond.any_):
+            yield from _leaves(loc + ("any", i), c)
+    elif isinstance(cond, NotCondition):
+        yield from _leaves(loc + ("not",), cond.not_)
+    else:
+        yield loc, cond
+
+
 class _Checker:
     def __init__(self, s: Scenario, filename: str, derived: bool = True):
         self.s = s
@@ -182,45 +197,31 @@ class _Checker:
         return True
 
     def condition(self, loc: Loc, cond: Any) -> None:
-        if isinstance(cond, VarCondition):
-            self.var_ref(loc + ("var",), cond.var)
-        elif isinstance(cond, RedLineCondition):
-            if cond.red_line not in self.red_lines:
-                self.add(loc + ("red_line",), "unknown red line", repr(cond.red_line), f"one of {_ids(self.red_lines)}")
-        elif isinstance(cond, AllCondition):
-            for i, c in enumerate(cond.all_):
-                self.condition(loc + ("all", i), c)
-        elif isinstance(cond, AnyCondition):
-            for i, c in enumerate(cond.any_):
-                self.condition(loc + ("any", i), c)
-        elif isinstance(cond, NotCondition):
-            self.condition(loc + ("not",), cond.not_)
+        for at, leaf in _leaves(loc, cond):
+            if isinstance(leaf, VarCondition):
+                self.var_ref(at + ("var",), leaf.var)
+            elif isinstance(leaf, RedLineCondition) and leaf.red_line not in self.red_lines:
+                self.add(at + ("red_line",), "unknown red line", repr(leaf.red_line), f"one of {_ids(self.red_lines)}")
 
     def condition_ranges(self, loc: Loc, cond: Any) -> None:
         """Comparisons in `cond` with a value outside the variable's bounds (or the rounds
         1..horizon): such a comparison never or always holds, whatever happens."""
-        if isinstance(cond, (VarCondition, RoundCondition)):
-            if isinstance(cond, VarCondition):
-                var = self.vars.get(cond.var)
+        for at, leaf in _leaves(loc, cond):
+            if isinstance(leaf, VarCondition):
+                var = self.vars.get(leaf.var)
                 if var is None:
-                    return  # reported by `condition`
-                what, lo, hi, op, value, vloc = cond.var, var.min, var.max, cond.op, cond.value, loc + ("value",)
+                    continue  # reported by `condition`
+                what, lo, hi, op, value, vloc = leaf.var, var.min, var.max, leaf.op, leaf.value, at + ("value",)
+            elif isinstance(leaf, RoundCondition):
+                what, lo, hi, op = "the round", 1, self.s.horizon, leaf.round.op
+                value, vloc = leaf.round.value, at + ("round", "value")
             else:
-                what, lo, hi, op = "the round", 1, self.s.horizon, cond.round.op
-                value, vloc = cond.round.value, loc + ("round", "value")
+                continue
             if not lo <= value <= hi:
                 holds = {bool(VarCondition(var="x", op=op, value=value).holds(x)) for x in range(lo, hi + 1)}
                 always = "always" if holds == {True} else "never"
                 self.add(vloc, f"compares {what} with a value outside its range, so `{op}` {always} holds",
                          value, f"{lo}..{hi}")
-        elif isinstance(cond, AllCondition):
-            for i, c in enumerate(cond.all_):
-                self.condition_ranges(loc + ("all", i), c)
-        elif isinstance(cond, AnyCondition):
-            for i, c in enumerate(cond.any_):
-                self.condition_ranges(loc + ("any", i), c)
-        elif isinstance(cond, NotCondition):
-            self.condition_ranges(loc + ("not",), cond.not_)
 
     def interventions(self, loc: Loc, items: tuple[Any, ...]) -> None:
         """Force/forbid items of one arm that contradict each other: an action both forced and

@@ -1,5 +1,5 @@
-"""Content of the bundled scenarios: they validate, the flagship says what issue 2 asks for, every
-claim quotes its seed verbatim, and the small classic models encode the closed forms their
+"""Content of the bundled scenarios: they validate, the flagship carries a claim for every seed
+document, every claim quotes its seed verbatim (where the seed documents are: `CRISISLAB_SEEDS_DIR`), and the small classic models encode the closed forms their
 comments state (so that the engines' tests against those closed forms test the engines)."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
+import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -16,10 +17,13 @@ from crisislab.scenario import load_scenario as _load_scenario
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = REPO / "scenarios"
-SEEDS = REPO.parent / "shared" / "seeds"  # CI checks out shared/ beside the repository
+# The seed documents are not part of the project: CI points this variable at them (.ci/run). Where it
+# is unset the verbatim-quote checks report that they did not run; where it is set, a missing
+# document fails them.
+SEEDS_ENV = "CRISISLAB_SEEDS_DIR"
 FLAGSHIP = SCENARIOS / "us-iran-2019-2020.yaml"
 BUNDLED = sorted(SCENARIOS.glob("*.yaml"))
-SEED_FILES = {  # issue 2: at least one claim per seed document
+SEED_FILES = {  # the four seed documents: each must carry at least one claim
     "000_2c2ddc19b08502fb.txt",
     "001_d0e318b41a79df55.txt",
     "003_2f7f0aaa0e42af42.txt",
@@ -34,9 +38,15 @@ def load_scenario(path: Path):
 
 
 def _seed_text(name: str) -> str:
-    path = SEEDS / name
+    root = os.environ.get(SEEDS_ENV)
+    if not root:
+        pytest.skip(
+            f"did not run: the seed documents are not in this checkout; set {SEEDS_ENV} to their folder "
+            "(CI sets it to ../shared/seeds) to check that each claim quotes its seed verbatim"
+        )
+    path = Path(root) / name
     if not path.is_file():
-        pytest.fail(f"seed file {path} is missing: the shared/ directory must sit beside the checkout")
+        pytest.fail(f"seed file {path} is missing: {SEEDS_ENV}={root} must hold every seed document a claim cites")
     return path.read_text(encoding="utf-8")
 
 
@@ -120,13 +130,16 @@ def test_flagship_misperception(flagship):
 
 
 def test_flagship_state_is_small(flagship):
-    # The crisis engine enumerates states x a 51-point belief grid per actor (issue 2).
+    # The crisis engine enumerates states x a 51-point belief grid per actor.
     size = math.prod(v.size for v in flagship.state)
     assert size <= 2000
 
 
 def test_flagship_claims_cover_every_seed(flagship):
     assert {c.seed for c in flagship.claims} >= SEED_FILES
+
+
+def test_flagship_seed_sources_exist(flagship):
     for source in flagship.sources.values():
         if source.kind == "seed":
             _seed_text(source.file)  # every cited seed exists

@@ -1,6 +1,94 @@
 """crisislab: strategic escalation crises as games of incomplete information.
 
-Data flows one way: scenario -> compiled game -> solution (policies) -> simulation -> analysis -> report.
+Data flows one way: scenario → model → solution → simulation → analysis → report. The whole job,
+without private imports::
+
+    import crisislab
+
+    scn = crisislab.load_scenario("scenarios/us-iran-2019-2020.yaml")   # or crisislab.bundled_scenario("us-iran-2019-2020")
+    sol = crisislab.solve(scn, grid=5)                                   # agent logit QRE of every perceived game
+    res = crisislab.simulate(scn, sol, runs=10_000, seed=1)              # res.runs: one row per run (pandas)
+    claims = crisislab.evaluate_claims(scn, runs=10_000, seed=1, grid=5) # paired differences, verdicts
+    rep = crisislab.replay(scn, sol, seed=1)                             # the observed record scored by the model
+    study = crisislab.run_study(scn, runs=10_000, seed=1, grid=5)        # all of the above, as `crisislab run`
+    crisislab.write_report(study, "out/us-iran")                         # results.parquet, claims.csv, report.html
+
+The sub-packages hold the rest: `crisislab.scenario` (the format), `crisislab.efg` (exact engine,
+Gambit .efg), `crisislab.crisis` (crisis engine), `crisislab.simulate` (Monte Carlo),
+`crisislab.analysis` (arms, claims, robustness, replay, studies), `crisislab.report`.
+Names are imported on first use, so `import crisislab` is cheap.
 """
 
-__version__ = "0.1.0"
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from crisislab._version import __version__
+
+if TYPE_CHECKING:
+    from crisislab.analysis import (
+        ArmComparison,
+        ArmRunner,
+        ClaimResult,
+        Study,
+        TimelineReplay,
+        compare_arms,
+        evaluate_claims,
+        grid_check,
+        replay,
+        run_study,
+    )
+    from crisislab.crisis import Solution
+    from crisislab.crisis import solve_scenario as solve
+    from crisislab.crisis import unroll_scenario as unroll_efg
+    from crisislab.data import load_timeline
+    from crisislab.errors import UserError
+    from crisislab.report import render_report, write_report
+    from crisislab.scenario import Intervention, Scenario, ScenarioError, bundled_scenario, load_scenario, loads_scenario
+    from crisislab.simulate import FixedPolicy, Results, simulate
+
+# public name -> (module, attribute)
+_API: dict[str, tuple[str, str]] = {
+    "load_scenario": ("crisislab.scenario", "load_scenario"),
+    "loads_scenario": ("crisislab.scenario", "loads_scenario"),
+    "bundled_scenario": ("crisislab.scenario", "bundled_scenario"),
+    "Scenario": ("crisislab.scenario", "Scenario"),
+    "ScenarioError": ("crisislab.scenario", "ScenarioError"),
+    "Intervention": ("crisislab.scenario", "Intervention"),
+    "load_timeline": ("crisislab.data", "load_timeline"),
+    "solve": ("crisislab.crisis", "solve_scenario"),
+    "Solution": ("crisislab.crisis", "Solution"),
+    "unroll_efg": ("crisislab.crisis", "unroll_scenario"),
+    "simulate": ("crisislab.simulate", "simulate"),
+    "Results": ("crisislab.simulate", "Results"),
+    "FixedPolicy": ("crisislab.simulate", "FixedPolicy"),
+    "ArmRunner": ("crisislab.analysis", "ArmRunner"),
+    "ArmComparison": ("crisislab.analysis", "ArmComparison"),
+    "ClaimResult": ("crisislab.analysis", "ClaimResult"),
+    "Study": ("crisislab.analysis", "Study"),
+    "TimelineReplay": ("crisislab.analysis", "TimelineReplay"),
+    "compare_arms": ("crisislab.analysis", "compare_arms"),
+    "evaluate_claims": ("crisislab.analysis", "evaluate_claims"),
+    "grid_check": ("crisislab.analysis", "grid_check"),
+    "replay": ("crisislab.analysis", "replay"),
+    "run_study": ("crisislab.analysis", "run_study"),
+    "render_report": ("crisislab.report", "render_report"),
+    "write_report": ("crisislab.report", "write_report"),
+    "UserError": ("crisislab.errors", "UserError"),
+}
+
+__all__ = ["__version__", *sorted(_API)]
+
+
+def __getattr__(name: str) -> Any:
+    target = _API.get(name)
+    if target is None:
+        raise AttributeError(f"module 'crisislab' has no attribute {name!r}")
+    value = getattr(importlib.import_module(target[0]), target[1])
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_API))

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from crisislab.analysis import run_study, wilson_interval
 from crisislab.report import write_report
 from crisislab.scenario import load_scenario
-from crisislab.simulate import ArmRunner, FixedPolicy, compile_spec, evaluate_claims, wilson_interval
-from crisislab.simulate._timeline import replay_timeline
+from crisislab.simulate import FixedPolicy
 
 MINI = Path(__file__).parents[1] / "simulate" / "mini.yaml"
 N = 3000
@@ -22,15 +22,13 @@ N = 3000
 def report(tmp_path_factory):
     sc = load_scenario(MINI)
     pol = FixedPolicy({"US": np.array([[0.3, 0.7], [0.8, 0.2]]), "Iran": np.array([[0.4, 0.6], [0.9, 0.1]])})
-    runner = ArmRunner(sc, lambda s: pol, N, seed=7)
-    claims = evaluate_claims(runner)
     events = pd.DataFrame(
         {"date": ["2019-12-02", "2019-12-09"], "actor": ["Iran", "US"], "action": ["ir_attack", "us_strike"]}
     )
-    replay = replay_timeline(compile_spec(sc), pol, events, 1000, seed=7)
+    study = run_study(sc, runs=N, seed=7, policy=lambda s: pol, robustness=0, record=events)
     out = tmp_path_factory.mktemp("report")
-    path = write_report(out, runner.results([]), claims, replay, title=sc.title)
-    return path.read_text(encoding="utf-8"), pd.read_parquet(out / "results.parquet"), claims
+    path = write_report(study, out)
+    return path.read_text(encoding="utf-8"), pd.read_parquet(out / "results.parquet"), list(study.claims)
 
 
 def _cell(html: str, row_attr: str, key: str) -> list[float]:
@@ -93,10 +91,10 @@ def test_an_outcome_that_never_happens_renders_and_a_failure_writes_nothing(tmp_
 
     sc = load_scenario(MINI)
     pol = FixedPolicy({"US": np.array([[1.0, 0.0], [1.0, 0.0]]), "Iran": np.array([[1.0, 0.0], [1.0, 0.0]])})
-    results = ArmRunner(sc, lambda s: pol, 1000, seed=3).results([])
-    counts = results.outcome_counts()
+    study = run_study(sc, runs=1000, seed=3, policy=lambda s: pol, robustness=0, record=False)
+    counts = study.results.outcome_counts()
     assert (counts == 0).any(), "the scenario should leave some outcome unreached under this policy"
-    path = write_report(tmp_path, results, [], None, title=sc.title)
+    path = write_report(study, tmp_path)
     assert path.read_text(encoding="utf-8").count("data:image/png;base64,") >= 1
 
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
@@ -106,5 +104,5 @@ def test_an_outcome_that_never_happens_renders_and_a_failure_writes_nothing(tmp_
 
     monkeypatch.setattr(_html, "render_report", boom)
     with pytest.raises(RuntimeError, match="rendering failed"):
-        write_report(tmp_path, results, [], None, title=sc.title)
+        write_report(study, tmp_path)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before

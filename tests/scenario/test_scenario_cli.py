@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
-from crisislab.scenario._cli import register
+from crisislab.cli._scenario import register
 
 HERE = Path(__file__).parent
 SMALL = HERE / "small.yaml"

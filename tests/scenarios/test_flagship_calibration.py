@@ -15,7 +15,7 @@ from pathlib import Path
 
 from crisislab.scenario import load_scenario
 from crisislab.simulate import simulate
-from crisislab.simulate._solution_policy import make_solver
+from crisislab.analysis import SolverChoice
 
 FLAGSHIP = Path(__file__).resolve().parents[2] / "scenarios" / "us-iran-2019-2020.yaml"
 RUNS = 4000  # binomial s.e. of a probability near 0.6 is 0.008: the margins below are > 20 s.e.
@@ -24,7 +24,7 @@ SEED = 2020
 
 def test_flagship_baseline_is_a_stalemate_with_rare_war():
     scn = load_scenario(FLAGSHIP)
-    policy = make_solver("crisis", grid=3)(scn)
+    policy = SolverChoice("crisis", 3)(scn)
     res = simulate(scn, policy, RUNS, SEED)
     p = (res.outcome_counts() / res.n_runs).to_dict()
     # ICB #495: stalemate is the coded outcome, so it must be the modal one ...

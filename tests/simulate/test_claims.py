@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from crisislab.scenario import load_scenario
-from crisislab.simulate import ArmRunner, FixedPolicy, evaluate_claims, paired_difference, verdict, wilson_interval
-from crisislab.simulate._stats import PairedEstimate
+from crisislab.analysis import ArmRunner, evaluate_claims, paired_difference, verdict, wilson_interval
+from crisislab.simulate import FixedPolicy
+from crisislab.analysis._stats import PairedEstimate
 
 MINI = Path(__file__).with_name("mini.yaml")
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from crisislab.scenario import Intervention, load_scenario
-from crisislab.simulate._cli_interventions import CliInterventionError, parse_condition, parse_interventions
+from crisislab.cli._interventions import CliInterventionError, parse_condition, parse_interventions
 
 ROOT = Path(__file__).resolve().parents[2]
 FEARON = ROOT / "scenarios" / "fearon-audience-costs.yaml"

@@ -12,7 +12,7 @@ from scipy.special import logsumexp
 
 from crisislab.scenario import load_scenario
 from crisislab.simulate import FixedPolicy, compile_spec, simulate
-from crisislab.simulate._timeline import replay_timeline
+from crisislab.analysis._replay import replay_timeline
 
 MINI = Path(__file__).with_name("mini.yaml")
 US_SIGMA = np.array([[0.3, 0.7], [0.8, 0.2]])
@@ -22,10 +22,10 @@ IRAN_SIGMA = np.array([[0.4, 0.6], [0.9, 0.1]])
 def test_simulator_reaches_only_states_the_crisis_engine_enumerated() -> None:
     # Both engines implement the same rules (docs/scenario-format.md); a state the simulator
     # reaches that the compiler did not enumerate would show a mismatch.
-    from crisislab.simulate._solution_policy import make_solver
+    from crisislab.analysis import SolverChoice
 
     sc = load_scenario(MINI)
-    pol = make_solver("crisis", grid=5)(sc)
+    pol = SolverChoice("crisis", 5)(sc)
     res = simulate(sc, pol, 3000, seed=3)
     assert pol.unreachable == 0
     assert res.outcome_counts().sum() == 3000
@@ -74,10 +74,10 @@ def test_cli_run_writes_report_and_results(tmp_path: Path, run_cli) -> None:
 
 def test_unknown_policy_lists_the_valid_ones() -> None:
     from crisislab.errors import UserError
-    from crisislab.simulate._solution_policy import make_solver
+    from crisislab.analysis import SolverChoice
 
     with pytest.raises(UserError, match="crisis, myopic"):
-        make_solver("oracle")  # type: ignore[arg-type]
+        SolverChoice("oracle")  # type: ignore[arg-type]
 
 
 def test_cli_rejects_bad_numbers_without_traceback(run_cli) -> None:
@@ -127,7 +127,7 @@ def test_paths_without_out_is_refused_before_any_work(run_cli) -> None:
 
 
 def test_rank_share_counts_pairs_with_ties_half() -> None:
-    from crisislab.simulate._timeline import rank_share
+    from crisislab.analysis._replay import rank_share
 
     # obs -1: below it sim -3, -2 (2 of 4), one tie (-1) -> 2.5/4; obs -inf: below nothing -> 0;
     # mean over the two observations: (0.625 + 0) / 2.
@@ -142,7 +142,7 @@ def test_replay_ranks_against_full_length_runs_only() -> None:
     those against every replay, impossible replays included."""
     from crisislab.simulate._run import simulate_spec
     from crisislab.simulate._engine import Arm
-    from crisislab.simulate._timeline import rank_share
+    from crisislab.analysis._replay import rank_share
     import dataclasses
 
     sc = load_scenario(MINI)
@@ -158,7 +158,7 @@ def test_replay_ranks_against_full_length_runs_only() -> None:
 
 
 def test_events_of_one_mover_in_a_round_are_one_move_that_keeps_every_label() -> None:
-    from crisislab.simulate._timeline import events_to_script
+    from crisislab.analysis._replay import events_to_script
 
     spec = compile_spec(load_scenario(MINI))
     events = pd.DataFrame({

@@ -142,9 +142,9 @@ def test_myopic_lazy_table_equals_reference_and_is_chunk_independent(mini) -> No
 
 def test_crisis_solution_kernel_matches_reference(mini) -> None:
     pytest.importorskip("crisislab.crisis")
-    from crisislab.simulate._solution_policy import make_solver
+    from crisislab.analysis import SolverChoice
 
-    pol = make_solver("crisis", grid=5)(mini)
+    pol = SolverChoice("crisis", 5)(mini)
     k, r = _both(compile_spec(mini), pol, Arm(), n=1000)
     # Interpolation sums the grid corners in another order than numpy's einsum: beliefs agree to
     # rounding; every draw lands on the same side of its threshold (checked by the exact fields).

@@ -90,9 +90,9 @@ def test_specialised_kernel_equals_general(case, monkeypatch) -> None:
         make = lambda: MyopicLogitPolicy(scenario)  # noqa: E731
     else:
         pytest.importorskip("crisislab.crisis")
-        from crisislab.simulate._solution_policy import make_solver
+        from crisislab.analysis import SolverChoice
 
-        pol = make_solver("crisis", grid=5)(scenario)
+        pol = SolverChoice("crisis", 5)(scenario)
         make = lambda: pol  # noqa: E731
     for record in (False, True):
         _same(*_general_and_specialised(monkeypatch, spec, make, Arm(), record))

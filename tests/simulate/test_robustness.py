@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 
 from crisislab.scenario import load_scenario
-from crisislab.simulate import ArmRunner, FixedPolicy, paired_difference, simulate, verdict, wilson_interval
-from crisislab.simulate._claims import evaluate_claims, robustness_table
+from crisislab.analysis import ArmRunner, paired_difference, verdict, wilson_interval
+from crisislab.simulate import FixedPolicy, simulate
+from crisislab.analysis._claims import evaluate_claims, robustness_table
 
 MINI = Path(__file__).with_name("mini.yaml")
 US_SIGMA = np.array([[0.3, 0.7], [0.8, 0.2]])
@@ -100,7 +101,7 @@ def test_wilson_interval_against_published_values(k: int, n: int, low: float, hi
 
 
 def test_robustness_reproducible_and_identical_for_any_workers(uncertain: Path) -> None:
-    from crisislab.simulate._claims import SolverChoice
+    from crisislab.analysis._claims import SolverChoice
 
     sc = load_scenario(uncertain)
     solve = SolverChoice("myopic")  # depends on λ, so draws differ
@@ -210,7 +211,7 @@ def test_an_auto_grid_is_fixed_once_per_runner_from_the_scenario_as_written():
     # pick another grid if it chose its own. Arms and draws must share the runner's grid instead.
     from crisislab.crisis import auto_grid, spec_from_scenario
     from crisislab.crisis._variants import compile_variant
-    from crisislab.simulate._claims import SolverChoice
+    from crisislab.analysis._claims import SolverChoice
 
     sc = load_scenario(MINI)
     drawn = sc.with_overrides({PRIOR_PATH: 0.55})
@@ -237,7 +238,7 @@ def test_wilson_interval_contains_its_estimate_at_every_count(n: int) -> None:
 def test_influential_parameter_text_says_why_it_is_missing() -> None:
     from types import SimpleNamespace
 
-    from crisislab.simulate._cli import _influential_text
+    from crisislab.cli._simulate import _influential_text
 
     few = _influential_text(SimpleNamespace(influential=None, robustness_draws=2))
     assert "at least 3 draws" in few and "constant" not in few

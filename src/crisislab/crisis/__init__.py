@@ -74,6 +74,7 @@ __all__ = [
     "solve",
     "solve_estimate",
     "solve_scenario",
+    "unroll_scenario",
     "spec_from_scenario",
 ]
 
@@ -89,3 +90,25 @@ def compile_scenario(scenario, horizon: int | None = None) -> CompiledGame:
 def solve_scenario(scenario, *, horizon: int | None = None, grid: int | str = "auto", **kwargs) -> Solution:
     """Compile and solve a scenario (keyword arguments as `solve`)."""
     return solve(compile_scenario(scenario, horizon), grid=grid, **kwargs)
+
+
+def unroll_scenario(scenario, horizon: int, *, scale_lam: bool = False):
+    """The exact extensive-form game of `scenario` truncated to `horizon` rounds (`Unrolled`: its
+    `game` is a `crisislab.efg.Game`, written with `crisislab.efg.write_efg`).
+
+    Types are dealt by chance, information sets are (own type, public history). `scale_lam`:
+    multiply each actor's payoffs by λ_i / max λ, so that the tree solved at max λ is the agent
+    QRE with each actor's own precision. Keep `horizon` short: the tree grows exponentially.
+    """
+    import numpy as np
+
+    from crisislab.crisis._unroll import unroll
+
+    if isinstance(horizon, bool) or not isinstance(horizon, int) or horizon < 1:
+        from crisislab.errors import SolverError
+
+        raise SolverError(f"horizon: expected an integer ≥ 1 (got {horizon!r})")
+    cg = compile_scenario(scenario, min(horizon, scenario.horizon))
+    lam = np.array([a.lam for a in cg.spec.actors])
+    scale = lam / lam.max() if scale_lam and lam.max() > 0 else None
+    return unroll(cg, scale=scale)

@@ -11,7 +11,7 @@ at once as one `DataError` (a `UserError`), one line per problem:
 from __future__ import annotations
 
 from crisislab.data._errors import DataError, DataProblem
-from crisislab.data._paths import BUNDLED_TIMELINE, bundled_data_dir, bundled_data_path
+from crisislab.data._paths import BUNDLED_TIMELINE, bundled_data_dir, bundled_data_path, bundled_timeline
 from crisislab.data._scales import SCALES, scale
 from crisislab.data._timeline import TIMELINE_COLUMNS, load_timeline
 
@@ -23,6 +23,7 @@ __all__ = [
     "DataProblem",
     "bundled_data_dir",
     "bundled_data_path",
+    "bundled_timeline",
     "load_timeline",
     "scale",
 ]

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["BUNDLED_TIMELINE", "bundled_data_dir", "bundled_data_path"]
+__all__ = ["BUNDLED_TIMELINE", "TIMELINE_SUFFIX", "bundled_data_dir", "bundled_data_path", "bundled_timeline"]
 
-BUNDLED_TIMELINE = "us-iran-2019-2020-timeline.csv"
+TIMELINE_SUFFIX = "-timeline.csv"
+"""A bundled scenario's observed record is the data file named after it: `<scenario id>-timeline.csv`."""
+
+BUNDLED_TIMELINE = "us-iran-2019-2020" + TIMELINE_SUFFIX
 """File name of the flagship's real timeline inside the bundled data directory."""
 
 
@@ -29,3 +32,10 @@ def bundled_data_path(name: str) -> Path:
         raise DataError([DataProblem(str(root), None, "file", "no such bundled data file",
                                      got=repr(name), expected=f"one of {', '.join(known) or 'none'}")])
     return path
+
+
+def bundled_timeline(scenario_id: str) -> Path | None:
+    """The bundled observed record of scenario `scenario_id` (`<id>-timeline.csv` in the bundled
+    data directory), or None when crisislab ships none for it."""
+    path = bundled_data_dir() / f"{scenario_id}{TIMELINE_SUFFIX}"
+    return path if path.is_file() else None

@@ -1,7 +1,8 @@
-"""Reports: the self-contained HTML report of a crisis run (tables, embedded figures) and its files.
+"""Reports: the self-contained HTML report of a study and the files beside it.
 
-`render_report(results, claims, timeline)` returns the HTML; `write_report(out_dir, ...)` writes
-results.parquet, claims.csv and report.html into a directory.
+`render_report(study)` returns the HTML of a `crisislab.analysis.Study`; `write_report(study,
+out_dir)` writes results.parquet, claims.csv, robustness.parquet and report.html into a directory.
+The report formats the study's tables and figures; it computes no statistic.
 """
 
 from crisislab.report._html import render_report, write_report

@@ -1,21 +1,19 @@
-"""The self-contained HTML report of a crisis run: tables and embedded figures, no network.
+"""The self-contained HTML report of a study: tables and embedded figures, no network.
 
-`render_report` turns a `Results` (the scenario as written), the evaluated claims and the timeline
-replay into one HTML string; every number in it is computed from the same arrays that are written
-to results.parquet, and numeric cells carry their unrounded value in a `data-value` attribute so
-that tests (and readers) can check them against the table.
+`render_report(study)` formats a `crisislab.analysis.Study` (the scenario as written, the evaluated
+claims, the replay of the observed record, and the tables computed from them) into one HTML
+string; it computes no statistic. Numeric cells carry their unrounded value in a `data-value`
+attribute so that tests (and readers) can check them against the study's tables.
 """
 
 from __future__ import annotations
 
 import os
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import jinja2
-import numpy as np
 
 from crisislab.report import _figures as fig
 
@@ -105,69 +103,42 @@ the table gives the share of draws in which it holds (with a Wilson {{ level_pct
 """
 
 
-def _fan_var(spec: Any) -> str:
-    return "tension" if "tension" in spec.var_ids else spec.var_ids[0]
+def render_report(study: Any) -> str:
+    """The report of `study` (a `crisislab.analysis.Study`) as one HTML string (figures as data URIs)."""
+    from crisislab._version import __version__
 
-
-def render_report(
-    results: Any,
-    claims: Sequence[Any] = (),
-    timeline: Any | None = None,
-    *,
-    title: str | None = None,
-    description: str | None = None,
-    solver: str | None = None,
-    level: float = 0.95,
-) -> str:
-    """The report as one HTML string (figures as data URIs)."""
-    from crisislab import __version__
-    from crisislab.simulate import wilson_interval
-
+    results = study.results
     spec = results.spec
-    n = results.n_runs
-    counts = results.outcome_counts()
-    lo, hi = wilson_interval(counts.to_numpy(), n, level)
-    p = counts.to_numpy() / n
+    o = study.outcomes
     outcomes = [
-        {"id": o, "count": int(c), "p": float(pp), "lo": float(a), "hi": float(b)}
-        for o, c, pp, a, b in zip(counts.index, counts.to_numpy(), p, lo, hi, strict=True)
+        {"id": r.outcome, "count": int(r.runs), "p": float(r.probability), "lo": float(r.ci_low), "hi": float(r.ci_high)}
+        for r in o.itertuples(index=False)
     ]
-    runs = results.runs
-    casualties = [
-        {"label": f"deaths: {side}", "value": float(runs[f"casualties_{side}"].mean())} for side in spec.sides
-    ] + [{"label": f"audience cost paid: {a}", "value": float(runs[f"audience_cost_{a}"].mean())} for a in spec.actors]
-    var = _fan_var(spec)
-    qs = (0.05, 0.25, 0.5, 0.75, 0.95)
-    series: dict[str, np.ndarray] = {}
-    for h, holder in enumerate(spec.actors):
-        for j, about in enumerate(spec.actors):
-            if j != h:
-                sl = spec.belief_slices[j]
-                series[f"{holder}: P({about} {spec.types[j][0]})"] = results.belief_mean[:, h, sl.start]
+    casualties = [{"label": r.quantity, "value": float(r.mean_per_run)} for r in study.casualties.itertuples(index=False)]
+    fan = study.fan
+    qcols = [c for c in fan.columns if c.startswith("q")]
+    qs = tuple(float(c[1:]) for c in qcols)
+    series = {c: study.beliefs[c].to_numpy() for c in study.beliefs.columns if c != "round"}
     figs = {
-        "outcomes": fig.outcome_bars(list(counts.index), p, lo, hi),
-        "fan": fig.fan_chart(var, results.state_quantiles(var, qs), results.state_mean(var), qs),
+        "outcomes": fig.outcome_bars(list(o["outcome"]), o["probability"].to_numpy(), o["ci_low"].to_numpy(), o["ci_high"].to_numpy()),
+        "fan": fig.fan_chart(study.fan_var, fan[qcols].to_numpy(), fan["mean"].to_numpy(), qs),
         "beliefs": fig.belief_trajectories(series),
         "timeline": "",
     }
     tl = None
+    timeline = study.replay
     if timeline is not None:
         figs["timeline"] = fig.loglik_histogram(timeline.sim_loglik, timeline.loglik_per_replay)
-        b = timeline.beliefs
-        b = b.assign(col=b["holder"] + ": P(" + b["about"] + " " + b["type"] + ")")
-        first_types = {a: t[0] for a, t in zip(spec.actors, spec.types, strict=True)}
-        b = b[b["type"] == b["about"].map(first_types)]
-        wide = b.pivot_table(index=["round", "date"], columns="col", values="belief", sort=True).reset_index()
+        wide = study.replay_beliefs
         cols = [c for c in wide.columns if c not in ("round", "date")]
         events = timeline.events
-        n_choices = timeline.rounds * len(spec.movers)
         tl = {
             "n_events": len(events),
             "n_observed": int(events["n_merged"].sum()) if "n_merged" in events.columns else len(events),
             "rounds": timeline.rounds,
             "n_replays": timeline.n_replays,
             "loglik": timeline.loglik,
-            "n_choices": n_choices,
+            "n_choices": timeline.rounds * len(spec.movers),
             "percentile": timeline.percentile,
             "impossible_share": timeline.impossible_share,
             "belief_cols": cols,
@@ -188,42 +159,41 @@ def render_report(
         }
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     return env.from_string(_TEMPLATE).render(
-        title=title or spec.scenario_id,
-        description=description,
-        scenario_id=spec.scenario_id,
-        n_runs=n,
+        title=study.title,
+        description=study.description,
+        scenario_id=study.scenario_id,
+        n_runs=results.n_runs,
         seed=results.seed,
-        horizon=spec.horizon,
+        horizon=study.horizon,
         run_steps=results.run_steps,
         version=__version__,
-        solver=solver,
-        level_pct=f"{level:.0%}",
+        solver=study.solver,
+        level_pct=f"{study.level:.0%}",
         outcomes=outcomes,
         casualties=casualties,
-        fan_var=var,
+        fan_var=study.fan_var,
         figs=figs,
-        paths=[{"path": pth, "count": c} for pth, c in results.top_paths(10)],
+        paths=[{"path": r.path, "count": int(r.runs)} for r in study.top_paths.itertuples(index=False)],
         timeline=tl,
-        claims=[c.as_row() for c in claims],
+        claims=[c.as_row() for c in study.claims],
     )
 
 
-def write_report(
-    out_dir: str | Path, results: Any, claims: Sequence[Any] = (), timeline: Any | None = None,
-    provenance: dict | None = None, **kw: Any,
-) -> Path:
-    """Write DIR/results.parquet (with `provenance` in its metadata, see `Results.to_parquet`),
-    DIR/claims.csv and DIR/report.html; returns the report's path."""
-    import pandas as pd
+def write_report(study: Any, out_dir: str | Path) -> Path:
+    """Write the study's files into `out_dir`: results.parquet (with the study's provenance in its
+    metadata, see `Results.to_parquet`), claims.csv (when the scenario states claims),
+    robustness.parquet and report.html; returns the report's path.
 
-    # The report is rendered before anything is written, and each file is written under a temporary
-    # name and renamed into place: a failure leaves the directory as it was, not half new, half old.
-    html = render_report(results, claims, timeline, **kw)
+    The report is rendered before anything is written, and each file is written under a temporary
+    name and renamed into place: a failure leaves the directory as it was, not half new, half old.
+    """
+    html = render_report(study)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _replace(out / "results.parquet", lambda f: results.to_parquet(f, **(provenance or {})))
-    if claims:
-        _replace(out / "claims.csv", lambda f: pd.DataFrame([c.as_row() for c in claims]).to_csv(f, index=False))
+    _replace(out / "results.parquet", lambda f: study.results.to_parquet(f, **study.provenance))
+    if study.claims:
+        _replace(out / "claims.csv", lambda f: study.claims_table.to_csv(f, index=False))
+    _replace(out / "robustness.parquet", lambda f: study.robustness.to_parquet(f, index=False))
     path = out / "report.html"
     _replace(path, lambda f: f.write_text(html, encoding="utf-8"))
     return path

@@ -6,11 +6,18 @@ problem, in any number, is raised at once as one `ScenarioError` whose `.problem
 `FILE:LINE: field.path: message (got X; expected Y)` records. `dump_scenario` writes it back.
 """
 
-from crisislab.scenario._bundled import bundled_scenarios
+from crisislab.scenario._bundled import bundled_scenario, bundled_scenarios
 from crisislab.scenario._check import CIVILIAN, Issue, check_scenario
 from crisislab.scenario._dump import dump_scenario, to_data
 from crisislab.scenario._errors import Problem, ScenarioError
-from crisislab.scenario._format import condition_text, intervention_text, metric_text, number_text
+from crisislab.scenario._format import (
+    condition_text,
+    describe_interventions,
+    describe_metric,
+    intervention_text,
+    metric_text,
+    number_text,
+)
 from crisislab.scenario._load import load_scenario, loads_scenario, validate_data
 from crisislab.scenario._models import (
     ALL_TYPES,
@@ -69,6 +76,6 @@ __all__ = [
     "PathError", "Payoffs", "Perception", "Problem", "ProbTable", "RedLine", "RedLineCondition",
     "RoundCondition", "RoundTest", "Rule", "Scenario", "ScenarioError", "SetParam", "SetSpec",
     "Source", "StateVar", "TypeSpec", "TypeValues", "Uncertainty", "VarCondition",
-    "bundled_scenarios", "check_scenario", "condition_text", "intervention_text", "metric_text", "number_text", "dump_scenario", "iter_conditions", "load_scenario",
+    "bundled_scenario", "bundled_scenarios", "check_scenario", "condition_text", "describe_interventions", "describe_metric", "intervention_text", "metric_text", "number_text", "dump_scenario", "iter_conditions", "load_scenario",
     "loads_scenario", "to_data", "validate_data",
 ]

@@ -5,6 +5,7 @@ Used by `crisislab show` and available to reports; one line each, no markup.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from crisislab.scenario._models import (
@@ -28,6 +29,8 @@ from crisislab.scenario._models import (
 )
 
 __all__ = [
+    "describe_interventions",
+    "describe_metric",
     "condition_text", "effect_text", "consequence_text", "intervention_text", "metric_text",
     "number_text", "type_values_text",
 ]
@@ -133,3 +136,40 @@ def metric_text(m: Metric) -> str:
     if m.mean_end_round is not None:
         return "mean end round"
     return f"P({m.action_probability} taken)"
+
+
+def describe_interventions(interventions: Sequence[Any]) -> str:
+    """A short human-readable description ("as written" for an empty list)."""
+    if not interventions:
+        return "as written"
+    parts = []
+    for iv in interventions:
+        if hasattr(iv, "force"):
+            f = iv.force
+            when = f" at round {f.round}" if f.round is not None else (" when " + _cond_text(f.when) if f.when else "")
+            parts.append(f"force {f.actor} {f.action}{when}")
+        elif hasattr(iv, "forbid"):
+            parts.append(f"forbid {iv.forbid.actor} {iv.forbid.action}")
+        else:
+            parts.append(f"set {iv.set.param} = {iv.set.value.value:g}")
+    return "; ".join(parts)
+
+
+def _cond_text(c: Any) -> str:
+    import json
+
+    data = c.model_dump(by_alias=True, exclude_none=True)
+    return json.dumps(data, separators=(",", ":"))
+
+
+def describe_metric(metric: Any) -> str:
+    kind, target = metric.kind, metric.target
+    if kind == "outcome_probability":
+        return f"P({target}" + (f" within {metric.within} rounds)" if metric.within else ")")
+    if kind == "mean_casualties":
+        return f"mean deaths ({target})"
+    if kind == "mean_audience_cost":
+        return f"mean audience cost ({target})"
+    if kind == "mean_end_round":
+        return "mean end round"
+    return f"P({target} taken)"

@@ -1,9 +1,12 @@
-"""Vectorized Monte Carlo of a solved crisis, interventions, claims and the real-timeline replay.
+"""Vectorized Monte Carlo of a solved crisis: many runs at once, interventions, per-run tables.
 
-Public surface: `simulate` (one arm → `Results`), `ArmRunner` and `evaluate_claims` (paired
-comparisons with common random numbers), `replay_timeline`, the `Policy` protocol with
-`FixedPolicy`, and `compile_spec` (scenario → the simulator's arrays). Randomness is counter-based
-and keyed by (seed, run index): results do not depend on `workers` or `chunk`.
+Public surface: `simulate` (one arm → `Results`), the `Policy` protocol with `FixedPolicy` and
+`SolutionPolicy` (a crisis-engine `Solution` as a policy), `compile_spec` (scenario → the
+simulator's arrays), `compile_arm` / `split_interventions` (interventions → what one arm plays),
+`simulate_spec` (the lower-level call on compiled arrays) and `map_tasks` (the one place that
+distributes work over Dask). Randomness is counter-based and keyed by (seed, run index): results
+do not depend on `workers` or `chunk`. Arms, paired comparisons and claims are in
+`crisislab.analysis`.
 """
 
 from __future__ import annotations
@@ -12,20 +15,16 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from crisislab.simulate._claims import ArmRunner, ClaimResult, describe_interventions, evaluate_claims
     from crisislab.simulate._compile import InterventionError, compile_arm, compile_spec, split_interventions
     from crisislab.simulate._policy import FixedPolicy, Node, Policy
     from crisislab.simulate._results import Results
+    from crisislab.simulate._run import check_scheduler, map_tasks, progress_wanted, simulate_spec
+    from crisislab.simulate._solution_policy import SolutionPolicy
     from crisislab.simulate._spec import SimSpec
-    from crisislab.simulate._stats import PairedEstimate, paired_difference, verdict, wilson_interval
 
-# Names are imported on first use (PEP 562): `import crisislab.simulate._cli` (every CLI start)
-# must not pay for scipy, pandas and numba.
+# Names are imported on first use (PEP 562): the command line's start must not pay for scipy,
+# pandas and numba.
 _LAZY = {
-    "ArmRunner": "_claims",
-    "ClaimResult": "_claims",
-    "describe_interventions": "_claims",
-    "evaluate_claims": "_claims",
     "InterventionError": "_compile",
     "compile_arm": "_compile",
     "compile_spec": "_compile",
@@ -34,13 +33,14 @@ _LAZY = {
     "Node": "_policy",
     "Policy": "_policy",
     "Results": "_results",
+    "DEFAULT_CHUNK": "_run",
+    "check_scheduler": "_run",
+    "map_tasks": "_run",
+    "progress_wanted": "_run",
+    "simulate_spec": "_run",
+    "SolutionPolicy": "_solution_policy",
     "SimSpec": "_spec",
-    "PairedEstimate": "_stats",
-    "paired_difference": "_stats",
-    "verdict": "_stats",
-    "wilson_interval": "_stats",
 }
-DEFAULT_CHUNK = 32_768  # same as _run.DEFAULT_CHUNK (checked in tests)
 
 
 def __getattr__(name: str) -> Any:
@@ -54,54 +54,47 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-__all__ = [
-    "DEFAULT_CHUNK",
-    "ArmRunner",
-    "ClaimResult",
-    "FixedPolicy",
-    "InterventionError",
-    "Node",
-    "PairedEstimate",
-    "Policy",
-    "Results",
-    "SimSpec",
-    "compile_arm",
-    "compile_spec",
-    "describe_interventions",
-    "evaluate_claims",
-    "paired_difference",
-    "simulate",
-    "verdict",
-    "wilson_interval",
-]
+__all__ = sorted([*_LAZY, "simulate"])
 
 
 def simulate(
     scenario: Any,
-    policy: Policy,
-    runs: int,
-    seed: int,
+    policy: Any,
+    runs: int = 10_000,
+    seed: int = 0,
     interventions: Sequence[Any] = (),
     *,
     workers: int = 1,
-    chunk: int = DEFAULT_CHUNK,
+    chunk: int | None = None,
+    scheduler: str | None = None,
     paths: bool = False,
     progress: bool = False,
 ) -> Results:
-    """Simulate `runs` runs of `scenario` under `policy` (solved for this very scenario).
+    """Simulate `runs` runs of `scenario` (a `Scenario`) under `policy`, with `seed`.
 
-    `interventions`: force/forbid items (scenario `Intervention` models). A `set` item changes the
-    game, so its policy must be re-solved: use `ArmRunner` with a solver for those.
+    `policy`: what `crisislab.solve(scenario)` returns (a crisis-engine `Solution` of this very
+    scenario), or any `Policy` (e.g. `FixedPolicy`, `SolutionPolicy`). `interventions`: force /
+    forbid items (scenario `Intervention` models) applied inside the simulation; a `set` item
+    changes the game and so the strategies: solve the changed scenario
+    (`scenario.with_overrides`), or compare arms with `crisislab.analysis.compare_arms`.
+    `workers` local Dask processes or a dask.distributed `scheduler` address run the chunks of
+    `chunk` runs (default 32,768); `paths` keeps the per-move table (`Results.paths`). Returns
+    `Results`, whose `runs` is a pandas DataFrame with one row per run. The numbers depend only on
+    (scenario, policy, seed, run index), never on `workers` or `chunk`.
     """
     from crisislab.simulate._compile import InterventionError, compile_arm, compile_spec, split_interventions
-    from crisislab.simulate._claims import describe_interventions
-    from crisislab.simulate._run import simulate_spec
+    from crisislab.simulate._run import DEFAULT_CHUNK, simulate_spec
+    from crisislab.scenario import describe_interventions
+    from crisislab.simulate._solution_policy import SolutionPolicy
 
     overrides, rest = split_interventions(interventions)
     if overrides:
         raise InterventionError(
-            "simulate(): `set` interventions change the game and need a re-solve; use ArmRunner(scenario, solve, ...)"
+            "simulate(): a `set` intervention changes the game and needs a re-solve: simulate "
+            "scenario.with_overrides({...}) with its own solution, or use crisislab.analysis.compare_arms"
         )
+    if hasattr(policy, "sigma") and hasattr(policy, "compiled"):  # a crisis-engine Solution
+        policy = SolutionPolicy(policy, scenario)
     spec = compile_spec(scenario)
     arm = compile_arm(spec, scenario, rest)
     return simulate_spec(
@@ -111,7 +104,8 @@ def simulate(
         seed,
         arm,
         workers=workers,
-        chunk=chunk,
+        chunk=DEFAULT_CHUNK if chunk is None else chunk,
+        scheduler=scheduler,
         paths=paths,
         progress=progress,
         interventions=(describe_interventions(interventions),),

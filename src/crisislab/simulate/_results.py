@@ -116,10 +116,10 @@ class Results:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        import crisislab
+        from crisislab._version import __version__
 
         table = pa.Table.from_pandas(self.runs, preserve_index=False)
-        meta = {"crisislab": crisislab.__version__, "scenario": self.spec.scenario_id, "seed": self.seed,
+        meta = {"crisislab": __version__, "scenario": self.spec.scenario_id, "seed": self.seed,
                 "runs": self.n_runs, "interventions": list(self.interventions), **provenance}
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"crisislab": json.dumps(meta, default=str)})
         pq.write_table(table, path)

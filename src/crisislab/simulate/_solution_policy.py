@@ -1,4 +1,4 @@
-"""Adapter from the crisis engine's `Solution` to the simulator's `Policy`, and the solver choice.
+"""Adapter from the crisis engine's `Solution` to the simulator's `Policy`.
 
 The crisis engine indexes a decision by (round, slot of `order`), a public state by its row in the
 compiled state table (`compiled.lookup` of the columns: state variables, red-line statuses, red-line
@@ -9,8 +9,7 @@ so the coordinate is the first entry of each segment. Ladders are matched by act
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -18,10 +17,7 @@ from crisislab.errors import UserError
 from crisislab.simulate._compile import compile_spec
 from crisislab.simulate._policy import Node, Policy, PolicyTable
 
-__all__ = ["POLICY_KINDS", "PolicyKind", "SolutionPolicy", "make_solver"]
-
-PolicyKind = Literal["crisis", "myopic"]
-POLICY_KINDS: tuple[str, ...] = ("crisis", "myopic")
+__all__ = ["SolutionPolicy"]
 
 
 class SolutionPolicy:
@@ -70,21 +66,6 @@ class SolutionPolicy:
         # is played uniformly and counted, so that a mismatch shows instead of crashing a run.
         self.unreachable += int((~ok).sum())
         return out
-
-
-def make_solver(kind: PolicyKind = "crisis", grid: int | str = "auto") -> Callable[[Any], Policy]:
-    """`solve(scenario) -> Policy` for the chosen kind (`crisis`: the crisis engine on a `grid`-point
-    belief grid, "auto" as `crisislab.crisis.auto_grid`; `myopic`: the one-step-lookahead logit
-    stand-in)."""
-    if kind == "myopic":
-        from crisislab.simulate._myopic import MyopicLogitPolicy
-
-        return MyopicLogitPolicy
-    if kind == "crisis":
-        from crisislab.simulate._claims import SolverChoice
-
-        return SolverChoice("crisis", grid)  # one place solves for the simulator (picklable, variant-aware)
-    raise UserError(f"--policy: must be one of {', '.join(POLICY_KINDS)} (got {kind!r})")
 
 
 class SolutionTable(PolicyTable):

@@ -1,8 +1,8 @@
-"""The `crisislab` command: one typer app whose subcommands only compose library calls.
+"""The `crisislab` command: one typer app whose subcommands only compose public library calls.
 
-Each layer registers its own commands in a `_cli.py` module next to it (scenario, efg, crisis,
-simulate); this file wires them together, lazily, so that layers never edit each other's command
-code and a command only imports the layers it uses.
+The commands are grouped by the layer they drive, one module each (`_scenario`, `_efg`, `_crisis`,
+`_simulate`); this module wires them together lazily, so that a command only imports the layers it
+uses (`crisislab validate` does not pay for numba).
 User mistakes surface as `UserError` (a `ValueError`) and end with exit status 2 and no traceback.
 """
 
@@ -15,20 +15,20 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-# Which layer's `_cli.register(app)` provides each top-level command. A command's module is imported
+# Which module's `register(app)` provides each top-level command. A command's module is imported
 # only when that command runs (or when the full help is listed), so `crisislab validate` does not pay
 # for numba, scipy.stats or pandas.
 _COMMAND_MODULES: dict[str, str] = {
-    "validate": "crisislab.scenario._cli",
-    "show": "crisislab.scenario._cli",
-    "scenarios": "crisislab.scenario._cli",
-    "efg": "crisislab.efg._cli",
-    "solve": "crisislab.crisis._cli",
-    "export-efg": "crisislab.crisis._cli",
-    "simulate": "crisislab.simulate._cli",
-    "claims": "crisislab.simulate._cli",
-    "run": "crisislab.simulate._cli",
-    "grid-check": "crisislab.simulate._cli",
+    "validate": "crisislab.cli._scenario",
+    "show": "crisislab.cli._scenario",
+    "scenarios": "crisislab.cli._scenario",
+    "efg": "crisislab.cli._efg",
+    "solve": "crisislab.cli._crisis",
+    "export-efg": "crisislab.cli._crisis",
+    "simulate": "crisislab.cli._simulate",
+    "claims": "crisislab.cli._simulate",
+    "run": "crisislab.cli._simulate",
+    "grid-check": "crisislab.cli._simulate",
 }
 
 
@@ -70,7 +70,7 @@ def _root() -> None:
 @app.command()
 def version() -> None:
     """Print the crisislab version."""
-    from crisislab import __version__
+    from crisislab._version import __version__
 
     typer.echo(__version__)
 

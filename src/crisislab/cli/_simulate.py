@@ -73,40 +73,13 @@ def _load(path: Path) -> Any:
     return load_scenario(path)
 
 
-def _timeline_for(scenario: Any, path: Path | None) -> Any | None:
-    from crisislab.data import BUNDLED_TIMELINE, bundled_data_path, load_timeline
-
-    if path is not None:
-        return load_timeline(path, scenario)
-    if scenario.id == "us-iran-2019-2020":
-        return load_timeline(bundled_data_path(BUNDLED_TIMELINE), scenario)
-    return None
-
-
-def _provenance(runner: Any) -> dict:
-    """What a results file records about how it was made, beyond scenario, seed and runs."""
-    solve = runner.solve
-    return {"policy": getattr(solve, "kind", None) or getattr(solve, "name", None) or type(solve).__name__,
-            "grid": getattr(solve, "grid", None)}
-
-
-def _events(df: Any) -> Any:
-    ev = df[["round", "date", "actor", "action"]].copy()
-    ev["date"] = [str(d)[:10] for d in ev["date"]]
-    ev["actor"] = ev["actor"].astype(str)
-    ev["action"] = ev["action"].astype(str)
-    if "note" in df.columns:
-        ev["label"] = df["note"].astype(str).fillna("")
-    return ev
-
-
 def _runner(
     scenario: Any, policy: str, grid: str, runs: int, seed: int, workers: int, chunk: int, progress: bool,
     scheduler: str | None = None,
 ) -> Any:  # fmt: skip
+    from crisislab.analysis import ArmRunner, SolverChoice
     from crisislab.crisis import parse_grid
-    from crisislab.simulate._claims import ArmRunner, SolverChoice
-    from crisislab.simulate._run import check_scheduler
+    from crisislab.simulate import check_scheduler
 
     check_scheduler(scheduler)
     # An "auto" grid is fixed by ArmRunner from the scenario as written, once for all arms and draws.
@@ -157,7 +130,7 @@ def register(app: typer.Typer) -> None:
         """Simulate a scenario as written; print outcome probabilities. With --force/--forbid/--set,
         simulate it as written and intervened on the same runs (common random numbers) and print
         both arms and their paired differences with 95% intervals."""
-        from crisislab.simulate._run import progress_wanted
+        from crisislab.simulate import progress_wanted
 
         _check_out(out, directory=False)
         if paths and out is None:
@@ -166,11 +139,11 @@ def register(app: typer.Typer) -> None:
         sc = _load(scenario)
         options = [("--force", v) for v in force or ()] + [("--forbid", v) for v in forbid or ()] + [("--set", v) for v in set_ or ()]
         if options:
-            from crisislab.simulate._cli_interventions import parse_interventions
+            from crisislab.cli._interventions import parse_interventions
 
             interventions = parse_interventions(sc, options)  # every problem, before anything is solved
             runner = _runner(sc, policy, grid, runs, seed, workers, chunk, progress_wanted(json_output), scheduler)
-            _paired_simulation(sc, runner, interventions, seed, paths, out, json_output)
+            _paired_simulation(runner, interventions, paths, out, json_output)
             return
         runner = _runner(sc, policy, grid, runs, seed, workers, chunk, progress_wanted(json_output), scheduler)
         t0 = time.perf_counter()
@@ -178,7 +151,7 @@ def register(app: typer.Typer) -> None:
         dt = time.perf_counter() - t0
         if out is not None:
             out.parent.mkdir(parents=True, exist_ok=True)
-            res.to_parquet(out, **_provenance(runner))
+            res.to_parquet(out, **runner.provenance)
             if res.paths is not None:
                 res.paths.to_parquet(out.with_name(out.stem + ".paths.parquet"), index=False)
         counts = res.outcome_counts()
@@ -215,8 +188,8 @@ def register(app: typer.Typer) -> None:
         json_output: JsonOpt = False,
     ) -> None:
         """Evaluate every claim of a scenario: estimates, paired difference with CI, verdict, robustness."""
-        from crisislab.simulate._claims import evaluate_claims, robustness_table
-        from crisislab.simulate._run import progress_wanted
+        from crisislab.analysis import evaluate_claims, robustness_table
+        from crisislab.simulate import progress_wanted
 
         _check_robustness(robustness, robustness_runs)
         _check_out(out, directory=False)
@@ -247,7 +220,8 @@ def register(app: typer.Typer) -> None:
         json_output: JsonOpt = False,
     ) -> None:
         """Is the belief grid fine enough? Outcome shares and claim verdicts solved on each grid, same seed."""
-        from crisislab.simulate._run import progress_wanted
+        from crisislab.analysis import grid_check
+        from crisislab.simulate import check_scheduler, progress_wanted
 
         try:
             gs = [int(g) for g in grids.split(",")]
@@ -255,8 +229,11 @@ def register(app: typer.Typer) -> None:
             raise UserError(f"--grids: expected comma-separated integers ≥ 3, coarse to fine (got {grids!r})") from None
         if not gs or min(gs) < 3 or gs != sorted(set(gs)):
             raise UserError(f"--grids: expected distinct integers ≥ 3 in increasing order, e.g. 3,5,9 (got {grids!r})")
+        check_scheduler(scheduler)
         sc = _load(scenario)
-        out = _grid_check(sc, gs, runs, seed, workers, chunk, progress_wanted(json_output), scheduler)
+        note = _stderr_note(json_output)
+        out = grid_check(sc, gs, runs, seed, workers=workers, chunk=chunk, scheduler=scheduler,
+                         progress=progress_wanted(json_output), on_grid=lambda g: note(f"grid {g}: solving and simulating"))
         if json_output:
             typer.echo(json_dumps(out))
             return
@@ -267,9 +244,8 @@ def register(app: typer.Typer) -> None:
         table.add_column("")
         for c in out["grids"]:
             table.add_column(f"grid {c['grid']}", justify="right")
-        se = lambda p: 1.96 * (p * (1 - p) / runs) ** 0.5  # noqa: E731
         for k in out["outcomes"]:
-            table.add_row(f"P({k})", *[f"{c['outcomes'].get(k, 0.0):.4f} ± {se(c['outcomes'].get(k, 0.0)):.4f}" for c in out["grids"]])
+            table.add_row(f"P({k})", *[f"{c['outcomes'].get(k, 0.0):.4f} ± {c['half_width'].get(k, 0.0):.4f}" for c in out["grids"]])
         for i, row in enumerate(out["grids"][0]["claims"]):
             table.add_row(
                 row["claim"],
@@ -298,59 +274,39 @@ def register(app: typer.Typer) -> None:
         robustness: RobustnessOpt = 8,
         robustness_runs: RobustnessRunsOpt = None,
         scheduler: SchedulerOpt = None,
-        timeline: Annotated[Path | None, typer.Option("--timeline", help="Observed timeline CSV (default: the bundled one for the flagship).")] = None,
+        timeline: Annotated[Path | None, typer.Option("--timeline", help="Observed record CSV (docs/scenario-format.md; default: the record bundled with the scenario, if any).")] = None,
         json_output: JsonOpt = False,
     ) -> None:
         """Solve, simulate, evaluate claims (with robustness), replay the timeline; write
         results.parquet, claims.csv, robustness.parquet and report.html."""
+        from crisislab.analysis import run_study
+        from crisislab.crisis import parse_grid
         from crisislab.report import write_report
-        from crisislab.simulate import compile_spec
-        from crisislab.simulate._claims import evaluate_claims, robustness_table
-        from crisislab.simulate._run import progress_wanted
-        from crisislab.simulate._timeline import replay_timeline
+        from crisislab.simulate import check_scheduler, progress_wanted
 
         _check_robustness(robustness, robustness_runs)
         _check_out(out, directory=True)
+        check_scheduler(scheduler)
+        grid_arg = parse_grid(grid)
         sc = _load(scenario)
-        progress = progress_wanted(json_output)
-        t0 = time.perf_counter()
-        runner = _runner(sc, policy, grid, runs, seed, workers, chunk, progress, scheduler)
-        base = runner.results([])
-        claims = evaluate_claims(runner, robustness_draws=robustness, robustness_runs=robustness_runs) if sc.claims else []
-        tl_df = _timeline_for(sc, timeline)
-        replay = None
-        if tl_df is not None:
-            _, _, pol = runner.solved({})
-            replay = replay_timeline(compile_spec(sc), pol, _events(tl_df), min(runs, 20_000), seed, chunk=chunk)
-        _, _, pol = runner.solved({})
-        path = write_report(
-            out, base, claims, replay, title=sc.title, description=sc.description, provenance=_provenance(runner),
-            solver=getattr(pol, "description", type(pol).__name__),
-        )
-        rob_path = Path(out) / "robustness.parquet"
-        robustness_table(claims).to_parquet(rob_path, index=False)
-        dt = time.perf_counter() - t0
+        study = run_study(
+            sc, runs=runs, seed=seed, policy=policy, grid=grid_arg, robustness=robustness, robustness_runs=robustness_runs,
+            record=timeline, workers=workers, chunk=chunk, scheduler=scheduler, progress=progress_wanted(json_output),
+            on_step=_stderr_note(json_output),
+        )  # fmt: skip
+        path = write_report(study, out)
         summary = {
-            "scenario": sc.id,
-            "runs": runs,
-            "seed": seed,
-            "seconds": dt,
+            **study.summary(),
             "report": str(path),
             "results": str(Path(out) / "results.parquet"),
-            "robustness_table": str(rob_path),
-            "outcomes": {k: int(v) / base.n_runs for k, v in base.outcome_counts().items()},
-            "claims": [
-                {k: v for k, v in c.as_row().items() if k in _SUMMARY_KEYS} for c in claims
-            ],
-            "timeline_loglik": None if replay is None else replay.loglik,
-            "timeline_percentile": None if replay is None else replay.percentile,
-            "timeline_impossible_share": None if replay is None else replay.impossible_share,
-            "claims_table": str(Path(out) / "claims.csv") if claims else None,
+            "robustness_table": str(Path(out) / "robustness.parquet"),
+            "claims_table": str(Path(out) / "claims.csv") if study.claims else None,
         }
+        replay, claims, dt = study.replay, study.claims, study.seconds
         if json_output:
             typer.echo(json_dumps(summary))
             return
-        typer.echo(f"{sc.id}: {runs} runs, seed {seed}, policy: {summary_policy(pol)} ({dt:.1f} s)")
+        typer.echo(f"{sc.id}: {runs} runs, seed {seed}, policy: {study.solver} ({dt:.1f} s)")
         for k, v in summary["outcomes"].items():
             typer.echo(f"  P({k}) = {v:.4f}")
         if claims:
@@ -362,140 +318,50 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"report: {path}")
 
 
-ARMS = ("baseline", "intervened")
+def _paired_simulation(runner: Any, interventions: list[Any], paths: bool, out: Path | None, json_output: bool) -> None:
+    """`simulate` with interventions: both arms on the same runs and each outcome's paired difference."""
+    from crisislab.analysis import ARMS, compare_arms
 
-
-def _paired_simulation(
-    sc: Any, runner: Any, interventions: list[Any], seed: int, paths: bool, out: Path | None, json_output: bool
-) -> None:
-    """`simulate` with interventions: the scenario as written and intervened, same seed and run
-    indices (common random numbers; the intervened arm re-solved when a `set` changes what the
-    strategies depend on, as for claims), each outcome's paired difference with its 95% interval."""
-    from crisislab.simulate._claims import describe_interventions
-    from crisislab.simulate._stats import paired_difference
-
-    level = 0.95
     t0 = time.perf_counter()
-    arms = {"baseline": runner.results([], paths=paths), "intervened": runner.results(interventions, paths=paths)}
+    cmp = compare_arms(runner, interventions, paths=paths)
     dt = time.perf_counter() - t0
-    base, arm = arms["baseline"], arms["intervened"]
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
-        _write_arms(out, _with_arm([r.runs for r in arms.values()]), {
-            "crisislab": _version(), "scenario": sc.id, "seed": seed, "runs": base.n_runs,
-            "interventions": [describe_interventions(interventions)],
-            "arms": {"baseline": describe_interventions([]), "intervened": describe_interventions(interventions)},
-            **_provenance(runner),
-        })  # fmt: skip
-        if paths:
-            _with_arm([r.paths for r in arms.values()]).to_parquet(out.with_name(out.stem + ".paths.parquet"), index=False)
-    outcomes = list(base.spec.outcomes)
-    diffs = {}
-    for k in outcomes:
-        e = paired_difference(
-            (arm.runs["outcome"] == k).to_numpy(float), (base.runs["outcome"] == k).to_numpy(float), level
-        )  # fmt: skip
-        diffs[k] = {"difference": e.diff, "se": e.se, "ci_low": e.ci_low, "ci_high": e.ci_high}
-    summary = {
-        "scenario": sc.id,
-        "runs": base.n_runs,
-        "seed": seed,
-        "seconds": dt,
-        "level": level,
-        "interventions": [iv.model_dump(mode="json", by_alias=True, exclude_none=True) for iv in interventions],
-        "arms": {
-            name: {
-                "interventions": describe_interventions([] if name == "baseline" else interventions),
-                "run_steps": r.run_steps,
-                "outcomes": {k: int(v) / r.n_runs for k, v in r.outcome_counts().items()},
-            }
-            for name, r in arms.items()
-        },
-        "difference": diffs,
-    }
+        cmp.to_parquet(out)
+    summary = {**cmp.summary(), "seconds": dt}
     if json_output:
         typer.echo(json_dumps(summary))
         return
+    base, arm = cmp.baseline, cmp.intervened
     typer.echo(
-        f"{sc.id}: {base.n_runs} runs per arm, seed {seed}, common random numbers; "
+        f"{cmp.scenario_id}: {base.n_runs} runs per arm, seed {cmp.seed}, common random numbers; "
         f"{base.run_steps + arm.run_steps} run-steps in {dt:.2f} s"
     )
     typer.echo(f"  baseline:   {summary['arms']['baseline']['interventions']}")
     typer.echo(f"  intervened: {summary['arms']['intervened']['interventions']}")
-    width = max(16, *(len(k) for k in outcomes))
+    d = cmp.differences
+    width = max(16, *(len(k) for k in d["outcome"]))
     typer.echo(f"  {'outcome':<{width}} {'baseline':>9} {'intervened':>11}   intervened − baseline [95% CI]")
-    for k in outcomes:
-        d = diffs[k]
+    for r in d.itertuples(index=False):
         typer.echo(
-            f"  {k:<{width}} {summary['arms']['baseline']['outcomes'][k]:>9.4f} {summary['arms']['intervened']['outcomes'][k]:>11.4f}"
-            f"   {d['difference']:+.4f} [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]"
+            f"  {r.outcome:<{width}} {summary['arms']['baseline']['outcomes'][r.outcome]:>9.4f} "
+            f"{summary['arms']['intervened']['outcomes'][r.outcome]:>11.4f}"
+            f"   {r.difference:+.4f} [{r.ci_low:+.4f}, {r.ci_high:+.4f}]"
         )
     if out is not None:
         typer.echo(f"wrote {out} (both arms; column `arm`: {', '.join(ARMS)})")
 
 
-def _version() -> str:
-    import crisislab
+def _stderr_note(json_output: bool) -> Any:
+    """A function printing a progress note on stderr (silent under --json or off a terminal)."""
+    from crisislab.simulate import progress_wanted
 
-    return crisislab.__version__
+    if not progress_wanted(json_output):
+        return lambda _msg: None
+    from rich.console import Console
 
-
-def _write_arms(path: Path, df: Any, meta: dict) -> None:
-    """`df` as Parquet with `meta` as JSON under the file's metadata key `crisislab`, as
-    `Results.to_parquet` records a single arm (here with `arms`: each arm's interventions)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    table = pa.Table.from_pandas(df, preserve_index=False)
-    table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"crisislab": json_dumps(meta)})
-    pq.write_table(table, path)
-
-
-def _with_arm(frames: list[Any]) -> Any:
-    """The arms' tables stacked, baseline first, with a leading categorical `arm` column."""
-    import pandas as pd
-
-    parts = []
-    for name, df in zip(ARMS, frames, strict=True):
-        df = df.copy()
-        df.insert(0, "arm", pd.Categorical([name] * len(df), categories=list(ARMS)))
-        parts.append(df)
-    return pd.concat(parts, ignore_index=True)
-
-
-def _grid_check(
-    sc: Any, grids: list[int], runs: int, seed: int, workers: int, chunk: int, progress: bool, scheduler: str | None
-) -> dict:
-    """Outcome shares and claim estimates of `sc` solved on each grid, same seed (common random
-    numbers), so the differences between columns are the grid's, not sampling noise's."""
-    from crisislab.simulate._claims import evaluate_claims
-
-    cols = []
-    for G in grids:
-        runner = _runner(sc, "crisis", str(G), runs, seed, workers, chunk, progress, scheduler)
-        base = runner.results([])
-        claims = evaluate_claims(runner, robustness_draws=0) if sc.claims else []
-        cols.append({
-            "grid": G,
-            "outcomes": {k: int(v) / base.n_runs for k, v in base.outcome_counts().items()},
-            "claims": [{k: v for k, v in c.as_row().items() if k in ("claim", "verdict", "difference", "ci_low", "ci_high")} for c in claims],
-        })
-    names = sorted({k for c in cols for k in c["outcomes"]})
-    fine, finer = (cols[-2], cols[-1]) if len(cols) > 1 else (cols[-1], cols[-1])
-    shift = max((abs(fine["outcomes"].get(k, 0.0) - finer["outcomes"].get(k, 0.0)) for k in names), default=0.0)
-    flips = [a["claim"] for a, b in zip(fine["claims"], finer["claims"], strict=True) if a["verdict"] != b["verdict"]]
-    return {"scenario": sc.id, "runs": runs, "seed": seed, "grids": cols, "outcomes": names,
-            "finest_shift": shift, "finest_verdict_changes": flips}
-
-
-_SUMMARY_KEYS = (
-    "claim", "verdict", "difference", "ci_low", "ci_high", "robustness", "robustness_low", "robustness_high",
-    "robustness_fails", "robustness_draws", "influential", "influential_rho",
-)  # fmt: skip
-
-
-def summary_policy(pol: Any) -> str:
-    return getattr(pol, "description", type(pol).__name__)
+    console = Console(stderr=True)
+    return lambda msg: console.print(f"[dim]{msg} …[/dim]", highlight=False)
 
 
 def _print_claims(results: Any, runs: int, seed: int) -> None:

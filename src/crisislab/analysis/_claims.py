@@ -22,20 +22,22 @@ import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from crisislab.errors import UserError
+from crisislab.scenario import describe_interventions, describe_metric
 from crisislab.simulate._compile import compile_arm, compile_spec, split_interventions
 from crisislab.simulate._policy import Policy
 from crisislab.simulate._results import Results
 from crisislab.simulate._run import DEFAULT_CHUNK, map_tasks, simulate_spec
-from crisislab.simulate._stats import PairedEstimate, paired_difference, verdict, wilson_interval
+from crisislab.analysis._stats import PairedEstimate, paired_difference, verdict, wilson_interval
 
 __all__ = [
     "DEFAULT_ROBUSTNESS_DRAWS",
+    "POLICY_KINDS",
     "ArmRunner",
     "ClaimResult",
     "SolverChoice",
@@ -46,6 +48,9 @@ __all__ = [
 ]
 
 Solver = Callable[[Any], Policy]
+
+PolicyKind = Literal["crisis", "myopic"]
+POLICY_KINDS: tuple[str, ...] = ("crisis", "myopic")
 
 # Parameter draws per robustness check by default: enough for a share with a usable interval
 # (Wilson 95% half-width ≤ 0.3) while the flagship's `make run` stays around two minutes.
@@ -73,8 +78,6 @@ class SolverChoice:
     prior_free: bool = True
 
     def __post_init__(self) -> None:
-        from crisislab.simulate._solution_policy import POLICY_KINDS
-
         if self.kind not in POLICY_KINDS:
             raise UserError(f"--policy: must be one of {', '.join(POLICY_KINDS)} (got {self.kind!r})")
 
@@ -96,9 +99,9 @@ class SolverChoice:
             from crisislab.simulate._solution_policy import SolutionPolicy
 
             return SolutionPolicy(solve(compile_variant(spec_from_scenario(scenario)), grid=self.grid), scenario)
-        from crisislab.simulate._solution_policy import make_solver
+        from crisislab.simulate._myopic import MyopicLogitPolicy
 
-        return make_solver(self.kind, self.grid)(scenario)  # type: ignore[arg-type]
+        return MyopicLogitPolicy(scenario)
 
 
 def _same_policy(a: Any, b: Any) -> bool:
@@ -110,41 +113,6 @@ def _same_policy(a: Any, b: Any) -> bool:
         return policy_unchanged(spec_from_scenario(a), spec_from_scenario(b))
     except (ValueError, TypeError, KeyError):  # a scenario the crisis engine cannot represent
         return False
-
-
-def describe_interventions(interventions: Sequence[Any]) -> str:
-    """A short human-readable description ("as written" for an empty list)."""
-    if not interventions:
-        return "as written"
-    parts = []
-    for iv in interventions:
-        if hasattr(iv, "force"):
-            f = iv.force
-            when = f" at round {f.round}" if f.round is not None else (" when " + _cond_text(f.when) if f.when else "")
-            parts.append(f"force {f.actor} {f.action}{when}")
-        elif hasattr(iv, "forbid"):
-            parts.append(f"forbid {iv.forbid.actor} {iv.forbid.action}")
-        else:
-            parts.append(f"set {iv.set.param} = {iv.set.value.value:g}")
-    return "; ".join(parts)
-
-
-def _cond_text(c: Any) -> str:
-    data = c.model_dump(by_alias=True, exclude_none=True)
-    return json.dumps(data, separators=(",", ":"))
-
-
-def describe_metric(metric: Any) -> str:
-    kind, target = metric.kind, metric.target
-    if kind == "outcome_probability":
-        return f"P({target}" + (f" within {metric.within} rounds)" if metric.within else ")")
-    if kind == "mean_casualties":
-        return f"mean deaths ({target})"
-    if kind == "mean_audience_cost":
-        return f"mean audience cost ({target})"
-    if kind == "mean_end_round":
-        return "mean end round"
-    return f"P({target} taken)"
 
 
 def _key(interventions: Sequence[Any]) -> str:
@@ -182,6 +150,18 @@ class ArmRunner:
         if base_policy is not None:
             self._policies["{}"] = (scenario, compile_spec(scenario), base_policy)
         self._results: dict[str, Results] = {}
+
+    @property
+    def provenance(self) -> dict[str, Any]:
+        """What a results file records about how it was made, beyond scenario, seed and runs."""
+        solve = self.solve
+        return {"policy": getattr(solve, "kind", None) or getattr(solve, "name", None) or type(solve).__name__,
+                "grid": getattr(solve, "grid", None)}
+
+    @property
+    def policy(self) -> Policy:
+        """The policy of the scenario as written (solved on first use)."""
+        return self.solved({})[2]
 
     def solved(self, overrides: dict[str, Any]) -> tuple[Any, Any, Policy]:
         k = json.dumps({p: (v.model_dump(mode="json") if hasattr(v, "model_dump") else v) for p, v in overrides.items()}, sort_keys=True)
@@ -356,19 +336,33 @@ def _influential(draws: pd.DataFrame, params: Sequence[str]) -> tuple[str | None
 
 
 def evaluate_claims(
-    runner: ArmRunner,
+    runner: ArmRunner | Any,
     claims: Sequence[Any] | None = None,
     *,
     robustness_draws: int = 0,
     robustness_runs: int | None = None,
     level: float = 0.95,
+    runs: int = 10_000,
+    seed: int = 0,
+    policy: str = "crisis",
+    grid: int | str = "auto",
+    workers: int = 1,
+    scheduler: str | None = None,
 ) -> list[ClaimResult]:
-    """Evaluate `claims` (default: all of the scenario's) with the runner's N and seed.
+    """Evaluate `claims` (default: all of the scenario's): each claim's two arms simulated with the
+    same seed and run indices, the paired difference of its metric with a `level` interval, and
+    the verdict that interval gives.
 
-    Robustness: `robustness_draws` parameter draws (generator seeded by (seed, draw index)), each
-    re-solved and simulated with `robustness_runs` runs per arm (default N // 4, at least 1000) and
-    judged by its own paired interval; draws run on the runner's workers / scheduler.
+    `runner`: an `ArmRunner` (its scenario, solver, runs, seed and workers are used), or a
+    `Scenario`, for which one is made from `runs`, `seed`, `policy` ("crisis" or "myopic"),
+    `grid`, `workers` and `scheduler` (ignored when a runner is given).
+    Robustness: `robustness_draws` parameter draws from the scenario's stated uncertainty
+    (generator seeded by (seed, draw index)), each re-solved and simulated with `robustness_runs`
+    runs per arm (default runs // 4, at least 1000) and judged by its own paired interval; draws
+    run on the runner's workers / scheduler.
     """
+    if not isinstance(runner, ArmRunner):
+        runner = ArmRunner(runner, SolverChoice(policy, grid), runs, seed, workers=workers, scheduler=scheduler)
     if int(robustness_draws) < 0:
         raise UserError(f"--robustness: must be an integer >= 0 parameter draws (0 turns robustness off; got {robustness_draws})")
     if robustness_runs is not None and int(robustness_runs) < 2:

@@ -38,7 +38,7 @@ from crisislab.simulate._policy import Policy
 from crisislab.simulate._run import DEFAULT_CHUNK, simulate_spec
 from crisislab.simulate._spec import SimSpec
 
-__all__ = ["TimelineReplay", "events_to_script", "rank_share", "replay_timeline"]
+__all__ = ["TimelineReplay", "events_to_script", "rank_share", "record_events", "replay", "replay_timeline"]
 
 
 @dataclass(frozen=True)
@@ -181,3 +181,55 @@ def replay_timeline(
         impossible_share=float((~np.isfinite(ll)).mean()),
         n_replays=runs,
     )
+
+
+def record_events(record: pd.DataFrame) -> pd.DataFrame:
+    """The events of an observed record (a table from `crisislab.data.load_timeline`: one row per
+    event with `round` and/or `date`, `actor`, `action` and optionally `note` or `label`) as the
+    replay reads them: `round` and/or `date` (ISO day), `actor`, `action` and `label`."""
+    ev = record[[c for c in ("round", "date", "actor", "action") if c in record.columns]].copy()
+    if "date" in ev.columns:
+        ev["date"] = [str(d)[:10] for d in ev["date"]]
+    ev["actor"] = ev["actor"].astype(str)
+    ev["action"] = ev["action"].astype(str)
+    if "note" in record.columns:
+        ev["label"] = record["note"].astype(str).fillna("")
+    elif "label" in record.columns:
+        ev["label"] = record["label"].astype(str).fillna("")
+    return ev
+
+
+def replay(
+    scenario: Any,
+    policy: Any = None,
+    record: Any = None,
+    *,
+    runs: int = 20_000,
+    seed: int = 0,
+    grid: int | str = "auto",
+    chunk: int = DEFAULT_CHUNK,
+) -> TimelineReplay:
+    """Score an observed record of `scenario` under a solved policy (`TimelineReplay`).
+
+    `policy`: what `crisislab.solve(scenario)` returns, any simulator `Policy`, or None to solve
+    here on `grid`. `record`: a record CSV path, a table from `crisislab.data.load_timeline`, or
+    None for the record bundled with the scenario (`<id>-timeline.csv`; an error if there is none).
+    `runs` replays of the record and as many free simulated runs, with `seed`.
+    """
+    from crisislab.data import bundled_timeline, load_timeline
+    from crisislab.simulate import SolutionPolicy, compile_spec
+
+    if record is None:
+        path = bundled_timeline(scenario.id)
+        if path is None:
+            raise UserError(f"replay: crisislab bundles no record for scenario {scenario.id!r}; pass record= (a record CSV path)")
+        record = load_timeline(path, scenario)
+    elif not isinstance(record, pd.DataFrame):
+        record = load_timeline(record, scenario)
+    if policy is None:
+        from crisislab.crisis import solve_scenario
+
+        policy = solve_scenario(scenario, grid=grid)
+    if hasattr(policy, "sigma") and hasattr(policy, "compiled"):  # a crisis-engine Solution
+        policy = SolutionPolicy(policy, scenario)
+    return replay_timeline(compile_spec(scenario), policy, record_events(record), runs, seed, chunk=chunk)

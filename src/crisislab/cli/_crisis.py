@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -84,8 +83,7 @@ def export_efg_cmd(
     ),
 ) -> None:
     """Unroll a scenario truncated to a short horizon into an exact extensive-form game (.efg)."""
-    from crisislab.crisis import compile_scenario
-    from crisislab.crisis._unroll import unroll
+    from crisislab.crisis import unroll_scenario
     from crisislab.efg import write_efg
     from crisislab.errors import SolverError
     from crisislab.scenario import load_scenario
@@ -93,14 +91,12 @@ def export_efg_cmd(
     if horizon < 1:
         raise SolverError(f"--horizon: expected an integer ≥ 1 (got {horizon})")
     scn = load_scenario(scenario)
-    cg = compile_scenario(scn, min(horizon, scn.horizon))
-    lam = np.array([a.lam for a in cg.spec.actors])
-    scale = lam / lam.max() if scale_lam and lam.max() > 0 else None
-    u = unroll(cg, scale=scale)
+    u = unroll_scenario(scn, horizon, scale_lam=scale_lam)
     write_efg(u.game, output)
+    lam = {a.id: float(a.lam.value) for a in scn.actors}
     Console().print(
         f"wrote {output}: {u.game.parent.shape[0]:,} nodes, {len(u.infosets):,} information sets, "
-        f"horizon {cg.spec.horizon}; λ per actor {dict(zip([a.id for a in cg.spec.actors], lam.tolist(), strict=True))}"
+        f"horizon {min(horizon, scn.horizon)}; λ per actor {lam}"
     )
 
 

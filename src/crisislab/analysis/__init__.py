@@ -1,0 +1,55 @@
+"""Analysis above both engines: arms and paired comparisons, claims and their robustness, the grid
+check, the replay of an observed record, and the study that `crisislab run` performs.
+
+An *arm* is the scenario under a list of interventions; arms of one comparison are simulated with
+the same seed and run indices (common random numbers), so their per-run difference measures the
+intervention, not sampling noise. Everything here returns frozen results (dataclasses and pandas
+tables) that the report formats without computing anything.
+"""
+
+from __future__ import annotations
+
+from crisislab.analysis._claims import (
+    DEFAULT_ROBUSTNESS_DRAWS,
+    POLICY_KINDS,
+    ArmRunner,
+    ClaimResult,
+    SolverChoice,
+    describe_interventions,
+    describe_metric,
+    evaluate_claims,
+    robustness_table,
+)
+from crisislab.analysis._compare import ARMS, ArmComparison, compare_arms
+from crisislab.analysis._grid import grid_check
+from crisislab.analysis._replay import TimelineReplay, record_events, replay, replay_timeline
+from crisislab.analysis._stats import PairedEstimate, paired_difference, verdict, wilson_interval
+from crisislab.analysis._study import FAN_QUANTILES, Study, outcome_table, run_study
+
+__all__ = [
+    "ARMS",
+    "DEFAULT_ROBUSTNESS_DRAWS",
+    "FAN_QUANTILES",
+    "ArmComparison",
+    "Study",
+    "compare_arms",
+    "grid_check",
+    "outcome_table",
+    "record_events",
+    "replay",
+    "run_study",
+    "POLICY_KINDS",
+    "ArmRunner",
+    "ClaimResult",
+    "PairedEstimate",
+    "SolverChoice",
+    "TimelineReplay",
+    "describe_interventions",
+    "describe_metric",
+    "evaluate_claims",
+    "paired_difference",
+    "replay_timeline",
+    "robustness_table",
+    "verdict",
+    "wilson_interval",
+]

@@ -1,0 +1,230 @@
+"""The study that `crisislab run` performs: solve, simulate, claims with robustness, the replay of the
+observed record, and every table the report shows, as one frozen `Study`.
+
+`run_study` computes; `crisislab.report.write_report(study, out_dir)` only formats and writes. Each
+number in the report is a cell of one of the study's tables, computed from the same arrays that
+are written to results.parquet.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from crisislab.analysis._claims import DEFAULT_ROBUSTNESS_DRAWS, ArmRunner, ClaimResult, SolverChoice, evaluate_claims, robustness_table
+from crisislab.analysis._replay import TimelineReplay, record_events, replay_timeline
+from crisislab.analysis._stats import wilson_interval
+from crisislab.errors import UserError
+
+__all__ = ["FAN_QUANTILES", "Study", "outcome_table", "run_study"]
+
+FAN_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
+# Replays of the observed record at most (the replay's log-likelihood is a Monte Carlo mean).
+_MAX_REPLAYS = 20_000
+_TOP_PATHS = 10
+
+
+@dataclass(frozen=True)
+class Study:
+    """Everything one `run` produced, and the tables its report shows.
+
+    `results`: the scenario as written (`crisislab.simulate.Results`). `claims`: evaluated claims.
+    `replay`: the observed record scored by the model (None without a record).
+    Report tables (pandas, one row per displayed row):
+    `outcomes` (outcome, runs, probability, ci_low, ci_high: Wilson at `level`);
+    `casualties` (quantity, mean_per_run); `fan` (round, mean, and one column per quantile in
+    `FAN_QUANTILES` of the state variable `fan_var`); `beliefs` (round, then one column per
+    "holder: P(about first-type)", the mean belief over all runs); `top_paths` (path, runs, share);
+    `replay_beliefs` (round, date, one column per "holder: P(about first-type)", over the replays
+    still going; None without a record). `robustness`: the per-draw rows (`robustness_table`).
+    """
+
+    scenario_id: str
+    title: str
+    description: str | None
+    horizon: int
+    runs: int
+    seed: int
+    solver: str
+    provenance: dict[str, Any]
+    level: float
+    results: Any
+    claims: tuple[ClaimResult, ...]
+    replay: TimelineReplay | None
+    outcomes: pd.DataFrame
+    casualties: pd.DataFrame
+    fan_var: str
+    fan: pd.DataFrame
+    beliefs: pd.DataFrame
+    top_paths: pd.DataFrame
+    replay_beliefs: pd.DataFrame | None
+    robustness: pd.DataFrame
+    seconds: float = field(default=0.0, compare=False)
+
+    @property
+    def claims_table(self) -> pd.DataFrame:
+        """One row per claim (`ClaimResult.as_row`), as written to claims.csv."""
+        return pd.DataFrame([c.as_row() for c in self.claims])
+
+    def summary(self) -> dict[str, Any]:
+        """Plain data for `run --json`: outcome shares, each claim's verdict, difference, interval
+        and robustness, and the replay's log-likelihood, percentile and impossible share."""
+        keys = ("claim", "verdict", "difference", "ci_low", "ci_high", "robustness", "robustness_low", "robustness_high",
+                "robustness_fails", "robustness_draws", "influential", "influential_rho")  # fmt: skip
+        r = self.replay
+        return {
+            "scenario": self.scenario_id,
+            "runs": self.runs,
+            "seed": self.seed,
+            "seconds": self.seconds,
+            "outcomes": dict(zip(self.outcomes["outcome"], self.outcomes["probability"].astype(float), strict=True)),
+            "claims": [{k: v for k, v in c.as_row().items() if k in keys} for c in self.claims],
+            "timeline_loglik": None if r is None else r.loglik,
+            "timeline_percentile": None if r is None else r.percentile,
+            "timeline_impossible_share": None if r is None else r.impossible_share,
+        }
+
+    def _repr_html_(self) -> str:
+        rows = "".join(f"<tr><td>{o}</td><td>{p:.4f}</td><td>[{lo:.4f}, {hi:.4f}]</td></tr>"
+                       for o, p, lo, hi in self.outcomes[["outcome", "probability", "ci_low", "ci_high"]].itertuples(index=False))  # fmt: skip
+        claims = "".join(f"<tr><td>{c.id}</td><td>{c.verdict}</td><td>{c.estimate.diff:+.4f} [{c.estimate.ci_low:+.4f}, {c.estimate.ci_high:+.4f}]</td></tr>"
+                         for c in self.claims)  # fmt: skip
+        return (f"<b>Study of {self.scenario_id}</b>: {self.runs} runs, seed {self.seed}, {self.solver}"
+                f"<table><tr><th>outcome</th><th>probability</th><th>{self.level:.0%} CI</th></tr>{rows}</table>"
+                + (f"<table><tr><th>claim</th><th>verdict</th><th>difference</th></tr>{claims}</table>" if claims else ""))
+
+
+def _fan_var(spec: Any) -> str:
+    return "tension" if "tension" in spec.var_ids else spec.var_ids[0]
+
+
+def _first_type_columns(spec: Any) -> list[tuple[str, int, int]]:
+    """(label, holder index, belief column) of each holder's belief in each other actor's first type."""
+    cols = []
+    for h, holder in enumerate(spec.actors):
+        for j, about in enumerate(spec.actors):
+            if j != h:
+                cols.append((f"{holder}: P({about} {spec.types[j][0]})", h, spec.belief_slices[j].start))
+    return cols
+
+
+def outcome_table(results: Any, level: float = 0.95) -> pd.DataFrame:
+    """Runs per outcome, the share and its Wilson interval at `level` (scenario's outcome order)."""
+    counts = results.outcome_counts()
+    n = results.n_runs
+    lo, hi = wilson_interval(counts.to_numpy(), n, level)
+    return pd.DataFrame({"outcome": list(counts.index), "runs": counts.to_numpy().astype(np.int64),
+                         "probability": counts.to_numpy() / n, "ci_low": lo, "ci_high": hi})  # fmt: skip
+
+
+def _tables(results: Any, replay: TimelineReplay | None, level: float) -> dict[str, Any]:
+    spec = results.spec
+    runs = results.runs
+    casualties = pd.DataFrame(
+        [{"quantity": f"deaths: {side}", "mean_per_run": float(runs[f"casualties_{side}"].mean())} for side in spec.sides]
+        + [{"quantity": f"audience cost paid: {a}", "mean_per_run": float(runs[f"audience_cost_{a}"].mean())} for a in spec.actors]
+    )  # fmt: skip
+    var = _fan_var(spec)
+    q = results.state_quantiles(var, FAN_QUANTILES)
+    fan = pd.DataFrame({"round": np.arange(q.shape[0]), "mean": results.state_mean(var)})
+    for i, level_q in enumerate(FAN_QUANTILES):
+        fan[f"q{level_q:g}"] = q[:, i]
+    cols = _first_type_columns(spec)
+    beliefs = pd.DataFrame({"round": np.arange(results.belief_mean.shape[0])})
+    for label, h, c in cols:
+        beliefs[label] = results.belief_mean[:, h, c]
+    paths = results.top_paths(_TOP_PATHS)
+    top = pd.DataFrame({"path": [p for p, _ in paths], "runs": [c for _, c in paths],
+                        "share": [c / results.n_runs for _, c in paths]})  # fmt: skip
+    replay_beliefs = None
+    if replay is not None:
+        b = replay.beliefs
+        b = b.assign(col=b["holder"] + ": P(" + b["about"] + " " + b["type"] + ")")
+        first_types = {a: t[0] for a, t in zip(spec.actors, spec.types, strict=True)}
+        b = b[b["type"] == b["about"].map(first_types)]
+        replay_beliefs = b.pivot_table(index=["round", "date"], columns="col", values="belief", sort=True).reset_index()
+        replay_beliefs.columns.name = None
+    return {"outcomes": outcome_table(results, level), "casualties": casualties, "fan_var": var, "fan": fan,
+            "beliefs": beliefs, "top_paths": top, "replay_beliefs": replay_beliefs}  # fmt: skip
+
+
+def _record(scenario: Any, record: Any) -> pd.DataFrame | None:
+    from crisislab.data import bundled_timeline, load_timeline
+
+    if record is False:
+        return None
+    if record is None:
+        path = bundled_timeline(scenario.id)
+        return None if path is None else load_timeline(path, scenario)
+    if isinstance(record, pd.DataFrame):
+        return record
+    return load_timeline(Path(record), scenario)
+
+
+def run_study(
+    scenario: Any,
+    *,
+    runs: int = 10_000,
+    seed: int = 0,
+    policy: str | Callable[[Any], Any] = "crisis",
+    grid: int | str = "auto",
+    robustness: int = DEFAULT_ROBUSTNESS_DRAWS,
+    robustness_runs: int | None = None,
+    record: Any = None,
+    workers: int = 1,
+    chunk: int | None = None,
+    scheduler: str | None = None,
+    progress: bool = False,
+    level: float = 0.95,
+    on_step: Callable[[str], None] | None = None,
+) -> Study:
+    """Solve `scenario`, simulate it as written (`runs` runs, `seed`), evaluate every claim with
+    `robustness` parameter draws (each with `robustness_runs` runs per arm, default runs // 4 and at
+    least 1000; 0 turns robustness off), and replay the observed record.
+
+    `policy`: "crisis" (the crisis engine's logit QRE on a `grid`-point belief grid; "auto" picks
+    the finest grid within the solver's work budget), "myopic", or a function `solve(scenario) ->
+    Policy` (called for the scenario as written and for every arm whose parameters differ). `record`: None for the record
+    bundled with the scenario (`<id>-timeline.csv`, if any), a path to a record CSV, a table from
+    `crisislab.data.load_timeline`, or False for no replay. `workers`/`scheduler` distribute
+    simulation chunks and robustness draws (results do not depend on them). `on_step(message)` is
+    called as each stage starts (for progress messages).
+    """
+    from crisislab.simulate import DEFAULT_CHUNK
+
+    if int(robustness) < 0:
+        raise UserError(f"robustness: must be an integer >= 0 parameter draws (0 turns robustness off; got {robustness})")
+    if robustness_runs is not None and int(robustness_runs) < 2:
+        raise UserError(f"robustness_runs: must be an integer >= 2 runs per draw (got {robustness_runs})")
+    step = on_step or (lambda _msg: None)
+    t0 = time.perf_counter()
+    tl = _record(scenario, record)
+    solver = SolverChoice(policy, grid) if isinstance(policy, str) else policy
+    runner = ArmRunner(scenario, solver, runs, seed, workers=workers, chunk=chunk or DEFAULT_CHUNK,
+                       progress=progress, scheduler=scheduler)  # fmt: skip
+    step("solving and simulating the scenario as written")
+    base = runner.results([])
+    claims: list[ClaimResult] = []
+    if scenario.claims:
+        step(f"evaluating {len(scenario.claims)} claims" + (f" with {robustness} robustness draws" if robustness else ""))
+        claims = evaluate_claims(runner, robustness_draws=robustness, robustness_runs=robustness_runs, level=level)
+    replay = None
+    pol = runner.policy
+    if tl is not None:
+        step("replaying the observed record")
+        from crisislab.simulate import compile_spec
+
+        replay = replay_timeline(compile_spec(scenario), pol, record_events(tl), min(runs, _MAX_REPLAYS), seed,
+                                 chunk=runner.chunk)  # fmt: skip
+    return Study(
+        scenario_id=scenario.id, title=scenario.title or scenario.id, description=scenario.description,
+        horizon=scenario.horizon, runs=runs, seed=seed, solver=getattr(pol, "description", type(pol).__name__),
+        provenance=runner.provenance, level=level, results=base, claims=tuple(claims), replay=replay,
+        robustness=robustness_table(claims), seconds=time.perf_counter() - t0, **_tables(base, replay, level),
+    )  # fmt: skip

@@ -1,0 +1,5 @@
+"""`python -m crisislab.cli`: the same as the `crisislab` command."""
+
+from crisislab.cli import main
+
+main()

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from crisislab.scenario import Intervention, load_scenario
-from crisislab.cli._interventions import CliInterventionError, parse_condition, parse_interventions
+from crisislab.scenario import InterventionSyntaxError, parse_condition, parse_interventions, parse_shorthand
 
 ROOT = Path(__file__).resolve().parents[2]
 FEARON = ROOT / "scenarios" / "fearon-audience-costs.yaml"
@@ -179,15 +179,28 @@ def test_options_parse_into_the_same_models_as_a_claim() -> None:
 
     sc = load_scenario(MINI)
     claim = sc.claims[0].compare  # treatment: force US us_strike at round 1; baseline: forbid US us_strike
-    assert parse_interventions(sc, [("--force", "US:us_strike@1")]) == [*claim.treatment]
-    assert parse_interventions(sc, [("--forbid", "US:us_strike")]) == [*claim.baseline]
+    assert parse_shorthand(sc, [("--force", "US:us_strike@1")]) == [*claim.treatment]
+    assert parse_shorthand(sc, [("--forbid", "US:us_strike")]) == [*claim.baseline]
     # Both in one arm contradict each other (scenario/_check.py), on the command line as in a file.
-    with pytest.raises(CliInterventionError, match="forced and forbidden in the same arm"):
-        parse_interventions(sc, [("--force", "US:us_strike@1"), ("--forbid", "US:us_strike")])
+    with pytest.raises(InterventionSyntaxError, match="forced and forbidden in the same arm"):
+        parse_shorthand(sc, [("--force", "US:us_strike@1"), ("--forbid", "US:us_strike")])
     iv = TypeAdapter(Intervention).validate_python({"set": {"param": "actors.US.lam", "value": 0.5}})
-    assert parse_interventions(sc, [("--set", "actors.US.lam=0.5")]) == [iv]
-    with pytest.raises(CliInterventionError):
-        parse_interventions(sc, [("--force", "Iran:us_strike")])
+    assert parse_shorthand(sc, [("--set", "actors.US.lam=0.5")]) == [iv]
+    with pytest.raises(InterventionSyntaxError):
+        parse_shorthand(sc, [("--force", "Iran:us_strike")])
+
+
+def test_the_library_form_names_parameters_not_flags() -> None:
+    sc = load_scenario(MINI)
+    claim = sc.claims[0].compare
+    assert parse_interventions(sc, force=["US:us_strike@1"]) == [*claim.treatment]
+    assert parse_interventions(sc, forbid=["US:us_strike"]) == [*claim.baseline]
+    with pytest.raises(InterventionSyntaxError) as err:
+        parse_interventions(sc, force=["Iran:us_strike"], set=["actors.US.lam"])
+    lines = str(err.value).splitlines()
+    assert len(lines) == 2
+    assert sorted(line.split(":")[0] for line in lines) == ["force 'Iran", "set 'actors.US.lam'"]
+    assert "--" not in str(err.value)
 
 
 def test_a_bad_prior_set_gives_one_line_not_one_for_its_rescaled_complement(run_cli) -> None:

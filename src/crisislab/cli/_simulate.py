@@ -139,9 +139,9 @@ def register(app: typer.Typer) -> None:
         sc = _load(scenario)
         options = [("--force", v) for v in force or ()] + [("--forbid", v) for v in forbid or ()] + [("--set", v) for v in set_ or ()]
         if options:
-            from crisislab.cli._interventions import parse_interventions
+            from crisislab.scenario import parse_shorthand
 
-            interventions = parse_interventions(sc, options)  # every problem, before anything is solved
+            interventions = parse_shorthand(sc, options)  # every problem, before anything is solved
             runner = _runner(sc, policy, grid, runs, seed, workers, chunk, progress_wanted(json_output), scheduler)
             _paired_simulation(runner, interventions, paths, out, json_output)
             return

@@ -67,6 +67,7 @@ from crisislab.scenario._models import (
     iter_conditions,
 )
 from crisislab.scenario._paths import PathError
+from crisislab.scenario._shorthand import InterventionSyntaxError, parse_condition, parse_interventions, parse_shorthand
 
 __all__ = [
     "ALL_TYPES", "CIVILIAN", "Action", "Actor", "AllCondition", "AnyCondition", "Attribution",
@@ -76,6 +77,6 @@ __all__ = [
     "PathError", "Payoffs", "Perception", "Problem", "ProbTable", "RedLine", "RedLineCondition",
     "RoundCondition", "RoundTest", "Rule", "Scenario", "ScenarioError", "SetParam", "SetSpec",
     "Source", "StateVar", "TypeSpec", "TypeValues", "Uncertainty", "VarCondition",
-    "bundled_scenario", "bundled_scenarios", "check_scenario", "condition_text", "describe_interventions", "describe_metric", "intervention_text", "metric_text", "number_text", "dump_scenario", "iter_conditions", "load_scenario",
+    "InterventionSyntaxError", "bundled_scenario", "bundled_scenarios", "parse_condition", "parse_interventions", "parse_shorthand", "check_scenario", "condition_text", "describe_interventions", "describe_metric", "intervention_text", "metric_text", "number_text", "dump_scenario", "iter_conditions", "load_scenario",
     "loads_scenario", "to_data", "validate_data",
 ]

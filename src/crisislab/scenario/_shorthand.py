@@ -1,12 +1,14 @@
-"""Interventions written on the command line: `--force`, `--forbid`, `--set` → the scenario's models.
+"""Interventions in shorthand (`US:us_strike@3`, `actors.US.lam=3`) → the scenario's `Intervention` models.
 
-Each option value is turned into the plain data of one scenario-format intervention
+The command line's `--force`, `--forbid` and `--set` and the library's `parse_interventions`
+(`force=`, `forbid=`, `set=` lists) read the same shorthand. Each value is turned into the plain
+data of one scenario-format intervention
 (docs/scenario-format.md, "Interventions") and validated by the same pydantic model
 (`crisislab.scenario.Intervention`) and the same meaning checks as a claim's interventions
 (`crisislab.scenario._check.check_interventions`); a `--set` value is also applied once
 (`Scenario.with_overrides`) so that an impossible value is refused before anything is solved.
-Every problem is a `UserError` naming the option, its text, the field, the bad value and what was
-expected.
+Every problem is a `UserError` naming the option (`--force` on the command line, `force` in the
+library), its text, the field, the bad value and what was expected.
 
 Shorthand (docs/scenario-format.md, "Interventions on the command line", has the full grammar):
 
@@ -29,13 +31,19 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import TypeAdapter, ValidationError
+
 from crisislab.errors import UserError
+from crisislab.scenario._check import check_interventions
+from crisislab.scenario._errors import ScenarioError
+from crisislab.scenario._load import _pydantic_problem
+from crisislab.scenario._models import Intervention
 
-__all__ = ["CliInterventionError", "parse_condition", "parse_interventions", "parse_option"]
+__all__ = ["InterventionSyntaxError", "parse_condition", "parse_interventions", "parse_option", "parse_shorthand"]
 
 
-class CliInterventionError(UserError):
-    """A `--force`, `--forbid` or `--set` value that is malformed or does not fit the scenario."""
+class InterventionSyntaxError(UserError):
+    """A force, forbid or set shorthand that is malformed or does not fit the scenario."""
 
 
 _ID = r"[A-Za-z][A-Za-z0-9_-]*"
@@ -53,10 +61,10 @@ _FORCE_HELP = "ACTOR:ACTION, ACTOR:ACTION@ROUND or ACTOR:ACTION@when:CONDITION"
 
 def _fail(
     option: str, text: str, place: str | None, message: str, got: str | None = None, expected: str | None = None
-) -> CliInterventionError:
+) -> InterventionSyntaxError:
     where = f"{option} {text!r}" + (f": {place}" if place else "")
     details = ([f"got {got}"] if got is not None else []) + ([f"expected {expected}"] if expected is not None else [])
-    return CliInterventionError(f"{where}: {message}" + (f" ({'; '.join(details)})" if details else ""))
+    return InterventionSyntaxError(f"{where}: {message}" + (f" ({'; '.join(details)})" if details else ""))
 
 
 def parse_condition(text: str) -> dict[str, Any]:
@@ -132,45 +140,57 @@ def _yaml_mapping(text: str, what: str) -> dict[str, Any]:
 def parse_option(option: str, text: str) -> dict[str, Any]:
     """One option value as an intervention's plain data (not yet validated by pydantic).
 
-    `option` is "--force", "--forbid" or "--set"; raises CliInterventionError on a malformed value.
+    `option` is "force", "forbid" or "set" (or the same with "--"); raises InterventionSyntaxError on a malformed value.
     """
+    kind = option.removeprefix("--")
+    if kind not in ("force", "forbid", "set"):
+        raise ValueError(f"unknown intervention option {option!r} (expected force, forbid or set)")
     try:
-        if option == "--force":
+        if kind == "force":
             return _force_data(text)
-        if option == "--forbid":
+        if kind == "forbid":
             m = _ACTOR_ACTION.match(text.strip())
             if not m:
                 raise ValueError(f"cannot read {text.strip()!r} as ACTOR:ACTION")
             return {"forbid": {"actor": m.group(1), "action": m.group(2)}}
-        if option == "--set":
+        if kind == "set":
             path, eq, value = text.partition("=")
             if not eq or not path.strip():
                 raise ValueError("no '=' between a field path and a value")
             return {"set": {"param": path.strip(), "value": _set_value(value.strip())}}
     except ValueError as exc:
-        expected = {"--force": _FORCE_HELP, "--forbid": "ACTOR:ACTION",
-                    "--set": "PATH=NUMBER, e.g. actors.US.lam=3.0"}[option]  # fmt: skip
-        if option == "--force" and "condition" in str(exc):
+        expected = {"force": _FORCE_HELP, "forbid": "ACTOR:ACTION",
+                    "set": "PATH=NUMBER, e.g. actors.US.lam=3.0"}[kind]  # fmt: skip
+        if kind == "force" and "condition" in str(exc):
             expected = _CONDITION_HELP
         raise _fail(option, text, None, str(exc), expected=expected) from None
-    raise ValueError(f"unknown intervention option {option!r}")
 
 
-def parse_interventions(scenario: Any, options: Sequence[tuple[str, str]]) -> list[Any]:
+def parse_interventions(
+    scenario: Any, force: Sequence[str] = (), forbid: Sequence[str] = (), set: Sequence[str] = ()  # noqa: A002
+) -> list[Any]:
+    """Shorthand interventions → validated `Intervention` models for `scenario`: the `force` items,
+    then `forbid`, then `set`, each in the given order.
+
+    `force`: "ACTOR:ACTION" (at every move where the action is available), "ACTOR:ACTION@ROUND" or
+    "ACTOR:ACTION@when:CONDITION" (docs/scenario-format.md has the grammar); `forbid`:
+    "ACTOR:ACTION"; `set`: "PATH=VALUE" with PATH a parameter's field path (`actors.US.lam`).
+    Every problem of every item is reported together in one `InterventionSyntaxError`.
+    """
+    options = [("force", v) for v in force] + [("forbid", v) for v in forbid] + [("set", v) for v in set]
+    return parse_shorthand(scenario, options)
+
+
+def parse_shorthand(scenario: Any, options: Sequence[tuple[str, str]]) -> list[Any]:
     """`(option, text)` pairs → validated `Intervention` models for `scenario`, in the given order.
+    `option` is "force", "forbid" or "set", or the command line's "--force", "--forbid", "--set"
+    (it names the item in error messages).
 
     Shape errors come from the scenario format's pydantic models, meaning errors (unknown actor,
     action, state variable, red line or field path, a round beyond the horizon) from the same
     checks as a claim's interventions, bad `--set` values from `Scenario.with_overrides`. All
     problems of all options are reported together, one line each.
     """
-    from pydantic import TypeAdapter, ValidationError
-
-    from crisislab.scenario import Intervention
-    from crisislab.scenario._check import check_interventions
-    from crisislab.scenario._errors import ScenarioError
-    from crisislab.scenario._load import _pydantic_problem
-
     adapter = TypeAdapter(Intervention)
     problems: list[str] = []
     models: list[Any] = []
@@ -178,7 +198,7 @@ def parse_interventions(scenario: Any, options: Sequence[tuple[str, str]]) -> li
     for option, text in options:
         try:
             data = parse_option(option, text)
-        except CliInterventionError as exc:
+        except InterventionSyntaxError as exc:
             problems.append(str(exc))
             continue
         try:
@@ -201,10 +221,9 @@ def parse_interventions(scenario: Any, options: Sequence[tuple[str, str]]) -> li
         seen.setdefault(iv.set.param, text)
     if not problems and sets:
         # All sets at once, as the arm applies them (two entries of one prior interact).
-        from crisislab.simulate._compile import split_interventions
-
+        overrides = {iv.set.param: iv.set.value if not iv.set.value.is_bare else float(iv.set.value.value) for _, iv in sets}
         try:
-            scenario.with_overrides(split_interventions([iv for _, iv in sets])[0])
+            scenario.with_overrides(overrides)
         except ScenarioError as exc:
             def own(p: Any) -> list[tuple[str, str]]:
                 return [w for w, iv in sets if p.path == iv.set.param or p.path.startswith(iv.set.param + ".")]
@@ -217,5 +236,5 @@ def parse_interventions(scenario: Any, options: Sequence[tuple[str, str]]) -> li
                 option, text = mine[0] if len(mine) == 1 else ("--set", ", ".join(t for (_, t), _ in sets))
                 problems.append(str(_fail(option, text, p.path, p.message, p.got, p.expected)))
     if problems:
-        raise CliInterventionError("\n".join(problems))
+        raise InterventionSyntaxError("\n".join(problems))
     return models

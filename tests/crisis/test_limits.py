@@ -28,7 +28,7 @@ def _invoke(*args: str):
 def test_grid_limit():
     assert parse_grid(str(MAX_GRID)) == MAX_GRID == 1001
     for bad in (str(MAX_GRID + 1), "100001"):
-        with pytest.raises(SolverError, match=r"--grid: at most 1001 belief-grid points \(got \d+\): the interpolation error"):
+        with pytest.raises(SolverError, match=r"grid: at most 1001 belief-grid points \(got \d+\): the interpolation error"):
             parse_grid(bad)
     with pytest.raises(SolverError, match="at least 3 points"):
         parse_grid("2")
@@ -39,7 +39,7 @@ def test_grid_limit_in_the_library_and_the_commands(tiny):
         solve(compile_scenario(tiny), grid=MAX_GRID + 1)
     for cmd in ("solve", "simulate"):
         r = _invoke(cmd, str(SCENARIOS / "fearon-audience-costs.yaml"), "--grid", "100001")
-        assert isinstance(r.exception, SolverError) and "--grid: at most 1001 belief-grid points (got 100001)" in str(r.exception)
+        assert isinstance(r.exception, SolverError) and "grid: at most 1001 belief-grid points (got 100001)" in str(r.exception)
 
 
 def test_the_estimate_is_what_solve_keeps(spiral):

@@ -211,7 +211,7 @@ def test_grid_argument_is_auto_or_a_number():
     from crisislab.crisis import parse_grid
 
     assert parse_grid("auto") == "auto" and parse_grid("9") == 9
-    with pytest.raises(SolverError, match=r"--grid: expected 'auto' or a number.*got 'fine'"):
+    with pytest.raises(SolverError, match=r"grid: expected 'auto' or a number.*got 'fine'"):
         parse_grid("fine")
 
 

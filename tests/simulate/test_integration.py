@@ -83,7 +83,7 @@ def test_unknown_policy_lists_the_valid_ones() -> None:
 def test_cli_rejects_bad_numbers_without_traceback(run_cli) -> None:
     code, _, stderr = run_cli("simulate", str(MINI), "--runs", "0", "--policy", "myopic")
     assert code == 2
-    assert "--runs" in stderr and "got 0" in stderr and "Traceback" not in stderr
+    assert "runs: must be an integer >= 1" in stderr and "got 0" in stderr and "Traceback" not in stderr
 
 
 @pytest.mark.parametrize(

@@ -196,7 +196,7 @@ def test_cli_claims_prints_robustness_columns(uncertain: Path, run_cli) -> None:
     [
         pytest.param(("--robustness", "-1"), "--robustness: must be an integer >= 0 parameter draws (0 turns robustness off; got -1)", id="negative-draws"),
         pytest.param(("--robustness-runs", "1"), "--robustness-runs: must be an integer >= 2 runs per draw (got 1)", id="runs"),
-        pytest.param(("--scheduler", "localhost:8786"), "--scheduler: must be the address of a running dask.distributed scheduler", id="scheduler"),
+        pytest.param(("--scheduler", "localhost:8786"), "scheduler: must be the address of a running dask.distributed scheduler", id="scheduler"),
     ],
 )
 def test_cli_bad_robustness_options_exit_2(args: tuple[str, ...], needle: str, run_cli) -> None:

@@ -15,9 +15,8 @@ from crisislab.analysis._claims import (
     ArmRunner,
     ClaimResult,
     SolverChoice,
-    describe_interventions,
-    describe_metric,
     evaluate_claims,
+    make_runner,
     robustness_table,
 )
 from crisislab.analysis._compare import ARMS, ArmComparison, compare_arms
@@ -34,6 +33,7 @@ __all__ = [
     "Study",
     "compare_arms",
     "grid_check",
+    "make_runner",
     "outcome_table",
     "record_events",
     "replay",
@@ -44,8 +44,6 @@ __all__ = [
     "PairedEstimate",
     "SolverChoice",
     "TimelineReplay",
-    "describe_interventions",
-    "describe_metric",
     "evaluate_claims",
     "paired_difference",
     "replay_timeline",

@@ -42,8 +42,8 @@ __all__ = [
     "ClaimResult",
     "SolverChoice",
     "describe_interventions",
-    "describe_metric",
     "evaluate_claims",
+    "make_runner",
     "robustness_table",
 ]
 
@@ -79,7 +79,7 @@ class SolverChoice:
 
     def __post_init__(self) -> None:
         if self.kind not in POLICY_KINDS:
-            raise UserError(f"--policy: must be one of {', '.join(POLICY_KINDS)} (got {self.kind!r})")
+            raise UserError(f"policy: must be one of {', '.join(POLICY_KINDS)} (got {self.kind!r})")
 
     def for_scenario(self, scenario: Any) -> SolverChoice:
         """This choice with an "auto" grid replaced by the grid `auto_grid` picks for `scenario`."""
@@ -117,6 +117,38 @@ def _same_policy(a: Any, b: Any) -> bool:
 
 def _key(interventions: Sequence[Any]) -> str:
     return json.dumps([iv.model_dump(by_alias=True, exclude_none=True, mode="json") for iv in interventions], sort_keys=True)
+
+
+def make_runner(
+    scenario: Any,
+    policy: Any = "crisis",
+    grid: int | str = "auto",
+    runs: int = 10_000,
+    seed: int = 0,
+    **kwargs: Any,
+) -> ArmRunner:
+    """An `ArmRunner` for `scenario` from a flexible `policy`: "crisis" or "myopic" (solved here,
+    the crisis engine on `grid`), a function `solve(scenario) -> Policy`, or an already solved
+    policy of the scenario as written — a crisis-engine `Solution` (what `crisislab.solve`
+    returns; arms whose parameters differ are re-solved on the same grid) or any `Policy` (then
+    arms with `set` interventions need a solver: pass a function instead). `kwargs` go to
+    `ArmRunner` (workers, chunk, progress, scheduler)."""
+    if isinstance(policy, str):
+        return ArmRunner(scenario, SolverChoice(policy, grid), runs, seed, **kwargs)
+    if hasattr(policy, "sigma") and hasattr(policy, "compiled"):  # a crisis-engine Solution
+        from crisislab.simulate import SolutionPolicy
+
+        return ArmRunner(scenario, SolverChoice("crisis", int(len(policy.grid))), runs, seed,
+                         base_policy=SolutionPolicy(policy, scenario), **kwargs)  # fmt: skip
+    if hasattr(policy, "strategy"):  # a Policy of the scenario as written
+        def cannot_resolve(_scn: Any) -> Policy:
+            raise UserError("a `set` intervention changes the game, so it needs a solver: pass policy='crisis' "
+                            "or a function solve(scenario) -> Policy instead of a solved policy")  # fmt: skip
+
+        return ArmRunner(scenario, cannot_resolve, runs, seed, base_policy=policy, **kwargs)
+    if callable(policy):
+        return ArmRunner(scenario, policy, runs, seed, **kwargs)
+    raise UserError(f"policy: expected 'crisis', 'myopic', a Solution, a Policy or a function scenario -> Policy (got {policy!r})")
 
 
 class ArmRunner:
@@ -232,6 +264,17 @@ class ClaimResult:
     influential_rho: float | None = None
     draws: pd.DataFrame | None = field(default=None, compare=False, repr=False)
 
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        e = self.estimate
+        rob = "" if self.robustness is None else f"; holds in {self.robustness:.0%} of {self.robustness_draws} parameter draws"
+        quote = f"<br><q>{escape(self.quote)}</q> ({escape(self.seed_file or '')})" if self.quote else ""
+        return (f"<div><b>{escape(self.id)}</b>: {escape(self.metric)} expected {self.expect}{quote}<br>"
+                f"treatment ({escape(self.treatment)}) {e.treatment:.4f} − baseline ({escape(self.baseline)}) "
+                f"{e.baseline:.4f} = <b>{e.diff:+.4f}</b> [{e.ci_low:+.4f}, {e.ci_high:+.4f}] ({e.level:.0%}, n = {e.n}): "
+                f"<b>{self.verdict}</b>{rob}</div>")  # fmt: skip
+
     def as_row(self) -> dict[str, Any]:
         e = self.estimate
         return {
@@ -344,7 +387,7 @@ def evaluate_claims(
     level: float = 0.95,
     runs: int = 10_000,
     seed: int = 0,
-    policy: str = "crisis",
+    policy: Any = "crisis",
     grid: int | str = "auto",
     workers: int = 1,
     scheduler: str | None = None,
@@ -354,19 +397,20 @@ def evaluate_claims(
     the verdict that interval gives.
 
     `runner`: an `ArmRunner` (its scenario, solver, runs, seed and workers are used), or a
-    `Scenario`, for which one is made from `runs`, `seed`, `policy` ("crisis" or "myopic"),
-    `grid`, `workers` and `scheduler` (ignored when a runner is given).
+    `Scenario`, for which one is made from `runs`, `seed`, `policy` (as `make_runner`: "crisis",
+    "myopic", a solved `Solution` or `Policy`, or a solver function), `grid`, `workers` and
+    `scheduler` (all ignored when a runner is given).
     Robustness: `robustness_draws` parameter draws from the scenario's stated uncertainty
     (generator seeded by (seed, draw index)), each re-solved and simulated with `robustness_runs`
     runs per arm (default runs // 4, at least 1000) and judged by its own paired interval; draws
     run on the runner's workers / scheduler.
     """
     if not isinstance(runner, ArmRunner):
-        runner = ArmRunner(runner, SolverChoice(policy, grid), runs, seed, workers=workers, scheduler=scheduler)
+        runner = make_runner(runner, policy, grid, runs, seed, workers=workers, scheduler=scheduler)
     if int(robustness_draws) < 0:
-        raise UserError(f"--robustness: must be an integer >= 0 parameter draws (0 turns robustness off; got {robustness_draws})")
+        raise UserError(f"robustness_draws: must be an integer >= 0 parameter draws (0 turns robustness off; got {robustness_draws})")
     if robustness_runs is not None and int(robustness_runs) < 2:
-        raise UserError(f"--robustness-runs: must be an integer >= 2 runs per draw (got {robustness_runs})")
+        raise UserError(f"robustness_runs: must be an integer >= 2 runs per draw (got {robustness_runs})")
     scenario = runner.scenario
     claims = list(scenario.claims if claims is None else claims)
     params = [p for p, _ in scenario.parameters_with_uncertainty()] if robustness_draws else []

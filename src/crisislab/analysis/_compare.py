@@ -17,7 +17,8 @@ import pandas as pd
 
 from crisislab._json import dumps as json_dumps
 from crisislab._version import __version__
-from crisislab.analysis._claims import ArmRunner, describe_interventions
+from crisislab.analysis._claims import ArmRunner
+from crisislab.scenario import describe_interventions
 from crisislab.analysis._stats import paired_difference
 
 __all__ = ["ARMS", "ArmComparison", "compare_arms"]

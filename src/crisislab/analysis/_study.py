@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crisislab.analysis._claims import DEFAULT_ROBUSTNESS_DRAWS, ArmRunner, ClaimResult, SolverChoice, evaluate_claims, robustness_table
+from crisislab.analysis._claims import DEFAULT_ROBUSTNESS_DRAWS, ClaimResult, evaluate_claims, make_runner, robustness_table
 from crisislab.analysis._replay import TimelineReplay, record_events, replay_timeline
 from crisislab.analysis._stats import wilson_interval
 from crisislab.errors import UserError
@@ -172,7 +172,7 @@ def run_study(
     *,
     runs: int = 10_000,
     seed: int = 0,
-    policy: str | Callable[[Any], Any] = "crisis",
+    policy: Any = "crisis",
     grid: int | str = "auto",
     robustness: int = DEFAULT_ROBUSTNESS_DRAWS,
     robustness_runs: int | None = None,
@@ -189,8 +189,9 @@ def run_study(
     least 1000; 0 turns robustness off), and replay the observed record.
 
     `policy`: "crisis" (the crisis engine's logit QRE on a `grid`-point belief grid; "auto" picks
-    the finest grid within the solver's work budget), "myopic", or a function `solve(scenario) ->
-    Policy` (called for the scenario as written and for every arm whose parameters differ). `record`: None for the record
+    the finest grid within the solver's work budget), "myopic", a solved `Solution` of the
+    scenario as written (what `crisislab.solve` returns), or a function `solve(scenario) ->
+    Policy` (see `make_runner`). `record`: None for the record
     bundled with the scenario (`<id>-timeline.csv`, if any), a path to a record CSV, a table from
     `crisislab.data.load_timeline`, or False for no replay. `workers`/`scheduler` distribute
     simulation chunks and robustness draws (results do not depend on them). `on_step(message)` is
@@ -205,9 +206,8 @@ def run_study(
     step = on_step or (lambda _msg: None)
     t0 = time.perf_counter()
     tl = _record(scenario, record)
-    solver = SolverChoice(policy, grid) if isinstance(policy, str) else policy
-    runner = ArmRunner(scenario, solver, runs, seed, workers=workers, chunk=chunk or DEFAULT_CHUNK,
-                       progress=progress, scheduler=scheduler)  # fmt: skip
+    runner = make_runner(scenario, policy, grid, runs, seed, workers=workers, chunk=chunk or DEFAULT_CHUNK,
+                         progress=progress, scheduler=scheduler)  # fmt: skip
     step("solving and simulating the scenario as written")
     base = runner.results([])
     claims: list[ClaimResult] = []

@@ -111,6 +111,11 @@ class Solution:
     diagnostics: tuple[str, ...] = ()
     max_residual: float = 0.0
 
+    def _repr_html_(self) -> str:
+        from crisislab.crisis._display import solution_html
+
+        return solution_html(self)
+
     # ----- lookups --------------------------------------------------------------------------
     @property
     def ok(self) -> bool:

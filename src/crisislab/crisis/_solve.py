@@ -246,12 +246,12 @@ def parse_grid(text: str | int) -> int | str:
             G = int(text)
         except ValueError:
             raise SolverError(
-                f"--grid: expected 'auto' or a number of belief-grid points from 3 to {MAX_GRID} (got {text!r})"
+                f"grid: expected 'auto' or a number of belief-grid points from 3 to {MAX_GRID} (got {text!r})"
             ) from None
     if G < 3:
-        raise SolverError(f"--grid: a belief grid needs at least 3 points to interpolate a prior (got {G}; expected 3 to {MAX_GRID}, or 'auto')")
+        raise SolverError(f"grid: a belief grid needs at least 3 points to interpolate a prior (got {G}; expected 3 to {MAX_GRID}, or 'auto')")
     if G > MAX_GRID:
-        raise SolverError(_too_fine(G, "--grid"))
+        raise SolverError(_too_fine(G, "grid"))
     return G
 
 

@@ -1010,6 +1010,11 @@ class Scenario(_Frozen):
 
         return sample_parameters(self, rng)
 
+    def _repr_html_(self) -> str:
+        from crisislab.scenario._display import scenario_html
+
+        return scenario_html(self)
+
     def to_data(self) -> dict[str, Any]:
         """Plain YAML-ready data (dicts, lists, numbers, strings, dates) that loads back to an equal scenario."""
         from crisislab.scenario._dump import to_data

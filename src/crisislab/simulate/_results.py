@@ -52,6 +52,11 @@ class Results:
     belief_mean_alive: np.ndarray | None = None
     n_alive: np.ndarray | None = None
 
+    def _repr_html_(self) -> str:
+        from crisislab.simulate._display import results_html
+
+        return results_html(self)
+
     # ----- metrics (per run, float64 (n_runs,)) -----------------------------------------------
 
     def metric_values(self, metric: Any) -> np.ndarray:

@@ -57,7 +57,7 @@ def check_scheduler(scheduler: str | None) -> None:
     proto, sep, rest = str(scheduler).partition("://")
     if not sep or proto not in ("tcp", "tls", "inproc", "ucx") or not rest:
         raise UserError(
-            f"--scheduler: must be the address of a running dask.distributed scheduler such as "
+            f"scheduler: must be the address of a running dask.distributed scheduler such as "
             f"tcp://127.0.0.1:8786 (got {scheduler!r})"
         )
 
@@ -150,7 +150,7 @@ def _map_distributed(fn: Callable[[Any, Any], Any], items: list[Any], job: Any, 
     try:
         client = Client(address, timeout=10, set_as_default=False)
     except OSError as exc:
-        raise UserError(f"--scheduler: cannot reach a dask.distributed scheduler at {address} ({exc})") from exc
+        raise UserError(f"scheduler: cannot reach a dask.distributed scheduler at {address} ({exc})") from exc
     try:
         shared = client.scatter(job, broadcast=True, hash=False)
         futures = [client.submit(fn, shared, it, pure=False) for it in items]
@@ -192,9 +192,9 @@ def simulate_spec(
     """
     for name, value, lo in (("runs", runs, 1), ("workers", workers, 1), ("chunk", chunk, 1)):
         if int(value) < lo:
-            raise UserError(f"--{name}: must be an integer >= {lo} (got {value})")
+            raise UserError(f"{name}: must be an integer >= {lo} (got {value})")
     if not 0 <= int(seed) < 2**63:
-        raise UserError(f"--seed: must be an integer in [0, 2**63) (got {seed})")
+        raise UserError(f"seed: must be an integer in [0, 2**63) (got {seed})")
     if paths:
         # Per-move records take (runs × moves × state) memory per chunk; results do not depend on it.
         chunk = min(chunk, _PATHS_CHUNK)

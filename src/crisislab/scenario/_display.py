@@ -1,0 +1,29 @@
+"""How a scenario shows itself in a notebook: a compact HTML summary (`Scenario._repr_html_`)."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+__all__ = ["scenario_html"]
+
+
+def scenario_html(scn: Any) -> str:
+    """Title, horizon and calendar, the strategic actors (λ, types and priors), the move order,
+    the outcomes, and how many claims and sources the scenario states."""
+    cal = scn.calendar
+    when = f"; round 1 starts {cal.start.isoformat()}, {cal.days_per_round} days per round" if cal else ""
+    rows = []
+    for a in scn.actors:
+        types = ", ".join(f"{escape(t.id)} ({p:.3g})" for t, p in zip(a.types, a.priors, strict=True))
+        rows.append(f"<tr><td>{escape(a.id)}</td><td>{a.lam.value:g}</td><td>{types}</td><td>{len(scn.actions_of(a.id))}</td></tr>")
+    env = ", ".join(escape(e.id) for e in scn.environment) or "none"
+    outcomes = ", ".join(escape(o.id) for o in scn.outcomes)
+    return (
+        f"<div><b>{escape(scn.title)}</b> <code>{escape(scn.id)}</code><br>"
+        f"{scn.horizon} rounds{escape(when)}; move order: {escape(' → '.join(scn.order))}<br>"
+        "<table><tr><th>actor</th><th>λ</th><th>types (true prior)</th><th>actions</th></tr>"
+        + "".join(rows)
+        + f"</table>environment: {env}; outcomes: {outcomes}; {len(scn.red_lines)} red lines, "
+        f"{len(scn.claims)} claims, {len(scn.sources)} sources</div>"
+    )

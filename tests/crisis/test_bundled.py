@@ -11,7 +11,7 @@ from crisislab.efg._logit import logit_qre_at
 
 from .conftest import bundled
 
-AGREE = 1e-3  # issue 4: agreement with the exact logit QRE at a fine grid
+AGREE = 1e-3  # agreement with the exact logit QRE at a fine grid
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from crisislab.crisis._unroll import crisis_profile, unroll
 from crisislab.efg._logit import logit_qre_at
 from crisislab.errors import SolverError
 
-AGREE = 1e-3  # issue 4: crisis engine vs exact logit QRE at a fine grid
+AGREE = 1e-3  # crisis engine vs exact logit QRE at a fine grid
 
 
 def _table(sol, g, d):

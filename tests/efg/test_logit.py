@@ -23,8 +23,8 @@ gbt = pytest.importorskip("pygambit")
 
 HERE = Path(__file__).parent / "logit_games"
 CATALOG_DIR = Path(gbt.__file__).parent / "catalog_data"
-REGRET_TOL = 1e-6  # issue 3: max regret ≤ 1e-6 × payoff range, as computed by Gambit on our profile
-PROFILE_TOL = 1e-3  # issue 3: same profile as Gambit's logit_solve where Gambit converges
+REGRET_TOL = 1e-6  # max regret ≤ 1e-6 × payoff range, as computed by Gambit on our profile
+PROFILE_TOL = 1e-3  # same profile as Gambit's logit_solve where Gambit converges
 QRE_TOL = 1e-9  # fixed-point residual of logit_qre_at (σ vs softmax(λ·Q))
 
 # Catalog games Gambit's own tracer does not converge on (REGRET_TARGET_NOT_REACHED with its

@@ -32,6 +32,6 @@ def test_flagship_baseline_is_a_stalemate_with_rare_war():
     assert p["stalemate"] > 0.4, p
     # ... war possible but rare (minor clashes only) ...
     assert p["war"] < 0.2, p
-    # ... and the other endings possible without dominating (issue 2/5: each a few to ~20 %).
+    # ... and the other endings possible without dominating (ICB #495 codes minor clashes, no settlement: each a few to ~20 %).
     for outcome in ("war", "settlement", "withdrawal"):
         assert 0.005 < p[outcome] < 0.35, (outcome, p)

@@ -43,6 +43,8 @@ class Study:
     "holder: P(about first-type)", the mean belief over all runs); `top_paths` (path, runs, share);
     `replay_beliefs` (round, date, one column per "holder: P(about first-type)", over the replays
     still going; None without a record). `robustness`: the per-draw rows (`robustness_table`).
+    `run_steps`: (run, move) pairs simulated for the scenario as written; `replay_choices`: moves
+    the replay scores per replay (scripted rounds × movers; 0 without a record).
     """
 
     scenario_id: str
@@ -65,6 +67,8 @@ class Study:
     top_paths: pd.DataFrame
     replay_beliefs: pd.DataFrame | None
     robustness: pd.DataFrame
+    run_steps: int
+    replay_choices: int
     seconds: float = field(default=0.0, compare=False)
 
     @property
@@ -226,5 +230,7 @@ def run_study(
         scenario_id=scenario.id, title=scenario.title or scenario.id, description=scenario.description,
         horizon=scenario.horizon, runs=runs, seed=seed, solver=getattr(pol, "description", type(pol).__name__),
         provenance=runner.provenance, level=level, results=base, claims=tuple(claims), replay=replay,
-        robustness=robustness_table(claims), seconds=time.perf_counter() - t0, **_tables(base, replay, level),
+        robustness=robustness_table(claims), run_steps=base.run_steps,
+        replay_choices=0 if replay is None else replay.rounds * len(base.spec.movers),
+        seconds=time.perf_counter() - t0, **_tables(base, replay, level),
     )  # fmt: skip

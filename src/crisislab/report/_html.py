@@ -107,8 +107,6 @@ def render_report(study: Any) -> str:
     """The report of `study` (a `crisislab.analysis.Study`) as one HTML string (figures as data URIs)."""
     from crisislab._version import __version__
 
-    results = study.results
-    spec = results.spec
     o = study.outcomes
     outcomes = [
         {"id": r.outcome, "count": int(r.runs), "p": float(r.probability), "lo": float(r.ci_low), "hi": float(r.ci_high)}
@@ -138,7 +136,7 @@ def render_report(study: Any) -> str:
             "rounds": timeline.rounds,
             "n_replays": timeline.n_replays,
             "loglik": timeline.loglik,
-            "n_choices": timeline.rounds * len(spec.movers),
+            "n_choices": study.replay_choices,
             "percentile": timeline.percentile,
             "impossible_share": timeline.impossible_share,
             "belief_cols": cols,
@@ -162,10 +160,10 @@ def render_report(study: Any) -> str:
         title=study.title,
         description=study.description,
         scenario_id=study.scenario_id,
-        n_runs=results.n_runs,
-        seed=results.seed,
+        n_runs=study.runs,
+        seed=study.seed,
         horizon=study.horizon,
-        run_steps=results.run_steps,
+        run_steps=study.run_steps,
         version=__version__,
         solver=study.solver,
         level_pct=f"{study.level:.0%}",

@@ -7,7 +7,7 @@ problem, in any number, is raised at once as one `ScenarioError` whose `.problem
 """
 
 from crisislab.scenario._bundled import bundled_scenarios
-from crisislab.scenario._check import CIVILIAN, Issue, check_scenario
+from crisislab.scenario._check import CIVILIAN, Issue
 from crisislab.scenario._dump import dump_scenario, to_data
 from crisislab.scenario._errors import Problem, ScenarioError
 from crisislab.scenario._format import condition_text, intervention_text, metric_text, number_text
@@ -48,7 +48,6 @@ from crisislab.scenario._models import (
     RoundCondition,
     RoundTest,
     Rule,
-    Scenario,
     SetParam,
     SetSpec,
     Source,
@@ -60,6 +59,7 @@ from crisislab.scenario._models import (
     iter_conditions,
 )
 from crisislab.scenario._paths import PathError
+from crisislab.scenario._scenario import Scenario, check_scenario
 
 __all__ = [
     "ALL_TYPES", "CIVILIAN", "Action", "Actor", "AllCondition", "AnyCondition", "Attribution",

@@ -21,10 +21,13 @@ a run whose next state is not determined that way (two branches differ only in r
 is no longer followed, which does not bias the later cells, since given (d, s, a) the next
 transition does not depend on the past (Markov property). An event the model rules out, an action
 the model says is unavailable, or a state the solver never reached fails the test outright.
-(a') *Strategies*: at each (d, s, own type of the mover), the simulated choices against the model's
-logit strategy σ(a | d, s, belief, type) at the mover's belief in each run (which varies from run to
-run with the path: the expected count of an action is the sum of its probabilities over the runs).
-This checks the simulator's Bayes updating and the strategy lookup it shares with the solver.
+(a') *Choices and beliefs*: at each (d, s, own type of the mover), the simulated choices against
+the model's logit strategy σ(a | d, s, belief, type) at the mover's belief in each run (which
+varies from run to run with the path: the expected count of an action is the sum of its
+probabilities over the runs); this checks the simulator's strategy tables (its compiled kernel's
+own copy and interpolation of the solver's) against the solver's lookup. The beliefs themselves
+are checked exactly: after every strategic move, each holder's recorded belief about the mover
+must be Bayes' rule applied to its belief before, with the model's strategy in the holder's game.
 (b) *Values*: the solved expected discounted payoff at the start of the game (`values0`, per actor
 and own type) against the mean over runs of each run's discounted payoff, within 4 standard errors.
 The simulator does not record payoffs, so a run's payoff is read off the model along the run's
@@ -38,16 +41,20 @@ chi-square with (bins - 1) degrees of freedom when every expected count is at le
 rule), so bins with smaller expected counts are pooled, smallest first, until all reach 5, and a
 cell with fewer than two bins left is not tested. For (a') the runs of a cell have different action
 probabilities; the covariance of the counts is then Σ_r (diag p_r - p_r p_rᵀ), which is below the
-multinomial one at the mean (the difference is Σ_r (p_r - p̄)(p_r - p̄)ᵀ ≥ 0), so the statistic is
-stochastically smaller than that chi-square and the test stays valid (conservative). The tests of
+multinomial one at the mean (the difference is Σ_r (p_r - p̄)(p_r - p̄)ᵀ ≥ 0), so in the normal
+approximation the statistic is a sum of χ²(1) variables with weights at most 1, stochastically
+smaller than χ²(bins - 1): the test stays valid, and conservative. The tests of
 one scenario form one family, controlled with Holm's step-down method at ALPHA / (number of
 scenarios), so that a correct pair of engines fails the whole module with probability at most
 ALPHA; seeds are fixed, so a given version of the code either passes or fails, every time.
 Values: the mean of n independent runs is approximately normal with standard error s/√n (central
 limit theorem; payoffs are bounded); |mean - value| ≤ 4 SE has a two-sided normal tail of 6.3e-5,
-≤ 1.5e-3 over the ~24 (actor, type) comparisons of all scenarios (Bonferroni). The solver's values
-interpolate continuation values linearly on the belief grid, while the simulated play updates
-beliefs exactly; with a grid that is too coarse, that approximation shows as a difference here.
+≤ 1.3e-3 over the 20 (actor, type) comparisons of all scenarios (Bonferroni). Beliefs: the
+simulator and the solver compute the same float64 expressions, so they agree to rounding (a few
+1e-16 per operation, 2e-14 seen on the flagship); 1e-9 leaves room for a different order of
+operations and none for a different rule. The solver's values interpolate continuation values
+linearly on the belief grid, while the simulated play updates beliefs exactly; with a grid that is
+too coarse, that approximation shows as a difference in (b) (see `CASES`).
 
 The engines' internals this module reads are confined to the helpers in the first section, so that
 it can follow them when they move.
@@ -55,7 +62,6 @@ it can follow them when they move.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -75,6 +81,8 @@ ALPHA = 1e-3
 VALUE_SES = 4.0
 # Cochran's rule: every expected count of a chi-square test at least 5.
 MIN_EXPECTED = 5.0
+# Beliefs after a move against Bayes' rule: float64 rounding only (see the docstring).
+BELIEF_TOL = 1e-9
 
 
 @dataclass(frozen=True)
@@ -259,6 +267,8 @@ class Trace:
     branch: np.ndarray
     theta: np.ndarray
     x: np.ndarray
+    x_before: np.ndarray
+    x_after: np.ndarray
     init_code: np.ndarray  # per run: what the chance before decision 0 led to
     init_branch: np.ndarray
     types: np.ndarray  # int64 (n_runs, n_actors): true types in the model's type order
@@ -348,6 +358,7 @@ def trace(model: Model, sim: Simulated) -> Trace:
     d = d_row[strat]
     vars_at = before_vars[strat]
     x_all = before_x[strat]
+    x_after_all = after_x[strat]
     action_id = p["action"].astype(str).to_numpy()[strat]
     mover = model.dec_actor[d]
     x = x_all[np.arange(run.size), mover]  # the mover's own beliefs (its perceived game's)
@@ -433,7 +444,8 @@ def trace(model: Model, sim: Simulated) -> Trace:
         cont = unique & (code[known] >= n_out)
         nxt_rows = known[cont] + 1
         s[nxt_rows] = model.nxt[dd][first_b[cont]]
-    return Trace(run=run, d=d, s=s, a=a, code=code, branch=branch, theta=theta, x=x, init_code=init_code,
+    return Trace(run=run, d=d, s=s, a=a, code=code, branch=branch, theta=theta, x=x, x_before=x_all,
+                 x_after=x_after_all, init_code=init_code,
                  init_branch=init_branch, types=types, problems=problems, lost=lost)
 
 
@@ -570,6 +582,35 @@ def strategy_tests(model: Model, solution: object, tr: Trace) -> list[CellTest]:
     return tests
 
 
+def bayes_errors(model: Model, solution: object, tr: Trace) -> tuple[float, str]:
+    """Largest difference between a holder's recorded belief about the mover after a move and
+    Bayes' rule applied to its belief before with the model's strategy in the holder's game
+    (a likelihood below 1e-300 keeps the prior, as the simulator does), and where it is."""
+    worst, where = 0.0, ""
+    ok = (tr.s >= 0) & (tr.a >= 0)
+    for dd in range(model.n_decisions):
+        sel = np.flatnonzero(ok & (tr.d == dd))
+        if sel.size == 0:
+            continue
+        m = int(model.dec_actor[dd])
+        if len(model.types[m]) == 1:
+            continue
+        for h, holder in enumerate(model.actors):
+            sig = strategy(solution, holder, dd, tr.s[sel], tr.x_before[sel, h])  # (N, K, A)
+            lik = sig[np.arange(sel.size), :, tr.a[sel]]  # (N, K)
+            prior = tr.x_before[sel, h, m]
+            joint = prior * lik[:, 0]
+            total = joint + (1.0 - prior) * lik[:, 1]
+            post = np.where(total > 1e-300, joint / np.where(total > 1e-300, total, 1.0), prior)
+            err = np.abs(tr.x_after[sel, h, m] - post)
+            k = int(np.argmax(err))
+            if err[k] > worst:
+                worst = float(err[k])
+                where = (f"decision {dd} ({model.actors[m]} moves), {holder}'s belief: recorded "
+                         f"{tr.x_after[sel[k], h, m]:.12g}, Bayes {post[k]:.12g} (prior {prior[k]:.12g})")
+    return worst, where
+
+
 def run_payoffs(model: Model, tr: Trace) -> np.ndarray:
     """float64 `(n_runs, n_actors)`: each run's discounted payoff per actor (own true type), read
     off the model's conditional expected rewards on the branches the run took (NaN when a branch
@@ -652,6 +693,8 @@ def test_simulated_transitions_and_choices_follow_the_model(name: str) -> None:
     model, sol, sim, tr = _played(name)
     assert sim.unreachable == 0, f"the simulator reached {sim.unreachable} (run, move) states the model never enumerated"
     assert not tr.problems, "simulated runs the model rules out:\n" + "\n".join(tr.problems)
+    worst, where = bayes_errors(model, sol, tr)
+    assert worst <= BELIEF_TOL, f"a belief update is not Bayes' rule with the model's strategy: {where}"
     trans, exact = transition_tests(model, tr)
     choices = strategy_tests(model, sol, tr)
     assert trans or exact, "no transition was checked"

@@ -336,7 +336,6 @@ def trace(model: Model, sim: Simulated) -> Trace:
     after_vars = p[list(model.var_ids)].to_numpy(np.int64)
     before_vars = np.vstack([sim.initial_vars[None, :], after_vars[:-1]])
     before_vars[first] = sim.initial_vars
-    n = len(model.actors)
     after_x = np.stack(
         [p[[f"belief_{h}_{j}_{model.types[jj][0]}" for jj, j in enumerate(model.actors)]].to_numpy(np.float64)
          for h in model.actors],
@@ -346,13 +345,14 @@ def trace(model: Model, sim: Simulated) -> Trace:
     before_x[first] = sim.initial_x
 
     # Strategic rows, in (run, decision) order; the simulator's slots are the model's move order.
-    dec_of = {(int(r), int(sl)): d for d, (r, sl) in enumerate(zip(model.dec_round, model.dec_slot, strict=True))}
+    dec_of = np.full((int(model.dec_round.max()) + 1, len(model.order)), -1, dtype=np.int64)
+    dec_of[model.dec_round, model.dec_slot] = np.arange(model.n_decisions)
     actor_col = p["actor"].astype(str).to_numpy()
     rounds, moves = p["round"].to_numpy(), p["move"].to_numpy()
     for m in np.unique(moves):
         got = set(actor_col[moves == m])
         assert got == {model.order[m]}, f"move slot {m}: simulator's mover {got} vs the model's {model.order[m]}"
-    d_row = np.array([dec_of.get((int(r), int(m)), -1) for r, m in zip(rounds, moves, strict=True)])
+    d_row = dec_of[rounds, moves]
     strat = d_row >= 0
     run = prun[strat]
     d = d_row[strat]
@@ -378,14 +378,15 @@ def trace(model: Model, sim: Simulated) -> Trace:
     code = np.empty(run.size, dtype=np.int64)
     code[~same_next] = outcome[run[~same_next]]
     nk = _var_key(model, vars_at)
-    code[same_next] = n_out + nk[1:][same_next[:-1]]
+    code_of_state = np.where(nk >= 0, n_out + nk, -1)  # -1 matches no branch: reported below
+    code[same_next] = code_of_state[1:][same_next[:-1]]
     if (nk < 0).any():
         problems.append(f"{int((nk < 0).sum())} states with a variable outside its bounds")
 
     # The chance before decision 0.
     firsts = np.r_[True, run[1:] != run[:-1]]
     assert (d[firsts] == 0).all() and np.array_equal(run[firsts], np.arange(n_runs)), "every run starts at decision 0"
-    init_code = n_out + nk[firsts]
+    init_code = code_of_state[firsts]
     ic = branch_codes(model, -1)
     order0 = np.argsort(ic, kind="stable")
     cnt0, br0 = _match(ic[order0], order0, init_code)
@@ -431,7 +432,7 @@ def trace(model: Model, sim: Simulated) -> Trace:
         impossible = cnt == 0
         if impossible.any():
             k = known[impossible][0]
-            what = (f"outcome {model.outcomes[code[k]]}" if code[k] < n_out
+            what = (f"outcome {model.outcomes[code[k]]}" if 0 <= code[k] < n_out else "a state out of bounds" if code[k] < 0
                     else f"next state {dict(zip(model.var_ids, np.unravel_index(code[k] - n_out, tuple(model.var_hi - model.var_lo + 1)), strict=True))}")
             problems.append(
                 f"decision {dd} (round {model.dec_round[dd]}, {model.actors[model.dec_actor[dd]]}): {int(impossible.sum())} "
@@ -509,8 +510,9 @@ def transition_tests(model: Model, tr: Trace) -> tuple[list[CellTest], int]:
         nonlocal exact
         bins, inv = np.unique(codes_model, return_inverse=True)
         expected = np.bincount(inv, weights=probs, minlength=bins.size) * codes_obs.size
-        pos = np.searchsorted(bins, codes_obs)
-        observed = np.bincount(pos[pos < bins.size], minlength=bins.size).astype(np.float64)
+        pos = np.minimum(np.searchsorted(bins, codes_obs), bins.size - 1)
+        hit = bins[pos] == codes_obs  # an event outside the model's is a problem of `trace`
+        observed = np.bincount(pos[hit], minlength=bins.size).astype(np.float64)
         if bins.size == 1:
             exact += 1
             return

@@ -65,6 +65,8 @@ def _navigate(data: dict[str, Any], path: str, create: bool) -> tuple[Any, Any]:
         seg = segs[i]
         here = ".".join(walked) or "the top level"
         if isinstance(node, dict):
+            if seg not in node and create and node is data and seg == "perceptions" and i < len(segs) - 1:
+                node["perceptions"] = []  # omitted when empty (`to_data`); the perception is created below
             if seg not in node:
                 raise PathError(f"no {seg!r} under {here}", "one of " + (", ".join(map(str, node)) or "nothing"))
             if i == len(segs) - 1:

@@ -646,7 +646,7 @@ def _load(name: str) -> Scenario:
 
 def _true_game(scenario: Scenario) -> Scenario:
     """The scenario with correct perceptions (every actor sees the true game and true priors).
-    Its claims go too: they play no part in the game, and some set perceptions that are gone."""
+    Its claims go too: they play no part in the game, and checking their arms only costs time."""
     data = scenario.to_data()
     data.pop("perceptions", None)
     data.pop("claims", None)

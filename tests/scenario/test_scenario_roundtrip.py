@@ -218,6 +218,18 @@ def test_override_creates_missing_perception_from_truth(small: Scenario) -> None
     np.testing.assert_allclose(s2.perceived_prior("Blue", "Red"), [0.1, 0.9])
 
 
+def test_override_creates_a_perception_in_a_scenario_without_any(small: Scenario) -> None:
+    """`to_data` omits an empty `perceptions` list; a path into it still creates the perception,
+    both in `with_overrides` and in the check of a claim's `set` entries."""
+    data = small.to_data()
+    del data["perceptions"]
+    plain = Scenario.from_data(data, "<no perceptions>")
+    assert plain.perceptions == ()
+    s2 = plain.with_overrides({"perceptions.Blue.Red.prior.hardline": 0.1})
+    np.testing.assert_allclose(s2.perceived_prior("Blue", "Red"), [0.1, 0.9])
+    assert any(c.compare.baseline for c in plain.claims)  # small.yaml's claim sets perceptions.Red.Blue…
+
+
 def test_override_by_index_and_structural(small: Scenario) -> None:
     s2 = small.with_overrides({"actions.proxy_rockets.consequences.0.mean": 2.5, "state.tension.initial": 3})
     assert s2.action("proxy_rockets").consequences[0].mean.value == 2.5  # type: ignore[union-attr]

@@ -25,7 +25,7 @@ from crisislab.scenario._format import (
     type_values_text,
 )
 from crisislab.scenario._load import load_scenario
-from crisislab.scenario._models import Scenario
+from crisislab.scenario._scenario import Scenario
 
 __all__ = ["register"]
 

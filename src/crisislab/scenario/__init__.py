@@ -7,7 +7,7 @@ problem, in any number, is raised at once as one `ScenarioError` whose `.problem
 """
 
 from crisislab.scenario._bundled import bundled_scenario, bundled_scenarios
-from crisislab.scenario._check import CIVILIAN, Issue, check_scenario
+from crisislab.scenario._check import CIVILIAN, Issue
 from crisislab.scenario._dump import dump_scenario, to_data
 from crisislab.scenario._errors import Problem, ScenarioError
 from crisislab.scenario._format import (
@@ -55,7 +55,6 @@ from crisislab.scenario._models import (
     RoundCondition,
     RoundTest,
     Rule,
-    Scenario,
     SetParam,
     SetSpec,
     Source,
@@ -68,6 +67,7 @@ from crisislab.scenario._models import (
 )
 from crisislab.scenario._paths import PathError
 from crisislab.scenario._shorthand import InterventionSyntaxError, parse_condition, parse_interventions, parse_shorthand
+from crisislab.scenario._scenario import Scenario, check_scenario
 
 __all__ = [
     "ALL_TYPES", "CIVILIAN", "Action", "Actor", "AllCondition", "AnyCondition", "Attribution",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from crisislab.scenario._errors import Problem, ScenarioError
 from crisislab.scenario._load import load_scenario
-from crisislab.scenario._models import Scenario
+from crisislab.scenario._scenario import Scenario
 
 __all__ = ["bundled_dir", "bundled_scenario", "bundled_scenarios"]
 

@@ -14,14 +14,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
-
 from crisislab.scenario._models import (
     AllCondition,
     AnyCondition,
     Attribution,
     Casualties,
-    Claim,
     Effect,
     ErrorEvent,
     Force,
@@ -31,11 +28,13 @@ from crisislab.scenario._models import (
     ProbTable,
     RedLineCondition,
     RoundCondition,
-    Scenario,
+    ScenarioModel,
     SetParam,
     TypeValues,
     VarCondition,
 )
+from crisislab.scenario._paths import PathError, resolve_param_path
+from crisislab.scenario._walk import Loc, walk_numbers, walk_source_refs
 
 PRIOR_TOLERANCE = 1e-9  # contract: priors sum to 1 within 1e-9
 
@@ -46,8 +45,6 @@ MAX_HORIZON = 1000  # rounds; the simulator and the solver work round by round
 MAX_VAR_VALUES = 1001  # values of one state variable (max - min + 1); tables are per value
 MAX_PUBLIC_STATES = 1_000_000  # product of the variables' values and the red lines' statuses
 CIVILIAN = "civilian"  # the non-actor side of casualties
-
-Loc = tuple[Any, ...]
 
 
 @dataclass(frozen=True)
@@ -67,71 +64,6 @@ def _fmt(x: float) -> str:
 def _ids(items: Any) -> str:
     items = list(items)
     return ", ".join(items) if items else "none"
-
-
-# --------------------------------------------------------------------------------------------
-# Generic traversal: every Param / ProbTable / source reference with its location
-# --------------------------------------------------------------------------------------------
-
-
-def walk_numbers(obj: Any, loc: Loc = (), inherited: bool = False) -> Iterator[tuple[Loc, Any, bool]]:
-    """Yield (loc, Param | ProbTable, has_provenance) for every model parameter inside `obj`.
-
-    `has_provenance` is True if the number itself or its nearest enclosing object with a
-    `source`/`assumption` states one (docs/scenario-format.md, "Numbers carry their provenance").
-    Claims are skipped: their numbers are intervention values and thresholds, sourced by `seed`.
-    """
-    if isinstance(obj, Param):
-        yield loc, obj, inherited or obj.has_provenance
-        return
-    if isinstance(obj, ProbTable):
-        yield loc, obj, inherited or obj.has_provenance
-        return
-    if isinstance(obj, TypeValues):
-        for key, param in obj.root.items():
-            yield from walk_numbers(param, loc + (key,), inherited)
-        return
-    if isinstance(obj, Claim):
-        return
-    if isinstance(obj, BaseModel):
-        here = inherited or bool(getattr(obj, "source", None)) or bool(getattr(obj, "assumption", None))
-        for name, field in type(obj).model_fields.items():
-            value = getattr(obj, name)
-            if value is None:
-                continue
-            yield from walk_numbers(value, loc + (field.alias or name,), here)
-        return
-    if isinstance(obj, tuple):
-        for i, v in enumerate(obj):
-            yield from walk_numbers(v, loc + (i,), inherited)
-    elif isinstance(obj, dict):
-        for k, v in obj.items():
-            yield from walk_numbers(v, loc + (k,), inherited)
-
-
-def walk_source_refs(obj: Any, loc: Loc = ()) -> Iterator[tuple[Loc, str]]:
-    """Yield (loc of the `source` field, source id) for every source reference inside `obj`."""
-    if isinstance(obj, TypeValues):
-        for key, param in obj.root.items():
-            yield from walk_source_refs(param, loc + (key,))
-        return
-    if isinstance(obj, BaseModel):
-        for name, field in type(obj).model_fields.items():
-            value = getattr(obj, name)
-            if value is None:
-                continue
-            if name == "source" and isinstance(value, tuple):
-                for ref in value:
-                    yield loc + ("source",), ref
-                continue
-            yield from walk_source_refs(value, loc + (field.alias or name,))
-        return
-    if isinstance(obj, tuple):
-        for i, v in enumerate(obj):
-            yield from walk_source_refs(v, loc + (i,))
-    elif isinstance(obj, dict):
-        for k, v in obj.items():
-            yield from walk_source_refs(v, loc + (k,))
 
 
 # --------------------------------------------------------------------------------------------
@@ -155,9 +87,8 @@ def _leaves(loc: Loc, cond: Any) -> Iterator[tuple[Loc, Any]]:
 
 
 class _Checker:
-    def __init__(self, s: Scenario, filename: str, derived: bool = True):
+    def __init__(self, s: ScenarioModel, filename: str):
         self.s = s
-        self.derived = derived
         self.filename = filename
         self.issues: list[Issue] = []
         self.strategic = {a.id: a for a in s.actors}
@@ -318,10 +249,6 @@ class _Checker:
         self.check_claims()
         self.check_sources()
         self.check_numbers()
-        if self.derived:
-            from crisislab.scenario._derived import derived_issues
-
-            self.issues.extend(derived_issues(self.s, self.issues))
         return self.issues
 
     def check_order(self, all_actor_ids: list[str]) -> None:
@@ -593,8 +520,6 @@ class _Checker:
 
     def intervention(self, il: Loc, iv: Any) -> None:
         """An intervention's actor, action, round, condition and parameter path exist."""
-        from crisislab.scenario._paths import PathError, resolve_param_path
-
         if isinstance(iv, (Force, Forbid)):
             spec = iv.force if isinstance(iv, Force) else iv.forbid
             il = il + (("force",) if isinstance(iv, Force) else ("forbid",))
@@ -635,16 +560,13 @@ class _Checker:
                          f"one of {list(p.uncertainty.choice)}" if p.uncertainty.choice is not None else f"in [{_fmt(lo)}, {_fmt(hi)}]")
 
 
-def check_scenario(scenario: Scenario, filename: str = "<scenario>", derived: bool = True) -> list[Issue]:
-    """All semantic issues of a type-valid scenario (empty list if it is sound).
-
-    With `derived` (the default) this includes the scenarios the file implies: each claim arm with
-    its `set` entries applied, and the ends of every stated uncertainty range (`_derived`).
-    """
-    return _Checker(scenario, filename, derived).run()
+def base_issues(scenario: ScenarioModel, filename: str = "<scenario>") -> list[Issue]:
+    """All semantic issues of a type-valid scenario itself (empty list if it is sound); the
+    scenarios it implies are checked on top of these by `_derived` (`_scenario.check_scenario`)."""
+    return _Checker(scenario, filename).run()
 
 
-def check_interventions(scenario: Scenario, interventions: Any) -> list[Issue]:
+def check_interventions(scenario: ScenarioModel, interventions: Any) -> list[Issue]:
     """The issues of interventions given outside the file (e.g. on the command line) against a
     valid scenario, by the same rules as a claim's; each issue's `loc` starts with the
     intervention's index in `interventions`."""
@@ -656,6 +578,6 @@ def check_interventions(scenario: Scenario, interventions: Any) -> list[Issue]:
 
 
 __all__ = [
-    "Issue", "check_interventions", "check_scenario", "walk_numbers", "walk_source_refs", "CIVILIAN", "PRIOR_TOLERANCE",
+    "Issue", "base_issues", "check_interventions", "walk_numbers", "walk_source_refs", "CIVILIAN", "PRIOR_TOLERANCE",
     "MAX_HORIZON", "MAX_VAR_VALUES", "MAX_PUBLIC_STATES",
 ]

@@ -23,11 +23,16 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
-from crisislab.scenario._check import Issue, _fmt, walk_numbers
-from crisislab.scenario._models import Param, Scenario, SetParam, Uncertainty
+from crisislab.scenario._check import Issue, _fmt, base_issues
+from crisislab.scenario._dump import to_data
+from crisislab.scenario._locate import is_synthetic, locate, pydantic_problem
+from crisislab.scenario._models import Param, ScenarioModel, SetParam, Uncertainty
+from crisislab.scenario._paths import PathError, _navigate, _prior_group, overridden_data
+from crisislab.scenario._walk import walk_numbers
 
-__all__ = ["derived_issues"]
+__all__ = ["data_issues", "derived_issues"]
 
 Target = tuple[int, Any]  # (id of a container in the data, key or index in it)
 
@@ -35,14 +40,29 @@ Target = tuple[int, Any]  # (id of a container in the data, key or index in it)
 _HUGE = 1e12
 
 
+def data_issues(data: dict[str, Any]) -> tuple[ScenarioModel | None, list[Issue]]:
+    """(scenario or None, every problem of plain scenario data as an `Issue` at a pydantic-style
+    location), without the derived checks: what `_trace` needs to map problems back to a cause."""
+    try:
+        scenario = ScenarioModel.model_validate(data)
+    except ValidationError as exc:
+        issues = []
+        for err in exc.errors(include_url=False):
+            p = pydantic_problem(err, data, "<data>")
+            loc = tuple(seg for seg in err["loc"] if not is_synthetic(seg))
+            issues.append(Issue(loc, p.message, p.got, p.expected))
+        return None, issues
+    except RecursionError:
+        return None, [Issue((), "scenario nested too deeply")]
+    return scenario, base_issues(scenario)
+
+
 def _walk(data: Any, loc: tuple[Any, ...]) -> list[Target]:
     """The (container, key) of every step of `loc` in plain data, as far as it leads."""
-    from crisislab.scenario._load import _is_synthetic
-
     out: list[Target] = []
     node = data
     for seg in loc:
-        if _is_synthetic(seg):
+        if is_synthetic(seg):
             continue
         if isinstance(node, dict) and seg in node:
             out.append((id(node), seg))
@@ -56,8 +76,6 @@ def _walk(data: Any, loc: tuple[Any, ...]) -> list[Target]:
 
 
 def _target(data: dict[str, Any], path: str) -> Target | None:
-    from crisislab.scenario._paths import PathError, _navigate
-
     try:
         container, key = _navigate(data, path, create=False)
     except PathError:
@@ -67,8 +85,6 @@ def _target(data: dict[str, Any], path: str) -> Target | None:
 
 def _prior_targets(data: dict[str, Any], path: str) -> frozenset[Target]:
     """The place of the whole prior that `path` is one entry of (empty if it is not a prior entry)."""
-    from crisislab.scenario._paths import _prior_group
-
     found = _prior_group(path.split("."))
     if found is None:
         return frozenset()
@@ -84,10 +100,8 @@ def _prior_targets(data: dict[str, Any], path: str) -> frozenset[Target]:
     return frozenset()
 
 
-def _base_keys(scenario: Scenario, base: Iterable[Issue]) -> set[tuple[str, str]]:
-    from crisislab.scenario._load import locate
-
-    data = scenario.to_data()
+def _base_keys(scenario: ScenarioModel, base: Iterable[Issue]) -> set[tuple[str, str]]:
+    data = to_data(scenario)
     return {(locate(data, i.loc)[1], i.message) for i in base}
 
 
@@ -100,7 +114,7 @@ class _Cause:
 
 
 def _trace(
-    scenario: Scenario,
+    scenario: ScenarioModel,
     base: set[tuple[str, str]],
     overrides: dict[str, Any],
     causes: dict[str, _Cause],
@@ -109,9 +123,6 @@ def _trace(
     """Apply `overrides`, check the result, and give each new problem its cause: (cause, kind,
     the problem in the implied scenario, its id-addressed path there). `kind` is "exact" (at the
     parameter), "direct" (inside it), "prior" (elsewhere in a prior it is an entry of) or "other"."""
-    from crisislab.scenario._load import data_issues, locate
-    from crisislab.scenario._paths import overridden_data
-
     data, bad = overridden_data(scenario, overrides, normalize_priors)
     skipped = {p for p, _ in bad}  # a path that leads nowhere is reported by the claim checks
     _, issues = data_issues(data)
@@ -145,9 +156,7 @@ def _trace(
     return traced
 
 
-def _claim_issues(scenario: Scenario, base: set[tuple[str, str]]) -> list[Issue]:
-    from crisislab.scenario._load import locate
-
+def _claim_issues(scenario: ScenarioModel, base: set[tuple[str, str]]) -> list[Issue]:
     out: list[Issue] = []
     for i, claim in enumerate(scenario.claims):
         for arm in ("treatment", "baseline"):
@@ -197,10 +206,8 @@ def _range_text(u: Uncertainty) -> str:
     return text
 
 
-def _uncertainty_issues(scenario: Scenario, base: set[tuple[str, str]]) -> list[Issue]:
-    from crisislab.scenario._load import locate
-
-    data = scenario.to_data()
+def _uncertainty_issues(scenario: ScenarioModel, base: set[tuple[str, str]]) -> list[Issue]:
+    data = to_data(scenario)
     params = [(loc, p) for loc, p, _ in walk_numbers(scenario) if isinstance(p, Param) and p.uncertainty is not None]
     if not params:
         return []
@@ -235,7 +242,7 @@ def _uncertainty_issues(scenario: Scenario, base: set[tuple[str, str]]) -> list[
     return out
 
 
-def derived_issues(scenario: Scenario, base: list[Issue]) -> list[Issue]:
+def derived_issues(scenario: ScenarioModel, base: list[Issue]) -> list[Issue]:
     """Problems of the scenarios `scenario` implies (claim arms with `set`, the ends of the
     uncertainty ranges) that the scenario itself does not have (`base`: its own problems),
     each located at the `set` value or `uncertainty` that causes it."""

@@ -1,6 +1,7 @@
 """Frozen pydantic models of the scenario format (docs/scenario-format.md, version 1).
 
-These are the types every other layer reads: a `Scenario` with its sources, state variables,
+These are the types every other layer reads: a scenario (`ScenarioModel`; `Scenario` adds the
+operations that validate new scenarios, `_scenario.py`) with its sources, state variables,
 strategic and environment actors, actions (escalation ladders with chance consequences), red lines,
 outcomes, payoffs, perceptions and claims. Numbers that are model parameters are `Param`s (a value
 with its provenance and optional uncertainty); per-type numbers are `TypeValues`. Conditions,
@@ -29,6 +30,9 @@ from pydantic import (
     Tag,
     model_validator,
 )
+
+from crisislab.scenario._display import scenario_html
+from crisislab.scenario._errors import Problem, ScenarioError
 
 ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*$"
 
@@ -833,9 +837,14 @@ class Claim(_Frozen):
 # --------------------------------------------------------------------------------------------
 
 
-class Scenario(_Frozen):
-    """A whole crisis scenario (docs/scenario-format.md). Build it with `load_scenario`,
-    `loads_scenario` or `Scenario.from_data` so that the meaning is checked too."""
+class ScenarioModel(_Frozen):
+    """The fields of a whole crisis scenario (docs/scenario-format.md) with their lookups.
+
+    `crisislab.scenario.Scenario` (in `_scenario.py`) is this model plus the operations that build
+    new checked scenarios (`from_data`, `with_overrides`, `sample_parameters`); the checks and the
+    override machinery below it read only this model, so they need nothing above `_models`. Build
+    scenarios with `load_scenario`, `loads_scenario` or `Scenario.from_data` so that the meaning is
+    checked too."""
 
     crisislab: Literal[1]
     id: Id
@@ -881,8 +890,6 @@ class Scenario(_Frozen):
         try:
             return self._index[kind][ident]
         except KeyError:
-            from crisislab.scenario._errors import Problem, ScenarioError
-
             known = ", ".join(self._index[kind]) or "none"
             raise ScenarioError(
                 [Problem(f"<scenario {self.id}>", None, what, f"no {what} {ident!r}",
@@ -913,8 +920,6 @@ class Scenario(_Frozen):
 
     def source_of(self, source_id: str) -> Source:
         if source_id not in self.sources:
-            from crisislab.scenario._errors import Problem, ScenarioError
-
             raise ScenarioError([Problem(f"<scenario {self.id}>", None, "sources", f"no source {source_id!r}",
                                          got=repr(source_id), expected=f"one of {', '.join(self.sources)}")])
         return self.sources[source_id]
@@ -951,8 +956,6 @@ class Scenario(_Frozen):
         for a in self.actions_of(actor_id):
             if a.default:
                 return a
-        from crisislab.scenario._errors import Problem, ScenarioError
-
         raise ScenarioError([Problem(f"<scenario {self.id}>", None, "actions", f"actor {actor_id!r} has no default action")])
 
     @property
@@ -982,48 +985,5 @@ class Scenario(_Frozen):
             return p.terminal[outcome].for_type(type_id)
         return self.payoffs.terminal_for(outcome, about, type_id)
 
-    # ----- transformations (implemented in _paths.py, attached here for convenience) ----------
-
-    def with_overrides(self, overrides: dict[str, Any]) -> Scenario:
-        """A new, re-validated scenario with the parameters at the given field paths replaced.
-
-        Paths are addressed by id (`perceptions.Iran.US.prior.resolute`, `actors.US.lam`,
-        `actions.kh_rockets.consequences.0.mean`). A number replacing a Param keeps its provenance
-        and drops its uncertainty. Setting some of a prior's entries rescales the others so the
-        prior still sums to 1. A perception that does not exist yet is created from the truth.
-        A bad path is a ScenarioError naming the path and what exists there.
-        """
-        from crisislab.scenario._paths import apply_overrides
-
-        return apply_overrides(self, overrides)
-
-    def parameters_with_uncertainty(self) -> list[tuple[str, Param]]:
-        """Every Param that states an `uncertainty`, as (field path, Param), in file order."""
-        from crisislab.scenario._paths import params_with_uncertainty
-
-        return params_with_uncertainty(self)
-
-    def sample_parameters(self, rng: np.random.Generator) -> Scenario:
-        """One draw of every uncertain parameter from its stated distribution (priors rescaled
-        to sum to 1), as a new validated scenario. `rng` is the only source of randomness."""
-        from crisislab.scenario._paths import sample_parameters
-
-        return sample_parameters(self, rng)
-
     def _repr_html_(self) -> str:
-        from crisislab.scenario._display import scenario_html
-
         return scenario_html(self)
-
-    def to_data(self) -> dict[str, Any]:
-        """Plain YAML-ready data (dicts, lists, numbers, strings, dates) that loads back to an equal scenario."""
-        from crisislab.scenario._dump import to_data
-
-        return to_data(self)
-
-    @classmethod
-    def from_data(cls, data: Any, filename: str = "<data>") -> Scenario:
-        """Validate plain data (types and meaning); ScenarioError with every problem otherwise."""
-        from crisislab.scenario._load import validate_data
-
-        return validate_data(data, filename)

@@ -2,8 +2,8 @@
 
 A path names a place in the scenario the way the YAML is written, with id-keyed lists addressed by
 id (`actors.US.lam`, `perceptions.Iran.US.prior.resolute`, `actions.kh_rockets.consequences.0.mean`).
-Overrides work on the scenario's plain data (`to_data`) and re-validate the result, so an override
-can never produce a scenario that `load_scenario` would reject.
+Overrides work on the scenario's plain data (`to_data`); `_scenario.apply_overrides` re-validates
+the result, so an override can never produce a scenario that `load_scenario` would reject.
 """
 
 from __future__ import annotations
@@ -14,10 +14,11 @@ from typing import Any
 import numpy as np
 
 from crisislab.scenario._dump import to_data
-from crisislab.scenario._errors import Problem, ScenarioError
-from crisislab.scenario._models import Param, Scenario
+from crisislab.scenario._locate import locate
+from crisislab.scenario._models import Param, ScenarioModel
+from crisislab.scenario._walk import walk_numbers
 
-__all__ = ["PathError", "resolve_param_path", "apply_overrides", "overridden_data", "params_with_uncertainty", "sample_parameters"]
+__all__ = ["PathError", "resolve_param_path", "overridden_data", "params_with_uncertainty"]
 
 
 class PathError(Exception):
@@ -64,6 +65,8 @@ def _navigate(data: dict[str, Any], path: str, create: bool) -> tuple[Any, Any]:
         seg = segs[i]
         here = ".".join(walked) or "the top level"
         if isinstance(node, dict):
+            if seg not in node and create and node is data and seg == "perceptions" and i < len(segs) - 1:
+                node["perceptions"] = []  # omitted when empty (`to_data`); the perception is created below
             if seg not in node:
                 raise PathError(f"no {seg!r} under {here}", "one of " + (", ".join(map(str, node)) or "nothing"))
             if i == len(segs) - 1:
@@ -108,7 +111,7 @@ def _is_number(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
-def resolve_param_path(scenario: Scenario, path: str) -> Any:
+def resolve_param_path(scenario: ScenarioModel, path: str) -> Any:
     """The value (number or Param mapping) at `path`; PathError if it is not a numeric parameter."""
     data = to_data(scenario)
     container, key = _navigate(data, path, create=True)
@@ -171,7 +174,7 @@ def _rescale_priors(data: dict[str, Any], touched: dict[tuple[str, ...], set[str
 
 
 def overridden_data(
-    scenario: Scenario, overrides: dict[str, Any], normalize_priors: bool = False
+    scenario: ScenarioModel, overrides: dict[str, Any], normalize_priors: bool = False
 ) -> tuple[dict[str, Any], list[tuple[str, PathError]]]:
     """The scenario's plain data with `overrides` applied (priors rescaled), not yet validated,
     and the (path, PathError) of every override whose path leads nowhere (those are skipped)."""
@@ -200,35 +203,11 @@ def overridden_data(
     return data, bad
 
 
-def apply_overrides(scenario: Scenario, overrides: dict[str, Any], normalize_priors: bool = False) -> Scenario:
-    """See `Scenario.with_overrides`. With `normalize_priors`, a prior whose every entry was set
-    is divided by its sum (used for draws from the uncertainty)."""
-    name = f"<overrides of {scenario.id}>"
-    data, bad = overridden_data(scenario, overrides, normalize_priors)
-    if bad:
-        raise ScenarioError([Problem(name, None, path, str(exc), got=repr(path), expected=exc.expected) for path, exc in bad])
-    from crisislab.scenario._load import validate_data
-
-    # The file's own claims and uncertainty ranges were checked when it was loaded (`_derived`).
-    return validate_data(data, name, derived=False)
-
-
-def params_with_uncertainty(scenario: Scenario) -> list[tuple[str, Param]]:
+def params_with_uncertainty(scenario: ScenarioModel) -> list[tuple[str, Param]]:
     """(field path, Param) of every parameter that states an `uncertainty`, in file order."""
-    from crisislab.scenario._check import walk_numbers
-    from crisislab.scenario._load import locate
-
     data = to_data(scenario)
     out = []
     for loc, param, _ in walk_numbers(scenario):
         if isinstance(param, Param) and param.uncertainty is not None:
             out.append((locate(data, loc)[1], param))
     return out
-
-
-def sample_parameters(scenario: Scenario, rng: np.random.Generator) -> Scenario:
-    """One joint draw of all uncertain parameters (independent, in file order) as a new scenario."""
-    overrides = {path: param.uncertainty.sample(rng) for path, param in params_with_uncertainty(scenario)}  # type: ignore[union-attr]
-    if not overrides:
-        return scenario
-    return apply_overrides(scenario, overrides, normalize_priors=True)

@@ -36,7 +36,7 @@ from pydantic import TypeAdapter, ValidationError
 from crisislab.errors import UserError
 from crisislab.scenario._check import check_interventions
 from crisislab.scenario._errors import ScenarioError
-from crisislab.scenario._load import _pydantic_problem
+from crisislab.scenario._locate import pydantic_problem
 from crisislab.scenario._models import Intervention
 
 __all__ = ["InterventionSyntaxError", "parse_condition", "parse_interventions", "parse_option", "parse_shorthand"]
@@ -206,7 +206,7 @@ def parse_shorthand(scenario: Any, options: Sequence[tuple[str, str]]) -> list[A
             where.append((option, text))
         except ValidationError as exc:
             for err in exc.errors():
-                p = _pydantic_problem(err, data, "")
+                p = pydantic_problem(err, data, "")
                 problems.append(str(_fail(option, text, p.path, p.message, p.got, p.expected)))
     for issue in check_interventions(scenario, models):
         i, *rest = issue.loc

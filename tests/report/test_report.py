@@ -11,7 +11,8 @@ import pytest
 
 from crisislab.report import write_report
 from crisislab.scenario import load_scenario
-from crisislab.simulate import ArmRunner, FixedPolicy, compile_spec, evaluate_claims, wilson_interval
+from crisislab.model import lower
+from crisislab.simulate import ArmRunner, FixedPolicy, evaluate_claims, wilson_interval
 from crisislab.simulate._timeline import replay_timeline
 
 MINI = Path(__file__).parents[1] / "simulate" / "mini.yaml"
@@ -27,7 +28,7 @@ def report(tmp_path_factory):
     events = pd.DataFrame(
         {"date": ["2019-12-02", "2019-12-09"], "actor": ["Iran", "US"], "action": ["ir_attack", "us_strike"]}
     )
-    replay = replay_timeline(compile_spec(sc), pol, events, 1000, seed=7)
+    replay = replay_timeline(lower(sc), pol, events, 1000, seed=7)
     out = tmp_path_factory.mktemp("report")
     path = write_report(out, runner.results([]), claims, replay, title=sc.title)
     return path.read_text(encoding="utf-8"), pd.read_parquet(out / "results.parquet"), claims

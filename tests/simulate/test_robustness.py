@@ -122,9 +122,10 @@ def test_results_identical_on_a_dask_distributed_cluster(uncertain: Path) -> Non
     local = simulate(sc, _fixed(sc), 1500, seed=3, chunk=1500)
     with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
         from crisislab.simulate._run import simulate_spec
-        from crisislab.simulate import compile_arm, compile_spec
+        from crisislab.model import lower
+        from crisislab.simulate import compile_arm
 
-        spec = compile_spec(sc)
+        spec = lower(sc)
         remote = simulate_spec(spec, _fixed(sc), 1500, 3, compile_arm(spec, sc, []), chunk=400, scheduler=cluster.scheduler_address)
     pd.testing.assert_frame_equal(local.runs, remote.runs)
     np.testing.assert_array_equal(local.state_hist, remote.state_hist)

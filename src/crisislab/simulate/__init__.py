@@ -2,7 +2,7 @@
 
 Public surface: `simulate` (one arm → `Results`), `ArmRunner` and `evaluate_claims` (paired
 comparisons with common random numbers), `replay_timeline`, the `Policy` protocol with
-`FixedPolicy`, and `compile_spec` (scenario → the simulator's arrays). Randomness is counter-based
+`FixedPolicy`, and `compile_arm` (interventions → an `Arm`). Randomness is counter-based
 and keyed by (seed, run index): results do not depend on `workers` or `chunk`.
 """
 
@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from crisislab.model.rules import DEFAULT_CHUNK
+
 if TYPE_CHECKING:
     from crisislab.simulate._claims import ArmRunner, ClaimResult, describe_interventions, evaluate_claims
-    from crisislab.simulate._compile import InterventionError, compile_arm, compile_spec, split_interventions
+    from crisislab.simulate._compile import InterventionError, compile_arm, split_interventions
     from crisislab.simulate._policy import FixedPolicy, Node, Policy
     from crisislab.simulate._results import Results
-    from crisislab.simulate._spec import SimSpec
     from crisislab.simulate._stats import PairedEstimate, paired_difference, verdict, wilson_interval
 
 # Names are imported on first use (PEP 562): `import crisislab.simulate._cli` (every CLI start)
@@ -28,19 +29,16 @@ _LAZY = {
     "evaluate_claims": "_claims",
     "InterventionError": "_compile",
     "compile_arm": "_compile",
-    "compile_spec": "_compile",
     "split_interventions": "_compile",
     "FixedPolicy": "_policy",
     "Node": "_policy",
     "Policy": "_policy",
     "Results": "_results",
-    "SimSpec": "_spec",
     "PairedEstimate": "_stats",
     "paired_difference": "_stats",
     "verdict": "_stats",
     "wilson_interval": "_stats",
 }
-DEFAULT_CHUNK = 32_768  # same as _run.DEFAULT_CHUNK (checked in tests)
 
 
 def __getattr__(name: str) -> Any:
@@ -64,9 +62,7 @@ __all__ = [
     "PairedEstimate",
     "Policy",
     "Results",
-    "SimSpec",
     "compile_arm",
-    "compile_spec",
     "describe_interventions",
     "evaluate_claims",
     "paired_difference",
@@ -93,7 +89,8 @@ def simulate(
     `interventions`: force/forbid items (scenario `Intervention` models). A `set` item changes the
     game, so its policy must be re-solved: use `ArmRunner` with a solver for those.
     """
-    from crisislab.simulate._compile import InterventionError, compile_arm, compile_spec, split_interventions
+    from crisislab.model import lower
+    from crisislab.simulate._compile import InterventionError, compile_arm, split_interventions
     from crisislab.simulate._claims import describe_interventions
     from crisislab.simulate._run import simulate_spec
 
@@ -102,7 +99,7 @@ def simulate(
         raise InterventionError(
             "simulate(): `set` interventions change the game and need a re-solve; use ArmRunner(scenario, solve, ...)"
         )
-    spec = compile_spec(scenario)
+    spec = lower(scenario)
     arm = compile_arm(spec, scenario, rest)
     return simulate_spec(
         spec,

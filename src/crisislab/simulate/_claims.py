@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 
 from crisislab.errors import UserError
-from crisislab.simulate._compile import compile_arm, compile_spec, split_interventions
+from crisislab.model import lower
+from crisislab.simulate._compile import compile_arm, split_interventions
 from crisislab.simulate._policy import Policy
 from crisislab.simulate._results import Results
 from crisislab.simulate._run import DEFAULT_CHUNK, map_tasks, simulate_spec
@@ -180,7 +181,7 @@ class ArmRunner:
         self.workers, self.chunk, self.progress, self.scheduler = workers, chunk, progress, scheduler
         self._policies: dict[str, tuple[Any, Any, Policy]] = {}
         if base_policy is not None:
-            self._policies["{}"] = (scenario, compile_spec(scenario), base_policy)
+            self._policies["{}"] = (scenario, lower(scenario), base_policy)
         self._results: dict[str, Results] = {}
 
     def solved(self, overrides: dict[str, Any]) -> tuple[Any, Any, Policy]:
@@ -191,7 +192,7 @@ class ArmRunner:
             policy = None
             if getattr(self.solve, "prior_free", False):
                 policy = next((p for s0, _, p in self._policies.values() if _same_policy(s0, sc)), None)
-            hit = (sc, compile_spec(sc), policy if policy is not None else self.solve(sc))
+            hit = (sc, lower(sc), policy if policy is not None else self.solve(sc))
             self._policies[k] = hit
         return hit
 

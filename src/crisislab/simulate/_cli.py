@@ -304,7 +304,7 @@ def register(app: typer.Typer) -> None:
         """Solve, simulate, evaluate claims (with robustness), replay the timeline; write
         results.parquet, claims.csv, robustness.parquet and report.html."""
         from crisislab.report import write_report
-        from crisislab.simulate import compile_spec
+        from crisislab.model import lower
         from crisislab.simulate._claims import evaluate_claims, robustness_table
         from crisislab.simulate._run import progress_wanted
         from crisislab.simulate._timeline import replay_timeline
@@ -321,7 +321,7 @@ def register(app: typer.Typer) -> None:
         replay = None
         if tl_df is not None:
             _, _, pol = runner.solved({})
-            replay = replay_timeline(compile_spec(sc), pol, _events(tl_df), min(runs, 20_000), seed, chunk=chunk)
+            replay = replay_timeline(lower(sc), pol, _events(tl_df), min(runs, 20_000), seed, chunk=chunk)
         _, _, pol = runner.solved({})
         path = write_report(
             out, base, claims, replay, title=sc.title, description=sc.description, provenance=_provenance(runner),

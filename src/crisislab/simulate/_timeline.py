@@ -33,10 +33,10 @@ import pandas as pd
 from scipy.special import logsumexp
 
 from crisislab.errors import UserError
+from crisislab.model import Model
 from crisislab.simulate._engine import SCRIPT_FREE, Arm
 from crisislab.simulate._policy import Policy
 from crisislab.simulate._run import DEFAULT_CHUNK, simulate_spec
-from crisislab.simulate._spec import SimSpec
 
 __all__ = ["TimelineReplay", "events_to_script", "rank_share", "replay_timeline"]
 
@@ -78,7 +78,7 @@ def rank_share(sim: np.ndarray, obs: np.ndarray) -> float:
     return float((below + 0.5 * ties).sum() / (s.size * obs.size))
 
 
-def _round_of(spec: SimSpec, day: Any) -> int:
+def _round_of(spec: Model, day: Any) -> int:
     if spec.calendar_start is None or spec.days_per_round is None:
         raise UserError(f"scenario {spec.scenario_id}: a timeline needs `calendar:` to map dates to rounds")
     start = _dt.date.fromisoformat(spec.calendar_start)
@@ -86,14 +86,14 @@ def _round_of(spec: SimSpec, day: Any) -> int:
     return (d - start).days // spec.days_per_round + 1
 
 
-def _date_of(spec: SimSpec, round_: int) -> str:
+def _date_of(spec: Model, round_: int) -> str:
     if spec.calendar_start is None or spec.days_per_round is None:
         return ""
     start = _dt.date.fromisoformat(spec.calendar_start)
     return (start + _dt.timedelta(days=(round_ - 1) * spec.days_per_round)).isoformat()
 
 
-def events_to_script(spec: SimSpec, events: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+def events_to_script(spec: Model, events: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     """Script (int64 `(horizon, n_movers)`) and the events kept, from a table with columns
     `actor`, `action` and `round` or `date`. Rows whose action is empty are skipped. A kept event
     stands for all its mover's events in its round (`n_merged`; their `label`s joined by "; ")."""
@@ -131,7 +131,7 @@ def events_to_script(spec: SimSpec, events: pd.DataFrame) -> tuple[np.ndarray, p
 
 
 def replay_timeline(
-    spec: SimSpec,
+    spec: Model,
     policy: Policy,
     events: pd.DataFrame,
     runs: int,

@@ -23,7 +23,7 @@ from crisislab.model import rules
 
 if TYPE_CHECKING:
     from crisislab.model._canonical import canonical_bytes
-    from crisislab.model._cond import CondProgram
+    from crisislab.model._cond import CondProgram, compare, state_test
     from crisislab.model._lower import casualty_cdf, lower, lower_condition
     from crisislab.model._model import (
         Action,
@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 _LAZY = {
     "canonical_bytes": "_canonical",
     "CondProgram": "_cond",
+    "compare": "_cond",
+    "state_test": "_cond",
     "casualty_cdf": "_lower",
     "lower": "_lower",
     "lower_condition": "_lower",
@@ -81,7 +83,9 @@ __all__ = [
     "RedLine",
     "canonical_bytes",
     "casualty_cdf",
+    "compare",
     "lower",
     "lower_condition",
     "rules",
+    "state_test",
 ]

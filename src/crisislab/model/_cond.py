@@ -8,10 +8,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from crisislab.model.rules import CMP_NAMES, OP_AND, OP_NOT, OP_OR, OP_RL, OP_ROUND, OP_TRUE, OP_VAR
+from crisislab.model.rules import OP_AND, OP_NOT, OP_OR, OP_RL, OP_ROUND, OP_TRUE, OP_VAR
 
-__all__ = ["CondProgram", "StateTest"]
+__all__ = ["CondProgram", "StateTest", "compare", "state_test"]
 
+# Comparison functions in the order of `rules.CMP_NAMES`.
 _CMP_FUNCS = (np.equal, np.not_equal, np.less, np.less_equal, np.greater, np.greater_equal)
 _CMP_SCALAR = (operator.eq, operator.ne, operator.lt, operator.le, operator.gt, operator.ge)
 
@@ -150,9 +151,12 @@ def _not_test(inner: StateTest) -> StateTest:
     return lambda s, r: not inner(s, r)
 
 
-def always() -> StateTest:
-    """The test of an absent condition (None: always holds)."""
-    return _always
+def state_test(cond: CondProgram | None, n_vars: int) -> StateTest:
+    """`cond.state_test(n_vars)`, or a test that always holds for an absent condition (None)."""
+    return _always if cond is None else cond.state_test(n_vars)
 
 
-CMP_SCALAR = dict(zip(CMP_NAMES, _CMP_SCALAR, strict=True))
+def compare(cmp: int, x: int, y: int) -> bool:
+    """`x <cmp> y` for a comparison code (`CMP_NAMES[cmp]`)."""
+    return _CMP_SCALAR[cmp](x, y)
+

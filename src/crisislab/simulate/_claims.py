@@ -85,18 +85,18 @@ class SolverChoice:
             return self
         from dataclasses import replace
 
-        from crisislab.crisis import auto_grid, spec_from_scenario
+        from crisislab.crisis import auto_grid
         from crisislab.crisis._variants import compile_variant
 
-        return replace(self, grid=auto_grid(compile_variant(spec_from_scenario(scenario))))
+        return replace(self, grid=auto_grid(compile_variant(lower(scenario))))
 
     def __call__(self, scenario: Any) -> Policy:
         if self.kind == "crisis":
-            from crisislab.crisis import solve, spec_from_scenario
+            from crisislab.crisis import solve
             from crisislab.crisis._variants import compile_variant
             from crisislab.simulate._solution_policy import SolutionPolicy
 
-            return SolutionPolicy(solve(compile_variant(spec_from_scenario(scenario)), grid=self.grid), scenario)
+            return SolutionPolicy(solve(compile_variant(lower(scenario)), grid=self.grid), scenario)
         from crisislab.simulate._solution_policy import make_solver
 
         return make_solver(self.kind, self.grid)(scenario)  # type: ignore[arg-type]
@@ -104,11 +104,10 @@ class SolverChoice:
 
 def _same_policy(a: Any, b: Any) -> bool:
     """Scenarios `a` and `b` differ at most in priors (true or perceived)."""
-    from crisislab.crisis import spec_from_scenario
     from crisislab.crisis._variants import policy_unchanged
 
     try:
-        return policy_unchanged(spec_from_scenario(a), spec_from_scenario(b))
+        return policy_unchanged(lower(a), lower(b))
     except (ValueError, TypeError, KeyError):  # a scenario the crisis engine cannot represent
         return False
 

@@ -16,7 +16,6 @@ from typing import Any, Literal
 import numpy as np
 
 from crisislab.errors import UserError
-from crisislab.model import lower
 from crisislab.simulate._policy import Node, Policy, PolicyTable
 
 __all__ = ["POLICY_KINDS", "PolicyKind", "SolutionPolicy", "make_solver"]
@@ -32,8 +31,7 @@ class SolutionPolicy:
         self.solution = solution
         self.description = f"crisis engine: agent logit QRE on a {len(solution.grid)}-point belief grid"
         cg = solution.compiled
-        spec = lower(scenario)
-        self._first = np.array([sl.start for sl in spec.belief_slices], dtype=np.int64)
+        self._first = np.array([sl.start for sl in cg.model.belief_slices], dtype=np.int64)
         self.unreachable = 0  # nodes the engine did not enumerate (played uniformly; see strategy)
         self._table: SolutionTable | None = None
 
@@ -54,8 +52,8 @@ class SolutionPolicy:
         s = cg.lookup(d, cols)
         x = node.beliefs[:, self._first]
         n = cols.shape[0]
-        a = next(len(a.actions) for a in cg.spec.actors if a.id == mover)
-        k = next(len(a.types) for a in cg.spec.actors if a.id == mover)
+        j = cg.model.actors.index(mover)
+        a, k = int(cg.model.ladder(j).size), len(cg.model.types[j])
         out = np.full((n, k, a), 1.0 / a)
         ok = s >= 0
         if ok.any():

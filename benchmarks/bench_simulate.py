@@ -32,7 +32,8 @@ import numpy as np
 from scipy import stats
 
 from crisislab.scenario import load_scenario
-from crisislab.simulate import FixedPolicy, compile_spec
+from crisislab.model import lower
+from crisislab.simulate import FixedPolicy
 from crisislab.simulate._engine import Arm, simulate_chunk
 from crisislab.simulate._myopic import MyopicLogitPolicy
 from crisislab.simulate._solution_policy import SolutionPolicy
@@ -106,7 +107,7 @@ def main(argv: list[str]) -> None:
     from benchmarks.mesa_crisis import run_mesa
 
     sc = load_scenario(FLAGSHIP)
-    spec = compile_spec(sc)
+    spec = lower(sc)
     pol = _policy(args.policy, sc, spec, args.grid)
     # Warm-up: numba compilation (cached on disk after the first time) and, for the myopic
     # policy, its lazily built table on the states the runs reach. Both kernels give the same bits

@@ -18,12 +18,9 @@ any other `Policy`. Both draw the same uniforms at the same places.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-from numba import njit
 
 from crisislab.model import Action, CasualtyTable, Effect, Model
 from crisislab.model.rules import (
@@ -37,96 +34,16 @@ from crisislab.model.rules import (
     SLOT_ACTION,
     consequence_slot,
 )
+from crisislab.simulate._chunk import REPS_PER_CHUNK, Arm, ChunkResult, Cond, Force, hash_rows
+from crisislab.simulate._kernel_engine import kernel_chunk, kernel_inputs
 from crisislab.simulate._policy import Node, Policy
 from crisislab.simulate._rng import counter, run_keys, uniforms
 
 __all__ = ["Arm", "ChunkResult", "Cond", "Engine", "Force", "simulate_chunk"]
 
-# A condition over all runs at once: `cond(state (n, n_vars), round_, rl_status (n, n_rl)) -> bool (n,)`.
-# The model's conditions are `CondProgram`s; an arm's force may also be given as a Python callable
-# (the numpy reference engine then plays it, the compiled kernel cannot).
-Cond = Callable[[np.ndarray, int, np.ndarray], np.ndarray]
 # A Bayes update whose total likelihood is below this keeps the prior (an action the observer's
 # model deems impossible, e.g. a forced one, carries no information it can use).
 _TINY = 1e-300
-
-# Representative action sequences kept per chunk for the most-frequent-paths table (counts are
-# exact for every path via its hash; only the readable sequence is kept for the chunk's top paths).
-_REPS_PER_CHUNK = 64
-
-
-@njit(cache=True)
-def hash_rows(rows: np.ndarray) -> np.ndarray:
-    """FNV-1a-style 64-bit hash of each row of an int16 array `(n, L)` → uint64 `(n,)`."""
-    n, L = rows.shape
-    out = np.empty(n, dtype=np.uint64)
-    prime = np.uint64(1099511628211)
-    for i in range(n):
-        h = np.uint64(14695981039346656037)
-        for j in range(L):
-            h = (h ^ np.uint64(rows[i, j] + 2)) * prime
-        out[i] = h
-    return out
-
-
-@dataclass(frozen=True)
-class Force:
-    """Force `action` (global index) for mover `actor` at round `round_` (if set) or when `when` holds."""
-
-    actor: str
-    action: int
-    round_: int | None = None
-    when: Cond | None = None
-
-
-@dataclass(frozen=True)
-class Arm:
-    """Interventions that act inside the loop (parameter changes are compiled into the spec)."""
-
-    forces: tuple[Force, ...] = ()
-    forbidden: frozenset[int] = frozenset()
-    # A scripted path (timeline replay): int64 `(horizon, n_movers)`, the global action each move
-    # must take (-1: an environment actor does nothing / a strategic actor plays its default),
-    # or SCRIPT_FREE to leave the move to the model.
-    script: np.ndarray | None = None
-
-
-@dataclass
-class ChunkResult:
-    """Per-run arrays of one chunk plus additive aggregates.
-
-    `runs` int64 `(n,)`; `types` int8 `(n, n_actors)`; `outcome` int16 `(n,)`; `end_round` int16;
-    `casualties` int64 `(n, n_sides)`; `audience` float64 `(n, n_actors)`; `rl_status` int8
-    `(n, n_red_lines)` at the end; `actions` int16 `(n, horizon * n_movers)` executed action per
-    move (-1: none / run over) when paths were requested, else None; `state_hist` int64
-    `(horizon + 1, n_vars, n_levels)` counts of each variable's value after each round (runs that
-    ended keep their final state); `belief_sum` int64 `(horizon + 1, n_actors, n_belief)` sums of
-    quantized beliefs (`belief_sum_alive` over runs still going after the round, `n_alive` of
-    them, int64 `(horizon + 1,)`); `taken` bool `(n, n_actions)` whether each action was chosen at least once;
-    `run_steps` number of (run, move) pairs simulated; `loglik` float64 `(n,)` log-probability of
-    each run's choices (strategic actions under the mover's own strategy and true type, environment
-    moves under their rules; a forced action counts with the probability the model gave it);
-    `path_rows` per-move records when requested.
-    """
-
-    runs: np.ndarray
-    types: np.ndarray
-    outcome: np.ndarray
-    end_round: np.ndarray
-    casualties: np.ndarray
-    audience: np.ndarray
-    rl_status: np.ndarray
-    taken: np.ndarray
-    actions: np.ndarray | None
-    state_hist: np.ndarray
-    belief_sum: np.ndarray
-    belief_sum_alive: np.ndarray
-    n_alive: np.ndarray
-    run_steps: int
-    loglik: np.ndarray
-    path_hash: np.ndarray | None = None
-    path_reps: dict[int, tuple[int, ...]] = field(default_factory=dict)
-    path_rows: dict[str, np.ndarray] | None = None
 
 
 def _draw_categorical(p: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -182,8 +99,6 @@ def simulate_chunk(
     if engine not in ("auto", "kernel", "reference"):
         raise ValueError(f"engine must be one of auto, kernel, reference (got {engine!r})")
     if engine != "reference":
-        from crisislab.simulate._kernel_engine import kernel_chunk, kernel_inputs
-
         inputs = kernel_inputs(spec, policy, arm)
         if inputs is not None:
             return kernel_chunk(spec, inputs, seed, runs, record_actions, record_paths)
@@ -377,7 +292,7 @@ def _reference_chunk(
     if actions_rec is not None:
         path_hash = hash_rows(actions_rec)
         uniq, first, counts = np.unique(path_hash, return_index=True, return_counts=True)
-        top = np.argsort(-counts, kind="stable")[:_REPS_PER_CHUNK]
+        top = np.argsort(-counts, kind="stable")[:REPS_PER_CHUNK]
         path_reps = {int(uniq[i]): tuple(int(x) for x in actions_rec[first[i]]) for i in top}
     path_rows = None
     if rows is not None:

@@ -28,7 +28,7 @@ import numpy as np
 
 from crisislab.model import Model
 from crisislab.simulate import _specialise as sp
-from crisislab.simulate._engine import _REPS_PER_CHUNK, Arm, ChunkResult, hash_rows
+from crisislab.simulate._chunk import REPS_PER_CHUNK, Arm, ChunkResult, hash_rows
 from crisislab.simulate._kernels import PackedSpec, pack_spec, run_chunk
 from crisislab.simulate._policy import Policy, PolicyTable, belief_arrays
 from crisislab.simulate._rng import run_keys
@@ -229,7 +229,7 @@ def kernel_chunk(
     if actions_rec is not None:
         path_hash = hash_rows(actions_rec)
         uniq, first, counts = np.unique(path_hash, return_index=True, return_counts=True)
-        top = np.argsort(-counts, kind="stable")[:_REPS_PER_CHUNK]
+        top = np.argsort(-counts, kind="stable")[:REPS_PER_CHUNK]
         path_reps = {int(uniq[i]): tuple(int(x) for x in actions_rec[first[i]]) for i in top}
     path_rows = None
     if record_paths:

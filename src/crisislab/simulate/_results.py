@@ -18,7 +18,7 @@ import pandas as pd
 
 from crisislab.model import Model
 from crisislab.model.rules import BELIEF_QUANTUM, RL_STATUS_NAMES
-from crisislab.simulate._engine import ChunkResult
+from crisislab.simulate._chunk import ChunkResult
 
 __all__ = ["Results", "merge_chunks"]
 

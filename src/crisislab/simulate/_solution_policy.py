@@ -31,6 +31,10 @@ class SolutionPolicy:
         self.solution = solution
         self.description = f"crisis engine: agent logit QRE on a {len(solution.grid)}-point belief grid"
         cg = solution.compiled
+        # Strategies are indexed by the model's local action index: the scenario simulated must
+        # have the solved model's movers and ladders (the same lowering gives both).
+        ladders = tuple((who, tuple(a.id for a in scenario.actions_of(who))) for who in scenario.order)
+        _check_ladders(cg.model, ladders)
         self._first = np.array([sl.start for sl in cg.model.belief_slices], dtype=np.int64)
         self.unreachable = 0  # nodes the engine did not enumerate (played uniformly; see strategy)
         self._table: SolutionTable | None = None
@@ -62,6 +66,19 @@ class SolutionPolicy:
         # is played uniformly and counted, so that a mismatch shows instead of crashing a run.
         self.unreachable += int((~ok).sum())
         return out
+
+
+def _ladders(model: Any) -> tuple:
+    return tuple((mv.id, tuple(model.actions[x].id for x in mv.actions)) for mv in model.movers)
+
+
+def _check_ladders(solved: Any, ladders: tuple) -> None:
+    """UserError unless `ladders` ((mover id, action ids), in move order) are the solved model's."""
+    if _ladders(solved) != ladders:
+        raise UserError(
+            f"the crisis solution of {solved.scenario_id} does not fit the scenario simulated: its move order "
+            f"and ladders differ (solved {_ladders(solved)}; simulated {ladders}); solve the scenario simulated"
+        )
 
 
 def make_solver(kind: PolicyKind = "crisis", grid: int | str = "auto") -> Callable[[Any], Policy]:
@@ -97,6 +114,7 @@ class SolutionTable(PolicyTable):
     def __init__(self, policy: SolutionPolicy, spec):
         sol = policy.solution
         cg = sol.compiled
+        _check_ladders(cg.model, _ladders(spec))
         self._policy = policy
         self._cg = cg
         n_dec = cg.n_decisions

@@ -145,8 +145,6 @@ def lower(scenario: Any) -> Model:
         own_types = types[actor_index[a.actor]] if a.actor in actor_index else ()
         cost = a.cost.vector(own_types) if (a.cost is not None and own_types) else np.zeros(len(own_types))
         attribution, unattr, attr_i = None, None, -1
-        cas: list[CasualtyTable] = []
-        errs: list[ErrorEvent] = []
         becomes_errors: list[tuple[int, ErrorEvent]] = []
         others: list[tuple[int, CasualtyTable | ErrorEvent]] = []
         if len(a.consequences) > MAX_CONSEQUENCES:
@@ -155,9 +153,7 @@ def lower(scenario: Any) -> Model:
             )
         for ci, c in enumerate(a.consequences):
             if c.kind == "casualties":
-                cs = casualties(c)
-                cas.append(cs)
-                others.append((ci, cs))
+                others.append((ci, casualties(c)))
             elif c.kind == "attribution":
                 if attribution is None:  # a second attribution of one action is ignored
                     attribution, attr_i = float(c.probability.value), ci
@@ -170,7 +166,6 @@ def lower(scenario: Any) -> Model:
                     becomes=action_index[c.becomes] if c.becomes else -1,
                     casualties=tuple(casualties(x) for x in c.consequences),
                 )
-                errs.append(es)
                 (becomes_errors if es.becomes >= 0 else others).append((ci, es))
         actions.append(
             Action(
@@ -184,9 +179,6 @@ def lower(scenario: Any) -> Model:
                 available=cond(a.available),
                 attribution=attribution,
                 unattributed=unattr,
-                casualties=tuple(cas),
-                errors=tuple(errs),
-                intensity=None if a.intensity is None else float(a.intensity.value),
                 becomes_errors=tuple(becomes_errors),
                 other_consequences=tuple(others),
                 attribution_index=attr_i,

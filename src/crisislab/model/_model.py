@@ -123,8 +123,9 @@ class Action:
     and the first that fires replaces the act; otherwise the act's effect (or, with `attribution`
     = P(attributed) not None and an unattributed draw, `unattributed`) applies and then
     `other_consequences` (casualty tables and errors without `becomes`) in order.
-    `attribution_index` is the attribution's consequence index (-1 if none); consequence indices
-    name RNG slots (`crisislab.model.rules`).
+    `attribution_index` is the attribution's consequence index (-1 if none; the list's first
+    attribution counts, a later one is ignored); consequence indices name RNG slots
+    (`crisislab.model.rules`).
     """
 
     id: str
@@ -137,9 +138,6 @@ class Action:
     available: CondProgram | None
     attribution: float | None
     unattributed: Effect | None
-    casualties: tuple[CasualtyTable, ...]
-    errors: tuple[ErrorEvent, ...]
-    intensity: float | None = None
     becomes_errors: tuple[tuple[int, ErrorEvent], ...] = ()
     other_consequences: tuple[tuple[int, CasualtyTable | ErrorEvent], ...] = ()
     attribution_index: int = -1

@@ -40,7 +40,7 @@ from crisislab.model.rules import (
     RL_INACTIVE,
     RL_PENDING,
     SCRIPT_FREE,
-    SLOTS_PER_DEPTH,
+    consequence_slot,
 )
 from crisislab.simulate._rng import _GOLDEN, _M2, _fmix
 
@@ -611,9 +611,8 @@ def _casualty(ci, u, xi, xf, state, casualties, lohi) -> None:
         state[into] = min(state[into] + k, lohi[1, into])
 
 
-@njit(cache=True, inline="always")
-def _slot(depth: int, ci: int, sub: int) -> int:
-    return 1 + depth * SLOTS_PER_DEPTH + 8 * ci + sub
+# The RNG slot of a consequence (`crisislab.model.rules.consequence_slot`, compiled into the kernel).
+_slot = njit(inline="always")(consequence_slot)
 
 
 @njit(cache=True, inline="always")

@@ -64,10 +64,6 @@ class Effect:
     set_mask: np.ndarray
     set_value: np.ndarray
 
-    @staticmethod
-    def none(n_vars: int) -> Effect:
-        return Effect(_ro(np.zeros(n_vars, np.int64)), _ro(np.zeros(n_vars, bool)), _ro(np.zeros(n_vars, np.int64)))
-
     @property
     def is_noop(self) -> bool:
         return not self.add.any() and not self.set_mask.any()
@@ -318,10 +314,6 @@ class Model:
             if a.id == action_id:
                 return i
         raise KeyError(action_id)
-
-    def actor_actions(self, actor: str) -> np.ndarray:
-        """Global indices of `actor`'s ladder, in ladder order: int64 `(n_actions_actor,)`."""
-        return np.array([i for i, a in enumerate(self.actions) if a.actor == actor], dtype=np.int64)
 
     # ----- priors and beliefs -----------------------------------------------------------------
     @property

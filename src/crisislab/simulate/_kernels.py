@@ -511,7 +511,7 @@ def _state_key(state, rls, left, offset, radix, n_rl) -> np.int64:
 def _table_sigma(block, n_nodes, ka, g, row, b) -> np.int64:
     """Where σ[k, a] of perceived game g at table row `row` (a (state, decision) pair) and
     belief-grid node b starts in the flat strategy array: the mover's strategy per own type k
-    and action a (table ladder order) is `sigma_flat[offset + k * a_max + a]`. `block`: int64
+    and action a (the model's local action index) is `sigma_flat[offset + k * a_max + a]`. `block`: int64
     `(n_games, n_rows)`, each row's block of `n_nodes` nodes of `ka` = k_max * a_max values."""
     return (block[g, row] * n_nodes + b) * ka
 

@@ -91,3 +91,17 @@ def test_layers():
         for dep in graph.find_modules_directly_imported_by(mod):
             top = ".".join(dep.split(".")[:2])
             assert top in allowed, (mod, dep)
+
+
+def test_a_solution_refuses_a_scenario_with_other_ladders():
+    """Both engines index strategies by the model's local action index, so a solution can only be
+    simulated with the scenario it was solved from (same move order and ladders)."""
+    from crisislab.crisis import compile_scenario, solve
+    from crisislab.errors import UserError
+    from crisislab.simulate._solution_policy import SolutionPolicy
+
+    tiny = load_scenario(ROOT / "tests" / "crisis" / "data" / "tiny.yaml")
+    sol = solve(compile_scenario(tiny, horizon=1), grid=3)
+    SolutionPolicy(sol, tiny)  # its own scenario fits
+    with pytest.raises(UserError, match="does not fit the scenario simulated"):
+        SolutionPolicy(sol, load_scenario(ROOT / "tests" / "crisis" / "data" / "spiral.yaml"))

@@ -68,7 +68,7 @@ def peers(repeats: int) -> None:
     for path, H, G in cases:
         scn = load_scenario(ROOT / path)
         cg = compile_scenario(scn, horizon=H)
-        lam = np.array([a.lam for a in cg.spec.actors])
+        lam = np.array(cg.model.lam)
         u = unroll(cg, scale=lam / lam.max())
         t_c, sol = _median(lambda: solve(cg, grid=G, hypergame=False), repeats)  # noqa: B023
         t_e, q = _median(lambda: logit_qre_at(u.game, float(lam.max())), repeats)  # noqa: B023
@@ -145,7 +145,7 @@ def flagship(horizons: list[int], grids: list[int]) -> None:
     B = 51 * 51
     nT = cg.n_actors * int(np.prod(cg.n_types))
     nodes51 = classes * B * 2
-    a_max = max(len(a.actions) for a in cg.spec.actors)
+    a_max = max(int(cg.model.ladder(j).size) for j in range(cg.n_actors))
     cost = statistics.median(per_node)
     its = statistics.median(its_node)
     fma = nnz * B * nT
@@ -180,15 +180,15 @@ def scenarios(grid: int) -> None:
 def compile_times(repeats: int) -> None:
     """Cold compiles of the flagship (no disk cache): the full horizon, a robustness draw (new
     probabilities, so a new compile), and the plain reference path without reuse (`reuse=False`)."""
-    from crisislab.crisis import spec_from_scenario
+    from crisislab.model import lower
     from crisislab.crisis._compile import _compile_uncached
     from crisislab.scenario import load_scenario
 
     scn = load_scenario(ROOT / "scenarios" / "us-iran-2019-2020.yaml")
     cases = [
-        ("flagship", spec_from_scenario(scn), True),
-        ("flagship, robustness draw", spec_from_scenario(scn.sample_parameters(np.random.default_rng(1))), True),
-        ("flagship, reuse=False", spec_from_scenario(scn), False),
+        ("flagship", lower(scn), True),
+        ("flagship, robustness draw", lower(scn.sample_parameters(np.random.default_rng(1))), True),
+        ("flagship, reuse=False", lower(scn), False),
     ]
     print(f"Compile (no disk cache), median of {repeats}")
     hdr = f"{'case':<28}{'states':>8}{'branches':>10}{'wall s':>8}{'cpu s':>8}"

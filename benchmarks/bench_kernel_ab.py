@@ -57,14 +57,14 @@ def flagship_chunk(policy: str, grid: int, runs: int):
     """(spec, kernel inputs, run keys) of one chunk of flagship runs under `policy` (crisis solved on
     `grid`), after one call that compiles the kernel and fills a lazily tabulated policy."""
     from benchmarks.bench_simulate import FLAGSHIP, _policy
+    from crisislab.model import lower
     from crisislab.scenario import load_scenario
     from crisislab.simulate import _kernel_engine as ke
-    from crisislab.simulate import compile_spec
     from crisislab.simulate._engine import Arm
     from crisislab.simulate._rng import run_keys
 
     scenario = load_scenario(ROOT / FLAGSHIP)
-    spec = compile_spec(scenario)
+    spec = lower(scenario)
     inp = ke.kernel_inputs(spec, _policy(policy, scenario, spec, grid), Arm())
     idx = np.arange(runs, dtype=np.int64)
     with general_kernel():

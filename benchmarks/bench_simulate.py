@@ -32,11 +32,12 @@ import numpy as np
 from scipy import stats
 
 from crisislab.scenario import load_scenario
-from crisislab.simulate import FixedPolicy, compile_spec
+from crisislab.model import lower
+from crisislab.simulate import FixedPolicy
 from crisislab.simulate._engine import Arm, simulate_chunk
 from crisislab.simulate._myopic import MyopicLogitPolicy
 from crisislab.simulate._solution_policy import SolutionPolicy
-from crisislab.simulate._run import simulate_spec
+from crisislab.simulate._run import simulate_model
 
 FLAGSHIP = "scenarios/us-iran-2019-2020.yaml"
 
@@ -106,7 +107,7 @@ def main(argv: list[str]) -> None:
     from benchmarks.mesa_crisis import run_mesa
 
     sc = load_scenario(FLAGSHIP)
-    spec = compile_spec(sc)
+    spec = lower(sc)
     pol = _policy(args.policy, sc, spec, args.grid)
     # Warm-up: numba compilation (cached on disk after the first time) and, for the myopic
     # policy, its lazily built table on the states the runs reach. Both kernels give the same bits
@@ -114,7 +115,7 @@ def main(argv: list[str]) -> None:
     # flagship's shape here if this machine has not done it yet (`_kernel_engine`).
     def ours(kernel: str):
         os.environ["CRISISLAB_KERNEL"] = kernel
-        return simulate_spec(spec, pol, args.runs, args.seed, Arm(), record_actions=False)
+        return simulate_model(spec, pol, args.runs, args.seed, Arm(), record_actions=False)
 
     warm = {}
     for kernel in ("general", "specialised"):
@@ -166,7 +167,7 @@ def main(argv: list[str]) -> None:
     print("\nscaling with N (horizon as written), specialised kernel:")
     print(f"{'runs':>10}{'run-steps':>14}{'median s':>11}{'steps/s':>15}{'steps/cpu-s':>15}")
     for n in (1_000, 10_000, 100_000, args.runs):
-        t, c, r = _median_time(lambda n=n: simulate_spec(spec, pol, n, args.seed, Arm(), record_actions=False), args.repeats)
+        t, c, r = _median_time(lambda n=n: simulate_model(spec, pol, n, args.seed, Arm(), record_actions=False), args.repeats)
         print(f"{n:>10}{r.run_steps:>14}{t:>11.3f}{r.run_steps / t:>15,.0f}{r.run_steps / max(c, 1e-9):>15,.0f}")
     # Each horizon is another shape for a specialised kernel (another compile): the general one here.
     os.environ["CRISISLAB_KERNEL"] = "general"
@@ -174,8 +175,8 @@ def main(argv: list[str]) -> None:
     print(f"{'horizon':>10}{'run-steps':>14}{'median s':>11}{'steps/s':>15}{'steps/cpu-s':>15}")
     for h in sorted({max(1, spec.horizon // 4), spec.horizon // 2, spec.horizon}):
         short = dataclasses.replace(spec, horizon=h)
-        simulate_spec(short, pol, 2_000, args.seed, Arm(), record_actions=False)  # same table; new spec packing
+        simulate_model(short, pol, 2_000, args.seed, Arm(), record_actions=False)  # same table; new spec packing
         t, c, r = _median_time(
-            lambda s=short: simulate_spec(s, pol, 100_000, args.seed, Arm(), record_actions=False), args.repeats
+            lambda s=short: simulate_model(s, pol, 100_000, args.seed, Arm(), record_actions=False), args.repeats
         )
         print(f"{h:>10}{r.run_steps:>14}{t:>11.3f}{r.run_steps / t:>15,.0f}{r.run_steps / max(c, 1e-9):>15,.0f}")

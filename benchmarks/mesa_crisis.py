@@ -2,7 +2,7 @@
 
 One Mesa `Model` per run; one `Agent` per slot of the move order (strategic actors and environment
 actors); `Model.step()` is one round in which every agent moves in order until an outcome ends the
-run. Agents read the same compiled `SimSpec` (conditions, effects, chance consequences, red lines)
+run. Agents read the same `crisislab.model.Model` (conditions, effects, chance consequences, red lines)
 and ask the same `Policy` for their strategy at their single node, as an agent-based model would,
 and draw their randomness from the model's seeded `random.Random`. It is written for clarity, the
 way such a model is usually written, and is the baseline the vectorized simulator is measured
@@ -16,8 +16,8 @@ import bisect
 import mesa
 import numpy as np
 
-from crisislab.simulate._policy import Node, Policy
-from crisislab.simulate._spec import (
+from crisislab.model import Effect, Model
+from crisislab.model.rules import (
     OP_AND,
     OP_NOT,
     OP_OR,
@@ -28,9 +28,8 @@ from crisislab.simulate._spec import (
     RL_FAILED,
     RL_INACTIVE,
     RL_PENDING,
-    Effect,
-    SimSpec,
 )
+from crisislab.simulate._policy import Node, Policy
 
 __all__ = ["CrisisRun", "run_mesa"]
 
@@ -165,7 +164,7 @@ class MoverAgent(mesa.Agent):
 class CrisisRun(mesa.Model):
     """One run of the crisis."""
 
-    def __init__(self, spec: SimSpec, policy: Policy, seed: int):
+    def __init__(self, spec: Model, policy: Policy, seed: int):
         super().__init__(seed=seed)
         self.spec, self.policy = spec, policy
         self.types = []
@@ -244,7 +243,7 @@ class CrisisRun(mesa.Model):
                 return
 
 
-def run_mesa(spec: SimSpec, policy: Policy, runs: int, seed: int) -> tuple[np.ndarray, int]:
+def run_mesa(spec: Model, policy: Policy, runs: int, seed: int) -> tuple[np.ndarray, int]:
     """Outcome index per run (int64 `(runs,)`) and the number of run-steps, one Mesa model per run."""
     out = np.empty(runs, dtype=np.int64)
     steps = 0

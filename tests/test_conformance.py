@@ -170,19 +170,18 @@ def solve_model(scenario: Scenario, grid: int) -> tuple[Model, object]:
 
     cg = compile_scenario(scenario)
     sol = solve(cg, grid=grid)
-    spec = cg.spec
-    n_vars = len(spec.vars)
-    order = tuple(spec.actors[i].id if kind == "actor" else spec.env_actors[i].id for kind, i in spec.order)
+    lowered = cg.model
+    n_vars = lowered.n_vars
     disc = np.asarray(cg.disc, dtype=np.float64)
     model = Model(
-        actors=tuple(a.id for a in spec.actors),
-        types=tuple(tuple(a.types) for a in spec.actors),
+        actors=tuple(lowered.actors),
+        types=tuple(tuple(t) for t in lowered.types),
         prior=np.asarray(cg.prior),
-        actions=tuple(tuple(spec.actions[g].id for g in a.actions) for a in spec.actors),
-        order=order,
+        actions=tuple(tuple(lowered.actions[g].id for g in lowered.ladder(j)) for j in range(lowered.n_actors)),
+        order=tuple(mv.id for mv in lowered.movers),
         var_ids=tuple(cg.columns[:n_vars]),
-        var_lo=np.array([v.lo for v in spec.vars], dtype=np.int64),
-        var_hi=np.array([v.hi for v in spec.vars], dtype=np.int64),
+        var_lo=np.asarray(lowered.lo, dtype=np.int64),
+        var_hi=np.asarray(lowered.hi, dtype=np.int64),
         outcomes=tuple(cg.outcomes),
         dec_round=np.asarray(cg.dec_round),
         dec_slot=np.asarray(cg.dec_slot),

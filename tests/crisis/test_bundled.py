@@ -29,7 +29,7 @@ AGREE = 1e-3  # agreement with the exact logit QRE at a fine grid
 def test_truncated_scenario_agrees_with_exact_logit_qre(name, horizon, grid):
     scn = bundled(name)
     cg = compile_scenario(scn, horizon=min(horizon, scn.horizon))
-    lam = np.array([a.lam for a in cg.spec.actors])
+    lam = np.array(cg.model.lam)
     # per-actor precisions: scale each actor's payoffs by λ_i / λ_max and solve the tree at λ_max
     u = unroll(cg, scale=lam / lam.max())
     exact = logit_qre_at(u.game, float(lam.max()))
@@ -45,9 +45,7 @@ def test_kydd_cooperates_iff_trust_reaches_the_threshold():
     # (DD - CD) / [(CC - DC) + (DD - CD)] = (1 - 0) / ((3 - 1) + (1 - 0)) = 1/3 (kydd-trust-spiral.yaml).
     # At the threshold the two actions are exactly indifferent, so the logit choice is 1/2 at any λ.
     sol = solve(compile_scenario(bundled("kydd-trust-spiral")), grid=49)  # 1/3 is a grid point
-    coop = sol.compiled.spec.actors[0].actions.index(
-        next(i for i, a in enumerate(sol.compiled.spec.actions) if a.id == "a_cooperate")
-    )
+    coop = [sol.compiled.model.actions[x].id for x in sol.compiled.model.ladder(0)].index("a_cooperate")
     p = np.array([0.25, 1 / 3, 0.45])
     x = np.column_stack([np.full(3, 0.5), p])
     sig = sol.strategy("A", 0, np.zeros(3, dtype=np.int64), x)[:, 0, coop]  # trustworthy A
@@ -65,7 +63,7 @@ def test_fearon_audience_cost_signalling_approaches_the_pbe():
     for lam in (10.0, 50.0):
         s2 = scn.with_overrides({"actors.A.lam": lam, "actors.B.lam": lam})
         sol = solve(compile_scenario(s2), grid=161, lam_steps=32, maxit=2000)
-        ids = [sol.compiled.spec.actions[i].id for i in sol.compiled.spec.actors[0].actions]
+        ids = [sol.compiled.model.actions[i].id for i in sol.compiled.model.ladder(0)]
         sig = sol.strategy("A", 0, np.array([0]), np.array([[0.3, 1.0]]))[0]
         threat_res, bluff = sig[0, ids.index("a_threaten")], sig[1, ids.index("a_threaten")]
         post = 0.3 * threat_res / (0.3 * threat_res + 0.7 * bluff)
@@ -84,7 +82,7 @@ def test_war_of_attrition_quitting_threshold(rate, quits):
     )
     sol = solve(compile_scenario(scn), grid=11)
     cg = sol.compiled
-    ids = [cg.spec.actions[i].id for i in cg.spec.actors[0].actions]
+    ids = [cg.model.actions[i].id for i in cg.model.ladder(0)]
     for d in range(cg.n_decisions):
         p_quit = sol.strategy("A", d, np.zeros(1, dtype=np.int64), np.ones((1, 1)))[0, 0, ids.index("a_quit")]
         if quits:

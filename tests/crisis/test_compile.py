@@ -6,15 +6,12 @@ import os
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from scipy import stats
 
-from crisislab.crisis import compile_scenario, compile_spec, spec_from_scenario
+from crisislab.crisis import compile_model, compile_scenario
 from crisislab.crisis._compile import _compile_uncached
-from crisislab.crisis._cond import OPS, compile_cond, evaluate
-from crisislab.crisis._spec import ActorSpec
 from crisislab.errors import SolverError
+from crisislab.model import lower
 
 from .conftest import bundled
 
@@ -74,12 +71,12 @@ def test_red_line_failure_pays_audience_cost_once(spiral_cg):
 def test_casualty_buckets_follow_the_negative_binomial(spiral):
     # b_strike: deaths ~ NB(mean 0.5, size 1) into `deaths` (max 2): P(+0), P(+1), P(>=2).
     cg = compile_scenario(spiral, horizon=2)
-    spec = cg.spec
+    model = cg.model
     d = cg.decision_index(1, 2)  # B's move in round 1 (order A, P, B)
     n = 1.0
     pmf = stats.nbinom.pmf([0, 1], n, n / (n + 0.5))
     expected = {0: pmf[0], 1: pmf[1], 2: 1 - pmf.sum()}
-    b_strike = [spec.actions[x].id for x in spec.actors[1].actions].index("b_strike")
+    b_strike = [model.actions[x].id for x in model.ladder(1)].index("b_strike")
     A = cg.avail[d].shape[1]
     states = cg.states[cg.dec_states[d]]
     s = int(np.nonzero(states[:, 1] == 0)[0][0])  # a state with no deaths yet
@@ -101,13 +98,13 @@ def test_casualty_buckets_follow_the_negative_binomial(spiral):
 
 
 def test_more_than_two_types_is_rejected(tiny):
-    spec = spec_from_scenario(tiny)
-    a0 = spec.actors[0]
-    three = ActorSpec(a0.id, a0.lam, ("x", "y", "z"), (0.2, 0.3, 0.5), a0.actions)
     from dataclasses import replace
 
+    model = lower(tiny)
+    three = replace(model, types=(("x", "y", "z"), *model.types[1:]),
+                    true_prior=(np.array([0.2, 0.3, 0.5]), *model.true_prior[1:]))
     with pytest.raises(SolverError, match="at most 2 types"):
-        compile_spec(replace(spec, actors=(three, *spec.actors[1:])))
+        compile_model(three)
 
 
 def test_compilation_is_cached_across_rounds(spiral):
@@ -120,23 +117,23 @@ def test_compilation_is_cached_across_rounds(spiral):
 
 
 def test_compile_cache_round_trip_and_key(spiral, tmp_path, monkeypatch):
-    """The disk cache returns the same tables (read-only), and a changed spec gets its own entry."""
+    """The disk cache returns the same tables (read-only), and a changed model gets its own entry."""
     monkeypatch.setenv("CRISISLAB_CACHE_DIR", str(tmp_path))
     monkeypatch.delenv("CRISISLAB_NO_CACHE", raising=False)
-    spec = spec_from_scenario(spiral)
-    first = compile_spec(spec)  # miss: compiles and writes
+    model = lower(spiral)
+    first = compile_model(model)  # miss: compiles and writes
     assert len(list((tmp_path / "compiled").glob("*.pkl"))) == 1
-    second = compile_spec(spec)  # hit: unpickled
+    second = compile_model(lower(spiral))  # hit (an equal model, another object): unpickled
     assert second is not first
     for d in range(first.n_decisions):
         for name in ("avail", "row_ptr", "nxt", "prob", "reward"):
             a, b = getattr(first, name)[d], getattr(second, name)[d]
             np.testing.assert_array_equal(a, b)
             assert not b.flags.writeable
-    compile_spec(spec.with_horizon(spec.horizon - 1))  # another key, another entry
+    compile_model(model.with_horizon(model.horizon - 1))  # another key, another entry
     assert len(list((tmp_path / "compiled").glob("*.pkl"))) == 2
     monkeypatch.setenv("CRISISLAB_NO_CACHE", "1")
-    compile_spec(spec.with_horizon(1))
+    compile_model(model.with_horizon(1))
     assert len(list((tmp_path / "compiled").glob("*.pkl"))) == 2
 
 
@@ -144,17 +141,17 @@ def test_compile_cache_stays_under_its_budget(spiral, tmp_path, monkeypatch):
     """Past CRISISLAB_CACHE_GIB the least recently used entries go; the newest one always stays."""
     monkeypatch.setenv("CRISISLAB_CACHE_DIR", str(tmp_path))
     monkeypatch.delenv("CRISISLAB_NO_CACHE", raising=False)
-    spec = spec_from_scenario(spiral)
-    compile_spec(spec.with_horizon(3))
+    model = lower(spiral)
+    compile_model(model.with_horizon(3))
     (old,) = (tmp_path / "compiled").glob("*.pkl")
     os.utime(old, (1, 1))  # long unused
     monkeypatch.setenv("CRISISLAB_CACHE_GIB", str(1.01 * old.stat().st_size / 2**30))  # room for one
-    compile_spec(spec.with_horizon(2))
+    compile_model(model.with_horizon(2))
     (new,) = (tmp_path / "compiled").glob("*.pkl")
     assert new != old
-    compile_spec(spec.with_horizon(2))  # a hit marks the entry as used...
+    compile_model(model.with_horizon(2))  # a hit marks the entry as used...
     monkeypatch.setenv("CRISISLAB_CACHE_GIB", "0")  # ...but a zero budget keeps only the entry just written
-    compile_spec(spec.with_horizon(1))
+    compile_model(model.with_horizon(1))
     (last,) = (tmp_path / "compiled").glob("*.pkl")
     assert last not in (old, new)
 
@@ -177,10 +174,10 @@ def test_reuse_gives_the_reference_tables_bit_for_bit(spiral, name, horizon, dra
     scn = spiral if name == "spiral" else bundled(name)
     if draw is not None:  # a robustness draw: other probabilities and dispersions
         scn = scn.sample_parameters(np.random.default_rng(draw))
-    spec = spec_from_scenario(scn)
+    model = lower(scn)
     if horizon is not None:
-        spec = spec.with_horizon(horizon)
-    fast, ref = _compile_uncached(spec), _compile_uncached(spec, reuse=False)
+        model = model.with_horizon(horizon)
+    fast, ref = _compile_uncached(model), _compile_uncached(model, reuse=False)
     assert fast.n_decisions == ref.n_decisions
     for name_ in ("states", "disc", "init_nxt", "init_prob", "init_reward"):
         a, b = getattr(fast, name_), getattr(ref, name_)
@@ -198,31 +195,3 @@ def test_reuse_gives_the_reference_tables_bit_for_bit(spiral, name, horizon, dra
         nxt = fast.nxt[d]
         n_next = fast.n_states(d + 1) if d + 1 < fast.n_decisions else 0
         assert ((nxt >= -len(fast.outcomes)) & (nxt < n_next)).all()
-
-
-_COND_LEAF = st.one_of(
-    st.tuples(st.just("var"), st.integers(0, 2), st.sampled_from(sorted(OPS)), st.integers(-1, 3)),
-    st.tuples(st.just("round"), st.sampled_from(sorted(OPS)), st.integers(0, 4)),
-    st.tuples(st.just("red_line"), st.integers(0, 1), st.integers(0, 3)),
-    st.just(("true",)),
-)
-_CONDS = st.recursive(
-    _COND_LEAF,
-    lambda inner: st.one_of(
-        st.tuples(st.sampled_from(["all", "any"]), st.lists(inner, max_size=3).map(tuple)),
-        st.tuples(st.just("not"), inner),
-    ),
-    max_leaves=8,
-)
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    cond=st.one_of(st.none(), _CONDS),
-    state=st.tuples(*[st.integers(-1, 3)] * 3, *[st.integers(0, 3)] * 2),
-    round_=st.integers(1, 5),
-)
-def test_compiled_conditions_agree_with_evaluate(cond, state, round_):
-    """Compilation tests conditions through closures (`compile_cond`); they must say what the
-    reference interpreter `evaluate` says, on any condition tree (3 variables, 2 red lines)."""
-    assert compile_cond(cond, 3)(state, round_) == evaluate(cond, state, round_, 3)

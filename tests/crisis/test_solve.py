@@ -7,11 +7,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from crisislab.crisis import Solution, compile_scenario, compile_spec, perceived_spec, solve, spec_from_scenario
+from crisislab.crisis import Solution, compile_model, compile_scenario, solve
 from crisislab.crisis._solution import _to_json
 from crisislab.crisis._unroll import crisis_profile, unroll
 from crisislab.efg._logit import logit_qre_at
 from crisislab.errors import SolverError
+from crisislab.model import canonical_bytes, lower
 
 AGREE = 1e-3  # crisis engine vs exact logit QRE at a fine grid
 
@@ -26,8 +27,8 @@ def tiny_exact(tiny):
     """Exact agent logit QRE (efg layer, traced principal branch) of the tiny crisis at H = 2."""
     cg = compile_scenario(tiny, horizon=2)
     u = unroll(cg)
-    lam = float(cg.spec.actors[0].lam)
-    assert all(a.lam == lam for a in cg.spec.actors)  # one λ: no payoff scaling needed
+    lam = float(cg.model.lam[0])
+    assert all(x == lam for x in cg.model.lam)  # one λ: no payoff scaling needed
     q = logit_qre_at(u.game, lam)
     assert q.success
     return cg, u, q.profile
@@ -58,7 +59,7 @@ def test_agreement_at_three_rounds_with_a_red_line_and_chance(spiral):
 def test_correct_perception_is_the_common_prior_solution(tiny):
     sol = solve(compile_scenario(tiny), grid=11)
     assert list(sol.game_of) == [0, 0]
-    prior = [a.prior[0] for a in sol.compiled.spec.actors]
+    prior = [p[0] for p in sol.compiled.model.true_prior]
     np.testing.assert_allclose(sol.mu0, [prior, prior])
 
 
@@ -70,8 +71,8 @@ def test_hypergame_solves_each_perceived_game(spiral):
     np.testing.assert_allclose(sol.mu0[1], [0.2, 0.3])
     np.testing.assert_allclose(sol.mu0[0], [0.6, 0.3])
     # B's game equals solving B's perceived scenario from scratch (payoffs patched == recompiled)
-    spec_b, _ = perceived_spec(cg.spec, 1)
-    direct = solve(compile_spec(spec_b), grid=11)
+    model_b, _ = cg.model.perceived(1)
+    direct = solve(compile_model(model_b), grid=11)
     for d in range(cg.n_decisions):
         np.testing.assert_allclose(_table(sol, 1, d), _table(direct, 0, d), atol=1e-6)
     # and it differs from A's (true) game where war payoffs matter
@@ -131,9 +132,10 @@ def test_save_load_round_trip(tmp_path, spiral):
             np.testing.assert_array_equal(_table(back, g, d), _table(sol, g, d))
     x = np.array([[0.37, 0.52]])
     np.testing.assert_array_equal(back.strategy("B", 1, np.array([0]), x), sol.strategy("B", 1, np.array([0]), x))
-    # the resolved spec travels in the JSON metadata, unchanged
-    assert _to_json(back.compiled.spec) == _to_json(sol.compiled.spec)
-    np.testing.assert_array_equal(back.compiled.spec.terminal, sol.compiled.spec.terminal)
+    # the model travels in the JSON metadata, unchanged (dtypes, read-only arrays, condition programs)
+    assert _to_json(back.compiled.model) == _to_json(sol.compiled.model)
+    assert canonical_bytes(back.compiled.model) == canonical_bytes(sol.compiled.model)
+    assert not back.compiled.model.lo.flags.writeable
 
 
 def test_strategy_rows_are_distributions_over_available_actions(spiral):
@@ -169,10 +171,10 @@ def test_a_horizon_below_one_round_is_refused(tiny):
 
 
 def test_lambda_beyond_continuation_is_refused(tiny):
-    spec = spec_from_scenario(tiny)
-    huge = replace(spec, actors=(replace(spec.actors[0], lam=1e9), spec.actors[1]))
+    model = lower(tiny)
+    huge = replace(model, lam=np.array([1e9, *model.lam[1:]]))
     with pytest.raises(SolverError, match=r"actors\.A\.lam.*smaller λ"):
-        solve(compile_spec(huge), grid=11)
+        solve(compile_model(huge), grid=11)
 
 
 def test_non_convergence_is_flagged_with_advice(tiny):

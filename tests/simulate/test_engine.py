@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
+from crisislab.model import casualty_cdf, lower
 from crisislab.scenario import load_scenario
-from crisislab.simulate import FixedPolicy, compile_spec, simulate
-from crisislab.simulate._compile import casualty_cdf
+from crisislab.simulate import FixedPolicy, simulate
 from crisislab.simulate._rng import counter, run_keys, uniforms
 
 MINI = Path(__file__).with_name("mini.yaml")
@@ -187,7 +187,7 @@ def test_casualty_table_has_the_stated_mean_and_variance(mean: float, dispersion
 
 
 def test_spec_reads_the_scenario(mini) -> None:
-    spec = compile_spec(mini)
+    spec = lower(mini)
     assert spec.actors == ("US", "Iran")
     assert [m.id for m in spec.movers] == ["Iran", "KH", "US"]
     # Iran's perceived prior about the US (0.2, 0.8) and the true priors elsewhere.
@@ -201,7 +201,7 @@ def test_contradictory_interventions_built_in_code_are_user_errors(mini) -> None
     from crisislab.scenario import Forbid, ForbidSpec, Force, ForceSpec
     from crisislab.simulate import InterventionError, compile_arm
 
-    spec = compile_spec(mini)
+    spec = lower(mini)
     strike = Forbid(forbid=ForbidSpec(actor="US", action="us_strike"))
     wait = Forbid(forbid=ForbidSpec(actor="US", action="us_wait"))
     with pytest.raises(InterventionError, match="'us_strike' is both forced and forbidden") as info:

@@ -11,8 +11,9 @@ import pytest
 from scipy.special import logsumexp
 
 from crisislab.scenario import load_scenario
-from crisislab.simulate import FixedPolicy, compile_spec, simulate
 from crisislab.analysis._replay import replay_timeline
+from crisislab.model import lower
+from crisislab.simulate import FixedPolicy, simulate
 
 MINI = Path(__file__).with_name("mini.yaml")
 US_SIGMA = np.array([[0.3, 0.7], [0.8, 0.2]])
@@ -36,7 +37,7 @@ def test_replay_log_likelihood_closed_form() -> None:
     pol = FixedPolicy({"US": US_SIGMA, "Iran": IRAN_SIGMA})
     # One round scripted: Iran attacks (slot 0), KH does nothing (slot 1), US waits (slot 2).
     events = pd.DataFrame({"round": [1], "actor": ["Iran"], "action": ["ir_attack"]})
-    rep = replay_timeline(compile_spec(sc), pol, events, 4000, seed=1)
+    rep = replay_timeline(lower(sc), pol, events, 4000, seed=1)
     assert rep.rounds == 1
     ll = rep.loglik_per_replay
     # Per replay: log σ_Iran(attack | θ_Iran) + log P(KH idle | tension) + log σ_US(wait | θ_US), where
@@ -140,17 +141,17 @@ def test_replay_ranks_against_full_length_runs_only() -> None:
     """The simulated paths it ranks against lasted all the scripted rounds (a run that ended early
     has fewer choices, so a higher log-likelihood), and the percentile is `rank_share` of exactly
     those against every replay, impossible replays included."""
-    from crisislab.simulate._run import simulate_spec
+    from crisislab.simulate._run import simulate_model
     from crisislab.simulate._engine import Arm
     from crisislab.analysis._replay import rank_share
     import dataclasses
 
     sc = load_scenario(MINI)
-    spec = compile_spec(sc)
+    spec = lower(sc)
     pol = FixedPolicy({"US": US_SIGMA, "Iran": IRAN_SIGMA})
     events = pd.DataFrame({"round": [1, 3], "actor": ["Iran", "US"], "action": ["ir_attack", "us_strike"]})
     rep = replay_timeline(spec, pol, events, 3000, seed=2)
-    free = simulate_spec(dataclasses.replace(spec, horizon=rep.rounds), pol, 3000, 2, Arm(), record_actions=False)
+    free = simulate_model(dataclasses.replace(spec, horizon=rep.rounds), pol, 3000, 2, Arm(), record_actions=False)
     full = free.runs["end_round"].to_numpy() >= rep.rounds
     assert 0 < full.sum() < full.size  # some runs end early: the filter matters here
     np.testing.assert_array_equal(rep.sim_loglik, free.runs["loglik"].to_numpy()[full])
@@ -160,7 +161,7 @@ def test_replay_ranks_against_full_length_runs_only() -> None:
 def test_events_of_one_mover_in_a_round_are_one_move_that_keeps_every_label() -> None:
     from crisislab.analysis._replay import events_to_script
 
-    spec = compile_spec(load_scenario(MINI))
+    spec = lower(load_scenario(MINI))
     events = pd.DataFrame({
         "round": [2, 2, 3], "actor": ["US", "US", "Iran"], "action": ["us_wait", "us_strike", "ir_attack"],
         "label": ["talks", "strike on X", "attack"],

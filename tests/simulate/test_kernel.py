@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 
 from crisislab.scenario import load_scenario
-from crisislab.simulate import FixedPolicy, Node, compile_arm, compile_spec
-from crisislab.simulate._engine import SCRIPT_FREE, Arm, simulate_chunk
+from crisislab.model import lower
+from crisislab.model.rules import SCRIPT_FREE
+from crisislab.simulate import FixedPolicy, Node, compile_arm
+from crisislab.simulate._engine import Arm, simulate_chunk
 from crisislab.simulate._myopic import MyopicLogitPolicy
 
 MINI = Path(__file__).with_name("mini.yaml")
@@ -48,19 +50,19 @@ def _assert_same(k, r, belief_atol: float = 0.0) -> None:
 
 
 def _interventions(mini, *items):
-    return compile_arm(compile_spec(mini), mini, list(items))
+    return compile_arm(lower(mini), mini, list(items))
 
 
 def test_fixed_policy_kernel_equals_reference(mini) -> None:
     pol = FixedPolicy({"US": US_SIGMA, "Iran": IRAN_SIGMA})
-    _assert_same(*_both(compile_spec(mini), pol, Arm()))
+    _assert_same(*_both(lower(mini), pol, Arm()))
 
 
 def test_interventions_kernel_equals_reference(mini) -> None:
     from crisislab.scenario import Forbid, ForbidSpec, Force, ForceSpec, VarCondition
 
     pol = FixedPolicy({"US": US_SIGMA, "Iran": IRAN_SIGMA})
-    spec = compile_spec(mini)
+    spec = lower(mini)
     arms = [
         _interventions(mini, Force(force=ForceSpec(actor="US", action="us_strike", round=2))),
         _interventions(mini, Forbid(forbid=ForbidSpec(actor="Iran", action="ir_attack"))),
@@ -84,7 +86,7 @@ def test_forces_of_unavailable_or_forbidden_actions_kernel_equals_reference() ->
     from crisislab.scenario import Force, ForceSpec, RoundCondition, VarCondition
 
     sc = load_scenario(FEARON)
-    spec = compile_spec(sc)
+    spec = lower(sc)
     pol = FixedPolicy(FEARON_SIGMA)
 
     def fight(**kw):
@@ -112,7 +114,7 @@ def test_forces_of_unavailable_or_forbidden_actions_kernel_equals_reference() ->
 
 
 def test_scripted_replay_kernel_equals_reference(mini) -> None:
-    spec = compile_spec(mini)
+    spec = lower(mini)
     pol = FixedPolicy({"US": US_SIGMA, "Iran": IRAN_SIGMA})
     script = np.full((spec.horizon, len(spec.movers)), SCRIPT_FREE, dtype=np.int64)
     # Round 1: Iran attacks, KH does nothing, the US strikes; round 2: KH fires rockets.
@@ -129,7 +131,7 @@ def test_scripted_replay_kernel_equals_reference(mini) -> None:
 
 
 def test_myopic_lazy_table_equals_reference_and_is_chunk_independent(mini) -> None:
-    spec = compile_spec(mini)
+    spec = lower(mini)
     k, r = _both(spec, MyopicLogitPolicy(mini), Arm())
     _assert_same(k, r)
     # A fresh policy (empty table) and a warm one give the same runs whatever the chunking.
@@ -145,7 +147,7 @@ def test_crisis_solution_kernel_matches_reference(mini) -> None:
     from crisislab.analysis import SolverChoice
 
     pol = SolverChoice("crisis", 5)(mini)
-    k, r = _both(compile_spec(mini), pol, Arm(), n=1000)
+    k, r = _both(lower(mini), pol, Arm(), n=1000)
     # Interpolation sums the grid corners in another order than numpy's einsum: beliefs agree to
     # rounding; every draw lands on the same side of its threshold (checked by the exact fields).
     _assert_same(k, r, belief_atol=1e-12)
@@ -166,7 +168,7 @@ class _OpaquePolicy:
 
 
 def test_policies_without_a_table_use_the_reference_engine(mini) -> None:
-    spec = compile_spec(mini)
+    spec = lower(mini)
     inner = FixedPolicy({"US": US_SIGMA, "Iran": IRAN_SIGMA})
     auto = simulate_chunk(spec, _OpaquePolicy(inner), 3, np.arange(300), Arm(), engine="auto")
     kern = simulate_chunk(spec, inner, 3, np.arange(300), Arm(), engine="kernel")

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from crisislab.scenario import load_scenario
-from crisislab.simulate import FixedPolicy, compile_arm, compile_spec
+from crisislab.model import lower
+from crisislab.simulate import FixedPolicy, compile_arm
 from crisislab.simulate import _kernel_engine as ke
 from crisislab.simulate import _specialise as sp
 from crisislab.simulate._engine import Arm, simulate_chunk
@@ -83,7 +84,7 @@ CASES = {
 def test_specialised_kernel_equals_general(case, monkeypatch) -> None:
     path, kind = CASES[case]
     scenario = load_scenario(path)
-    spec = compile_spec(scenario)
+    spec = lower(scenario)
     if kind == "fixed":
         make = lambda: _fixed(scenario, spec)  # noqa: E731
     elif kind == "myopic":
@@ -120,7 +121,7 @@ def test_specialised_kernel_checks_its_constants(monkeypatch) -> None:
     """A kernel specialised to one shape refuses another's inputs (the engine then warns and
     plays the general kernel, with the same results)."""
     scenario = load_scenario(MINI)
-    spec = compile_spec(scenario)
+    spec = lower(scenario)
     fixed_inp = ke.kernel_inputs(spec, _fixed(scenario, spec), Arm())
     _, fixed_kernel, marker = ke.specialised_kernel(spec, fixed_inp.packed, fixed_inp.table)
     assert fixed_kernel is not None
@@ -136,19 +137,38 @@ def test_specialised_kernel_checks_its_constants(monkeypatch) -> None:
 
 
 def test_render_fails_loudly_when_the_kernel_source_moves(monkeypatch, tmp_path) -> None:
+    consts = {k: 2 for k in sp.SHAPE} | {"keyed": True, "has_round": False, "cache_ok": True}
+    text = sp.KERNEL_SOURCE.read_text()
     src = tmp_path / "_kernels.py"
-    src.write_text(sp.KERNEL_SOURCE.read_text().replace("kj = n_types[j]", "kj = int(n_types[j])"))
     monkeypatch.setattr(sp, "KERNEL_SOURCE", src)
-    consts = {k: 2 for k in sp.SHAPE} | {"keyed": True, "has_round": False, "cache_ok": True, "PERM_ID": True}
-    with pytest.raises(RuntimeError, match="kj = n_types"):
+    # a marker removed
+    src.write_text(text.replace("kj = n_types[j]  # specialise: KJ", "kj = n_types[j]"))
+    with pytest.raises(RuntimeError, match="'KJ' expected 1, found 0"):
         sp.render(consts, set(sp.SHAPE))
+    # a marked line whose expression changed
+    src.write_text(text.replace("kj = n_types[j]  # specialise: KJ", "kj = n_types[jj]  # specialise: KJ"))
+    with pytest.raises(RuntimeError, match="marker 'KJ'.*n_types\\[j\\]"):
+        sp.render(consts, set(sp.SHAPE))
+    # an unknown marker
+    src.write_text(text + "\n# specialise: everything\n")
+    with pytest.raises(RuntimeError, match="unknown marker 'everything'"):
+        sp.render(consts, set(sp.SHAPE))
+
+
+def test_render_rewrites_every_marker() -> None:
+    """With every constant given, each marked expression is replaced by its literal."""
+    consts = {k: 3 for k in sp.SHAPE} | {"keyed": True, "has_round": False, "cache_ok": True, "B": 4}
+    text = sp.render(consts, set(sp.SHAPE))
+    assert "# specialise:" not in text
+    assert "kj = 3" in text and "n_a = 3" in text and "nc = 3" in text and "range(n_c[" not in text
+    assert "if KJ" not in text and "raise ValueError('specialised kernel: KJ differs')" in text
 
 
 def test_auto_plays_a_specialised_kernel_only_once_compiled(monkeypatch, tmp_path) -> None:
     """`auto` (the default) never compiles: with an empty kernel cache it plays the general kernel
     and writes nothing; once `specialised` has compiled the shape there, `auto` plays that."""
     scenario = load_scenario(MINI)
-    spec = compile_spec(scenario)
+    spec = lower(scenario)
     make = lambda: _fixed(scenario, spec)  # noqa: E731
     inp = ke.kernel_inputs(spec, make(), Arm())
     monkeypatch.setattr(ke, "_specialised", {})

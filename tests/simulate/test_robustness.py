@@ -122,27 +122,29 @@ def test_results_identical_on_a_dask_distributed_cluster(uncertain: Path) -> Non
     sc = load_scenario(uncertain)
     local = simulate(sc, _fixed(sc), 1500, seed=3, chunk=1500)
     with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
-        from crisislab.simulate._run import simulate_spec
-        from crisislab.simulate import compile_arm, compile_spec
+        from crisislab.simulate._run import simulate_model
+        from crisislab.model import lower
+        from crisislab.simulate import compile_arm
 
-        spec = compile_spec(sc)
-        remote = simulate_spec(spec, _fixed(sc), 1500, 3, compile_arm(spec, sc, []), chunk=400, scheduler=cluster.scheduler_address)
+        spec = lower(sc)
+        remote = simulate_model(spec, _fixed(sc), 1500, 3, compile_arm(spec, sc, []), chunk=400, scheduler=cluster.scheduler_address)
     pd.testing.assert_frame_equal(local.runs, remote.runs)
     np.testing.assert_array_equal(local.state_hist, remote.state_hist)
 
 
 def test_prior_only_variants_share_compiled_game_and_policy() -> None:
-    from crisislab.crisis import compile_spec, solve, spec_from_scenario
+    from crisislab.crisis import compile_model, solve
     from crisislab.crisis._variants import compile_variant, policy_unchanged
+    from crisislab.model import lower
 
     sc = load_scenario(MINI)
     moved = sc.with_overrides({PRIOR_PATH: 0.3, "perceptions.Iran.US.prior.resolute": 0.7})
     lam = sc.with_overrides({LAM_PATH: 3.0})
-    a, b, c = (spec_from_scenario(s) for s in (sc, moved, lam))
+    a, b, c = (lower(s) for s in (sc, moved, lam))
     assert policy_unchanged(a, b) and not policy_unchanged(a, c)
-    base = compile_spec(a)
+    base = compile_model(a)
     cg_b = compile_variant(b, base)
-    assert cg_b.spec is b and cg_b.prob is base.prob  # patched, not recompiled
+    assert cg_b.model is b and cg_b.prob is base.prob  # patched, not recompiled
     # The crisis engine's contract: priors move only the starting node, never the strategy tables.
     sa, sb = solve(base, grid=5), solve(cg_b, grid=5)
     for ga, gb in zip(sa.sigma, sb.sigma, strict=True):
@@ -150,8 +152,8 @@ def test_prior_only_variants_share_compiled_game_and_policy() -> None:
             np.testing.assert_array_equal(x, y)
     # A new terminal payoff is patched through tdisc; it equals a fresh compile to rounding.
     war = sc.with_overrides({"payoffs.terminal.war.US.restrained": -7.0})
-    d = spec_from_scenario(war)
-    fresh, patched = compile_spec(d), compile_variant(d, base)
+    d = lower(war)
+    fresh, patched = compile_model(d), compile_variant(d, base)
     assert patched.prob is base.prob
     for x, y in zip(fresh.reward, patched.reward, strict=True):
         np.testing.assert_allclose(x, y, rtol=0, atol=1e-12)
@@ -209,13 +211,14 @@ def test_an_auto_grid_is_fixed_once_per_runner_from_the_scenario_as_written():
     # auto_grid prefers grids whose points hold the priors (tests/crisis/test_solve.py): the mini
     # scenario's US prior 0.6 lies on the 51-point grid, 0.55 does not, so a draw with 0.55 would
     # pick another grid if it chose its own. Arms and draws must share the runner's grid instead.
-    from crisislab.crisis import auto_grid, spec_from_scenario
+    from crisislab.crisis import auto_grid
     from crisislab.crisis._variants import compile_variant
     from crisislab.analysis._claims import SolverChoice
+    from crisislab.model import lower
 
     sc = load_scenario(MINI)
     drawn = sc.with_overrides({PRIOR_PATH: 0.55})
-    own = [auto_grid(compile_variant(spec_from_scenario(s))) for s in (sc, drawn)]
+    own = [auto_grid(compile_variant(lower(s))) for s in (sc, drawn)]
     assert own[0] != own[1], own  # the premise: each scenario alone would pick its own grid
     runner = ArmRunner(sc, SolverChoice("crisis"), 10, 1)
     assert runner.solve == SolverChoice("crisis", own[0])

@@ -28,11 +28,10 @@ import numpy as np
 import pandas as pd
 
 from crisislab.errors import UserError
+from crisislab.model import lower
 from crisislab.scenario import describe_interventions, describe_metric
-from crisislab.simulate._compile import compile_arm, compile_spec, split_interventions
-from crisislab.simulate._policy import Policy
-from crisislab.simulate._results import Results
-from crisislab.simulate._run import DEFAULT_CHUNK, map_tasks, simulate_spec
+from crisislab.model.rules import DEFAULT_CHUNK
+from crisislab.simulate import Policy, Results, compile_arm, map_tasks, simulate_model, split_interventions
 from crisislab.analysis._stats import PairedEstimate, paired_difference, verdict, wilson_interval
 
 __all__ = [
@@ -87,18 +86,18 @@ class SolverChoice:
             return self
         from dataclasses import replace
 
-        from crisislab.crisis import auto_grid, spec_from_scenario
+        from crisislab.crisis import auto_grid
         from crisislab.crisis._variants import compile_variant
 
-        return replace(self, grid=auto_grid(compile_variant(spec_from_scenario(scenario))))
+        return replace(self, grid=auto_grid(compile_variant(lower(scenario))))
 
     def __call__(self, scenario: Any) -> Policy:
         if self.kind == "crisis":
-            from crisislab.crisis import solve, spec_from_scenario
+            from crisislab.crisis import solve
             from crisislab.crisis._variants import compile_variant
             from crisislab.simulate._solution_policy import SolutionPolicy
 
-            return SolutionPolicy(solve(compile_variant(spec_from_scenario(scenario)), grid=self.grid), scenario)
+            return SolutionPolicy(solve(compile_variant(lower(scenario)), grid=self.grid), scenario)
         from crisislab.simulate._myopic import MyopicLogitPolicy
 
         return MyopicLogitPolicy(scenario)
@@ -106,11 +105,10 @@ class SolverChoice:
 
 def _same_policy(a: Any, b: Any) -> bool:
     """Scenarios `a` and `b` differ at most in priors (true or perceived)."""
-    from crisislab.crisis import spec_from_scenario
     from crisislab.crisis._variants import policy_unchanged
 
     try:
-        return policy_unchanged(spec_from_scenario(a), spec_from_scenario(b))
+        return policy_unchanged(lower(a), lower(b))
     except (ValueError, TypeError, KeyError):  # a scenario the crisis engine cannot represent
         return False
 
@@ -180,7 +178,7 @@ class ArmRunner:
         self.workers, self.chunk, self.progress, self.scheduler = workers, chunk, progress, scheduler
         self._policies: dict[str, tuple[Any, Any, Policy]] = {}
         if base_policy is not None:
-            self._policies["{}"] = (scenario, compile_spec(scenario), base_policy)
+            self._policies["{}"] = (scenario, lower(scenario), base_policy)
         self._results: dict[str, Results] = {}
 
     @property
@@ -203,7 +201,7 @@ class ArmRunner:
             policy = None
             if getattr(self.solve, "prior_free", False):
                 policy = next((p for s0, _, p in self._policies.values() if _same_policy(s0, sc)), None)
-            hit = (sc, compile_spec(sc), policy if policy is not None else self.solve(sc))
+            hit = (sc, lower(sc), policy if policy is not None else self.solve(sc))
             self._policies[k] = hit
         return hit
 
@@ -214,7 +212,7 @@ class ArmRunner:
             overrides, rest = split_interventions(interventions)
             sc, spec, policy = self.solved(overrides)
             arm = compile_arm(spec, sc, rest)
-            hit = simulate_spec(
+            hit = simulate_model(
                 spec,
                 policy,
                 self.runs,

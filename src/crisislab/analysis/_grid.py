@@ -40,7 +40,7 @@ def grid_check(
     """
     from scipy import stats
 
-    from crisislab.simulate import DEFAULT_CHUNK
+    from crisislab.model.rules import DEFAULT_CHUNK
 
     gs = [int(g) for g in grids]
     if not gs or min(gs) < 3 or gs != sorted(set(gs)):

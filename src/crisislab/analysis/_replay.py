@@ -33,10 +33,9 @@ import pandas as pd
 from scipy.special import logsumexp
 
 from crisislab.errors import UserError
-from crisislab.simulate._engine import SCRIPT_FREE, Arm
-from crisislab.simulate._policy import Policy
-from crisislab.simulate._run import DEFAULT_CHUNK, simulate_spec
-from crisislab.simulate._spec import SimSpec
+from crisislab.model import Model
+from crisislab.model.rules import DEFAULT_CHUNK, SCRIPT_FREE
+from crisislab.simulate import Arm, Policy, simulate_model
 
 __all__ = ["TimelineReplay", "events_to_script", "rank_share", "record_events", "replay", "replay_timeline"]
 
@@ -78,7 +77,7 @@ def rank_share(sim: np.ndarray, obs: np.ndarray) -> float:
     return float((below + 0.5 * ties).sum() / (s.size * obs.size))
 
 
-def _round_of(spec: SimSpec, day: Any) -> int:
+def _round_of(spec: Model, day: Any) -> int:
     if spec.calendar_start is None or spec.days_per_round is None:
         raise UserError(f"scenario {spec.scenario_id}: a timeline needs `calendar:` to map dates to rounds")
     start = _dt.date.fromisoformat(spec.calendar_start)
@@ -86,14 +85,14 @@ def _round_of(spec: SimSpec, day: Any) -> int:
     return (d - start).days // spec.days_per_round + 1
 
 
-def _date_of(spec: SimSpec, round_: int) -> str:
+def _date_of(spec: Model, round_: int) -> str:
     if spec.calendar_start is None or spec.days_per_round is None:
         return ""
     start = _dt.date.fromisoformat(spec.calendar_start)
     return (start + _dt.timedelta(days=(round_ - 1) * spec.days_per_round)).isoformat()
 
 
-def events_to_script(spec: SimSpec, events: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+def events_to_script(spec: Model, events: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     """Script (int64 `(horizon, n_movers)`) and the events kept, from a table with columns
     `actor`, `action` and `round` or `date`. Rows whose action is empty are skipped. A kept event
     stands for all its mover's events in its round (`n_merged`; their `label`s joined by "; ")."""
@@ -131,7 +130,7 @@ def events_to_script(spec: SimSpec, events: pd.DataFrame) -> tuple[np.ndarray, p
 
 
 def replay_timeline(
-    spec: SimSpec,
+    spec: Model,
     policy: Policy,
     events: pd.DataFrame,
     runs: int,
@@ -144,10 +143,10 @@ def replay_timeline(
     rounds = int((script[:, 0] != SCRIPT_FREE).sum())
     short = dataclasses.replace(spec, horizon=rounds)
     script = script[:rounds]
-    replay = simulate_spec(short, policy, runs, seed, Arm(script=script), chunk=chunk, record_actions=False, label="replaying")
+    replay = simulate_model(short, policy, runs, seed, Arm(script=script), chunk=chunk, record_actions=False, label="replaying")
     ll = replay.runs["loglik"].to_numpy()
     loglik = float(logsumexp(ll) - np.log(ll.size))
-    free = simulate_spec(short, policy, runs, seed, Arm(), chunk=chunk, record_actions=False, label="simulating")
+    free = simulate_model(short, policy, runs, seed, Arm(), chunk=chunk, record_actions=False, label="simulating")
     full = free.runs["end_round"].to_numpy() >= rounds
     sim_ll = free.runs["loglik"].to_numpy()[full]
     percentile = rank_share(sim_ll, ll)
@@ -217,7 +216,8 @@ def replay(
     `runs` replays of the record and as many free simulated runs, with `seed`.
     """
     from crisislab.data import bundled_timeline, load_timeline
-    from crisislab.simulate import SolutionPolicy, compile_spec
+    from crisislab.model import lower
+    from crisislab.simulate import SolutionPolicy
 
     if record is None:
         path = bundled_timeline(scenario.id)
@@ -232,4 +232,4 @@ def replay(
         policy = solve_scenario(scenario, grid=grid)
     if hasattr(policy, "sigma") and hasattr(policy, "compiled"):  # a crisis-engine Solution
         policy = SolutionPolicy(policy, scenario)
-    return replay_timeline(compile_spec(scenario), policy, record_events(record), runs, seed, chunk=chunk)
+    return replay_timeline(lower(scenario), policy, record_events(record), runs, seed, chunk=chunk)

@@ -201,7 +201,7 @@ def run_study(
     simulation chunks and robustness draws (results do not depend on them). `on_step(message)` is
     called as each stage starts (for progress messages).
     """
-    from crisislab.simulate import DEFAULT_CHUNK
+    from crisislab.model.rules import DEFAULT_CHUNK
 
     if int(robustness) < 0:
         raise UserError(f"robustness: must be an integer >= 0 parameter draws (0 turns robustness off; got {robustness})")
@@ -222,9 +222,9 @@ def run_study(
     pol = runner.policy
     if tl is not None:
         step("replaying the observed record")
-        from crisislab.simulate import compile_spec
+        from crisislab.model import lower
 
-        replay = replay_timeline(compile_spec(scenario), pol, record_events(tl), min(runs, _MAX_REPLAYS), seed,
+        replay = replay_timeline(lower(scenario), pol, record_events(tl), min(runs, _MAX_REPLAYS), seed,
                                  chunk=runner.chunk)  # fmt: skip
     return Study(
         scenario_id=scenario.id, title=scenario.title or scenario.id, description=scenario.description,

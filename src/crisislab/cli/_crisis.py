@@ -50,26 +50,27 @@ def solve_cmd(
     sol = solve(cg, grid=grid_arg, lam_steps=lam_steps, max_gib=max_gib, threads=threads, selection=selection)
     t2 = time.perf_counter()
     console = Console()
-    spec = cg.spec
+    model = cg.model
     console.print(
-        f"[bold]{spec.id}[/bold]: {spec.horizon} rounds, {int(cg.node_counts().sum()):,} (decision, state) pairs, "
+        f"[bold]{model.scenario_id}[/bold]: {model.horizon} rounds, {int(cg.node_counts().sum()):,} (decision, state) pairs, "
         f"{len(sol.grid)}-point belief grid{' (auto)' if grid_arg == 'auto' else ''}, {len(sol.sigma)} perceived game(s); compiled in {t1 - t0:.2f} s, solved in {t2 - t1:.2f} s"
     )
-    for h, actor in enumerate(spec.actors):
+    for h, actor in enumerate(model.actors):
         first = sol.first_round(h)
-        ladder = [spec.actions[x].id for x in actor.actions]
+        ladder = [model.actions[x].id for x in model.ladder(h)]
+        types = model.types[h]
         # Actions as rows: ladders run to ~10 rungs, which do not fit a terminal as columns.
-        table = Table(title=f"{actor.id} in its own perceived game: round-1 strategy and expected value")
+        table = Table(title=f"{actor} in its own perceived game: round-1 strategy and expected value")
         table.add_column("action")
-        for tid in actor.types:
+        for tid in types:
             table.add_column(tid, justify="right")
         for j, a in enumerate(ladder):
-            table.add_row(a, *[f"{first[h, th, j]:.3f}" for th in range(len(actor.types))])
-        table.add_row("expected value", *[f"{sol.values0[h, h, th]:.3f}" for th in range(len(actor.types))], style="bold")
+            table.add_row(a, *[f"{first[h, th, j]:.3f}" for th in range(len(types))])
+        table.add_row("expected value", *[f"{sol.values0[h, h, th]:.3f}" for th in range(len(types))], style="bold")
         console.print(table)
     for msg in sol.diagnostics:
         Console(stderr=True).print(f"diagnostic: {msg}", markup=False, highlight=False)
-    target = out if out is not None else Path("out") / spec.id / "solution"
+    target = out if out is not None else Path("out") / model.scenario_id / "solution"
     sol.save(target)
     console.print(f"solution saved to {target}/ (solution.npz, solution.json)")
 

@@ -39,8 +39,8 @@ depend on the starting node, so priors only change `Solution.mu0`.
 
 **Public interface** (for the simulator and the CLI)::
 
-    spec = spec_from_scenario(scenario)          # CrisisSpec (resolved numbers, indices)
-    cg = compile_spec(spec)                      # CompiledGame: states, decisions, sparse tables
+    model = crisislab.model.lower(scenario)      # Model (resolved numbers, indices; crisislab.model)
+    cg = compile_model(model)                    # CompiledGame: states, decisions, sparse tables
     sol = solve(cg, grid=51)                     # Solution (frozen); hypergame=False: true game only
     d = cg.decision_index(round_, slot)          # decision of a strategic slot in a round
     s = cg.lookup(d, states)                     # (N, n_columns) int states -> (N,) local index, -1 unreachable
@@ -53,42 +53,49 @@ chance, information sets = own type and public history) for checking against the
 
 from __future__ import annotations
 
-from crisislab.crisis._compile import CompiledGame, compile_spec
+from crisislab.crisis._compile import CompiledGame, compile_model
 from crisislab.crisis._solution import Solution, belief_corners
 from crisislab.crisis._solve import MAX_GRID, StageStats, auto_grid, grid_nodes, parse_grid, solve, solve_estimate
-from crisislab.crisis._spec import CrisisSpec, perceived_spec, spec_from_scenario
+from crisislab.model import lower
 
 __all__ = [
     "MAX_GRID",
     "CompiledGame",
-    "CrisisSpec",
     "Solution",
     "StageStats",
     "auto_grid",
     "belief_corners",
+    "compile_model",
     "compile_scenario",
-    "compile_spec",
     "grid_nodes",
     "parse_grid",
-    "perceived_spec",
     "solve",
     "solve_estimate",
     "solve_scenario",
     "unroll_scenario",
-    "spec_from_scenario",
 ]
 
 
 def compile_scenario(scenario, horizon: int | None = None) -> CompiledGame:
     """Compile a checked `crisislab.scenario.Scenario`, optionally truncated to `horizon` rounds."""
-    spec = spec_from_scenario(scenario)
+    model = lower(scenario)
     if horizon is not None:
-        spec = spec.with_horizon(horizon)
-    return compile_spec(spec)
+        model = model.with_horizon(horizon)
+    return compile_model(model)
 
 
 def solve_scenario(scenario, *, horizon: int | None = None, grid: int | str = "auto", **kwargs) -> Solution:
-    """Compile and solve a scenario (keyword arguments as `solve`)."""
+    """Solve a scenario (`crisislab.solve`): every actor's perceived game as an agent logit QRE.
+
+    The scenario is lowered (`crisislab.model.lower`), compiled to a Markov game over (round,
+    public state, belief node, own type) and solved stage by stage from the last round back.
+    `horizon`: truncate to this many rounds (default: the scenario's). `grid`: belief-grid points
+    per two-type actor, or "auto" (the finest odd grid up to 51 whose stage problems stay within
+    a work budget), as `crisislab solve --grid`. Other keywords as `crisislab.crisis.solve`:
+    `lam_steps` (8), `selection` ("continuation"), `threads` (every core), `max_gib` (8.0),
+    `hypergame` (True). Returns a frozen `Solution` (strategy tables, values at the start,
+    diagnostics); `crisislab.simulate` accepts it.
+    """
     return solve(compile_scenario(scenario, horizon), grid=grid, **kwargs)
 
 
@@ -109,6 +116,6 @@ def unroll_scenario(scenario, horizon: int, *, scale_lam: bool = False):
 
         raise SolverError(f"horizon: expected an integer ≥ 1 (got {horizon!r})")
     cg = compile_scenario(scenario, min(horizon, scenario.horizon))
-    lam = np.array([a.lam for a in cg.spec.actors])
+    lam = np.array(cg.model.lam, dtype=float)
     scale = lam / lam.max() if scale_lam and lam.max() > 0 else None
     return unroll(cg, scale=scale)

@@ -25,13 +25,15 @@ from pathlib import Path
 
 import numpy as np
 
-from crisislab.crisis._cond import OPS, RL_ANSWERED, RL_FAILED, RL_INACTIVE, RL_PENDING, compile_cond, round_tests
-from crisislab.crisis._spec import Attribution, Casualties, CrisisSpec, ErrorEvent
+import crisislab.model as model_pkg
+
 from crisislab.errors import SolverError
+from crisislab.model import CasualtyTable, ErrorEvent, Model, canonical_bytes, compare, state_test
+from crisislab.model.rules import MAX_BECOMES_DEPTH, RL_ANSWERED, RL_FAILED, RL_INACTIVE, RL_PENDING
 
-__all__ = ["CompiledGame", "compile_spec"]
+__all__ = ["CompiledGame", "compile_model"]
 
-_MAX_BECOMES_DEPTH = 8
+# Casualty counts below this probability are dropped from the branches (their mass is tiny).
 _TAIL_EPS = 1e-14
 
 
@@ -60,10 +62,11 @@ class CompiledGame:
         factor its terminal payoff carries (so perceived terminal payoffs can be swapped in).
     `disc[d]`: discount applied to values at decision d+1 (δ when it is in the next round, else 1).
     `init_nxt`, `init_prob`, `init_reward`: the chance segment before decision 0 (round 1), same
-    layout as one row; `init_reward` is in round-1 units.
+    layout as one row; `init_reward` is in round-1 units. `model`: the crisis compiled (its
+    `terminal` payoffs are the ones in the rewards).
     """
 
-    spec: CrisisSpec
+    model: Model
     columns: tuple[str, ...]
     states: np.ndarray
     radix: np.ndarray
@@ -92,32 +95,27 @@ class CompiledGame:
 
     @property
     def n_actors(self) -> int:
-        return self.spec.n_actors
+        return self.model.n_actors
 
     @property
     def k_max(self) -> int:
-        return self.spec.k_max
+        return self.model.k_max
 
     @property
     def n_types(self) -> np.ndarray:
         """int64 `(n_actors,)` number of types per strategic actor."""
-        return np.array([len(a.types) for a in self.spec.actors], dtype=np.int64)
+        return self.model.n_types
 
     @property
     def prior(self) -> np.ndarray:
         """float64 `(n_actors, k_max)` true prior (zero-padded)."""
-        out = np.zeros((self.n_actors, self.k_max))
-        for i, a in enumerate(self.spec.actors):
-            out[i, : len(a.prior)] = a.prior
-        return out
+        return self.model.prior
 
     def with_terminal(self, terminal: np.ndarray) -> CompiledGame:
         """The same game with terminal payoffs `terminal` (float64 `(n_outcomes, n_actors, k_max)`)
-        instead of the spec's: outcome branches' rewards are shifted by tdisc × the difference."""
-        from dataclasses import replace
-
+        instead of the model's: outcome branches' rewards are shifted by tdisc × the difference."""
         terminal = np.asarray(terminal, dtype=np.float64)
-        delta = terminal - np.asarray(self.spec.terminal)
+        delta = terminal - np.asarray(self.model.terminal)
         if not delta.any():
             return self
         rewards, exps = [], []
@@ -134,9 +132,7 @@ class CompiledGame:
                 arr.setflags(write=False)
             rewards.append(out)
             exps.append(exp.reshape(S, A, *out.shape[1:]))
-        t = terminal.copy()
-        t.setflags(write=False)
-        return replace(self, spec=replace(self.spec, terminal=t), reward=tuple(rewards), exp_reward=tuple(exps))
+        return dataclasses.replace(self, model=self.model.with_terminal(terminal), reward=tuple(rewards), exp_reward=tuple(exps))
 
     def n_states(self, d: int) -> int:
         return int(self.dec_states[d].shape[0])
@@ -149,8 +145,8 @@ class CompiledGame:
     def encode(self, states: np.ndarray) -> np.ndarray:
         """int64 `(N,)` keys of states `(N, n_columns)`; red-line counters count only while pending."""
         st = np.asarray(states, dtype=np.int64).copy()
-        n_vars = len(self.spec.vars)
-        n_rl = len(self.spec.red_lines)
+        n_vars = self.model.n_vars
+        n_rl = len(self.model.red_lines)
         if n_rl:
             status = st[:, n_vars : n_vars + n_rl]
             st[:, n_vars + n_rl :] = np.where(status == RL_PENDING, st[:, n_vars + n_rl :], 0)
@@ -173,31 +169,28 @@ class CompiledGame:
 class _Compiler:
     """Forward enumeration with caches; per-state Python is fine here (compile once, solve often)."""
 
-    def __init__(self, spec: CrisisSpec, reuse: bool = True):
-        self.spec = spec
+    def __init__(self, model: Model, reuse: bool = True):
+        self.model = model
         self.reuse = reuse
-        self.n_vars = len(spec.vars)
-        self.n_rl = len(spec.red_lines)
-        self.n = spec.n_actors
-        self.k = spec.k_max
-        self.lo = [v.lo for v in spec.vars]
-        self.hi = [v.hi for v in spec.vars]
-        for a in spec.actors:
-            if len(a.types) > 2:
+        self.n_vars = model.n_vars
+        self.n_rl = len(model.red_lines)
+        self.n = model.n_actors
+        self.k = model.k_max
+        self.lo = [int(v) for v in model.lo]
+        self.hi = [int(v) for v in model.hi]
+        for a, types in zip(model.actors, model.types, strict=True):
+            if len(types) > 2:
                 raise SolverError(
-                    f"actors.{a.id}.types: the crisis engine supports at most 2 types per strategic "
-                    f"actor for now (got {len(a.types)}: {list(a.types)}); merge types or split the actor"
+                    f"actors.{a}.types: the crisis engine supports at most 2 types per strategic "
+                    f"actor for now (got {len(types)}: {list(types)}); merge types or split the actor"
                 )
-        horizon_outcomes = [i for i, o in enumerate(spec.outcomes) if o.at_horizon]
-        if len(horizon_outcomes) != 1:
-            raise SolverError("outcomes: exactly one outcome must have at_horizon: true")
-        self.horizon_outcome = horizon_outcomes[0]
-        self.slots = [i for i, (kind, _) in enumerate(spec.order) if kind == "actor"]
+        self.horizon_outcome = model.horizon_outcome
+        self.slots = [m for m, mv in enumerate(model.movers) if mv.strategic >= 0]
         if not self.slots:
             raise SolverError("order: no strategic actor moves; there is nothing to solve")
         self.round_tests = self._round_tests()
         self._sig_cache: dict = {}
-        self.terminal = np.asarray(spec.terminal, dtype=np.float64).reshape(len(spec.outcomes), self.n * self.k)
+        self.terminal = np.asarray(model.terminal, dtype=np.float64).reshape(len(model.outcomes), self.n * self.k)
         self._pmf_cache: dict = {}
         self._exec_cache: dict = {}
         self._tail_cache: dict = {}
@@ -205,33 +198,40 @@ class _Compiler:
         self._move_cache: dict = {}
         self.zero = np.zeros(self.n * self.k)
         # casualty payoff per death, per side: vector (n*k,)
-        self.per_death: dict[str, np.ndarray] = {}
-        for cp in spec.casualty_pays:
+        self.per_death: dict[int, np.ndarray] = {}
+        for cp in model.casualty_pays:
             vec = self.per_death.setdefault(cp.side, np.zeros(self.n * self.k))
-            vec[cp.actor * self.k : cp.actor * self.k + len(cp.per_death)] += cp.per_death
-        # Conditions and cost vectors prepared once: they are read at every (state, action).
+            vec[cp.actor * self.k : cp.actor * self.k + cp.per_death.size] += cp.per_death
+        # Conditions, effects and cost vectors prepared once: they are read at every (state, action).
         nv = self.n_vars
-        self.available = [compile_cond(a.available, nv) for a in spec.actions]
-        self.env_rules = [[(compile_cond(r.when, nv), r) for r in e.rules] for e in spec.env_actors]
-        self.crossed = [compile_cond(r.crossed_when, nv) for r in spec.red_lines]
-        self.ends = [(o, compile_cond(oc.when, nv)) for o, oc in enumerate(spec.outcomes) if not oc.at_horizon]
-        self.flows = [(f, compile_cond(f.when, nv)) for f in spec.flows]
-        self.cost = [np.asarray(a.cost) if a.cost else None for a in spec.actions]
-        self.audience = [np.asarray(r.audience_cost) for r in spec.red_lines]
+
+        def test(c):
+            return state_test(c, nv)
+
+        self.available = [test(a.available) for a in model.actions]
+        self.env_rules = [[(test(r.when), r) for r in mv.env_rules] for mv in model.movers]
+        self.crossed = [test(r.crossed) for r in model.red_lines]
+        self.ends = [(o, test(c)) for o, c in enumerate(model.outcome_conds) if o != model.horizon_outcome]
+        self.flows = [(f, test(f.when)) for f in model.flows]
+        self.cost = [a.cost if a.cost.size else None for a in model.actions]
+        self.audience = [r.audience_cost for r in model.red_lines]
+        self.effect = [a.effect.touched() for a in model.actions]
+        self.unattributed = [a.unattributed.touched() if a.unattributed is not None else () for a in model.actions]
         self._flow_cache: dict = {}
         self._book_cache: dict = {}
 
     def _round_tests(self) -> tuple:
-        """Every distinct (op, value) round test in the scenario's conditions."""
-        s = self.spec
-        conds = [a.available for a in s.actions]
-        conds += [r.when for e in s.env_actors for r in e.rules]
-        conds += [r.crossed_when for r in s.red_lines]
-        conds += [o.when for o in s.outcomes]
-        conds += [f.when for f in s.flows]
+        """Every distinct (comparison, value) round test in the model's conditions."""
+        m = self.model
+        conds = [a.available for a in m.actions]
+        conds += [r.when for mv in m.movers for r in mv.env_rules]
+        conds += [r.crossed for r in m.red_lines]
+        conds += list(m.outcome_conds)
+        conds += [f.when for f in m.flows]
         tests: set = set()
         for c in conds:
-            tests.update(round_tests(c))
+            if c is not None:
+                tests.update(c.round_tests())
         return tuple(sorted(tests))
 
     def round_signature(self, round_: int) -> tuple:
@@ -243,15 +243,16 @@ class _Compiler:
     def _round_signature(self, round_: int) -> tuple:
         """Truth values of every round test: rounds with equal signatures behave identically, so
         expansions are cached per signature rather than per round."""
-        return tuple(OPS[op](round_, v) for op, v in self.round_tests)
+        return tuple(compare(op, round_, v) for op, v in self.round_tests)
 
     # ----- primitive state operations -----
-    def apply(self, state: tuple, effects) -> tuple:
-        if not effects:
+    def apply(self, state: tuple, touched: tuple) -> tuple:
+        """`state` after an effect given as `Effect.touched()` (composed per variable, clipped once)."""
+        if not touched:
             return state
         st = list(state)
-        for col, kind, value in effects:
-            v = value if kind == "set" else st[col] + value
+        for col, is_set, value in touched:
+            v = value if is_set else st[col] + value
             st[col] = min(max(v, self.lo[col]), self.hi[col])
         return tuple(st)
 
@@ -291,10 +292,11 @@ class _Compiler:
 
     # ----- action execution: effects and chance consequences -----
     def consequences(self, items, state: tuple) -> list:
+        """Branches of the casualty tables and errors (without `becomes`) `items`, in order."""
         branches = [(1.0, state, self.zero)]
         for c in items:
             new = []
-            if isinstance(c, Casualties):
+            if isinstance(c, CasualtyTable):
                 cas = c.mean * self.per_death.get(c.side, self.zero)
                 for p, s, pr in branches:
                     pr2 = pr + p * cas
@@ -315,8 +317,8 @@ class _Compiler:
                 for p, s, pr in branches:
                     new.append((p * (1 - pe), s, pr * (1 - pe)))
                     if pe > 0:
-                        s2 = self.apply(s, c.effects)
-                        for q, s3, qr in self.consequences(c.consequences, s2):
+                        s2 = self.apply(s, c.effect.touched())
+                        for q, s3, qr in self.consequences(c.casualties, s2):
                             new.append((p * pe * q, s3, pr * pe * q + p * pe * qr))
             else:
                 continue
@@ -329,40 +331,35 @@ class _Compiler:
         hit = self._exec_cache.get(key)
         if hit is not None:
             return hit
-        if depth > _MAX_BECOMES_DEPTH:
+        if depth > MAX_BECOMES_DEPTH:
             raise SolverError(
-                f"actions.{self.spec.actions[x].id}.consequences: `becomes` chains are longer than "
-                f"{_MAX_BECOMES_DEPTH} (a cycle?); make error events end in an action without `becomes`"
+                f"actions.{self.model.actions[x].id}.consequences: `becomes` chains are longer than "
+                f"{MAX_BECOMES_DEPTH} (a cycle?); make error events end in an action without `becomes`"
             )
-        act = self.spec.actions[x]
-        if not act.consequences:  # the common case: one certain branch (what the loop below gives)
-            out = [(1.0, self.apply(state, act.effects), self.zero.copy())]
+        act = self.model.actions[x]
+        if not act.has_consequences:  # the common case: one certain branch (what the loop below gives)
+            out = [(1.0, self.apply(state, self.effect[x]), self.zero.copy())]
             self._exec_cache[key] = out
             return out
         out = []
         rest = 1.0
-        for c in act.consequences:
-            if isinstance(c, ErrorEvent) and c.becomes >= 0:
-                p = rest * c.probability
-                if p > 0:
-                    for q, s2, qr in self.execute(c.becomes, state, depth + 1):
-                        s3 = self.apply(s2, c.effects)
-                        for q2, s4, q2r in self.consequences(c.consequences, s3):
-                            out.append((p * q * q2, s4, p * (qr * q2 + q * q2r)))
-                rest *= 1 - c.probability
+        for _ci, c in act.becomes_errors:
+            p = rest * c.probability
+            if p > 0:
+                for q, s2, qr in self.execute(c.becomes, state, depth + 1):
+                    s3 = self.apply(s2, c.effect.touched())
+                    for q2, s4, q2r in self.consequences(c.casualties, s3):
+                        out.append((p * q * q2, s4, p * (qr * q2 + q * q2r)))
+            rest *= 1 - c.probability
         if rest > 0:
-            attr = next((c for c in act.consequences if isinstance(c, Attribution)), None)
-            if attr is None:
-                starts = [(1.0, self.apply(state, act.effects))]
+            if act.attribution is None:
+                starts = [(1.0, self.apply(state, self.effect[x]))]
             else:
                 starts = [
-                    (attr.probability, self.apply(state, act.effects)),
-                    (1 - attr.probability, self.apply(state, attr.unattributed_effects)),
+                    (act.attribution, self.apply(state, self.effect[x])),
+                    (1 - act.attribution, self.apply(state, self.unattributed[x])),
                 ]
-            others = tuple(
-                c for c in act.consequences
-                if not isinstance(c, Attribution) and not (isinstance(c, ErrorEvent) and c.becomes >= 0)
-            )
+            others = tuple(c for _ci, c in act.other_consequences)
             for q, s2 in starts:
                 if q <= 0:
                     continue
@@ -382,7 +379,7 @@ class _Compiler:
         hit = self._move_cache.get(key)
         if hit is not None:
             return hit
-        act = self.spec.actions[x]
+        act = self.model.actions[x]
         k = self.k
         cost = self.cost[x] if mover >= 0 else None
         alive, term = [], {}
@@ -413,11 +410,10 @@ class _Compiler:
         hit = self._book_cache.get(key)
         if hit is not None:
             return hit
-        spec = self.spec
         nv, nr = self.n_vars, self.n_rl
         st = list(state)
         failed = []
-        for r, rl in enumerate(spec.red_lines):
+        for r, rl in enumerate(self.model.red_lines):
             if mover == rl.owner and st[nv + r] == RL_PENDING:
                 if rung >= rl.answer_rung:
                     st[nv + r], st[nv + nr + r] = RL_ANSWERED, 0
@@ -428,7 +424,7 @@ class _Compiler:
                         failed.append((rl.owner, self.audience[r]))
         for r, crossed in enumerate(self.crossed):
             if st[nv + r] == RL_INACTIVE and crossed(tuple(st), round_):
-                st[nv + r], st[nv + nr + r] = RL_PENDING, spec.red_lines[r].deadline
+                st[nv + r], st[nv + nr + r] = RL_PENDING, self.model.red_lines[r].deadline
         s2 = tuple(st)
         ended = -1
         for o, holds in self.ends:
@@ -446,7 +442,7 @@ class _Compiler:
             out = np.zeros(self.n * self.k)
             for f, holds in self.flows:
                 if holds(state, round_):
-                    out[f.actor * self.k : f.actor * self.k + len(f.value)] += f.value
+                    out[f.actor * self.k : f.actor * self.k + f.value.size] += f.value
             self._flow_cache[key] = out
         return out
 
@@ -456,16 +452,16 @@ class _Compiler:
         Returns (alive branches at the next decision, terminal masses, next round, next slot,
         discount factor of the next decision relative to `round_`).
         """
-        spec = self.spec
-        order = spec.order
+        model = self.model
+        movers = model.movers
         f = 1.0
         pos = slot + 1
         t = round_
         while True:
-            if pos == len(order):
+            if pos == len(movers):
                 for i, (p, s, pr) in enumerate(branches):
                     branches[i] = (p, s, pr + p * f * self.flow(s, t))
-                if t >= spec.horizon:
+                if t >= model.horizon:
                     h = self.horizon_outcome
                     for p, s, pr in branches:
                         hit = term.setdefault(h, [0.0, np.zeros(self.n * self.k), 0.0])
@@ -475,13 +471,12 @@ class _Compiler:
                     return [], term, -1, -1, f
                 t += 1
                 pos = 0
-                f *= spec.discount
-            kind, idx = order[pos]
-            if kind == "actor":
+                f *= model.discount
+            if movers[pos].strategic >= 0:
                 return self.merge(branches), term, t, pos, f
             new = []
             for p, s, pr in branches:
-                alive, t_env = self.env_step(idx, s, t)
+                alive, t_env = self.env_step(pos, s, t)
                 for p2, s2, pr2 in alive:
                     new.append((p * p2, s2, pr * p2 + p * f * pr2))
                 for o, (p2, pr2, pf2) in t_env.items():
@@ -493,7 +488,7 @@ class _Compiler:
             pos += 1
 
     def env_step(self, e: int, state: tuple, round_: int) -> tuple[list, dict]:
-        """Environment actor e moves at `state` (unit mass): (alive branches, terminal masses)."""
+        """The environment actor of slot e moves at `state` (unit mass): (alive branches, terminal masses)."""
         key = (e, state, self.round_signature(round_))
         hit = self._env_cache.get(key)
         if hit is not None:
@@ -501,7 +496,7 @@ class _Compiler:
         rule = next((r for holds, r in self.env_rules[e] if holds(state, round_)), None)
         q = 0.0
         if rule is not None:
-            q = rule.table[state[rule.by] - self.lo[rule.by]] if rule.by >= 0 else rule.p
+            q = float(rule.table[state[rule.by] - self.lo[rule.by]]) if rule.by >= 0 else rule.p
         alive, term = [], {}
         if q < 1.0:
             alive.append((1.0 - q, state, self.zero))
@@ -521,7 +516,7 @@ class _Compiler:
         reuse the expansions of earlier rounds."""
         if self.reuse and slot != self.slots[-1]:
             return (self.round_signature(round_),)
-        return (self.round_signature(round_), self.round_signature(round_ + 1), round_ >= self.spec.horizon)
+        return (self.round_signature(round_), self.round_signature(round_ + 1), round_ >= self.model.horizon)
 
     def decision(self, slot: int, round_: int, mover: int, x: int, state: tuple, tkey: tuple):
         """Mover's action x at `state` followed by chance up to the next decision (unit mass):
@@ -557,11 +552,11 @@ class _Compiler:
         return hit
 
 
-def _radix(spec: CrisisSpec) -> tuple[np.ndarray, np.ndarray]:
-    sizes = [v.hi - v.lo + 1 for v in spec.vars]
-    sizes += [4] * len(spec.red_lines)
-    sizes += [max(r.deadline, 0) + 1 for r in spec.red_lines]
-    offset = [v.lo for v in spec.vars] + [0] * (2 * len(spec.red_lines))
+def _radix(model: Model) -> tuple[np.ndarray, np.ndarray]:
+    sizes = [int(hi) - int(lo) + 1 for lo, hi in zip(model.lo, model.hi, strict=True)]
+    sizes += [4] * len(model.red_lines)
+    sizes += [max(r.deadline, 0) + 1 for r in model.red_lines]
+    offset = [int(lo) for lo in model.lo] + [0] * (2 * len(model.red_lines))
     radix = np.ones(len(sizes), dtype=np.int64)
     for i in range(len(sizes) - 2, -1, -1):
         radix[i] = radix[i + 1] * sizes[i + 1]
@@ -570,26 +565,31 @@ def _radix(spec: CrisisSpec) -> tuple[np.ndarray, np.ndarray]:
     return radix, np.asarray(offset, dtype=np.int64)
 
 
-def _cache_path(spec: CrisisSpec) -> Path | None:
-    """File of the compile cache for `spec`, or None when caching is off (CRISISLAB_NO_CACHE=1).
+# The sources that define a compiled game: this compiler and the whole model package (the lowering
+# and the model's semantics), so an edited compiler or lowering never reads a stale cache entry.
+_SOURCES = (Path(__file__).resolve(), *sorted(Path(model_pkg.__file__).resolve().parent.glob("*.py")))
 
-    The key hashes the pickled spec (every resolved number of the scenario) and the source of the
-    modules that define compilation, so an edited scenario or compiler never reads a stale entry.
+
+def _cache_path(model: Model) -> Path | None:
+    """File of the compile cache for `model`, or None when caching is off (CRISISLAB_NO_CACHE=1).
+
+    The key hashes the model's canonical bytes (every resolved number of the scenario) and the
+    source of the modules that define compilation (`_SOURCES`).
     """
     if os.environ.get("CRISISLAB_NO_CACHE"):
         return None
     root = os.environ.get("CRISISLAB_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "crisislab"
     )
-    h = hashlib.sha256(pickle.dumps(spec, protocol=5))
-    here = Path(__file__).resolve().parent
-    for name in ("_compile.py", "_cond.py", "_spec.py"):
-        h.update((here / name).read_bytes())
+    h = hashlib.sha256(canonical_bytes(model))
+    for src in _SOURCES:
+        h.update(src.name.encode())
+        h.update(src.read_bytes())
     h.update(np.__version__.encode())
-    return Path(root) / "compiled" / f"{spec.id[:40]}-{h.hexdigest()[:32]}.pkl"
+    return Path(root) / "compiled" / f"{model.scenario_id[:40]}-{h.hexdigest()[:32]}.pkl"
 
 
-def compile_spec(spec: CrisisSpec) -> CompiledGame:
+def compile_model(model: Model) -> CompiledGame:
     """Enumerate reachable public states forward and build the sparse per-decision tables.
 
     Compiling the flagship takes ~2 s of Python, so results are cached on disk (`_cache_path`;
@@ -597,8 +597,8 @@ def compile_spec(spec: CrisisSpec) -> CompiledGame:
     that cannot be read or written is ignored.
     """
     try:
-        path = _cache_path(spec)
-    except (OSError, pickle.PicklingError, TypeError):
+        path = _cache_path(model)
+    except (OSError, TypeError):
         path = None
     if path is not None and path.is_file():
         try:
@@ -610,7 +610,7 @@ def compile_spec(spec: CrisisSpec) -> CompiledGame:
                 return cg
         except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
             pass
-    cg = _compile_uncached(spec)
+    cg = _compile_uncached(model)
     if path is not None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -661,38 +661,42 @@ def _freeze(cg: CompiledGame) -> None:
                 arr.setflags(write=False)
 
 
-def _compile_uncached(spec: CrisisSpec, reuse: bool = True) -> CompiledGame:
-    """`compile_spec` without the disk cache. `reuse=False` (tests) turns off the reuse of whole
+def _compile_uncached(model: Model, reuse: bool = True) -> CompiledGame:
+    """`compile_model` without the disk cache. `reuse=False` (tests) turns off the reuse of whole
     decisions and of earlier rounds' expansions in the last round: the plain reference path."""
     # Compiling allocates ~10^6 small tuples and arrays that form no reference cycles; the cyclic
     # garbage collector would rescan the growing caches over and over (~20% of the time).
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _compile_tables(spec, reuse)
+        return _compile_tables(model, reuse)
     finally:
         if gc_was_enabled:
             gc.enable()
 
 
-def _compile_tables(spec: CrisisSpec, reuse: bool) -> CompiledGame:
-    comp = _Compiler(spec, reuse)
+def _compile_tables(model: Model, reuse: bool) -> CompiledGame:
+    comp = _Compiler(model, reuse)
     n, k = comp.n, comp.k
-    radix, offset = _radix(spec)
-    columns = tuple(v.id for v in spec.vars)
-    columns += tuple(f"red_line:{r.id}:status" for r in spec.red_lines)
-    columns += tuple(f"red_line:{r.id}:left" for r in spec.red_lines)
+    radix, offset = _radix(model)
+    columns = tuple(model.var_ids)
+    columns += tuple(f"red_line:{r.id}:status" for r in model.red_lines)
+    columns += tuple(f"red_line:{r.id}:left" for r in model.red_lines)
     n_cols = len(columns)
-    initial = tuple(v.initial for v in spec.vars) + (RL_INACTIVE,) * len(spec.red_lines) + (0,) * len(spec.red_lines)
+    n_rl = len(model.red_lines)
+    initial = tuple(int(v) for v in model.initial) + (RL_INACTIVE,) * n_rl + (0,) * n_rl
     if len(initial) != n_cols:
         raise SolverError("internal: state width mismatch")
 
     slots = comp.slots
     J = len(slots)
-    n_dec = spec.horizon * J
-    dec_round = np.repeat(np.arange(1, spec.horizon + 1), J)
-    dec_slot = np.tile(np.asarray(slots, dtype=np.int64), spec.horizon)
-    dec_mover = np.array([spec.order[s][1] for s in dec_slot], dtype=np.int64)
+    n_dec = model.horizon * J
+    dec_round = np.repeat(np.arange(1, model.horizon + 1), J)
+    dec_slot = np.tile(np.asarray(slots, dtype=np.int64), model.horizon)
+    dec_mover = np.array([model.movers[s].strategic for s in dec_slot], dtype=np.int64)
+    # Each strategic actor's ladder (global action indices, in its local order) and default action.
+    ladders = [[int(x) for x in model.ladder(j)] for j in range(n)]
+    defaults = [[model.actions[x].default for x in ladder].index(True) for ladder in ladders]
 
     key_cache: dict = {}
     off_l, rad_l = offset.tolist(), radix.tolist()
@@ -769,19 +773,19 @@ def _compile_tables(spec: CrisisSpec, reuse: bool) -> CompiledGame:
         hit = state_cache.get(key)
         if hit is not None:
             return hit
-        actor = spec.actors[m]
-        row = [comp.available[x](s, t) for x in actor.actions]
+        ladder = ladders[m]
+        row = [comp.available[x](s, t) for x in ladder]
         if not any(row):
-            row[[spec.actions[x].default for x in actor.actions].index(True)] = True
+            row[defaults[m]] = True
         row = np.array(row, dtype=bool)
-        counts = np.zeros(len(actor.actions), dtype=np.int64)
+        counts = np.zeros(len(ladder), dtype=np.int64)
         tgt: list = []
         pb: list = []
         rw: list = []
         td: list = []
         s_next: set = set()
         f_s = None
-        for ai, x in enumerate(actor.actions):
+        for ai, x in enumerate(ladder):
             if not row[ai]:
                 continue
             alive, term, _t2, _p2, f = comp.decision(slot, t, m, x, s, tkey)
@@ -822,7 +826,7 @@ def _compile_tables(spec: CrisisSpec, reuse: bool) -> CompiledGame:
         memo_key = (slot, tkey, tuple(current))
         hit = dec_memo.get(memo_key) if reuse else None
         if hit is None:
-            A = len(spec.actors[m].actions)
+            A = len(ladders[m])
             hit = dec_memo[memo_key] = assemble(d, A, current, [state_rows(slot, t, m, s) for s in current])
         (keys, avail, row_ptr, nxt, prob, reward, exp, tdisc, f_next, nxt_states) = hit
         if nxt_states and d == n_dec - 1:
@@ -850,7 +854,7 @@ def _compile_tables(spec: CrisisSpec, reuse: bool) -> CompiledGame:
     for arr in (states, dec_round, dec_slot, dec_mover, disc, init_nxt, init_prob, init_reward, radix, offset):
         arr.setflags(write=False)
     return CompiledGame(
-        spec=spec,
+        model=model,
         columns=columns,
         states=states,
         radix=radix,
@@ -871,5 +875,5 @@ def _compile_tables(spec: CrisisSpec, reuse: bool) -> CompiledGame:
         init_nxt=init_nxt,
         init_prob=init_prob,
         init_reward=init_reward,
-        outcomes=tuple(o.id for o in spec.outcomes),
+        outcomes=tuple(model.outcomes),
     )

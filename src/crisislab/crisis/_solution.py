@@ -4,8 +4,8 @@ A `Solution` is frozen. It holds the `CompiledGame` (state indexing and the tran
 tables), the belief grid, and for each perceived game g the mover's type-contingent logit strategy
 at every decision, reachable state and belief node. Lookups interpolate multilinearly on the belief
 coordinates, so the simulator can ask at any belief. `save(dir)` writes `solution.npz` (arrays) and
-`solution.json` (metadata, including the resolved crisis spec), `load(dir)` reads them back with no
-recompilation.
+`solution.json` (metadata, including the crisis's `crisislab.model.Model`), `load(dir)` reads them
+back with no recompilation.
 """
 
 from __future__ import annotations
@@ -16,13 +16,19 @@ from pathlib import Path
 
 import numpy as np
 
-from crisislab.crisis import _spec as spec_mod
+import crisislab.model as model_pkg
 from crisislab.crisis._compile import CompiledGame
 from crisislab.errors import UserError
+from crisislab.model import CondProgram
 
 __all__ = ["Solution", "belief_corners"]
 
-FORMAT_VERSION = 1
+# 2: the model is a `crisislab.model.Model` (1 held the crisis engine's former spec).
+FORMAT_VERSION = 2
+# The records a saved model is made of (`_to_json` tags each by its class name).
+_RECORDS = {name: getattr(model_pkg, name) for name in (
+    "Action", "CasualtyPay", "CasualtyTable", "Effect", "EnvRule", "ErrorEvent", "Flow", "Model", "Mover",
+    "Perception", "RedLine")}
 
 
 def belief_corners(x: np.ndarray, grid: np.ndarray, grid_sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -158,7 +164,7 @@ class Solution:
         g = self.game_index(perceiver)
         h = perceiver if isinstance(perceiver, int) else self.perceivers.index(perceiver)
         n, k = cg.n_actors, cg.k_max
-        a_max = max(len(a.actions) for a in cg.spec.actors)
+        a_max = max(int(cg.model.ladder(j).size) for j in range(n))
         n_types = cg.n_types
         # Enumerate type profiles of everyone; weight by perceiver's initial beliefs.
         profiles = np.array(np.meshgrid(*[np.arange(t) for t in n_types], indexing="ij")).reshape(n, -1).T
@@ -177,7 +183,7 @@ class Solution:
             paths = [(w_prof * p, int(s), x0.copy()) for s, p in zip(cg.init_nxt, cg.init_prob, strict=True)]
             for d in range(J):
                 m = int(cg.dec_mover[d])
-                A = len(cg.spec.actors[m].actions)
+                A = int(cg.model.ladder(m).size)
                 if not paths:
                     break
                 st = np.array([p[1] for p in paths])
@@ -231,7 +237,7 @@ class Solution:
         np.savez(out / "solution.npz", **arrays)
         meta = {
             "format": FORMAT_VERSION,
-            "scenario": cg.spec.id,
+            "scenario": cg.model.scenario_id,
             "perceivers": list(self.perceivers),
             "n_games": len(self.sigma),
             "n_decisions": cg.n_decisions,
@@ -240,7 +246,7 @@ class Solution:
             "params": self.params,
             "diagnostics": list(self.diagnostics),
             "max_residual": self.max_residual,
-            "spec": _to_json(cg.spec),
+            "model": _to_json(cg.model),
         }
         (out / "solution.json").write_text(json.dumps(meta, indent=1))
         return out
@@ -256,14 +262,14 @@ class Solution:
             raise UserError(f"{src}: not a saved solution ({exc.filename} is missing; expected solution.json and solution.npz)") from None
         if meta.get("format") != FORMAT_VERSION:
             raise UserError(f"{src / 'solution.json'}: format {meta.get('format')!r} (expected {FORMAT_VERSION})")
-        spec = _from_json(meta["spec"])
+        model = _from_json(meta["model"])
         nd = int(meta["n_decisions"])
 
         def per_d(name: str) -> tuple:
             return tuple(_ro(z[f"{name}_{d}"]) for d in range(nd))
 
         cg = CompiledGame(
-            spec=spec, columns=tuple(meta["columns"]), states=_ro(z["states"]), radix=_ro(z["radix"]),
+            model=model, columns=tuple(meta["columns"]), states=_ro(z["states"]), radix=_ro(z["radix"]),
             offset=_ro(z["offset"]), dec_round=_ro(z["dec_round"]), dec_slot=_ro(z["dec_slot"]),
             dec_mover=_ro(z["dec_mover"]), dec_states=per_d("dec_states"), dec_keys=per_d("dec_keys"),
             avail=per_d("avail"), row_ptr=per_d("row_ptr"), nxt=per_d("nxt"), prob=per_d("prob"),
@@ -288,11 +294,13 @@ def _ro(a: np.ndarray) -> np.ndarray:
 
 
 def _to_json(obj):
-    """Tagged JSON for the spec's frozen dataclasses, tuples and arrays."""
+    """Tagged JSON for the model's frozen records, condition programs, tuples and arrays."""
     if is_dataclass(obj):
         return {"__dc__": type(obj).__name__, **{f.name: _to_json(getattr(obj, f.name)) for f in fields(obj)}}
+    if isinstance(obj, CondProgram):
+        return {"__cond__": obj.code.tolist()}
     if isinstance(obj, np.ndarray):
-        return {"__nd__": obj.tolist(), "shape": list(obj.shape)}
+        return {"__nd__": obj.tolist(), "shape": list(obj.shape), "dtype": obj.dtype.str}
     if isinstance(obj, tuple | list):
         return {"__t__": [_to_json(x) for x in obj]}
     if isinstance(obj, np.generic):
@@ -303,10 +311,12 @@ def _to_json(obj):
 def _from_json(obj):
     if isinstance(obj, dict):
         if "__dc__" in obj:
-            cls = getattr(spec_mod, obj["__dc__"])
+            cls = _RECORDS[obj["__dc__"]]
             return cls(**{k: _from_json(v) for k, v in obj.items() if k != "__dc__"})
+        if "__cond__" in obj:
+            return CondProgram(np.array(obj["__cond__"], dtype=np.int64).reshape(-1, 4))
         if "__nd__" in obj:
-            arr = np.asarray(obj["__nd__"], dtype=np.float64).reshape(obj["shape"])
+            arr = np.asarray(obj["__nd__"], dtype=np.dtype(obj["dtype"])).reshape(obj["shape"])
             arr.setflags(write=False)
             return arr
         if "__t__" in obj:

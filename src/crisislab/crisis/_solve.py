@@ -18,12 +18,12 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from crisislab.crisis._compile import CompiledGame, compile_spec
+from crisislab.crisis._compile import CompiledGame, compile_model
 from crisislab.crisis._kernels import SELECTION_MODES, stage_kernel
 from crisislab.crisis._lump import lump
 from crisislab.crisis._solution import Solution, belief_corners
-from crisislab.crisis._spec import CrisisSpec, perceived_spec
 from crisislab.errors import SolverError
+from crisislab.model import Model
 
 __all__ = ["MAX_GRID", "StageStats", "auto_grid", "grid_nodes", "parse_grid", "solve", "solve_estimate", "solve_game"]
 
@@ -116,7 +116,7 @@ def _check_memory(cg: CompiledGame, lumps: list, G: int, max_gib: float) -> None
     hint = f"use --grid {fits[-1]} or less" if fits else "shorten the horizon (--horizon)"
     games = len(lumps)
     raise SolverError(
-        f"grid: solving {cg.spec.id} at horizon {cg.spec.horizon} with a {G}-point belief grid needs about "
+        f"grid: solving {cg.model.scenario_id} at horizon {cg.model.horizon} with a {G}-point belief grid needs about "
         f"{need:.1f} GiB ({kept / 2**30:.1f} GiB of policy tables for {games} perceived game{'s' if games != 1 else ''} "
         f"and {peak / 2**30:.1f} GiB of working arrays; {_stage_problems(cg, lumps, G):,} stage problems), more than "
         f"max_gib = {max_gib:g} GiB; {hint}, or raise the limit (crisislab solve --max-gib)"
@@ -180,9 +180,9 @@ def solve_game(
         worst = max(worst, r)
         if r > RESIDUAL_WARN:
             diags.append(
-                f"decision {d} (round {int(cg.dec_round[d])}, mover {cg.spec.actors[m].id}): the stage fixed "
+                f"decision {d} (round {int(cg.dec_round[d])}, mover {cg.model.actors[m]}): the stage fixed "
                 f"point did not converge (max residual {r:.2e} after {maxit} iterations per λ step); "
-                f"raise lam_steps (now {lam_steps}) or maxit, or lower actors.{cg.spec.actors[m].id}.lam "
+                f"raise lam_steps (now {lam_steps}) or maxit, or lower actors.{cg.model.actors[m]}.lam "
                 f"(now {lam[m]:g})"
             )
         sigmas[d] = sigma.astype(np.float32)
@@ -196,16 +196,16 @@ def solve_game(
 
 def _perceived_games(cg: CompiledGame, hypergame: bool) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
     """Distinct terminal-payoff views (one perceived game each), each perceiver's game and priors."""
-    spec, n = cg.spec, cg.n_actors
+    model, n = cg.model, cg.n_actors
     games: list[np.ndarray] = []
     game_of = np.zeros(n, dtype=np.int64)
     mu0 = np.zeros((n, n))
     for h in range(n):
-        spec_h, prior_h = perceived_spec(spec, h) if hypergame else (spec, cg.prior)
+        model_h, prior_h = model.perceived(h) if hypergame else (model, cg.prior)
         mu0[h] = prior_h[:, 0]
-        hit = next((i for i, t in enumerate(games) if np.array_equal(t, spec_h.terminal)), None)
+        hit = next((i for i, t in enumerate(games) if np.array_equal(t, model_h.terminal)), None)
         if hit is None:
-            games.append(np.asarray(spec_h.terminal))
+            games.append(np.asarray(model_h.terminal))
             hit = len(games) - 1
         game_of[h] = hit
     return games, game_of, mu0
@@ -264,7 +264,7 @@ def _too_fine(G: int, name: str) -> str:
     )
 
 
-def _check_args(spec: CrisisSpec, grid: int, lam_steps: int, tol: float, maxit: int) -> None:
+def _check_args(model: Model, grid: int, lam_steps: int, tol: float, maxit: int) -> None:
     if isinstance(grid, bool) or not isinstance(grid, int | np.integer) or grid < 3:
         raise SolverError(
             f"grid: a belief grid needs at least 3 points to interpolate a prior (got {grid!r}; expected an integer ≥ 3, e.g. 51, or 'auto')"
@@ -277,12 +277,12 @@ def _check_args(spec: CrisisSpec, grid: int, lam_steps: int, tol: float, maxit: 
         raise SolverError(f"tol: expected a tolerance in (0, 1e-3) (got {tol!r})")
     if not isinstance(maxit, int | np.integer) or maxit < 1:
         raise SolverError(f"maxit: expected an integer ≥ 1 (got {maxit!r})")
-    for a in spec.actors:
-        if not math.isfinite(a.lam) or a.lam < 0:
-            raise SolverError(f"actors.{a.id}.lam: a logit precision must be finite and ≥ 0 (got {a.lam!r})")
-        if a.lam > MAX_LAM:
+    for a, lam in zip(model.actors, model.lam.tolist(), strict=True):
+        if not math.isfinite(lam) or lam < 0:
+            raise SolverError(f"actors.{a}.lam: a logit precision must be finite and ≥ 0 (got {lam!r})")
+        if lam > MAX_LAM:
             raise SolverError(
-                f"actors.{a.id}.lam: λ = {a.lam:g} is beyond what the λ-continuation can follow "
+                f"actors.{a}.lam: λ = {lam:g} is beyond what the λ-continuation can follow "
                 f"(expected ≤ {MAX_LAM:g}); use a smaller λ (λ ≈ 10–50 is already close to best response)"
             )
 
@@ -299,7 +299,7 @@ def _grid_advice(prior: float, G: int) -> str | None:
 
 
 def solve(
-    game: CompiledGame | CrisisSpec,
+    game: CompiledGame | Model,
     *,
     grid: int | str = "auto",
     lam_steps: int = 8,
@@ -313,7 +313,7 @@ def solve(
 ) -> Solution:
     """Solve a crisis: every perceived game's stage-wise agent logit QRE on a belief grid.
 
-    `game`: a `CompiledGame` or a `CrisisSpec` (compiled here). `grid`: points per two-type actor's
+    `game`: a `CompiledGame` or a `crisislab.model.Model` (compiled here). `grid`: points per two-type actor's
     belief grid (uniform on [0, 1]), or "auto" (the default; `auto_grid`: the finest grid within a
     work budget). `lam_steps`: λ-continuation steps per node (0 → λ_m).
     `tol`, `maxit`: fixed-point tolerance (sup-norm on strategies) and iterations per step.
@@ -335,15 +335,15 @@ def solve(
     the result is bit-identical for any number, since each state is solved on its own.
     Raises `SolverError` for bad arguments; non-convergence is reported in `Solution.diagnostics`.
     """
-    cg = game if isinstance(game, CompiledGame) else compile_spec(game)
-    spec = cg.spec
+    cg = game if isinstance(game, CompiledGame) else compile_model(game)
+    model = cg.model
     if selection not in SELECTION_MODES:
         raise SolverError(f"selection: expected one of {', '.join(SELECTION_MODES)} (got {selection!r})")
     if not (isinstance(max_gib, int | float) and not isinstance(max_gib, bool) and max_gib > 0):
         raise SolverError(f"max_gib: expected a number of GiB > 0 (got {max_gib!r})")
     if grid == "auto":
         grid = auto_grid(cg, hypergame=hypergame, max_gib=max_gib)
-    _check_args(spec, grid, lam_steps, tol, maxit)
+    _check_args(model, grid, lam_steps, tol, maxit)
     if threads is not None:
         if isinstance(threads, bool) or not isinstance(threads, int | np.integer) or threads < 1:
             raise SolverError(f"threads: expected an integer ≥ 1 (got {threads!r})")
@@ -358,7 +358,7 @@ def solve(
     n_types = cg.n_types
     G = int(grid)
     grid_pts = np.linspace(0.0, 1.0, G)
-    lam = np.array([a.lam for a in spec.actors], dtype=np.float64)
+    lam = np.array(model.lam, dtype=np.float64)
 
     # Perceived games: one per distinct terminal-payoff view; priors only move the starting node.
     games, game_of, mu0 = _perceived_games(cg, hypergame)
@@ -370,9 +370,9 @@ def solve(
                 continue
             adv = _grid_advice(float(mu0[h, j]), G)
             if adv is not None:
-                who = "true prior" if h == j else f"{spec.actors[h].id}'s prior"
+                who = "true prior" if h == j else f"{model.actors[h]}'s prior"
                 diags.append(
-                    f"grid: {who} P({spec.actors[j].id} is {spec.actors[j].types[0]}) = {mu0[h, j]:g} is not a "
+                    f"grid: {who} P({model.actors[j]} is {model.types[j][0]}) = {mu0[h, j]:g} is not a "
                     f"point of the {G}-point belief grid, so starting values are interpolated; {adv}"
                 )
 
@@ -414,7 +414,7 @@ def solve(
         compiled=cg,
         grid=grid_pts,
         grid_sizes=sizes,
-        perceivers=tuple(a.id for a in spec.actors),
+        perceivers=tuple(model.actors),
         game_of=game_of,
         sigma=tuple(sigmas),
         class_of=tuple(classes),

@@ -70,20 +70,20 @@ def unroll(cg: CompiledGame, *, scale: np.ndarray | None = None, title: str = ""
     """
     from crisislab.efg import GameBuilder
 
-    spec = cg.spec
+    model = cg.model
     n = cg.n_actors
     n_types = cg.n_types
     scale = np.ones(n) if scale is None else np.asarray(scale, dtype=np.float64)
     est = _count_nodes(cg)
     if est > MAX_UNROLL_NODES:
         raise SolverError(
-            f"horizon: the unrolled tree of {spec.id} at horizon {spec.horizon} would have about "
+            f"horizon: the unrolled tree of {model.scenario_id} at horizon {model.horizon} would have about "
             f"{est:.3g} nodes (limit {MAX_UNROLL_NODES:,}); use a shorter --horizon"
         )
-    b = GameBuilder([a.id for a in spec.actors], title=title or f"{spec.id} (horizon {spec.horizon})",
+    b = GameBuilder(list(model.actors), title=title or f"{model.scenario_id} (horizon {model.horizon})",
                     comment="unrolled by crisislab.crisis: types dealt by chance; infosets = own type + public history")
     infosets: dict = {}
-    actors = spec.actors
+    ladders = [model.ladder(j) for j in range(n)]
 
     def play(node: int, d: int, s: int, hist: str, types: tuple, acc: np.ndarray, f: float) -> None:
         if d >= cg.n_decisions:
@@ -91,9 +91,9 @@ def unroll(cg: CompiledGame, *, scale: np.ndarray | None = None, title: str = ""
         m = int(cg.dec_mover[d])
         A = cg.avail[d].shape[1]
         av = np.nonzero(cg.avail[d][s])[0]
-        label = f"{actors[m].id}:{actors[m].types[types[m]]}|{hist}"
+        label = f"{model.actors[m]}:{model.types[m][types[m]]}|{hist}"
         if av.size > 1:
-            kids = b.decision(node, m, label, [spec.actions[actors[m].actions[a]].id for a in av])
+            kids = b.decision(node, m, label, [model.actions[ladders[m][a]].id for a in av])
             infosets[label] = (d, s, m, types[m], tuple(int(a) for a in av))
         else:
             kids = (node,)
@@ -103,7 +103,7 @@ def unroll(cg: CompiledGame, *, scale: np.ndarray | None = None, title: str = ""
             branch_nodes = (kid,) if hi - lo == 1 else b.chance(
                 kid, [_branch_label(cg, d, j) for j in range(lo, hi)], _exact_probs(cg.prob[d][lo:hi])
             )
-            aid = spec.actions[actors[m].actions[int(a)]].id
+            aid = model.actions[ladders[m][int(a)]].id
             for bn, j in zip(branch_nodes, range(lo, hi), strict=True):
                 rew = cg.reward[d][j][np.arange(n), list(types)]
                 acc2 = acc + f * rew * scale
@@ -124,7 +124,7 @@ def unroll(cg: CompiledGame, *, scale: np.ndarray | None = None, title: str = ""
         if n_types[j] == 1:
             deal(node, j + 1, (*types, 0))
             return
-        kids = b.chance(node, list(actors[j].types), _exact_probs(actors[j].prior))
+        kids = b.chance(node, list(model.types[j]), _exact_probs(model.true_prior[j].tolist()))
         for t, kid in enumerate(kids):
             deal(kid, j + 1, (*types, t))
 
@@ -160,18 +160,19 @@ def crisis_profile(sol, unrolled: Unrolled, perceiver: int = 0) -> np.ndarray:
     labels = game.infoset_labels
     out = np.zeros(int(game.action_offset[-1] + game.infoset_n_actions[-1])) if len(labels) else np.zeros(0)
     where = {lab: i for i, lab in enumerate(labels)}
-    x0 = np.array([a.prior[0] for a in cg.spec.actors], dtype=np.float64)
+    model = cg.model
+    x0 = np.array([p[0] for p in model.true_prior], dtype=np.float64)
 
     # walk public histories once (types do not change the public tree)
     def walk(d: int, s: int, hist: str, x: np.ndarray) -> None:
         m = int(cg.dec_mover[d])
-        actor = cg.spec.actors[m]
+        ladder = model.ladder(m)
         A = cg.avail[d].shape[1]
         av = np.nonzero(cg.avail[d][s])[0]
         sig = sol.strategy(perceiver, d, np.array([s]), x[None, :])[0]  # (K_m, A)
         if av.size > 1:
             for th in range(n_types[m]):
-                lab = f"{actor.id}:{actor.types[th]}|{hist}"
+                lab = f"{model.actors[m]}:{model.types[m][th]}|{hist}"
                 i = where[lab]
                 off = int(game.action_offset[i])
                 p = sig[th, av]
@@ -182,7 +183,7 @@ def crisis_profile(sol, unrolled: Unrolled, perceiver: int = 0) -> np.ndarray:
                 den = x[m] * sig[0, a] + (1 - x[m]) * sig[1, a]
                 x2[m] = x[m] * sig[0, a] / den if den > 0 else x[m]
             r = s * A + int(a)
-            aid = cg.spec.actions[actor.actions[int(a)]].id
+            aid = model.actions[ladder[int(a)]].id
             for j in range(int(cg.row_ptr[d][r]), int(cg.row_ptr[d][r + 1])):
                 nx = int(cg.nxt[d][j])
                 if nx >= 0:

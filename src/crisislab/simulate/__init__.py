@@ -1,12 +1,11 @@
 """Vectorized Monte Carlo of a solved crisis: many runs at once, interventions, per-run tables.
 
 Public surface: `simulate` (one arm → `Results`), the `Policy` protocol with `FixedPolicy` and
-`SolutionPolicy` (a crisis-engine `Solution` as a policy), `compile_spec` (scenario → the
-simulator's arrays), `compile_arm` / `split_interventions` (interventions → what one arm plays),
-`simulate_spec` (the lower-level call on compiled arrays) and `map_tasks` (the one place that
-distributes work over Dask). Randomness is counter-based and keyed by (seed, run index): results
-do not depend on `workers` or `chunk`. Arms, paired comparisons and claims are in
-`crisislab.analysis`.
+`SolutionPolicy` (a crisis-engine `Solution` as a policy), `compile_arm` / `split_interventions`
+(interventions → the `Arm` one simulation plays: forces, forbids, or a script of moves), `simulate_model` (the lower-level call on a lowered
+`crisislab.model.Model`) and `map_tasks` (the one place that distributes work over Dask).
+Randomness is counter-based and keyed by (seed, run index): results do not depend on `workers`
+or `chunk`. Arms, paired comparisons and claims are in `crisislab.analysis`.
 """
 
 from __future__ import annotations
@@ -14,32 +13,33 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from crisislab.model.rules import DEFAULT_CHUNK
+
 if TYPE_CHECKING:
-    from crisislab.simulate._compile import InterventionError, compile_arm, compile_spec, split_interventions
+    from crisislab.simulate._chunk import Arm, Force
+    from crisislab.simulate._compile import InterventionError, compile_arm, split_interventions
     from crisislab.simulate._policy import FixedPolicy, Node, Policy
     from crisislab.simulate._results import Results
-    from crisislab.simulate._run import check_scheduler, map_tasks, progress_wanted, simulate_spec
+    from crisislab.simulate._run import check_scheduler, map_tasks, progress_wanted, simulate_model
     from crisislab.simulate._solution_policy import SolutionPolicy
-    from crisislab.simulate._spec import SimSpec
 
 # Names are imported on first use (PEP 562): the command line's start must not pay for scipy,
 # pandas and numba.
 _LAZY = {
+    "Arm": "_chunk",
+    "Force": "_chunk",
     "InterventionError": "_compile",
     "compile_arm": "_compile",
-    "compile_spec": "_compile",
     "split_interventions": "_compile",
     "FixedPolicy": "_policy",
     "Node": "_policy",
     "Policy": "_policy",
     "Results": "_results",
-    "DEFAULT_CHUNK": "_run",
     "check_scheduler": "_run",
     "map_tasks": "_run",
     "progress_wanted": "_run",
-    "simulate_spec": "_run",
+    "simulate_model": "_run",
     "SolutionPolicy": "_solution_policy",
-    "SimSpec": "_spec",
 }
 
 
@@ -54,7 +54,7 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-__all__ = sorted([*_LAZY, "simulate"])
+__all__ = sorted([*_LAZY, "DEFAULT_CHUNK", "simulate"])
 
 
 def simulate(
@@ -65,7 +65,7 @@ def simulate(
     interventions: Sequence[Any] = (),
     *,
     workers: int = 1,
-    chunk: int | None = None,
+    chunk: int = DEFAULT_CHUNK,
     scheduler: str | None = None,
     paths: bool = False,
     progress: bool = False,
@@ -78,13 +78,14 @@ def simulate(
     changes the game and so the strategies: solve the changed scenario
     (`scenario.with_overrides`), or compare arms with `crisislab.analysis.compare_arms`.
     `workers` local Dask processes or a dask.distributed `scheduler` address run the chunks of
-    `chunk` runs (default 32,768); `paths` keeps the per-move table (`Results.paths`). Returns
-    `Results`, whose `runs` is a pandas DataFrame with one row per run. The numbers depend only on
-    (scenario, policy, seed, run index), never on `workers` or `chunk`.
+    `chunk` runs; `paths` keeps the per-move table (`Results.paths`). Returns `Results`, whose
+    `runs` is a pandas DataFrame with one row per run. The numbers depend only on (scenario,
+    policy, seed, run index), never on `workers` or `chunk`.
     """
-    from crisislab.simulate._compile import InterventionError, compile_arm, compile_spec, split_interventions
-    from crisislab.simulate._run import DEFAULT_CHUNK, simulate_spec
+    from crisislab.model import lower
     from crisislab.scenario import describe_interventions
+    from crisislab.simulate._compile import InterventionError, compile_arm, split_interventions
+    from crisislab.simulate._run import simulate_model
     from crisislab.simulate._solution_policy import SolutionPolicy
 
     overrides, rest = split_interventions(interventions)
@@ -95,16 +96,16 @@ def simulate(
         )
     if hasattr(policy, "sigma") and hasattr(policy, "compiled"):  # a crisis-engine Solution
         policy = SolutionPolicy(policy, scenario)
-    spec = compile_spec(scenario)
-    arm = compile_arm(spec, scenario, rest)
-    return simulate_spec(
-        spec,
+    model = lower(scenario)
+    arm = compile_arm(model, scenario, rest)
+    return simulate_model(
+        model,
         policy,
         runs,
         seed,
         arm,
         workers=workers,
-        chunk=DEFAULT_CHUNK if chunk is None else chunk,
+        chunk=chunk,
         scheduler=scheduler,
         paths=paths,
         progress=progress,

@@ -18,121 +18,32 @@ any other `Policy`. Both draw the same uniforms at the same places.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-from numba import njit
 
-from crisislab.simulate._policy import Node, Policy
-from crisislab.simulate._rng import counter, run_keys, uniforms
-from crisislab.simulate._spec import (
+from crisislab.model import Action, CasualtyTable, Effect, Model
+from crisislab.model.rules import (
+    BELIEF_QUANTUM,
+    MAX_BECOMES_DEPTH,
     RL_ANSWERED,
     RL_FAILED,
     RL_INACTIVE,
     RL_PENDING,
-    ActionSpec,
-    CasualtySpec,
-    Cond,
-    Effect,
-    SimSpec,
+    SCRIPT_FREE,
+    SLOT_ACTION,
+    consequence_slot,
 )
+from crisislab.simulate._chunk import REPS_PER_CHUNK, Arm, ChunkResult, Cond, Force, hash_rows
+from crisislab.simulate._kernel_engine import kernel_chunk, kernel_inputs
+from crisislab.simulate._policy import Node, Policy
+from crisislab.simulate._rng import counter, run_keys, uniforms
 
-__all__ = ["Arm", "ChunkResult", "Engine", "Force", "simulate_chunk", "BELIEF_QUANTUM"]
+__all__ = ["Arm", "ChunkResult", "Cond", "Engine", "Force", "simulate_chunk"]
 
-# Beliefs are summed over runs as integers in units of 2**-30 so that per-round means are
-# bit-identical whatever the chunking (float sums depend on the order of addition).
-BELIEF_QUANTUM = 2.0**30
 # A Bayes update whose total likelihood is below this keeps the prior (an action the observer's
 # model deems impossible, e.g. a forced one, carries no information it can use).
 _TINY = 1e-300
-
-# Representative action sequences kept per chunk for the most-frequent-paths table (counts are
-# exact for every path via its hash; only the readable sequence is kept for the chunk's top paths).
-_REPS_PER_CHUNK = 64
-
-
-@njit(cache=True)
-def hash_rows(rows: np.ndarray) -> np.ndarray:
-    """FNV-1a-style 64-bit hash of each row of an int16 array `(n, L)` → uint64 `(n,)`."""
-    n, L = rows.shape
-    out = np.empty(n, dtype=np.uint64)
-    prime = np.uint64(1099511628211)
-    for i in range(n):
-        h = np.uint64(14695981039346656037)
-        for j in range(L):
-            h = (h ^ np.uint64(rows[i, j] + 2)) * prime
-        out[i] = h
-    return out
-
-
-# Slots of the draws at one move (see `_rng.counter`): 0 is the action; consequences follow.
-_SLOT_ACTION = 0
-_SLOTS_PER_DEPTH = 128  # 16 consequences per action, 7 nested casualties per error
-_MAX_DEPTH = 8  # `becomes` chains longer than this are cut (the crisis engine refuses them)
-
-
-@dataclass(frozen=True)
-class Force:
-    """Force `action` (global index) for mover `actor` at round `round_` (if set) or when `when` holds."""
-
-    actor: str
-    action: int
-    round_: int | None = None
-    when: Cond | None = None
-
-
-@dataclass(frozen=True)
-class Arm:
-    """Interventions that act inside the loop (parameter changes are compiled into the spec)."""
-
-    forces: tuple[Force, ...] = ()
-    forbidden: frozenset[int] = frozenset()
-    # A scripted path (timeline replay): int64 `(horizon, n_movers)`, the global action each move
-    # must take (-1: an environment actor does nothing / a strategic actor plays its default),
-    # or SCRIPT_FREE to leave the move to the model.
-    script: np.ndarray | None = None
-
-
-SCRIPT_FREE = -2
-
-
-@dataclass
-class ChunkResult:
-    """Per-run arrays of one chunk plus additive aggregates.
-
-    `runs` int64 `(n,)`; `types` int8 `(n, n_actors)`; `outcome` int16 `(n,)`; `end_round` int16;
-    `casualties` int64 `(n, n_sides)`; `audience` float64 `(n, n_actors)`; `rl_status` int8
-    `(n, n_red_lines)` at the end; `actions` int16 `(n, horizon * n_movers)` executed action per
-    move (-1: none / run over) when paths were requested, else None; `state_hist` int64
-    `(horizon + 1, n_vars, n_levels)` counts of each variable's value after each round (runs that
-    ended keep their final state); `belief_sum` int64 `(horizon + 1, n_actors, n_belief)` sums of
-    quantized beliefs (`belief_sum_alive` over runs still going after the round, `n_alive` of
-    them, int64 `(horizon + 1,)`); `taken` bool `(n, n_actions)` whether each action was chosen at least once;
-    `run_steps` number of (run, move) pairs simulated; `loglik` float64 `(n,)` log-probability of
-    each run's choices (strategic actions under the mover's own strategy and true type, environment
-    moves under their rules; a forced action counts with the probability the model gave it);
-    `path_rows` per-move records when requested.
-    """
-
-    runs: np.ndarray
-    types: np.ndarray
-    outcome: np.ndarray
-    end_round: np.ndarray
-    casualties: np.ndarray
-    audience: np.ndarray
-    rl_status: np.ndarray
-    taken: np.ndarray
-    actions: np.ndarray | None
-    state_hist: np.ndarray
-    belief_sum: np.ndarray
-    belief_sum_alive: np.ndarray
-    n_alive: np.ndarray
-    run_steps: int
-    loglik: np.ndarray
-    path_hash: np.ndarray | None = None
-    path_reps: dict[int, tuple[int, ...]] = field(default_factory=dict)
-    path_rows: dict[str, np.ndarray] | None = None
 
 
 def _draw_categorical(p: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -155,7 +66,7 @@ def _apply_effect(state: np.ndarray, idx: np.ndarray, eff: Effect, lo: np.ndarra
 
 
 def _draw_casualties(
-    cas: CasualtySpec, keys: np.ndarray, idx: np.ndarray, ctr: int, state: np.ndarray, casualties: np.ndarray, hi: np.ndarray
+    cas: CasualtyTable, keys: np.ndarray, idx: np.ndarray, ctr: int, state: np.ndarray, casualties: np.ndarray, hi: np.ndarray
 ) -> None:
     if idx.size == 0 or cas.cdf.size <= 1:
         return
@@ -171,7 +82,7 @@ Engine = Literal["auto", "kernel", "reference"]
 
 
 def simulate_chunk(
-    spec: SimSpec,
+    spec: Model,
     policy: Policy,
     seed: int,
     runs: np.ndarray,
@@ -188,8 +99,6 @@ def simulate_chunk(
     if engine not in ("auto", "kernel", "reference"):
         raise ValueError(f"engine must be one of auto, kernel, reference (got {engine!r})")
     if engine != "reference":
-        from crisislab.simulate._kernel_engine import kernel_chunk, kernel_inputs
-
         inputs = kernel_inputs(spec, policy, arm)
         if inputs is not None:
             return kernel_chunk(spec, inputs, seed, runs, record_actions, record_paths)
@@ -199,7 +108,7 @@ def simulate_chunk(
 
 
 def _reference_chunk(
-    spec: SimSpec,
+    spec: Model,
     policy: Policy,
     seed: int,
     runs: np.ndarray,
@@ -228,15 +137,16 @@ def _reference_chunk(
     rl_status = np.zeros((n, n_rl), dtype=np.int8)
     rl_left = np.zeros((n, n_rl), dtype=np.int64)
     # Distinct perceived games share one belief array (correct perception: one array for all).
+    initial_beliefs = spec.initial_beliefs
     game_of = list(range(n_actors))
     for h in range(n_actors):
         for g in range(h):
             if game_of[g] == g and policy.same_game(spec.actors[g], spec.actors[h]) and np.array_equal(
-                spec.initial_beliefs[g], spec.initial_beliefs[h]
+                initial_beliefs[g], initial_beliefs[h]
             ):
                 game_of[h] = g
                 break
-    beliefs = {g: np.broadcast_to(spec.initial_beliefs[g], (n, spec.n_belief)).copy() for g in set(game_of)}
+    beliefs = {g: np.broadcast_to(initial_beliefs[g], (n, spec.n_belief)).copy() for g in set(game_of)}
 
     outcome = np.full(n, -1, dtype=np.int16)
     end_round = np.full(n, H, dtype=np.int16)
@@ -382,7 +292,7 @@ def _reference_chunk(
     if actions_rec is not None:
         path_hash = hash_rows(actions_rec)
         uniq, first, counts = np.unique(path_hash, return_index=True, return_counts=True)
-        top = np.argsort(-counts, kind="stable")[:_REPS_PER_CHUNK]
+        top = np.argsort(-counts, kind="stable")[:REPS_PER_CHUNK]
         path_reps = {int(uniq[i]): tuple(int(x) for x in actions_rec[first[i]]) for i in top}
     path_rows = None
     if rows is not None:
@@ -414,7 +324,7 @@ def _reference_chunk(
 
 
 def _strategic_choice(
-    spec: SimSpec,
+    spec: Model,
     policy: Policy,
     arm: Arm,
     mover,
@@ -455,7 +365,7 @@ def _strategic_choice(
         elif act.available is not None:
             mask[:, a_local] = act.available(sub_state, r, sub_rls)
     p = np.where(mask, p, 0.0)
-    u = uniforms(keys, counter(r, m, _SLOT_ACTION))
+    u = uniforms(keys, counter(r, m, SLOT_ACTION))
     empty = p.sum(axis=1) <= 0.0
     if empty.any():
         p[empty, default_local] = 1.0
@@ -489,7 +399,7 @@ def _strategic_choice(
 
 
 def _env_choice(
-    spec: SimSpec,
+    spec: Model,
     mover,
     m: int,
     r: int,
@@ -515,7 +425,7 @@ def _env_choice(
         prob = np.where(holds, pr, prob)
         act[holds] = rule.action
         undecided &= ~holds
-    u = uniforms(keys, counter(r, m, _SLOT_ACTION))
+    u = uniforms(keys, counter(r, m, SLOT_ACTION))
     fires = u < prob
     g = SCRIPT_FREE if arm.script is None else int(arm.script[r - 1, m])
     with np.errstate(divide="ignore"):
@@ -529,7 +439,7 @@ def _env_choice(
 
 
 def _execute(
-    spec: SimSpec,
+    spec: Model,
     m: int,
     r: int,
     idx: np.ndarray,
@@ -555,14 +465,8 @@ def _execute(
     return executed
 
 
-def _slot(depth: int, ci: int, sub: int = 0) -> int:
-    # One slot per (nesting depth of `becomes`, consequence index, nested casualty): a draw's place
-    # in the action's structure, so paired arms draw the same uniform for the same consequence.
-    return 1 + depth * _SLOTS_PER_DEPTH + 8 * ci + sub
-
-
 def _execute_action(
-    spec: SimSpec,
+    spec: Model,
     a: int,
     m: int,
     r: int,
@@ -574,15 +478,15 @@ def _execute_action(
 ) -> np.ndarray:
     """Execute global action `a` for runs `sel`; returns the executed action per run (int64)."""
     lo, hi = spec.lo, spec.hi
-    act: ActionSpec = spec.actions[a]
+    act: Action = spec.actions[a]
     out = np.full(sel.size, a, dtype=np.int64)
     rest = np.ones(sel.size, dtype=bool)  # runs where no `becomes` error has fired yet
-    if depth < _MAX_DEPTH:
+    if depth < MAX_BECOMES_DEPTH:
         for ci, err in act.becomes_errors:
             ri = np.flatnonzero(rest)
             if ri.size == 0:
                 break
-            fired = uniforms(keys[sel[ri]], counter(r, m, _slot(depth, ci))) < err.probability
+            fired = uniforms(keys[sel[ri]], counter(r, m, consequence_slot(depth, ci))) < err.probability
             fi = ri[fired]
             if fi.size == 0:
                 continue
@@ -590,26 +494,26 @@ def _execute_action(
             out[fi] = _execute_action(spec, err.becomes, m, r, sel[fi], keys, state, casualties, depth + 1)
             _apply_effect(state, sel[fi], err.effect, lo, hi)
             for k, cas in enumerate(err.casualties):
-                _draw_casualties(cas, keys, sel[fi], counter(r, m, _slot(depth, ci, 1 + k)), state, casualties, hi)
+                _draw_casualties(cas, keys, sel[fi], counter(r, m, consequence_slot(depth, ci, 1 + k)), state, casualties, hi)
     xi = sel[rest]
     if xi.size == 0:
         return out
     if act.attribution is not None:
-        attributed = uniforms(keys[xi], counter(r, m, _slot(depth, act.attribution_index))) < act.attribution
+        attributed = uniforms(keys[xi], counter(r, m, consequence_slot(depth, act.attribution_index))) < act.attribution
         _apply_effect(state, xi[attributed], act.effect, lo, hi)
         if act.unattributed is not None:
             _apply_effect(state, xi[~attributed], act.unattributed, lo, hi)
     else:
         _apply_effect(state, xi, act.effect, lo, hi)
     for ci, item in act.other_consequences:
-        if isinstance(item, CasualtySpec):
-            _draw_casualties(item, keys, xi, counter(r, m, _slot(depth, ci)), state, casualties, hi)
+        if isinstance(item, CasualtyTable):
+            _draw_casualties(item, keys, xi, counter(r, m, consequence_slot(depth, ci)), state, casualties, hi)
         else:
-            fired = uniforms(keys[xi], counter(r, m, _slot(depth, ci))) < item.probability
+            fired = uniforms(keys[xi], counter(r, m, consequence_slot(depth, ci))) < item.probability
             fi = xi[fired]
             if fi.size == 0:
                 continue
             _apply_effect(state, fi, item.effect, lo, hi)
             for k, cas in enumerate(item.casualties):
-                _draw_casualties(cas, keys, fi, counter(r, m, _slot(depth, ci, 1 + k)), state, casualties, hi)
+                _draw_casualties(cas, keys, fi, counter(r, m, consequence_slot(depth, ci, 1 + k)), state, casualties, hi)
     return out

@@ -26,16 +26,17 @@ from typing import Any
 
 import numpy as np
 
-from crisislab.simulate._engine import _REPS_PER_CHUNK, Arm, ChunkResult, hash_rows
+from crisislab.model import Model
+from crisislab.simulate import _specialise as sp
+from crisislab.simulate._chunk import REPS_PER_CHUNK, Arm, ChunkResult, hash_rows
 from crisislab.simulate._kernels import PackedSpec, pack_spec, run_chunk
-from crisislab.simulate._policy import Policy, PolicyTable
+from crisislab.simulate._policy import Policy, PolicyTable, belief_arrays
 from crisislab.simulate._rng import run_keys
-from crisislab.simulate._spec import SimSpec
 
 __all__ = ["KernelInputs", "kernel_chunk", "kernel_inputs"]
 
 _MAX_REPLAYS = 10_000  # a run can need one replay per new state on its path; this is a safety net
-_cache: list[tuple[SimSpec, Arm, PackedSpec]] = []
+_cache: list[tuple[Model, Arm, PackedSpec]] = []
 # SHAPE constants -> (specialised run_chunk, its compiled-marker file), or None: failed, use the general one.
 _specialised: dict[tuple, tuple[object, Any] | None] = {}
 _not_compiled: set[tuple] = set()  # shapes `auto` found uncompiled in this process (it does not look again)
@@ -58,12 +59,10 @@ def _fail(key: tuple, e: BaseException) -> None:
     _specialised[key] = None
 
 
-def specialised_kernel(spec: SimSpec, packed: PackedSpec, table: PolicyTable, only_compiled: bool = False):
+def specialised_kernel(spec: Model, packed: PackedSpec, table: PolicyTable, only_compiled: bool = False):
     """(shape key, the `run_chunk` specialised to this scenario's and table's shape
     (`_specialise.SHAPE`), the file marking it compiled). The kernel is None when it could not be
     rendered, or, with `only_compiled`, when this machine has not compiled it yet."""
-    from crisislab.simulate import _specialise as sp
-
     consts = sp.kernel_constants(spec, packed, table, False, False)
     key = tuple((k, consts[k]) for k in sp.SHAPE)
     if key not in _specialised:
@@ -89,7 +88,7 @@ class KernelInputs:
     table: PolicyTable
 
 
-def kernel_inputs(spec: SimSpec, policy: Policy, arm: Arm) -> KernelInputs | None:
+def kernel_inputs(spec: Model, policy: Policy, arm: Arm) -> KernelInputs | None:
     """The kernel's inputs, or None when the policy or the arm cannot be tabulated/compiled."""
     make = getattr(policy, "kernel_table", None)
     if make is None:
@@ -113,34 +112,12 @@ def kernel_inputs(spec: SimSpec, policy: Policy, arm: Arm) -> KernelInputs | Non
     return KernelInputs(packed, table)
 
 
-def _belief_arrays(spec: SimSpec, table: PolicyTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Holders whose perceived games and initial beliefs coincide share one belief array.
-
-    Returns (array of each holder int64 `(n_actors,)`, table game of each array int64 `(n_bg,)`,
-    initial beliefs float64 `(n_bg, n_belief)`).
-    """
-    n = len(spec.actors)
-    of = list(range(n))
-    for h in range(n):
-        for g in range(h):
-            if of[g] == g and table.holder_game[g] == table.holder_game[h] and np.array_equal(
-                spec.initial_beliefs[g], spec.initial_beliefs[h]
-            ):
-                of[h] = g
-                break
-    reps = sorted(set(of))
-    bg_of_holder = np.array([reps.index(of[h]) for h in range(n)], np.int64)
-    bg_game = np.array([table.holder_game[g] for g in reps], np.int64)
-    init = np.array([spec.initial_beliefs[g] for g in reps], np.float64)
-    return bg_of_holder, bg_game, init
-
-
 def _c(a: np.ndarray, dtype: Any = None) -> np.ndarray:
     return np.ascontiguousarray(a if dtype is None else np.asarray(a, dtype))
 
 
 def _call(
-    spec: SimSpec, packed: PackedSpec, table: PolicyTable, keys: np.ndarray, record_actions: bool, record_paths: bool,
+    spec: Model, packed: PackedSpec, table: PolicyTable, keys: np.ndarray, record_actions: bool, record_paths: bool,
     miss_mode: int | None = None,
 ):
     """One kernel pass over `keys`; returns (steps, misses, fallbacks, out, agg, rec).
@@ -153,7 +130,7 @@ def _call(
     H, M = spec.horizon, len(spec.movers)
     n_actors, nb, nv = len(spec.actors), spec.n_belief, spec.n_vars
     n_rl = len(spec.red_lines)
-    bg_of_holder, bg_game, init_bel = _belief_arrays(spec, table)
+    bg_of_holder, bg_game, init_bel = belief_arrays(spec, table)
     S = (
         A_["lo"], A_["hi"], A_["initial"], A_["prior_cdf"], A_["n_types"], A_["bel_start"], A_["code"], A_["cond_ptr"],
         A_["mover"], A_["ladder"], A_["rungs"], A_["rule_ptr"], A_["rules"], A_["rule_idx"], A_["rule_p"],
@@ -174,7 +151,7 @@ def _call(
         _c(table.decisions(spec), np.int64), bool(table.keyed), _c(table.radix, np.int64), _c(table.offset, np.int64),
         _c(table.state_keys, np.int64), _c(table.block, np.int64), int(table.n_dec),
         int(table.grid_points), _c(table.grid_sizes, np.int64), _c(table.grid_strides(), np.int64),
-        _c(table.sigma), _c(table.perm, np.int64),
+        _c(table.sigma),
     )
     n_cols = nv + 2 * n_rl
     out = (
@@ -219,7 +196,7 @@ def _call(
 
 
 def kernel_chunk(
-    spec: SimSpec, inputs: KernelInputs, seed: int, runs: np.ndarray, record_actions: bool, record_paths: bool
+    spec: Model, inputs: KernelInputs, seed: int, runs: np.ndarray, record_actions: bool, record_paths: bool
 ) -> ChunkResult:
     """Simulate runs `runs` (int64 `(n,)`) with the compiled kernel; same result as the numpy engine."""
     runs = np.ascontiguousarray(runs, dtype=np.int64)
@@ -252,7 +229,7 @@ def kernel_chunk(
     if actions_rec is not None:
         path_hash = hash_rows(actions_rec)
         uniq, first, counts = np.unique(path_hash, return_index=True, return_counts=True)
-        top = np.argsort(-counts, kind="stable")[:_REPS_PER_CHUNK]
+        top = np.argsort(-counts, kind="stable")[:REPS_PER_CHUNK]
         path_reps = {int(uniq[i]): tuple(int(x) for x in actions_rec[first[i]]) for i in top}
     path_rows = None
     if record_paths:

@@ -1,6 +1,6 @@
 """The compiled simulation kernel: one numba function that plays a chunk of runs through every move.
 
-`pack_spec` flattens a `SimSpec` and an `Arm` into plain arrays (conditions as postfix programs,
+`pack_spec` flattens a `Model` and an `Arm` into plain arrays (conditions as postfix programs,
 effects as add/set rows, chance consequences as CSR lists, casualty tables as one flat CDF array);
 `run_chunk` then takes each run from its type draw to its outcome in one pass, with no Python
 object in the loop. A run's random numbers are the same counter-based uniforms as `_rng.uniforms`
@@ -23,40 +23,38 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from crisislab.simulate._rng import _GOLDEN, _M2, MAX_MOVES, MAX_SLOTS, _fmix
-from crisislab.simulate._spec import (
+from crisislab.model import CasualtyTable, CondProgram, Effect, Model
+from crisislab.model.rules import (
+    BELIEF_QUANTUM,
+    MAX_BECOMES_DEPTH,
+    MAX_MOVES,
+    MAX_SLOTS,
     OP_AND,
     OP_NOT,
     OP_OR,
     OP_RL,
     OP_ROUND,
-    OP_TRUE,
     OP_VAR,
     RL_ANSWERED,
     RL_FAILED,
     RL_INACTIVE,
     RL_PENDING,
-    CasualtySpec,
-    CondProgram,
-    Effect,
-    SimSpec,
+    SCRIPT_FREE,
+    consequence_slot,
 )
+from crisislab.simulate._rng import _GOLDEN, _M2, _fmix
 
 __all__ = ["PackedSpec", "pack_spec", "run_chunk"]
 
 _TO_UNIT = 2.0**-53
 _S11 = np.uint64(11)
 _TINY = 1e-300
-_QUANTUM = 2.0**30  # same as _engine.BELIEF_QUANTUM
-_SLOTS_PER_DEPTH = 128
-_MAX_DEPTH = 8
 _STACK = 64  # condition evaluation stack (nesting depth of a condition)
-SCRIPT_FREE = -2
 
 
 @dataclass(frozen=True)
 class PackedSpec:
-    """A `SimSpec` plus an `Arm` as flat arrays for `run_chunk` (shapes in `pack_spec`)."""
+    """A `Model` plus an `Arm` as flat arrays for `run_chunk` (shapes in `pack_spec`)."""
 
     ints: dict
     arrays: dict
@@ -97,7 +95,7 @@ class _Builder:
         self.eff_mask.append(np.asarray(e.set_mask, bool))
         return len(self.eff_add) - 1
 
-    def casualty(self, c: CasualtySpec) -> int:
+    def casualty(self, c: CasualtyTable) -> int:
         self.cas.append((c.side, c.into, self.cdf_len, c.cdf.size))
         self.cdf.append(np.asarray(c.cdf, np.float64))
         self.cdf_len += c.cdf.size
@@ -113,7 +111,7 @@ def _csr(lists: list[list]) -> tuple[np.ndarray, list]:
     return ptr, flat
 
 
-def pack_spec(spec: SimSpec, arm) -> PackedSpec:
+def pack_spec(spec: Model, arm) -> PackedSpec:
     """Flatten `spec` and `arm` (an `_engine.Arm`) into the arrays `run_chunk` reads.
 
     Raises TypeError when a condition is not a `CondProgram` (the caller then uses the numpy
@@ -151,7 +149,7 @@ def pack_spec(spec: SimSpec, arm) -> PackedSpec:
         bec_lists.append([error(ci, e) for ci, e in spec_a.becomes_errors])
         items = []
         for ci, item in spec_a.other_consequences:
-            if isinstance(item, CasualtySpec):
+            if isinstance(item, CasualtyTable):
                 oth.append((0, ci, b.casualty(item)))
             else:
                 oth.append((1, ci, error(ci, item)))
@@ -230,9 +228,9 @@ def pack_spec(spec: SimSpec, arm) -> PackedSpec:
         # The kernel keeps a run's condition values as one 64-bit mask.
         raise TypeError("the compiled kernel handles at most 64 distinct conditions")
     arrays = dict(
-        lo=np.asarray(spec.lo, np.int64),
-        hi=np.asarray(spec.hi, np.int64),
-        initial=np.asarray(spec.initial, np.int64),
+        lo=np.array(spec.lo, np.int64),
+        hi=np.array(spec.hi, np.int64),
+        initial=np.array(spec.initial, np.int64),
         prior_cdf=prior_cdf,
         n_types=n_types,
         bel_start=bel_start,
@@ -381,11 +379,12 @@ def _eval_all(code, cond_ptr, state, round_, rls, stack, cval) -> None:
 
 @njit(cache=True, inline="always")
 def _ckey(state, lo, rls, csr, n_rl, has_round, round_, horizon) -> np.int64:
+    # specialise: params _ckey
     k = 0
-    for v in range(state.shape[0]):
+    for v in range(state.shape[0]):  # specialise: nv
         k += (state[v] - lo[v]) * csr[v]
     for q in range(n_rl):
-        k += rls[q] * csr[state.shape[0] + q]
+        k += rls[q] * csr[state.shape[0] + q]  # specialise: nv
     if has_round:
         k = k * (horizon + 1) + round_
     return k
@@ -400,6 +399,7 @@ def _cond_bits(cache_ok, csr, lo, n_rl, has_round, horizon, hk, hv, fill, code, 
     public state is evaluated once per kernel call (the flagship has a few thousand) instead of at
     every move that changes it.
     """
+    # specialise: params _cond_bits
     mask = hk.shape[0] - 1
     h = -1
     ckey = _ckey(state, lo, rls, csr, n_rl, has_round, round_, horizon) if cache_ok else -1
@@ -425,6 +425,7 @@ def _cond_bits(cache_ok, csr, lo, n_rl, has_round, horizon, hk, hv, fill, code, 
 def _cond_lookup(cache_ok, csr, lo, n_rl, has_round, horizon, hk, hv, state, round_, rls):
     """(found, mask): `_cond_bits`'s cache probe alone. The common case, a state seen before,
     then passes five arrays instead of eleven (the call cost more than the probe)."""
+    # specialise: params _cond_lookup
     if cache_ok:
         ckey = _ckey(state, lo, rls, csr, n_rl, has_round, round_, horizon)
         mask = hk.shape[0] - 1
@@ -490,7 +491,8 @@ def _prefetch(typingctx, arr, idx):
 @njit(cache=True, _nrt=False)
 def _state_key(state, rls, left, offset, radix, n_rl) -> np.int64:
     """The public-state key of `PolicyTable` (red-line counters count only while pending)."""
-    nv = state.shape[0]
+    # specialise: params _state_key
+    nv = state.shape[0]  # specialise: nv
     kk = 0
     for v in range(nv):
         kk += (state[v] - offset[v]) * radix[v]
@@ -509,7 +511,7 @@ def _state_key(state, rls, left, offset, radix, n_rl) -> np.int64:
 def _table_sigma(block, n_nodes, ka, g, row, b) -> np.int64:
     """Where σ[k, a] of perceived game g at table row `row` (a (state, decision) pair) and
     belief-grid node b starts in the flat strategy array: the mover's strategy per own type k
-    and action a (table ladder order) is `sigma_flat[offset + k * a_max + a]`. `block`: int64
+    and action a (the model's local action index) is `sigma_flat[offset + k * a_max + a]`. `block`: int64
     `(n_games, n_rows)`, each row's block of `n_nodes` nodes of `ka` = k_max * a_max values."""
     return (block[g, row] * n_nodes + b) * ka
 
@@ -529,12 +531,13 @@ def _stencil(bel, stc, grid_G, n_active, c_node, c_w) -> None:
     crisis policy on the flagship 1.18x at grid 3, 1.11x at grid 5, outputs identical. The
     general loop is compared with the written-out path in tests/simulate/test_kernel.py.
     """
-    nc = c_node.shape[1]
+    # specialise: params _stencil
+    nc = c_node.shape[1]  # specialise: n_corners
     g1 = grid_G - 1
     if n_active == 2:
         # Corner c takes the upper end of actor q's interval when bit q of c is set (`run_chunk`).
         s0, s1 = stc[2], stc[3]
-        for g in range(bel.shape[0]):
+        for g in range(bel.shape[0]):  # specialise: n_bg
             p0 = min(max(bel[g, stc[0]], 0.0), 1.0) * g1
             l0 = min(np.int64(np.floor(p0)), grid_G - 2)
             f0 = p0 - l0
@@ -555,7 +558,7 @@ def _stencil(bel, stc, grid_G, n_active, c_node, c_w) -> None:
         return
     o_off = 2 * n_active
     o_bit = o_off + nc
-    for g in range(bel.shape[0]):
+    for g in range(bel.shape[0]):  # specialise: n_bg
         base = 0
         for c in range(nc):
             c_w[g, c] = 1.0
@@ -581,7 +584,7 @@ def _apply(e, eff, state, lohi) -> None:
     """Apply effect e (`eff` rows: add, set value, set mask) and clip to `lohi` (int64 `(2, nv)`)."""
     if e < 0:
         return
-    for v in range(state.shape[0]):
+    for v in range(state.shape[0]):  # specialise: nv
         x = eff[e, 1, v] if eff[e, 2, v] != 0 else state[v] + eff[e, 0, v]
         state[v] = min(max(x, lohi[0, v]), lohi[1, v])
 
@@ -608,9 +611,8 @@ def _casualty(ci, u, xi, xf, state, casualties, lohi) -> None:
         state[into] = min(state[into] + k, lohi[1, into])
 
 
-@njit(cache=True, inline="always")
-def _slot(depth: int, ci: int, sub: int) -> int:
-    return 1 + depth * _SLOTS_PER_DEPTH + 8 * ci + sub
+# The RNG slot of a consequence (`crisislab.model.rules.consequence_slot`, compiled into the kernel).
+_slot = njit(inline="always")(consequence_slot)
 
 
 @njit(cache=True, inline="always")
@@ -643,7 +645,7 @@ def _execute(g, key, r, m, xi, xf, eff, state, casualties, lohi, chain):
     o_attr, o_errp = xi[_X_FATTR], xi[_X_FERR]
     depth = 0
     a = g
-    while depth < _MAX_DEPTH:
+    while depth < MAX_BECOMES_DEPTH:
         fired = -1
         for q in range(xi[o_becp + a], xi[o_becp + a + 1]):
             e = xi[o_bec + q]
@@ -699,7 +701,7 @@ def run_chunk(
     # Unpacked once: taking arrays out of a tuple in the loop costs reference-count updates.
     (eff_add, eff_set, eff_mask, cas_t, cdf, act, act_attr_p, errs, err_p, bec_ptr, bec, oth_ptr, oth, oth_idx, cas_ptr,
      cas_list, xi, xf, eff) = A
-    (dec, keyed, radix, offset, state_keys, block, n_dec, grid_G, grid_sizes, grid_strides, sigma, perm) = P
+    (dec, keyed, radix, offset, state_keys, block, n_dec, grid_G, grid_sizes, grid_strides, sigma) = P
     sig_flat = sigma.reshape(sigma.size)
     (o_types, o_outcome, o_end, o_cas, o_aud, o_rls, o_taken, o_ll, miss_d, miss_state) = out
     (hist_live, hist_delta, bsum_alive, bsum_delta, n_alive) = agg
@@ -732,7 +734,7 @@ def run_chunk(
     types = np.empty(n_actors, np.int64)
     cas = np.zeros(o_cas.shape[1], np.int64)
     stack = np.zeros(_STACK, np.bool_)
-    chain = np.zeros(_MAX_DEPTH + 1, np.int64)
+    chain = np.zeros(MAX_BECOMES_DEPTH + 1, np.int64)
     c_idx = np.zeros((n_bg, max(n_corners, 1)), np.int64)
     c_w = np.zeros((n_bg, max(n_corners, 1)))
     n_c = np.zeros(n_bg, np.int64)
@@ -834,6 +836,7 @@ def run_chunk(
         plain[a] = act[a, 2] < 0 and bec_ptr[a + 1] == bec_ptr[a] and oth_ptr[a + 1] == oth_ptr[a]
 
     # --- a run: type draw, initial state ------------------------------------------------------
+    # specialise: checks
     for i in range(n):
         key = keys[i]
         for j in range(n_actors):
@@ -865,7 +868,7 @@ def run_chunk(
         for h in range(n_actors):
             g = bg_of_holder[h]
             for q in range(n_belief):
-                bsum_alive[0, h, q] += np.int64(np.rint(bel[g, q] * _QUANTUM))
+                bsum_alive[0, h, q] += np.int64(np.rint(bel[g, q] * BELIEF_QUANTUM))
         n_alive[0] += 1
         ended = False
         aborted = False
@@ -883,7 +886,7 @@ def run_chunk(
             for m in range(M):
                 steps += 1
                 j = mover[m, 0]
-                n_a = mover[m, 1]
+                n_a = mover[m, 1]  # specialise: NA
                 if j >= 0:
                     # --- strategic move: strategy rows of every perceived game -------------------
                     d = dec[r, m]
@@ -899,7 +902,7 @@ def run_chunk(
                     # All games of a row are tabulated together: game 0 tells whether it is.
                     if row >= 0 and block[0, row] < 0:
                         row = -1
-                    kj = n_types[j]
+                    kj = n_types[j]  # specialise: KJ
                     if row < 0:
                         if miss_mode >= 1:
                             # Unknown state: record it. Mode 1 abandons the run (the chunk is
@@ -964,11 +967,11 @@ def run_chunk(
                             elif row < 0:
                                 x = 1.0 / n_a
                             elif B == 1:
-                                x = sig_flat[c_idx[own, 0] + tj * a_max + perm[m, a]]
+                                x = sig_flat[c_idx[own, 0] + tj * a_max + a]
                             else:
                                 x = 0.0
-                                for cc in range(n_c[own]):
-                                    x += c_w[own, cc] * sig_flat[c_idx[own, cc] + tj * a_max + perm[m, a]]
+                                for cc in range(n_c[own]):  # specialise: n_c_own
+                                    x += c_w[own, cc] * sig_flat[c_idx[own, cc] + tj * a_max + a]
                             pc_p[m, a] = x
                             tot += x
                         if tot <= 0.0:
@@ -1010,7 +1013,7 @@ def run_chunk(
                     lik *= pc_p[m, chosen] / pc_cdf[m, n_a - 1]
                     # --- Bayes' rule in every perceived game ---------------------------------------
                     s0 = bel_start[j]
-                    pc = perm[m, chosen]
+                    pc = chosen
                     for g in range(n_bg):
                         for t in range(kj):
                             if row < 0:
@@ -1019,7 +1022,7 @@ def run_chunk(
                                 lk[t] = sig_flat[c_idx[g, 0] + t * a_max + pc]
                             else:
                                 acc = 0.0
-                                for cc in range(n_c[g]):
+                                for cc in range(n_c[g]):  # specialise: n_c_g
                                     acc += c_w[g, cc] * sig_flat[c_idx[g, cc] + t * a_max + pc]
                                 lk[t] = acc
                         tot = 0.0
@@ -1161,7 +1164,7 @@ def run_chunk(
                             _stencil(bel, stc, grid_G, n_active, c_node, c_w)
                             st_ok = True
                         for g in range(n_bg):
-                            for cc in range(n_c[g]):
+                            for cc in range(n_c[g]):  # specialise: n_c_g
                                 f = _table_sigma(block, B, ka, bg_game[g], row2, c_node[g, cc] if B > 1 else 0)
                                 if f >= 0:
                                     _prefetch(sig_flat, f)
@@ -1190,14 +1193,14 @@ def run_chunk(
                 for h in range(n_actors):
                     g = bg_of_holder[h]
                     for q in range(n_belief):
-                        bsum_delta[r, h, q] += np.int64(np.rint(bel[g, q] * _QUANTUM))
+                        bsum_delta[r, h, q] += np.int64(np.rint(bel[g, q] * BELIEF_QUANTUM))
                 break
             for v in range(nv):
                 hist_live[r, v, state[v] - lo[v]] += 1
             for h in range(n_actors):
                 g = bg_of_holder[h]
                 for q in range(n_belief):
-                    bsum_alive[r, h, q] += np.int64(np.rint(bel[g, q] * _QUANTUM))
+                    bsum_alive[r, h, q] += np.int64(np.rint(bel[g, q] * BELIEF_QUANTUM))
             n_alive[r] += 1
         # --- a run's outputs --------------------------------------------------------------------
         o_outcome[i] = outcome

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from crisislab.simulate._compile import compile_spec
+from crisislab.model import lower
+from crisislab.model.rules import RL_PENDING
 from crisislab.simulate._policy import LazyTable, Node
-from crisislab.simulate._spec import RL_PENDING
 
 __all__ = ["MyopicLogitPolicy"]
 
@@ -28,16 +28,13 @@ class MyopicLogitPolicy:
     description = "one-step-lookahead logit (interim stand-in for the crisis engine's solution)"
 
     def __init__(self, scenario: Any):
-        self._spec = spec = compile_spec(scenario)
-        self._lam = {a: float(scenario.actor(a).lam.value) for a in spec.actors}
+        self._spec = spec = lower(scenario)
+        self._lam = {a: float(spec.lam[j]) for j, a in enumerate(spec.actors)}
         # terminal[holder][mover]: float64 (n_outcomes, n_types_mover), the holder's view.
         self._terminal: dict[str, dict[str, np.ndarray]] = {}
-        for h in spec.actors:
-            self._terminal[h] = {}
-            for j, m in enumerate(spec.actors):
-                self._terminal[h][m] = np.array(
-                    [[scenario.perceived_terminal(h, o, m, t) for t in spec.types[j]] for o in spec.outcomes]
-                )
+        for h, holder in enumerate(spec.actors):
+            seen = spec.perceived(h)[0].terminal
+            self._terminal[holder] = {m: seen[:, j, : len(spec.types[j])] for j, m in enumerate(spec.actors)}
         self._ladder = {m.id: m.actions for m in spec.movers if m.strategic >= 0}
         sizes = np.concatenate([spec.hi - spec.lo + 1, np.full(len(spec.red_lines), 4), np.full(len(spec.red_lines), 2)])
         self._radix = np.concatenate([[1], np.cumprod(sizes)[:-1]]).astype(np.int64)

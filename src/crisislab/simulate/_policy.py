@@ -18,7 +18,9 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["FixedPolicy", "LazyTable", "Node", "Policy", "PolicyTable", "StaticTable"]
+from crisislab.model import Model
+
+__all__ = ["FixedPolicy", "LazyTable", "Node", "Policy", "PolicyTable", "StaticTable", "belief_arrays"]
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,7 @@ class Node:
 
     `state`: int64 `(n, n_vars)`; `rl_status`: int8 `(n, n_red_lines)`; `rl_left`: int64
     `(n, n_red_lines)` own moves left to answer a pending red line; `beliefs`: float64
-    `(n, n_belief)`, the holder's belief vector (segments per strategic actor, `SimSpec.belief_slices`).
+    `(n, n_belief)`, the holder's belief vector (segments per strategic actor, `Model.belief_slices`).
     """
 
     round: int
@@ -90,8 +92,8 @@ class PolicyTable:
     row of (state s, decision d) is `s * n_dec + d`. `block`: int64 `(n_games, n_states * n_dec)`,
     the strategy block of each row in each perceived game (-1: not tabulated; all games of a row are
     tabulated together). `sigma`: float64 or float32 `(n_blocks, n_belief_nodes, k_max, a_max)`,
-    the mover's strategy per block, belief-grid node, own type and action (in the table's ladder
-    order; `perm[m, a]` is the table's position of the simulator's ladder action a of slot m).
+    the mover's strategy per block, belief-grid node, own type and action (the model's local
+    action index: the mover's ladder order, which every engine shares).
     Rows with the same future share a block. Belief nodes: a uniform grid of `grid_points` on
     [0, 1] per actor with `grid_sizes[j] > 1` (coordinate: the probability of the actor's first
     type), flattened row-major, interpolated multilinearly; one node when the policy ignores
@@ -111,7 +113,6 @@ class PolicyTable:
     block: np.ndarray
     grid_sizes: np.ndarray
     sigma: np.ndarray
-    perm: np.ndarray
     holder_game: np.ndarray
 
     def decisions(self, spec) -> np.ndarray:
@@ -135,11 +136,6 @@ def _strategic_slots(spec) -> list[int]:
     return [m for m, mv in enumerate(spec.movers) if mv.strategic >= 0]
 
 
-def _identity_perm(spec) -> np.ndarray:
-    a_max = max([m.actions.size for m in spec.movers] + [1])
-    return np.tile(np.arange(a_max, dtype=np.int64), (len(spec.movers), 1))
-
-
 class StaticTable(PolicyTable):
     """One row per strategic slot: the same strategy at every node (`FixedPolicy`)."""
 
@@ -152,7 +148,6 @@ class StaticTable(PolicyTable):
             p = probs[spec.movers[m].id]
             self.sigma[i, 0, : p.shape[0], : p.shape[1]] = p
         self._index = {m: i for i, m in enumerate(slots)}
-        self.perm = _identity_perm(spec)
         self.holder_game = np.zeros(len(spec.actors), np.int64)
         self.grid_sizes = np.ones(len(spec.actors), np.int64)
         n_cols = spec.n_vars + 2 * len(spec.red_lines)
@@ -201,7 +196,6 @@ class LazyTable(PolicyTable):
         self.radix = np.concatenate([[1], np.cumprod(sizes[:-1])]).astype(np.int64) if sizes.size else np.zeros(0, np.int64)
         self.offset = np.concatenate([spec.lo, np.zeros(2 * n_rl, np.int64)]).astype(np.int64)
         self.grid_sizes = np.ones(len(actors), np.int64)
-        self.perm = _identity_perm(spec)
         self._k_max = max(len(t) for t in spec.types)
         self._a_max = max([m.actions.size for m in spec.movers] + [1])
         self._n_dec = len(self._slots) * (spec.horizon if round_dependent else 1)
@@ -276,3 +270,24 @@ class LazyTable(PolicyTable):
             r = np.fromiter(table.values(), np.int64, len(table))
             for g in range(n_g):
                 self.block[g, s * self._n_dec + d] = g * n_rows + r
+
+
+def belief_arrays(spec: Model, table: PolicyTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Holders whose perceived games and initial beliefs coincide share one belief array.
+
+    Returns (array of each holder int64 `(n_actors,)`, table game of each array int64 `(n_bg,)`,
+    initial beliefs float64 `(n_bg, n_belief)`).
+    """
+    n = len(spec.actors)
+    initial = spec.initial_beliefs
+    of = list(range(n))
+    for h in range(n):
+        for g in range(h):
+            if of[g] == g and table.holder_game[g] == table.holder_game[h] and np.array_equal(initial[g], initial[h]):
+                of[h] = g
+                break
+    reps = sorted(set(of))
+    bg_of_holder = np.array([reps.index(of[h]) for h in range(n)], np.int64)
+    bg_game = np.array([table.holder_game[g] for g in reps], np.int64)
+    init = np.array([initial[g] for g in reps], np.float64)
+    return bg_of_holder, bg_game, init

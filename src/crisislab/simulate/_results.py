@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crisislab.simulate._engine import BELIEF_QUANTUM, ChunkResult
-from crisislab.simulate._spec import SimSpec
+from crisislab.model import Model
+from crisislab.model.rules import BELIEF_QUANTUM, RL_STATUS_NAMES
+from crisislab.simulate._chunk import ChunkResult
 
 __all__ = ["Results", "merge_chunks"]
 
@@ -36,7 +37,7 @@ class Results:
     `paths`: per-move rows if requested. `run_steps`: (run, move) pairs simulated.
     """
 
-    spec: SimSpec
+    spec: Model
     seed: int
     n_runs: int
     interventions: tuple[str, ...]
@@ -131,7 +132,7 @@ class Results:
 
 
 def merge_chunks(
-    spec: SimSpec, seed: int, chunks: list[ChunkResult], interventions: tuple[str, ...] = (), with_paths: bool = False
+    spec: Model, seed: int, chunks: list[ChunkResult], interventions: tuple[str, ...] = (), with_paths: bool = False
 ) -> Results:
     """Concatenate chunk results (any order) into one `Results`, sorted by run index."""
     chunks = sorted(chunks, key=lambda c: int(c.runs[0]) if c.runs.size else -1)
@@ -151,7 +152,6 @@ def merge_chunks(
     for j, actor in enumerate(spec.actors):
         cols[f"audience_cost_{actor}"] = aud[:, j]
     rls = np.concatenate([c.rl_status for c in chunks])
-    from crisislab.simulate._spec import RL_STATUS_NAMES
 
     for k, rl in enumerate(spec.red_lines):
         cols[f"red_line_{rl.id}"] = pd.Categorical.from_codes(rls[:, k].astype(np.int64), categories=list(RL_STATUS_NAMES))
@@ -198,7 +198,7 @@ def merge_chunks(
     )
 
 
-def _paths_frame(spec: SimSpec, chunks: list[ChunkResult]) -> pd.DataFrame | None:
+def _paths_frame(spec: Model, chunks: list[ChunkResult]) -> pd.DataFrame | None:
     parts = [c.path_rows for c in chunks if c.path_rows is not None]
     if not parts:
         return None

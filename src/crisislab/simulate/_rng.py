@@ -17,7 +17,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["MAX_MOVES", "MAX_SLOTS", "counter", "run_keys", "uniforms"]
+from crisislab.model.rules import MAX_MOVES, MAX_SLOTS  # the counter's layout
+
+__all__ = ["counter", "run_keys", "uniforms"]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -28,9 +30,6 @@ _S31 = np.uint64(31)
 _S11 = np.uint64(11)
 _TO_UNIT = 2.0**-53
 
-# The counter packs (round, move, slot); these bounds keep the packing injective.
-MAX_MOVES = 1 << 12
-MAX_SLOTS = 1 << 11
 
 
 @njit(cache=True, inline="always")

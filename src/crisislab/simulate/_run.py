@@ -23,16 +23,14 @@ from typing import Any, Literal
 import numpy as np
 
 from crisislab.errors import UserError
+from crisislab.model import Model
+from crisislab.model.rules import DEFAULT_CHUNK
 from crisislab.simulate._engine import Arm, ChunkResult, simulate_chunk
 from crisislab.simulate._policy import Policy
 from crisislab.simulate._results import Results, merge_chunks
-from crisislab.simulate._spec import SimSpec
 
-__all__ = ["DEFAULT_CHUNK", "check_scheduler", "map_tasks", "progress_wanted", "simulate_spec"]
+__all__ = ["DEFAULT_CHUNK", "check_scheduler", "map_tasks", "progress_wanted", "simulate_model"]
 
-# Large enough that per-move numpy overheads vanish, small enough to stay in cache-friendly memory
-# (a chunk's state is a few MB).
-DEFAULT_CHUNK = 32_768
 
 _PATHS_CHUNK = 4096
 
@@ -166,8 +164,8 @@ def _work(job: dict[str, Any], runs: np.ndarray) -> ChunkResult:
     return simulate_chunk(job["spec"], job["policy"], job["seed"], runs, job["arm"], job["record_actions"], job["record_paths"])
 
 
-def simulate_spec(
-    spec: SimSpec,
+def simulate_model(
+    spec: Model,
     policy: Policy,
     runs: int,
     seed: int,

@@ -4,7 +4,8 @@ The crisis engine indexes a decision by (round, slot of `order`), a public state
 compiled state table (`compiled.lookup` of the columns: state variables, red-line statuses, red-line
 counters — the simulator's `Node` in the same order), and beliefs by one coordinate per actor (the
 probability of its first type). The simulator's belief vectors hold full distributions per actor,
-so the coordinate is the first entry of each segment. Ladders are matched by action id.
+so the coordinate is the first entry of each segment. Both read one `crisislab.model.Model`, so a
+strategy's action axis is the mover's local action index in either.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from typing import Any
 import numpy as np
 
 from crisislab.errors import UserError
-from crisislab.simulate._compile import compile_spec
 from crisislab.simulate._policy import Node, Policy, PolicyTable
 
 __all__ = ["SolutionPolicy"]
@@ -27,15 +27,11 @@ class SolutionPolicy:
         self.solution = solution
         self.description = f"crisis engine: agent logit QRE on a {len(solution.grid)}-point belief grid"
         cg = solution.compiled
-        spec = compile_spec(scenario)
-        self._first = np.array([sl.start for sl in spec.belief_slices], dtype=np.int64)
-        # perm[mover]: for each of the simulator's ladder positions, the engine's ladder position.
-        self._perm: dict[str, np.ndarray] = {}
-        for actor in cg.spec.actors:
-            theirs = [cg.spec.actions[g].id for g in actor.actions]
-            mover = next(m for m in spec.movers if m.id == actor.id)
-            ours = [spec.actions[g].id for g in mover.actions]
-            self._perm[actor.id] = np.array([theirs.index(a) for a in ours], dtype=np.int64)
+        # Strategies are indexed by the model's local action index: the scenario simulated must
+        # have the solved model's movers and ladders (the same lowering gives both).
+        ladders = tuple((who, tuple(a.id for a in scenario.actions_of(who))) for who in scenario.order)
+        _check_ladders(cg.model, ladders)
+        self._first = np.array([sl.start for sl in cg.model.belief_slices], dtype=np.int64)
         self.unreachable = 0  # nodes the engine did not enumerate (played uniformly; see strategy)
         self._table: SolutionTable | None = None
 
@@ -56,16 +52,29 @@ class SolutionPolicy:
         s = cg.lookup(d, cols)
         x = node.beliefs[:, self._first]
         n = cols.shape[0]
-        perm = self._perm[mover]
-        k = next(len(a.types) for a in cg.spec.actors if a.id == mover)
-        out = np.full((n, k, perm.size), 1.0 / perm.size)
+        j = cg.model.actors.index(mover)
+        a, k = int(cg.model.ladder(j).size), len(cg.model.types[j])
+        out = np.full((n, k, a), 1.0 / a)
         ok = s >= 0
         if ok.any():
-            out[ok] = self.solution.strategy(game, d, s[ok], x[ok])[:, :, perm]
+            out[ok] = self.solution.strategy(game, d, s[ok], x[ok])
         # A state the engine never reached (it should not happen: both follow the same rules)
         # is played uniformly and counted, so that a mismatch shows instead of crashing a run.
         self.unreachable += int((~ok).sum())
         return out
+
+
+def _ladders(model: Any) -> tuple:
+    return tuple((mv.id, tuple(model.actions[x].id for x in mv.actions)) for mv in model.movers)
+
+
+def _check_ladders(solved: Any, ladders: tuple) -> None:
+    """UserError unless `ladders` ((mover id, action ids), in move order) are the solved model's."""
+    if _ladders(solved) != ladders:
+        raise UserError(
+            f"the crisis solution of {solved.scenario_id} does not fit the scenario simulated: its move order "
+            f"and ladders differ (solved {_ladders(solved)}; simulated {ladders}); solve the scenario simulated"
+        )
 
 
 class SolutionTable(PolicyTable):
@@ -86,6 +95,7 @@ class SolutionTable(PolicyTable):
     def __init__(self, policy: SolutionPolicy, spec):
         sol = policy.solution
         cg = sol.compiled
+        _check_ladders(cg.model, _ladders(spec))
         self._policy = policy
         self._cg = cg
         n_dec = cg.n_decisions
@@ -118,11 +128,6 @@ class SolutionTable(PolicyTable):
         self.grid_points = int(len(sol.grid))
         self.grid_sizes = np.asarray(sol.grid_sizes, np.int64)
         self.holder_game = np.array([sol.game_index(a) for a in spec.actors], np.int64)
-        self.perm = np.tile(np.arange(a_max, dtype=np.int64), (len(spec.movers), 1))
-        for m, mv in enumerate(spec.movers):
-            if mv.strategic >= 0:
-                p = policy._perm[mv.id]
-                self.perm[m, : p.size] = p
 
     def decisions(self, spec) -> np.ndarray:
         dec = np.full((spec.horizon + 1, len(spec.movers)), -1, np.int64)

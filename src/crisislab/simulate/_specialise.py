@@ -2,13 +2,24 @@
 
 `kernel_constants` computes, from the same inputs `_kernel_engine._call` passes to `run_chunk`,
 the loop trip counts and call-wide flags the kernel otherwise reads at run time; `render` writes
-the kernel module's source with those values as literals (each helper's parameter and each of
-`run_chunk`'s locals that is constant is reassigned to its literal, a few in-loop reads are
-replaced); `load` writes it into a cache directory under a name keyed by a hash of (constants,
-kernel source) and imports it, so numba's `cache=True` compiles it once per scenario shape.
+the kernel module's source with those values as literals; `load` writes it into a cache directory
+under a name keyed by a hash of (constants, kernel source) and imports it, so numba's `cache=True`
+compiles it once per scenario shape.
 
-The generated `run_chunk` first computes every value the general way and raises ValueError when
-one differs from its literal, so a specialised kernel handed the wrong inputs fails loudly.
+The kernel source says where it may be rewritten, with `# specialise: NAME` comments:
+
+- `# specialise: params FN` (a line of its own, at the top of helper FN's body): the helper's
+  parameters that are call-wide constants (`_HELPER_PARAMS`) are reassigned to their literals there;
+- `# specialise: checks` (a line of its own, in `run_chunk` before the loop over runs): the block
+  that checks every constant against the general computation and reassigns it;
+- `CODE  # specialise: NAME` (at the end of a line): `_INLINE[NAME]` replaces one expression of
+  that line by the constant's literal.
+
+Every marker must appear as often as `_MARKERS` says, and each inline marker's line must contain
+its expression, or `render` raises RuntimeError: a kernel edit that moves a marker fails loudly
+instead of leaving a stale specialisation. The generated `run_chunk` first computes every value
+the general way and raises ValueError when one differs from its literal, so a specialised kernel
+handed the wrong inputs fails loudly too.
 """
 
 from __future__ import annotations
@@ -22,7 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from crisislab.simulate._spec import OP_ROUND
+from crisislab.model.rules import OP_ROUND
+from crisislab.simulate._policy import belief_arrays
 
 __all__ = ["DIMS", "FLAGS", "SHAPE", "compiled_marker", "kernel_constants", "load", "module_file", "render"]
 
@@ -32,19 +44,17 @@ KERNEL_SOURCE = Path(__file__).with_name("_kernels.py")
 DIMS = ("n_rl", "H", "n_bg", "nv", "M", "n_actors", "n_belief", "k_max", "a_max", "n_out", "B", "n_corners",
         "ka", "grid_G", "NA", "KJ")
 FLAGS = ("n_forces", "record_actions", "record_paths", "miss_mode", "keyed", "prefetch", "has_round", "cache_ok",
-         "n_active", "PERM_ID")
+         "n_active")
 # What is fixed for a (scenario, policy table) pair, whatever the call: the dimensions and the
 # flags that come from the spec and the table only (not the arm's forces, the recording options,
 # the miss mode, or `prefetch`, which a lazily grown table can flip between calls).
-SHAPE = DIMS + ("keyed", "has_round", "cache_ok", "n_active", "PERM_ID")
+SHAPE = DIMS + ("keyed", "has_round", "cache_ok", "n_active")
 
 
 def kernel_constants(spec, packed, table, record_actions: bool, record_paths: bool, miss_mode: int | None = None) -> dict:
     """The values `run_chunk` would compute for these inputs (None: not constant, left general)."""
-    from crisislab.simulate._kernel_engine import _belief_arrays
-
     A = packed.arrays
-    _, bg_game, _ = _belief_arrays(spec, table)
+    _, bg_game, _ = belief_arrays(spec, table)
     grid_sizes = np.asarray(table.grid_sizes, np.int64)
     n_active = int((grid_sizes > 1).sum())
     sigma = table.sigma
@@ -58,8 +68,6 @@ def kernel_constants(spec, packed, table, record_actions: bool, record_paths: bo
     strategic = [m for m in range(mover.shape[0]) if mover[m, 0] >= 0]
     n_as = {int(mover[m, 1]) for m in strategic}
     kjs = {int(A["n_types"][mover[m, 0]]) for m in strategic}
-    perm = np.asarray(table.perm)
-    perm_id = all(np.array_equal(perm[m, : mover[m, 1]], np.arange(mover[m, 1])) for m in strategic)
     k_max = int(sigma.shape[2])
     a_max = int(A["ladder"].shape[1])
     return dict(
@@ -88,15 +96,7 @@ def kernel_constants(spec, packed, table, record_actions: bool, record_paths: bo
         n_active=n_active,
         NA=n_as.pop() if len(n_as) == 1 else None,
         KJ=kjs.pop() if len(kjs) == 1 else None,
-        PERM_ID=bool(perm_id) if strategic else None,
     )
-
-
-def _sub(text: str, old: str, new: str, count: int | None = None) -> str:
-    n = text.count(old)
-    if n == 0 or (count is not None and n != count):
-        raise RuntimeError(f"specialise: expected {count or '>=1'} of {old!r} in the kernel source, found {n}")
-    return text.replace(old, new)
 
 
 def _lit(x) -> str:
@@ -112,55 +112,93 @@ _HELPER_PARAMS = {
     "_stencil": {"grid_G": "grid_G", "n_active": "n_active"},
 }
 
+# Inline markers: NAME -> (constant, expression on the marked line, its replacement ({} = literal)).
+_INLINE = {
+    "nv": ("nv", "state.shape[0]", "{}"),
+    "n_bg": ("n_bg", "range(bel.shape[0])", "range({})"),
+    "n_corners": ("n_corners", "c_node.shape[1]", "{}"),
+    "NA": ("NA", "mover[m, 1]", "{}"),
+    "KJ": ("KJ", "n_types[j]", "{}"),
+    # With B > 1 every n_c[g] read where a row was found equals n_corners (the prefetch may read
+    # it after a missed row, where it only changes which lines are prefetched, no value).
+    "n_c_own": ("n_corners", "range(n_c[own])", "range({})"),
+    "n_c_g": ("n_corners", "range(n_c[g])", "range({})"),
+}
+
+# How many times each marker appears in the kernel source.
+_MARKERS = {
+    **{f"params {fn}": 1 for fn in _HELPER_PARAMS},
+    "checks": 1,
+    "nv": 4,
+    "n_bg": 2,
+    "n_corners": 1,
+    "NA": 1,
+    "KJ": 1,
+    "n_c_own": 1,
+    "n_c_g": 2,
+}
+_MARKER = re.compile(r"#\s*specialise:\s*(.*?)\s*$")
+
 # run_chunk's locals fixed for the call (checked, then reassigned), in the order they are computed.
 _LOCALS = ("n_rl", "n_forces", "H", "record_actions", "record_paths", "miss_mode", "n_bg", "nv", "M", "n_actors",
            "n_belief", "k_max", "a_max", "n_out", "B", "n_corners", "ka", "grid_G", "keyed", "prefetch", "has_round",
            "cache_ok", "n_active")
 
 
+def _checks(c: dict, indent: str) -> list[str]:
+    """run_chunk's block: each constant checked against the general computation, then reassigned."""
+    block = ["# --- specialised: call-wide constants as literals (checked against the inputs) ---"]
+    for k in _LOCALS:
+        if k in c:
+            block += [f"if {k} != {_lit(c[k])}:", f"    raise ValueError('specialised kernel: {k} differs')",
+                      f"{k} = {_lit(c[k])}"]
+    if "NA" in c:
+        block += ["for m in range(mover.shape[0]):", f"    if mover[m, 0] >= 0 and mover[m, 1] != {_lit(c['NA'])}:",
+                  "        raise ValueError('specialised kernel: NA differs')"]
+    if "KJ" in c:
+        block += ["for m in range(mover.shape[0]):",
+                  f"    if mover[m, 0] >= 0 and n_types[mover[m, 0]] != {_lit(c['KJ'])}:",
+                  "        raise ValueError('specialised kernel: KJ differs')"]
+    return [indent + line for line in block]
+
+
 def render(consts: dict, use: set[str] | None = None) -> str:
     """The kernel module's source with the constants in `use` (default: all not None) as literals."""
     c = {k: v for k, v in consts.items() if v is not None and (use is None or k in use)}
-    text = KERNEL_SOURCE.read_text(encoding="utf-8")
-    # Helpers: reassign constant parameters at the top of the body; array extents as literals.
-    for fn, params in _HELPER_PARAMS.items():
-        lines = [f"    {p} = {_lit(c[k])}\n" for p, k in params.items() if k in c]
-        if lines:
-            text = re.sub(rf"(\ndef {fn}\([^\n]*\)[^\n]*:\n)", lambda mt: mt.group(1) + "".join(lines), text, count=1)
-    if "nv" in c:
-        text = _sub(text, "state.shape[0]", _lit(c["nv"]))
-    if "n_bg" in c:
-        text = _sub(text, "range(bel.shape[0])", f"range({_lit(c['n_bg'])})")
-    if "n_corners" in c:
-        text = _sub(text, "nc = c_node.shape[1]", f"nc = {_lit(c['n_corners'])}", 1)
-    # run_chunk: check every constant against the general computation, then reassign it.
-    block = ["    # --- specialised: call-wide constants as literals (checked against the inputs) ---\n"]
-    for k in _LOCALS:
-        if k in c:
-            block.append(f"    if {k} != {_lit(c[k])}:\n        raise ValueError('specialised kernel: {k} differs')\n")
-            block.append(f"    {k} = {_lit(c[k])}\n")
-    if "NA" in c:
-        block.append(f"    for m in range(mover.shape[0]):\n        if mover[m, 0] >= 0 and mover[m, 1] != {_lit(c['NA'])}:\n"
-                     "            raise ValueError('specialised kernel: NA differs')\n")
-        text = _sub(text, "                n_a = mover[m, 1]\n", f"                n_a = {_lit(c['NA'])}\n", 1)
-    if "KJ" in c:
-        block.append(f"    for m in range(mover.shape[0]):\n        if mover[m, 0] >= 0 and n_types[mover[m, 0]] != {_lit(c['KJ'])}:\n"
-                     "            raise ValueError('specialised kernel: KJ differs')\n")
-        text = _sub(text, "kj = n_types[j]\n", f"kj = {_lit(c['KJ'])}\n", 1)
-    if c.get("PERM_ID"):
-        block.append("    for m in range(mover.shape[0]):\n        if mover[m, 0] >= 0:\n"
-                     "            for a in range(mover[m, 1]):\n                if perm[m, a] != a:\n"
-                     "                    raise ValueError('specialised kernel: PERM_ID differs')\n")
-        text = _sub(text, "perm[m, a]", "a", 2)
-        text = _sub(text, "pc = perm[m, chosen]", "pc = chosen", 1)
-    if "n_corners" in c and c.get("B", 0) > 1:
-        # With B > 1 every n_c[g] read where a row was found equals n_corners (the prefetch may read
-        # it after a missed row, where it only changes which lines are prefetched, no value).
-        text = _sub(text, "range(n_c[own])", f"range({_lit(c['n_corners'])})", 1)
-        text = _sub(text, "range(n_c[g])", f"range({_lit(c['n_corners'])})", 2)
-    anchor = "\n    for i in range(n):\n        key = keys[i]\n"
-    text = _sub(text, anchor, "\n" + "".join(block) + anchor[1:], 1)
-    return text
+    lines = KERNEL_SOURCE.read_text(encoding="utf-8").split("\n")
+    seen = dict.fromkeys(_MARKERS, 0)
+    out: list[str] = []
+    for line in lines:
+        m = _MARKER.search(line)
+        if m is None:
+            out.append(line)
+            continue
+        name = m.group(1)
+        if name not in _MARKERS:
+            raise RuntimeError(f"specialise: unknown marker {name!r} in the kernel source: {line.strip()!r}")
+        seen[name] += 1
+        code = line[: m.start()]
+        indent = line[: len(line) - len(line.lstrip())]
+        if not code.strip():  # a marker on a line of its own: an insertion point
+            if name == "checks":
+                out.extend(_checks(c, indent))
+            else:
+                params = _HELPER_PARAMS[name.split(" ", 1)[1]]
+                out.extend(f"{indent}{p} = {_lit(c[k])}" for p, k in params.items() if k in c)
+            continue
+        const, old, new = _INLINE.get(name, (None, None, None))
+        if const is None:
+            raise RuntimeError(f"specialise: marker {name!r} must be on a line of its own: {line.strip()!r}")
+        if code.count(old) != 1:
+            raise RuntimeError(f"specialise: marker {name!r}: expected one {old!r} on its line, got {line.strip()!r}")
+        if const in c and (name not in ("n_c_own", "n_c_g") or c.get("B", 0) > 1):
+            code = code.replace(old, new.format(_lit(c[const])))
+        out.append(code.rstrip())
+    missing = {k: (n, seen[k]) for k, n in _MARKERS.items() if seen[k] != n}
+    if missing:
+        raise RuntimeError("specialise: kernel source markers moved: " + ", ".join(
+            f"{k!r} expected {n}, found {got}" for k, (n, got) in missing.items()))
+    return "\n".join(out)
 
 
 def default_cache_dir() -> Path:

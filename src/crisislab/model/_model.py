@@ -1,0 +1,379 @@
+"""The model of a crisis: every number and index the engines read, as frozen records and arrays.
+
+Built from a checked `crisislab.scenario.Scenario` by `crisislab.model.lower` (the only code that
+reads the scenario's pydantic models), and read by the crisis compiler and solver, the unrolling to
+`.efg`, the Monte Carlo simulator (numpy reference engine and numba kernel) and the timeline replay.
+Every array is read-only. A model holds no pydantic object, so it pickles cheaply to worker
+processes.
+
+Indices used throughout:
+
+- variable v: position in `var_ids` (the scenario's `state` list);
+- strategic actor j: position in `actors` (the scenario's `actors` list);
+- slot m: position in `movers` (the scenario's `order`; every actor, strategic or environment,
+  moves once per round, in this order);
+- action x (global): position in `actions`, which lists each mover's ladder (rung order, then
+  list order) mover after mover in `order`; a mover's *local* action index is the position in its
+  ladder (`Mover.actions`), the index of strategies and policy tables in every engine;
+- red line k: position in `red_lines`; outcome o: position in `outcomes`;
+- side s: position in `sides` (strategic actors, environment actors, then any other side that
+  suffers casualties, in order of first mention).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from crisislab.errors import SolverError
+from crisislab.model._cond import CondProgram
+from crisislab.scenario._check import MAX_HORIZON
+
+__all__ = [
+    "Action",
+    "CasualtyPay",
+    "CasualtyTable",
+    "Effect",
+    "EnvRule",
+    "ErrorEvent",
+    "Flow",
+    "Model",
+    "Mover",
+    "Perception",
+    "RedLine",
+]
+
+
+def _ro(a: np.ndarray) -> np.ndarray:
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True, eq=False)
+class Effect:
+    """A list of state effects, composed: `new = clip(where(set_mask, set_value, old + add), lo, hi)`.
+
+    `add`, `set_value`: int64 `(n_vars,)`; `set_mask`: bool `(n_vars,)`. The effects of one list are
+    composed per variable in list order (the last `set`, shifted by the `add`s after it) and the
+    result is clipped once, at the end. (Applying the list one effect at a time with a clip after
+    each would differ only for two effects on one variable whose partial sum leaves the range.)
+    """
+
+    add: np.ndarray
+    set_mask: np.ndarray
+    set_value: np.ndarray
+
+    @property
+    def is_noop(self) -> bool:
+        return not self.add.any() and not self.set_mask.any()
+
+    def touched(self) -> tuple[tuple[int, bool, int], ...]:
+        """The variables the effect changes: `(v, is_set, value)` (value: the set value or the add)."""
+        out = []
+        for v in range(self.add.size):
+            if self.set_mask[v]:
+                out.append((v, True, int(self.set_value[v])))
+            elif self.add[v]:
+                out.append((v, False, int(self.add[v])))
+        return tuple(out)
+
+
+@dataclass(frozen=True, eq=False)
+class CasualtyTable:
+    """Deaths of side `side` (index into `Model.sides`): negative binomial with `mean` and size
+    `dispersion` (variance mean + mean²/dispersion), Poisson when `dispersion` is None.
+
+    `cdf`: float64 `(k,)`, P(count <= j) for j < k, the simulator's inverse-CDF table (counts whose
+    upper tail is below 1e-12 are never drawn; `cdf[-1] == 1`; a single entry when `mean <= 0`).
+    `into`: the variable increased by the count (clipped at its max), or -1.
+    """
+
+    side: int
+    mean: float
+    dispersion: float | None
+    cdf: np.ndarray
+    into: int
+
+
+@dataclass(frozen=True, eq=False)
+class ErrorEvent:
+    """An operational error: with `probability`, `effect` and the casualty tables `casualties`
+    happen too; with `becomes` >= 0 (a global action index) the act executes as that action."""
+
+    id: str
+    probability: float
+    effect: Effect
+    becomes: int
+    casualties: tuple[CasualtyTable, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class Action:
+    """One action of a strategic or environment actor.
+
+    `local`: index in its actor's ladder; `cost`: float64 `(n_types,)`, the acting strategic
+    actor's signed payoff per use for each own type (empty for environment actors); `effect`: its
+    effects; `available`: None = always. Consequences, in the scenario's list order, split as both
+    engines execute them: `becomes_errors` (consequence index, error) are tried first, in order,
+    and the first that fires replaces the act; otherwise the act's effect (or, with `attribution`
+    = P(attributed) not None and an unattributed draw, `unattributed`) applies and then
+    `other_consequences` (casualty tables and errors without `becomes`) in order.
+    `attribution_index` is the attribution's consequence index (-1 if none; the list's first
+    attribution counts, a later one is ignored); consequence indices name RNG slots
+    (`crisislab.model.rules`).
+    """
+
+    id: str
+    actor: str
+    local: int
+    rung: int
+    default: bool
+    cost: np.ndarray
+    effect: Effect
+    available: CondProgram | None
+    attribution: float | None
+    unattributed: Effect | None
+    becomes_errors: tuple[tuple[int, ErrorEvent], ...] = ()
+    other_consequences: tuple[tuple[int, CasualtyTable | ErrorEvent], ...] = ()
+    attribution_index: int = -1
+
+    @property
+    def has_consequences(self) -> bool:
+        return bool(self.becomes_errors or self.other_consequences or self.attribution is not None)
+
+
+@dataclass(frozen=True, eq=False)
+class EnvRule:
+    """The first rule of an environment actor whose `when` holds (None: always) fires `action`
+    (global index) with probability `p`, or `table[state[by] - lo[by]]` when `by` >= 0 (`table`
+    float64 `(hi[by] - lo[by] + 1,)`)."""
+
+    when: CondProgram | None
+    action: int
+    p: float
+    by: int = -1
+    table: np.ndarray | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Mover:
+    """Slot of the move order: strategic actor `strategic` (index into `Model.actors`) or, with
+    `strategic == -1`, an environment actor with `env_rules`. `actions`: int64 `(n_ladder,)`
+    global indices of its ladder; `rungs`: int64 `(n_ladder,)` their rungs."""
+
+    id: str
+    strategic: int
+    env_rules: tuple[EnvRule, ...] = ()
+    actions: np.ndarray = field(default_factory=lambda: _ro(np.zeros(0, np.int64)))
+    rungs: np.ndarray = field(default_factory=lambda: _ro(np.zeros(0, np.int64)))
+
+
+@dataclass(frozen=True, eq=False)
+class RedLine:
+    """Crossed when `crossed` holds; the owner (strategic actor index) then has `deadline` own moves
+    to play a rung >= `answer_rung`, or pays `audience_cost` (float64 `(n_types_owner,)`, payoff
+    units, already multiplied by the scale) once."""
+
+    id: str
+    owner: int
+    crossed: CondProgram
+    answer_rung: int
+    deadline: int
+    audience_cost: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class Flow:
+    """Payoff `value` (float64 `(n_types_actor,)`, payoff units per round) to strategic actor
+    `actor` at the end of every round in which `when` holds (None: always)."""
+
+    actor: int
+    when: CondProgram | None
+    value: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class CasualtyPay:
+    """Payoff `per_death` (float64 `(n_types_actor,)`, payoff units per death) to strategic actor
+    `actor` for each death of side `side` (index into `Model.sides`)."""
+
+    actor: int
+    side: int
+    per_death: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
+class Perception:
+    """`holder`'s view of `about` (strategic actor indices): its prior over `about`'s types
+    (float64 `(n_types_about,)`, or None: the true prior) and terminal payoffs it attributes to
+    `about`, `((outcome, float64 (n_types_about,)), ...)` (empty: as true)."""
+
+    holder: int
+    about: int
+    prior: np.ndarray | None
+    terminal: tuple[tuple[int, np.ndarray], ...] = ()
+
+
+@dataclass(frozen=True, eq=False)
+class Model:
+    """A crisis, lowered once for every engine (indices: see the module docstring).
+
+    State: `var_ids` (n_vars,); `lo`, `hi`, `initial`: int64 `(n_vars,)`. Rounds are 1-based,
+    `horizon` of them; payoffs of round r count `discount**(r-1)`.
+
+    Strategic actors: `actors` (ids), `types[j]` (type ids), `lam`: float64 `(n_actors,)` logit
+    precision, `true_prior[j]`: float64 `(n_types_j,)`. Beliefs: a holder's belief vector is
+    float64 `(n_belief,)`, `n_belief = sum(n_types)`, segment `belief_slices[j]` about actor j
+    (about itself: what it thinks the others believe about it); `initial_beliefs[h]` is holder h's
+    at the start (its perceived priors, the true prior about itself).
+
+    Play: `movers` (the move order), `actions` (global order), `red_lines`. Outcomes: `outcomes`
+    (ids), `outcome_conds[o]` (None for the horizon outcome `horizon_outcome`); after every move
+    the first outcome (list order) whose condition holds ends the run.
+
+    Payoffs: `terminal`: float64 `(n_outcomes, n_actors, k_max)`, per outcome, actor and own type
+    (zero-padded past an actor's types); `flows`, `casualty_pays`, the actions' `cost` and the red
+    lines' `audience_cost`. `perceptions`: the hypergame's misperceptions (`perceived`).
+
+    `sides`: who suffers casualties. `calendar_start` (ISO date of round 1) and `days_per_round`:
+    the scenario's calendar, or None.
+    """
+
+    scenario_id: str
+    horizon: int
+    discount: float
+    var_ids: tuple[str, ...]
+    lo: np.ndarray
+    hi: np.ndarray
+    initial: np.ndarray
+    actors: tuple[str, ...]
+    types: tuple[tuple[str, ...], ...]
+    lam: np.ndarray
+    true_prior: tuple[np.ndarray, ...]
+    movers: tuple[Mover, ...]
+    actions: tuple[Action, ...]
+    red_lines: tuple[RedLine, ...]
+    outcomes: tuple[str, ...]
+    outcome_conds: tuple[CondProgram | None, ...]
+    horizon_outcome: int
+    sides: tuple[str, ...]
+    terminal: np.ndarray
+    flows: tuple[Flow, ...] = ()
+    casualty_pays: tuple[CasualtyPay, ...] = ()
+    perceptions: tuple[Perception, ...] = ()
+    calendar_start: str | None = None
+    days_per_round: int | None = None
+
+    # ----- sizes and indices ------------------------------------------------------------------
+    @property
+    def n_vars(self) -> int:
+        return len(self.var_ids)
+
+    @property
+    def n_actors(self) -> int:
+        return len(self.actors)
+
+    @property
+    def k_max(self) -> int:
+        """The largest number of types of a strategic actor."""
+        return max(len(t) for t in self.types)
+
+    @property
+    def n_types(self) -> np.ndarray:
+        """int64 `(n_actors,)` number of types per strategic actor."""
+        return np.array([len(t) for t in self.types], dtype=np.int64)
+
+    @property
+    def belief_slices(self) -> tuple[slice, ...]:
+        out, start = [], 0
+        for t in self.types:
+            out.append(slice(start, start + len(t)))
+            start += len(t)
+        return tuple(out)
+
+    @property
+    def n_belief(self) -> int:
+        return sum(len(t) for t in self.types)
+
+    @property
+    def slot_of(self) -> tuple[int, ...]:
+        """Slot of each strategic actor in the move order: `(n_actors,)`."""
+        out = [0] * self.n_actors
+        for m, mv in enumerate(self.movers):
+            if mv.strategic >= 0:
+                out[mv.strategic] = m
+        return tuple(out)
+
+    def ladder(self, actor: int) -> np.ndarray:
+        """Global indices of strategic actor `actor`'s ladder (its local order): int64 `(n_ladder,)`."""
+        return self.movers[self.slot_of[actor]].actions
+
+    def action_index(self, action_id: str) -> int:
+        for i, a in enumerate(self.actions):
+            if a.id == action_id:
+                return i
+        raise KeyError(action_id)
+
+    # ----- priors and beliefs -----------------------------------------------------------------
+    @property
+    def prior(self) -> np.ndarray:
+        """float64 `(n_actors, k_max)` true prior (zero-padded)."""
+        out = np.zeros((self.n_actors, self.k_max))
+        for j, p in enumerate(self.true_prior):
+            out[j, : p.size] = p
+        return out
+
+    def perceived_prior(self, holder: int) -> np.ndarray:
+        """float64 `(n_actors, k_max)`: `holder`'s prior over each actor's types (zero-padded;
+        about itself the true prior: it assumes the others see it as it truly is distributed)."""
+        prior = self.prior
+        for p in self.perceptions:
+            if p.holder == holder and p.prior is not None:
+                prior[p.about, : p.prior.size] = p.prior
+        return prior
+
+    @property
+    def initial_beliefs(self) -> tuple[np.ndarray, ...]:
+        """Holder h's initial belief vector, float64 `(n_belief,)`, for each strategic actor h."""
+        out = []
+        for h in range(self.n_actors):
+            prior = self.perceived_prior(h)
+            out.append(_ro(np.concatenate([prior[j, : len(t)] for j, t in enumerate(self.types)])))
+        return tuple(out)
+
+    # ----- derived models ---------------------------------------------------------------------
+    def perceived(self, holder: int) -> tuple[Model, np.ndarray]:
+        """The common-prior game as strategic actor `holder` perceives it, and its prior.
+
+        Returns the perceived model (the others' terminal payoffs replaced by the holder's view;
+        `self` when it has none) and `holder`'s prior, float64 `(n_actors, k_max)` (see
+        `perceived_prior`), read-only.
+        """
+        prior = self.perceived_prior(holder)
+        terminal = self.terminal.copy()
+        changed = False
+        for p in self.perceptions:
+            if p.holder != holder:
+                continue
+            for o, values in p.terminal:
+                terminal[o, p.about, : values.size] = values
+                changed = True
+        prior.setflags(write=False)
+        return (replace(self, terminal=_ro(terminal)) if changed else self), prior
+
+    def with_terminal(self, terminal: np.ndarray) -> Model:
+        """The same model with terminal payoffs `terminal` (float64 `(n_outcomes, n_actors, k_max)`)."""
+        return replace(self, terminal=_ro(np.array(terminal, dtype=np.float64)))
+
+    def with_horizon(self, horizon: int) -> Model:
+        """The same crisis truncated (or extended) to `horizon` rounds (SolverError if < 1 or
+        beyond the scenario format's limit)."""
+        if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer) or horizon < 1:
+            raise SolverError(f"--horizon: a crisis needs at least one round (got {horizon!r}; expected an integer ≥ 1)")
+        if horizon > MAX_HORIZON:
+            raise SolverError(
+                f"--horizon: at most {MAX_HORIZON:,} rounds, the limit of a scenario's horizon (got {int(horizon):,}); "
+                f"the solver works round by round (docs/scenario-format.md, Limits)"
+            )
+        return replace(self, horizon=int(horizon))

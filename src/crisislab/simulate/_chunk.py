@@ -1,0 +1,96 @@
+"""What both simulation engines exchange: an arm's interventions (`Arm`, `Force`) and a chunk's
+results (`ChunkResult`), shared by the numpy reference engine (`_engine`) and the compiled kernel's
+glue (`_kernel_engine`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from numba import njit
+
+__all__ = ["REPS_PER_CHUNK", "Arm", "ChunkResult", "Cond", "Force", "hash_rows"]
+
+# A condition over all runs at once: `cond(state (n, n_vars), round_, rl_status (n, n_rl)) -> bool (n,)`.
+# The model's conditions are `CondProgram`s; an arm's force may also be given as a Python callable
+# (the numpy reference engine then plays it, the compiled kernel cannot).
+Cond = Callable[[np.ndarray, int, np.ndarray], np.ndarray]
+
+# Representative action sequences kept per chunk for the most-frequent-paths table (counts are
+# exact for every path via its hash; only the readable sequence is kept for the chunk's top paths).
+REPS_PER_CHUNK = 64
+
+
+@njit(cache=True)
+def hash_rows(rows: np.ndarray) -> np.ndarray:
+    """FNV-1a-style 64-bit hash of each row of an int16 array `(n, L)` → uint64 `(n,)`."""
+    n, L = rows.shape
+    out = np.empty(n, dtype=np.uint64)
+    prime = np.uint64(1099511628211)
+    for i in range(n):
+        h = np.uint64(14695981039346656037)
+        for j in range(L):
+            h = (h ^ np.uint64(rows[i, j] + 2)) * prime
+        out[i] = h
+    return out
+
+
+@dataclass(frozen=True)
+class Force:
+    """Force `action` (global index) for mover `actor` at round `round_` (if set) or when `when` holds."""
+
+    actor: str
+    action: int
+    round_: int | None = None
+    when: Cond | None = None
+
+
+@dataclass(frozen=True)
+class Arm:
+    """Interventions that act inside the loop (parameter changes are lowered into the model)."""
+
+    forces: tuple[Force, ...] = ()
+    forbidden: frozenset[int] = frozenset()
+    # A scripted path (timeline replay): int64 `(horizon, n_movers)`, the global action each move
+    # must take (-1: an environment actor does nothing / a strategic actor plays its default),
+    # or SCRIPT_FREE to leave the move to the model.
+    script: np.ndarray | None = None
+
+
+@dataclass
+class ChunkResult:
+    """Per-run arrays of one chunk plus additive aggregates.
+
+    `runs` int64 `(n,)`; `types` int8 `(n, n_actors)`; `outcome` int16 `(n,)`; `end_round` int16;
+    `casualties` int64 `(n, n_sides)`; `audience` float64 `(n, n_actors)`; `rl_status` int8
+    `(n, n_red_lines)` at the end; `actions` int16 `(n, horizon * n_movers)` executed action per
+    move (-1: none / run over) when paths were requested, else None; `state_hist` int64
+    `(horizon + 1, n_vars, n_levels)` counts of each variable's value after each round (runs that
+    ended keep their final state); `belief_sum` int64 `(horizon + 1, n_actors, n_belief)` sums of
+    quantized beliefs (`belief_sum_alive` over runs still going after the round, `n_alive` of
+    them, int64 `(horizon + 1,)`); `taken` bool `(n, n_actions)` whether each action was chosen at least once;
+    `run_steps` number of (run, move) pairs simulated; `loglik` float64 `(n,)` log-probability of
+    each run's choices (strategic actions under the mover's own strategy and true type, environment
+    moves under their rules; a forced action counts with the probability the model gave it);
+    `path_rows` per-move records when requested.
+    """
+
+    runs: np.ndarray
+    types: np.ndarray
+    outcome: np.ndarray
+    end_round: np.ndarray
+    casualties: np.ndarray
+    audience: np.ndarray
+    rl_status: np.ndarray
+    taken: np.ndarray
+    actions: np.ndarray | None
+    state_hist: np.ndarray
+    belief_sum: np.ndarray
+    belief_sum_alive: np.ndarray
+    n_alive: np.ndarray
+    run_steps: int
+    loglik: np.ndarray
+    path_hash: np.ndarray | None = None
+    path_reps: dict[int, tuple[int, ...]] = field(default_factory=dict)
+    path_rows: dict[str, np.ndarray] | None = None

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-KERNEL = "src/crisislab/simulate/_kernels.py"
+KERNEL = "src/crisislab/simulation/_kernels.py"
 
 
 def _load_base(rev: str, tmp: Path):
@@ -59,9 +59,9 @@ def flagship_chunk(policy: str, grid: int, runs: int):
     from benchmarks.bench_simulate import FLAGSHIP, _policy
     from crisislab.model import lower
     from crisislab.scenario import load_scenario
-    from crisislab.simulate import _kernel_engine as ke
-    from crisislab.simulate._engine import Arm
-    from crisislab.simulate._rng import run_keys
+    from crisislab.simulation import _kernel_engine as ke
+    from crisislab.simulation._engine import Arm
+    from crisislab.simulation._rng import run_keys
 
     scenario = load_scenario(ROOT / FLAGSHIP)
     spec = lower(scenario)
@@ -89,7 +89,7 @@ def general_kernel():
 
 def play(spec, inp, keys, kernel):
     """One `_kernel_engine._call` of the chunk with `kernel` in place of `run_chunk`."""
-    from crisislab.simulate import _kernel_engine as ke
+    from crisislab.simulation import _kernel_engine as ke
 
     general = ke.run_chunk
     ke.run_chunk = kernel
@@ -101,7 +101,7 @@ def play(spec, inp, keys, kernel):
 
 
 def main(argv: list[str]) -> None:
-    from crisislab.simulate import _kernel_engine as ke
+    from crisislab.simulation import _kernel_engine as ke
 
     ap = argparse.ArgumentParser(prog="python -m benchmarks kernel_ab")
     ap.add_argument("--base", default="HEAD", help="git revision of the base kernel (default HEAD)")

@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-KERNEL = ROOT / "src/crisislab/simulate/_kernels.py"
+KERNEL = ROOT / "src/crisislab/simulation/_kernels.py"
 _SECTION = re.compile(r"^\s*# --- (.+?) -+\s*$")
 
 
@@ -41,8 +41,8 @@ def _child(work: Path, seconds: float) -> None:
     """Compile with line tables, write the functions' object code and addresses, then loop."""
     import numba
 
-    from crisislab.simulate import _kernel_engine as ke
-    from crisislab.simulate import _kernels as K
+    from crisislab.simulation import _kernel_engine as ke
+    from crisislab.simulation import _kernels as K
 
     spec, packed, table, keys = pickle.loads((work / "inputs.pkl").read_bytes())
     ke._call(spec, packed, table, keys, False, False)  # compile

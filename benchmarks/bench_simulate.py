@@ -33,11 +33,11 @@ from scipy import stats
 
 from crisislab.scenario import load_scenario
 from crisislab.model import lower
-from crisislab.simulate import FixedPolicy
-from crisislab.simulate._engine import Arm, simulate_chunk
-from crisislab.simulate._myopic import MyopicLogitPolicy
-from crisislab.simulate._solution_policy import SolutionPolicy
-from crisislab.simulate._run import simulate_model
+from crisislab.simulation import FixedPolicy
+from crisislab.simulation._engine import Arm, simulate_chunk
+from crisislab.simulation._myopic import MyopicLogitPolicy
+from crisislab.simulation._solution_policy import SolutionPolicy
+from crisislab.simulation._run import simulate_model
 
 FLAGSHIP = "scenarios/us-iran-2019-2020.yaml"
 
@@ -111,7 +111,7 @@ def main(argv: list[str]) -> None:
     pol = _policy(args.policy, sc, spec, args.grid)
     # Warm-up: numba compilation (cached on disk after the first time) and, for the myopic
     # policy, its lazily built table on the states the runs reach. Both kernels give the same bits
-    # (tests/simulate/test_kernel_specialise.py); the specialised one is compiled for the
+    # (tests/simulation/test_kernel_specialise.py); the specialised one is compiled for the
     # flagship's shape here if this machine has not done it yet (`_kernel_engine`).
     def ours(kernel: str):
         os.environ["CRISISLAB_KERNEL"] = kernel

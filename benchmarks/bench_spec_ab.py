@@ -21,8 +21,8 @@ import numpy as np
 
 def main(argv: list[str]) -> None:
     from benchmarks.bench_kernel_ab import _outputs, flagship_chunk, play
-    from crisislab.simulate import _kernel_engine as ke
-    from crisislab.simulate import _specialise as sp
+    from crisislab.simulation import _kernel_engine as ke
+    from crisislab.simulation import _specialise as sp
 
     ap = argparse.ArgumentParser(prog="python -m benchmarks spec_ab")
     ap.add_argument("--policy", choices=("crisis", "myopic", "fixed"), default="crisis")

@@ -1,4 +1,4 @@
-"""The agent-based peer: the same crisis model and policies as `crisislab.simulate`, written in Mesa.
+"""The agent-based peer: the same crisis model and policies as `crisislab.simulation`, written in Mesa.
 
 One Mesa `Model` per run; one `Agent` per slot of the move order (strategic actors and environment
 actors); `Model.step()` is one round in which every agent moves in order until an outcome ends the
@@ -29,7 +29,7 @@ from crisislab.model.rules import (
     RL_INACTIVE,
     RL_PENDING,
 )
-from crisislab.simulate._policy import Node, Policy
+from crisislab.simulation._policy import Node, Policy
 
 __all__ = ["CrisisRun", "run_mesa"]
 

@@ -62,7 +62,7 @@ for msg in sol.diagnostics:
 # %% [markdown]
 # ## 3. Simulate
 #
-# `crisislab.simulate` accepts what `solve` returns. Randomness is keyed by (seed, run index), so
+# `crisislab.simulation` accepts what `solve` returns. Randomness is keyed by (seed, run index), so
 # the same seed gives the same numbers on any number of workers. `res.runs` is a pandas
 # DataFrame with one row per run.
 

@@ -14,7 +14,7 @@ without private imports::
     crisislab.write_report(study, "out/us-iran")                         # results.parquet, claims.csv, report.html
 
 The sub-packages hold the rest: `crisislab.scenario` (the format), `crisislab.efg` (exact engine,
-Gambit .efg), `crisislab.crisis` (crisis engine), `crisislab.simulate` (Monte Carlo),
+Gambit .efg), `crisislab.crisis` (crisis engine), `crisislab.simulation` (Monte Carlo),
 `crisislab.analysis` (arms, claims, robustness, replay, studies), `crisislab.report`.
 Names are imported on first use, so `import crisislab` is cheap.
 """
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from crisislab.errors import UserError
     from crisislab.report import render_report, write_report
     from crisislab.scenario import Intervention, Scenario, ScenarioError, bundled_scenario, load_scenario, loads_scenario
-    from crisislab.simulate import FixedPolicy, Results, simulate
+    from crisislab.simulation import FixedPolicy, Results, simulate
 
 # public name -> (module, attribute)
 _API: dict[str, tuple[str, str]] = {
@@ -60,9 +60,9 @@ _API: dict[str, tuple[str, str]] = {
     "solve": ("crisislab.crisis", "solve_scenario"),
     "Solution": ("crisislab.crisis", "Solution"),
     "unroll_efg": ("crisislab.crisis", "unroll_scenario"),
-    "simulate": ("crisislab.simulate", "simulate"),
-    "Results": ("crisislab.simulate", "Results"),
-    "FixedPolicy": ("crisislab.simulate", "FixedPolicy"),
+    "simulate": ("crisislab.simulation", "simulate"),
+    "Results": ("crisislab.simulation", "Results"),
+    "FixedPolicy": ("crisislab.simulation", "FixedPolicy"),
     "ArmRunner": ("crisislab.analysis", "ArmRunner"),
     "ArmComparison": ("crisislab.analysis", "ArmComparison"),
     "ClaimResult": ("crisislab.analysis", "ClaimResult"),

@@ -83,9 +83,9 @@ def test_compile_cache_key_covers_the_model_package():
 def test_layers():
     """model imports no engine; crisis does not import simulate."""
     graph = grimp.build_graph("crisislab")
-    for upper in ("crisislab.crisis", "crisislab.simulate", "crisislab.efg", "crisislab.report", "crisislab.cli"):
+    for upper in ("crisislab.crisis", "crisislab.simulation", "crisislab.efg", "crisislab.report", "crisislab.cli"):
         assert not graph.chain_exists(importer="crisislab.model", imported=upper, as_packages=True), upper
-    assert not graph.chain_exists(importer="crisislab.crisis", imported="crisislab.simulate", as_packages=True)
+    assert not graph.chain_exists(importer="crisislab.crisis", imported="crisislab.simulation", as_packages=True)
     allowed = {"crisislab.model", "crisislab.scenario", "crisislab.errors"}
     for mod in graph.find_children("crisislab.model"):
         for dep in graph.find_modules_directly_imported_by(mod):
@@ -98,7 +98,7 @@ def test_a_solution_refuses_a_scenario_with_other_ladders():
     simulated with the scenario it was solved from (same move order and ladders)."""
     from crisislab.crisis import compile_scenario, solve
     from crisislab.errors import UserError
-    from crisislab.simulate._solution_policy import SolutionPolicy
+    from crisislab.simulation._solution_policy import SolutionPolicy
 
     tiny = load_scenario(ROOT / "tests" / "crisis" / "data" / "tiny.yaml")
     sol = solve(compile_scenario(tiny, horizon=1), grid=3)

@@ -12,9 +12,9 @@ import pytest
 from crisislab.analysis import run_study, wilson_interval
 from crisislab.report import write_report
 from crisislab.scenario import load_scenario
-from crisislab.simulate import FixedPolicy
+from crisislab.simulation import FixedPolicy
 
-MINI = Path(__file__).parents[1] / "simulate" / "mini.yaml"
+MINI = Path(__file__).parents[1] / "simulation" / "mini.yaml"
 N = 3000
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from crisislab.scenario import load_scenario
-from crisislab.simulate import simulate
+from crisislab.simulation import simulate
 from crisislab.analysis import SolverChoice
 
 FLAGSHIP = Path(__file__).resolve().parents[2] / "scenarios" / "us-iran-2019-2020.yaml"

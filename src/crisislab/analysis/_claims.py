@@ -31,7 +31,7 @@ from crisislab.errors import UserError
 from crisislab.model import lower
 from crisislab.scenario import describe_interventions, describe_metric
 from crisislab.model.rules import DEFAULT_CHUNK
-from crisislab.simulate import Policy, Results, compile_arm, map_tasks, simulate_model, split_interventions
+from crisislab.simulation import Policy, Results, compile_arm, map_tasks, simulate_model, split_interventions
 from crisislab.analysis._stats import PairedEstimate, paired_difference, verdict, wilson_interval
 
 __all__ = [
@@ -95,10 +95,10 @@ class SolverChoice:
         if self.kind == "crisis":
             from crisislab.crisis import solve
             from crisislab.crisis._variants import compile_variant
-            from crisislab.simulate._solution_policy import SolutionPolicy
+            from crisislab.simulation._solution_policy import SolutionPolicy
 
             return SolutionPolicy(solve(compile_variant(lower(scenario)), grid=self.grid), scenario)
-        from crisislab.simulate._myopic import MyopicLogitPolicy
+        from crisislab.simulation._myopic import MyopicLogitPolicy
 
         return MyopicLogitPolicy(scenario)
 
@@ -134,7 +134,7 @@ def make_runner(
     if isinstance(policy, str):
         return ArmRunner(scenario, SolverChoice(policy, grid), runs, seed, **kwargs)
     if hasattr(policy, "sigma") and hasattr(policy, "compiled"):  # a crisis-engine Solution
-        from crisislab.simulate import SolutionPolicy
+        from crisislab.simulation import SolutionPolicy
 
         return ArmRunner(scenario, SolverChoice("crisis", int(len(policy.grid))), runs, seed,
                          base_policy=SolutionPolicy(policy, scenario), **kwargs)  # fmt: skip

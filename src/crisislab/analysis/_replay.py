@@ -35,7 +35,7 @@ from scipy.special import logsumexp
 from crisislab.errors import UserError
 from crisislab.model import Model
 from crisislab.model.rules import DEFAULT_CHUNK, SCRIPT_FREE
-from crisislab.simulate import Arm, Policy, simulate_model
+from crisislab.simulation import Arm, Policy, simulate_model
 
 __all__ = ["TimelineReplay", "events_to_script", "rank_share", "record_events", "replay", "replay_timeline"]
 
@@ -217,7 +217,7 @@ def replay(
     """
     from crisislab.data import bundled_timeline, load_timeline
     from crisislab.model import lower
-    from crisislab.simulate import SolutionPolicy
+    from crisislab.simulation import SolutionPolicy
 
     if record is None:
         path = bundled_timeline(scenario.id)

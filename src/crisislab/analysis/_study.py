@@ -34,7 +34,7 @@ _TOP_PATHS = 10
 class Study:
     """Everything one `run` produced, and the tables its report shows.
 
-    `results`: the scenario as written (`crisislab.simulate.Results`). `claims`: evaluated claims.
+    `results`: the scenario as written (`crisislab.simulation.Results`). `claims`: evaluated claims.
     `replay`: the observed record scored by the model (None without a record).
     Report tables (pandas, one row per displayed row):
     `outcomes` (outcome, runs, probability, ci_low, ci_high: Wilson at `level`);

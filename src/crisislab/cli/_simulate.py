@@ -79,7 +79,7 @@ def _runner(
 ) -> Any:  # fmt: skip
     from crisislab.analysis import ArmRunner, SolverChoice
     from crisislab.crisis import parse_grid
-    from crisislab.simulate import check_scheduler
+    from crisislab.simulation import check_scheduler
 
     check_scheduler(scheduler)
     # An "auto" grid is fixed by ArmRunner from the scenario as written, once for all arms and draws.
@@ -130,7 +130,7 @@ def register(app: typer.Typer) -> None:
         """Simulate a scenario as written; print outcome probabilities. With --force/--forbid/--set,
         simulate it as written and intervened on the same runs (common random numbers) and print
         both arms and their paired differences with 95% intervals."""
-        from crisislab.simulate import progress_wanted
+        from crisislab.simulation import progress_wanted
 
         _check_out(out, directory=False)
         if paths and out is None:
@@ -189,7 +189,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Evaluate every claim of a scenario: estimates, paired difference with CI, verdict, robustness."""
         from crisislab.analysis import evaluate_claims, robustness_table
-        from crisislab.simulate import progress_wanted
+        from crisislab.simulation import progress_wanted
 
         _check_robustness(robustness, robustness_runs)
         _check_out(out, directory=False)
@@ -221,7 +221,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Is the belief grid fine enough? Outcome shares and claim verdicts solved on each grid, same seed."""
         from crisislab.analysis import grid_check
-        from crisislab.simulate import check_scheduler, progress_wanted
+        from crisislab.simulation import check_scheduler, progress_wanted
 
         try:
             gs = [int(g) for g in grids.split(",")]
@@ -282,7 +282,7 @@ def register(app: typer.Typer) -> None:
         from crisislab.analysis import run_study
         from crisislab.crisis import parse_grid
         from crisislab.report import write_report
-        from crisislab.simulate import check_scheduler, progress_wanted
+        from crisislab.simulation import check_scheduler, progress_wanted
 
         _check_robustness(robustness, robustness_runs)
         _check_out(out, directory=True)
@@ -354,7 +354,7 @@ def _paired_simulation(runner: Any, interventions: list[Any], paths: bool, out: 
 
 def _stderr_note(json_output: bool) -> Any:
     """A function printing a progress note on stderr (silent under --json or off a terminal)."""
-    from crisislab.simulate import progress_wanted
+    from crisislab.simulation import progress_wanted
 
     if not progress_wanted(json_output):
         return lambda _msg: None

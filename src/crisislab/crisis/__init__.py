@@ -94,7 +94,7 @@ def solve_scenario(scenario, *, horizon: int | None = None, grid: int | str = "a
     a work budget), as `crisislab solve --grid`. Other keywords as `crisislab.crisis.solve`:
     `lam_steps` (8), `selection` ("continuation"), `threads` (every core), `max_gib` (8.0),
     `hypergame` (True). Returns a frozen `Solution` (strategy tables, values at the start,
-    diagnostics); `crisislab.simulate` accepts it.
+    diagnostics); `crisislab.simulation` accepts it.
     """
     return solve(compile_scenario(scenario, horizon), grid=grid, **kwargs)
 

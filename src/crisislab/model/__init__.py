@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     )
 
 # Names are imported on first use (PEP 562), so that reading `crisislab.model.rules` (the CLI's
-# start, `crisislab.simulate`'s defaults) does not pay for pydantic and the scenario models.
+# start, `crisislab.simulation`'s defaults) does not pay for pydantic and the scenario models.
 _LAZY = {
     "canonical_bytes": "_canonical",
     "CondProgram": "_cond",

@@ -12,7 +12,7 @@ Conditions
     A condition is a postfix program (`crisislab.model.CondProgram`), one row `(op, a, b, c)` per
     instruction; the opcodes `OP_*` and comparison codes (`CMP_NAMES[b]`) are listed here.
 
-Random numbers (`crisislab.simulate._rng`)
+Random numbers (`crisislab.simulation._rng`)
     A draw is named by a counter `(round, move, slot)` packed as
     `(round * MAX_MOVES + move) * MAX_SLOTS + slot`. Round 0, move j, slot 0 draws strategic actor
     j's type. At a move, slot `SLOT_ACTION` draws the action; consequence ci of an action executed

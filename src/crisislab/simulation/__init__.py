@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 from crisislab.model.rules import DEFAULT_CHUNK
 
 if TYPE_CHECKING:
-    from crisislab.simulate._chunk import Arm, Force
-    from crisislab.simulate._compile import InterventionError, compile_arm, split_interventions
-    from crisislab.simulate._policy import FixedPolicy, Node, Policy
-    from crisislab.simulate._results import Results
-    from crisislab.simulate._run import check_scheduler, map_tasks, progress_wanted, simulate_model
-    from crisislab.simulate._solution_policy import SolutionPolicy
+    from crisislab.simulation._chunk import Arm, Force
+    from crisislab.simulation._compile import InterventionError, compile_arm, split_interventions
+    from crisislab.simulation._policy import FixedPolicy, Node, Policy
+    from crisislab.simulation._results import Results
+    from crisislab.simulation._run import check_scheduler, map_tasks, progress_wanted, simulate_model
+    from crisislab.simulation._solution_policy import SolutionPolicy
 
 # Names are imported on first use (PEP 562): the command line's start must not pay for scipy,
 # pandas and numba.
@@ -46,10 +46,10 @@ _LAZY = {
 def __getattr__(name: str) -> Any:
     mod = _LAZY.get(name)
     if mod is None:
-        raise AttributeError(f"module 'crisislab.simulate' has no attribute {name!r}")
+        raise AttributeError(f"module 'crisislab.simulation' has no attribute {name!r}")
     import importlib
 
-    value = getattr(importlib.import_module(f"crisislab.simulate.{mod}"), name)
+    value = getattr(importlib.import_module(f"crisislab.simulation.{mod}"), name)
     globals()[name] = value
     return value
 
@@ -84,9 +84,9 @@ def simulate(
     """
     from crisislab.model import lower
     from crisislab.scenario import describe_interventions
-    from crisislab.simulate._compile import InterventionError, compile_arm, split_interventions
-    from crisislab.simulate._run import simulate_model
-    from crisislab.simulate._solution_policy import SolutionPolicy
+    from crisislab.simulation._compile import InterventionError, compile_arm, split_interventions
+    from crisislab.simulation._run import simulate_model
+    from crisislab.simulation._solution_policy import SolutionPolicy
 
     overrides, rest = split_interventions(interventions)
     if overrides:

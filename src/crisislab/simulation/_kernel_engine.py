@@ -27,11 +27,11 @@ from typing import Any
 import numpy as np
 
 from crisislab.model import Model
-from crisislab.simulate import _specialise as sp
-from crisislab.simulate._chunk import REPS_PER_CHUNK, Arm, ChunkResult, hash_rows
-from crisislab.simulate._kernels import PackedSpec, pack_spec, run_chunk
-from crisislab.simulate._policy import Policy, PolicyTable, belief_arrays
-from crisislab.simulate._rng import run_keys
+from crisislab.simulation import _specialise as sp
+from crisislab.simulation._chunk import REPS_PER_CHUNK, Arm, ChunkResult, hash_rows
+from crisislab.simulation._kernels import PackedSpec, pack_spec, run_chunk
+from crisislab.simulation._policy import Policy, PolicyTable, belief_arrays
+from crisislab.simulation._rng import run_keys
 
 __all__ = ["KernelInputs", "kernel_chunk", "kernel_inputs"]
 

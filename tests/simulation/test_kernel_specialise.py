@@ -15,11 +15,11 @@ import pytest
 
 from crisislab.scenario import load_scenario
 from crisislab.model import lower
-from crisislab.simulate import FixedPolicy, compile_arm
-from crisislab.simulate import _kernel_engine as ke
-from crisislab.simulate import _specialise as sp
-from crisislab.simulate._engine import Arm, simulate_chunk
-from crisislab.simulate._myopic import MyopicLogitPolicy
+from crisislab.simulation import FixedPolicy, compile_arm
+from crisislab.simulation import _kernel_engine as ke
+from crisislab.simulation import _specialise as sp
+from crisislab.simulation._engine import Arm, simulate_chunk
+from crisislab.simulation._myopic import MyopicLogitPolicy
 
 pytestmark = pytest.mark.slow
 

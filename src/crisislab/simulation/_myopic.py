@@ -17,7 +17,7 @@ import numpy as np
 
 from crisislab.model import lower
 from crisislab.model.rules import RL_PENDING
-from crisislab.simulate._policy import LazyTable, Node
+from crisislab.simulation._policy import LazyTable, Node
 
 __all__ = ["MyopicLogitPolicy"]
 

@@ -42,7 +42,7 @@ from crisislab.model.rules import (
     SCRIPT_FREE,
     consequence_slot,
 )
-from crisislab.simulate._rng import _GOLDEN, _M2, _fmix
+from crisislab.simulation._rng import _GOLDEN, _M2, _fmix
 
 __all__ = ["PackedSpec", "pack_spec", "run_chunk"]
 
@@ -529,7 +529,7 @@ def _stencil(bel, stc, grid_G, n_active, c_node, c_w) -> None:
     Four arrays, not ten (a call's cost is per array argument), and two grid actors (four
     corners, the usual case) written out: A/B in one process against the ten-array loop version,
     crisis policy on the flagship 1.18x at grid 3, 1.11x at grid 5, outputs identical. The
-    general loop is compared with the written-out path in tests/simulate/test_kernel.py.
+    general loop is compared with the written-out path in tests/simulation/test_kernel.py.
     """
     # specialise: params _stencil
     nc = c_node.shape[1]  # specialise: n_corners

@@ -11,9 +11,9 @@ import pytest
 from crisislab.scenario import load_scenario
 from crisislab.model import lower
 from crisislab.model.rules import SCRIPT_FREE
-from crisislab.simulate import FixedPolicy, Node, compile_arm
-from crisislab.simulate._engine import Arm, simulate_chunk
-from crisislab.simulate._myopic import MyopicLogitPolicy
+from crisislab.simulation import FixedPolicy, Node, compile_arm
+from crisislab.simulation._engine import Arm, simulate_chunk
+from crisislab.simulation._myopic import MyopicLogitPolicy
 
 MINI = Path(__file__).with_name("mini.yaml")
 US_SIGMA = np.array([[0.3, 0.7], [0.8, 0.2]])
@@ -209,7 +209,7 @@ def test_stencil_fast_path_and_general_path_match_the_definition(n_active, grid_
     """`_stencil` writes out two grid actors (the usual case) next to its general loop; both must
     give the definition's nodes and weights bit for bit, on the grid's nodes, inside its cells and
     outside [0, 1] (clipped)."""
-    from crisislab.simulate._kernels import _stencil
+    from crisislab.simulation._kernels import _stencil
 
     rng = np.random.default_rng(n_active * 100 + grid_G)
     n_bg = 7

@@ -9,7 +9,7 @@ from typing import Any
 
 from crisislab.errors import UserError
 from crisislab.model import CondProgram, Model, lower_condition
-from crisislab.simulate._chunk import Arm, Force
+from crisislab.simulation._chunk import Arm, Force
 
 __all__ = ["compile_arm", "split_interventions", "InterventionError"]
 

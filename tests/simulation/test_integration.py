@@ -13,7 +13,7 @@ from scipy.special import logsumexp
 from crisislab.scenario import load_scenario
 from crisislab.analysis._replay import replay_timeline
 from crisislab.model import lower
-from crisislab.simulate import FixedPolicy, simulate
+from crisislab.simulation import FixedPolicy, simulate
 
 MINI = Path(__file__).with_name("mini.yaml")
 US_SIGMA = np.array([[0.3, 0.7], [0.8, 0.2]])
@@ -141,8 +141,8 @@ def test_replay_ranks_against_full_length_runs_only() -> None:
     """The simulated paths it ranks against lasted all the scripted rounds (a run that ended early
     has fewer choices, so a higher log-likelihood), and the percentile is `rank_share` of exactly
     those against every replay, impossible replays included."""
-    from crisislab.simulate._run import simulate_model
-    from crisislab.simulate._engine import Arm
+    from crisislab.simulation._run import simulate_model
+    from crisislab.simulation._engine import Arm
     from crisislab.analysis._replay import rank_share
     import dataclasses
 

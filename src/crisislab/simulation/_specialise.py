@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from crisislab.model.rules import OP_ROUND
-from crisislab.simulate._policy import belief_arrays
+from crisislab.simulation._policy import belief_arrays
 
 __all__ = ["DIMS", "FLAGS", "SHAPE", "compiled_marker", "kernel_constants", "load", "module_file", "render"]
 

@@ -25,9 +25,9 @@ import numpy as np
 from crisislab.errors import UserError
 from crisislab.model import Model
 from crisislab.model.rules import DEFAULT_CHUNK
-from crisislab.simulate._engine import Arm, ChunkResult, simulate_chunk
-from crisislab.simulate._policy import Policy
-from crisislab.simulate._results import Results, merge_chunks
+from crisislab.simulation._engine import Arm, ChunkResult, simulate_chunk
+from crisislab.simulation._policy import Policy
+from crisislab.simulation._results import Results, merge_chunks
 
 __all__ = ["DEFAULT_CHUNK", "check_scheduler", "map_tasks", "progress_wanted", "simulate_model"]
 

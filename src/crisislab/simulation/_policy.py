@@ -4,7 +4,7 @@ A `Policy` answers, for the perceived game of holder `game`, the mover's strateg
 types at n nodes at once. The simulator asks it twice per move: in the mover's own game (to draw
 the mover's action from the row of its true type), and in each observer's game (to update that
 observer's belief by Bayes' rule with the mover's strategy *as the observer perceives it*).
-`crisislab.simulate.policy_from_solution` adapts the crisis engine's `Solution`; `FixedPolicy` is a
+`crisislab.simulation.policy_from_solution` adapts the crisis engine's `Solution`; `FixedPolicy` is a
 state-independent policy for tests, benchmarks and quick what-ifs. A policy that can also hand the
 compiled kernel a dense table implements `kernel_table(spec) -> PolicyTable` (all policies of this
 package do); any other `Policy` is simulated by the numpy reference engine.

@@ -34,10 +34,10 @@ from crisislab.model.rules import (
     SLOT_ACTION,
     consequence_slot,
 )
-from crisislab.simulate._chunk import REPS_PER_CHUNK, Arm, ChunkResult, Cond, Force, hash_rows
-from crisislab.simulate._kernel_engine import kernel_chunk, kernel_inputs
-from crisislab.simulate._policy import Node, Policy
-from crisislab.simulate._rng import counter, run_keys, uniforms
+from crisislab.simulation._chunk import REPS_PER_CHUNK, Arm, ChunkResult, Cond, Force, hash_rows
+from crisislab.simulation._kernel_engine import kernel_chunk, kernel_inputs
+from crisislab.simulation._policy import Node, Policy
+from crisislab.simulation._rng import counter, run_keys, uniforms
 
 __all__ = ["Arm", "ChunkResult", "Cond", "Engine", "Force", "simulate_chunk"]
 

@@ -13,8 +13,8 @@ from scipy import stats
 
 from crisislab.model import casualty_cdf, lower
 from crisislab.scenario import load_scenario
-from crisislab.simulate import FixedPolicy, simulate
-from crisislab.simulate._rng import counter, run_keys, uniforms
+from crisislab.simulation import FixedPolicy, simulate
+from crisislab.simulation._rng import counter, run_keys, uniforms
 
 MINI = Path(__file__).with_name("mini.yaml")
 # σ(action | type), ladder order: US [us_wait, us_strike], Iran [ir_calm, ir_attack].
@@ -199,7 +199,7 @@ def test_contradictory_interventions_built_in_code_are_user_errors(mini) -> None
     """The contradictions `validate` reports in claims, for intervention items passed to `simulate`."""
     from crisislab.errors import UserError
     from crisislab.scenario import Forbid, ForbidSpec, Force, ForceSpec
-    from crisislab.simulate import InterventionError, compile_arm
+    from crisislab.simulation import InterventionError, compile_arm
 
     spec = lower(mini)
     strike = Forbid(forbid=ForbidSpec(actor="US", action="us_strike"))

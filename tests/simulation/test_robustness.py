@@ -12,7 +12,7 @@ import pytest
 
 from crisislab.scenario import load_scenario
 from crisislab.analysis import ArmRunner, paired_difference, verdict, wilson_interval
-from crisislab.simulate import FixedPolicy, simulate
+from crisislab.simulation import FixedPolicy, simulate
 from crisislab.analysis._claims import evaluate_claims, robustness_table
 
 MINI = Path(__file__).with_name("mini.yaml")
@@ -122,9 +122,9 @@ def test_results_identical_on_a_dask_distributed_cluster(uncertain: Path) -> Non
     sc = load_scenario(uncertain)
     local = simulate(sc, _fixed(sc), 1500, seed=3, chunk=1500)
     with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
-        from crisislab.simulate._run import simulate_model
+        from crisislab.simulation._run import simulate_model
         from crisislab.model import lower
-        from crisislab.simulate import compile_arm
+        from crisislab.simulation import compile_arm
 
         spec = lower(sc)
         remote = simulate_model(spec, _fixed(sc), 1500, 3, compile_arm(spec, sc, []), chunk=400, scheduler=cluster.scheduler_address)

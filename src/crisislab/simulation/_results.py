@@ -18,7 +18,7 @@ import pandas as pd
 
 from crisislab.model import Model
 from crisislab.model.rules import BELIEF_QUANTUM, RL_STATUS_NAMES
-from crisislab.simulate._chunk import ChunkResult
+from crisislab.simulation._chunk import ChunkResult
 
 __all__ = ["Results", "merge_chunks"]
 
@@ -54,7 +54,7 @@ class Results:
     n_alive: np.ndarray | None = None
 
     def _repr_html_(self) -> str:
-        from crisislab.simulate._display import results_html
+        from crisislab.simulation._display import results_html
 
         return results_html(self)
 

@@ -10,7 +10,7 @@ import pytest
 
 from crisislab.scenario import load_scenario
 from crisislab.analysis import ArmRunner, evaluate_claims, paired_difference, verdict, wilson_interval
-from crisislab.simulate import FixedPolicy
+from crisislab.simulation import FixedPolicy
 from crisislab.analysis._stats import PairedEstimate
 
 MINI = Path(__file__).with_name("mini.yaml")

@@ -197,7 +197,7 @@ def register(app: typer.Typer) -> None:
         if not sc.claims:
             raise UserError(f"{scenario}: claims: the scenario states no claims (expected at least one)")
         runner = _runner(sc, policy, grid, runs, seed, workers, chunk, progress_wanted(json_output), scheduler)
-        results = evaluate_claims(runner, robustness_draws=robustness, robustness_runs=robustness_runs)
+        results = evaluate_claims(runner, robustness=robustness, robustness_runs=robustness_runs)
         if out is not None:
             out.parent.mkdir(parents=True, exist_ok=True)
             robustness_table(results).to_parquet(out, index=False)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from crisislab.simulation._policy import FixedPolicy, Node, Policy
     from crisislab.simulation._results import Results
     from crisislab.simulation._run import check_scheduler, map_tasks, progress_wanted, simulate_model
+    from crisislab.simulation._myopic import MyopicLogitPolicy
     from crisislab.simulation._solution_policy import SolutionPolicy
 
 # Names are imported on first use (PEP 562): the command line's start must not pay for scipy,
@@ -40,6 +41,7 @@ _LAZY = {
     "progress_wanted": "_run",
     "simulate_model": "_run",
     "SolutionPolicy": "_solution_policy",
+    "MyopicLogitPolicy": "_myopic",
 }
 
 

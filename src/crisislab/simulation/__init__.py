@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from crisislab._lazy import lazy_exports
 from crisislab.model.rules import DEFAULT_CHUNK
 
 if TYPE_CHECKING:
@@ -27,33 +28,23 @@ if TYPE_CHECKING:
 # Names are imported on first use (PEP 562): the command line's start must not pay for scipy,
 # pandas and numba.
 _LAZY = {
-    "Arm": "_chunk",
-    "Force": "_chunk",
-    "InterventionError": "_compile",
-    "compile_arm": "_compile",
-    "split_interventions": "_compile",
-    "FixedPolicy": "_policy",
-    "Node": "_policy",
-    "Policy": "_policy",
-    "Results": "_results",
-    "check_scheduler": "_run",
-    "map_tasks": "_run",
-    "progress_wanted": "_run",
-    "simulate_model": "_run",
-    "SolutionPolicy": "_solution_policy",
-    "MyopicLogitPolicy": "_myopic",
+    "Arm": "._chunk",
+    "Force": "._chunk",
+    "InterventionError": "._compile",
+    "compile_arm": "._compile",
+    "split_interventions": "._compile",
+    "FixedPolicy": "._policy",
+    "Node": "._policy",
+    "Policy": "._policy",
+    "Results": "._results",
+    "check_scheduler": "._run",
+    "map_tasks": "._run",
+    "progress_wanted": "._run",
+    "simulate_model": "._run",
+    "SolutionPolicy": "._solution_policy",
+    "MyopicLogitPolicy": "._myopic",
 }
-
-
-def __getattr__(name: str) -> Any:
-    mod = _LAZY.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'crisislab.simulation' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f"crisislab.simulation.{mod}"), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
 
 
 __all__ = sorted([*_LAZY, "DEFAULT_CHUNK", "simulate"])

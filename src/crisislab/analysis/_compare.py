@@ -15,10 +15,9 @@ from typing import Any
 
 import pandas as pd
 
-from crisislab._json import dumps as json_dumps
-from crisislab._version import __version__
 from crisislab.analysis._claims import ArmRunner
 from crisislab.scenario import describe_interventions
+from crisislab.simulation import write_table
 from crisislab.analysis._stats import paired_difference
 
 __all__ = ["ARMS", "ArmComparison", "compare_arms"]
@@ -60,19 +59,14 @@ class ArmComparison:
         """Write both arms' runs (column `arm`) with their provenance under the file's metadata key
         `crisislab` (JSON, as `Results.to_parquet` records one arm, plus `arms`: each arm's
         interventions); with paths, the per-move table goes to PATH-stem.paths.parquet."""
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
         path = Path(path)
         meta = {
-            "crisislab": __version__, "scenario": self.scenario_id, "seed": self.seed, "runs": self.baseline.n_runs,
+            "scenario": self.scenario_id, "seed": self.seed, "runs": self.baseline.n_runs,
             "interventions": [describe_interventions(self.interventions)],
             "arms": {"baseline": describe_interventions([]), "intervened": describe_interventions(self.interventions)},
             **self.provenance,
         }  # fmt: skip
-        table = pa.Table.from_pandas(self.runs, preserve_index=False)
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"crisislab": json_dumps(meta)})
-        pq.write_table(table, path)
+        write_table(self.runs, path, meta)
         paths = self.paths
         if paths is not None:
             paths.to_parquet(path.with_name(path.stem + ".paths.parquet"), index=False)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from crisislab.simulation._chunk import Arm, Force
     from crisislab.simulation._compile import InterventionError, compile_arm, split_interventions
     from crisislab.simulation._policy import FixedPolicy, Node, Policy
-    from crisislab.simulation._results import Results
+    from crisislab.simulation._results import Results, write_table
     from crisislab.simulation._run import check_scheduler, map_tasks, progress_wanted, simulate_model
     from crisislab.simulation._myopic import MyopicLogitPolicy
     from crisislab.simulation._solution_policy import SolutionPolicy
@@ -37,6 +37,7 @@ _LAZY = {
     "Node": "._policy",
     "Policy": "._policy",
     "Results": "._results",
+    "write_table": "._results",
     "check_scheduler": "._run",
     "map_tasks": "._run",
     "progress_wanted": "._run",

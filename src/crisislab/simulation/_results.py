@@ -20,7 +20,7 @@ from crisislab.model import Model
 from crisislab.model.rules import BELIEF_QUANTUM, RL_STATUS_NAMES
 from crisislab.simulation._chunk import ChunkResult
 
-__all__ = ["Results", "merge_chunks"]
+__all__ = ["Results", "merge_chunks", "write_table"]
 
 _TOP_PATHS = 50  # paths kept (with exact counts) for the most-frequent-paths table
 
@@ -117,18 +117,24 @@ class Results:
         """Write the per-run table with where it came from in the file's metadata (key `crisislab`,
         JSON: crisislab version, scenario id, seed, runs, interventions, plus `provenance`, e.g. the
         policy and grid); `pyarrow.parquet.read_schema(path).metadata[b"crisislab"]` reads it back."""
-        import json
+        meta = {"scenario": self.spec.scenario_id, "seed": self.seed, "runs": self.n_runs,
+                "interventions": list(self.interventions), **provenance}  # fmt: skip
+        write_table(self.runs, path, meta)
 
-        import pyarrow as pa
-        import pyarrow.parquet as pq
 
-        from crisislab._version import __version__
+def write_table(df: pd.DataFrame, path: str | Path, meta: dict[str, Any]) -> None:
+    """`df` as Parquet with `meta` and the crisislab version as strict JSON under the file's metadata
+    key `crisislab` (the provenance every table of runs carries)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
-        table = pa.Table.from_pandas(self.runs, preserve_index=False)
-        meta = {"crisislab": __version__, "scenario": self.spec.scenario_id, "seed": self.seed,
-                "runs": self.n_runs, "interventions": list(self.interventions), **provenance}
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"crisislab": json.dumps(meta, default=str)})
-        pq.write_table(table, path)
+    from crisislab._json import dumps
+    from crisislab._version import __version__
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    blob = dumps({"crisislab": __version__, **meta}, default=str)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"crisislab": blob})
+    pq.write_table(table, path)
 
 
 def merge_chunks(

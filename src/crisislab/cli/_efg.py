@@ -74,7 +74,7 @@ def _solve(game, method: Method, iterations: int, tol: float) -> dict:
 
 def register(app: typer.Typer) -> None:
     """Add the `efg` sub-command group to the main app."""
-    efg = typer.Typer(help="Extensive-form games in Gambit's .efg format: describe and solve.",
+    efg = typer.Typer(help="Extensive-form games in Gambit's .efg format: describe, solve, estimate λ from play.",
                       no_args_is_help=True)
 
     @efg.command("solve")
@@ -116,6 +116,48 @@ def register(app: typer.Typer) -> None:
             acts = game.action_labels[i]
             t.add_row(game.players[pl - 1], str(num), game.infoset_labels[i],
                       "  ".join(f"{a or k + 1}: {p:.4f}" for k, (a, p) in enumerate(zip(acts, probs))))
+        console.print(t)
+
+    @efg.command("estimate")
+    def estimate_cmd(
+        game_file: Path = typer.Argument(..., help="A Gambit .efg file."),
+        counts: Path = typer.Option(..., "--counts", help="CSV of observed play: player, infoset, action, count."),
+        json_out: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
+        max_lambda: float = typer.Option(1e6, "--max-lambda", help="Stop tracing the branch at this λ."),
+    ) -> None:
+        """Fit λ by maximum likelihood: the agent logit QRE that best explains the observed counts."""
+        from crisislab.efg import estimate_logit, read_counts, read_efg
+
+        if not (max_lambda > 0 and max_lambda < float("inf")):
+            raise SolverError(f"--max-lambda: expected a finite number > 0 (got {max_lambda:g})")
+        game = read_efg(game_file)
+        data = read_counts(counts, game)
+        t0 = time.perf_counter()
+        fit = estimate_logit(game, data, max_lambda=max_lambda)
+        out = {
+            "lambda": fit.lam, "se": fit.se, "log_like": fit.log_like, "n_obs": fit.n_obs,
+            "identified": fit.identified, "message": fit.message, "seconds": time.perf_counter() - t0,
+            "profile": {f"{pl}:{num}": fit.profile[int(game.action_offset[i]): int(game.action_offset[i]) + int(game.infoset_n_actions[i])].tolist()
+                        for i in range(game.n_infosets) for pl, num in [game.infoset_key(i)]},
+        }  # fmt: skip
+        if json_out:
+            typer.echo(json_dumps(out))
+            return
+        console = Console()
+        head = Table(title=f"{game.title or game_file.name}: maximum-likelihood logit QRE", show_header=False)
+        se = "–" if fit.se is None else f"{fit.se:.4g}"
+        head.add_row("lambda", f"{fit.lam:.6g} (standard error {se})")
+        head.add_row("log-likelihood", f"{fit.log_like:.6f} over {fit.n_obs:g} observations")
+        head.add_row("status", fit.message)
+        console.print(head)
+        t = Table(title="fitted behaviour profile")
+        for col in ("player", "infoset", "probabilities"):
+            t.add_column(col)
+        for i in range(game.n_infosets):
+            pl, num = game.infoset_key(i)
+            probs = out["profile"][f"{pl}:{num}"]
+            acts = game.action_labels[i]
+            t.add_row(game.players[pl - 1], str(num), "  ".join(f"{a or k + 1}: {p:.4f}" for k, (a, p) in enumerate(zip(acts, probs))))
         console.print(t)
 
     @efg.command("show")

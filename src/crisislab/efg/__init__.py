@@ -3,10 +3,12 @@
 Public surface: `Game` (frozen structure of arrays), `GameBuilder`, `assemble_game`, the profile
 evaluation functions (`expected_payoffs`, `action_values`, `max_regret`, ...), `read_efg` /
 `write_efg`, and the solvers `solve_spe` (backward induction), `solve_cfr` (CFR+) and
-`solve_logit` / `logit_qre_at` (the traced principal branch of the agent logit QRE).
+`solve_logit` / `logit_qre_at` (the traced principal branch of the agent logit QRE), and
+`estimate_logit` (λ by maximum likelihood from observed counts, `read_counts`).
 """
 
 from crisislab.efg._builder import GameBuilder
+from crisislab.efg._estimate import CountsError, LogitFit, estimate_logit, read_counts
 from crisislab.efg._eval import (
     action_values,
     agent_max_regret,
@@ -30,6 +32,10 @@ from crisislab.efg._logit import LogitResult, logit_qre_at, solve_logit
 from crisislab.efg._solve import CFRPlus, GeneralSumWarning, Solution, solve_cfr, solve_spe
 
 __all__ = [
+    "CountsError",
+    "LogitFit",
+    "estimate_logit",
+    "read_counts",
     "CFRPlus",
     "GeneralSumWarning",
     "Solution",

@@ -1,22 +1,15 @@
-"""The on-disk caches hold data, never code, and are checked before use.
-
-Compile cache: an entry that is junk, truncated, has a flipped byte, was built from other
-parameters, is a planted pickle, or is not the user's own is ignored with one `CacheWarning` and
-compiled afresh: the tables are bit-identical to an uncached compile and nothing planted runs. A
-cache directory writable by others is not used; stale temporary files are removed.
-
-Kernel cache: a planted or modified kernel module (or bytecode planted beside it) is never
-executed; the module is rendered and written again.
+"""The compile cache holds data, never code, and is checked before use: an entry that is junk,
+truncated, has a flipped byte, was built from other parameters, is a planted pickle, or is not the
+user's own is ignored with one `CacheWarning` and compiled afresh; the tables are bit-identical to
+an uncached compile and nothing planted runs. A cache directory writable by others is not used;
+stale temporary files are removed. (The kernel cache: tests/simulation/test_kernel_cache.py.)
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import marshal
 import os
 import pickle
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -26,8 +19,7 @@ import pytest
 
 from crisislab import _cache
 from crisislab._cache import CacheWarning, remove_stale_tmp, write_atomic
-from crisislab.crisis import compile_model
-from crisislab.crisis import _compile
+from crisislab.crisis import _compile, compile_model
 from crisislab.crisis._compile import CompiledGame, _cache_path, _compile_uncached
 from crisislab.model import lower
 
@@ -261,99 +253,3 @@ def test_a_failed_write_leaves_no_temporary_file(tmp_path) -> None:
     with pytest.raises(OSError, match="No space"):
         write_atomic(target, chunks())
     assert list(tmp_path.iterdir()) == []
-
-
-# --- the specialised-kernel cache ------------------------------------------------------------
-
-
-@pytest.fixture
-def kernel(tmp_path, monkeypatch):
-    """(load, module name, file, rendered source) of a small specialised kernel in a fresh cache."""
-    from crisislab.simulation import _specialise as sp
-
-    consts = {k: 2 for k in sp.SHAPE} | {"keyed": True, "has_round": False, "cache_ok": True}
-    d = tmp_path / "kernels"
-    name, path, text = sp.module_file(consts, set(sp.SHAPE), d)
-    monkeypatch.setattr(_cache, "_warned", set())
-    sys.modules.pop(name, None)
-
-    def load():
-        sys.modules.pop(name, None)
-        return sp.load(consts, set(sp.SHAPE), d)
-
-    yield load, name, path, text
-    sys.modules.pop(name, None)
-
-
-def _planted_module(marker: Path) -> str:
-    return f"import os\nos.mkdir({str(marker)!r})\ndef run_chunk(*a):\n    return 0, 0, 0\n"
-
-
-def test_a_kernel_module_is_written_private_and_loaded(kernel) -> None:
-    load, name, path, text = kernel
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        mod = load()
-        assert path.read_text(encoding="utf-8") == text and (path.stat().st_mode & 0o777) == 0o600
-        assert (path.parent.stat().st_mode & 0o777) == 0o700
-        assert mod.__name__ == name and mod.__file__ == str(path) and hasattr(mod.run_chunk, "py_func")
-        assert mod.run_chunk.py_func.__code__.co_filename == str(path)  # numba's cache keys on this file
-        mtime = path.stat().st_mtime_ns
-        load()
-        assert path.stat().st_mtime_ns == mtime  # an intact file is not rewritten (numba's stamp holds)
-
-
-@pytest.mark.parametrize("case", ["planted", "modified", "group-writable", "symlink"])
-def test_a_planted_or_modified_kernel_module_is_not_executed(kernel, tmp_path, case) -> None:
-    load, _name, path, text = kernel
-    marker = tmp_path / "planted-code-ran"
-    load()
-    from crisislab.simulation._specialise import compiled_marker
-
-    compiled_marker(path).touch()
-    if case == "planted":
-        path.write_text(_planted_module(marker), encoding="utf-8")
-    elif case == "modified":
-        path.write_text(text.replace("def run_chunk(", _planted_module(marker) + "\ndef run_chunk(", 1), encoding="utf-8")
-    elif case == "group-writable":
-        path.chmod(0o664)
-    else:
-        planted = tmp_path / "planted.py"
-        planted.write_text(text, encoding="utf-8")
-        path.unlink()
-        path.symlink_to(planted)
-    with pytest.warns(CacheWarning, match=f"{path.name} replaced"):
-        mod = load()
-    assert not marker.exists()
-    assert not path.is_symlink() and path.read_text(encoding="utf-8") == text
-    assert (path.stat().st_mode & 0o777) == 0o600
-    assert hasattr(mod.run_chunk, "py_func")
-    assert not compiled_marker(path).exists()  # numba's code for the old file is not trusted as compiled
-
-
-def test_bytecode_planted_beside_a_kernel_module_is_not_executed(kernel, tmp_path) -> None:
-    """Python's import would run a `__pycache__/*.pyc` whose stamp matches the source's; the kernel
-    is executed from the source rendered in this process instead."""
-    load, name, path, _text = kernel
-    marker = tmp_path / "planted-code-ran"
-    load()
-    st = path.stat()
-    code = compile(_planted_module(marker), str(path), "exec")
-    pyc = Path(importlib.util.cache_from_source(str(path)))
-    pyc.parent.mkdir(exist_ok=True)
-    data = bytearray(importlib.util.MAGIC_NUMBER) + (0).to_bytes(4, "little")
-    data += (int(st.st_mtime) & 0xFFFFFFFF).to_bytes(4, "little") + (st.st_size & 0xFFFFFFFF).to_bytes(4, "little")
-    pyc.write_bytes(bytes(data) + marshal.dumps(code))
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        mod = load()
-    assert not marker.exists() and hasattr(mod.run_chunk, "py_func")
-
-
-def test_a_kernel_cache_directory_writable_by_others_is_not_used(kernel) -> None:
-    load, _name, path, _text = kernel
-    path.parent.mkdir(mode=0o700)
-    path.parent.chmod(0o777)
-    with pytest.raises(RuntimeError, match="kernel cache not used: .*writable by group or others"):
-        load()
-    assert not path.exists()

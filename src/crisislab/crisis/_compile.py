@@ -573,9 +573,10 @@ _SOURCES = (Path(__file__).resolve(), *sorted(Path(model_pkg.__file__).resolve()
 
 # The compile cache's entries: `compiled/<scenario id>-<key>.cg`, one file each:
 #   _MAGIC | sha256 of the rest (32 bytes) | header length (uint64 LE) | JSON header | arrays.
-# The header holds the full key (what the entry was built from), the string fields and, per array,
-# its dtype, shape and offset (a multiple of 64 from the end of the header). Only data: nothing in
-# an entry is executed or unpickled when it is read.
+# The header (JSON) holds the full key (what the entry was built from), the string fields and, per
+# array, its dtype, shape and offset; the arrays follow, zero-padded to multiples of 64 bytes. Only
+# data: nothing in an entry is executed or unpickled when it is read, and its checksum is verified
+# before anything in it is interpreted.
 _MAGIC = b"crisislab-cg\x00v1\n"
 _ALIGN = 64
 _DTYPES = frozenset({"<i8", "<f8", "|b1", "<i4", "<f4", "|i1", "|u1", "<i2"})
@@ -630,7 +631,7 @@ def compile_model(model: Model) -> CompiledGame:
     if path is not None:
         try:
             write_atomic(path, _entry_chunks(cg, key))
-        except OSError:
+        except (OSError, TypeError):  # a full disk, a read-only cache, an array the format cannot hold
             pass
         _prune(path.parent, keep=path)
     return cg

@@ -2,9 +2,10 @@
 
 `kernel_constants` computes, from the same inputs `_kernel_engine._call` passes to `run_chunk`,
 the loop trip counts and call-wide flags the kernel otherwise reads at run time; `render` writes
-the kernel module's source with those values as literals; `load` writes it into a cache directory
-under a name keyed by a hash of (constants, kernel source) and imports it, so numba's `cache=True`
-compiles it once per scenario shape.
+the kernel module's source with those values as literals; `load` writes it into a private cache
+directory under a name keyed by a hash of (constants, kernel source) and executes the rendered
+source as that file's module, so numba's `cache=True` compiles it once per scenario shape. What the
+file holds is never executed: it is compared with the rendered source and rewritten when it differs.
 
 The kernel source says where it may be rewritten, with `# specialise: NAME` comments:
 

@@ -23,7 +23,10 @@ import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["CacheWarning", "cache_root", "open_private", "private_dir", "remove_stale_tmp", "warn_once", "write_atomic"]
+__all__ = [
+    "CacheWarning", "cache_root", "open_private", "private_dir", "private_dirs", "remove_stale_tmp", "warn_once",
+    "write_atomic",
+]
 
 # A temporary file is stale when its writer (the pid in its name) is gone and it has not changed
 # for TMP_GRACE seconds, or when it has not changed for TMP_MAX_AGE seconds whoever wrote it.
@@ -88,6 +91,16 @@ def private_dir(path: Path) -> str | None:
             os.chmod(path, 0o700)
         except OSError:
             pass
+    return None
+
+
+def private_dirs(*paths: Path) -> str | None:
+    """`private_dir` of each path in turn (outer first): None when all are safe, else the first
+    problem as `PATH: why`."""
+    for p in paths:
+        why = private_dir(p)
+        if why is not None:
+            return f"{p}: {why}"
     return None
 
 

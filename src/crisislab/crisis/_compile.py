@@ -28,7 +28,7 @@ import numpy as np
 
 import crisislab.model as model_pkg
 
-from crisislab._cache import cache_root, open_private, private_dir, remove_stale_tmp, warn_once, write_atomic
+from crisislab._cache import cache_root, open_private, private_dirs, remove_stale_tmp, warn_once, write_atomic
 from crisislab.errors import SolverError
 from crisislab.model import CasualtyTable, ErrorEvent, Model, canonical_bytes, compare, state_test
 from crisislab.model.rules import MAX_BECOMES_DEPTH, RL_ANSWERED, RL_FAILED, RL_INACTIVE, RL_PENDING
@@ -619,9 +619,9 @@ def compile_model(model: Model) -> CompiledGame:
     except (OSError, TypeError):
         path = None
     if path is not None:
-        why = private_dir(path.parent.parent) or private_dir(path.parent)
+        why = private_dirs(path.parent.parent, path.parent)
         if why is not None:
-            warn_once(f"dir:{path.parent}", f"compile cache {path.parent} not used: {why}")
+            warn_once(f"dir:{path.parent}", f"compile cache not used: {why}")
             path = None
     if path is not None:
         cg = _load_entry(path, key, model)

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crisislab._cache import cache_root, open_private, private_dir, remove_stale_tmp, warn_once, write_atomic
+from crisislab._cache import cache_root, open_private, private_dirs, remove_stale_tmp, warn_once, write_atomic
 from crisislab.model.rules import OP_ROUND
 from crisislab.simulation._policy import belief_arrays
 
@@ -231,19 +231,12 @@ def cache_dir_problem(directory: Path) -> str | None:
     """Why the kernel cache `directory` must not be used (another owner, writable by group or
     others, cannot be created), or None; creates it private to the user (mode 0o700). Numba's
     machine code for the kernels there lives in its `__pycache__`, checked the same way."""
+    dirs = [directory]
     if os.environ.get("CRISISLAB_KERNEL_CACHE") is None and directory == default_cache_dir():
-        why = private_dir(directory.parent)
-        if why is not None:
-            return f"{directory.parent} {why}"
-    why = private_dir(directory)
-    if why is not None:
-        return f"{directory} {why}"
-    pycache = directory / "__pycache__"
-    if pycache.exists():
-        why = private_dir(pycache)
-        if why is not None:
-            return f"{pycache} {why}"
-    return None
+        dirs.insert(0, directory.parent)  # crisislab's cache root
+    if (directory / "__pycache__").exists():
+        dirs.append(directory / "__pycache__")
+    return private_dirs(*dirs)
 
 
 def load(consts: dict, use: set[str] | None = None, cache_dir: Path | None = None):

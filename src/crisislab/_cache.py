@@ -24,8 +24,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 __all__ = [
-    "CacheWarning", "cache_root", "open_private", "private_dir", "private_dirs", "remove_stale_tmp", "warn_once",
-    "write_atomic",
+    "CacheWarning", "cache_root", "open_private", "private_dir", "private_dirs", "remove_stale_tmp", "remove_untrusted",
+    "warn_once", "write_atomic",
 ]
 
 # A temporary file is stale when its writer (the pid in its name) is gone and it has not changed
@@ -102,6 +102,26 @@ def private_dirs(*paths: Path) -> str | None:
         if why is not None:
             return f"{p}: {why}"
     return None
+
+
+def remove_untrusted(directory: Path, pattern: str) -> list[str]:
+    """Remove the files matching `pattern` in `directory` that are not regular files of the user's
+    own that only the user can write (symbolic links included); returns their names."""
+    removed = []
+    try:
+        names = list(directory.glob(pattern))
+    except OSError:
+        return removed
+    for f in names:
+        try:
+            st = f.lstat()
+            if stat.S_ISREG(st.st_mode) and _unsafe(st) is None:
+                continue
+            f.unlink()
+            removed.append(f.name)
+        except OSError:
+            pass
+    return removed
 
 
 def open_private(path: Path):

@@ -145,3 +145,31 @@ def test_auto_does_not_play_a_kernel_from_a_directory_writable_by_others(tmp_pat
     assert ke.specialised_kernel(spec, inp.packed, inp.table, only_compiled=True)[1] is None
     for f in ("types", "outcome", "end_round", "casualties", "audience", "rl_status", "taken", "loglik"):
         np.testing.assert_array_equal(getattr(general, f), getattr(auto, f), strict=True)
+
+
+@pytest.mark.parametrize("case", ["group-writable", "symlink", "module-replaced"])
+def test_numba_files_that_are_not_the_users_own_are_removed(kernel, tmp_path, case) -> None:
+    """Numba unpickles its index files (`__pycache__/NAME.*.nbi`) when the kernel compiles: those
+    that others could have written, and those beside a module file that is replaced, are removed
+    (the kernel compiles again) before numba can read them."""
+    load, name, path, text = kernel
+    load()
+    pycache = path.parent / "__pycache__"
+    index = pycache / f"{name}.run_chunk-1.py311.nbi"
+    index.write_bytes(b"planted")
+    other = pycache / "_kspec_0123456789abcdef.run_chunk-1.py311.nbi"  # another kernel's: left alone
+    other.write_bytes(b"another kernel")
+    sp.compiled_marker(path).touch()
+    if case == "group-writable":
+        index.chmod(0o664)
+    elif case == "symlink":
+        index.unlink()
+        (tmp_path / "elsewhere.nbi").write_bytes(b"planted")
+        index.symlink_to(tmp_path / "elsewhere.nbi")
+    else:
+        path.write_text(text + "\n# edited\n", encoding="utf-8")
+    with pytest.warns(CacheWarning, match="removed|replaced"):
+        load()
+    assert not index.exists() and not index.is_symlink() and other.exists()
+    assert not sp.compiled_marker(path).exists()  # `auto` does not count on the old machine code
+    assert path.read_text(encoding="utf-8") == text

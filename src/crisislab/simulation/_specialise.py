@@ -34,7 +34,15 @@ from pathlib import Path
 
 import numpy as np
 
-from crisislab._cache import cache_root, open_private, private_dirs, remove_stale_tmp, warn_once, write_atomic
+from crisislab._cache import (
+    cache_root,
+    open_private,
+    private_dirs,
+    remove_stale_tmp,
+    remove_untrusted,
+    warn_once,
+    write_atomic,
+)
 from crisislab.model.rules import OP_ROUND
 from crisislab.simulation._policy import belief_arrays
 
@@ -246,8 +254,9 @@ def load(consts: dict, use: set[str] | None = None, cache_dir: Path | None = Non
     The module is executed from the source rendered here, never from what the file holds (nor from
     bytecode cached beside it); the file exists for numba's `cache=True`, which keys its machine code
     on the file's path and stamp. A file that differs from the rendered source, or that is not the
-    user's own or is writable by others, is replaced (one `CacheWarning`). Raises RuntimeError when
-    the cache directory must not be used."""
+    user's own or is writable by others, is replaced with one `CacheWarning` (numba's files for it
+    are removed: the kernel compiles again); so are numba's files that are not the user's own or
+    are writable by others. Raises RuntimeError when the cache directory must not be used."""
     name, path, text = module_file(consts, use, cache_dir)
     if name in sys.modules:
         return sys.modules[name]
@@ -263,13 +272,27 @@ def load(consts: dict, use: set[str] | None = None, cache_dir: Path | None = Non
         why = None if held == data else "differs from the rendered kernel"
     else:
         why = None if got == "missing" else got
-    if fh is None or why is not None:
-        if why is not None:
-            warn_once(f"kernel:{path}", f"kernel cache file {path.name} replaced: {why}")
+    stale = fh is None or why is not None  # the file is to be (re)written
+    # Numba's machine code for this module (`__pycache__/NAME.*`): only files the user alone can write,
+    # and none at all beside a file that is rewritten (they belong to another file).
+    pycache = path.parent / "__pycache__"
+    foreign = remove_untrusted(pycache, f"{name}.*")
+    if why is not None:
+        warn_once(f"kernel:{path}", f"kernel cache file {path.name} replaced: {why}")
+    elif foreign:
+        warn_once(f"kernel:{path}", f"kernel cache: numba's files {', '.join(sorted(foreign))} removed (not the "
+                  "user's own, or writable by others); the kernel is compiled again")
+    if stale or foreign:
+        for f in pycache.glob(f"{name}.*") if stale else ():
             try:
-                compiled_marker(path).unlink()  # what numba cached for the old file is stale too
+                f.unlink()
             except OSError:
                 pass
+        try:
+            compiled_marker(path).unlink()
+        except OSError:
+            pass
+    if stale:
         write_atomic(path, [data])
     code = compile(text, str(path), "exec")
     mod = types.ModuleType(name)

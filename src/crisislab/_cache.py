@@ -2,9 +2,10 @@
 
 Both caches (compiled games in `crisis`, specialised kernels in `simulation`) live under
 `cache_root()`. A cache directory is created with mode 0o700; an existing one is used only when it
-belongs to the user and neither group nor others can write to it (one that only they can read is
-tightened to 0o700). A file is read only through `open_private`, which refuses symbolic links,
-files of another owner and files that group or others can write. Files are written whole under a
+belongs to the user and neither group nor others can write to it (one that group or others may
+only read is tightened to 0o700). crisislab reads a cache file only through `open_private`, which
+refuses symbolic links, files of another owner and files that group or others can write (numba's
+own files for the kernels are screened by `remove_untrusted`). Files are written whole under a
 temporary name and renamed into place (`write_atomic`), and temporary files that a killed or
 failed writer left behind are removed (`remove_stale_tmp`).
 

@@ -122,8 +122,8 @@ def test_compile_cache_round_trip_and_key(spiral, tmp_path, monkeypatch):
     monkeypatch.delenv("CRISISLAB_NO_CACHE", raising=False)
     model = lower(spiral)
     first = compile_model(model)  # miss: compiles and writes
-    assert len(list((tmp_path / "compiled").glob("*.pkl"))) == 1
-    second = compile_model(lower(spiral))  # hit (an equal model, another object): unpickled
+    assert len(list((tmp_path / "compiled").glob("*.cg"))) == 1
+    second = compile_model(lower(spiral))  # hit (an equal model, another object): read from disk
     assert second is not first
     for d in range(first.n_decisions):
         for name in ("avail", "row_ptr", "nxt", "prob", "reward"):
@@ -131,10 +131,10 @@ def test_compile_cache_round_trip_and_key(spiral, tmp_path, monkeypatch):
             np.testing.assert_array_equal(a, b)
             assert not b.flags.writeable
     compile_model(model.with_horizon(model.horizon - 1))  # another key, another entry
-    assert len(list((tmp_path / "compiled").glob("*.pkl"))) == 2
+    assert len(list((tmp_path / "compiled").glob("*.cg"))) == 2
     monkeypatch.setenv("CRISISLAB_NO_CACHE", "1")
     compile_model(model.with_horizon(1))
-    assert len(list((tmp_path / "compiled").glob("*.pkl"))) == 2
+    assert len(list((tmp_path / "compiled").glob("*.cg"))) == 2
 
 
 def test_compile_cache_stays_under_its_budget(spiral, tmp_path, monkeypatch):
@@ -143,16 +143,16 @@ def test_compile_cache_stays_under_its_budget(spiral, tmp_path, monkeypatch):
     monkeypatch.delenv("CRISISLAB_NO_CACHE", raising=False)
     model = lower(spiral)
     compile_model(model.with_horizon(3))
-    (old,) = (tmp_path / "compiled").glob("*.pkl")
+    (old,) = (tmp_path / "compiled").glob("*.cg")
     os.utime(old, (1, 1))  # long unused
     monkeypatch.setenv("CRISISLAB_CACHE_GIB", str(1.01 * old.stat().st_size / 2**30))  # room for one
     compile_model(model.with_horizon(2))
-    (new,) = (tmp_path / "compiled").glob("*.pkl")
+    (new,) = (tmp_path / "compiled").glob("*.cg")
     assert new != old
     compile_model(model.with_horizon(2))  # a hit marks the entry as used...
     monkeypatch.setenv("CRISISLAB_CACHE_GIB", "0")  # ...but a zero budget keeps only the entry just written
     compile_model(model.with_horizon(1))
-    (last,) = (tmp_path / "compiled").glob("*.pkl")
+    (last,) = (tmp_path / "compiled").glob("*.cg")
     assert last not in (old, new)
 
 

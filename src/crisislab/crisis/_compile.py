@@ -18,8 +18,9 @@ from __future__ import annotations
 import dataclasses
 import gc
 import hashlib
+import json
+import math
 import os
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,7 @@ import numpy as np
 
 import crisislab.model as model_pkg
 
+from crisislab._cache import cache_root, open_private, private_dirs, remove_stale_tmp, warn_once, write_atomic
 from crisislab.errors import SolverError
 from crisislab.model import CasualtyTable, ErrorEvent, Model, canonical_bytes, compare, state_test
 from crisislab.model.rules import MAX_BECOMES_DEPTH, RL_ANSWERED, RL_FAILED, RL_INACTIVE, RL_PENDING
@@ -569,76 +571,233 @@ def _radix(model: Model) -> tuple[np.ndarray, np.ndarray]:
 # and the model's semantics), so an edited compiler or lowering never reads a stale cache entry.
 _SOURCES = (Path(__file__).resolve(), *sorted(Path(model_pkg.__file__).resolve().parent.glob("*.py")))
 
+# The compile cache's entries: `compiled/<scenario id>-<key>.cg`, one file each:
+#   _MAGIC | sha256 of the rest (32 bytes) | header length (uint64 LE) | JSON header | arrays.
+# The header (JSON) holds the full key (what the entry was built from), the string fields and, per
+# array, its dtype, shape and offset; the arrays follow, zero-padded to multiples of 64 bytes. Only
+# data: nothing in an entry is executed or unpickled when it is read, and its checksum is verified
+# before anything in it is interpreted.
+_MAGIC = b"crisislab-cg\x00v1\n"
+_ALIGN = 64
+_DTYPES = frozenset({"<i8", "<f8", "|b1", "<i4", "<f4", "|i1", "|u1", "<i2"})
+_EXT = ".cg"
+_STRINGS = ("columns", "outcomes")  # CompiledGame's fields that are tuples of strings (the rest: arrays)
 
-def _cache_path(model: Model) -> Path | None:
-    """File of the compile cache for `model`, or None when caching is off (CRISISLAB_NO_CACHE=1).
 
-    The key hashes the model's canonical bytes (every resolved number of the scenario) and the
-    source of the modules that define compilation (`_SOURCES`).
-    """
-    if os.environ.get("CRISISLAB_NO_CACHE"):
-        return None
-    root = os.environ.get("CRISISLAB_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "crisislab"
-    )
+def _cache_key(model: Model) -> str:
+    """sha256 of what a compiled game is built from: the model's canonical bytes (every resolved
+    number of the scenario), the source of the modules that define compilation (`_SOURCES`) and
+    numpy's version."""
     h = hashlib.sha256(canonical_bytes(model))
     for src in _SOURCES:
         h.update(src.name.encode())
         h.update(src.read_bytes())
     h.update(np.__version__.encode())
-    return Path(root) / "compiled" / f"{model.scenario_id[:40]}-{h.hexdigest()[:32]}.pkl"
+    return h.hexdigest()
+
+
+def _cache_path(model: Model, key: str | None = None) -> Path | None:
+    """File of the compile cache for `model`, or None when caching is off (CRISISLAB_NO_CACHE=1)."""
+    if os.environ.get("CRISISLAB_NO_CACHE"):
+        return None
+    key = key if key is not None else _cache_key(model)
+    safe_id = "".join(c if c.isalnum() or c in "-_" else "_" for c in model.scenario_id[:40])
+    return cache_root() / "compiled" / f"{safe_id}-{key[:32]}{_EXT}"
 
 
 def compile_model(model: Model) -> CompiledGame:
     """Enumerate reachable public states forward and build the sparse per-decision tables.
 
     Compiling the flagship takes ~2 s of Python, so results are cached on disk (`_cache_path`;
-    ~/.cache/crisislab/compiled, or $CRISISLAB_CACHE_DIR; off with CRISISLAB_NO_CACHE=1). A cache
-    that cannot be read or written is ignored.
+    ~/.cache/crisislab/compiled, or $CRISISLAB_CACHE_DIR; off with CRISISLAB_NO_CACHE=1). An entry
+    is used only when its checksum, its key and its owner and mode check out (see `crisislab._cache`);
+    otherwise it is compiled afresh with one `CacheWarning`. A cache that cannot be written is ignored.
     """
     try:
-        path = _cache_path(model)
+        key = _cache_key(model)
+        path = _cache_path(model, key)
     except (OSError, TypeError):
         path = None
-    if path is not None and path.is_file():
-        try:
-            with path.open("rb") as fh:
-                cg = pickle.load(fh)
-            if isinstance(cg, CompiledGame):
-                _freeze(cg)
-                os.utime(path)  # recently used: pruning removes the least recently used first
-                return cg
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ValueError):
-            pass
+    if path is not None:
+        why = private_dirs(path.parent.parent, path.parent)
+        if why is not None:
+            warn_once(f"dir:{path.parent}", f"compile cache not used: {why}")
+            path = None
+    if path is not None:
+        cg = _load_entry(path, key, model)
+        if cg is not None:
+            return cg
     cg = _compile_uncached(model)
     if path is not None:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            with tmp.open("wb") as fh:
-                pickle.dump(cg, fh, protocol=5)
-            os.replace(tmp, path)  # atomic: parallel writers never leave a torn entry
-            _prune(path.parent, keep=path)
-        except OSError:
+            write_atomic(path, _entry_chunks(cg, key))
+        except (OSError, TypeError):  # a full disk, a read-only cache, an array the format cannot hold
             pass
+        _prune(path.parent, keep=path)
     return cg
+
+
+def _entry_chunks(cg: CompiledGame, key: str):
+    """The bytes of `cg`'s cache entry (see `_MAGIC`), in pieces (the arrays are not copied)."""
+    strings: dict = {}
+    tuples: dict = {}
+    arrays: list = []
+    offset = 0
+    for f in dataclasses.fields(cg):
+        if f.name == "model":
+            continue
+        v = getattr(cg, f.name)
+        if f.name in _STRINGS:
+            strings[f.name] = [str(x) for x in v]
+            continue
+        items = v if isinstance(v, tuple) else (v,)
+        if isinstance(v, tuple):
+            tuples[f.name] = len(v)
+        for i, a in enumerate(items):
+            a = np.ascontiguousarray(a)
+            if a.dtype.str not in _DTYPES:
+                raise TypeError(f"compile cache: cannot store dtype {a.dtype.str} ({f.name})")
+            name = f"{f.name}/{i}" if isinstance(v, tuple) else f.name
+            arrays.append((name, a, offset))
+            offset += -(-a.nbytes // _ALIGN) * _ALIGN
+    header = json.dumps(
+        {"key": key, "strings": strings, "tuples": tuples,
+         "arrays": [[n, a.dtype.str, list(a.shape), off] for n, a, off in arrays], "size": offset},
+        separators=(",", ":"),
+    ).encode()
+    head = len(header).to_bytes(8, "little") + header
+    head += b"\0" * (-len(head) % _ALIGN)
+    pieces = [head]
+    end = 0
+    for _, a, off in arrays:
+        if off > end:
+            pieces.append(b"\0" * (off - end))
+        pieces.append(memoryview(a.reshape(-1).view(np.uint8)))
+        end = off + a.nbytes
+    if offset > end:
+        pieces.append(b"\0" * (offset - end))
+    digest = hashlib.sha256()
+    for p in pieces:
+        digest.update(p)
+    return [_MAGIC, digest.digest(), *pieces]
+
+
+def _load_entry(path: Path, key: str, model: Model) -> CompiledGame | None:
+    """The compiled game in the cache entry `path` built from `key`, around the caller's `model`
+    (equal to the one it was compiled from: the key covers its canonical bytes); None when there
+    is none. An entry that does not check out is removed and reported once (`CacheWarning`)."""
+    fh, size = open_private(path)
+    if fh is None:
+        if size != "missing":
+            warn_once(f"entry:{path}", f"compile cache entry {path.name} not used: {size}; compiling afresh")
+            _remove_if_ours(path)
+        return None
+    try:
+        with fh:
+            buf = np.empty(size, dtype=np.uint8)
+            got = fh.readinto(memoryview(buf)) if size else 0
+            while got < size:
+                n = fh.readinto(memoryview(buf)[got:])
+                if not n:
+                    break
+                got += n
+        cg = _parse_entry(buf[:got], key, model)
+    except Exception as e:  # noqa: BLE001 - whatever is wrong with an entry, it is compiled afresh
+        why = str(e) if isinstance(e, _BadEntry) else f"unreadable ({type(e).__name__})"
+        warn_once(f"entry:{path}", f"compile cache entry {path.name} not used: {why}; compiling afresh")
+        _remove_if_ours(path)
+        return None
+    try:
+        os.utime(path)  # recently used: pruning removes the least recently used first
+    except OSError:
+        pass
+    return cg
+
+
+class _BadEntry(ValueError):
+    """What is wrong with a cache entry."""
+
+
+def _remove_if_ours(path: Path) -> None:
+    try:
+        if not hasattr(os, "getuid") or path.lstat().st_uid == os.getuid():
+            path.unlink()
+    except OSError:
+        pass
+
+
+def _parse_entry(buf: np.ndarray, key: str, model: Model) -> CompiledGame:
+    """Check and read one cache entry (bytes `buf`, uint8); raises `_BadEntry` saying what is wrong."""
+    n_magic = len(_MAGIC)
+    if buf.size < n_magic + 40 or buf[:n_magic].tobytes() != _MAGIC:
+        raise _BadEntry("not a compiled-game entry of this version")
+    body = memoryview(buf)[n_magic + 32 :]
+    if hashlib.sha256(body).digest() != buf[n_magic : n_magic + 32].tobytes():
+        raise _BadEntry("checksum mismatch (truncated or corrupt)")
+    start = n_magic + 32
+    n_head = int.from_bytes(buf[start : start + 8].tobytes(), "little")
+    if n_head > buf.size - start - 8:
+        raise _BadEntry("header longer than the entry")
+    head = json.loads(buf[start + 8 : start + 8 + n_head].tobytes().decode("utf-8"))
+    if not isinstance(head, dict) or head.get("key") != key:
+        raise _BadEntry("built from other inputs (key mismatch)")
+    base = start + 8 + n_head
+    base += -(8 + n_head) % _ALIGN
+    if base + head["size"] != buf.size:
+        raise _BadEntry("size mismatch")
+    payload = buf[base:]
+    payload.setflags(write=False)
+    arrays: dict = {}
+    for name, dtype, shape, off in head["arrays"]:
+        if dtype not in _DTYPES or not all(isinstance(s, int) and s >= 0 for s in shape) or off % _ALIGN:
+            raise _BadEntry(f"bad array description {name!r}")
+        dt = np.dtype(dtype)
+        nbytes = math.prod(shape) * dt.itemsize
+        if off < 0 or off + nbytes > payload.size:
+            raise _BadEntry(f"array {name!r} outside the entry")
+        arrays[name] = payload[off : off + nbytes].view(dt).reshape(shape)
+    fields: dict = {"model": model}
+    for f in dataclasses.fields(CompiledGame):
+        if f.name == "model":
+            continue
+        if f.name in _STRINGS:
+            fields[f.name] = tuple(str(s) for s in head["strings"][f.name])
+        elif f.name in head["tuples"]:
+            fields[f.name] = tuple(arrays.pop(f"{f.name}/{i}") for i in range(int(head["tuples"][f.name])))
+        else:
+            fields[f.name] = arrays.pop(f.name)
+    if arrays:
+        raise _BadEntry(f"unexpected arrays {sorted(arrays)[:3]}")
+    return CompiledGame(**fields)
 
 
 def _prune(directory: Path, keep: Path) -> None:
     """Keep the compile cache under its budget (CRISISLAB_CACHE_GIB, default 2 GiB; a flagship
     entry is ~110 MB and every robustness draw that changes a probability adds one) by deleting
-    the least recently used entries."""
+    the least recently used entries; also remove temporary files of interrupted writes and
+    entries in the format of earlier versions (`*.pkl`, never read)."""
     try:
         budget = float(os.environ.get("CRISISLAB_CACHE_GIB", "2")) * 2**30
     except ValueError:
         budget = 2.0 * 2**30
+    remove_stale_tmp(directory)
+    uid = os.getuid() if hasattr(os, "getuid") else None
     entries = []
-    for f in directory.glob("*.pkl"):
-        try:
-            st = f.stat()
-        except OSError:  # removed by a parallel writer
-            continue
-        entries.append((st.st_mtime, st.st_size, f))
+    for pattern in (f"*{_EXT}", "*.pkl"):
+        for f in directory.glob(pattern):
+            try:
+                st = f.lstat()
+            except OSError:  # removed by a parallel writer
+                continue
+            if uid is not None and st.st_uid != uid:
+                continue
+            if pattern == "*.pkl":
+                try:
+                    f.unlink()
+                except OSError:
+                    pass
+                continue
+            entries.append((st.st_mtime, st.st_size, f))
     total = sum(e[1] for e in entries)
     for _mtime, size, f in sorted(entries, key=lambda e: e[0]):
         if total <= budget:
@@ -650,15 +809,6 @@ def _prune(directory: Path, keep: Path) -> None:
             total -= size
         except OSError:
             pass
-
-
-def _freeze(cg: CompiledGame) -> None:
-    """Unpickled arrays are writable; make them read-only again like freshly compiled ones."""
-    for f in dataclasses.fields(cg):
-        v = getattr(cg, f.name)
-        for arr in v if isinstance(v, tuple) else (v,):
-            if isinstance(arr, np.ndarray):
-                arr.setflags(write=False)
 
 
 def _compile_uncached(model: Model, reuse: bool = True) -> CompiledGame:

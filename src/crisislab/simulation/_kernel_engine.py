@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from crisislab._cache import warn_once
 from crisislab.model import Model
 from crisislab.simulation import _specialise as sp
 from crisislab.simulation._chunk import REPS_PER_CHUNK, Arm, ChunkResult, hash_rows
@@ -72,6 +73,11 @@ def specialised_kernel(spec: Model, packed: PackedSpec, table: PolicyTable, only
                     return key, None, None
                 _, path, _ = sp.module_file(consts, set(sp.SHAPE))
                 if os.environ.get("CRISISLAB_NO_CACHE") or not sp.compiled_marker(path).exists():
+                    _not_compiled.add(key)
+                    return key, None, None
+                why = sp.cache_dir_problem(path.parent)
+                if why is not None:  # `auto` asked for no compile: keep to the general kernel
+                    warn_once(f"dir:{path.parent}", f"kernel cache not used: {why}")
                     _not_compiled.add(key)
                     return key, None, None
             mod = sp.load(consts, set(sp.SHAPE))

@@ -2,9 +2,10 @@
 
 `kernel_constants` computes, from the same inputs `_kernel_engine._call` passes to `run_chunk`,
 the loop trip counts and call-wide flags the kernel otherwise reads at run time; `render` writes
-the kernel module's source with those values as literals; `load` writes it into a cache directory
-under a name keyed by a hash of (constants, kernel source) and imports it, so numba's `cache=True`
-compiles it once per scenario shape.
+the kernel module's source with those values as literals; `load` writes it into a private cache
+directory under a name keyed by a hash of (constants, kernel source) and executes the rendered
+source as that file's module, so numba's `cache=True` compiles it once per scenario shape. What the
+file holds is never executed: it is compared with the rendered source and rewritten when it differs.
 
 The kernel source says where it may be rewritten, with `# specialise: NAME` comments:
 
@@ -25,18 +26,27 @@ handed the wrong inputs fails loudly too.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import re
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
 
+from crisislab._cache import (
+    cache_root,
+    open_private,
+    private_dirs,
+    remove_stale_tmp,
+    remove_untrusted,
+    warn_once,
+    write_atomic,
+)
 from crisislab.model.rules import OP_ROUND
 from crisislab.simulation._policy import belief_arrays
 
-__all__ = ["DIMS", "FLAGS", "SHAPE", "compiled_marker", "kernel_constants", "load", "module_file", "render"]
+__all__ = ["DIMS", "FLAGS", "SHAPE", "cache_dir_problem", "compiled_marker", "kernel_constants", "load", "module_file", "render"]
 
 KERNEL_SOURCE = Path(__file__).with_name("_kernels.py")
 
@@ -206,9 +216,7 @@ def default_cache_dir() -> Path:
     else `$XDG_CACHE_HOME/crisislab` or `~/.cache/crisislab`, as the crisis engine's compile cache)."""
     if os.environ.get("CRISISLAB_KERNEL_CACHE"):
         return Path(os.environ["CRISISLAB_KERNEL_CACHE"])
-    root = os.environ.get("CRISISLAB_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "crisislab")
-    return Path(root) / "kernels"
+    return cache_root() / "kernels"
 
 
 def module_file(consts: dict, use: set[str] | None = None, cache_dir: Path | None = None) -> tuple[str, Path, str]:
@@ -227,18 +235,72 @@ def compiled_marker(path: Path) -> Path:
     return path.with_suffix(".compiled")
 
 
+def cache_dir_problem(directory: Path) -> str | None:
+    """Why the kernel cache `directory` must not be used (another owner, writable by group or
+    others, cannot be created), or None; creates it private to the user (mode 0o700). Numba's
+    machine code for the kernels there lives in its `__pycache__`, checked the same way."""
+    dirs = [directory]
+    if os.environ.get("CRISISLAB_KERNEL_CACHE") is None and directory == default_cache_dir():
+        dirs.insert(0, directory.parent)  # crisislab's cache root
+    if (directory / "__pycache__").exists():
+        dirs.append(directory / "__pycache__")
+    return private_dirs(*dirs)
+
+
 def load(consts: dict, use: set[str] | None = None, cache_dir: Path | None = None):
-    """Import (writing it first if needed) the kernel module specialised to `consts`."""
+    """Import the kernel module specialised to `consts`, (re)writing its file first unless it holds
+    exactly the rendered source.
+
+    The module is executed from the source rendered here, never from what the file holds (nor from
+    bytecode cached beside it); the file exists for numba's `cache=True`, which keys its machine code
+    on the file's path and stamp. A file that differs from the rendered source, or that is not the
+    user's own or is writable by others, is replaced with one `CacheWarning` (numba's files for it
+    are removed: the kernel compiles again); so are numba's files that are not the user's own or
+    are writable by others. Raises RuntimeError when the cache directory must not be used."""
     name, path, text = module_file(consts, use, cache_dir)
     if name in sys.modules:
         return sys.modules[name]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists() or path.read_text(encoding="utf-8") != text:
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
+    why = cache_dir_problem(path.parent)
+    if why is not None:
+        raise RuntimeError(f"kernel cache not used: {why}")
+    remove_stale_tmp(path.parent)
+    data = text.encode("utf-8")
+    fh, got = open_private(path)
+    if fh is not None:
+        with fh:
+            held = fh.read(len(data) + 1)
+        why = None if held == data else "differs from the rendered kernel"
+    else:
+        why = None if got == "missing" else got
+    stale = fh is None or why is not None  # the file is to be (re)written
+    # Numba's machine code for this module (`__pycache__/NAME.*`): only files the user alone can write,
+    # and none at all beside a file that is rewritten (they belong to another file).
+    pycache = path.parent / "__pycache__"
+    foreign = remove_untrusted(pycache, f"{name}.*")
+    if why is not None:
+        warn_once(f"kernel:{path}", f"kernel cache file {path.name} replaced: {why}")
+    elif foreign:
+        warn_once(f"kernel:{path}", f"kernel cache: numba's files {', '.join(sorted(foreign))} removed (not the "
+                  "user's own, or writable by others); the kernel is compiled again")
+    if stale or foreign:
+        for f in pycache.glob(f"{name}.*") if stale else ():
+            try:
+                f.unlink()
+            except OSError:
+                pass
+        try:
+            compiled_marker(path).unlink()
+        except OSError:
+            pass
+    if stale:
+        write_atomic(path, [data])
+    code = compile(text, str(path), "exec")
+    mod = types.ModuleType(name)
+    mod.__file__ = str(path)
     sys.modules[name] = mod
-    spec.loader.exec_module(mod)
+    try:
+        exec(code, mod.__dict__)  # noqa: S102 - the source rendered above, not the file's content
+    except BaseException:
+        del sys.modules[name]
+        raise
     return mod

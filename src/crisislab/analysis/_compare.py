@@ -59,8 +59,12 @@ class ArmComparison:
     def to_parquet(self, path: str | Path) -> None:
         """Write both arms' runs (column `arm`) with their provenance under the file's metadata key
         `crisislab` (JSON, as `Results.to_parquet` records one arm, plus `arms`: each arm's
-        interventions); with paths, the per-move table goes to PATH-stem.paths.parquet."""
+        interventions); with paths, the per-move table goes to PATH-stem.paths.parquet (an older
+        one is removed otherwise). Both are written as one unit (`crisislab._output.writing_files`):
+        a failure leaves the previous files whole."""
         import pyarrow as pa
+
+        from crisislab._output import paths_file, writing_files
         import pyarrow.parquet as pq
 
         path = Path(path)
@@ -72,10 +76,11 @@ class ArmComparison:
         }  # fmt: skip
         table = pa.Table.from_pandas(self.runs, preserve_index=False)
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"crisislab": json_dumps(meta)})
-        pq.write_table(table, path)
         paths = self.paths
-        if paths is not None:
-            paths.to_parquet(path.with_name(path.stem + ".paths.parquet"), index=False)
+        with writing_files([path, paths_file(path)]) as (runs_out, paths_out):
+            pq.write_table(table, runs_out)
+            if paths is not None:
+                paths.to_parquet(paths_out, index=False)
 
     def summary(self) -> dict[str, Any]:
         """Plain data: each arm's interventions, run-steps and outcome shares, and each difference."""

@@ -116,8 +116,11 @@ class Results:
     def to_parquet(self, path: str | Path, **provenance: Any) -> None:
         """Write the per-run table with where it came from in the file's metadata (key `crisislab`,
         JSON: crisislab version, scenario id, seed, runs, interventions, plus `provenance`, e.g. the
-        policy and grid); `pyarrow.parquet.read_schema(path).metadata[b"crisislab"]` reads it back."""
+        policy and grid); `pyarrow.parquet.read_schema(path).metadata[b"crisislab"]` reads it back.
+        The file is written beside and renamed into place: a failure leaves an older one whole."""
         import json
+
+        from crisislab._output import writing_files
 
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -128,7 +131,8 @@ class Results:
         meta = {"crisislab": __version__, "scenario": self.spec.scenario_id, "seed": self.seed,
                 "runs": self.n_runs, "interventions": list(self.interventions), **provenance}
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"crisislab": json.dumps(meta, default=str)})
-        pq.write_table(table, path)
+        with writing_files([path]) as (staged,):
+            pq.write_table(table, staged)
 
 
 def merge_chunks(

@@ -1,11 +1,17 @@
-"""What the machine offers: the memory a command may plan for (bounds of `--max-gib`)."""
+"""The machine: the memory a command may plan for (the bound of `--max-gib`), and worker processes
+that end with the process that started them.
+
+Only the standard library is imported here: `die_with_parent` is the initializer of spawned workers,
+which must run before they import anything heavy.
+"""
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
-__all__ = ["memory_bytes"]
+__all__ = ["die_with_parent", "memory_bytes"]
 
 _CGROUP_LIMITS = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
 
@@ -26,3 +32,36 @@ def memory_bytes() -> int | None:
             sizes.append(int(text))
     sizes = [s for s in sizes if s > 0]
     return min(sizes) if sizes else None
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent: int) -> None:
+    """Worker initializer: end this worker when the process that started it dies, however it dies.
+
+    On Linux the kernel sends SIGKILL at the parent's death (`prctl(PR_SET_PDEATHSIG)`); elsewhere a
+    daemon thread watches the parent id. Either way a worker cannot outlive a killed `crisislab`
+    (nor, with it, multiprocessing's resource tracker, which ends when no process holds its pipe).
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            import signal
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0:
+                if os.getppid() != parent:  # the parent died before the request took effect
+                    os._exit(1)
+                return
+        except (OSError, AttributeError):
+            pass
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="crisislab-parent-watch").start()

@@ -32,7 +32,7 @@ def check_max_gib(max_gib: float | None) -> float:
     if max_gib is None:
         return DEFAULT_MAX_GIB if machine_gib is None else min(DEFAULT_MAX_GIB, machine_gib)
     if not (math.isfinite(max_gib) and max_gib > 0):
-        raise SolverError(f"--max-gib: expected a finite number of GiB > 0 (got {max_gib:g})")
+        raise SolverError(f"--max-gib: expected a number of GiB > 0 and at most the machine's memory (got {max_gib:g})")
     if machine_gib is not None and max_gib > machine_gib:
         raise SolverError(
             f"--max-gib: {max_gib:g} GiB is more than this machine's memory ({machine_gib:.1f} GiB), so a solve "

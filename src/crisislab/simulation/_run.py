@@ -249,6 +249,12 @@ def _map_distributed(fn: Callable[[Any, Any], Any], items: list[Any], job: Any, 
             f"often the workers running out of memory"
         ) from None
     except (CancelledError, CommClosedError) as exc:
+        if isinstance(exc, CancelledError) and client.status == "running":
+            # the job's inputs, held by the workers only, went with the last of them
+            raise EnvironmentFault(
+                f"scheduler {address}: the work was cancelled after every worker holding its inputs died "
+                f"({type(exc).__name__}); often the workers running out of memory"
+            ) from None
         raise EnvironmentFault(f"scheduler {address}: the connection was lost ({type(exc).__name__}: {exc})") from None
     finally:
         client.close()

@@ -236,7 +236,13 @@ def auto_grid(cg: CompiledGame, *, hypergame: bool = True, budget: int = AUTO_NO
 
 
 def parse_grid(text: str | int) -> int | str:
-    """A `--grid` value: "auto" or an odd integer from 3 to `MAX_GRID` (SolverError otherwise)."""
+    """A `--grid` value: "auto" or an odd integer from 3 to `MAX_GRID` (SolverError otherwise).
+
+    The command line asks for odd grids: an odd grid contains 1/2 (where the auto grid and
+    grid-check's grids also have a point). `solve(grid=G)` itself takes any G ≥ 3: the grid is
+    uniform on [0, 1] and beliefs between its points are interpolated linearly (error ∝ 1/G²
+    whatever the parity; a prior that is not a grid point gets a diagnostic), which studies of
+    the interpolation error use."""
     if text == "auto":
         return text
     if isinstance(text, int):
@@ -281,8 +287,6 @@ def _check_args(model: Model, grid: int, lam_steps: int, tol: float, maxit: int)
         )
     if grid > MAX_GRID:
         raise SolverError(_too_fine(int(grid), "grid"))
-    if grid % 2 == 0:
-        raise SolverError(_even(int(grid), "grid"))
     if not isinstance(lam_steps, int | np.integer) or lam_steps < 1:
         raise SolverError(f"lam_steps: expected an integer ≥ 1 (got {lam_steps!r})")
     if not (0 < tol < 1e-3):

@@ -11,6 +11,11 @@ only run indices and results are pickled; that is safe because the simulator's k
 single-threaded. Work that solves (robustness draws) runs in *spawned* workers with the job
 pickled per task: the crisis solver runs numba's OpenMP-threaded regions, and GNU OpenMP cannot
 run in a child forked from a process that has already started its threads.
+
+Local workers end with the process that started them (`crisislab._machine.die_with_parent`), so a
+killed `crisislab` leaves no worker behind. A lost worker costs a retry, not the run: a local pool
+that loses one is replaced and the unfinished tasks rerun (`_LOCAL_RETRIES` times); a cluster
+reruns a lost worker's tasks on the others. Losing them all is one `EnvironmentFault`.
 """
 
 from __future__ import annotations

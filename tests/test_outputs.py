@@ -427,3 +427,24 @@ def test_exit_statuses_are_one_line_without_traceback(cli, monkeypatch, exc, cod
     got, _out, err = cli("version")
     assert got == code and (err.strip() == needle or err.startswith(needle))
     assert len(err.strip().splitlines()) == 1
+
+
+def test_run_study_reads_the_record_before_any_solving(tmp_path, monkeypatch):
+    import crisislab.analysis._study as study_mod
+    from crisislab.analysis import run_study
+    from crisislab.scenario import load_scenario
+
+    def forbidden(*_a, **_k):
+        raise AssertionError("solving started before the record was read")
+
+    monkeypatch.setattr(study_mod, "make_runner", forbidden)
+    sc = load_scenario(MINI)
+    with pytest.raises(UserError, match=r"^record: .*none.csv: no such file$"):
+        run_study(sc, record=tmp_path / "none.csv")
+    with pytest.raises(UserError, match=r"^record: .* is a directory \(expected a file\)$"):
+        run_study(sc, record=tmp_path)
+    # the bundled record (when the scenario has one) is read first too
+    missing = tmp_path / "gone-timeline.csv"
+    monkeypatch.setattr("crisislab.data.bundled_timeline", lambda _id: missing)
+    with pytest.raises(UserError, match="gone-timeline.csv"):
+        run_study(sc)

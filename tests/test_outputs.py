@@ -253,6 +253,10 @@ def test_check_input_file_refuses_missing_directory_and_unreadable(tmp_path, mon
         check_input_file(tmp_path / "nope.csv", option="--timeline")
     with pytest.raises(UserError, match=r"is a directory \(expected a file\)"):
         check_input_file(tmp_path, option="--timeline")
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(UserError, match=r"pipe is not a regular file"):
+        check_input_file(fifo, option="--timeline")  # refused, not waited on
     f = tmp_path / "t.csv"
     f.write_text("round,actor\n")
 

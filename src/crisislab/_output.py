@@ -106,11 +106,13 @@ def check_output(path: str | Path, *, directory: bool, option: str = "--out") ->
 
 
 def check_input_file(path: str | Path, *, option: str) -> None:
-    """Refuse now (`UserError`) an input file that does not exist, is a directory or cannot be read."""
+    """Refuse now (`UserError`) an input that does not exist, is not a regular file or cannot be read."""
     p = Path(path)
     try:
         if p.is_dir():
             raise UserError(f"{option}: {p} is a directory (expected a file)")
+        if p.exists() and not p.is_file():  # a pipe or a device could block or never end
+            raise UserError(f"{option}: {p} is not a regular file (expected a file)")
         with open(p, "rb") as f:
             f.read(1)
     except FileNotFoundError:

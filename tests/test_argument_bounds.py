@@ -110,3 +110,35 @@ def test_parse_grid_accepts_odd_grids_and_auto():
     assert parse_grid("auto") == "auto" and parse_grid("5") == 5 and parse_grid(MAX_GRID) == MAX_GRID
     with pytest.raises(SolverError, match="odd number of points"):
         parse_grid(10)
+
+
+@pytest.mark.parametrize("command", ["simulate", "claims", "run", "grid-check"])
+def test_more_runs_than_the_memory_holds_are_refused_before_any_work(cli, command, tmp_path, monkeypatch):
+    import crisislab._machine as machine
+
+    monkeypatch.setattr(machine, "memory_bytes", lambda: 2**30)
+    code, _out, err = cli(command, MINI, "--runs", "10000000", *(["--out", tmp_path / "o"] if command == "run" else []))
+    assert code == 2
+    assert _one_line(err).startswith("--runs: 10,000,000 runs need at least 2.4 GiB for the per-run table (256 bytes a run), "
+                                     "more than this machine's memory (1.0 GiB); expected at most 4,194,304 runs")
+
+
+def test_the_library_refuses_them_too(monkeypatch):
+    import crisislab
+    import crisislab._machine as machine
+
+    monkeypatch.setattr(machine, "memory_bytes", lambda: 2**30)
+    sc = crisislab.load_scenario(MINI)
+    with pytest.raises(crisislab.UserError, match=r"^runs: 10,000,000 runs need at least"):
+        crisislab.simulate(sc, "myopic", runs=10_000_000, seed=1)
+
+
+def test_local_workers_are_at_most_four_per_core(cli, monkeypatch):
+    import crisislab._machine as machine
+
+    monkeypatch.setattr(machine, "cores", lambda: 2)
+    code, _out, err = cli("simulate", MINI, "--workers", "9")
+    assert code == 2
+    assert _one_line(err).startswith("--workers: at most 8 local worker processes (4 per core on this machine's 2;")
+    code, _out, err = cli("simulate", MINI, "--workers", "0")
+    assert code == 2 and _one_line(err) == "--workers: must be an integer >= 1 (got 0)"

@@ -99,6 +99,16 @@ def _check_out(path: Path | None, *, directory: bool) -> None:
         raise UserError(f"--out: {paths_file(path)} (where the per-move table goes) is a directory")
 
 
+def _check_scale(runs: int, workers: int, chunk: int, scheduler: str | None) -> None:
+    # Checked before anything is solved: a size that cannot run costs no time.
+    from crisislab._machine import check_scale
+
+    for name, value in (("--runs", runs), ("--workers", workers), ("--chunk", chunk)):
+        if value < 1:
+            raise UserError(f"{name}: must be an integer >= 1 (got {value})")
+    check_scale(runs, workers if scheduler is None else 1, runs_name="--runs", workers_name="--workers")
+
+
 def _check_robustness(robustness: int, robustness_runs: int | None) -> None:
     # Checked before anything is solved, so a typo costs no time.
     if robustness < 0:
@@ -131,6 +141,7 @@ def register(app: typer.Typer) -> None:
         """Simulate a scenario as written; print outcome probabilities. With --force/--forbid/--set,
         simulate it as written and intervened on the same runs (common random numbers) and print
         both arms and their paired differences with 95% intervals."""
+        _check_scale(runs, workers, chunk, scheduler)
         _check_out(out, directory=False)
         if paths and out is None:
             raise UserError("--paths: the per-move table is written next to --out's file (OUT-stem.paths.parquet), "
@@ -193,6 +204,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Evaluate every claim of a scenario: estimates, paired difference with CI, verdict, robustness."""
         _check_robustness(robustness, robustness_runs)
+        _check_scale(runs, workers, chunk, scheduler)
         _check_out(out, directory=False)
         from crisislab.analysis import evaluate_claims, robustness_table
         from crisislab.simulation import progress_wanted
@@ -237,6 +249,7 @@ def register(app: typer.Typer) -> None:
             raise UserError(f"--grids: expected distinct integers ≥ 3 in increasing order, e.g. 3,5,9 (got {grids!r})")
         if any(g % 2 == 0 for g in gs):
             raise UserError(f"--grids: belief grids have an odd number of points (so that they contain 1/2), e.g. 3,5,9 (got {grids!r})")
+        _check_scale(runs, workers, chunk, scheduler)
         check_scheduler(scheduler)
         sc = _load(scenario)
         note = _stderr_note(json_output)
@@ -288,6 +301,7 @@ def register(app: typer.Typer) -> None:
         """Solve, simulate, evaluate claims (with robustness), replay the timeline; write
         results.parquet, claims.csv, robustness.parquet and report.html."""
         _check_robustness(robustness, robustness_runs)
+        _check_scale(runs, workers, chunk, scheduler)
         _check_out(out, directory=True)
         if timeline is not None:
             from crisislab._output import check_input_file

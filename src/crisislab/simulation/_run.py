@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from crisislab._machine import die_with_parent
+from crisislab._machine import check_scale, die_with_parent
 from crisislab.errors import EnvironmentFault, UserError
 from crisislab.model import Model
 from crisislab.model.rules import DEFAULT_CHUNK
@@ -298,6 +298,7 @@ def simulate_model(
             raise UserError(f"{name}: must be an integer >= {lo} (got {value})")
     if not 0 <= int(seed) < 2**63:
         raise UserError(f"seed: must be an integer in [0, 2**63) (got {seed})")
+    check_scale(int(runs), int(workers) if scheduler is None else 1)
     if paths:
         # Per-move records take (runs × moves × state) memory per chunk; results do not depend on it.
         chunk = min(chunk, _PATHS_CHUNK)

@@ -452,3 +452,30 @@ def test_run_study_reads_the_record_before_any_solving(tmp_path, monkeypatch):
     monkeypatch.setattr("crisislab.data.bundled_timeline", lambda _id: missing)
     with pytest.raises(UserError, match="gone-timeline.csv"):
         run_study(sc)
+
+
+def test_run_on_a_really_full_disk_is_exit_3_and_keeps_the_previous_run(cli, tiny_fs, previous_run):
+    out = tiny_fs / "out"
+    shutil.copytree(previous_run, out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    free = os.statvfs(tiny_fs).f_bavail * os.statvfs(tiny_fs).f_frsize
+    (tiny_fs / "filler").write_bytes(b"\0" * max(0, free - 16 * 1024))  # leave 16 KiB: less than a report
+    code, _out, err = cli("run", MINI, "--runs", "300", "--seed", "3", "--policy", "myopic", "--robustness", "0", "--out", out)
+    assert code == 3, err
+    assert _one_line_of(err) == f"error: {out}: cannot write the outputs: No space left on device (ENOSPC); nothing was changed there"
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert _staging_left(tiny_fs) == []
+
+
+def test_run_onto_a_read_only_file_system_is_exit_2_before_any_work(cli, tiny_fs, monkeypatch):
+    (tiny_fs / "out").mkdir()
+    subprocess.run(["mount", "-o", "remount,ro", str(tiny_fs)], check=True)
+    _no_work(monkeypatch)
+    code, _out, err = cli("run", MINI, "--out", tiny_fs / "out")
+    assert code == 2
+    assert _one_line_of(err).startswith(f"--out: {tiny_fs / 'out'} cannot be written: a new entry cannot be made in {tiny_fs} (Read-only file system)")
+
+
+def _one_line_of(err: str) -> str:
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    return err.strip()

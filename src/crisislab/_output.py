@@ -241,14 +241,18 @@ def _commit_files(stage: Path, target_dir: Path, names: Collection[str]) -> None
 def _faults_named(target: Path) -> Iterator[None]:
     try:
         yield
-    except EnvironmentFault:
-        raise
-    except OSError as exc:
-        reason = exc.strerror or str(exc) or type(exc).__name__
-        code = f" ({errno.errorcode[exc.errno]})" if exc.errno in errno.errorcode else ""
+    except (OSError, EnvironmentFault) as exc:
+        # a writer nested in this one (a table written atomically by itself) names its own
+        # staging file: report the OSError underneath against this target
+        cause = exc.__cause__ if isinstance(exc, EnvironmentFault) else exc
+        if not isinstance(cause, OSError):
+            raise
+        known = cause.errno in errno.errorcode
+        reason = os.strerror(cause.errno) if known else (cause.strerror or str(cause) or type(cause).__name__)
+        code = f" ({errno.errorcode[cause.errno]})" if known else ""
         raise EnvironmentFault(
             f"{target}: cannot write the outputs: {reason}{code}; nothing was changed there"
-        ) from exc
+        ) from cause
 
 
 @contextlib.contextmanager

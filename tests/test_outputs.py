@@ -21,7 +21,12 @@ from pathlib import Path
 
 import pytest
 
-from crisislab._output import check_input_file, check_output, writing_directory, writing_files
+from crisislab._output import (
+    check_input_file,
+    check_output,
+    writing_directory,
+    writing_files,
+)
 from crisislab.errors import EnvironmentFault, UserError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -131,10 +136,9 @@ def test_an_exception_that_is_not_an_os_error_passes_unchanged_and_changes_nothi
     target = tmp_path / "out"
     target.mkdir()
     _write_all(target, "old")
-    with pytest.raises(KeyError):
-        with writing_directory(target, OWNED) as stage:
-            _write_all(stage, "new")
-            raise KeyError("bug")
+    with pytest.raises(KeyError), writing_directory(target, OWNED) as stage:
+        _write_all(stage, "new")
+        raise KeyError("bug")
     assert _contents(target) == {n: f"old {n}" for n in OWNED}
     assert _staging_left(tmp_path) == []
 
@@ -273,8 +277,7 @@ def test_check_input_file_refuses_missing_directory_and_unreadable(tmp_path, mon
 
 def _no_work(monkeypatch):
     """Make any solving or simulating fail loudly: the checks must come first."""
-    import crisislab.analysis as analysis
-    import crisislab.crisis as crisis
+    from crisislab import analysis, crisis
 
     def forbidden(*_a, **_k):
         raise AssertionError("work started before the arguments were checked")
@@ -396,7 +399,7 @@ def test_simulate_writes_its_table_and_removes_a_stale_table_of_moves(cli, tmp_p
 
 
 def test_export_efg_fault_while_writing_keeps_the_previous_file(cli, tmp_path, monkeypatch):
-    import crisislab.efg as efg
+    from crisislab import efg
 
     out = tmp_path / "g.efg"
     out.write_text("old game")

@@ -15,7 +15,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-
 DEFAULT_MAX_GIB = 8.0
 
 

@@ -151,7 +151,7 @@ def _map_local(
                 tasks = [dask.delayed(_spawned_call, pure=False)(fn, job, items[i]) for i in todo]
             index = {t.key: i for t, i in zip(tasks, todo, strict=True)}
 
-            def posttask(key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
+            def posttask(key: Any, result: Any, dsk: Any, state: Any, worker_id: Any, index: dict = index) -> None:
                 if key in index:
                     done[index[key]] = result
                     if bar:

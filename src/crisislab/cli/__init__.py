@@ -68,6 +68,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    epilog="Exit status: 0 done; 2 a mistake in what was asked (found before any work where it can be); "
+    "3 the environment failed (a full disk or read-only file system while writing, which leaves the previous "
+    "outputs whole; a lost worker; no memory); 130 interrupted.",
 )
 err_console = Console(stderr=True)
 

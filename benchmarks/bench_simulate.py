@@ -35,9 +35,9 @@ from crisislab.scenario import load_scenario
 from crisislab.model import lower
 from crisislab.simulation import FixedPolicy
 from crisislab.simulation._engine import Arm, simulate_chunk
-from crisislab.simulation._myopic import MyopicLogitPolicy
-from crisislab.simulation._solution_policy import SolutionPolicy
-from crisislab.simulation._run import simulate_model
+from crisislab.simulation import MyopicLogitPolicy
+from crisislab.simulation import SolutionPolicy
+from crisislab.simulation import simulate_model
 
 FLAGSHIP = "scenarios/us-iran-2019-2020.yaml"
 

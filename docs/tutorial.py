@@ -94,7 +94,7 @@ print(cmp.differences.round(4))
 # judges it by the paired difference's 95% interval: holds, fails, or undetermined at this N.
 
 # %%
-claims = crisislab.evaluate_claims(scn, runs=RUNS, seed=SEED, policy=sol)
+claims = crisislab.evaluate_claims(scn, runs=RUNS, seed=SEED, policy=sol, robustness=0)  # robustness: step 7
 for c in claims:
     e = c.estimate
     print(f"{c.id:45s} {e.diff:+.4f} [{e.ci_low:+.4f}, {e.ci_high:+.4f}]  {c.verdict}")

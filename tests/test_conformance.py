@@ -227,7 +227,7 @@ def simulate_solution(scenario: Scenario, solution: object, runs: int, seed: int
     """Simulate `runs` runs of `scenario` under the solved policy, as `crisislab simulate` does
     (the compiled kernel), with per-move paths."""
     from crisislab.simulation import simulate
-    from crisislab.simulation._solution_policy import SolutionPolicy
+    from crisislab.simulation import SolutionPolicy
 
     policy = SolutionPolicy(solution, scenario)
     res = simulate(scenario, policy, runs, seed, paths=True)

@@ -63,7 +63,7 @@ def test_simulate_accepts_what_solve_returns(fearon, fearon_solution, tmp_path) 
 
 def test_core_objects_show_themselves_in_a_notebook(fearon, fearon_solution) -> None:
     res = crisislab.simulate(fearon, fearon_solution, runs=500, seed=2)
-    claims = crisislab.evaluate_claims(fearon, runs=500, seed=2, policy=fearon_solution)
+    claims = crisislab.evaluate_claims(fearon, runs=500, seed=2, policy=fearon_solution, robustness=0)
     study = crisislab.run_study(fearon, runs=500, seed=2, policy=fearon_solution, robustness=0)
     for obj, needle in ((fearon, fearon.title), (fearon_solution, "belief grid"), (res, "500 runs"),
                         (claims[0], claims[0].verdict), (study, "Study of")):  # fmt: skip

@@ -21,9 +21,9 @@ Names are imported on first use, so `import crisislab` is cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from crisislab._lazy import lazy_exports
 from crisislab._version import __version__
 
 if TYPE_CHECKING:
@@ -48,48 +48,38 @@ if TYPE_CHECKING:
     from crisislab.scenario import Intervention, Scenario, ScenarioError, bundled_scenario, load_scenario, loads_scenario
     from crisislab.simulation import FixedPolicy, Results, simulate
 
-# public name -> (module, attribute)
-_API: dict[str, tuple[str, str]] = {
-    "load_scenario": ("crisislab.scenario", "load_scenario"),
-    "loads_scenario": ("crisislab.scenario", "loads_scenario"),
-    "bundled_scenario": ("crisislab.scenario", "bundled_scenario"),
-    "Scenario": ("crisislab.scenario", "Scenario"),
-    "ScenarioError": ("crisislab.scenario", "ScenarioError"),
-    "Intervention": ("crisislab.scenario", "Intervention"),
-    "load_timeline": ("crisislab.data", "load_timeline"),
-    "solve": ("crisislab.crisis", "solve_scenario"),
-    "Solution": ("crisislab.crisis", "Solution"),
-    "unroll_efg": ("crisislab.crisis", "unroll_scenario"),
-    "simulate": ("crisislab.simulation", "simulate"),
-    "Results": ("crisislab.simulation", "Results"),
-    "FixedPolicy": ("crisislab.simulation", "FixedPolicy"),
-    "ArmRunner": ("crisislab.analysis", "ArmRunner"),
-    "ArmComparison": ("crisislab.analysis", "ArmComparison"),
-    "ClaimResult": ("crisislab.analysis", "ClaimResult"),
-    "Study": ("crisislab.analysis", "Study"),
-    "TimelineReplay": ("crisislab.analysis", "TimelineReplay"),
-    "compare_arms": ("crisislab.analysis", "compare_arms"),
-    "evaluate_claims": ("crisislab.analysis", "evaluate_claims"),
-    "grid_check": ("crisislab.analysis", "grid_check"),
-    "replay": ("crisislab.analysis", "replay"),
-    "run_study": ("crisislab.analysis", "run_study"),
-    "render_report": ("crisislab.report", "render_report"),
-    "write_report": ("crisislab.report", "write_report"),
-    "UserError": ("crisislab.errors", "UserError"),
-    "EnvironmentFault": ("crisislab.errors", "EnvironmentFault"),
+# public name -> "module" or "module:attribute"
+_API: dict[str, str] = {
+    "load_scenario": "crisislab.scenario",
+    "loads_scenario": "crisislab.scenario",
+    "bundled_scenario": "crisislab.scenario",
+    "Scenario": "crisislab.scenario",
+    "ScenarioError": "crisislab.scenario",
+    "Intervention": "crisislab.scenario",
+    "load_timeline": "crisislab.data",
+    "solve": "crisislab.crisis:solve_scenario",
+    "Solution": "crisislab.crisis",
+    "unroll_efg": "crisislab.crisis:unroll_scenario",
+    "simulate": "crisislab.simulation",
+    "Results": "crisislab.simulation",
+    "FixedPolicy": "crisislab.simulation",
+    "ArmRunner": "crisislab.analysis",
+    "ArmComparison": "crisislab.analysis",
+    "ClaimResult": "crisislab.analysis",
+    "Study": "crisislab.analysis",
+    "TimelineReplay": "crisislab.analysis",
+    "compare_arms": "crisislab.analysis",
+    "evaluate_claims": "crisislab.analysis",
+    "grid_check": "crisislab.analysis",
+    "replay": "crisislab.analysis",
+    "run_study": "crisislab.analysis",
+    "render_report": "crisislab.report",
+    "write_report": "crisislab.report",
+    "UserError": "crisislab.errors",
+    "EnvironmentFault": "crisislab.errors",
 }
 
 __all__ = ["__version__", *sorted(_API)]
 
 
-def __getattr__(name: str) -> Any:
-    target = _API.get(name)
-    if target is None:
-        raise AttributeError(f"module 'crisislab' has no attribute {name!r}")
-    value = getattr(importlib.import_module(target[0]), target[1])
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_API))
+__getattr__, __dir__ = lazy_exports(__name__, _API, globals())

@@ -7,7 +7,7 @@ import pytest
 
 from crisislab.crisis import compile_scenario, solve
 from crisislab.crisis._unroll import crisis_profile, unroll
-from crisislab.efg._logit import logit_qre_at
+from crisislab.efg import logit_qre_at
 
 from .conftest import bundled
 

@@ -99,5 +99,5 @@ def test_solve_command_refuses_a_tiny_budget_with_the_estimate():
 
 
 def test_a_horizon_beyond_the_scenario_limit_is_refused(tiny):
-    with pytest.raises(SolverError, match=r"--horizon: at most 1,000 rounds.*got 100,000,000"):
+    with pytest.raises(SolverError, match=r"horizon: at most 1,000 rounds.*got 100,000,000"):
         compile_scenario(tiny, horizon=100_000_000)

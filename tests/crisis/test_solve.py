@@ -10,7 +10,7 @@ import pytest
 from crisislab.crisis import Solution, compile_model, compile_scenario, solve
 from crisislab.crisis._solution import _to_json
 from crisislab.crisis._unroll import crisis_profile, unroll
-from crisislab.efg._logit import logit_qre_at
+from crisislab.efg import logit_qre_at
 from crisislab.errors import SolverError
 from crisislab.model import canonical_bytes, lower
 
@@ -166,7 +166,7 @@ def test_bad_arguments_are_user_errors(tiny, kwargs, match):
 
 
 def test_a_horizon_below_one_round_is_refused(tiny):
-    with pytest.raises(SolverError, match=r"--horizon: a crisis needs at least one round \(got 0"):
+    with pytest.raises(SolverError, match=r"horizon: a crisis needs at least one round \(got 0"):
         compile_scenario(tiny, horizon=0)
 
 

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crisislab.efg import action_values, read_efg
-from crisislab.efg._logit import LogitResult, logit_qre_at, solve_logit
+from crisislab.efg import LogitResult, logit_qre_at, solve_logit
 from crisislab.efg.games import centipede, random_game
 from crisislab.errors import SolverError
 

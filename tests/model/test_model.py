@@ -98,7 +98,7 @@ def test_a_solution_refuses_a_scenario_with_other_ladders():
     simulated with the scenario it was solved from (same move order and ladders)."""
     from crisislab.crisis import compile_scenario, solve
     from crisislab.errors import UserError
-    from crisislab.simulation._solution_policy import SolutionPolicy
+    from crisislab.simulation import SolutionPolicy
 
     tiny = load_scenario(ROOT / "tests" / "crisis" / "data" / "tiny.yaml")
     sol = solve(compile_scenario(tiny, horizon=1), grid=3)

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from crisislab.scenario import ScenarioError, load_scenario
-from crisislab.scenario._check import MAX_HORIZON, MAX_PUBLIC_STATES, MAX_VAR_VALUES
+from crisislab.scenario import MAX_HORIZON, MAX_PUBLIC_STATES, MAX_VAR_VALUES
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 FEARON_SET = "treatment: [{set: {param: payoffs.terminal.backdown.A, value: -1.0}}]"

@@ -11,7 +11,7 @@ import pytest
 from crisislab.scenario import load_scenario
 from crisislab.analysis import ArmRunner, evaluate_claims, paired_difference, verdict, wilson_interval
 from crisislab.simulation import FixedPolicy
-from crisislab.analysis._stats import PairedEstimate
+from crisislab.analysis import PairedEstimate
 
 MINI = Path(__file__).with_name("mini.yaml")
 
@@ -55,7 +55,7 @@ def test_claims_of_the_mini_scenario() -> None:
     sc = load_scenario(MINI)
     pol = FixedPolicy({"US": np.array([[0.3, 0.7], [0.8, 0.2]]), "Iran": np.array([[0.4, 0.6], [0.9, 0.1]])})
     runner = ArmRunner(sc, lambda s: pol, 4000, seed=21)
-    out = {c.id: c for c in evaluate_claims(runner)}
+    out = {c.id: c for c in evaluate_claims(runner, robustness=0)}
     strike = out["strike-raises-war"]
     # Forcing a strike adds a tension step in round 1 and forbidding strikes removes later ones:
     # war must be more likely; the CRN interval is far from 0 at N = 4000.
@@ -84,7 +84,7 @@ def test_robustness_is_a_share_of_draws() -> None:
     sc = sc.with_overrides({"actors.US.types.resolute.prior": {"value": 0.6, "source": "toy", "uncertainty": {"uniform": [0.4, 0.8]}}})
     pol = FixedPolicy({"US": np.array([[0.3, 0.7], [0.8, 0.2]]), "Iran": np.array([[0.4, 0.6], [0.9, 0.1]])})
     runner = ArmRunner(sc, lambda s: pol, 1000, seed=1)
-    (res,) = evaluate_claims(runner, [sc.claim("strike-raises-war")], robustness_draws=3, robustness_runs=500)
+    (res,) = evaluate_claims(runner, [sc.claim("strike-raises-war")], robustness=3, robustness_runs=500)
     assert res.robustness_draws == 3
     assert res.robustness in (0.0, 1 / 3, 2 / 3, 1.0)
 

@@ -156,7 +156,7 @@ def test_every_bad_option_is_reported_at_once(run_cli) -> None:
 def test_shorthand_conditions_are_the_scenario_formats_conditions() -> None:
     from pydantic import TypeAdapter
 
-    from crisislab.scenario._models import Condition
+    from crisislab.scenario import Condition
 
     cond = TypeAdapter(Condition)
     assert parse_condition("tension>=2") == {"var": "tension", "op": "ge", "value": 2}

@@ -11,7 +11,7 @@ import pytest
 from scipy.special import logsumexp
 
 from crisislab.scenario import load_scenario
-from crisislab.analysis._replay import replay_timeline
+from crisislab.analysis import replay_timeline
 from crisislab.model import lower
 from crisislab.simulation import FixedPolicy, simulate
 
@@ -128,7 +128,7 @@ def test_paths_without_out_is_refused_before_any_work(run_cli) -> None:
 
 
 def test_rank_share_counts_pairs_with_ties_half() -> None:
-    from crisislab.analysis._replay import rank_share
+    from crisislab.analysis import rank_share
 
     # obs -1: below it sim -3, -2 (2 of 4), one tie (-1) -> 2.5/4; obs -inf: below nothing -> 0;
     # mean over the two observations: (0.625 + 0) / 2.
@@ -141,9 +141,9 @@ def test_replay_ranks_against_full_length_runs_only() -> None:
     """The simulated paths it ranks against lasted all the scripted rounds (a run that ended early
     has fewer choices, so a higher log-likelihood), and the percentile is `rank_share` of exactly
     those against every replay, impossible replays included."""
-    from crisislab.simulation._run import simulate_model
-    from crisislab.simulation._engine import Arm
-    from crisislab.analysis._replay import rank_share
+    from crisislab.simulation import simulate_model
+    from crisislab.simulation import Arm
+    from crisislab.analysis import rank_share
     import dataclasses
 
     sc = load_scenario(MINI)
@@ -159,7 +159,7 @@ def test_replay_ranks_against_full_length_runs_only() -> None:
 
 
 def test_events_of_one_mover_in_a_round_are_one_move_that_keeps_every_label() -> None:
-    from crisislab.analysis._replay import events_to_script
+    from crisislab.analysis import events_to_script
 
     spec = lower(load_scenario(MINI))
     events = pd.DataFrame({

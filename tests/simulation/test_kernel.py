@@ -13,7 +13,7 @@ from crisislab.model import lower
 from crisislab.model.rules import SCRIPT_FREE
 from crisislab.simulation import FixedPolicy, Node, compile_arm
 from crisislab.simulation._engine import Arm, simulate_chunk
-from crisislab.simulation._myopic import MyopicLogitPolicy
+from crisislab.simulation import MyopicLogitPolicy
 
 MINI = Path(__file__).with_name("mini.yaml")
 US_SIGMA = np.array([[0.3, 0.7], [0.8, 0.2]])

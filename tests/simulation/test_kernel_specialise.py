@@ -19,7 +19,7 @@ from crisislab.simulation import FixedPolicy, compile_arm
 from crisislab.simulation import _kernel_engine as ke
 from crisislab.simulation import _specialise as sp
 from crisislab.simulation._engine import Arm, simulate_chunk
-from crisislab.simulation._myopic import MyopicLogitPolicy
+from crisislab.simulation import MyopicLogitPolicy
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ import pytest
 from crisislab.scenario import load_scenario
 from crisislab.analysis import ArmRunner, paired_difference, verdict, wilson_interval
 from crisislab.simulation import FixedPolicy, simulate
-from crisislab.analysis._claims import evaluate_claims, robustness_table
+from crisislab.analysis import evaluate_claims, robustness_table
 
 MINI = Path(__file__).with_name("mini.yaml")
 US_SIGMA = np.array([[0.3, 0.7], [0.8, 0.2]])
@@ -50,7 +50,7 @@ def _fixed(_scenario: object) -> FixedPolicy:
 def test_per_draw_verdicts_with_known_answers(uncertain: Path) -> None:
     sc = load_scenario(uncertain)
     runner = ArmRunner(sc, _fixed, 1000, seed=5)
-    res = {r.id: r for r in evaluate_claims(runner, robustness_draws=4, robustness_runs=800)}
+    res = {r.id: r for r in evaluate_claims(runner, robustness=4, robustness_runs=800)}
     # Identical arms under common random numbers: every draw's paired difference is exactly 0 with a
     # zero-width interval, so the claim fails at every draw (stats.verdict: no effect fails).
     same = res["forbid-nothing-same"]
@@ -70,7 +70,7 @@ def test_each_draw_row_is_that_draws_own_paired_estimate(uncertain: Path) -> Non
     sc = load_scenario(uncertain)
     claim = sc.claim("strike-raises-war")
     runner = ArmRunner(sc, _fixed, 500, seed=9)
-    (res,) = evaluate_claims(runner, [claim], robustness_draws=3, robustness_runs=600)
+    (res,) = evaluate_claims(runner, [claim], robustness=3, robustness_runs=600)
     rows = res.draws
     assert list(rows["draw"]) == [0, 1, 2] and (rows["n"] == 600).all()
     for _, row in rows.iterrows():
@@ -101,14 +101,14 @@ def test_wilson_interval_against_published_values(k: int, n: int, low: float, hi
 
 
 def test_robustness_reproducible_and_identical_for_any_workers(uncertain: Path) -> None:
-    from crisislab.analysis._claims import SolverChoice
+    from crisislab.analysis import SolverChoice
 
     sc = load_scenario(uncertain)
     solve = SolverChoice("myopic")  # depends on λ, so draws differ
 
     def table(workers: int, seed: int) -> pd.DataFrame:
         runner = ArmRunner(sc, solve, 600, seed=seed, workers=workers, chunk=257)
-        return robustness_table(evaluate_claims(runner, robustness_draws=3, robustness_runs=400))
+        return robustness_table(evaluate_claims(runner, robustness=3, robustness_runs=400))
 
     one = table(1, 4)
     pd.testing.assert_frame_equal(one, table(1, 4))
@@ -122,7 +122,7 @@ def test_results_identical_on_a_dask_distributed_cluster(uncertain: Path) -> Non
     sc = load_scenario(uncertain)
     local = simulate(sc, _fixed(sc), 1500, seed=3, chunk=1500)
     with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as cluster:
-        from crisislab.simulation._run import simulate_model
+        from crisislab.simulation import simulate_model
         from crisislab.model import lower
         from crisislab.simulation import compile_arm
 
@@ -213,7 +213,7 @@ def test_an_auto_grid_is_fixed_once_per_runner_from_the_scenario_as_written():
     # pick another grid if it chose its own. Arms and draws must share the runner's grid instead.
     from crisislab.crisis import auto_grid
     from crisislab.crisis._variants import compile_variant
-    from crisislab.analysis._claims import SolverChoice
+    from crisislab.analysis import SolverChoice
     from crisislab.model import lower
 
     sc = load_scenario(MINI)

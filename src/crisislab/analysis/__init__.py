@@ -21,7 +21,7 @@ from crisislab.analysis._claims import (
 )
 from crisislab.analysis._compare import ARMS, ArmComparison, compare_arms
 from crisislab.analysis._grid import grid_check
-from crisislab.analysis._replay import TimelineReplay, record_events, replay, replay_timeline
+from crisislab.analysis._replay import TimelineReplay, events_to_script, rank_share, record_events, replay, replay_timeline
 from crisislab.analysis._stats import PairedEstimate, paired_difference, verdict, wilson_interval
 from crisislab.analysis._study import FAN_QUANTILES, Study, outcome_table, run_study
 
@@ -35,6 +35,8 @@ __all__ = [
     "grid_check",
     "make_runner",
     "outcome_table",
+    "events_to_script",
+    "rank_share",
     "record_events",
     "replay",
     "run_study",

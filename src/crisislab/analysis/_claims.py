@@ -380,7 +380,7 @@ def evaluate_claims(
     runner: ArmRunner | Any,
     claims: Sequence[Any] | None = None,
     *,
-    robustness_draws: int = 0,
+    robustness: int = DEFAULT_ROBUSTNESS_DRAWS,
     robustness_runs: int | None = None,
     level: float = 0.95,
     runs: int = 10_000,
@@ -398,22 +398,23 @@ def evaluate_claims(
     `Scenario`, for which one is made from `runs`, `seed`, `policy` (as `make_runner`: "crisis",
     "myopic", a solved `Solution` or `Policy`, or a solver function), `grid`, `workers` and
     `scheduler` (all ignored when a runner is given).
-    Robustness: `robustness_draws` parameter draws from the scenario's stated uncertainty
+    Robustness: `robustness` parameter draws (default 8, as `crisislab claims --robustness`; 0 turns
+    it off) from the scenario's stated uncertainty
     (generator seeded by (seed, draw index)), each re-solved and simulated with `robustness_runs`
     runs per arm (default runs // 4, at least 1000) and judged by its own paired interval; draws
     run on the runner's workers / scheduler.
     """
     if not isinstance(runner, ArmRunner):
         runner = make_runner(runner, policy, grid, runs, seed, workers=workers, scheduler=scheduler)
-    if int(robustness_draws) < 0:
-        raise UserError(f"robustness_draws: must be an integer >= 0 parameter draws (0 turns robustness off; got {robustness_draws})")
+    if int(robustness) < 0:
+        raise UserError(f"robustness: must be an integer >= 0 parameter draws (0 turns robustness off; got {robustness})")
     if robustness_runs is not None and int(robustness_runs) < 2:
         raise UserError(f"robustness_runs: must be an integer >= 2 runs per draw (got {robustness_runs})")
     scenario = runner.scenario
     claims = list(scenario.claims if claims is None else claims)
-    params = [p for p, _ in scenario.parameters_with_uncertainty()] if robustness_draws else []
+    params = [p for p, _ in scenario.parameters_with_uncertainty()] if robustness else []
     by_claim: dict[str, pd.DataFrame] = {}
-    if robustness_draws and params and claims:
+    if robustness and params and claims:
         job = {
             "scenario": scenario, "solve": runner.solve, "seed": runner.seed, "chunk": runner.chunk,
             "runs": int(robustness_runs or max(1000, runner.runs // 4)), "claims": claims,
@@ -421,7 +422,7 @@ def evaluate_claims(
             "threads": max(1, _cores() // runner.workers) if runner.workers > 1 and runner.scheduler is None else 0,
         }  # fmt: skip
         per_draw = map_tasks(
-            _draw_task, range(int(robustness_draws)), job, workers=runner.workers, scheduler=runner.scheduler,
+            _draw_task, range(int(robustness)), job, workers=runner.workers, scheduler=runner.scheduler,
             progress=runner.progress, label="robustness draws", start="spawn",
         )  # fmt: skip
         table = pd.DataFrame([row for rows in per_draw for row in rows])

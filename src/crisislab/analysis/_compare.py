@@ -15,10 +15,9 @@ from typing import Any
 
 import pandas as pd
 
-from crisislab._json import dumps as json_dumps
-from crisislab._version import __version__
 from crisislab.analysis._claims import ArmRunner
 from crisislab.scenario import describe_interventions
+from crisislab.simulation import write_table
 from crisislab.analysis._stats import paired_difference
 
 __all__ = ["ARMS", "ArmComparison", "compare_arms"]
@@ -62,23 +61,18 @@ class ArmComparison:
         interventions); with paths, the per-move table goes to PATH-stem.paths.parquet (an older
         one is removed otherwise). Both are written as one unit (`crisislab._output.writing_files`):
         a failure leaves the previous files whole."""
-        import pyarrow as pa
-
         from crisislab._output import paths_file, writing_files
-        import pyarrow.parquet as pq
 
         path = Path(path)
         meta = {
-            "crisislab": __version__, "scenario": self.scenario_id, "seed": self.seed, "runs": self.baseline.n_runs,
+            "scenario": self.scenario_id, "seed": self.seed, "runs": self.baseline.n_runs,
             "interventions": [describe_interventions(self.interventions)],
             "arms": {"baseline": describe_interventions([]), "intervened": describe_interventions(self.interventions)},
             **self.provenance,
         }  # fmt: skip
-        table = pa.Table.from_pandas(self.runs, preserve_index=False)
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"crisislab": json_dumps(meta)})
         paths = self.paths
         with writing_files([path, paths_file(path)]) as (runs_out, paths_out):
-            pq.write_table(table, runs_out)
+            write_table(self.runs, runs_out, meta)
             if paths is not None:
                 paths.to_parquet(paths_out, index=False)
 

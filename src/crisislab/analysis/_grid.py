@@ -53,7 +53,7 @@ def grid_check(
         runner = ArmRunner(scenario, SolverChoice("crisis", G), runs, seed, workers=workers,
                            chunk=chunk or DEFAULT_CHUNK, progress=progress, scheduler=scheduler)  # fmt: skip
         base = runner.results([])
-        claims = evaluate_claims(runner, robustness_draws=0) if scenario.claims else []
+        claims = evaluate_claims(runner, robustness=0) if scenario.claims else []
         shares = {k: int(v) / base.n_runs for k, v in base.outcome_counts().items()}
         cols.append({
             "grid": G,

@@ -220,7 +220,7 @@ def run_study(
     claims: list[ClaimResult] = []
     if scenario.claims:
         step(f"evaluating {len(scenario.claims)} claims" + (f" with {robustness} robustness draws" if robustness else ""))
-        claims = evaluate_claims(runner, robustness_draws=robustness, robustness_runs=robustness_runs, level=level)
+        claims = evaluate_claims(runner, robustness=robustness, robustness_runs=robustness_runs, level=level)
     replay = None
     pol = runner.policy
     if tl is not None:

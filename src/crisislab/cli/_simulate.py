@@ -213,7 +213,7 @@ def register(app: typer.Typer) -> None:
         if not sc.claims:
             raise UserError(f"{scenario}: claims: the scenario states no claims (expected at least one)")
         runner = _runner(sc, policy, grid, runs, seed, workers, chunk, progress_wanted(json_output), scheduler)
-        results = evaluate_claims(runner, robustness_draws=robustness, robustness_runs=robustness_runs)
+        results = evaluate_claims(runner, robustness=robustness, robustness_runs=robustness_runs)
         if out is not None:
             from crisislab._output import writing_files
 

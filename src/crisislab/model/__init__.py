@@ -17,8 +17,9 @@ Layering: this package imports only `crisislab.scenario`, `crisislab.errors`, nu
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from crisislab._lazy import lazy_exports
 from crisislab.model import rules
 
 if TYPE_CHECKING:
@@ -42,30 +43,20 @@ if TYPE_CHECKING:
 # Names are imported on first use (PEP 562), so that reading `crisislab.model.rules` (the CLI's
 # start, `crisislab.simulation`'s defaults) does not pay for pydantic and the scenario models.
 _LAZY = {
-    "canonical_bytes": "_canonical",
-    "CondProgram": "_cond",
-    "compare": "_cond",
-    "state_test": "_cond",
-    "casualty_cdf": "_lower",
-    "lower": "_lower",
-    "lower_condition": "_lower",
+    "canonical_bytes": "._canonical",
+    "CondProgram": "._cond",
+    "compare": "._cond",
+    "state_test": "._cond",
+    "casualty_cdf": "._lower",
+    "lower": "._lower",
+    "lower_condition": "._lower",
     **{
-        name: "_model"
+        name: "._model"
         for name in ("Action", "CasualtyPay", "CasualtyTable", "Effect", "EnvRule", "ErrorEvent", "Flow", "Model",
                      "Mover", "Perception", "RedLine")
     },
 }
-
-
-def __getattr__(name: str) -> Any:
-    mod = _LAZY.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'crisislab.model' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f"crisislab.model.{mod}"), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
 
 
 __all__ = [

@@ -370,10 +370,10 @@ class Model:
         """The same crisis truncated (or extended) to `horizon` rounds (SolverError if < 1 or
         beyond the scenario format's limit)."""
         if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer) or horizon < 1:
-            raise SolverError(f"--horizon: a crisis needs at least one round (got {horizon!r}; expected an integer ≥ 1)")
+            raise SolverError(f"horizon: a crisis needs at least one round (got {horizon!r}; expected an integer ≥ 1)")
         if horizon > MAX_HORIZON:
             raise SolverError(
-                f"--horizon: at most {MAX_HORIZON:,} rounds, the limit of a scenario's horizon (got {int(horizon):,}); "
+                f"horizon: at most {MAX_HORIZON:,} rounds, the limit of a scenario's horizon (got {int(horizon):,}); "
                 f"the solver works round by round (docs/scenario-format.md, Limits)"
             )
         return replace(self, horizon=int(horizon))

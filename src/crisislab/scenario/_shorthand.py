@@ -233,7 +233,7 @@ def parse_shorthand(scenario: Any, options: Sequence[tuple[str, str]]) -> list[A
             direct = [p for p in exc.problems if own(p)]
             for p in direct or exc.problems:
                 mine = own(p)
-                option, text = mine[0] if len(mine) == 1 else ("--set", ", ".join(t for (_, t), _ in sets))
+                option, text = mine[0] if len(mine) == 1 else (sets[0][0][0], ", ".join(t for (_, t), _ in sets))
                 problems.append(str(_fail(option, text, p.path, p.message, p.got, p.expected)))
     if problems:
         raise InterventionSyntaxError("\n".join(problems))

@@ -13,45 +13,39 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from crisislab._lazy import lazy_exports
 from crisislab.model.rules import DEFAULT_CHUNK
 
 if TYPE_CHECKING:
     from crisislab.simulation._chunk import Arm, Force
     from crisislab.simulation._compile import InterventionError, compile_arm, split_interventions
     from crisislab.simulation._policy import FixedPolicy, Node, Policy
-    from crisislab.simulation._results import Results
+    from crisislab.simulation._results import Results, write_table
     from crisislab.simulation._run import check_scheduler, map_tasks, progress_wanted, simulate_model
+    from crisislab.simulation._myopic import MyopicLogitPolicy
     from crisislab.simulation._solution_policy import SolutionPolicy
 
 # Names are imported on first use (PEP 562): the command line's start must not pay for scipy,
 # pandas and numba.
 _LAZY = {
-    "Arm": "_chunk",
-    "Force": "_chunk",
-    "InterventionError": "_compile",
-    "compile_arm": "_compile",
-    "split_interventions": "_compile",
-    "FixedPolicy": "_policy",
-    "Node": "_policy",
-    "Policy": "_policy",
-    "Results": "_results",
-    "check_scheduler": "_run",
-    "map_tasks": "_run",
-    "progress_wanted": "_run",
-    "simulate_model": "_run",
-    "SolutionPolicy": "_solution_policy",
+    "Arm": "._chunk",
+    "Force": "._chunk",
+    "InterventionError": "._compile",
+    "compile_arm": "._compile",
+    "split_interventions": "._compile",
+    "FixedPolicy": "._policy",
+    "Node": "._policy",
+    "Policy": "._policy",
+    "Results": "._results",
+    "write_table": "._results",
+    "check_scheduler": "._run",
+    "map_tasks": "._run",
+    "progress_wanted": "._run",
+    "simulate_model": "._run",
+    "SolutionPolicy": "._solution_policy",
+    "MyopicLogitPolicy": "._myopic",
 }
-
-
-def __getattr__(name: str) -> Any:
-    mod = _LAZY.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'crisislab.simulation' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f"crisislab.simulation.{mod}"), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
 
 
 __all__ = sorted([*_LAZY, "DEFAULT_CHUNK", "simulate"])

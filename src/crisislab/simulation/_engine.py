@@ -124,7 +124,6 @@ def _reference_chunk(
     n_moves = len(spec.movers)
     H = spec.horizon
     lo, hi = spec.lo, spec.hi
-    slices = spec.belief_slices
 
     # Round 0: true types, one draw per actor by inverse CDF on the true prior.
     types = np.empty((n, n_actors), dtype=np.int8)

@@ -20,7 +20,7 @@ from crisislab.model import Model
 from crisislab.model.rules import BELIEF_QUANTUM, RL_STATUS_NAMES
 from crisislab.simulation._chunk import ChunkResult
 
-__all__ = ["Results", "merge_chunks"]
+__all__ = ["Results", "merge_chunks", "write_table"]
 
 _TOP_PATHS = 50  # paths kept (with exact counts) for the most-frequent-paths table
 
@@ -118,21 +118,26 @@ class Results:
         JSON: crisislab version, scenario id, seed, runs, interventions, plus `provenance`, e.g. the
         policy and grid); `pyarrow.parquet.read_schema(path).metadata[b"crisislab"]` reads it back.
         The file is written beside and renamed into place: a failure leaves an older one whole."""
-        import json
+        meta = {"scenario": self.spec.scenario_id, "seed": self.seed, "runs": self.n_runs,
+                "interventions": list(self.interventions), **provenance}  # fmt: skip
+        write_table(self.runs, path, meta)
 
-        from crisislab._output import writing_files
 
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+def write_table(df: pd.DataFrame, path: str | Path, meta: dict[str, Any]) -> None:
+    """`df` as Parquet with `meta` and the crisislab version as strict JSON under the file's metadata
+    key `crisislab` (the provenance every table of runs carries)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
 
-        from crisislab._version import __version__
+    from crisislab._json import dumps
+    from crisislab._output import writing_files
+    from crisislab._version import __version__
 
-        table = pa.Table.from_pandas(self.runs, preserve_index=False)
-        meta = {"crisislab": __version__, "scenario": self.spec.scenario_id, "seed": self.seed,
-                "runs": self.n_runs, "interventions": list(self.interventions), **provenance}
-        table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"crisislab": json.dumps(meta, default=str)})
-        with writing_files([path]) as (staged,):
-            pq.write_table(table, staged)
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    blob = dumps({"crisislab": __version__, **meta}, default=str)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"crisislab": blob})
+    with writing_files([path]) as (staged,):  # renamed into place: a failure leaves an older file whole
+        pq.write_table(table, staged)
 
 
 def merge_chunks(

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from crisislab.errors import UserError
-from crisislab.simulation._policy import Node, Policy, PolicyTable
+from crisislab.simulation._policy import Node, PolicyTable
 
 __all__ = ["SolutionPolicy"]
 

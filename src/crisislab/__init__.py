@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from crisislab.crisis import solve_scenario as solve
     from crisislab.crisis import unroll_scenario as unroll_efg
     from crisislab.data import load_timeline
-    from crisislab.errors import UserError
+    from crisislab.errors import EnvironmentFault, UserError
     from crisislab.report import render_report, write_report
     from crisislab.scenario import Intervention, Scenario, ScenarioError, bundled_scenario, load_scenario, loads_scenario
     from crisislab.simulation import FixedPolicy, Results, simulate
@@ -76,6 +76,7 @@ _API: dict[str, str] = {
     "render_report": "crisislab.report",
     "write_report": "crisislab.report",
     "UserError": "crisislab.errors",
+    "EnvironmentFault": "crisislab.errors",
 }
 
 __all__ = ["__version__", *sorted(_API)]

@@ -5,6 +5,10 @@
 `crisislab.data`), `EfgFormatError` (.efg files), `SolverError` (a solver asked to do something it
 cannot, with advice on how to fix it). Files with several problems report them all at once through
 `ProblemsError`, one `FILE:LINE: place: message (got X; expected Y)` line each (`problem_line`).
+
+`EnvironmentFault` is not a mistake of the user's: the machine failed the command (a full disk, a
+read-only file system, a worker process that died, a cluster that lost its workers). The CLI
+prints it as one line and exits with status 3.
 """
 
 from __future__ import annotations
@@ -12,6 +16,10 @@ from __future__ import annotations
 
 class UserError(ValueError):
     """A mistake in the user's input; the message is complete and meant to be printed as is."""
+
+
+class EnvironmentFault(RuntimeError):
+    """The environment failed a command that was asked correctly; the message is one complete line."""
 
 
 class EfgFormatError(UserError):

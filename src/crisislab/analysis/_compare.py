@@ -58,7 +58,11 @@ class ArmComparison:
     def to_parquet(self, path: str | Path) -> None:
         """Write both arms' runs (column `arm`) with their provenance under the file's metadata key
         `crisislab` (JSON, as `Results.to_parquet` records one arm, plus `arms`: each arm's
-        interventions); with paths, the per-move table goes to PATH-stem.paths.parquet."""
+        interventions); with paths, the per-move table goes to PATH-stem.paths.parquet (an older
+        one is removed otherwise). Both are written as one unit (`crisislab._output.writing_files`):
+        a failure leaves the previous files whole."""
+        from crisislab._output import paths_file, writing_files
+
         path = Path(path)
         meta = {
             "scenario": self.scenario_id, "seed": self.seed, "runs": self.baseline.n_runs,
@@ -66,10 +70,11 @@ class ArmComparison:
             "arms": {"baseline": describe_interventions([]), "intervened": describe_interventions(self.interventions)},
             **self.provenance,
         }  # fmt: skip
-        write_table(self.runs, path, meta)
         paths = self.paths
-        if paths is not None:
-            paths.to_parquet(path.with_name(path.stem + ".paths.parquet"), index=False)
+        with writing_files([path, paths_file(path)]) as (runs_out, paths_out):
+            write_table(self.runs, runs_out, meta)
+            if paths is not None:
+                paths.to_parquet(paths_out, index=False)
 
     def summary(self) -> dict[str, Any]:
         """Plain data: each arm's interventions, run-steps and outcome shares, and each difference."""

@@ -168,6 +168,9 @@ def _record(scenario: Any, record: Any) -> pd.DataFrame | None:
         return None if path is None else load_timeline(path, scenario)
     if isinstance(record, pd.DataFrame):
         return record
+    from crisislab._output import check_input_file
+
+    check_input_file(record, option="record")
     return load_timeline(Path(record), scenario)
 
 

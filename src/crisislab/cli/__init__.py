@@ -3,7 +3,17 @@
 The commands are grouped by the layer they drive, one module each (`_scenario`, `_efg`, `_crisis`,
 `_simulate`); this module wires them together lazily, so that a command only imports the layers it
 uses (`crisislab validate` does not pay for numba).
-User mistakes surface as `UserError` (a `ValueError`) and end with exit status 2 and no traceback.
+Exit statuses (`main`), each failure printed as one line on stderr, never a traceback:
+
+- 0: done.
+- 2: a mistake in what was asked: a usage error, an invalid scenario, record or .efg file, an
+  argument out of bounds, an input that cannot be read or an output that cannot be written where
+  asked (found before any work).
+- 3: the environment failed a command asked correctly (`EnvironmentFault`, an `OSError` or a
+  `MemoryError` during the work): a full disk or read-only file system while writing the outputs
+  (the previous outputs are then unchanged), a worker process killed, a cluster that lost its
+  workers, the machine out of memory.
+- 130: interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -58,6 +68,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    epilog="Exit status: 0 done; 2 a mistake in what was asked (found before any work where it can be); "
+    "3 the environment failed (a full disk or read-only file system while writing, which leaves the previous "
+    "outputs whole; a lost worker; no memory); 130 interrupted.",
 )
 err_console = Console(stderr=True)
 
@@ -76,18 +89,42 @@ def version() -> None:
 
 
 
+EXIT_USER_ERROR = 2
+EXIT_ENVIRONMENT = 3
+EXIT_INTERRUPTED = 130
+
+
+def _say(text: str) -> None:
+    err_console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
 def main() -> None:
-    """Console entry point: run the app, turning user errors into exit status 2 without a traceback.
+    """Console entry point: run the app; user errors exit with status 2, faults of the environment
+    with 3, an interrupt with 130, each as one line without a traceback (see the module docstring).
 
     Typer's standalone mode already answers usage errors (unknown command, bad option) with exit 2.
     """
-    from crisislab.errors import UserError
+    from crisislab.errors import EnvironmentFault, UserError
 
     try:
         app()
     except UserError as exc:
-        err_console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
-        sys.exit(2)
+        _say(str(exc))
+        sys.exit(EXIT_USER_ERROR)
+    except EnvironmentFault as exc:
+        _say(f"error: {exc}")
+        sys.exit(EXIT_ENVIRONMENT)
+    except OSError as exc:
+        from crisislab._output import fault_message
+
+        _say(f"error: {fault_message(exc)}")
+        sys.exit(EXIT_ENVIRONMENT)
+    except MemoryError:
+        _say("error: out of memory (use fewer --runs, a smaller --chunk or --grid, or fewer --workers)")
+        sys.exit(EXIT_ENVIRONMENT)
+    except KeyboardInterrupt:
+        _say("interrupted")
+        sys.exit(EXIT_INTERRUPTED)
 
 
 if __name__ == "__main__":

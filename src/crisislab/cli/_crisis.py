@@ -15,6 +15,30 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+DEFAULT_MAX_GIB = 8.0
+
+
+def check_max_gib(max_gib: float | None) -> float:
+    """`--max-gib` as given (a finite number of GiB > 0, at most the machine's memory), or the
+    default: 8 GiB, or the machine's memory where that is less."""
+    import math
+
+    from crisislab._machine import memory_bytes
+    from crisislab.errors import SolverError
+
+    machine = memory_bytes()
+    machine_gib = None if machine is None else machine / 2**30
+    if max_gib is None:
+        return DEFAULT_MAX_GIB if machine_gib is None else min(DEFAULT_MAX_GIB, machine_gib)
+    if not (math.isfinite(max_gib) and max_gib > 0):
+        raise SolverError(f"--max-gib: expected a number of GiB > 0 and at most the machine's memory (got {max_gib:g})")
+    if machine_gib is not None and max_gib > machine_gib:
+        raise SolverError(
+            f"--max-gib: {max_gib:g} GiB is more than this machine's memory ({machine_gib:.1f} GiB), so a solve "
+            f"the limit lets through could still run out of memory (expected at most {machine_gib:.1f})"
+        )
+    return float(max_gib)
+
 
 def solve_cmd(
     scenario: Path = typer.Argument(..., help="Scenario YAML file."),
@@ -22,20 +46,21 @@ def solve_cmd(
     horizon: int | None = typer.Option(None, "--horizon", help="Truncate to this many rounds (default: the scenario's)."),
     lam_steps: int = typer.Option(8, "--lam-steps", help="λ-continuation steps per node."),
     out: Path | None = typer.Option(None, "--out", help="Directory for the saved solution (default: out/<scenario id>/solution)."),
-    max_gib: float = typer.Option(8.0, "--max-gib", help="Refuse, before solving, a grid whose estimated memory (every perceived game's policy tables and the working arrays) exceeds this many GiB."),
+    max_gib: float | None = typer.Option(None, "--max-gib", show_default="8, or the machine's memory if less", help="Refuse, before solving, a grid whose estimated memory (every perceived game's policy tables and the working arrays) exceeds this many GiB (default: 8, or the machine's memory if less; at most the machine's memory)."),
     selection: str = typer.Option("continuation", "--selection", help="Stage fixed point kept where there are several: continuation (the principal branch from λ = 0; skipped where the point is provably unique), path (continuation at every node) or fast (quicker, may keep another)."),
     threads: int | None = typer.Option(None, "--threads", help="Threads for the states of a decision (default: every core; same result for any number)."),
 ) -> None:
     """Solve a scenario's perceived games (agent logit QRE on a belief grid) and save the solution."""
+    from crisislab._output import check_output
     from crisislab.crisis import compile_scenario, parse_grid, solve, solve_estimate
     from crisislab.crisis._solve import AUTO_NODES
-    from crisislab.errors import SolverError
     from crisislab.scenario import load_scenario
 
     grid_arg = parse_grid(grid)
-    if not max_gib > 0:
-        raise SolverError(f"--max-gib: expected a number of GiB > 0 (got {max_gib:g})")
+    max_gib = check_max_gib(max_gib)
     scn = load_scenario(scenario)
+    target = out if out is not None else Path("out") / scn.id / "solution"
+    check_output(target, directory=True, option="--out")  # before solving: a wrong path loses nothing
     t0 = time.perf_counter()
     cg = compile_scenario(scn, horizon)
     if grid_arg != "auto":
@@ -70,7 +95,6 @@ def solve_cmd(
         console.print(table)
     for msg in sol.diagnostics:
         Console(stderr=True).print(f"diagnostic: {msg}", markup=False, highlight=False)
-    target = out if out is not None else Path("out") / model.scenario_id / "solution"
     sol.save(target)
     console.print(f"solution saved to {target}/ (solution.npz, solution.json)")
 
@@ -84,16 +108,20 @@ def export_efg_cmd(
     ),
 ) -> None:
     """Unroll a scenario truncated to a short horizon into an exact extensive-form game (.efg)."""
-    from crisislab.crisis import unroll_scenario
-    from crisislab.efg import write_efg
+    from crisislab._output import check_output, writing_files
     from crisislab.errors import SolverError
-    from crisislab.scenario import load_scenario
 
     if horizon < 1:
         raise SolverError(f"--horizon: expected an integer ≥ 1 (got {horizon})")
+    check_output(output, directory=False, option="--output")  # before unrolling
+    from crisislab.crisis import unroll_scenario
+    from crisislab.efg import write_efg
+    from crisislab.scenario import load_scenario
+
     scn = load_scenario(scenario)
     u = unroll_scenario(scn, horizon, scale_lam=scale_lam)
-    write_efg(u.game, output)
+    with writing_files([output]) as (staged,):
+        write_efg(u.game, staged)
     lam = {a.id: float(a.lam.value) for a in scn.actors}
     Console().print(
         f"wrote {output}: {u.game.parent.shape[0]:,} nodes, {len(u.infosets):,} information sets, "

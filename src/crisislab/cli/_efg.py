@@ -82,16 +82,19 @@ def register(app: typer.Typer) -> None:
         game_file: Path = typer.Argument(..., help="A Gambit .efg file."),
         method: Method = typer.Option(Method.logit, "--method", help="Solver: logit, spe or cfr."),
         json_out: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
-        iterations: int = typer.Option(1000, "--iterations", help="CFR+ iterations (method cfr)."),
+        iterations: int = typer.Option(1000, "--iterations", help="CFR+ iterations (method cfr; at most 10,000,000)."),
         tol: float = typer.Option(
             1e-8, "--tol", help="Max-regret tolerance relative to the payoff range (method logit)."
         ),
     ) -> None:
         """Solve GAME_FILE and print the profile, max regret, payoffs and solve time."""
         from crisislab.efg._io import read_efg
+        from crisislab.efg._solve import MAX_CFR_ITERATIONS, cfr_iterations_message
 
         if iterations < 1:
             raise SolverError(f"--iterations must be a positive integer, got {iterations}")
+        if iterations > MAX_CFR_ITERATIONS:
+            raise SolverError(cfr_iterations_message("--iterations", iterations))
         if not tol > 0:
             raise SolverError(f"--tol must be a positive number, got {tol}")
         game = read_efg(game_file)

@@ -90,12 +90,23 @@ def _runner(
 
 def _check_out(path: Path | None, *, directory: bool) -> None:
     # Checked before anything is solved, so a wrong path costs no time and loses no results.
+    from crisislab._output import check_output, paths_file
+
     if path is None:
         return
-    if directory and path.exists() and not path.is_dir():
-        raise UserError(f"--out: {path} is a file (expected a directory to write the results into)")
-    if not directory and path.is_dir():
-        raise UserError(f"--out: {path} is a directory (expected a file name to write, e.g. {path / 'table.parquet'})")
+    check_output(path, directory=directory, option="--out")
+    if not directory and paths_file(path).is_dir():
+        raise UserError(f"--out: {paths_file(path)} (where the per-move table goes) is a directory")
+
+
+def _check_scale(runs: int, workers: int, chunk: int, scheduler: str | None) -> None:
+    # Checked before anything is solved: a size that cannot run costs no time.
+    from crisislab._machine import check_scale
+
+    for name, value in (("--runs", runs), ("--workers", workers), ("--chunk", chunk)):
+        if value < 1:
+            raise UserError(f"{name}: must be an integer >= 1 (got {value})")
+    check_scale(runs, workers if scheduler is None else 1, runs_name="--runs", workers_name="--workers")
 
 
 def _check_robustness(robustness: int, robustness_runs: int | None) -> None:
@@ -130,12 +141,13 @@ def register(app: typer.Typer) -> None:
         """Simulate a scenario as written; print outcome probabilities. With --force/--forbid/--set,
         simulate it as written and intervened on the same runs (common random numbers) and print
         both arms and their paired differences with 95% intervals."""
-        from crisislab.simulation import progress_wanted
-
+        _check_scale(runs, workers, chunk, scheduler)
         _check_out(out, directory=False)
         if paths and out is None:
             raise UserError("--paths: the per-move table is written next to --out's file (OUT-stem.paths.parquet), "
                             "so it needs --out (got --paths without --out)")
+        from crisislab.simulation import progress_wanted
+
         sc = _load(scenario)
         options = [("--force", v) for v in force or ()] + [("--forbid", v) for v in forbid or ()] + [("--set", v) for v in set_ or ()]
         if options:
@@ -150,10 +162,13 @@ def register(app: typer.Typer) -> None:
         res = runner.results([], paths=paths)
         dt = time.perf_counter() - t0
         if out is not None:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            res.to_parquet(out, **runner.provenance)
-            if res.paths is not None:
-                res.paths.to_parquet(out.with_name(out.stem + ".paths.parquet"), index=False)
+            from crisislab._output import paths_file, writing_files
+
+            # the runs and, with --paths, the per-move table: one unit (an older table of moves goes)
+            with writing_files([out, paths_file(out)]) as (runs_out, paths_out):
+                res.to_parquet(runs_out, **runner.provenance)
+                if res.paths is not None:
+                    res.paths.to_parquet(paths_out, index=False)
         counts = res.outcome_counts()
         summary = {
             "scenario": sc.id,
@@ -188,19 +203,22 @@ def register(app: typer.Typer) -> None:
         json_output: JsonOpt = False,
     ) -> None:
         """Evaluate every claim of a scenario: estimates, paired difference with CI, verdict, robustness."""
+        _check_robustness(robustness, robustness_runs)
+        _check_scale(runs, workers, chunk, scheduler)
+        _check_out(out, directory=False)
         from crisislab.analysis import evaluate_claims, robustness_table
         from crisislab.simulation import progress_wanted
 
-        _check_robustness(robustness, robustness_runs)
-        _check_out(out, directory=False)
         sc = _load(scenario)
         if not sc.claims:
             raise UserError(f"{scenario}: claims: the scenario states no claims (expected at least one)")
         runner = _runner(sc, policy, grid, runs, seed, workers, chunk, progress_wanted(json_output), scheduler)
         results = evaluate_claims(runner, robustness=robustness, robustness_runs=robustness_runs)
         if out is not None:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            robustness_table(results).to_parquet(out, index=False)
+            from crisislab._output import writing_files
+
+            with writing_files([out]) as (table_out,):
+                robustness_table(results).to_parquet(table_out, index=False)
         if json_output:
             typer.echo(json_dumps([r.as_row() for r in results]))
             return
@@ -229,6 +247,9 @@ def register(app: typer.Typer) -> None:
             raise UserError(f"--grids: expected comma-separated integers ≥ 3, coarse to fine (got {grids!r})") from None
         if not gs or min(gs) < 3 or gs != sorted(set(gs)):
             raise UserError(f"--grids: expected distinct integers ≥ 3 in increasing order, e.g. 3,5,9 (got {grids!r})")
+        if any(g % 2 == 0 for g in gs):
+            raise UserError(f"--grids: belief grids have an odd number of points (so that they contain 1/2), e.g. 3,5,9 (got {grids!r})")
+        _check_scale(runs, workers, chunk, scheduler)
         check_scheduler(scheduler)
         sc = _load(scenario)
         note = _stderr_note(json_output)
@@ -279,13 +300,19 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Solve, simulate, evaluate claims (with robustness), replay the timeline; write
         results.parquet, claims.csv, robustness.parquet and report.html."""
+        _check_robustness(robustness, robustness_runs)
+        _check_scale(runs, workers, chunk, scheduler)
+        _check_out(out, directory=True)
+        if timeline is not None:
+            from crisislab._output import check_input_file
+
+            check_input_file(timeline, option="--timeline")
+
         from crisislab.analysis import run_study
         from crisislab.crisis import parse_grid
         from crisislab.report import write_report
         from crisislab.simulation import check_scheduler, progress_wanted
 
-        _check_robustness(robustness, robustness_runs)
-        _check_out(out, directory=True)
         check_scheduler(scheduler)
         grid_arg = parse_grid(grid)
         sc = _load(scenario)
@@ -326,8 +353,7 @@ def _paired_simulation(runner: Any, interventions: list[Any], paths: bool, out: 
     cmp = compare_arms(runner, interventions, paths=paths)
     dt = time.perf_counter() - t0
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        cmp.to_parquet(out)
+        cmp.to_parquet(out)  # both arms and the per-move table, as one unit
     summary = {**cmp.summary(), "seconds": dt}
     if json_output:
         typer.echo(json_dumps(summary))

@@ -216,9 +216,16 @@ class Solution:
 
     # ----- persistence -----------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:
-        """Write `solution.npz` and `solution.json` into `directory` (created if needed)."""
+        """Write `solution.npz` and `solution.json` into `directory` (created if needed), as one unit
+        (`crisislab._output.writing_directory`): a failure leaves a previous solution there whole."""
+        from crisislab._output import writing_directory
+
         out = Path(directory)
-        out.mkdir(parents=True, exist_ok=True)
+        with writing_directory(out, ("solution.npz", "solution.json")) as stage:
+            self._save_into(stage)
+        return out
+
+    def _save_into(self, out: Path) -> None:
         cg = self.compiled
         arrays: dict[str, np.ndarray] = {
             "grid": self.grid, "grid_sizes": self.grid_sizes, "game_of": self.game_of, "mu0": self.mu0,
@@ -249,7 +256,6 @@ class Solution:
             "model": _to_json(cg.model),
         }
         (out / "solution.json").write_text(json.dumps(meta, indent=1))
-        return out
 
     @classmethod
     def load(cls, directory: str | Path) -> Solution:

@@ -112,7 +112,7 @@ def _check_memory(cg: CompiledGame, lumps: list, G: int, max_gib: float) -> None
     need = (kept + peak) / 2**30
     if need <= max_gib:
         return
-    fits = [g for g in range(3, G) if sum(_solve_bytes(cg, lumps, g)) / 2**30 <= max_gib]
+    fits = [g for g in range(3, G, 2) if sum(_solve_bytes(cg, lumps, g)) / 2**30 <= max_gib]
     hint = f"use --grid {fits[-1]} or less" if fits else "shorten the horizon (--horizon)"
     games = len(lumps)
     raise SolverError(
@@ -236,7 +236,13 @@ def auto_grid(cg: CompiledGame, *, hypergame: bool = True, budget: int = AUTO_NO
 
 
 def parse_grid(text: str | int) -> int | str:
-    """A `--grid` value: "auto" or an integer from 3 to `MAX_GRID` (SolverError otherwise)."""
+    """A `--grid` value: "auto" or an odd integer from 3 to `MAX_GRID` (SolverError otherwise).
+
+    The command line asks for odd grids: an odd grid contains 1/2 (where the auto grid and
+    grid-check's grids also have a point). `solve(grid=G)` itself takes any G ≥ 3: the grid is
+    uniform on [0, 1] and beliefs between its points are interpolated linearly (error ∝ 1/G²
+    whatever the parity; a prior that is not a grid point gets a diagnostic), which studies of
+    the interpolation error use."""
     if text == "auto":
         return text
     if isinstance(text, int):
@@ -252,7 +258,17 @@ def parse_grid(text: str | int) -> int | str:
         raise SolverError(f"grid: a belief grid needs at least 3 points to interpolate a prior (got {G}; expected 3 to {MAX_GRID}, or 'auto')")
     if G > MAX_GRID:
         raise SolverError(_too_fine(G, "grid"))
+    if G % 2 == 0:
+        raise SolverError(_even(G, "grid"))
     return G
+
+
+def _even(G: int, name: str) -> str:
+    return (
+        f"{name}: a belief grid has an odd number of points (got {G}; use {G - 1} or {G + 1}): an odd grid "
+        f"contains 1/2, the belief of an actor that cannot tell two types apart and the prior of many "
+        f"scenarios, which an even grid can only interpolate; the auto grid is odd too"
+    )
 
 
 def _too_fine(G: int, name: str) -> str:
@@ -292,10 +308,10 @@ def _grid_advice(prior: float, G: int) -> str | None:
     pos = prior * (G - 1)
     if abs(pos - round(pos)) < 1e-9:
         return None
-    for G2 in range(G, 2002):
+    for G2 in range(G | 1, 2002, 2):  # grids are odd
         if abs(prior * (G2 - 1) - round(prior * (G2 - 1))) < 1e-9:
             return f"a grid of {G2} points contains it"
-    return "no grid up to 2001 points contains it"
+    return "no odd grid up to 2001 points contains it"
 
 
 def solve(

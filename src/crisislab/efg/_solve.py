@@ -33,6 +33,11 @@ from crisislab.efg._eval import (
 from crisislab.efg._game import CHANCE, PLAYER, Game, _ro
 from crisislab.errors import SolverError
 
+# The most CFR+ iterations one solve may ask for: each walks the whole tree in Python (about 75 µs
+# on a 13-node game, more on larger ones), so 10⁷ already take a quarter of an hour on the smallest
+# tree; more cannot finish in a useful time. For a precise equilibrium, logit or spe are the tools.
+MAX_CFR_ITERATIONS = 10_000_000
+
 
 class GeneralSumWarning(UserWarning):
     """CFR+ was used on a game that is not two-player constant-sum: no convergence guarantee."""
@@ -204,6 +209,15 @@ class CFRPlus:
                 self.regrets[acts] = np.maximum(self.regrets[acts] + va[acts] - ev[acts], 0.0)
 
 
+def cfr_iterations_message(name: str, iterations: int) -> str:
+    """Why `iterations` above `MAX_CFR_ITERATIONS` is refused."""
+    return (
+        f"{name}: at most {MAX_CFR_ITERATIONS:,} CFR+ iterations (got {iterations:,}): each walks the whole tree "
+        f"(about 75 µs on a 13-node game), so more could not finish in a useful time; for a precise "
+        f"equilibrium use the logit method (its tolerance) or spe"
+    )
+
+
 def solve_cfr(game: Game, iterations: int = 1000) -> Solution:
     """Run CFR+ for `iterations` iterations and return the average profile.
 
@@ -211,6 +225,8 @@ def solve_cfr(game: Game, iterations: int = 1000) -> Solution:
     """
     if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 1:
         raise SolverError(f"iterations must be a positive integer, got {iterations!r}")
+    if iterations > MAX_CFR_ITERATIONS:
+        raise SolverError(cfr_iterations_message("iterations", int(iterations)))
     if game.n_players != 2 or not game.is_constant_sum:
         warnings.warn(
             GeneralSumWarning(

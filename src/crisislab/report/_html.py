@@ -8,8 +8,6 @@ attribute so that tests (and readers) can check them against the study's tables.
 
 from __future__ import annotations
 
-import os
-
 from pathlib import Path
 from typing import Any
 
@@ -177,32 +175,27 @@ def render_report(study: Any) -> str:
     )
 
 
+REPORT_FILES = ("results.parquet", "claims.csv", "robustness.parquet", "report.html")
+
+
 def write_report(study: Any, out_dir: str | Path) -> Path:
     """Write the study's files into `out_dir`: results.parquet (with the study's provenance in its
-    metadata, see `Results.to_parquet`), claims.csv (when the scenario states claims),
-    robustness.parquet and report.html; returns the report's path.
+    metadata, see `Results.to_parquet`), claims.csv (when the scenario states claims; an older one
+    is removed otherwise), robustness.parquet and report.html; returns the report's path.
 
-    The report is rendered before anything is written, and each file is written under a temporary
-    name and renamed into place: a failure leaves the directory as it was, not half new, half old.
+    The files are written as one unit (`crisislab._output.writing_directory`): into a staging
+    directory beside `out_dir`, then moved into place together. A failure at any point, a full
+    disk included, leaves `out_dir` as it was (and raises `EnvironmentFault` for an `OSError`);
+    other entries of `out_dir` are kept.
     """
+    from crisislab._output import writing_directory
+
     html = render_report(study)
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    _replace(out / "results.parquet", lambda f: study.results.to_parquet(f, **study.provenance))
-    if study.claims:
-        _replace(out / "claims.csv", lambda f: study.claims_table.to_csv(f, index=False))
-    _replace(out / "robustness.parquet", lambda f: study.robustness.to_parquet(f, index=False))
-    path = out / "report.html"
-    _replace(path, lambda f: f.write_text(html, encoding="utf-8"))
-    return path
-
-
-def _replace(path: Path, write: Any) -> None:
-    """`write(tmp)` to a temporary file beside `path`, then rename it to `path`."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
+    with writing_directory(out, REPORT_FILES) as stage:
+        study.results.to_parquet(stage / "results.parquet", **study.provenance)
+        if study.claims:
+            study.claims_table.to_csv(stage / "claims.csv", index=False)
+        study.robustness.to_parquet(stage / "robustness.parquet", index=False)
+        (stage / "report.html").write_text(html, encoding="utf-8")
+    return out / "report.html"

@@ -116,7 +116,8 @@ class Results:
     def to_parquet(self, path: str | Path, **provenance: Any) -> None:
         """Write the per-run table with where it came from in the file's metadata (key `crisislab`,
         JSON: crisislab version, scenario id, seed, runs, interventions, plus `provenance`, e.g. the
-        policy and grid); `pyarrow.parquet.read_schema(path).metadata[b"crisislab"]` reads it back."""
+        policy and grid); `pyarrow.parquet.read_schema(path).metadata[b"crisislab"]` reads it back.
+        The file is written beside and renamed into place: a failure leaves an older one whole."""
         meta = {"scenario": self.spec.scenario_id, "seed": self.seed, "runs": self.n_runs,
                 "interventions": list(self.interventions), **provenance}  # fmt: skip
         write_table(self.runs, path, meta)
@@ -129,12 +130,14 @@ def write_table(df: pd.DataFrame, path: str | Path, meta: dict[str, Any]) -> Non
     import pyarrow.parquet as pq
 
     from crisislab._json import dumps
+    from crisislab._output import writing_files
     from crisislab._version import __version__
 
     table = pa.Table.from_pandas(df, preserve_index=False)
     blob = dumps({"crisislab": __version__, **meta}, default=str)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"crisislab": blob})
-    pq.write_table(table, path)
+    with writing_files([path]) as (staged,):  # renamed into place: a failure leaves an older file whole
+        pq.write_table(table, staged)
 
 
 def merge_chunks(

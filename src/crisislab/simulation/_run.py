@@ -11,6 +11,11 @@ only run indices and results are pickled; that is safe because the simulator's k
 single-threaded. Work that solves (robustness draws) runs in *spawned* workers with the job
 pickled per task: the crisis solver runs numba's OpenMP-threaded regions, and GNU OpenMP cannot
 run in a child forked from a process that has already started its threads.
+
+Local workers end with the process that started them (`crisislab._machine.die_with_parent`), so a
+killed `crisislab` leaves no worker behind. A lost worker costs a retry, not the run: a local pool
+that loses one is replaced and the unfinished tasks rerun (`_LOCAL_RETRIES` times); a cluster
+reruns a lost worker's tasks on the others. Losing them all is one `EnvironmentFault`.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from crisislab.errors import UserError
+from crisislab._machine import check_scale, die_with_parent
+from crisislab.errors import EnvironmentFault, UserError
 from crisislab.model import Model
 from crisislab.model.rules import DEFAULT_CHUNK
 from crisislab.simulation._engine import Arm, ChunkResult, simulate_chunk
@@ -106,56 +112,155 @@ def map_tasks(
             bar.close()
 
 
+# A local pool whose worker died is replaced and the unfinished tasks run again, this many times.
+_LOCAL_RETRIES = 2
+# How long a dask.distributed cluster may have no worker (at the start, or after losing them all)
+# before the tasks are given up.
+_WORKER_WAIT = 30.0
+_POLL = 0.2
+
 def _map_local(
     fn: Callable[[Any, Any], Any], items: list[Any], job: Any, workers: int, bar: _Progress | None, start: str, label: str
 ) -> list[Any]:
+    """`fn(job, item)` for each item on a pool of local processes (see the module docstring).
+
+    Workers die with this process (`crisislab._machine.die_with_parent`). A worker that dies (killed, out of memory) breaks the pool: the
+    tasks not yet finished run again on a new pool, up to `_LOCAL_RETRIES` times; then
+    `EnvironmentFault`. A task's own exception is raised as it is.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
     import dask
     from dask.callbacks import Callback
 
-    if start == "fork":
-        tasks = [dask.delayed(_local_call, pure=False)(fn, it) for it in items]
-    else:
-        tasks = [dask.delayed(_spawned_call, pure=False)(fn, job, it) for it in items]
-    keys = {t.key for t in tasks}
-
-    def posttask(key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
-        if bar and key in keys:
-            bar.advance()
-
-    # Forked workers inherit `_SHARED` (set before the pool exists: Dask creates it per call);
+    done: dict[int, Any] = {}
+    deaths: list[set[str]] = []
+    # Forked workers inherit `_SHARED` (set before the pool's processes start);
     # chunksize 1 so that a few long tasks (robustness draws) spread over all workers.
     _SHARED["job"] = job
     try:
-        with dask.config.set({"multiprocessing.context": start}), Callback(posttask=posttask):
-            return list(
-                dask.compute(*tasks, scheduler="processes", num_workers=min(workers, len(items)), chunksize=1, optimize_graph=False)
+        for attempt in range(_LOCAL_RETRIES + 1):
+            todo = [i for i in range(len(items)) if i not in done]
+            if not todo:
+                break
+            if start == "fork":
+                tasks = [dask.delayed(_local_call, pure=False)(fn, items[i]) for i in todo]
+            else:
+                tasks = [dask.delayed(_spawned_call, pure=False)(fn, job, items[i]) for i in todo]
+            index = {t.key: i for t, i in zip(tasks, todo, strict=True)}
+
+            def posttask(key: Any, result: Any, dsk: Any, state: Any, worker_id: Any, index: dict = index) -> None:
+                if key in index:
+                    done[index[key]] = result
+                    if bar:
+                        bar.advance()
+
+            pool = ProcessPoolExecutor(
+                min(workers, len(todo)), mp_context=multiprocessing.get_context(start),
+                initializer=die_with_parent, initargs=(os.getpid(),),
+            )  # fmt: skip
+            try:
+                with Callback(posttask=posttask):
+                    dask.compute(*tasks, scheduler="processes", pool=pool, chunksize=1, optimize_graph=False)
+            except BrokenProcessPool:
+                deaths.append(_exit_codes(pool))
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
+        if len(done) < len(items):
+            how = "; ".join(sorted({e for d in deaths for e in d}))
+            raise EnvironmentFault(
+                f"local worker processes died {len(deaths)} times while {label} ({len(done)} of {len(items)} tasks done"
+                f"{'; ' + how if how else ''}): often the machine running out of memory; run with fewer --workers, "
+                f"a smaller --chunk, or --workers 1 to see an error of the task itself"
             )
-    except BrokenProcessPool as exc:
-        raise RuntimeError(
-            f"a local worker process died ({label}); run again with --workers 1 to see its error"
-        ) from exc
+        return [done[i] for i in range(len(items))]
     finally:
         _SHARED.clear()
 
 
+def _exit_codes(pool: Any) -> set[str]:
+    """How the pool's dead processes ended ("killed by SIGKILL"), as far as it still knows."""
+    import signal
+
+    ends = set()
+    for p in list((getattr(pool, "_processes", None) or {}).values()):
+        code = p.exitcode
+        if code is not None and code < 0:
+            try:
+                ends.add(f"a worker was killed by {signal.Signals(-code).name}")
+            except ValueError:
+                ends.add(f"a worker was killed by signal {-code}")
+        elif code not in (None, 0):
+            ends.add(f"a worker exited with status {code}")
+    return ends
+
 
 def _map_distributed(fn: Callable[[Any, Any], Any], items: list[Any], job: Any, address: str, bar: _Progress | None) -> list[Any]:
+    """`fn(job, item)` for each item on a dask.distributed cluster.
+
+    The cluster reruns the tasks of a worker that leaves on the others (a task whose workers die
+    `distributed.scheduler.allowed-failures` times is given up). No worker for `_WORKER_WAIT`
+    seconds, at the start or after losing them all, a task given up or a lost connection to the
+    scheduler raise `EnvironmentFault`; a task's own exception is raised as it is.
+    """
+    import time
+    from concurrent.futures import CancelledError
+
     check_scheduler(address)
-    from distributed import Client, as_completed
+    from distributed import Client, KilledWorker
+    from distributed.comm import CommClosedError
 
     try:
         client = Client(address, timeout=10, set_as_default=False)
     except OSError as exc:
         raise UserError(f"scheduler: cannot reach a dask.distributed scheduler at {address} ({exc})") from exc
     try:
+        if not client.nthreads():
+            try:
+                client.wait_for_workers(1, timeout=_WORKER_WAIT)
+            except TimeoutError:
+                raise EnvironmentFault(
+                    f"scheduler {address}: no worker joined within {_WORKER_WAIT:g} s (start workers with "
+                    f"`dask worker {address}`, or run without --scheduler)"
+                ) from None
         shared = client.scatter(job, broadcast=True, hash=False)
         futures = [client.submit(fn, shared, it, pure=False) for it in items]
-        for _ in as_completed(futures, loop=client.loop):
+        reported = 0
+        alone_since: float | None = None
+        while True:
+            finished = sum(f.done() for f in futures)
             if bar:
-                bar.advance()
+                for _ in range(finished - reported):
+                    bar.advance()
+            reported = finished
+            if finished == len(futures) or any(f.status in ("error", "cancelled") for f in futures):
+                break
+            if client.nthreads():
+                alone_since = None
+            elif alone_since is None:
+                alone_since = time.monotonic()
+            elif time.monotonic() - alone_since > _WORKER_WAIT:
+                raise EnvironmentFault(
+                    f"scheduler {address}: every worker left and none joined within {_WORKER_WAIT:g} s "
+                    f"({finished} of {len(futures)} tasks done)"
+                )
+            time.sleep(_POLL)
         return client.gather(futures)
+    except KilledWorker as exc:
+        raise EnvironmentFault(
+            f"scheduler {address}: a task was given up after the workers running it died repeatedly ({exc}); "
+            f"often the workers running out of memory"
+        ) from None
+    except (CancelledError, CommClosedError) as exc:
+        if isinstance(exc, CancelledError) and client.status == "running":
+            # the job's inputs, held by the workers only, went with the last of them
+            raise EnvironmentFault(
+                f"scheduler {address}: the work was cancelled after every worker holding its inputs died "
+                f"({type(exc).__name__}); often the workers running out of memory"
+            ) from None
+        raise EnvironmentFault(f"scheduler {address}: the connection was lost ({type(exc).__name__}: {exc})") from None
     finally:
         client.close()
 
@@ -193,6 +298,7 @@ def simulate_model(
             raise UserError(f"{name}: must be an integer >= {lo} (got {value})")
     if not 0 <= int(seed) < 2**63:
         raise UserError(f"seed: must be an integer in [0, 2**63) (got {seed})")
+    check_scale(int(runs), int(workers) if scheduler is None else 1)
     if paths:
         # Per-move records take (runs × moves × state) memory per chunk; results do not depend on it.
         chunk = min(chunk, _PATHS_CHUNK)

@@ -2,7 +2,7 @@
 
 import-linter (with grimp underneath) builds the import graph of `crisislab`, imports inside
 functions included and `if TYPE_CHECKING:` blocks excluded, and checks the contracts of
-`[tool.importlinter]` in pyproject.toml: the layers (scenario → data/efg → crisis → simulate →
+`[tool.importlinter]` in pyproject.toml: the layers (scenario → model, data, efg → crisis → simulation →
 analysis → report → cli; no module imports from a layer above its own), the exact engine's
 independence of the crisis language, and no import cycles among the modules of any package or
 among the packages (`acyclic_siblings`). A back-edge or a cycle fails the test and the message

@@ -83,6 +83,26 @@ def test_library_errors_name_parameters_not_flags(fearon, fearon_solution) -> No
     assert str(err.value).startswith("robustness: must be an integer >= 0")
 
 
+def test_wrong_arguments_are_named(fearon, fearon_solution) -> None:
+    with pytest.raises(crisislab.UserError, match=r"^policy: expected what crisislab.solve\(scenario\) returns"):
+        crisislab.simulate(fearon, None, runs=10, seed=1)
+    with pytest.raises(crisislab.UserError, match="parse_interventions"):
+        crisislab.simulate(fearon, fearon_solution, runs=10, seed=1, interventions=["A:a_threaten"])
+    stale = fearon.with_overrides({"payoffs.terminal.backdown.A": -3.0})
+    with pytest.raises(crisislab.UserError, match="solved for other parameters"):
+        crisislab.simulate(stale, fearon_solution, runs=10, seed=1)
+    # one shorthand item on its own is one item, not a list of characters
+    assert crisislab.scenario.parse_interventions(fearon, forbid="A:a_threaten") == crisislab.scenario.parse_interventions(
+        fearon, forbid=["A:a_threaten"])
+    with pytest.raises(crisislab.UserError, match=r"^force: expected a list of strings"):
+        crisislab.scenario.parse_interventions(fearon, force=[123])
+
+
+def test_simulate_solves_by_name_as_the_command_line(fearon, fearon_solution) -> None:
+    by_name = crisislab.simulate(fearon, "crisis", runs=500, seed=3, grid=11)
+    pd.testing.assert_frame_equal(by_name.runs, crisislab.simulate(fearon, fearon_solution, runs=500, seed=3).runs)
+
+
 def test_a_set_intervention_in_simulate_says_how_to_compare(fearon, fearon_solution) -> None:
     iv = crisislab.scenario.parse_interventions(fearon, set=["payoffs.terminal.backdown.A=-0.75"])
     with pytest.raises(crisislab.UserError, match="compare_arms"):

@@ -101,7 +101,24 @@ def test_a_solution_refuses_a_scenario_with_other_ladders():
     from crisislab.simulation import SolutionPolicy
 
     tiny = load_scenario(ROOT / "tests" / "crisis" / "data" / "tiny.yaml")
-    sol = solve(compile_scenario(tiny, horizon=1), grid=3)
+    sol = solve(compile_scenario(tiny), grid=3)
     SolutionPolicy(sol, tiny)  # its own scenario fits
     with pytest.raises(UserError, match="does not fit the scenario simulated"):
         SolutionPolicy(sol, load_scenario(ROOT / "tests" / "crisis" / "data" / "spiral.yaml"))
+
+
+def test_a_solution_refuses_a_scenario_with_other_parameters_or_horizon():
+    """Strategies depend on every parameter but the priors (inputs of the solved policy): a solution
+    of other payoffs or another horizon must not be simulated silently with the wrong strategies."""
+    from crisislab.crisis import compile_scenario, solve
+    from crisislab.errors import UserError
+    from crisislab.simulation import SolutionPolicy
+
+    fearon = load_scenario(ROOT / "scenarios" / "fearon-audience-costs.yaml")
+    sol = solve(compile_scenario(fearon), grid=5)
+    SolutionPolicy(sol, fearon.with_overrides({"actors.A.types.resolved.prior": 0.6}))  # priors are inputs of the strategies
+    with pytest.raises(UserError, match="solved for other parameters"):
+        SolutionPolicy(sol, fearon.with_overrides({"payoffs.terminal.backdown.A": -3.0}))
+    short = solve(compile_scenario(fearon, horizon=1), grid=5)
+    with pytest.raises(UserError, match="another horizon"):
+        SolutionPolicy(short, fearon)

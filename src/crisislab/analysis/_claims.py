@@ -28,10 +28,11 @@ import numpy as np
 import pandas as pd
 
 from crisislab.errors import UserError
+from crisislab.crisis import Solution
 from crisislab.model import lower
 from crisislab.scenario import describe_interventions, describe_metric
 from crisislab.model.rules import DEFAULT_CHUNK
-from crisislab.simulation import Policy, Results, compile_arm, map_tasks, simulate_model, split_interventions
+from crisislab.simulation import Policy, Results, as_policy, compile_arm, map_tasks, simulate_model, split_interventions
 from crisislab.analysis._stats import PairedEstimate, paired_difference, verdict, wilson_interval
 
 __all__ = [
@@ -87,25 +88,25 @@ class SolverChoice:
         from dataclasses import replace
 
         from crisislab.crisis import auto_grid
-        from crisislab.crisis._variants import compile_variant
+        from crisislab.crisis import compile_variant
 
         return replace(self, grid=auto_grid(compile_variant(lower(scenario))))
 
     def __call__(self, scenario: Any) -> Policy:
         if self.kind == "crisis":
             from crisislab.crisis import solve
-            from crisislab.crisis._variants import compile_variant
-            from crisislab.simulation._solution_policy import SolutionPolicy
+            from crisislab.crisis import compile_variant
+            from crisislab.simulation import SolutionPolicy
 
             return SolutionPolicy(solve(compile_variant(lower(scenario)), grid=self.grid), scenario)
-        from crisislab.simulation._myopic import MyopicLogitPolicy
+        from crisislab.simulation import MyopicLogitPolicy
 
         return MyopicLogitPolicy(scenario)
 
 
 def _same_policy(a: Any, b: Any) -> bool:
     """Scenarios `a` and `b` differ at most in priors (true or perceived)."""
-    from crisislab.crisis._variants import policy_unchanged
+    from crisislab.crisis import policy_unchanged
 
     try:
         return policy_unchanged(lower(a), lower(b))
@@ -133,12 +134,10 @@ def make_runner(
     `ArmRunner` (workers, chunk, progress, scheduler)."""
     if isinstance(policy, str):
         return ArmRunner(scenario, SolverChoice(policy, grid), runs, seed, **kwargs)
-    if hasattr(policy, "sigma") and hasattr(policy, "compiled"):  # a crisis-engine Solution
-        from crisislab.simulation import SolutionPolicy
-
+    if isinstance(policy, Solution):
         return ArmRunner(scenario, SolverChoice("crisis", int(len(policy.grid))), runs, seed,
-                         base_policy=SolutionPolicy(policy, scenario), **kwargs)  # fmt: skip
-    if hasattr(policy, "strategy"):  # a Policy of the scenario as written
+                         base_policy=as_policy(policy, scenario), **kwargs)  # fmt: skip
+    if callable(getattr(policy, "strategy", None)):  # a Policy of the scenario as written
         def cannot_resolve(_scn: Any) -> Policy:
             raise UserError("a `set` intervention changes the game, so it needs a solver: pass policy='crisis' "
                             "or a function solve(scenario) -> Policy instead of a solved policy")  # fmt: skip
@@ -316,7 +315,7 @@ _DRAW_COLUMNS = ("treatment", "baseline", "difference", "ci_low", "ci_high", "n"
 
 
 def _param_value(scenario: Any, path: str) -> float:
-    from crisislab.scenario._paths import resolve_param_path
+    from crisislab.scenario import resolve_param_path
 
     v = resolve_param_path(scenario, path)
     return float(v["value"] if isinstance(v, dict) else v)

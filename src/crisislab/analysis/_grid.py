@@ -51,7 +51,7 @@ def grid_check(
         if on_grid is not None:
             on_grid(G)
         runner = ArmRunner(scenario, SolverChoice("crisis", G), runs, seed, workers=workers,
-                           chunk=chunk or DEFAULT_CHUNK, progress=progress, scheduler=scheduler)  # fmt: skip
+                           chunk=DEFAULT_CHUNK if chunk is None else chunk, progress=progress, scheduler=scheduler)  # fmt: skip
         base = runner.results([])
         claims = evaluate_claims(runner, robustness=0) if scenario.claims else []
         shares = {k: int(v) / base.n_runs for k, v in base.outcome_counts().items()}

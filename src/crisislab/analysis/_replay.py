@@ -217,7 +217,7 @@ def replay(
     """
     from crisislab.data import bundled_timeline, load_timeline
     from crisislab.model import lower
-    from crisislab.simulation import SolutionPolicy
+    from crisislab.simulation import as_policy
 
     if record is None:
         path = bundled_timeline(scenario.id)
@@ -230,6 +230,5 @@ def replay(
         from crisislab.crisis import solve_scenario
 
         policy = solve_scenario(scenario, grid=grid)
-    if hasattr(policy, "sigma") and hasattr(policy, "compiled"):  # a crisis-engine Solution
-        policy = SolutionPolicy(policy, scenario)
+    policy = as_policy(policy, scenario)
     return replay_timeline(lower(scenario), policy, record_events(record), runs, seed, chunk=chunk)

@@ -213,7 +213,7 @@ def run_study(
     step = on_step or (lambda _msg: None)
     t0 = time.perf_counter()
     tl = _record(scenario, record)
-    runner = make_runner(scenario, policy, grid, runs, seed, workers=workers, chunk=chunk or DEFAULT_CHUNK,
+    runner = make_runner(scenario, policy, grid, runs, seed, workers=workers, chunk=DEFAULT_CHUNK if chunk is None else chunk,
                          progress=progress, scheduler=scheduler)  # fmt: skip
     step("solving and simulating the scenario as written")
     base = runner.results([])

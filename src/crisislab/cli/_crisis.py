@@ -53,7 +53,7 @@ def solve_cmd(
     """Solve a scenario's perceived games (agent logit QRE on a belief grid) and save the solution."""
     from crisislab._output import check_output
     from crisislab.crisis import compile_scenario, parse_grid, solve, solve_estimate
-    from crisislab.crisis._solve import AUTO_NODES
+    from crisislab.crisis import AUTO_NODES
     from crisislab.scenario import load_scenario
 
     grid_arg = parse_grid(grid)

@@ -27,8 +27,8 @@ class Method(str, Enum):
 
 
 def _solve(game, method: Method, iterations: int, tol: float) -> dict:
-    from crisislab.efg._eval import profile_to_nested
-    from crisislab.efg._solve import solve_cfr, solve_spe
+    from crisislab.efg import profile_to_nested
+    from crisislab.efg import solve_cfr, solve_spe
 
     extra: dict = {}
     if method is Method.spe:
@@ -37,7 +37,7 @@ def _solve(game, method: Method, iterations: int, tol: float) -> dict:
     elif method is Method.cfr:
         import warnings
 
-        from crisislab.efg._solve import GeneralSumWarning
+        from crisislab.efg import GeneralSumWarning
 
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", GeneralSumWarning)
@@ -46,7 +46,7 @@ def _solve(game, method: Method, iterations: int, tol: float) -> dict:
             Console(stderr=True).print(f"warning: {w.message}", markup=False, highlight=False)
         seconds = sol.seconds
     else:
-        from crisislab.efg._logit import solve_logit
+        from crisislab.efg import solve_logit
 
         t0 = time.perf_counter()
         sol = solve_logit(game, max_regret=tol)
@@ -88,8 +88,8 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Solve GAME_FILE and print the profile, max regret, payoffs and solve time."""
-        from crisislab.efg._io import read_efg
-        from crisislab.efg._solve import MAX_CFR_ITERATIONS, cfr_iterations_message
+        from crisislab.efg import read_efg
+        from crisislab.efg import MAX_CFR_ITERATIONS, cfr_iterations_message
 
         if iterations < 1:
             raise SolverError(f"--iterations must be a positive integer, got {iterations}")
@@ -166,7 +166,7 @@ def register(app: typer.Typer) -> None:
     @efg.command("show")
     def show_cmd(game_file: Path = typer.Argument(..., help="A Gambit .efg file.")) -> None:
         """Describe GAME_FILE: players, infosets, nodes, depth, chance, information and payoff structure."""
-        from crisislab.efg._io import read_efg
+        from crisislab.efg import read_efg
 
         g = read_efg(game_file)
         t = Table(title=g.title or game_file.name, show_header=False)

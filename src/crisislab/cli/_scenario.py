@@ -13,19 +13,20 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from crisislab.scenario._bundled import bundled_scenarios
-from crisislab.scenario._errors import Problem, ScenarioError
-from crisislab.scenario._format import (
+from crisislab.scenario import (
+    Problem,
+    Scenario,
+    ScenarioError,
+    bundled_scenarios,
     condition_text,
     consequence_text,
     effect_text,
     intervention_text,
+    load_scenario,
     metric_text,
     number_text,
     type_values_text,
 )
-from crisislab.scenario._load import load_scenario
-from crisislab.scenario._scenario import Scenario
 
 __all__ = ["register"]
 

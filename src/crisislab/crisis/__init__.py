@@ -55,11 +55,15 @@ from __future__ import annotations
 
 from crisislab.crisis._compile import CompiledGame, compile_model
 from crisislab.crisis._solution import Solution, belief_corners
-from crisislab.crisis._solve import MAX_GRID, StageStats, auto_grid, grid_nodes, parse_grid, solve, solve_estimate
+from crisislab.crisis._solve import AUTO_NODES, MAX_GRID, StageStats, auto_grid, grid_nodes, parse_grid, solve, solve_estimate
+from crisislab.crisis._variants import compile_variant, policy_unchanged
 from crisislab.model import lower
 
 __all__ = [
+    "AUTO_NODES",
     "MAX_GRID",
+    "compile_variant",
+    "policy_unchanged",
     "CompiledGame",
     "Solution",
     "StageStats",

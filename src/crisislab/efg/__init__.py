@@ -29,9 +29,11 @@ from crisislab.efg._eval import (
 from crisislab.efg._game import CHANCE, PLAYER, TERMINAL, Game, assemble_game
 from crisislab.efg._io import parse_efg, read_efg, to_efg, write_efg
 from crisislab.efg._logit import LogitResult, logit_qre_at, solve_logit
-from crisislab.efg._solve import CFRPlus, GeneralSumWarning, Solution, solve_cfr, solve_spe
+from crisislab.efg._solve import MAX_CFR_ITERATIONS, CFRPlus, GeneralSumWarning, Solution, cfr_iterations_message, solve_cfr, solve_spe
 
 __all__ = [
+    "MAX_CFR_ITERATIONS",
+    "cfr_iterations_message",
     "CountsError",
     "LogitFit",
     "estimate_logit",

@@ -26,7 +26,7 @@ from crisislab.model._model import (
     RedLine,
 )
 from crisislab.model.rules import CMP_NAMES, MAX_CONSEQUENCES, OP_AND, OP_NOT, OP_OR, OP_RL, OP_ROUND, OP_VAR, RL_STATUS_CODES
-from crisislab.scenario import _models as M
+from crisislab.scenario import AllCondition, AnyCondition, NotCondition, ProbTable, RedLineCondition, RoundCondition, VarCondition
 
 __all__ = ["casualty_cdf", "lower", "lower_condition"]
 
@@ -48,20 +48,20 @@ def lower_condition(cond: Any, var_index: dict[str, int], rl_index: dict[str, in
 
 
 def _emit(cond: Any, var_index: dict[str, int], rl_index: dict[str, int], code: list[tuple[int, int, int, int]]) -> None:
-    if isinstance(cond, M.VarCondition):
+    if isinstance(cond, VarCondition):
         code.append((OP_VAR, var_index[cond.var], _CMP[cond.op], int(cond.value)))
-    elif isinstance(cond, M.RoundCondition):
+    elif isinstance(cond, RoundCondition):
         code.append((OP_ROUND, 0, _CMP[cond.round.op], int(cond.round.value)))
-    elif isinstance(cond, (M.AllCondition, M.AnyCondition)):
-        parts = cond.all_ if isinstance(cond, M.AllCondition) else cond.any_
+    elif isinstance(cond, (AllCondition, AnyCondition)):
+        parts = cond.all_ if isinstance(cond, AllCondition) else cond.any_
         for c in parts:
             _emit(c, var_index, rl_index, code)
         if len(parts) > 1:
-            code.append((OP_AND if isinstance(cond, M.AllCondition) else OP_OR, len(parts), 0, 0))
-    elif isinstance(cond, M.NotCondition):
+            code.append((OP_AND if isinstance(cond, AllCondition) else OP_OR, len(parts), 0, 0))
+    elif isinstance(cond, NotCondition):
         _emit(cond.not_, var_index, rl_index, code)
         code.append((OP_NOT, 0, 0, 0))
-    elif isinstance(cond, M.RedLineCondition):
+    elif isinstance(cond, RedLineCondition):
         code.append((OP_RL, rl_index[cond.red_line], 0, RL_STATUS_CODES[cond.is_]))
     else:
         raise TypeError(f"unknown condition {type(cond).__name__}")
@@ -195,7 +195,7 @@ def lower(scenario: Any) -> Model:
             rules = []
             for rule in scenario.environment_actor(who).rules:
                 p = rule.probability
-                if isinstance(p, M.ProbTable):
+                if isinstance(p, ProbTable):
                     table = _ro(np.asarray(p.table, dtype=np.float64))
                     rules.append(EnvRule(cond(rule.when), action_index[rule.action], 0.0, var_index[p.by], table))
                 else:

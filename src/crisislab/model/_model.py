@@ -28,7 +28,7 @@ import numpy as np
 
 from crisislab.errors import SolverError
 from crisislab.model._cond import CondProgram
-from crisislab.scenario._check import MAX_HORIZON
+from crisislab.scenario import MAX_HORIZON
 
 __all__ = [
     "Action",

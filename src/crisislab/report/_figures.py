@@ -71,7 +71,8 @@ def belief_trajectories(series: dict[str, np.ndarray]) -> str:
     ax.set_xlabel("round")
     ax.set_ylabel("mean belief")
     ax.set_ylim(0, 1)
-    ax.legend(fontsize=7)
+    if series:
+        ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     return _encode(fig)
 

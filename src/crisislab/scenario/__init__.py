@@ -12,6 +12,9 @@ from crisislab.scenario._dump import dump_scenario, to_data
 from crisislab.scenario._errors import Problem, ScenarioError
 from crisislab.scenario._format import (
     condition_text,
+    consequence_text,
+    effect_text,
+    type_values_text,
     describe_interventions,
     describe_metric,
     intervention_text,
@@ -65,7 +68,7 @@ from crisislab.scenario._models import (
     VarCondition,
     iter_conditions,
 )
-from crisislab.scenario._paths import PathError
+from crisislab.scenario._paths import PathError, resolve_param_path
 from crisislab.scenario._shorthand import InterventionSyntaxError, parse_condition, parse_interventions, parse_shorthand
 from crisislab.scenario._scenario import Scenario, check_scenario
 
@@ -77,6 +80,6 @@ __all__ = [
     "PathError", "Payoffs", "Perception", "Problem", "ProbTable", "RedLine", "RedLineCondition",
     "RoundCondition", "RoundTest", "Rule", "Scenario", "ScenarioError", "SetParam", "SetSpec",
     "Source", "StateVar", "TypeSpec", "TypeValues", "Uncertainty", "VarCondition",
-    "InterventionSyntaxError", "bundled_scenario", "bundled_scenarios", "parse_condition", "parse_interventions", "parse_shorthand", "check_scenario", "condition_text", "describe_interventions", "describe_metric", "intervention_text", "metric_text", "number_text", "dump_scenario", "iter_conditions", "load_scenario",
+    "InterventionSyntaxError", "bundled_scenario", "bundled_scenarios", "parse_condition", "parse_interventions", "parse_shorthand", "resolve_param_path", "check_scenario", "condition_text", "consequence_text", "effect_text", "type_values_text", "describe_interventions", "describe_metric", "intervention_text", "metric_text", "number_text", "dump_scenario", "iter_conditions", "load_scenario",
     "loads_scenario", "to_data", "validate_data",
 ]

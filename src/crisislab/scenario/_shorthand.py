@@ -166,8 +166,12 @@ def parse_option(option: str, text: str) -> dict[str, Any]:
         raise _fail(option, text, None, str(exc), expected=expected) from None
 
 
+_EXAMPLES = {"force": "US:us_strike@3", "forbid": "US:us_strike", "set": "actors.US.lam=3"}
+
+
 def parse_interventions(
-    scenario: Any, force: Sequence[str] = (), forbid: Sequence[str] = (), set: Sequence[str] = ()  # noqa: A002
+    scenario: Any, force: Sequence[str] | str | None = (), forbid: Sequence[str] | str | None = (),
+    set: Sequence[str] | str | None = (),  # noqa: A002
 ) -> list[Any]:
     """Shorthand interventions → validated `Intervention` models for `scenario`: the `force` items,
     then `forbid`, then `set`, each in the given order.
@@ -177,7 +181,15 @@ def parse_interventions(
     "ACTOR:ACTION"; `set`: "PATH=VALUE" with PATH a parameter's field path (`actors.US.lam`).
     Every problem of every item is reported together in one `InterventionSyntaxError`.
     """
-    options = [("force", v) for v in force] + [("forbid", v) for v in forbid] + [("set", v) for v in set]
+    options: list[tuple[str, str]] = []
+    for kind, items in (("force", force), ("forbid", forbid), ("set", set)):
+        if items is None:
+            continue
+        if isinstance(items, str):  # one item given on its own
+            items = [items]
+        if not isinstance(items, list | tuple) or not all(isinstance(v, str) for v in items):
+            raise InterventionSyntaxError(f"{kind}: expected a list of strings such as {_EXAMPLES[kind]!r} (got {items!r})")
+        options += [(kind, v) for v in items]
     return parse_shorthand(scenario, options)
 
 
@@ -217,7 +229,7 @@ def parse_shorthand(scenario: Any, options: Sequence[tuple[str, str]]) -> list[A
     for (option, text), iv in sets:
         if iv.set.param in seen:
             problems.append(str(_fail(option, text, "set.param", "the same parameter is set twice",
-                                      repr(iv.set.param), f"one --set per parameter (first: {seen[iv.set.param]!r})")))
+                                      repr(iv.set.param), f"one {option} per parameter (first: {seen[iv.set.param]!r})")))
         seen.setdefault(iv.set.param, text)
     if not problems and sets:
         # All sets at once, as the arm applies them (two entries of one prior interact).

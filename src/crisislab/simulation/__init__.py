@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from crisislab.simulation._results import Results, write_table
     from crisislab.simulation._run import check_scheduler, map_tasks, progress_wanted, simulate_model
     from crisislab.simulation._myopic import MyopicLogitPolicy
-    from crisislab.simulation._solution_policy import SolutionPolicy
+    from crisislab.simulation._solution_policy import SolutionPolicy, as_policy
 
 # Names are imported on first use (PEP 562): the command line's start must not pay for scipy,
 # pandas and numba.
@@ -43,6 +43,7 @@ _LAZY = {
     "progress_wanted": "._run",
     "simulate_model": "._run",
     "SolutionPolicy": "._solution_policy",
+    "as_policy": "._solution_policy",
     "MyopicLogitPolicy": "._myopic",
 }
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals())
@@ -58,6 +59,7 @@ def simulate(
     seed: int = 0,
     interventions: Sequence[Any] = (),
     *,
+    grid: int | str = "auto",
     workers: int = 1,
     chunk: int = DEFAULT_CHUNK,
     scheduler: str | None = None,
@@ -67,7 +69,9 @@ def simulate(
     """Simulate `runs` runs of `scenario` (a `Scenario`) under `policy`, with `seed`.
 
     `policy`: what `crisislab.solve(scenario)` returns (a crisis-engine `Solution` of this very
-    scenario), or any `Policy` (e.g. `FixedPolicy`, `SolutionPolicy`). `interventions`: force /
+    scenario), any `Policy` (e.g. `FixedPolicy`, `SolutionPolicy`), or, as `crisislab simulate
+    --policy`, "crisis" (solved here on `grid` belief points, "auto" as `crisislab.solve`) or
+    "myopic" (the one-step-lookahead stand-in). `interventions`: force /
     forbid items (scenario `Intervention` models) applied inside the simulation; a `set` item
     changes the game and so the strategies: solve the changed scenario
     (`scenario.with_overrides`), or compare arms with `crisislab.analysis.compare_arms`.
@@ -79,8 +83,8 @@ def simulate(
     from crisislab.model import lower
     from crisislab.scenario import describe_interventions
     from crisislab.simulation._compile import InterventionError, compile_arm, split_interventions
-    from crisislab.simulation._run import simulate_model
-    from crisislab.simulation._solution_policy import SolutionPolicy
+    from crisislab.simulation._run import check_run_arguments, simulate_model
+    from crisislab.simulation._solution_policy import as_policy
 
     overrides, rest = split_interventions(interventions)
     if overrides:
@@ -88,8 +92,8 @@ def simulate(
             "simulate(): a `set` intervention changes the game and needs a re-solve: simulate "
             "scenario.with_overrides({...}) with its own solution, or use crisislab.analysis.compare_arms"
         )
-    if hasattr(policy, "sigma") and hasattr(policy, "compiled"):  # a crisis-engine Solution
-        policy = SolutionPolicy(policy, scenario)
+    check_run_arguments(runs, seed, workers, chunk, scheduler)
+    policy = as_policy(policy, scenario, grid)
     model = lower(scenario)
     arm = compile_arm(model, scenario, rest)
     return simulate_model(

@@ -22,7 +22,14 @@ def split_interventions(interventions: Sequence[Any]) -> tuple[dict[str, Any], l
     """(overrides for `with_overrides` from the `set` items, the remaining force/forbid items)."""
     overrides: dict[str, Any] = {}
     rest: list[Any] = []
+    if isinstance(interventions, str | bytes) or not isinstance(interventions, Sequence):
+        raise InterventionError(f"interventions: expected a list of Intervention models (got {type(interventions).__name__})")
     for iv in interventions:
+        if not any(hasattr(iv, k) for k in ("set", "force", "forbid")):
+            raise InterventionError(
+                f"interventions: expected Intervention models, got {iv!r}; "
+                "crisislab.scenario.parse_interventions(scenario, force=[...], forbid=[...], set=[...]) reads the shorthand"
+            )
         if hasattr(iv, "set"):
             s = iv.set
             overrides[s.param] = s.value if not s.value.is_bare else float(s.value.value)

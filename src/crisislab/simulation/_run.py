@@ -269,6 +269,17 @@ def _work(job: dict[str, Any], runs: np.ndarray) -> ChunkResult:
     return simulate_chunk(job["spec"], job["policy"], job["seed"], runs, job["arm"], job["record_actions"], job["record_paths"])
 
 
+def check_run_arguments(runs: int, seed: int, workers: int = 1, chunk: int = 1, scheduler: str | None = None) -> None:
+    """UserError naming the parameter unless runs, workers and chunk are ≥ 1, the seed is in
+    [0, 2**63) and the runs fit the machine's memory (checked before anything is solved)."""
+    for name, value, lo in (("runs", runs, 1), ("workers", workers, 1), ("chunk", chunk, 1)):
+        if int(value) < lo:
+            raise UserError(f"{name}: must be an integer >= {lo} (got {value})")
+    if not 0 <= int(seed) < 2**63:
+        raise UserError(f"seed: must be an integer in [0, 2**63) (got {seed})")
+    check_scale(int(runs), int(workers) if scheduler is None else 1)
+
+
 def simulate_model(
     spec: Model,
     policy: Policy,
@@ -293,12 +304,7 @@ def simulate_model(
     `paths` adds the per-move table; `record_actions` keeps each run's action sequence for the
     most-frequent-paths table. Results do not depend on `workers` or `chunk`.
     """
-    for name, value, lo in (("runs", runs, 1), ("workers", workers, 1), ("chunk", chunk, 1)):
-        if int(value) < lo:
-            raise UserError(f"{name}: must be an integer >= {lo} (got {value})")
-    if not 0 <= int(seed) < 2**63:
-        raise UserError(f"seed: must be an integer in [0, 2**63) (got {seed})")
-    check_scale(int(runs), int(workers) if scheduler is None else 1)
+    check_run_arguments(runs, seed, workers, chunk, scheduler)
     if paths:
         # Per-move records take (runs × moves × state) memory per chunk; results do not depend on it.
         chunk = min(chunk, _PATHS_CHUNK)

@@ -14,10 +14,34 @@ from typing import Any
 
 import numpy as np
 
+from crisislab.crisis import Solution, policy_unchanged
 from crisislab.errors import UserError
+from crisislab.model import lower
 from crisislab.simulation._policy import Node, PolicyTable
 
-__all__ = ["SolutionPolicy"]
+__all__ = ["SolutionPolicy", "as_policy"]
+
+
+def as_policy(policy: Any, scenario: Any, grid: int | str = "auto") -> Any:
+    """The simulator's `Policy` for `scenario` from what `crisislab.solve(scenario)` returns (a
+    crisis-engine `Solution`, wrapped in a `SolutionPolicy`), from a `Policy` itself, or by name
+    as the command line's `--policy`: "crisis" (solved here on `grid`) or "myopic"."""
+    if policy == "crisis":
+        from crisislab.crisis import solve_scenario
+
+        return SolutionPolicy(solve_scenario(scenario, grid=grid), scenario)
+    if policy == "myopic":
+        from crisislab.simulation._myopic import MyopicLogitPolicy
+
+        return MyopicLogitPolicy(scenario)
+    if isinstance(policy, Solution):
+        return SolutionPolicy(policy, scenario)
+    if callable(getattr(policy, "strategy", None)) and callable(getattr(policy, "same_game", None)):
+        return policy
+    raise UserError(
+        "policy: expected what crisislab.solve(scenario) returns, a Policy such as FixedPolicy, or 'crisis' "
+        f"or 'myopic' (got {policy!r})"
+    )
 
 
 class SolutionPolicy:
@@ -31,6 +55,14 @@ class SolutionPolicy:
         # have the solved model's movers and ladders (the same lowering gives both).
         ladders = tuple((who, tuple(a.id for a in scenario.actions_of(who))) for who in scenario.order)
         _check_ladders(cg.model, ladders)
+        # The strategies are those of the solved parameters: a scenario that differs beyond its
+        # priors (which the strategies take as inputs) needs its own solve.
+        if not policy_unchanged(cg.model, lower(scenario)):
+            raise UserError(
+                f"policy: this solution of {cg.model.scenario_id} was solved for other parameters, another horizon "
+                "or another structure than the scenario simulated (they may differ in priors only); solve the "
+                "scenario simulated: crisislab.solve(scenario)"
+            )
         self._first = np.array([sl.start for sl in cg.model.belief_slices], dtype=np.int64)
         self.unreachable = 0  # nodes the engine did not enumerate (played uniformly; see strategy)
         self._table: SolutionTable | None = None

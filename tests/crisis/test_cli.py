@@ -60,4 +60,4 @@ def test_bad_grid_and_huge_tree_exit_2_without_traceback(tmp_path, monkeypatch):
 
     monkeypatch.setattr(_unroll, "MAX_UNROLL_NODES", 100)  # tiny.yaml at H = 2 has 143 nodes
     r = _invoke("export-efg", str(DATA / "tiny.yaml"), "--horizon", "2", "-o", str(tmp_path / "x.efg"))
-    assert isinstance(r.exception, SolverError) and "use a shorter --horizon" in str(r.exception)
+    assert isinstance(r.exception, SolverError) and "use a shorter horizon" in str(r.exception)

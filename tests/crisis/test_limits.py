@@ -83,7 +83,7 @@ def test_max_gib_counts_every_perceived_game_and_refuses_before_solving(spiral, 
         solve(cg, grid=G, max_gib=limit)
     msg = str(info.value)
     assert f"with a {G}-point belief grid needs about" in msg and "for 2 perceived games" in msg
-    assert f"more than max_gib = {limit:g} GiB" in msg and "use --grid" in msg
+    assert f"more than max_gib = {limit:g} GiB" in msg and "use grid" in msg
 
 
 def test_solve_command_refuses_a_tiny_budget_with_the_estimate():

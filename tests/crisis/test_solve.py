@@ -192,7 +192,7 @@ def test_off_grid_prior_is_flagged(tiny):
 
 def test_grid_too_large_for_memory_names_a_grid_that_fits(spiral):
     cg = compile_scenario(spiral, horizon=2)
-    with pytest.raises(SolverError, match=r"needs about .* GiB .* use --grid \d+ or less"):
+    with pytest.raises(SolverError, match=r"needs about .* GiB .* use grid \d+ or less"):
         solve(cg, grid=201, max_gib=0.001)
 
 

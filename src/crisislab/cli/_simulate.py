@@ -19,6 +19,7 @@ import typer
 
 from crisislab._json import dumps as json_dumps
 from crisislab.errors import UserError
+from crisislab.model.rules import DEFAULT_CHUNK
 
 __all__ = ["register"]
 
@@ -124,7 +125,7 @@ def register(app: typer.Typer) -> None:
         runs: RunsOpt = 10_000,
         seed: SeedOpt = 0,
         workers: WorkersOpt = 1,
-        chunk: ChunkOpt = 32_768,
+        chunk: ChunkOpt = DEFAULT_CHUNK,
         policy: PolicyOpt = "crisis",
         grid: GridOpt = "auto",
         scheduler: SchedulerOpt = None,
@@ -193,7 +194,7 @@ def register(app: typer.Typer) -> None:
         runs: RunsOpt = 10_000,
         seed: SeedOpt = 0,
         workers: WorkersOpt = 1,
-        chunk: ChunkOpt = 32_768,
+        chunk: ChunkOpt = DEFAULT_CHUNK,
         policy: PolicyOpt = "crisis",
         grid: GridOpt = "auto",
         robustness: RobustnessOpt = 8,
@@ -233,7 +234,7 @@ def register(app: typer.Typer) -> None:
         runs: RunsOpt = 10_000,
         seed: SeedOpt = 0,
         workers: WorkersOpt = 1,
-        chunk: ChunkOpt = 32_768,
+        chunk: ChunkOpt = DEFAULT_CHUNK,
         scheduler: SchedulerOpt = None,
         json_output: JsonOpt = False,
     ) -> None:
@@ -289,7 +290,7 @@ def register(app: typer.Typer) -> None:
         seed: SeedOpt = 0,
         out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("out"),
         workers: WorkersOpt = 1,
-        chunk: ChunkOpt = 32_768,
+        chunk: ChunkOpt = DEFAULT_CHUNK,
         policy: PolicyOpt = "crisis",
         grid: GridOpt = "auto",
         robustness: RobustnessOpt = 8,

@@ -113,13 +113,13 @@ def _check_memory(cg: CompiledGame, lumps: list, G: int, max_gib: float) -> None
     if need <= max_gib:
         return
     fits = [g for g in range(3, G, 2) if sum(_solve_bytes(cg, lumps, g)) / 2**30 <= max_gib]
-    hint = f"use --grid {fits[-1]} or less" if fits else "shorten the horizon (--horizon)"
+    hint = f"use grid {fits[-1]} or less" if fits else "shorten the horizon"
     games = len(lumps)
     raise SolverError(
         f"grid: solving {cg.model.scenario_id} at horizon {cg.model.horizon} with a {G}-point belief grid needs about "
         f"{need:.1f} GiB ({kept / 2**30:.1f} GiB of policy tables for {games} perceived game{'s' if games != 1 else ''} "
         f"and {peak / 2**30:.1f} GiB of working arrays; {_stage_problems(cg, lumps, G):,} stage problems), more than "
-        f"max_gib = {max_gib:g} GiB; {hint}, or raise the limit (crisislab solve --max-gib)"
+        f"max_gib = {max_gib:g} GiB; {hint}, or raise max_gib"
     )
 
 

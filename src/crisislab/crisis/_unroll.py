@@ -78,7 +78,7 @@ def unroll(cg: CompiledGame, *, scale: np.ndarray | None = None, title: str = ""
     if est > MAX_UNROLL_NODES:
         raise SolverError(
             f"horizon: the unrolled tree of {model.scenario_id} at horizon {model.horizon} would have about "
-            f"{est:.3g} nodes (limit {MAX_UNROLL_NODES:,}); use a shorter --horizon"
+            f"{est:.3g} nodes (limit {MAX_UNROLL_NODES:,}); use a shorter horizon"
         )
     b = GameBuilder(list(model.actors), title=title or f"{model.scenario_id} (horizon {model.horizon})",
                     comment="unrolled by crisislab.crisis: types dealt by chance; infosets = own type + public history")

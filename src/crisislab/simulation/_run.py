@@ -172,8 +172,8 @@ def _map_local(
             how = "; ".join(sorted({e for d in deaths for e in d}))
             raise EnvironmentFault(
                 f"local worker processes died {len(deaths)} times while {label} ({len(done)} of {len(items)} tasks done"
-                f"{'; ' + how if how else ''}): often the machine running out of memory; run with fewer --workers, "
-                f"a smaller --chunk, or --workers 1 to see an error of the task itself"
+                f"{'; ' + how if how else ''}): often the machine running out of memory; run with fewer workers, "
+                f"a smaller chunk, or workers=1 to see an error of the task itself"
             )
         return [done[i] for i in range(len(items))]
     finally:

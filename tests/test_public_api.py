@@ -65,8 +65,12 @@ def test_core_objects_show_themselves_in_a_notebook(fearon, fearon_solution) -> 
     res = crisislab.simulate(fearon, fearon_solution, runs=500, seed=2)
     claims = crisislab.evaluate_claims(fearon, runs=500, seed=2, policy=fearon_solution, robustness=0)
     study = crisislab.run_study(fearon, runs=500, seed=2, policy=fearon_solution, robustness=0)
+    from crisislab.analysis import compare_arms, make_runner
+
+    cmp = compare_arms(make_runner(fearon, fearon_solution, runs=500, seed=2),
+                       crisislab.scenario.parse_interventions(fearon, forbid="A:a_threaten"))
     for obj, needle in ((fearon, fearon.title), (fearon_solution, "belief grid"), (res, "500 runs"),
-                        (claims[0], claims[0].verdict), (study, "Study of")):  # fmt: skip
+                        (claims[0], claims[0].verdict), (study, "Study of"), (cmp, "common random numbers")):  # fmt: skip
         html = obj._repr_html_()
         assert isinstance(html, str) and needle in html, (type(obj).__name__, html[:200])
 
@@ -143,3 +147,4 @@ def test_the_tutorial_runs(monkeypatch, capsys) -> None:
     assert Path(ns["path"]).is_file()
     assert np.isclose(study.outcomes["probability"].sum(), 1.0)
     assert "report:" in capsys.readouterr().out
+    assert "Observed record" in ns["rep"]._repr_html_()

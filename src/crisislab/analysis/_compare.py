@@ -43,6 +43,22 @@ class ArmComparison:
     level: float
     provenance: dict
 
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        rows = "".join(
+            f"<tr><td>{escape(r.outcome)}</td><td>{r.baseline:.4f}</td><td>{r.intervened:.4f}</td>"
+            f"<td>{r.difference:+.4f} [{r.ci_low:+.4f}, {r.ci_high:+.4f}]</td></tr>"
+            for r in self.differences.itertuples(index=False)
+        )
+        return (f"<div><b>{escape(self.scenario_id)}</b>: as written vs {escape(describe_interventions(self.interventions))}, "
+                f"{self.baseline.n_runs} runs per arm, seed {self.seed}, common random numbers"
+                f"<table><tr><th>outcome</th><th>baseline</th><th>intervened</th><th>difference [{self.level:.0%} CI]</th></tr>"
+                f"{rows}</table></div>")  # fmt: skip
+
+    def __repr__(self) -> str:
+        return f"ArmComparison({self.scenario_id!r}, {describe_interventions(self.interventions)!r}, runs={self.baseline.n_runs}, seed={self.seed})"
+
     @property
     def runs(self) -> pd.DataFrame:
         """Both arms' per-run tables stacked, baseline first, with a leading categorical `arm` column."""

@@ -65,6 +65,12 @@ class TimelineReplay:
     impossible_share: float
     n_replays: int
 
+    def _repr_html_(self) -> str:
+        pct = "not ranked (no simulated run lasted as long)" if self.percentile != self.percentile else f"{self.percentile:.1%}"
+        return (f"<div><b>Observed record</b>: {len(self.events)} scripted moves over {self.rounds} rounds, "
+                f"{self.n_replays} replays; log-likelihood {self.loglik:.2f}; more probable than {pct} of simulated "
+                f"paths of the same length; an observed choice ruled out in {self.impossible_share:.1%} of replays</div>")  # fmt: skip
+
 
 def rank_share(sim: np.ndarray, obs: np.ndarray) -> float:
     """Share of (obs, sim) pairs with sim < obs, ties counting half (NaN if either is empty);

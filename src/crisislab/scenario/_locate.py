@@ -104,6 +104,9 @@ def describe(value: Any, limit: int = 60) -> str:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, int) and abs(value) >= 10**30:
+        # repr of an int beyond 4,300 digits raises ValueError (sys.get_int_max_str_digits)
+        return f"{'-' if value < 0 else ''}an integer of about {int(value.bit_length() * 0.30103) + 1:,} digits"
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, str):

@@ -86,7 +86,7 @@ def main() -> None:
     try:
         app()
     except UserError as exc:
-        err_console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+        err_console.print(str(exc), markup=False, highlight=False, emoji=False, soft_wrap=True)
         sys.exit(2)
 
 

@@ -271,6 +271,10 @@ def pydantic_problem(err: dict[str, Any], tree: Any, filename: str) -> Problem:
             got = None
         if message.startswith("expected "):
             message, expected = "wrong type", message.removeprefix("expected ")
+    elif kind in ("integer_range", "number_range"):
+        message = "out of range"
+        what = "an integer" if kind == "integer_range" else "a number"
+        expected = f"{what} within {ctx.get('bound')}"
     elif kind == "finite_number":
         message = "not a finite number"
         expected = "a finite number"

@@ -28,13 +28,15 @@ class SolverError(UserError):
 def problem_line(
     file: str, line: int | None, place: str, message: str, got: str | None = None, expected: str | None = None
 ) -> str:
-    """One problem as `FILE:LINE: place: message (got X; expected Y)`; parts that are None are left out."""
+    """One problem as `FILE:LINE: place: message (got X; expected Y)`; parts that are None are left
+    out, line breaks in any part are written as `\\n`."""
     where = f"{file}:{line}" if line is not None else file
     text = f"{where}: {place}: {message}"
     details = [f"got {got}"] if got is not None else []
     if expected is not None:
         details.append(f"expected {expected}")
-    return text + (" (" + "; ".join(details) + ")" if details else "")
+    text += " (" + "; ".join(details) + ")" if details else ""
+    return text.replace("\r", "\\r").replace("\n", "\\n")  # one line, whatever the values hold
 
 
 def problem_lines(problems: list, limit: int = MAX_SHOWN_PROBLEMS) -> list[str]:

@@ -101,7 +101,9 @@ class _Tokens:
         t = self.peek()
         if t is None:
             return "the end of the file"
-        return f'"{t[1]}"' if t[0] == _STR else repr(t[1])
+        text = t[1] if len(t[1]) <= 60 else t[1][:57] + "..."
+        # one line, whatever the token holds (a quoted string may span lines)
+        return '"' + text.replace("\n", "\\n").replace("\r", "\\r") + '"' if t[0] == _STR else repr(text)
 
     def next(self, kind: int, what: str) -> str:
         t = self.peek()

@@ -122,6 +122,8 @@ def read_text(path: str | os.PathLike[str], fname: str) -> str:
             raise DataError([DataProblem(fname, None, "file", "file too large", got=f"more than {MAX_TIMELINE_BYTES:,} bytes",
                                          expected=f"at most {MAX_TIMELINE_BYTES:,} bytes")])
         return raw.decode("utf-8")
+    except DataError:
+        raise
     except FileNotFoundError:
         raise DataError([DataProblem(fname, None, "file", "no such file")]) from None
     except IsADirectoryError:

@@ -171,6 +171,8 @@ def read_efg(path: str | Path) -> Game:
         if len(raw) > MAX_EFG_BYTES:
             raise EfgFormatError(f"{p}:1: file too large: at most {MAX_EFG_BYTES:,} bytes are read from an .efg file")
         text = raw.decode("utf-8")
+    except EfgFormatError:
+        raise
     except FileNotFoundError:
         raise EfgFormatError(f"{p}: no such file") from None
     except UnicodeDecodeError as exc:

@@ -423,7 +423,7 @@ class _Checker:
                          f"1 - {CASUALTY_TAIL:g} quantile would have more than {MAX_CASUALTY_TABLE:,} entries "
                          f"(lower the {what})",
                          _fmt(c.mean.value) + ("" if disp is None else f" with dispersion {_fmt(disp)}"),
-                         f"a table of at most {MAX_CASUALTY_TABLE:,} entries (a Poisson mean up to about 97,000)")
+                         f"a table of at most {MAX_CASUALTY_TABLE:,} entries: a Poisson mean up to about 97,000")
         if c.into is not None:
             self.var_ref(loc + ("into",), c.into)
 

@@ -48,13 +48,13 @@ __all__ = [
 ]
 
 # Limits of a scenario file (docs/scenario-format.md, "Limits"). The flagship is 42 KB, nests 9
-# levels deep, has 3,300 YAML nodes and no alias; each limit is about ten times that and low enough
+# levels deep, has 3,300 YAML nodes and no alias; each limit is six or more times that and low enough
 # that a file at the limit still loads (or is refused with every problem) in a few seconds: the
 # round-trip loader that finds lines reads about 12,000 nodes a second.
 MAX_FILE_BYTES = 512 * 1024
 MAX_DEPTH = 100  # nested mappings and lists; Python's recursion limit (1,000) is ten times deeper
 MAX_ALIASES = 1_000  # uses of `*anchor`
-MAX_NODES = 30_000  # scalars, mappings and lists once every alias is expanded (an alias bomb)
+MAX_NODES = 20_000  # scalars, mappings and lists once every alias is expanded (an alias bomb)
 MAX_INT_CHARS = 100  # characters of an integer; Python refuses to read more than 4,300 digits
 # (sys.get_int_max_str_digits) and the scenario format refuses integers beyond ±10**12 anyway
 
@@ -228,6 +228,8 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
                 raise ScenarioError([Problem(filename, 1, "", "file too large",
                                              got=f"{size:,} bytes" if size > MAX_FILE_BYTES else f"more than {MAX_FILE_BYTES:,} bytes",
                                              expected=f"at most {MAX_FILE_BYTES:,} bytes")])
+    except ScenarioError:
+        raise
     except FileNotFoundError:
         raise ScenarioError([Problem(filename, 1, "", "no such file", expected="an existing scenario file")]) from None
     except IsADirectoryError:

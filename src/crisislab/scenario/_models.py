@@ -42,7 +42,7 @@ Id = Annotated[str, Strict(), StringConstraints(pattern=ID_PATTERN)]
 """An identifier: a letter, then letters, digits, `_` or `-`."""
 # Every number of a scenario lies within ±MAX_INTEGER / ±MAX_NUMBER (docs/scenario-format.md,
 # "Limits"). Integers become int64 (rungs, state bounds, effects, condition values; limit
-# 2**63 - 1 ≈ 9.2e18): at 10**12 even the sum of every effect a file can hold (30,000 values, the
+# 2**63 - 1 ≈ 9.2e18): at 10**12 even the sum of every effect a file can hold (20,000 values, the
 # loader's limit) stays a million times inside it, and each integer is exact as a float64 (2**53).
 # Numbers are float64 payoffs, probabilities and parameters: at 1e12 a payoff times a horizon of
 # 1,000 rounds, or its exponential in a logit choice, stays finite where 1e308 would overflow.

@@ -51,7 +51,7 @@ _COUNT_RE = re.compile(r"^\d+$")
 _INTENSITY_TOL = 1e-9  # the file repeats the table's value; only typing slips should differ
 # Limits (each a located error): the file is read whole (16 MiB is a hundred thousand events and
 # 2,500 times the bundled timeline); a count is stored as Int64 (limit 2**63 - 1) and no event has
-# killed or wounded a billion people, so a count of more than 9 digits is a typing slip.
+# killed or wounded a billion people, so a larger count is a typing slip.
 MAX_TIMELINE_BYTES = 16 << 20
 MAX_COUNT = 10**9
 
@@ -243,7 +243,7 @@ def _check_rows(reader: Any, fname: str, scn: Any, calendar: Any, problems: list
             raw = cell[c]
             if raw == "":
                 rec[c] = None
-            elif _COUNT_RE.match(raw) and len(raw.lstrip("0")) <= 9 and int(raw) <= MAX_COUNT:
+            elif _COUNT_RE.match(raw) and len(raw.lstrip("0")) <= 10 and int(raw) <= MAX_COUNT:
                 rec[c] = int(raw)
             elif _COUNT_RE.match(raw):
                 problem(line, c, "count too large", got=_short(raw),

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,7 @@ __all__ = [
 # levels deep, has 3,300 YAML nodes and no alias; each limit is six or more times that and low enough
 # that a file at the limit still loads (or is refused with every problem) in a few seconds: the
 # round-trip loader that finds lines reads about 12,000 nodes a second.
-MAX_FILE_BYTES = 512 * 1024
+MAX_FILE_BYTES = 256 * 1024
 MAX_DEPTH = 100  # nested mappings and lists; Python's recursion limit (1,000) is ten times deeper
 MAX_ALIASES = 1_000  # uses of `*anchor`
 MAX_NODES = 20_000  # scalars, mappings and lists once every alias is expanded (an alias bomb)
@@ -157,7 +158,9 @@ def check_limits(text: str, filename: str) -> None:
     # parser, which is the one the round-trip loader below uses and may read further.
     for pure in (False, True):
         try:
-            _scan(text, filename, pure)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # reused anchors, which YAML allows (an alias takes the latest)
+                _scan(text, filename, pure)
             return
         except ScenarioError:
             raise
@@ -168,7 +171,9 @@ def check_limits(text: str, filename: str) -> None:
 def _parse(text: str, filename: str) -> Any:
     yaml = YAML(typ="rt")
     try:
-        return yaml.load(text)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # reused anchors, which YAML allows
+            return yaml.load(text)
     except YAMLError as exc:
         raise ScenarioError([_yaml_problem(exc, text, filename)]) from None
     except RecursionError:
@@ -212,7 +217,9 @@ def loads_scenario(text: str | bytes, filename: str = "<string>") -> Scenario:
 
 def _fast_parse(text: str) -> Any:
     try:
-        return YAML(typ="safe", pure=False).load(text)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return YAML(typ="safe", pure=False).load(text)
     except Exception:  # noqa: BLE001 - any failure means "use the slow path", which explains it
         return None
 

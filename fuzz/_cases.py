@@ -250,7 +250,7 @@ def run_case(kind: str, text: str, directory: str | None = None) -> tuple[str, s
             if _located(message, path):
                 return "located", message.split("\n")[0].replace(path, "FILE")[:300]
             return "failure", "unlocated: " + message.replace(path, "FILE")[:300]
-        except BaseException as exc:  # noqa: BLE001 - classified, not hidden
+        except BaseException as exc:
             if isinstance(exc, KeyboardInterrupt):
                 raise
             last = traceback.format_exception_only(type(exc), exc)[-1].strip()

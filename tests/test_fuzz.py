@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fuzz import KINDS, make_case, run_case, seed_files  # noqa: E402
+from fuzz import KINDS, make_case, run_case, seed_files
 
 # About 300 cases in all, 30-40 s on one core: scenarios cost the most (the loader that finds
 # lines reads the flagship in about 0.3 s).

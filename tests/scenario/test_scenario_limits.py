@@ -22,7 +22,13 @@ from crisislab.errors import MAX_SHOWN_PROBLEMS
 from crisislab.model import lower
 from crisislab.scenario import ScenarioError, load_scenario, loads_scenario
 from crisislab.scenario._check import MAX_CASUALTY_TABLE, casualty_table_length
-from crisislab.scenario._load import MAX_ALIASES, MAX_DEPTH, MAX_FILE_BYTES, MAX_INT_CHARS, MAX_NODES
+from crisislab.scenario._load import (
+    MAX_ALIASES,
+    MAX_DEPTH,
+    MAX_FILE_BYTES,
+    MAX_INT_CHARS,
+    MAX_NODES,
+)
 from crisislab.scenario._models import MAX_INTEGER
 
 ROOT = Path(__file__).resolve().parents[2]

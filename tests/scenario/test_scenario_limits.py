@@ -191,3 +191,15 @@ def test_error_lines_print_without_emoji_or_markup(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert f"{path}:100: unknown: unknown field 'unknown'" in result.stderr
     assert "💯" not in result.stderr
+
+
+@pytest.mark.parametrize("value, what", [
+    ("2019-02-30", "day is out of range for month"),
+    ("!!int abc", "invalid literal for int()"),
+    ("!!bool maybe", "cannot read the value"),
+    ("0x_", "cannot read the value"),
+    ("9999-12-31T23:59:59.9999999+23:59", "cannot read the value"),
+])
+def test_values_yaml_cannot_build_are_located(value: str, what: str) -> None:
+    problems = _problems(f"a: 1\nb: [1, {value}]\n")
+    assert len(problems) == 1 and problems[0].startswith("f.yaml:2: (top level): YAML error: ") and what in problems[0], problems

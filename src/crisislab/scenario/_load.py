@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.constructor import ConstructorError, RoundTripConstructor
 from ruamel.yaml.events import (
     AliasEvent,
     MappingEndEvent,
@@ -75,7 +76,8 @@ def _yaml_problem(exc: YAMLError, text: str, filename: str) -> Problem:
             problem = str(exc.problem)
             key = problem.split('"')[1] if problem.count('"') >= 2 else None
             return Problem(filename, line, "", "duplicate key", got=key, expected="each key once per mapping")
-        return Problem(filename, line, "", f"YAML syntax error: {what or type(exc).__name__}")
+        label = "YAML error" if isinstance(exc, ConstructorError) else "YAML syntax error"
+        return Problem(filename, line, "", f"{label}: {what or type(exc).__name__}")
     if isinstance(exc, ReaderError):
         line = text.count("\n", 0, max(exc.position, 0)) + 1
         return Problem(filename, line, "", f"not a text file: {exc.reason}",
@@ -168,8 +170,25 @@ def check_limits(text: str, filename: str) -> None:
             continue
 
 
+class _Constructor(RoundTripConstructor):
+    """The round-trip constructor, with a value it cannot build (`2019-02-30`, `!!int abc`,
+    `!!bool maybe`) reported as a YAML error at the value's line instead of a bare exception."""
+
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (YAMLError, RecursionError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure to build a value is the file's
+            tag = f" {node.tag}" if getattr(node, "tag", None) and not str(node.tag).startswith("tag:yaml.org") else ""
+            raise ConstructorError(
+                None, None, f"cannot read the value{tag}: {exc or type(exc).__name__}", node.start_mark
+            ) from None
+
+
 def _parse(text: str, filename: str) -> Any:
     yaml = YAML(typ="rt")
+    yaml.Constructor = _Constructor
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # reused anchors, which YAML allows

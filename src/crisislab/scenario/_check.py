@@ -9,9 +9,9 @@ indices); the loader turns it into a line and an id-addressed path. All issues a
 
 from __future__ import annotations
 
-from collections import Counter
 import datetime as _dt
 import math
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any

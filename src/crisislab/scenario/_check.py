@@ -625,8 +625,9 @@ def casualty_table_length(mean: float, dispersion: float | None) -> float:
     if best <= MAX_CASUALTY_TABLE:
         return best
     # The table is longer than the limit iff the tail beyond its last allowed count is above
-    # CASUALTY_TAIL: one survival function, where a quantile search can take a minute.
-    from scipy import stats  # ~0.6 s to import: only for distributions wider than the bound
+    # CASUALTY_TAIL: one survival function, where a quantile search can take a minute. scipy takes
+    # ~0.6 s to import: only distributions wider than the bound pay it.
+    from scipy import stats
 
     dist = stats.poisson(mean) if dispersion is None else stats.nbinom(dispersion, dispersion / (dispersion + mean))
     tail = float(dist.sf(MAX_CASUALTY_TABLE - 2))

@@ -212,3 +212,15 @@ def test_a_directory_or_a_huge_file_is_a_located_error(tmp_path: Path) -> None:
     big.write_text(_PENNIES + 't "" 0\n' * ((9 << 20) // 7))
     with pytest.raises(EfgFormatError, match=f"^{big}:1: file too large"):
         read_efg(big)
+
+
+def test_nodes_and_outcomes_times_players_are_bounded() -> None:
+    from crisislab.efg._io import MAX_EFG_CELLS
+
+    n = 100_000  # players: every node and every outcome number holds a payoff for each
+    header = 'EFG 2 R "t" { ' + '"p" ' * n + "}\n"
+    with pytest.raises(EfgFormatError, match="^g.efg:2: outcome number 1,000 with 100,000 players"):
+        parse_efg(header + 't "" 1000 "o" { ' + "0 " * n + "}\n", "g.efg")
+    tree = 'p "" 1 1 "" { ' + '"a" ' * (MAX_EFG_CELLS // n) + "} 0\n" + 't "" 0\n' * (MAX_EFG_CELLS // n)
+    with pytest.raises(EfgFormatError, match=f"^g.efg:{MAX_EFG_CELLS // n + 2}: too many nodes for 100,000 players"):
+        parse_efg(header + tree, "g.efg")

@@ -13,7 +13,8 @@ malformed file raises `EfgFormatError` with a `FILE:LINE: message` naming the ba
 expected.
 
 Limits (each a located error): a file of at most `MAX_EFG_BYTES` and `MAX_EFG_TOKENS` tokens (the
-tokens are held in memory, about 100 bytes each); information set numbers that fit the int32
+tokens are held in memory, about 100 bytes each); at most `MAX_EFG_CELLS` nodes × players and
+outcome numbers × players (the game holds several arrays of that shape); information set numbers that fit the int32
 arrays they are stored in; outcome numbers up to `MAX_OUTCOME_NUMBER` (outcomes are stored densely,
 one per number up to the largest); numbers of at most `MAX_NUMBER_CHARS` characters, exponents of
 at most three digits (a rational is exact: `1e999999999` would be a billion-digit integer), and
@@ -39,6 +40,7 @@ MAX_INFOSET_NUMBER = 2**31 - 1  # int32
 MAX_OUTCOME_NUMBER = 1_000_000
 MAX_NUMBER_CHARS = 200
 MAX_EFG_VALUE = 1e12
+MAX_EFG_CELLS = 10_000_000  # nodes × players and outcomes × players: the game's per-node arrays
 
 _NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d{1,3})?(/\d+)?\Z")
 _TOKEN = re.compile(r'\s+|"((?:[^"\\]|\\.)*)"|([{},])|([^\s{},"]+)|(")', re.S)
@@ -238,6 +240,10 @@ def parse_efg(text: str, source: str = "<string>") -> Game:
         num = tk.integer("an outcome number (0 for none)", MAX_OUTCOME_NUMBER)
         if num == 0:
             return 0
+        if num * n_players > MAX_EFG_CELLS:
+            tk.i -= 1
+            raise tk.error(f"outcome number {num:,} with {n_players:,} players: at most {MAX_EFG_CELLS:,} "
+                           "outcome numbers × players (outcomes are stored densely up to the largest number)")
         if tk.is_str():
             start = tk.i
             name = tk.string("the outcome name")
@@ -280,8 +286,10 @@ def parse_efg(text: str, source: str = "<string>") -> Game:
             raise tk.error(f"unexpected {tk.describe()} after the last node of the tree")
         if t[0] != _WORD or t[1] not in ("p", "c", "t"):
             raise tk.error(f"expected a node ('p', 'c' or 't'), found {tk.describe()}")
-        tk.i += 1
         node = len(parent)
+        if (node + 1) * n_players > MAX_EFG_CELLS:
+            raise tk.error(f"too many nodes for {n_players:,} players: at most {MAX_EFG_CELLS:,} nodes × players")
+        tk.i += 1
         node_pos.append(t[2])
         if stack:
             top = stack[-1]

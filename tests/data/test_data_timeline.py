@@ -156,7 +156,7 @@ def test_data_error_is_a_user_error():
 
 # Limits: counts are Int64 (2**63 - 1) and int() refuses more than 4,300 digits
 # (sys.get_int_max_str_digits); each is a located problem, as are unreadable files.
-@pytest.mark.parametrize("count", ["1" * 23, "9" * 5001, str(2**63), "1000000001"])
+@pytest.mark.parametrize("count", ["1" * 23, "9" * 5001, str(2**63), "1000000001", "0" * 5000 + "1" * 11])
 def test_counts_beyond_the_limit_are_located(tmp_path, flagship, count):
     cells = GOOD_ROW.split(",")
     cells[TIMELINE_COLUMNS.index("deaths_us")] = count
@@ -170,7 +170,7 @@ def test_counts_beyond_the_limit_are_located(tmp_path, flagship, count):
 
 def test_a_count_at_the_limit_is_read(tmp_path, flagship):
     cells = GOOD_ROW.split(",")
-    cells[TIMELINE_COLUMNS.index("wounded")] = "1000000000"
+    cells[TIMELINE_COLUMNS.index("wounded")] = "0" * 5000 + "1000000000"
     path = tmp_path / "t.csv"
     path.write_text(HEADER + "\n" + ",".join(cells) + "\n")
     assert load_timeline(path, flagship)["wounded"].iloc[0] == 10**9

@@ -200,8 +200,8 @@ def test_numbers_beyond_the_limits_are_located_errors(old: str, new: str, line: 
     assert str(info.value).startswith(f"g.efg:{line}: ") and what in str(info.value), str(info.value)
 
 
-def test_payoffs_at_the_limit_are_read() -> None:
-    game = parse_efg(_PENNIES.replace("{ 1, -1 }", "{ 1e12, -1e12 }"), "g.efg")
+def test_payoffs_and_numbers_at_the_limit_are_read() -> None:
+    game = parse_efg(_PENNIES.replace("{ 1, -1 }", "{ 1e12, -1e12 }").replace('t "" 2', 't "" ' + "0" * 5000 + "2"), "g.efg")
     assert game.payoff_range == 2e12
 
 

@@ -243,8 +243,8 @@ def _check_rows(reader: Any, fname: str, scn: Any, calendar: Any, problems: list
             raw = cell[c]
             if raw == "":
                 rec[c] = None
-            elif _COUNT_RE.match(raw) and len(raw.lstrip("0")) <= 10 and int(raw) <= MAX_COUNT:
-                rec[c] = int(raw)
+            elif _COUNT_RE.match(raw) and len(raw.lstrip("0")) <= 10 and int(raw.lstrip("0") or "0") <= MAX_COUNT:
+                rec[c] = int(raw.lstrip("0") or "0")  # int() refuses 4,300 digits, leading zeros too
             elif _COUNT_RE.match(raw):
                 problem(line, c, "count too large", got=_short(raw),
                         expected=f"an integer from 0 to {MAX_COUNT:,}, or empty if not reported")

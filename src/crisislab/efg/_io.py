@@ -140,7 +140,7 @@ class _Tokens:
             text = t[1] if len(t[1]) <= 30 else f"an integer of {len(t[1]):,} digits"
             raise self.error(f"expected {what} of at most {limit:,}, found {text}")
         self.i += 1
-        return int(t[1])
+        return int(digits or "0")  # int() refuses 4,300 digits, leading zeros too
 
     def number(self, what: str) -> tuple[str, Fraction]:
         t = self.peek()

@@ -28,6 +28,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 KINDS = ("scenario", "efg", "timeline")
+# Mutants are cut to this size: twice the largest file any reader accepts (the .efg reader's
+# 8 MiB), so that building and writing a mutant costs less than reading it.
+MAX_MUTANT_CHARS = 16 << 20
 
 # Tokens that have broken readers: huge or out-of-range numbers, YAML syntax and tags, control
 # characters, markup, brackets that nest.
@@ -90,7 +93,8 @@ def _text_edit(rng: random.Random, text: str) -> str:
     if op == 5:  # repeat a line many times
         lines = text.splitlines(keepends=True)
         k = rng.randrange(len(lines))
-        lines[k:k + 1] = [lines[k]] * rng.choice((2, 10, 1000, 20000))
+        times = min(rng.choice((2, 10, 1000, 20000)), 1 + MAX_MUTANT_CHARS // max(1, len(lines[k])))
+        lines[k:k + 1] = [lines[k]] * times
         return "".join(lines)
     if op == 6:  # truncate
         return text[:i]
@@ -179,9 +183,9 @@ def mutate(kind: str, text: str, rng: random.Random) -> str:
         except Exception:  # noqa: BLE001 - an unrepresentable tree: fall back to a text edit
             return _text_edit(rng, text)
         text = out.getvalue()
-        return _text_edit(rng, text) if rng.random() < 0.3 else text
+        return (_text_edit(rng, text) if rng.random() < 0.3 else text)[:MAX_MUTANT_CHARS]
     for _ in range(rng.randint(1, 4)):
-        text = _text_edit(rng, text)
+        text = _text_edit(rng, text)[:MAX_MUTANT_CHARS]
     return text
 
 

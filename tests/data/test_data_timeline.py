@@ -152,3 +152,39 @@ def test_missing_file_and_no_calendar(tmp_path, flagship):
 def test_data_error_is_a_user_error():
     assert issubclass(DataError, UserError)
     assert issubclass(DataError, ValueError)
+
+
+# Limits: counts are Int64 (2**63 - 1) and int() refuses more than 4,300 digits
+# (sys.get_int_max_str_digits); each is a located problem, as are unreadable files.
+@pytest.mark.parametrize("count", ["1" * 23, "9" * 5001, str(2**63), "1000000001", "0" * 5000 + "1" * 11])
+def test_counts_beyond_the_limit_are_located(tmp_path, flagship, count):
+    cells = GOOD_ROW.split(",")
+    cells[TIMELINE_COLUMNS.index("deaths_us")] = count
+    path = tmp_path / "t.csv"
+    path.write_text(HEADER + "\n" + ",".join(cells) + "\n")
+    with pytest.raises(DataError) as info:
+        load_timeline(path, flagship)
+    assert str(info.value).startswith(f"{path}:2: deaths_us: count too large")
+    assert "an integer from 0 to 1,000,000,000" in str(info.value)
+
+
+def test_a_count_at_the_limit_is_read(tmp_path, flagship):
+    cells = GOOD_ROW.split(",")
+    cells[TIMELINE_COLUMNS.index("wounded")] = "0" * 5000 + "1000000000"
+    path = tmp_path / "t.csv"
+    path.write_text(HEADER + "\n" + ",".join(cells) + "\n")
+    assert load_timeline(path, flagship)["wounded"].iloc[0] == 10**9
+
+
+def test_a_directory_a_huge_field_or_a_huge_file_is_located(tmp_path, flagship):
+    with pytest.raises(DataError, match=f"^{tmp_path}: file: is a directory"):
+        load_timeline(tmp_path, flagship)
+    cells = GOOD_ROW.split(",")
+    cells[-1] = "x" * 200_000  # over csv's field size limit (131,072)
+    path = tmp_path / "t.csv"
+    path.write_text(HEADER + "\n" + ",".join(cells) + "\n")
+    with pytest.raises(DataError, match=f"^{path}:2: file: not a readable CSV file"):
+        load_timeline(path, flagship)
+    path.write_text(HEADER + "\n" + (GOOD_ROW + "\n") * ((17 << 20) // len(GOOD_ROW)))
+    with pytest.raises(DataError, match=f"^{path}: file: file too large"):
+        load_timeline(path, flagship)

@@ -173,3 +173,54 @@ def test_errors_name_file_line_and_problem(text, line, message, tmp_path):
 def test_missing_file():
     with pytest.raises(EfgFormatError, match="no such file"):
         read_efg("/nonexistent/x.efg")
+
+
+# Limits: each a FILE:LINE error naming what was expected (see the module docstring of efg/_io.py).
+_PENNIES = 'EFG 2 R "t" { "A" "B" }\n""\np "" 1 1 "" { "H" "T" } 0\nt "" 1 "o" { 1, -1 }\nt "" 2 "p" { -1, 1 }\n'
+
+
+@pytest.mark.parametrize("old, new, line, what", [
+    # an outcome number of 1e11 built a tuple that long (2.3 GB, MemoryError)
+    ('t "" 1 "o"', 't "" 100000000000 "o"', 4, "an outcome number (0 for none) of at most 1,000,000"),
+    # infoset numbers are int32 arrays: 2**40 raised OverflowError
+    ('p "" 1 1 ""', f'p "" 1 {2**40} ""', 3, "the information set number of at most 2,147,483,647"),
+    # 10**400 raised OverflowError in float()
+    ("{ 1, -1 }", "{ 1" + "0" * 400 + ", -1 }", 4, "at most 200 characters"),
+    # ±1e308 made the payoff range inf: a uniform profile with max_regret 1e+308, exit 0
+    ("{ 1, -1 }", "{ 1e308, -1e308 }", 4, "within ±1e+12, found 1e308"),
+    # a rational is exact: 1e999999999 would be a billion-digit integer
+    ("{ 1, -1 }", "{ 1e999999999, -1 }", 4, "an exponent of at most 3 digits"),
+    # Python refuses int() of more than 4,300 digits (sys.get_int_max_str_digits)
+    ('p "" 1 1 ""', 'p "" ' + "1" * 5001 + ' 1 ""', 3, "found an integer of 5,001 digits"),
+])
+def test_numbers_beyond_the_limits_are_located_errors(old: str, new: str, line: int, what: str) -> None:
+    assert old in _PENNIES
+    with pytest.raises(EfgFormatError) as info:
+        parse_efg(_PENNIES.replace(old, new, 1), "g.efg")
+    assert str(info.value).startswith(f"g.efg:{line}: ") and what in str(info.value), str(info.value)
+
+
+def test_payoffs_and_numbers_at_the_limit_are_read() -> None:
+    game = parse_efg(_PENNIES.replace("{ 1, -1 }", "{ 1e12, -1e12 }").replace('t "" 2', 't "" ' + "0" * 5000 + "2"), "g.efg")
+    assert game.payoff_range == 2e12
+
+
+def test_a_directory_or_a_huge_file_is_a_located_error(tmp_path: Path) -> None:
+    with pytest.raises(EfgFormatError, match=f"^{tmp_path}: cannot read the file"):
+        read_efg(tmp_path)
+    big = tmp_path / "big.efg"
+    big.write_text(_PENNIES + 't "" 0\n' * ((9 << 20) // 7))
+    with pytest.raises(EfgFormatError, match=f"^{big}:1: file too large"):
+        read_efg(big)
+
+
+def test_nodes_and_outcomes_times_players_are_bounded() -> None:
+    from crisislab.efg._io import MAX_EFG_CELLS
+
+    n = 100_000  # players: every node and every outcome number holds a payoff for each
+    header = 'EFG 2 R "t" { ' + '"p" ' * n + "}\n"
+    with pytest.raises(EfgFormatError, match="^g.efg:2: outcome number 1,000 with 100,000 players"):
+        parse_efg(header + 't "" 1000 "o" { ' + "0 " * n + "}\n", "g.efg")
+    tree = 'p "" 1 1 "" { ' + '"a" ' * (MAX_EFG_CELLS // n) + "} 0\n" + 't "" 0\n' * (MAX_EFG_CELLS // n)
+    with pytest.raises(EfgFormatError, match=f"^g.efg:{MAX_EFG_CELLS // n + 2}: too many nodes for 100,000 players"):
+        parse_efg(header + tree, "g.efg")

@@ -95,7 +95,7 @@ EXIT_INTERRUPTED = 130
 
 
 def _say(text: str) -> None:
-    err_console.print(text, markup=False, highlight=False, soft_wrap=True)
+    err_console.print(text, markup=False, highlight=False, emoji=False, soft_wrap=True)
 
 
 def main() -> None:

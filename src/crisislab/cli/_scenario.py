@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from crisislab.errors import problem_lines
 from crisislab.scenario import (
     Problem,
     Scenario,
@@ -33,11 +34,11 @@ __all__ = ["register"]
 
 def _fail(problems: list[Problem]) -> None:
     err = Console(stderr=True, soft_wrap=True)
-    for p in problems:
-        err.print(str(p), markup=False, highlight=False)
+    for line in problem_lines(problems):
+        err.print(line, markup=False, highlight=False, emoji=False)
     n_files = len({p.file for p in problems})
     err.print(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in {n_files} file{'s' if n_files != 1 else ''}",
-              markup=False, highlight=False)
+              markup=False, highlight=False, emoji=False)
     raise typer.Exit(2)
 
 
@@ -52,7 +53,7 @@ def validate(files: list[Path] = typer.Argument(..., help="Scenario YAML files t
             problems.extend(exc.problems)
             continue
         out.print(f"OK {path}: {s.id} ({len(s.actors)} actors, {len(s.actions)} actions, horizon {s.horizon})",
-                  markup=False, highlight=False)
+                  markup=False, highlight=False, emoji=False)
     if problems:
         _fail(problems)
 
@@ -73,9 +74,9 @@ def render(s: Scenario, console: Console) -> None:
     """Print the rich summary of a scenario (what `crisislab show` prints)."""
     console.rule(f"[bold]{s.title}[/bold]  ({s.id})")
     if s.description:
-        console.print(s.description.strip(), markup=False)
+        console.print(s.description.strip(), markup=False, emoji=False)
     cal = f", calendar from {s.calendar.start} at {s.calendar.days_per_round} days per round" if s.calendar else ""
-    console.print(f"horizon {s.horizon} rounds{cal}; move order: {' → '.join(s.order)}", markup=False)
+    console.print(f"horizon {s.horizon} rounds{cal}; move order: {' → '.join(s.order)}", markup=False, emoji=False)
 
     t = _table("Strategic actors and types", "actor", "λ", "type", "true prior", "label")
     for a in s.actors:
@@ -195,7 +196,7 @@ def scenarios() -> None:
             continue
         _row(t, path.name, s.id, s.title, ", ".join(s.strategic_ids), str(s.horizon))
     console.print(t)
-    console.print(f"directory: {paths[0].parent}", markup=False, highlight=False)
+    console.print(f"directory: {paths[0].parent}", markup=False, highlight=False, emoji=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -16,14 +16,13 @@ import datetime as dt
 import math
 import os
 import re
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from crisislab.data._errors import DataError, DataProblem
 
-__all__ = ["TIMELINE_COLUMNS", "load_timeline"]
+__all__ = ["MAX_COUNT", "MAX_TIMELINE_BYTES", "TIMELINE_COLUMNS", "load_timeline"]
 
 TIMELINE_COLUMNS: tuple[str, ...] = (
     "date",
@@ -50,6 +49,11 @@ _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _CAMEO_RE = re.compile(r"^\d{2,4}$")
 _COUNT_RE = re.compile(r"^\d+$")
 _INTENSITY_TOL = 1e-9  # the file repeats the table's value; only typing slips should differ
+# Limits (each a located error): the file is read whole (16 MiB is a hundred thousand events and
+# 2,500 times the bundled timeline); a count is stored as Int64 (limit 2**63 - 1) and no event has
+# killed or wounded a billion people, so a larger count is a typing slip.
+MAX_TIMELINE_BYTES = 16 << 20
+MAX_COUNT = 10**9
 
 
 def _short(value: str, limit: int = 60) -> str:
@@ -100,15 +104,41 @@ def load_timeline(path: str | os.PathLike[str], scenario: Any) -> pd.DataFrame:
         raise DataError([DataProblem(fname, None, "date",
                                      f"scenario {scn.id!r} has no calendar, so dates cannot be mapped to rounds",
                                      expected="a scenario with `calendar: {start, days_per_round}`")])
+    reader = csv.reader(read_text(path, fname).splitlines(keepends=True))
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        return _check_rows(reader, fname, scn, calendar, problems, problem)
+    except csv.Error as exc:  # a field over csv's size limit, a NUL byte, ...
+        line = reader.line_num or 1
+        raise DataError([*problems, DataProblem(fname, line, "file", f"not a readable CSV file: {exc}",
+                                                expected="a comma-separated file as described in data/README.md")]) from None
+
+
+def read_text(path: str | os.PathLike[str], fname: str) -> str:
+    """The UTF-8 text of a data file of at most MAX_TIMELINE_BYTES; DataError (file) otherwise."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_TIMELINE_BYTES + 1)
+        if len(raw) > MAX_TIMELINE_BYTES:
+            raise DataError([DataProblem(fname, None, "file", "file too large", got=f"more than {MAX_TIMELINE_BYTES:,} bytes",
+                                         expected=f"at most {MAX_TIMELINE_BYTES:,} bytes")])
+        return raw.decode("utf-8")
+    except DataError:
+        raise
     except FileNotFoundError:
         raise DataError([DataProblem(fname, None, "file", "no such file")]) from None
+    except IsADirectoryError:
+        raise DataError([DataProblem(fname, None, "file", "is a directory", expected="a timeline CSV file")]) from None
     except UnicodeDecodeError as exc:
-        raise DataError([DataProblem(fname, None, "file", "not UTF-8 text", got=str(exc.reason),
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise DataError([DataProblem(fname, line, "file", "not UTF-8 text", got=str(exc.reason),
                                      expected="a UTF-8 CSV file")]) from None
+    except OSError as exc:
+        raise DataError([DataProblem(fname, None, "file", f"cannot read the file: {exc.strerror or exc}")]) from None
+    except ValueError as exc:  # e.g. a NUL character in the path
+        raise DataError([DataProblem(fname, None, "file", f"cannot open the file: {exc}")]) from None
 
-    reader = csv.reader(text.splitlines(keepends=True))
+
+def _check_rows(reader: Any, fname: str, scn: Any, calendar: Any, problems: list[DataProblem], problem: Any) -> pd.DataFrame:
     header = next(reader, None)
     if header is None:
         raise DataError([DataProblem(fname, 1, "header", "the file is empty",
@@ -213,8 +243,12 @@ def load_timeline(path: str | os.PathLike[str], scenario: Any) -> pd.DataFrame:
             raw = cell[c]
             if raw == "":
                 rec[c] = None
+            elif _COUNT_RE.match(raw) and len(raw.lstrip("0")) <= 10 and int(raw.lstrip("0") or "0") <= MAX_COUNT:
+                rec[c] = int(raw.lstrip("0") or "0")  # int() refuses 4,300 digits, leading zeros too
             elif _COUNT_RE.match(raw):
-                rec[c] = int(raw)
+                problem(line, c, "count too large", got=_short(raw),
+                        expected=f"an integer from 0 to {MAX_COUNT:,}, or empty if not reported")
+                rec[c] = None
             else:
                 problem(line, c, "not a count", got=_short(raw), expected="an integer >= 0, or empty if not reported")
                 rec[c] = None

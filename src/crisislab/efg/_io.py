@@ -11,6 +11,15 @@ outcome is declared (actions / payoffs) at its first use and may be referred to 
 Reading keeps the exact text of numbers and all labels, so `parse_efg(to_efg(g)) == g`. Every
 malformed file raises `EfgFormatError` with a `FILE:LINE: message` naming the bad token and what was
 expected.
+
+Limits (each a located error): a file of at most `MAX_EFG_BYTES` and `MAX_EFG_TOKENS` tokens (the
+tokens are held in memory, about 100 bytes each); at most `MAX_EFG_CELLS` nodes × players and
+outcome numbers × players (the game holds several arrays of that shape); information set numbers that fit the int32
+arrays they are stored in; outcome numbers up to `MAX_OUTCOME_NUMBER` (outcomes are stored densely,
+one per number up to the largest); numbers of at most `MAX_NUMBER_CHARS` characters, exponents of
+at most three digits (a rational is exact: `1e999999999` would be a billion-digit integer), and
+magnitudes up to `MAX_EFG_VALUE`, far beyond any payoff and small enough that the payoff range the
+solvers rescale by stays finite (payoffs of ±1e308 overflow it to inf).
 """
 
 from __future__ import annotations
@@ -25,6 +34,15 @@ import numpy as np
 from crisislab.efg._game import CHANCE, PLAYER, TERMINAL, Game, assemble_game
 from crisislab.errors import EfgFormatError
 
+MAX_EFG_BYTES = 8 << 20
+MAX_EFG_TOKENS = 2_000_000  # about 400,000 nodes and 200 MB of tokens
+MAX_INFOSET_NUMBER = 2**31 - 1  # int32
+MAX_OUTCOME_NUMBER = 1_000_000
+MAX_NUMBER_CHARS = 200
+MAX_EFG_VALUE = 1e12
+MAX_EFG_CELLS = 10_000_000  # nodes × players and outcomes × players: the game's per-node arrays
+
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d{1,3})?(/\d+)?\Z")
 _TOKEN = re.compile(r'\s+|"((?:[^"\\]|\\.)*)"|([{},])|([^\s{},"]+)|(")', re.S)
 _INT = re.compile(r"\d+\Z")
 _STR, _SYM, _WORD = 1, 2, 3
@@ -33,6 +51,11 @@ _STR, _SYM, _WORD = 1, 2, 3
 def _unescape(s: str) -> str:
     # Gambit: \" is a quote, \\ a backslash; any other backslash is kept as written.
     return re.sub(r'\\(["\\])', r"\1", s)
+
+
+def _show(x: Fraction) -> str:
+    """A rational for a message: exact when short (str of an int over 4,300 digits raises)."""
+    return str(x) if max(abs(x.numerator), x.denominator) < 10**30 else f"{float(x):.12g}"
 
 
 def _escape(s: str) -> str:
@@ -47,6 +70,9 @@ class _Tokens:
         self.newlines = [m.start() for m in re.finditer("\n", text)]
         toks: list[tuple[int, str, int]] = []
         for m in _TOKEN.finditer(text):
+            if len(toks) > MAX_EFG_TOKENS:
+                raise self.error_at(m.start(), f"too many tokens: at most {MAX_EFG_TOKENS:,} (names, numbers "
+                                    "and braces) are read from an .efg file")
             if m.group(1) is not None:
                 toks.append((_STR, _unescape(m.group(1)), m.start()))
             elif m.group(2) is not None:
@@ -77,7 +103,9 @@ class _Tokens:
         t = self.peek()
         if t is None:
             return "the end of the file"
-        return f'"{t[1]}"' if t[0] == _STR else repr(t[1])
+        text = t[1] if len(t[1]) <= 60 else t[1][:57] + "..."
+        # one line, whatever the token holds (a quoted string may span lines)
+        return '"' + text.replace("\n", "\\n").replace("\r", "\\r") + '"' if t[0] == _STR else repr(text)
 
     def next(self, kind: int, what: str) -> str:
         t = self.peek()
@@ -103,23 +131,35 @@ class _Tokens:
         t = self.peek()
         return t is not None and t[0] == _STR
 
-    def integer(self, what: str) -> int:
+    def integer(self, what: str, limit: int) -> int:
         t = self.peek()
         if t is None or t[0] != _WORD or not _INT.match(t[1]):
             raise self.error(f"expected {what} (a non-negative integer), found {self.describe()}")
+        digits = t[1].lstrip("0")
+        if len(digits) > len(str(limit)) or int(digits or "0") > limit:
+            text = t[1] if len(t[1]) <= 30 else f"an integer of {len(t[1]):,} digits"
+            raise self.error(f"expected {what} of at most {limit:,}, found {text}")
         self.i += 1
-        return int(t[1])
+        return int(digits or "0")  # int() refuses 4,300 digits, leading zeros too
 
     def number(self, what: str) -> tuple[str, Fraction]:
         t = self.peek()
         if t is None or t[0] != _WORD:
             raise self.error(f"expected {what} (a number such as 3, -1/2 or 0.25), found {self.describe()}")
+        text = t[1] if len(t[1]) <= 40 else t[1][:37] + "..."
+        if len(t[1]) > MAX_NUMBER_CHARS or not _NUMBER.match(t[1]):
+            raise self.error(
+                f"expected {what} (a number such as 3, -1/2 or 0.25, at most {MAX_NUMBER_CHARS} characters "
+                f"with an exponent of at most 3 digits), found {text!r}"
+            )
         try:
             value = Fraction(t[1])
         except (ValueError, ZeroDivisionError):
             raise self.error(
-                f"expected {what} (a number such as 3, -1/2 or 0.25), found {t[1]!r}"
+                f"expected {what} (a number such as 3, -1/2 or 0.25), found {text!r}"
             ) from None
+        if abs(value) > MAX_EFG_VALUE:
+            raise self.error(f"expected {what} within ±{MAX_EFG_VALUE:.0e}, found {text}")
         self.i += 1
         return t[1], value
 
@@ -128,18 +168,28 @@ def read_efg(path: str | Path) -> Game:
     """Read a Gambit `.efg` file into a `Game`; malformed files raise `EfgFormatError` (FILE:LINE)."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        with open(p, "rb") as f:
+            raw = f.read(MAX_EFG_BYTES + 1)
+        if len(raw) > MAX_EFG_BYTES:
+            raise EfgFormatError(f"{p}:1: file too large: at most {MAX_EFG_BYTES:,} bytes are read from an .efg file")
+        text = raw.decode("utf-8")
+    except EfgFormatError:
+        raise
     except FileNotFoundError:
         raise EfgFormatError(f"{p}: no such file") from None
     except UnicodeDecodeError as exc:
         raise EfgFormatError(f"{p}: not a UTF-8 text file ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
-        raise EfgFormatError(f"{p}: cannot read the file ({exc.strerror})") from None
+        raise EfgFormatError(f"{p}: cannot read the file ({exc.strerror or exc})") from None
+    except ValueError as exc:  # e.g. a NUL character in the path
+        raise EfgFormatError(f"{p}: cannot open the file ({exc})") from None
     return parse_efg(text, source=str(p))
 
 
 def parse_efg(text: str, source: str = "<string>") -> Game:
     """Parse `.efg` text (see the module docstring); `source` names the file in error messages."""
+    if len(text) > MAX_EFG_BYTES:
+        raise EfgFormatError(f"{source}:1: file too large: at most {MAX_EFG_BYTES:,} bytes are read from an .efg file")
     tk = _Tokens(text, source)
     # ---- header
     if tk.next(_WORD, "'EFG' at the start of an .efg file") != "EFG":
@@ -187,9 +237,13 @@ def parse_efg(text: str, source: str = "<string>") -> Game:
     node_pos: list[int] = []  # where each node starts, for errors about the node
 
     def read_outcome() -> int:
-        num = tk.integer("an outcome number (0 for none)")
+        num = tk.integer("an outcome number (0 for none)", MAX_OUTCOME_NUMBER)
         if num == 0:
             return 0
+        if num * n_players > MAX_EFG_CELLS:
+            tk.i -= 1
+            raise tk.error(f"outcome number {num:,} with {n_players:,} players: at most {MAX_EFG_CELLS:,} "
+                           "outcome numbers × players (outcomes are stored densely up to the largest number)")
         if tk.is_str():
             start = tk.i
             name = tk.string("the outcome name")
@@ -232,8 +286,10 @@ def parse_efg(text: str, source: str = "<string>") -> Game:
             raise tk.error(f"unexpected {tk.describe()} after the last node of the tree")
         if t[0] != _WORD or t[1] not in ("p", "c", "t"):
             raise tk.error(f"expected a node ('p', 'c' or 't'), found {tk.describe()}")
-        tk.i += 1
         node = len(parent)
+        if (node + 1) * n_players > MAX_EFG_CELLS:
+            raise tk.error(f"too many nodes for {n_players:,} players: at most {MAX_EFG_CELLS:,} nodes × players")
+        tk.i += 1
         node_pos.append(t[2])
         if stack:
             top = stack[-1]
@@ -254,11 +310,11 @@ def parse_efg(text: str, source: str = "<string>") -> Game:
             node_outcome.append(read_outcome())
             continue
         if t[1] == "p":
-            pl = tk.integer("the player number")
+            pl = tk.integer("the player number", MAX_INFOSET_NUMBER)
             if not 1 <= pl <= n_players:
                 tk.i -= 1
                 raise tk.error(f"player number {pl} is out of range; expected 1..{n_players}")
-            num = tk.integer("the information set number")
+            num = tk.integer("the information set number", MAX_INFOSET_NUMBER)
             key = (pl - 1, num)
             name, acts = "", None
             if tk.is_str():
@@ -292,7 +348,7 @@ def parse_efg(text: str, source: str = "<string>") -> Game:
             chance_inf.append(-1)
             n_kids = len(act_labels[inf_index[key]])
         else:
-            num = tk.integer("the chance information set number")
+            num = tk.integer("the chance information set number", MAX_INFOSET_NUMBER)
             name, acts, probs = "", None, None
             if tk.is_str():
                 name = tk.string("the information set name")
@@ -310,7 +366,7 @@ def parse_efg(text: str, source: str = "<string>") -> Game:
                     tk.sym("}", "to close the list of chance actions")
                     if abs(float(sum(vals)) - 1.0) > 1e-9:
                         raise tk.error(
-                            f"chance probabilities {pr} of information set {num} sum to {sum(vals)}, expected 1"
+                            f"chance probabilities {pr} of information set {num} sum to {_show(sum(vals))}, expected 1"
                         )
                     acts, probs = tuple(a), tuple(pr)
             if num not in ch_index:

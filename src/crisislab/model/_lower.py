@@ -27,12 +27,14 @@ from crisislab.model._model import (
 )
 from crisislab.model.rules import CMP_NAMES, MAX_CONSEQUENCES, OP_AND, OP_NOT, OP_OR, OP_RL, OP_ROUND, OP_VAR, RL_STATUS_CODES
 from crisislab.scenario import AllCondition, AnyCondition, NotCondition, ProbTable, RedLineCondition, RoundCondition, VarCondition
+from crisislab.scenario import CASUALTY_TAIL, MAX_CASUALTY_TABLE
 
 __all__ = ["casualty_cdf", "lower", "lower_condition"]
 
 _CMP = {name: i for i, name in enumerate(CMP_NAMES)}
-# Casualty counts whose upper tail is below this are never drawn (the table stops there).
-_TAIL = 1e-12
+# Casualty counts whose upper tail is below this are never drawn (the table stops there). The
+# scenario checks refuse distributions whose table would be longer than MAX_CASUALTY_TABLE.
+_TAIL = CASUALTY_TAIL
 
 
 def _ro(a: np.ndarray) -> np.ndarray:
@@ -95,7 +97,13 @@ def casualty_cdf(mean: float, dispersion: float | None) -> np.ndarray:
     from scipy import stats
 
     dist = stats.poisson(mean) if dispersion is None else stats.nbinom(dispersion, dispersion / (dispersion + mean))
-    k_max = int(dist.ppf(1.0 - _TAIL)) + 1
+    q = float(dist.ppf(1.0 - _TAIL))
+    if not q <= 2 * MAX_CASUALTY_TABLE:  # checked scenarios never get here (scenario._check)
+        raise UserError(
+            f"casualty distribution (mean {mean:g}, dispersion {dispersion}) too wide to sample: its table "
+            f"would have more than {MAX_CASUALTY_TABLE:,} entries; lower the mean or raise the dispersion"
+        )
+    k_max = int(q) + 1
     cdf = dist.cdf(np.arange(k_max + 1))
     cdf[-1] = 1.0
     return cdf

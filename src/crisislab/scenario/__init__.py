@@ -7,7 +7,7 @@ problem, in any number, is raised at once as one `ScenarioError` whose `.problem
 """
 
 from crisislab.scenario._bundled import bundled_scenario, bundled_scenarios
-from crisislab.scenario._check import CIVILIAN, MAX_HORIZON, MAX_PUBLIC_STATES, MAX_VAR_VALUES, Issue
+from crisislab.scenario._check import CASUALTY_TAIL, CIVILIAN, MAX_CASUALTY_TABLE, MAX_HORIZON, MAX_PUBLIC_STATES, MAX_VAR_VALUES, Issue
 from crisislab.scenario._dump import dump_scenario, to_data
 from crisislab.scenario._errors import Problem, ScenarioError
 from crisislab.scenario._format import (
@@ -73,7 +73,7 @@ from crisislab.scenario._shorthand import InterventionSyntaxError, parse_conditi
 from crisislab.scenario._scenario import Scenario, check_scenario
 
 __all__ = [
-    "ALL_TYPES", "CIVILIAN", "MAX_HORIZON", "MAX_PUBLIC_STATES", "MAX_VAR_VALUES", "Action", "Actor", "AllCondition", "AnyCondition", "Attribution",
+    "ALL_TYPES", "CASUALTY_TAIL", "CIVILIAN", "MAX_CASUALTY_TABLE", "MAX_HORIZON", "MAX_PUBLIC_STATES", "MAX_VAR_VALUES", "Action", "Actor", "AllCondition", "AnyCondition", "Attribution",
     "Calendar", "Casualties", "CasualtyPayoff", "Claim", "Compare", "Condition", "Consequence",
     "Effect", "EnvironmentActor", "ErrorEvent", "FlowPayoff", "Forbid", "ForbidSpec", "Force",
     "ForceSpec", "Intensity", "Intervention", "Issue", "Metric", "NotCondition", "Outcome", "Param",

@@ -9,6 +9,8 @@ indices); the loader turns it into a line and an id-addressed path. All issues a
 
 from __future__ import annotations
 
+import datetime as _dt
+import math
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,6 +46,12 @@ PRIOR_TOLERANCE = 1e-9  # contract: priors sum to 1 within 1e-9
 MAX_HORIZON = 1000  # rounds; the simulator and the solver work round by round
 MAX_VAR_VALUES = 1001  # values of one state variable (max - min + 1); tables are per value
 MAX_PUBLIC_STATES = 1_000_000  # product of the variables' values and the red lines' statuses
+# The simulator draws a casualty count from an inverse-CDF table that runs to the count whose upper
+# tail is below CASUALTY_TAIL (model/_lower.casualty_cdf); its length grows with the mean and, for a
+# negative binomial, with mean / dispersion. A Poisson mean up to about 97,000 fits (8 bytes an
+# entry: 800 KB); a mean of 1e9 would need 8 GB and more than a minute to build.
+MAX_CASUALTY_TABLE = 100_000
+CASUALTY_TAIL = 1e-12
 CIVILIAN = "civilian"  # the non-actor side of casualties
 
 
@@ -272,6 +280,13 @@ class _Checker:
 
     def check_size(self) -> None:
         s = self.s
+        cal = s.calendar
+        if cal is not None and s.horizon <= MAX_HORIZON:
+            days = s.horizon * cal.days_per_round
+            if days > (_dt.date.max - cal.start).days + 1:
+                self.add(("calendar", "days_per_round"), "the calendar runs past the year 9999",
+                         f"{s.horizon:,} rounds of {cal.days_per_round:,} days from {cal.start.isoformat()}",
+                         "a last round that ends by 9999-12-31")
         if s.horizon > MAX_HORIZON:
             self.add(("horizon",), f"too many rounds: crisislab simulates and solves a crisis round by round, up to "
                      f"{MAX_HORIZON:,} rounds", f"{s.horizon:,}",
@@ -399,6 +414,16 @@ class _Checker:
             self.add(loc + ("mean",), "mean deaths must be non-negative", _fmt(c.mean.value), ">= 0")
         if c.dispersion is not None and not c.dispersion.value > 0:
             self.add(loc + ("dispersion",), "dispersion must be positive", _fmt(c.dispersion.value), "> 0 (or null for Poisson)")
+        elif c.mean.value > 0:
+            disp = None if c.dispersion is None else c.dispersion.value
+            length = casualty_table_length(c.mean.value, disp)
+            if length > MAX_CASUALTY_TABLE:
+                what = "mean" if disp is None else "mean / dispersion"
+                self.add(loc + ("mean",), f"casualty distribution too wide to sample: its table of counts up to the "
+                         f"1 - {CASUALTY_TAIL:g} quantile would have more than {MAX_CASUALTY_TABLE:,} entries "
+                         f"(lower the {what})",
+                         _fmt(c.mean.value) + ("" if disp is None else f" with dispersion {_fmt(disp)}"),
+                         f"a table of at most {MAX_CASUALTY_TABLE:,} entries: a Poisson mean up to about 97,000")
         if c.into is not None:
             self.var_ref(loc + ("into",), c.into)
 
@@ -566,6 +591,49 @@ def base_issues(scenario: ScenarioModel, filename: str = "<scenario>") -> list[I
     return _Checker(scenario, filename).run()
 
 
+def casualty_table_length(mean: float, dispersion: float | None) -> float:
+    """Entries of the simulator's inverse-CDF table for a casualty distribution (as
+    `model._lower.casualty_cdf` builds it: counts 0 .. the 1 - CASUALTY_TAIL quantile, plus one):
+    an upper bound of it when that is within MAX_CASUALTY_TABLE, else MAX_CASUALTY_TABLE if the
+    table fits in it, else inf.
+
+    The bound is Chernoff's, P(X >= k) <= G(s) / s**k for the generating function G and any s > 1
+    where G is finite (Poisson: exp(mean (s - 1)); negative binomial: (p / (1 - (1 - p) s))**size),
+    tried at a few s; scipy (0.6 s to import) is used only when the bound is too wide.
+    """
+    if mean <= 0:
+        return 1.0
+    log_tail = math.log(1 / CASUALTY_TAIL)
+    best = math.inf
+    if dispersion is None:
+        s_max = 1.0 + max(1.0, 100.0 / max(mean, 1e-300) ** 0.5)
+    else:
+        p = dispersion / (dispersion + mean)
+        s_max = 1 / (1 - p) if p < 1 else math.inf
+    for t in (0.02, 0.05, 0.1, 0.2, 0.35, 0.5, 0.7, 0.85, 0.95):
+        s = 1 + t * (min(s_max, 1e6) - 1)
+        if not s > 1:
+            continue
+        if dispersion is None:
+            log_g = mean * (s - 1)
+        else:
+            inner = 1 - (1 - p) * s
+            if not inner > 0:
+                continue
+            log_g = dispersion * math.log(p / inner)
+        best = min(best, (log_g + log_tail) / math.log(s) + 2)
+    if best <= MAX_CASUALTY_TABLE:
+        return best
+    # The table is longer than the limit iff the tail beyond its last allowed count is above
+    # CASUALTY_TAIL: one survival function, where a quantile search can take a minute. scipy takes
+    # ~0.6 s to import: only distributions wider than the bound pay it.
+    from scipy import stats
+
+    dist = stats.poisson(mean) if dispersion is None else stats.nbinom(dispersion, dispersion / (dispersion + mean))
+    tail = float(dist.sf(MAX_CASUALTY_TABLE - 2))
+    return math.inf if not tail <= CASUALTY_TAIL else float(MAX_CASUALTY_TABLE)
+
+
 def check_interventions(scenario: ScenarioModel, interventions: Any) -> list[Issue]:
     """The issues of interventions given outside the file (e.g. on the command line) against a
     valid scenario, by the same rules as a claim's; each issue's `loc` starts with the
@@ -579,5 +647,6 @@ def check_interventions(scenario: ScenarioModel, interventions: Any) -> list[Iss
 
 __all__ = [
     "Issue", "base_issues", "check_interventions", "walk_numbers", "walk_source_refs", "CIVILIAN", "PRIOR_TOLERANCE",
-    "MAX_HORIZON", "MAX_VAR_VALUES", "MAX_PUBLIC_STATES",
+    "MAX_HORIZON", "MAX_VAR_VALUES", "MAX_PUBLIC_STATES", "MAX_CASUALTY_TABLE", "CASUALTY_TAIL",
+    "casualty_table_length",
 ]

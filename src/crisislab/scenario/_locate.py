@@ -104,6 +104,9 @@ def describe(value: Any, limit: int = 60) -> str:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, int) and abs(value) >= 10**30:
+        # repr of an int beyond 4,300 digits raises ValueError (sys.get_int_max_str_digits)
+        return f"{'-' if value < 0 else ''}an integer of about {int(value.bit_length() * 0.30103) + 1:,} digits"
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, str):
@@ -268,6 +271,10 @@ def pydantic_problem(err: dict[str, Any], tree: Any, filename: str) -> Problem:
             got = None
         if message.startswith("expected "):
             message, expected = "wrong type", message.removeprefix("expected ")
+    elif kind in ("integer_range", "number_range"):
+        message = "out of range"
+        what = "an integer" if kind == "integer_range" else "a number"
+        expected = f"{what} within {ctx.get('bound')}"
     elif kind == "finite_number":
         message = "not a finite number"
         expected = "a finite number"

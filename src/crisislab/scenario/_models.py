@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal, Union
 
 import numpy as np
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -30,6 +31,7 @@ from pydantic import (
     Tag,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from crisislab.scenario._display import scenario_html
 from crisislab.scenario._errors import Problem, ScenarioError
@@ -38,8 +40,32 @@ ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*$"
 
 Id = Annotated[str, Strict(), StringConstraints(pattern=ID_PATTERN)]
 """An identifier: a letter, then letters, digits, `_` or `-`."""
-Num = Annotated[float, Strict()]  # accepts ints, rejects bools and numeric strings
-Int = Annotated[int, Strict()]  # rejects floats and bools: rungs, bounds, horizon are structural
+# Every number of a scenario lies within ±MAX_INTEGER / ±MAX_NUMBER (docs/scenario-format.md,
+# "Limits"). Integers become int64 (rungs, state bounds, effects, condition values; limit
+# 2**63 - 1 ≈ 9.2e18): at 10**12 even the sum of every effect a file can hold (20,000 values, the
+# loader's limit) stays a million times inside it, and each integer is exact as a float64 (2**53).
+# Numbers are float64 payoffs, probabilities and parameters: at 1e12 a payoff times a horizon of
+# 1,000 rounds, or its exponential in a logit choice, stays finite where 1e308 would overflow.
+MAX_INTEGER = 10**12
+MAX_NUMBER = 1e12
+
+
+def _integer_in_range(value: int) -> int:
+    if not -MAX_INTEGER <= value <= MAX_INTEGER:
+        raise PydanticCustomError("integer_range", "integer out of range", {"bound": "-10**12 .. 10**12"})
+    return value
+
+
+def _number_in_range(value: float) -> float:
+    if not -MAX_NUMBER <= value <= MAX_NUMBER:  # also false for nan (inf and nan are refused before)
+        raise PydanticCustomError("number_range", "number out of range", {"bound": "-1e12 .. 1e12"})
+    return value
+
+
+# accepts ints, rejects bools and numeric strings
+Num = Annotated[float, Strict(), AfterValidator(_number_in_range)]
+# rejects floats and bools: rungs, bounds, horizon are structural
+Int = Annotated[int, Strict(), AfterValidator(_integer_in_range)]
 Text = Annotated[str, Strict()]
 
 # Tags of the closed unions start with "=" so that the loader can drop them from pydantic's error

@@ -83,8 +83,8 @@ def validate_tree(tree: Any, filename: str, derived: bool = True) -> Scenario:
         raise ScenarioError(
             [Problem(filename, 1, "", "the top level is not a mapping", got=describe(plain(tree)), expected="a mapping (crisislab: 1, id, ...)")]
         )
-    data = plain(tree)
     try:
+        data = plain(tree)
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         problems = [pydantic_problem(e, tree, filename) for e in exc.errors(include_url=False)]

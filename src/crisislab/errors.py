@@ -13,6 +13,8 @@ prints it as one line and exits with status 3.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 MAX_SHOWN_PROBLEMS = 100
 """At most this many problems are listed in a message; the rest are counted (`problem_lines`)."""
 
@@ -54,6 +56,22 @@ def problem_lines(problems: list, limit: int = MAX_SHOWN_PROBLEMS) -> list[str]:
         rest = len(problems) - limit
         lines.append(f"… and {rest:,} more problem{'s' if rest != 1 else ''}")
     return lines
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    """One problem in a data file: `line` is 1-based (None for the whole file); `column` is the
+    column or field at fault, or a short description of the place when none applies."""
+
+    file: str
+    line: int | None
+    column: str
+    message: str
+    got: str | None = None
+    expected: str | None = None
+
+    def __str__(self) -> str:
+        return problem_line(self.file, self.line, self.column, self.message, self.got, self.expected)
 
 
 class ProblemsError(UserError):

@@ -9,25 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from crisislab.errors import ProblemsError, problem_line
+from crisislab.errors import FileProblem, ProblemsError
 
 __all__ = ["DataError", "DataProblem"]
 
 
 @dataclass(frozen=True)
-class DataProblem:
+class DataProblem(FileProblem):
     """One problem in a data file. `line` is 1-based (the header is line 1), or None for the whole
     file; `column` is the CSV column name, or a short description of the place when none applies."""
-
-    file: str
-    line: int | None
-    column: str
-    message: str
-    got: str | None = None
-    expected: str | None = None
-
-    def __str__(self) -> str:
-        return problem_line(self.file, self.line, self.column, self.message, self.got, self.expected)
 
 
 class DataError(ProblemsError):

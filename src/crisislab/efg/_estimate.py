@@ -29,7 +29,7 @@ from scipy.optimize import minimize_scalar
 
 from crisislab.efg._game import Game
 from crisislab.efg._logit import _LogitSystem, _Tracer
-from crisislab.errors import ProblemsError, SolverError, problem_line
+from crisislab.errors import FileProblem, ProblemsError, SolverError
 
 __all__ = ["CountsError", "LogitFit", "estimate_logit", "read_counts"]
 
@@ -63,19 +63,6 @@ class CountsError(ProblemsError):
     """Problems in a counts file, one `FILE:LINE: column: message (got X; expected Y)` line each."""
 
 
-@dataclass(frozen=True)
-class _Problem:
-    file: str
-    line: int | None
-    column: str
-    message: str
-    got: str | None = None
-    expected: str | None = None
-
-    def __str__(self) -> str:
-        return problem_line(self.file, self.line, self.column, self.message, self.got, self.expected)
-
-
 def read_counts(path: str | Path, game: Game) -> np.ndarray:
     """Counts of observed actions from a CSV with columns `player`, `infoset`, `action`, `count`.
 
@@ -88,16 +75,16 @@ def read_counts(path: str | Path, game: Game) -> np.ndarray:
     path = Path(path)
     name = str(path)
     if not path.is_file():
-        raise CountsError([_Problem(name, None, "file", "no such file", repr(name), "a CSV file of counts")])
+        raise CountsError([FileProblem(name, None, "file", "no such file", repr(name), "a CSV file of counts")])
     counts = np.zeros(game.n_actions_total)
-    problems: list[_Problem] = []
+    problems: list[FileProblem] = []
     players = {p: i for i, p in enumerate(game.players)}
     infoset_of = {(int(game.infoset_player[i]), int(game.infoset_number[i])): i for i in range(game.n_infosets)}
     with path.open(newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         missing = [c for c in COUNTS_COLUMNS if c not in (reader.fieldnames or ())]
         if missing:
-            raise CountsError([_Problem(name, 1, "header", "missing columns", ", ".join(reader.fieldnames or ()),
+            raise CountsError([FileProblem(name, 1, "header", "missing columns", ", ".join(reader.fieldnames or ()),
                                         ", ".join(COUNTS_COLUMNS))])
         for row in reader:
             line = reader.line_num
@@ -107,14 +94,14 @@ def read_counts(path: str | Path, game: Game) -> np.ndarray:
             elif pl.isdigit() and 1 <= int(pl) <= game.n_players:
                 p = int(pl) - 1
             else:
-                problems.append(_Problem(name, line, "player", "no such player", repr(pl),
+                problems.append(FileProblem(name, line, "player", "no such player", repr(pl),
                                          f"one of {', '.join(game.players)} or 1..{game.n_players}"))
                 continue
             num = (row["infoset"] or "").strip()
             i = infoset_of.get((p, int(num))) if num.isdigit() else None
             if i is None:
                 known = sorted(n for (q, n) in infoset_of if q == p)
-                problems.append(_Problem(name, line, "infoset", f"player {game.players[p]} has no such information set",
+                problems.append(FileProblem(name, line, "infoset", f"player {game.players[p]} has no such information set",
                                          repr(num), f"one of {', '.join(map(str, known))}"))
                 continue
             labels = game.action_labels[i]
@@ -124,7 +111,7 @@ def read_counts(path: str | Path, game: Game) -> np.ndarray:
             elif act.isdigit() and 1 <= int(act) <= len(labels):
                 a = int(act) - 1
             else:
-                problems.append(_Problem(name, line, "action", "no such action at this information set", repr(act),
+                problems.append(FileProblem(name, line, "action", "no such action at this information set", repr(act),
                                          f"one of {', '.join(labels)} or 1..{len(labels)}"))
                 continue
             text = (row["count"] or "").strip()
@@ -133,13 +120,13 @@ def read_counts(path: str | Path, game: Game) -> np.ndarray:
             except ValueError:
                 c = math.nan
             if not (math.isfinite(c) and 0 <= c <= 1e15):
-                problems.append(_Problem(name, line, "count", "not a count", repr(text), "a number from 0 to 1e15"))
+                problems.append(FileProblem(name, line, "count", "not a count", repr(text), "a number from 0 to 1e15"))
                 continue
             counts[int(game.action_offset[i]) + a] += c
     if problems:
         raise CountsError(problems)
     if not counts.sum() > 0:
-        raise CountsError([_Problem(name, None, "count", "no observation", "all counts 0", "at least one count > 0")])
+        raise CountsError([FileProblem(name, None, "count", "no observation", "all counts 0", "at least one count > 0")])
     return counts
 
 

@@ -72,7 +72,7 @@ app = typer.Typer(
     "3 the environment failed (a full disk or read-only file system while writing, which leaves the previous "
     "outputs whole; a lost worker; no memory); 130 interrupted.",
 )
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, emoji=False)
 
 
 @app.callback()

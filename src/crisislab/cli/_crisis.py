@@ -67,14 +67,14 @@ def solve_cmd(
         gib, problems = solve_estimate(cg, grid_arg)
         if problems > AUTO_NODES and gib <= max_gib:
             # Say what a long solve will cost before starting it (`solve` refuses beyond --max-gib).
-            Console(stderr=True).print(
+            Console(stderr=True, emoji=False).print(
                 f"estimate: {problems:,} stage problems at grid {grid_arg} (roughly {problems * 4e-6 / 60:.0f}–"
                 f"{problems * 7e-6 / 60:.0f} min of CPU at 4–7 µs each, shared by the threads) and about {gib:.2f} GiB "
                 f"of memory (limit --max-gib {max_gib:g})", markup=False, highlight=False, soft_wrap=True)
     t1 = time.perf_counter()
     sol = solve(cg, grid=grid_arg, lam_steps=lam_steps, max_gib=max_gib, threads=threads, selection=selection)
     t2 = time.perf_counter()
-    console = Console()
+    console = Console(emoji=False)
     model = cg.model
     console.print(
         f"[bold]{model.scenario_id}[/bold]: {model.horizon} rounds, {int(cg.node_counts().sum()):,} (decision, state) pairs, "
@@ -94,7 +94,7 @@ def solve_cmd(
         table.add_row("expected value", *[f"{sol.values0[h, h, th]:.3f}" for th in range(len(types))], style="bold")
         console.print(table)
     for msg in sol.diagnostics:
-        Console(stderr=True).print(f"diagnostic: {msg}", markup=False, highlight=False)
+        Console(stderr=True, emoji=False).print(f"diagnostic: {msg}", markup=False, highlight=False)
     sol.save(target)
     console.print(f"solution saved to {target}/ (solution.npz, solution.json)")
 
@@ -123,7 +123,7 @@ def export_efg_cmd(
     with writing_files([output]) as (staged,):
         write_efg(u.game, staged)
     lam = {a.id: float(a.lam.value) for a in scn.actors}
-    Console().print(
+    Console(emoji=False).print(
         f"wrote {output}: {u.game.parent.shape[0]:,} nodes, {len(u.infosets):,} information sets, "
         f"horizon {min(horizon, scn.horizon)}; λ per actor {lam}"
     )

@@ -43,7 +43,7 @@ def _solve(game, method: Method, iterations: int, tol: float) -> dict:
             warnings.simplefilter("always", GeneralSumWarning)
             sol = solve_cfr(game, iterations=iterations)
         for w in caught:
-            Console(stderr=True).print(f"warning: {w.message}", markup=False, highlight=False)
+            Console(stderr=True, emoji=False).print(f"warning: {w.message}", markup=False, highlight=False)
         seconds = sol.seconds
     else:
         from crisislab.efg import solve_logit
@@ -52,7 +52,7 @@ def _solve(game, method: Method, iterations: int, tol: float) -> dict:
         sol = solve_logit(game, max_regret=tol)
         seconds = time.perf_counter() - t0
         if not sol.success:
-            Console(stderr=True).print(
+            Console(stderr=True, emoji=False).print(
                 f"warning: the logit trace stopped before reaching the tolerance: {sol.diagnostics.message}",
                 markup=False,
                 highlight=False,
@@ -102,7 +102,7 @@ def register(app: typer.Typer) -> None:
         if json_out:
             typer.echo(json_dumps(out))
             return
-        console = Console()
+        console = Console(emoji=False)
         head = Table(title=f"{game.title or game_file.name}: method {out['method']}", show_header=False)
         head.add_row("payoffs", ", ".join(f"{p}: {x:.6g}" for p, x in zip(game.players, out["payoffs"])))
         head.add_row("max regret", f"{out['max_regret']:.3g}")
@@ -146,7 +146,7 @@ def register(app: typer.Typer) -> None:
         if json_out:
             typer.echo(json_dumps(out))
             return
-        console = Console()
+        console = Console(emoji=False)
         head = Table(title=f"{game.title or game_file.name}: maximum-likelihood logit QRE", show_header=False)
         se = "–" if fit.se is None else f"{fit.se:.4g}"
         head.add_row("lambda", f"{fit.lam:.6g} (standard error {se})")
@@ -181,6 +181,6 @@ def register(app: typer.Typer) -> None:
         t.add_row("perfect recall", "yes" if g.perfect_recall else f"no ({g.recall_violation})")
         t.add_row("zero-sum", "yes" if g.is_zero_sum else
                   ("constant-sum" if g.is_constant_sum else "no"))
-        Console().print(t)
+        Console(emoji=False).print(t)
 
     app.add_typer(efg, name="efg")

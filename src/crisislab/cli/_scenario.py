@@ -33,7 +33,7 @@ __all__ = ["register"]
 
 
 def _fail(problems: list[Problem]) -> None:
-    err = Console(stderr=True, soft_wrap=True)
+    err = Console(stderr=True, soft_wrap=True, emoji=False)
     for line in problem_lines(problems):
         err.print(line, markup=False, highlight=False, emoji=False)
     n_files = len({p.file for p in problems})
@@ -45,7 +45,7 @@ def _fail(problems: list[Problem]) -> None:
 def validate(files: list[Path] = typer.Argument(..., help="Scenario YAML files to check.")) -> None:
     """Check scenario files: one OK line per valid file, or every problem of every file (exit 2)."""
     problems: list[Problem] = []
-    out = Console(soft_wrap=True)
+    out = Console(soft_wrap=True, emoji=False)
     for path in files:
         try:
             s = load_scenario(path)
@@ -177,13 +177,13 @@ def show(file: Path = typer.Argument(..., help="Scenario YAML file.")) -> None:
     except ScenarioError as exc:
         _fail(exc.problems)
         return
-    render(s, Console())
+    render(s, Console(emoji=False))
 
 
 def scenarios() -> None:
     """List the scenarios bundled with crisislab."""
     paths = bundled_scenarios()
-    console = Console()
+    console = Console(emoji=False)
     if not paths:
         console.print("no bundled scenarios found", markup=False)
         return

@@ -273,7 +273,7 @@ def register(app: typer.Typer) -> None:
                 row["claim"],
                 *[f"{c['claims'][i]['difference']:+.4f} {c['claims'][i]['verdict']}" for c in out["grids"]],
             )
-        Console(file=sys.stdout, width=160).print(table)
+        Console(file=sys.stdout, width=160, emoji=False).print(table)
         last = out["grids"][-2:]
         if len(last) < 2:
             typer.echo(f"one grid ({last[0]['grid']}): nothing to compare it with (give --grids two or more, e.g. 3,5,9)")
@@ -387,7 +387,7 @@ def _stderr_note(json_output: bool) -> Any:
         return lambda _msg: None
     from rich.console import Console
 
-    console = Console(stderr=True)
+    console = Console(stderr=True, emoji=False)
     return lambda msg: console.print(f"[dim]{msg} …[/dim]", highlight=False)
 
 
@@ -411,7 +411,7 @@ def _print_claims(results: Any, runs: int, seed: int) -> None:
             r.verdict,
             _robust_cell(r),
         )
-    Console(file=sys.stdout, width=160).print(table)
+    Console(file=sys.stdout, width=160, emoji=False).print(table)
     for r in results:
         if r.robustness is not None:
             typer.echo(f"{r.id}: most influential parameter: {_influential_text(r)}")

@@ -1,6 +1,6 @@
 """A/B of the simulator kernel: the working tree's `run_chunk` against the one at a git revision.
 
-For work on the kernel's speed (issue 5): both kernels play the same chunk of flagship runs on the
+For work on the kernel's speed: both kernels play the same chunk of flagship runs on the
 same packed inputs in one process, interleaved, and the thread-CPU medians are compared, so a
 neighbour slowing the machine slows both alike (on a shared VM a single figure moves by +-8%
 between identical kernels; an A/B does not). Every output array is compared first: a change that

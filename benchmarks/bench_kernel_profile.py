@@ -1,6 +1,6 @@
 """Where the simulator kernel's time goes, by compiled function, kernel section and source line.
 
-A sampling profile of `run_chunk` on the flagship, for work on its speed (issue 5). This VM has no
+A sampling profile of `run_chunk` on the flagship, for work on its speed. This VM has no
 hardware counters and valgrind cannot see numba's JIT code, so: a child process compiles the kernel
 with numba's debug line tables (`NUMBA_DEBUGINFO=1`, in a fresh cache directory: code loaded from
 numba's cache carries no object code to read, and the normal cache stays untouched), writes each compiled kernel function's object code and load address, and plays

@@ -60,7 +60,7 @@ def flagship_chunk(policy: str, grid: int, runs: int):
     from crisislab.model import lower
     from crisislab.scenario import load_scenario
     from crisislab.simulation import _kernel_engine as ke
-    from crisislab.simulation._engine import Arm
+    from crisislab.simulation import Arm
     from crisislab.simulation._rng import run_keys
 
     scenario = load_scenario(ROOT / FLAGSHIP)

@@ -34,7 +34,8 @@ from scipy import stats
 from crisislab.scenario import load_scenario
 from crisislab.model import lower
 from crisislab.simulation import FixedPolicy
-from crisislab.simulation._engine import Arm, simulate_chunk
+from crisislab.simulation import Arm
+from crisislab.simulation._engine import simulate_chunk
 from crisislab.simulation import MyopicLogitPolicy
 from crisislab.simulation import SolutionPolicy
 from crisislab.simulation import simulate_model

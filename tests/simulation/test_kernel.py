@@ -12,7 +12,8 @@ from crisislab.scenario import load_scenario
 from crisislab.model import lower
 from crisislab.model.rules import SCRIPT_FREE
 from crisislab.simulation import FixedPolicy, Node, compile_arm
-from crisislab.simulation._engine import Arm, simulate_chunk
+from crisislab.simulation import Arm
+from crisislab.simulation._engine import simulate_chunk
 from crisislab.simulation import MyopicLogitPolicy
 
 MINI = Path(__file__).with_name("mini.yaml")

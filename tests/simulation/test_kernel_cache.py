@@ -114,7 +114,8 @@ def test_auto_does_not_play_a_kernel_from_a_directory_writable_by_others(tmp_pat
     from crisislab.scenario import load_scenario
     from crisislab.simulation import FixedPolicy
     from crisislab.simulation import _kernel_engine as ke
-    from crisislab.simulation._engine import Arm, simulate_chunk
+    from crisislab.simulation import Arm
+    from crisislab.simulation._engine import simulate_chunk
 
     scenario = load_scenario(Path(__file__).with_name("mini.yaml"))
     spec = lower(scenario)

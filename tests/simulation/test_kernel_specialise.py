@@ -18,7 +18,8 @@ from crisislab.model import lower
 from crisislab.simulation import FixedPolicy, compile_arm
 from crisislab.simulation import _kernel_engine as ke
 from crisislab.simulation import _specialise as sp
-from crisislab.simulation._engine import Arm, simulate_chunk
+from crisislab.simulation import Arm
+from crisislab.simulation._engine import simulate_chunk
 from crisislab.simulation import MyopicLogitPolicy
 
 pytestmark = pytest.mark.slow

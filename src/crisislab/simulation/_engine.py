@@ -34,12 +34,12 @@ from crisislab.model.rules import (
     SLOT_ACTION,
     consequence_slot,
 )
-from crisislab.simulation._chunk import REPS_PER_CHUNK, Arm, ChunkResult, Cond, Force, hash_rows
+from crisislab.simulation._chunk import REPS_PER_CHUNK, Arm, ChunkResult, hash_rows
 from crisislab.simulation._kernel_engine import kernel_chunk, kernel_inputs
 from crisislab.simulation._policy import Node, Policy
 from crisislab.simulation._rng import counter, run_keys, uniforms
 
-__all__ = ["Arm", "ChunkResult", "Cond", "Engine", "Force", "simulate_chunk"]
+__all__ = ["Engine", "simulate_chunk"]
 
 # A Bayes update whose total likelihood is below this keeps the prior (an action the observer's
 # model deems impossible, e.g. a forced one, carries no information it can use).

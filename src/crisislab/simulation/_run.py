@@ -31,11 +31,12 @@ from crisislab._machine import check_scale, die_with_parent
 from crisislab.errors import EnvironmentFault, UserError
 from crisislab.model import Model
 from crisislab.model.rules import DEFAULT_CHUNK
-from crisislab.simulation._engine import Arm, ChunkResult, simulate_chunk
+from crisislab.simulation._chunk import Arm, ChunkResult
+from crisislab.simulation._engine import simulate_chunk
 from crisislab.simulation._policy import Policy
 from crisislab.simulation._results import Results, merge_chunks
 
-__all__ = ["DEFAULT_CHUNK", "check_scheduler", "map_tasks", "progress_wanted", "simulate_model"]
+__all__ = ["check_run_arguments", "check_scheduler", "map_tasks", "progress_wanted", "simulate_model"]
 
 
 _PATHS_CHUNK = 4096

@@ -7,7 +7,6 @@ machine's memory, whichever is less); `--grid` and grid-check's `--grids` take o
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,22 +17,6 @@ REPO = Path(__file__).resolve().parents[1]
 MINI = REPO / "tests" / "simulation" / "mini.yaml"
 KUHN = REPO / "tests" / "efg" / "games" / "kuhn.efg"
 
-
-@pytest.fixture
-def cli(capsys, monkeypatch):
-    from crisislab.cli import main
-
-    def run(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["crisislab", *map(str, args)])
-        code = 0
-        try:
-            main()
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return run
 
 
 def _one_line(err: str) -> str:

@@ -47,23 +47,6 @@ def _staging_left(parent: Path) -> list[str]:
     return [p.name for p in parent.iterdir() if ".crisislab-" in p.name]
 
 
-@pytest.fixture
-def cli(capsys, monkeypatch):
-    """`cli(*argv) -> (exit code, stdout, stderr)`, the console entry point run in-process."""
-    from crisislab.cli import main
-
-    def run(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["crisislab", *map(str, args)])
-        code = 0
-        try:
-            main()
-        except SystemExit as exc:
-            code = int(exc.code or 0)
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    return run
-
 
 # --- the writers ------------------------------------------------------------------------------
 

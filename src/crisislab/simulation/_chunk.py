@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
-__all__ = ["REPS_PER_CHUNK", "Arm", "ChunkResult", "Cond", "Force", "hash_rows"]
+__all__ = ["REPS_PER_CHUNK", "Arm", "ChunkResult", "Cond", "Force", "hash_rows", "path_representatives"]
 
 # A condition over all runs at once: `cond(state (n, n_vars), round_, rl_status (n, n_rl)) -> bool (n,)`.
 # The model's conditions are `CondProgram`s; an arm's force may also be given as a Python callable
@@ -34,6 +34,17 @@ def hash_rows(rows: np.ndarray) -> np.ndarray:
             h = (h ^ np.uint64(rows[i, j] + 2)) * prime
         out[i] = h
     return out
+
+
+def path_representatives(actions_rec: np.ndarray | None) -> tuple[np.ndarray | None, dict[int, tuple[int, ...]]]:
+    """Each run's action-sequence hash (uint64 `(n,)`, from int16 `actions_rec` `(n, L)`) and one
+    sequence per hash for the `REPS_PER_CHUNK` most frequent ones (None, {} without a record)."""
+    if actions_rec is None:
+        return None, {}
+    path_hash = hash_rows(actions_rec)
+    uniq, first, counts = np.unique(path_hash, return_index=True, return_counts=True)
+    top = np.argsort(-counts, kind="stable")[:REPS_PER_CHUNK]
+    return path_hash, {int(uniq[i]): tuple(int(x) for x in actions_rec[first[i]]) for i in top}
 
 
 @dataclass(frozen=True)

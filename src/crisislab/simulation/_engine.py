@@ -34,7 +34,7 @@ from crisislab.model.rules import (
     SLOT_ACTION,
     consequence_slot,
 )
-from crisislab.simulation._chunk import REPS_PER_CHUNK, Arm, ChunkResult, hash_rows
+from crisislab.simulation._chunk import Arm, ChunkResult, path_representatives
 from crisislab.simulation._kernel_engine import kernel_chunk, kernel_inputs
 from crisislab.simulation._policy import Node, Policy
 from crisislab.simulation._rng import counter, run_keys, uniforms
@@ -287,12 +287,7 @@ def _reference_chunk(
     outcome[outcome < 0] = spec.horizon_outcome
     types, casualties, audience = final["types"], final["casualties"], final["audience"]
     rl_status, taken, loglik = final["rl_status"], final["taken"], final["loglik"]
-    path_hash, path_reps = None, {}
-    if actions_rec is not None:
-        path_hash = hash_rows(actions_rec)
-        uniq, first, counts = np.unique(path_hash, return_index=True, return_counts=True)
-        top = np.argsort(-counts, kind="stable")[:REPS_PER_CHUNK]
-        path_reps = {int(uniq[i]): tuple(int(x) for x in actions_rec[first[i]]) for i in top}
+    path_hash, path_reps = path_representatives(actions_rec)
     path_rows = None
     if rows is not None:
         path_rows = {k: (np.concatenate(v) if v else np.zeros(0, np.int16)) for k, v in rows.items()}

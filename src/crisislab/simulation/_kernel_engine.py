@@ -29,7 +29,7 @@ import numpy as np
 from crisislab._cache import warn_once
 from crisislab.model import Model
 from crisislab.simulation import _specialise as sp
-from crisislab.simulation._chunk import REPS_PER_CHUNK, Arm, ChunkResult, hash_rows
+from crisislab.simulation._chunk import Arm, ChunkResult, path_representatives
 from crisislab.simulation._kernels import PackedSpec, pack_spec, run_chunk
 from crisislab.simulation._policy import Policy, PolicyTable, belief_arrays
 from crisislab.simulation._rng import run_keys
@@ -231,12 +231,7 @@ def kernel_chunk(
     belief_sum = bsum_alive + np.cumsum(bsum_delta, axis=0)
     n_rl = len(spec.red_lines)
     actions_rec = rec[0] if record_actions else None
-    path_hash, path_reps = None, {}
-    if actions_rec is not None:
-        path_hash = hash_rows(actions_rec)
-        uniq, first, counts = np.unique(path_hash, return_index=True, return_counts=True)
-        top = np.argsort(-counts, kind="stable")[:REPS_PER_CHUNK]
-        path_reps = {int(uniq[i]): tuple(int(x) for x in actions_rec[first[i]]) for i in top}
+    path_hash, path_reps = path_representatives(actions_rec)
     path_rows = None
     if record_paths:
         M = len(spec.movers)

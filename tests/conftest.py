@@ -1,4 +1,4 @@
-"""Fixtures shared by the simulation tests."""
+"""Fixtures shared by the test suite."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def run_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch)
     from crisislab.cli import main
 
     def run(*args: str) -> tuple[int, str, str]:
-        monkeypatch.setattr(sys, "argv", ["crisislab", *args])
+        monkeypatch.setattr(sys, "argv", ["crisislab", *map(str, args)])
         code = 0
         try:
             main()
@@ -25,3 +25,9 @@ def run_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch)
         return code, out.out, out.err
 
     return run
+
+
+@pytest.fixture
+def cli(run_cli: Callable[..., tuple[int, str, str]]) -> Callable[..., tuple[int, str, str]]:
+    """The same as `run_cli` (arguments may be paths)."""
+    return run_cli

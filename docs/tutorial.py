@@ -102,13 +102,15 @@ for c in claims:
 # %% [markdown]
 # ## 6. The real record
 #
-# `crisislab.replay` scores the observed 2019–2020 event sequence (bundled with the scenario)
-# under the solved strategies.
+# `crisislab.replay` computes the exact likelihood of the observed 2019–2020 record (bundled with
+# the scenario) under the solved strategies, with the probability that the model would have ended
+# the crisis before the record ends, and ranks it among records simulated from the model.
 
 # %%
-rep = crisislab.replay(scn, sol, runs=RUNS, seed=SEED)
-print(f"log-likelihood {rep.loglik:.2f}; the observed path is more probable than {rep.percentile:.1%} "
-      f"of simulated paths of the same {rep.rounds} rounds")
+rep = crisislab.replay(scn, sol, seed=SEED, rank_records=20)
+print(f"log-likelihood {rep.loglik:.2f}; P(the model ends the crisis early) {rep.p_ended_early:.2%}; "
+      f"more probable than {rep.percentile:.0%} of {rep.n_simulated} simulated records of {rep.rounds} rounds")
+print(rep.scores)
 
 # %% [markdown]
 # ## 7. The whole study and its report
@@ -118,7 +120,7 @@ print(f"log-likelihood {rep.loglik:.2f}; the observed path is more probable than
 # claims.csv, robustness.parquet and a self-contained report.html.
 
 # %%
-study = crisislab.run_study(scn, runs=RUNS, seed=SEED, policy=sol, robustness=2, robustness_runs=1000)
+study = crisislab.run_study(scn, runs=RUNS, seed=SEED, policy=sol, robustness=2, robustness_runs=1000, rank_records=20)
 out = tempfile.mkdtemp(prefix="crisislab-tutorial-")
 path = crisislab.write_report(study, out)
 print("report:", path)

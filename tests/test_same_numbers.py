@@ -70,7 +70,7 @@ def test_outputs_are_bit_identical(tmp_path, name, grid, runs, draws, draw_runs)
     scenario = str(REPO / "scenarios" / f"{name}.yaml")
     out = tmp_path / "run"
     summary = _invoke(["run", scenario, "--runs", str(runs), "--seed", str(SEED), "--grid", grid, "--out", str(out),
-             "--robustness", str(draws), "--robustness-runs", str(draw_runs), "--json"])
+             "--robustness", str(draws), "--robustness-runs", str(draw_runs), "--rank-records", "10", "--json"])
     _invoke(["solve", scenario, "--grid", grid, "--out", str(tmp_path / "solution"), "--threads", "1"])
     # The printed summary: outcome shares, claims and the timeline replay's statistics.
     printed = {k: v for k, v in json.loads(summary).items() if k.startswith(("outcomes", "claims", "timeline_"))}

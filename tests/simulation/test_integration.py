@@ -8,10 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.special import logsumexp
 
 from crisislab.scenario import load_scenario
-from crisislab.analysis import replay_timeline
 from crisislab.model import lower
 from crisislab.simulation import FixedPolicy, simulate
 
@@ -30,28 +28,6 @@ def test_simulator_reaches_only_states_the_crisis_engine_enumerated() -> None:
     res = simulate(sc, pol, 3000, seed=3)
     assert pol.unreachable == 0
     assert res.outcome_counts().sum() == 3000
-
-
-def test_replay_log_likelihood_closed_form() -> None:
-    sc = load_scenario(MINI)
-    pol = FixedPolicy({"US": US_SIGMA, "Iran": IRAN_SIGMA})
-    # One round scripted: Iran attacks (slot 0), KH does nothing (slot 1), US waits (slot 2).
-    events = pd.DataFrame({"round": [1], "actor": ["Iran"], "action": ["ir_attack"]})
-    rep = replay_timeline(lower(sc), pol, events, 4000, seed=1)
-    assert rep.rounds == 1
-    ll = rep.loglik_per_replay
-    # Per replay: log σ_Iran(attack | θ_Iran) + log P(KH idle | tension) + log σ_US(wait | θ_US), where
-    # tension after the attack is 2 (3 if the misfire error, p = 0.1, fired): KH idles with 0.5 either way
-    # (mini.yaml rule 1); when the misfire makes it 3 and KH idles, nobody ends the round early.
-    possible = {
-        np.log(IRAN_SIGMA[t_i, 1]) + np.log(0.5) + np.log(US_SIGMA[t_u, 0]) for t_i in (0, 1) for t_u in (0, 1)
-    }
-    assert all(any(np.isclose(v, p) for p in possible) for v in ll)
-    # Marginal likelihood (types averaged with the true priors 0.5/0.5 and 0.6/0.4):
-    exact = np.log((0.5 * 0.6 + 0.5 * 0.1) * 0.5 * (0.6 * 0.3 + 0.4 * 0.8))
-    mc_se = np.std(np.exp(ll)) / np.sqrt(ll.size) / np.exp(exact)
-    assert rep.loglik == pytest.approx(exact, abs=5 * mc_se)
-    assert rep.loglik == pytest.approx(float(logsumexp(ll) - np.log(ll.size)))
 
 
 def test_cli_run_writes_report_and_results(tmp_path: Path, run_cli) -> None:
@@ -137,36 +113,3 @@ def test_rank_share_counts_pairs_with_ties_half() -> None:
     assert np.isnan(rank_share(np.array([]), np.array([-1.0])))
 
 
-def test_replay_ranks_against_full_length_runs_only() -> None:
-    """The simulated paths it ranks against lasted all the scripted rounds (a run that ended early
-    has fewer choices, so a higher log-likelihood), and the percentile is `rank_share` of exactly
-    those against every replay, impossible replays included."""
-    from crisislab.simulation import simulate_model
-    from crisislab.simulation import Arm
-    from crisislab.analysis import rank_share
-    import dataclasses
-
-    sc = load_scenario(MINI)
-    spec = lower(sc)
-    pol = FixedPolicy({"US": US_SIGMA, "Iran": IRAN_SIGMA})
-    events = pd.DataFrame({"round": [1, 3], "actor": ["Iran", "US"], "action": ["ir_attack", "us_strike"]})
-    rep = replay_timeline(spec, pol, events, 3000, seed=2)
-    free = simulate_model(dataclasses.replace(spec, horizon=rep.rounds), pol, 3000, 2, Arm(), record_actions=False)
-    full = free.runs["end_round"].to_numpy() >= rep.rounds
-    assert 0 < full.sum() < full.size  # some runs end early: the filter matters here
-    np.testing.assert_array_equal(rep.sim_loglik, free.runs["loglik"].to_numpy()[full])
-    assert rep.percentile == rank_share(rep.sim_loglik, rep.loglik_per_replay)
-
-
-def test_events_of_one_mover_in_a_round_are_one_move_that_keeps_every_label() -> None:
-    from crisislab.analysis import events_to_script
-
-    spec = lower(load_scenario(MINI))
-    events = pd.DataFrame({
-        "round": [2, 2, 3], "actor": ["US", "US", "Iran"], "action": ["us_wait", "us_strike", "ir_attack"],
-        "label": ["talks", "strike on X", "attack"],
-    })
-    script, kept = events_to_script(spec, events)
-    assert list(kept["action"]) == ["us_strike", "ir_attack"]  # the higher rung stands for round 2
-    assert list(kept["n_merged"]) == [2, 1]
-    assert kept["label"].iloc[0] == "talks; strike on X"

@@ -21,7 +21,8 @@ from crisislab.analysis._claims import (
 )
 from crisislab.analysis._compare import ARMS, ArmComparison, compare_arms
 from crisislab.analysis._grid import grid_check
-from crisislab.analysis._replay import TimelineReplay, events_to_script, rank_share, record_events, replay, replay_timeline
+from crisislab.analysis._record import Candidate, Record, observe
+from crisislab.analysis._replay import TimelineReplay, load_record, rank_share, replay, replay_record
 from crisislab.analysis._stats import PairedEstimate, paired_difference, verdict, wilson_interval
 from crisislab.analysis._study import FAN_QUANTILES, Study, outcome_table, run_study
 
@@ -35,10 +36,13 @@ __all__ = [
     "grid_check",
     "make_runner",
     "outcome_table",
-    "events_to_script",
+    "Candidate",
+    "Record",
+    "load_record",
+    "observe",
     "rank_share",
-    "record_events",
     "replay",
+    "replay_record",
     "run_study",
     "POLICY_KINDS",
     "ArmRunner",
@@ -48,7 +52,6 @@ __all__ = [
     "TimelineReplay",
     "evaluate_claims",
     "paired_difference",
-    "replay_timeline",
     "robustness_table",
     "verdict",
     "wilson_interval",

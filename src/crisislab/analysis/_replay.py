@@ -1,80 +1,57 @@
-"""Replaying the observed crisis against the model: log-likelihood, rank among simulated paths, beliefs.
+"""The observed record scored by the model: its exact likelihood and what the filter sees along it.
 
-The observed sequence (dated events, each an action id of the scenario) is mapped to rounds with the
-scenario's calendar and turned into a script: at every move of every scripted round the mover plays
-what it was observed to play (a strategic actor with no event plays its status-quo action; an
-environment actor with none does nothing; of several events of one mover in one round, the highest
-rung counts — a round is a fortnight in the flagship). The simulator then runs that script many
-times: types are drawn from the true priors and chance consequences are sampled, while every
-choice is scored by the probability the solved strategies (or environment rules) gave it. The
-observed path's log-likelihood is log E[Π p(choice)] over those replays (types and chance
-marginalised by Monte Carlo); the beliefs along it are the mean beliefs after each round over the
-replays that the model has not yet ended.
+`replay` reads a record (`docs/replay.md`: the CSV columns and the rules that turn dated events into
+moves), runs the forward pass of `crisislab.analysis._filter` under a solved policy and reports:
 
-Where the observed path ranks: each replay's log-likelihood (the observed choices given that
-replay's types and chance draws; -inf where the model rules a choice out) is set against each free
-simulated run's (its own choices given its own types and chance), counting only simulated runs
-that went on for all the scripted rounds, so both sides score the same number of moves (a run that
-ended early has fewer choices and so a higher log-likelihood). The percentile is the share of
-(replay, simulated run) pairs in which the simulated path is the less likely one, ties counting
-half: the chance that a path the model generates is less probable than the observed one, like for
-like.
+- the log-likelihood of the record, in total and per round (the sum over rounds is the total);
+- the probability that the model ends the crisis before the record ends, by round and outcome
+  (given the record up to each move: the record is not re-drawn, its moves are conditioned on);
+- the holders' expected beliefs after each round and the posterior of each actor's true type;
+- the conflict intensity by round on each action's declared scale: the model's one-step-ahead
+  expectation (each move given everything the record shows before it), the record's own (the sum of
+  its events' intensities), and the unconditional expectation (simulated runs still going);
+- proper scores of the one-step-ahead forecasts against two baselines (`_scores`);
+- the record's rank among simulated records of the same length observed the same way and scored
+  by the same forward pass: the share of them that are less probable than the record.
+
+Accuracy: configurations whose beliefs agree within `belief_tol` are merged (`_filter`); with
+`belief_tol=0` the pass is exact (only identical configurations merge). The default's effect on
+the flagship's log-likelihood is measured in `benchmarks/bench_replay.py`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as _dt
-from dataclasses import dataclass
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import logsumexp
 
+from crisislab.analysis._filter import FilterResult, forward, sample_records
+from crisislab.analysis._record import Record, observe
+from crisislab.analysis._scores import move_scores, score_table
 from crisislab.errors import UserError
 from crisislab.model import Model
-from crisislab.model.rules import DEFAULT_CHUNK, SCRIPT_FREE
-from crisislab.simulation import Arm, Policy, simulate_model
+from crisislab.simulation import Policy
 
-__all__ = ["TimelineReplay", "events_to_script", "rank_share", "record_events", "replay", "replay_timeline"]
+__all__ = ["DEFAULT_BELIEF_TOL", "TimelineReplay", "intensities", "load_record", "rank_share", "replay", "replay_record"]
 
-
-@dataclass(frozen=True)
-class TimelineReplay:
-    """The observed path scored by the model.
-
-    `events`: the scripted events (round, date, actor, action). `loglik`: log-likelihood of the
-    observed choices (natural log). `loglik_per_replay`: float64 `(n_replays,)`. `sim_loglik`: the
-    free simulated runs' log-likelihoods, of the runs that lasted all the scripted rounds only.
-    `percentile`: how the observed path ranks among them (module docstring; NaN when no simulated
-    run lasted that long). `beliefs`: long table (round, date, holder, about, type, belief).
-    `impossible_share`: share of replays in which some observed choice had probability 0 (e.g. an
-    environment act no rule allows in the state the replay reached). `outcome_counts`: how the
-    replays ended (an outcome can end a replay before the script does).
-    """
-
-    events: pd.DataFrame
-    rounds: int
-    loglik: float
-    loglik_per_replay: np.ndarray
-    sim_loglik: np.ndarray
-    percentile: float
-    beliefs: pd.DataFrame
-    outcome_counts: pd.Series
-    impossible_share: float
-    n_replays: int
-
-    def _repr_html_(self) -> str:
-        pct = "not ranked (no simulated run lasted as long)" if self.percentile != self.percentile else f"{self.percentile:.1%}"
-        return (f"<div><b>Observed record</b>: {len(self.events)} scripted moves over {self.rounds} rounds, "
-                f"{self.n_replays} replays; log-likelihood {self.loglik:.2f}; more probable than {pct} of simulated "
-                f"paths of the same length; an observed choice ruled out in {self.impossible_share:.1%} of replays</div>")  # fmt: skip
+DEFAULT_BELIEF_TOL = 0.01
+# Simulated records ranked against the observed one (each a forward pass of its own), and the
+# coarser merging they are scored with (the rank needs log-likelihoods to ~0.01, not 1e-6).
+DEFAULT_RANK_RECORDS = 100
+RANK_BELIEF_TOL = 0.05
+# Simulated runs for the unconditional intensity by round.
+INTENSITY_RUNS = 4000
 
 
 def rank_share(sim: np.ndarray, obs: np.ndarray) -> float:
     """Share of (obs, sim) pairs with sim < obs, ties counting half (NaN if either is empty);
     -inf entries are ordinary values here (a path the model rules out is less likely than any)."""
+    sim, obs = np.asarray(sim, float), np.asarray(obs, float)
     if sim.size == 0 or obs.size == 0:
         return float("nan")
     s = np.sort(sim)
@@ -83,125 +60,271 @@ def rank_share(sim: np.ndarray, obs: np.ndarray) -> float:
     return float((below + 0.5 * ties).sum() / (s.size * obs.size))
 
 
-def _round_of(spec: Model, day: Any) -> int:
-    if spec.calendar_start is None or spec.days_per_round is None:
-        raise UserError(f"scenario {spec.scenario_id}: a timeline needs `calendar:` to map dates to rounds")
-    start = _dt.date.fromisoformat(spec.calendar_start)
-    d = pd.Timestamp(day).date()
-    return (d - start).days // spec.days_per_round + 1
-
-
-def _date_of(spec: Model, round_: int) -> str:
-    if spec.calendar_start is None or spec.days_per_round is None:
+def round_start(model: Model, r: int) -> str:
+    """ISO date of the first day of round r ('' without a calendar)."""
+    if model.calendar_start is None or model.days_per_round is None:
         return ""
-    start = _dt.date.fromisoformat(spec.calendar_start)
-    return (start + _dt.timedelta(days=(round_ - 1) * spec.days_per_round)).isoformat()
+    start = _dt.date.fromisoformat(model.calendar_start)
+    return (start + _dt.timedelta(days=(r - 1) * model.days_per_round)).isoformat()
 
 
-def events_to_script(spec: Model, events: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
-    """Script (int64 `(horizon, n_movers)`) and the events kept, from a table with columns
-    `actor`, `action` and `round` or `date`. Rows whose action is empty are skipped. A kept event
-    stands for all its mover's events in its round (`n_merged`; their `label`s joined by "; ")."""
-    df = events.copy()
-    if "round" not in df.columns:
-        if "date" not in df.columns:
-            raise UserError("timeline: needs a `round` or a `date` column")
-        df["round"] = [_round_of(spec, d) for d in df["date"]]
-    df = df[df["action"].notna() & (df["action"].astype(str) != "")]
-    ids = {a.id: i for i, a in enumerate(spec.actions)}
-    movers = {m.id: i for i, m in enumerate(spec.movers)}
-    bad = sorted(set(df["action"]) - set(ids))
-    if bad:
-        raise UserError(f"timeline: actions not in scenario {spec.scenario_id}: {', '.join(map(str, bad))}")
-    df = df[(df["round"] >= 1) & (df["round"] <= spec.horizon)]
-    if df.empty:
-        raise UserError("timeline: no event falls within the scenario's horizon")
-    last = int(df["round"].max())
-    script = np.full((spec.horizon, len(spec.movers)), SCRIPT_FREE, dtype=np.int64)
-    script[:last, :] = -1
-    kept = []
-    for (r, actor), grp in df.groupby(["round", "actor"], sort=True):
-        if actor not in movers:
-            raise UserError(f"timeline: actor {actor!r} is not in the scenario's order ({', '.join(movers)})")
-        rungs = [spec.actions[ids[a]].rung for a in grp["action"]]
-        best = grp.iloc[int(np.argmax(rungs))].copy()
-        script[int(r) - 1, movers[actor]] = ids[best["action"]]
-        # The move stands for every event of the mover in the round: say so, and keep their labels.
-        best["n_merged"] = len(grp)
-        if "label" in grp.columns and len(grp) > 1:
-            best["label"] = "; ".join(str(x) for x in grp["label"] if str(x))
-        kept.append(best)
-    kept_df = pd.DataFrame(kept).sort_values(["round"], kind="stable").reset_index(drop=True)
-    return script, kept_df
+def intensities(scenario: Any, model: Model) -> np.ndarray:
+    """float64 `(n_actions,)`: each action's declared intensity (NaN where none is declared)."""
+    declared = {a.id: (float(a.intensity.value) if a.intensity is not None else np.nan) for a in scenario.actions}
+    return np.array([declared.get(a.id, np.nan) for a in model.actions])
 
 
-def replay_timeline(
-    spec: Model,
+@dataclass(frozen=True)
+class TimelineReplay:
+    """An observed record scored by a solved scenario (module docstring).
+
+    `loglik`: natural log-likelihood of the record (-inf when the model rules it out; `impossible`
+    then says where). `rounds_table`: one row per round: `round`, `start` (ISO date or ''),
+    `loglik`, `p_end` (probability the model ends the crisis in that round) and `p_end_<outcome>`,
+    `expected_intensity_<actor>` / `_total` (one-step-ahead), `observed_intensity_<actor>` /
+    `_total` (the record's events), `unconditional_intensity_<actor>` / `_total` (simulated runs
+    still going) and `alive` (their share). `p_ended_early`: probability the model ends the crisis
+    before the record ends. `beliefs`: long table (round, date, holder, about, type, belief).
+    `type_posterior`: (round, date, actor, type, probability). `scores`: per predictor and
+    sample (`_scores.score_table`); `move_scores`: per move. `percentile`: share of simulated records
+    of the same length less probable than this one (ties half; NaN without any); `sim_loglik`
+    their log-likelihoods; `rank_loglik` the record's own, scored as they are. `n_configs`: the
+    largest number of hidden configurations the filter carried.
+    """
+
+    scenario_id: str
+    source: str
+    events: pd.DataFrame
+    rounds: int
+    loglik: float
+    rounds_table: pd.DataFrame
+    p_ended_early: float
+    beliefs: pd.DataFrame
+    type_posterior: pd.DataFrame
+    scores: pd.DataFrame
+    move_scores: pd.DataFrame
+    percentile: float
+    sim_loglik: np.ndarray
+    rank_loglik: float
+    n_simulated: int
+    impossible: str | None
+    unmodelled: tuple[tuple[int, str, int], ...]
+    observed_actors: tuple[str, ...]
+    unobserved_actors: tuple[str, ...]
+    belief_tol: float
+    n_configs: int
+    seconds: float = 0.0
+    extra: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def n_events(self) -> int:
+        return int(len(self.events))
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON of `crisislab replay --json`."""
+        actors = [c[len("expected_intensity_"):] for c in self.rounds_table.columns if c.startswith("expected_intensity_")]
+        rounds = []
+        for row in self.rounds_table.itertuples(index=False):
+            d = row._asdict()
+            b = self.beliefs[self.beliefs["round"] == d["round"]]
+            rounds.append({
+                "round": int(d["round"]),
+                "start": d["start"] or None,
+                "loglik": _num(d["loglik"]),
+                "p_end": _num(d["p_end"]),
+                "expected_intensity": {a: _num(d[f"expected_intensity_{a}"]) for a in actors},
+                "observed_intensity": {a: _num(d[f"observed_intensity_{a}"]) for a in actors},
+                "unconditional_intensity": {a: _num(d[f"unconditional_intensity_{a}"]) for a in actors},
+                "beliefs": {f"{h}:{ab}:{t}": _num(v) for h, ab, t, v in zip(b["holder"], b["about"], b["type"], b["belief"], strict=True)},
+            })
+        return {
+            "scenario": self.scenario_id,
+            "record": self.source,
+            "events": self.n_events,
+            "loglik": _num(self.loglik),
+            "p_ended_early": _num(self.p_ended_early),
+            "p_ended_early_by_outcome": {c[len("p_end_"):]: _num(float(self.rounds_table[c].sum()))
+                                         for c in self.rounds_table.columns if c.startswith("p_end_")},
+            "percentile": _num(self.percentile),
+            "simulated_records": self.n_simulated,
+            "impossible": self.impossible,
+            "observed_actors": list(self.observed_actors),
+            "unobserved_actors": list(self.unobserved_actors),
+            "unmodelled_casualties": [{"line": ln, "column": c, "count": n} for ln, c, n in self.unmodelled],
+            "belief_tol": self.belief_tol,
+            "configurations": self.n_configs,
+            "scores": {p: {s: {"moves": int(m), "log_score": _num(ls), "brier": _num(br)}
+                           for s, m, ls, br in zip(g["sample"], g["moves"], g["log_score"], g["brier"], strict=True)}
+                       for p, g in self.scores.groupby("predictor", sort=False)},
+            "type_posterior": {f"{a}:{t}": _num(v) for a, t, v in
+                               self.type_posterior[self.type_posterior["round"] == self.rounds][["actor", "type", "probability"]].itertuples(index=False)},
+            "rounds": rounds,
+        }
+
+    def _repr_html_(self) -> str:
+        pct = "not ranked" if self.percentile != self.percentile else f"{self.percentile:.1%}"
+        return (f"<div><b>Observed record</b> ({self.source}): {self.n_events} events over {self.rounds} rounds; "
+                f"log-likelihood {self.loglik:.2f}; the model ends the crisis before the record ends with probability "
+                f"{self.p_ended_early:.1%}; more probable than {pct} of {self.n_simulated} simulated records of the same length"
+                f"{'; ' + self.impossible if self.impossible else ''}</div>")
+
+
+def _num(x: Any) -> float | None:
+    x = float(x)
+    return None if math.isnan(x) else (x if math.isfinite(x) else (-1e308 if x < 0 else 1e308))
+
+
+def load_record(scenario: Any, record: Any) -> pd.DataFrame:
+    """A record as an event table: None → the record bundled with the scenario, a path → read
+    and checked, a DataFrame → as is."""
+    from crisislab.data import bundled_timeline, load_timeline
+
+    if record is None:
+        path = bundled_timeline(scenario.id)
+        if path is None:
+            raise UserError(f"replay: crisislab bundles no record for scenario {scenario.id!r}; give a record CSV (--timeline FILE)")
+        return load_timeline(path, scenario)
+    if isinstance(record, pd.DataFrame):
+        return record
+    return load_timeline(record, scenario)
+
+
+def replay_record(
+    scenario: Any,
+    model: Model,
     policy: Policy,
-    events: pd.DataFrame,
-    runs: int,
-    seed: int,
+    record: Record,
     *,
-    chunk: int = DEFAULT_CHUNK,
+    belief_tol: float = DEFAULT_BELIEF_TOL,
+    rank_records: int = DEFAULT_RANK_RECORDS,
+    intensity_runs: int = INTENSITY_RUNS,
+    seed: int = 0,
+    fit_rounds: int | None = None,
 ) -> TimelineReplay:
-    """Score the observed `events` under `policy`; `runs` replays and as many free simulated runs."""
-    script, kept = events_to_script(spec, events)
-    rounds = int((script[:, 0] != SCRIPT_FREE).sum())
-    short = dataclasses.replace(spec, horizon=rounds)
-    script = script[:rounds]
-    replay = simulate_model(short, policy, runs, seed, Arm(script=script), chunk=chunk, record_actions=False, label="replaying")
-    ll = replay.runs["loglik"].to_numpy()
-    loglik = float(logsumexp(ll) - np.log(ll.size))
-    free = simulate_model(short, policy, runs, seed, Arm(), chunk=chunk, record_actions=False, label="simulating")
-    full = free.runs["end_round"].to_numpy() >= rounds
-    sim_ll = free.runs["loglik"].to_numpy()[full]
-    percentile = rank_share(sim_ll, ll)
-    rows = []
-    for r in range(rounds + 1):
-        for h, holder in enumerate(spec.actors):
-            for j, about in enumerate(spec.actors):
-                if j == h:
-                    continue
-                sl = spec.belief_slices[j]
-                for t, tid in enumerate(spec.types[j]):
-                    rows.append(
-                        {
-                            "round": r,
-                            "date": _date_of(spec, r + 1) if r < rounds else _date_of(spec, rounds + 1),
-                            "holder": holder,
-                            "about": about,
-                            "type": tid,
-                            "belief": float(replay.belief_mean_alive[r, h, sl.start + t]),
-                        }
-                    )
+    """Score `record` under `policy` (module docstring)."""
+    import time
+
+    t0 = time.perf_counter()
+    inten = intensities(scenario, model)
+    res = forward(model, policy, record, intensity=inten, belief_tol=belief_tol)
+    sim_ll = np.zeros(0)
+    rank_ll = float("nan")
+    n_sim = 0
+    if rank_records > 0 and res.impossible is None:
+        rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x5EC0]))
+        sims, _ = sample_records(model, policy, record, rank_records, rng)
+        sim_ll = np.array([forward(model, policy, s, belief_tol=RANK_BELIEF_TOL).loglik for s in sims])
+        rank_ll = forward(model, policy, record, belief_tol=RANK_BELIEF_TOL).loglik if belief_tol != RANK_BELIEF_TOL else res.loglik
+        n_sim = len(sims)
+    percentile = rank_share(sim_ll, np.array([rank_ll])) if n_sim else float("nan")
+    uncond = _unconditional_intensity(model, policy, inten, record.rounds, intensity_runs, seed) if intensity_runs > 0 else None
+    table = _rounds_table(model, record, res, inten, uncond)
+    per_move = move_scores(res.forecasts, [m.id for m in model.movers], fit_rounds)
+    impossible = None
+    if res.impossible is not None:
+        r, mi, lines = res.impossible
+        where = f"lines {', '.join(map(str, lines))}" if lines else "no event (the default move)"
+        impossible = (f"the model rules the record out at round {r} ({round_start(model, r) or 'no calendar'}), "
+                      f"move of {model.movers[mi].id} ({where})")
     return TimelineReplay(
-        events=kept,
-        rounds=rounds,
-        loglik=loglik,
-        loglik_per_replay=ll,
-        sim_loglik=sim_ll,
+        scenario_id=model.scenario_id,
+        source=record.source,
+        events=record.events,
+        rounds=record.rounds,
+        loglik=res.loglik,
+        rounds_table=table,
+        p_ended_early=float(res.ended.sum()),
+        beliefs=_beliefs_table(model, res),
+        type_posterior=_types_table(model, res),
+        scores=score_table(per_move),
+        move_scores=per_move,
         percentile=percentile,
-        beliefs=pd.DataFrame(rows),
-        outcome_counts=replay.outcome_counts(),
-        impossible_share=float((~np.isfinite(ll)).mean()),
-        n_replays=runs,
+        sim_loglik=sim_ll,
+        rank_loglik=rank_ll,
+        n_simulated=n_sim,
+        impossible=impossible,
+        unmodelled=record.unmodelled,
+        observed_actors=tuple(m.id for m, o in zip(model.movers, record.observed, strict=True) if o),
+        unobserved_actors=tuple(m.id for m, o in zip(model.movers, record.observed, strict=True) if not o),
+        belief_tol=belief_tol,
+        n_configs=res.n_configs,
+        seconds=time.perf_counter() - t0,
     )
 
 
-def record_events(record: pd.DataFrame) -> pd.DataFrame:
-    """The events of an observed record (a table from `crisislab.data.load_timeline`: one row per
-    event with `round` and/or `date`, `actor`, `action` and optionally `note` or `label`) as the
-    replay reads them: `round` and/or `date` (ISO day), `actor`, `action` and `label`."""
-    ev = record[[c for c in ("round", "date", "actor", "action") if c in record.columns]].copy()
-    if "date" in ev.columns:
-        ev["date"] = [str(d)[:10] for d in ev["date"]]
-    ev["actor"] = ev["actor"].astype(str)
-    ev["action"] = ev["action"].astype(str)
-    if "note" in record.columns:
-        ev["label"] = record["note"].astype(str).fillna("")
-    elif "label" in record.columns:
-        ev["label"] = record["label"].astype(str).fillna("")
-    return ev
+def _unconditional_intensity(model: Model, policy: Policy, inten: np.ndarray, rounds: int, runs: int, seed: int) -> pd.DataFrame:
+    """Mean intensity of each mover's move by round over simulated runs still going, and the share still going."""
+    from dataclasses import replace
+
+    from crisislab.simulation import simulate_model
+
+    short = replace(model, horizon=rounds)
+    res = simulate_model(short, policy, runs, seed, paths=True, record_actions=False, label="simulating (intensity)")
+    p = res.paths
+    codes = p["action"].cat.codes.to_numpy()
+    vals = np.append(np.nan_to_num(inten), 0.0)[np.where(codes < 0, len(inten), codes)]
+    df = pd.DataFrame({"round": p["round"].to_numpy(), "actor": p["actor"].astype(str).to_numpy(), "intensity": vals})
+    n_alive = df[df["actor"] == model.movers[0].id].groupby("round").size()
+    mean = df.groupby(["round", "actor"])["intensity"].sum().unstack("actor").div(n_alive, axis=0)
+    mean["alive"] = n_alive / runs
+    return mean
+
+
+def _rounds_table(model: Model, record: Record, res: FilterResult, inten: np.ndarray, uncond: pd.DataFrame | None) -> pd.DataFrame:
+    movers = [m.id for m in model.movers]
+    R = record.rounds
+    exp = np.zeros((R, len(movers)))
+    for fc in res.forecasts:
+        exp[fc.round - 1, fc.mover] = fc.intensity
+    obs = np.zeros((R, len(movers)))
+    ev = record.events
+    if "intensity" in ev.columns:
+        for row in ev.itertuples(index=False):
+            if 1 <= int(row.round) <= R and row.actor in movers:
+                v = float(row.intensity)
+                obs[int(row.round) - 1, movers.index(row.actor)] += 0.0 if math.isnan(v) else v
+    rows = []
+    for r in range(1, R + 1):
+        d: dict[str, Any] = {"round": r, "start": round_start(model, r), "loglik": res.round_loglik[r - 1] if r - 1 < res.round_loglik.size else np.nan,
+                             "p_end": float(res.ended[r - 1].sum())}
+        for o, name in enumerate(model.outcomes):
+            if model.outcome_conds[o] is not None:
+                d[f"p_end_{name}"] = float(res.ended[r - 1, o])
+        for k, a in enumerate(movers):
+            d[f"expected_intensity_{a}"] = exp[r - 1, k]
+        d["expected_intensity_total"] = exp[r - 1].sum()
+        for k, a in enumerate(movers):
+            d[f"observed_intensity_{a}"] = obs[r - 1, k]
+        d["observed_intensity_total"] = obs[r - 1].sum()
+        for a in movers:
+            d[f"unconditional_intensity_{a}"] = float(uncond[a].get(r, np.nan)) if uncond is not None and a in uncond else np.nan
+        d["unconditional_intensity_total"] = float(np.nansum([d[f"unconditional_intensity_{a}"] for a in movers])) if uncond is not None else np.nan
+        d["alive"] = float(uncond["alive"].get(r, 0.0)) if uncond is not None else np.nan
+        rows.append(d)
+    return pd.DataFrame(rows)
+
+
+def _beliefs_table(model: Model, res: FilterResult) -> pd.DataFrame:
+    rows = []
+    for r in range(res.beliefs.shape[0]):
+        for h, holder in enumerate(model.actors):
+            for j, about in enumerate(model.actors):
+                if j == h:
+                    continue
+                sl = model.belief_slices[j]
+                for t, tid in enumerate(model.types[j]):
+                    rows.append({"round": r, "date": round_start(model, r + 1), "holder": holder, "about": about, "type": tid,
+                                 "belief": float(res.beliefs[r, h, sl.start + t])})
+    return pd.DataFrame(rows, columns=["round", "date", "holder", "about", "type", "belief"])
+
+
+def _types_table(model: Model, res: FilterResult) -> pd.DataFrame:
+    rows = []
+    for r in range(res.types.shape[0]):
+        for j, actor in enumerate(model.actors):
+            for t, tid in enumerate(model.types[j]):
+                rows.append({"round": r, "date": round_start(model, r + 1), "actor": actor, "type": tid, "probability": float(res.types[r, j, t])})
+    return pd.DataFrame(rows, columns=["round", "date", "actor", "type", "probability"])
 
 
 def replay(
@@ -209,32 +332,46 @@ def replay(
     policy: Any = None,
     record: Any = None,
     *,
-    runs: int = 20_000,
-    seed: int = 0,
     grid: int | str = "auto",
-    chunk: int = DEFAULT_CHUNK,
+    belief_tol: float = DEFAULT_BELIEF_TOL,
+    rank_records: int = DEFAULT_RANK_RECORDS,
+    intensity_runs: int = INTENSITY_RUNS,
+    seed: int = 0,
+    unobserved: Iterable[str] = (),
+    observed: Iterable[str] = (),
+    deaths: Mapping[str, str] | None = None,
+    until: Any = None,
+    fit_until: Any = None,
 ) -> TimelineReplay:
     """Score an observed record of `scenario` under a solved policy (`TimelineReplay`).
 
     `policy`: what `crisislab.solve(scenario)` returns, any simulator `Policy`, or None to solve
     here on `grid`. `record`: a record CSV path, a table from `crisislab.data.load_timeline`, or
-    None for the record bundled with the scenario (`<id>-timeline.csv`; an error if there is none).
-    `runs` replays of the record and as many free simulated runs, with `seed`.
+    None for the record bundled with the scenario. `unobserved` / `observed`: actors whose moves
+    the record does (not) observe, overriding the default (an actor is observed when the record
+    mentions it). `deaths`: casualty side → record column (default `deaths_<side>`). `until`: the
+    last date (or round) of the record to use. `fit_until`: scores of the baselines fitted on the
+    record up to that date (or round) and compared out of sample after it. `rank_records`
+    simulated records of the same length ranked against it; `intensity_runs` simulated runs for the
+    unconditional intensity; `seed` their random numbers. `belief_tol`: see the module docstring.
     """
-    from crisislab.data import bundled_timeline, load_timeline
+    from crisislab.analysis._record import until_round
     from crisislab.model import lower
     from crisislab.simulation import as_policy
 
-    if record is None:
-        path = bundled_timeline(scenario.id)
-        if path is None:
-            raise UserError(f"replay: crisislab bundles no record for scenario {scenario.id!r}; pass record= (a record CSV path)")
-        record = load_timeline(path, scenario)
-    elif not isinstance(record, pd.DataFrame):
-        record = load_timeline(record, scenario)
+    if not (isinstance(belief_tol, int | float) and 0 <= belief_tol < 1):
+        raise UserError(f"belief_tol: expected a number in [0, 1) (got {belief_tol!r})")
+    for name, v in (("rank_records", rank_records), ("intensity_runs", intensity_runs)):
+        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 0:
+            raise UserError(f"{name}: expected an integer ≥ 0 (got {v!r})")
+    events = load_record(scenario, record)
+    model = lower(scenario)
+    rec = observe(model, events, unobserved=unobserved, observed=observed, deaths=deaths, until=until)
+    fit_rounds = None if fit_until is None else until_round(model, fit_until)
     if policy is None:
         from crisislab.crisis import solve_scenario
 
         policy = solve_scenario(scenario, grid=grid)
     policy = as_policy(policy, scenario)
-    return replay_timeline(lower(scenario), policy, record_events(record), runs, seed, chunk=chunk)
+    return replay_record(scenario, model, policy, rec, belief_tol=belief_tol, rank_records=rank_records,
+                         intensity_runs=intensity_runs, seed=seed, fit_rounds=fit_rounds)

@@ -18,15 +18,13 @@ import numpy as np
 import pandas as pd
 
 from crisislab.analysis._claims import DEFAULT_ROBUSTNESS_DRAWS, ClaimResult, evaluate_claims, make_runner, robustness_table
-from crisislab.analysis._replay import TimelineReplay, record_events, replay_timeline
+from crisislab.analysis._replay import TimelineReplay, replay_record
 from crisislab.analysis._stats import wilson_interval
 from crisislab.errors import UserError
 
 __all__ = ["FAN_QUANTILES", "Study", "outcome_table", "run_study"]
 
 FAN_QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
-# Replays of the observed record at most (the replay's log-likelihood is a Monte Carlo mean).
-_MAX_REPLAYS = 20_000
 _TOP_PATHS = 10
 
 
@@ -78,7 +76,7 @@ class Study:
 
     def summary(self) -> dict[str, Any]:
         """Plain data for `run --json`: outcome shares, each claim's verdict, difference, interval
-        and robustness, and the replay's log-likelihood, percentile and impossible share."""
+        and robustness, and the replay's log-likelihood, percentile and probability of ending early."""
         keys = ("claim", "verdict", "difference", "ci_low", "ci_high", "robustness", "robustness_low", "robustness_high",
                 "robustness_fails", "robustness_draws", "influential", "influential_rho")  # fmt: skip
         r = self.replay
@@ -91,7 +89,7 @@ class Study:
             "claims": [{k: v for k, v in c.as_row().items() if k in keys} for c in self.claims],
             "timeline_loglik": None if r is None else r.loglik,
             "timeline_percentile": None if r is None else r.percentile,
-            "timeline_impossible_share": None if r is None else r.impossible_share,
+            "timeline_p_ended_early": None if r is None else r.p_ended_early,
         }
 
     def _repr_html_(self) -> str:
@@ -184,6 +182,7 @@ def run_study(
     robustness: int = DEFAULT_ROBUSTNESS_DRAWS,
     robustness_runs: int | None = None,
     record: Any = None,
+    rank_records: int | None = None,
     workers: int = 1,
     chunk: int | None = None,
     scheduler: str | None = None,
@@ -200,7 +199,8 @@ def run_study(
     scenario as written (what `crisislab.solve` returns), or a function `solve(scenario) ->
     Policy` (see `make_runner`). `record`: None for the record
     bundled with the scenario (`<id>-timeline.csv`, if any), a path to a record CSV, a table from
-    `crisislab.data.load_timeline`, or False for no replay. `workers`/`scheduler` distribute
+    `crisislab.data.load_timeline`, or False for no replay; `rank_records` simulated records
+    ranked against it (default `crisislab.analysis.replay`'s). `workers`/`scheduler` distribute
     simulation chunks and robustness draws (results do not depend on them). `on_step(message)` is
     called as each stage starts (for progress messages).
     """
@@ -225,15 +225,19 @@ def run_study(
     pol = runner.policy
     if tl is not None:
         step("replaying the observed record")
+        from crisislab.analysis._record import observe
         from crisislab.model import lower
 
-        replay = replay_timeline(lower(scenario), pol, record_events(tl), min(runs, _MAX_REPLAYS), seed,
-                                 chunk=runner.chunk)  # fmt: skip
+        model = lower(scenario)
+        from crisislab.analysis._replay import DEFAULT_RANK_RECORDS
+
+        replay = replay_record(scenario, model, pol, observe(model, tl), seed=seed,
+                               rank_records=DEFAULT_RANK_RECORDS if rank_records is None else int(rank_records))
     return Study(
         scenario_id=scenario.id, title=scenario.title or scenario.id, description=scenario.description,
         horizon=scenario.horizon, runs=runs, seed=seed, solver=getattr(pol, "description", type(pol).__name__),
         provenance=runner.provenance, level=level, results=base, claims=tuple(claims), replay=replay,
         robustness=robustness_table(claims), run_steps=base.run_steps,
-        replay_choices=0 if replay is None else replay.rounds * len(base.spec.movers),
+        replay_choices=0 if replay is None else replay.rounds * sum(1 for m in replay.observed_actors),
         seconds=time.perf_counter() - t0, **_tables(base, replay, level),
     )  # fmt: skip

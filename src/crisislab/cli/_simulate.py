@@ -296,7 +296,8 @@ def register(app: typer.Typer) -> None:
         robustness: RobustnessOpt = 8,
         robustness_runs: RobustnessRunsOpt = None,
         scheduler: SchedulerOpt = None,
-        timeline: Annotated[Path | None, typer.Option("--timeline", help="Observed record CSV (docs/scenario-format.md; default: the record bundled with the scenario, if any).")] = None,
+        timeline: Annotated[Path | None, typer.Option("--timeline", help="Observed record CSV (docs/replay.md; default: the record bundled with the scenario, if any).")] = None,
+        rank_records: Annotated[int, typer.Option("--rank-records", help="Simulated records of the same length ranked against the observed record (0: none).")] = 100,
         json_output: JsonOpt = False,
     ) -> None:
         """Solve, simulate, evaluate claims (with robustness), replay the timeline; write
@@ -308,6 +309,8 @@ def register(app: typer.Typer) -> None:
             from crisislab._output import check_input_file
 
             check_input_file(timeline, option="--timeline")
+        if rank_records < 0:
+            raise UserError(f"--rank-records: must be an integer >= 0 (got {rank_records})")
 
         from crisislab.analysis import run_study
         from crisislab.crisis import parse_grid
@@ -319,7 +322,7 @@ def register(app: typer.Typer) -> None:
         sc = _load(scenario)
         study = run_study(
             sc, runs=runs, seed=seed, policy=policy, grid=grid_arg, robustness=robustness, robustness_runs=robustness_runs,
-            record=timeline, workers=workers, chunk=chunk, scheduler=scheduler, progress=progress_wanted(json_output),
+            record=timeline, rank_records=rank_records, workers=workers, chunk=chunk, scheduler=scheduler, progress=progress_wanted(json_output),
             on_step=_stderr_note(json_output),
         )  # fmt: skip
         path = write_report(study, out)
@@ -340,9 +343,10 @@ def register(app: typer.Typer) -> None:
         if claims:
             _print_claims(claims, runs, seed)
         if replay is not None:
-            typer.echo(f"real timeline: log-likelihood {replay.loglik:.2f}, more probable than {replay.percentile:.1%} of "
-                       f"simulated paths of the same {replay.rounds} rounds; the model rules an observed choice out in "
-                       f"{replay.impossible_share:.1%} of replays")
+            typer.echo(f"observed record: log-likelihood {replay.loglik:.2f}; the model ends the crisis before the record ends "
+                       f"with probability {replay.p_ended_early:.1%}; more probable than {replay.percentile:.1%} of "
+                       f"{replay.n_simulated} simulated records of the same {replay.rounds} rounds"
+                       + (f"; {replay.impossible}" if replay.impossible else ""))
         typer.echo(f"report: {path}")
 
 

@@ -22,7 +22,7 @@ import pandas as pd
 
 from crisislab.data._errors import DataError, DataProblem
 
-__all__ = ["MAX_COUNT", "MAX_TIMELINE_BYTES", "TIMELINE_COLUMNS", "load_timeline"]
+__all__ = ["MAX_COUNT", "MAX_TIMELINE_BYTES", "OPTIONAL_COLUMNS", "TIMELINE_COLUMNS", "load_timeline"]
 
 TIMELINE_COLUMNS: tuple[str, ...] = (
     "date",
@@ -42,6 +42,12 @@ TIMELINE_COLUMNS: tuple[str, ...] = (
     "note",
 )
 """The columns of a timeline file, in the order the returned DataFrame has them (order in the file is free)."""
+
+OPTIONAL_COLUMNS: tuple[str, ...] = ("attributed", "error")
+"""Columns a timeline may add, for chance results the record observes: `attributed` (0/1, or
+empty: not known) says whether an act with an `attribution` consequence was blamed on its actor;
+`error` names the operational error (an `error` consequence's id) that happened in the act, or
+`none` when it is known that none did (empty: not known)."""
 
 COUNT_COLUMNS: tuple[str, ...] = ("deaths_us", "deaths_iran", "deaths_iraqi", "deaths_other", "wounded")
 _REQUIRED_TEXT: tuple[str, ...] = ("target", "outlet", "reference")
@@ -145,17 +151,19 @@ def _check_rows(reader: Any, fname: str, scn: Any, calendar: Any, problems: list
                                      expected=f"a header line with {', '.join(TIMELINE_COLUMNS)}")])
     header = [h.strip() for h in header]
     missing = [c for c in TIMELINE_COLUMNS if c not in header]
-    unknown = [c for c in header if c not in TIMELINE_COLUMNS]
+    unknown = [c for c in header if c not in TIMELINE_COLUMNS and c not in OPTIONAL_COLUMNS]
     for c in missing:
         problem(1, c, "missing column", expected=f"a header with {', '.join(TIMELINE_COLUMNS)}")
     for c in unknown:
-        problem(1, c, "unknown column", got=repr(c), expected=f"one of {', '.join(TIMELINE_COLUMNS)}")
+        problem(1, c, "unknown column", got=repr(c),
+                expected=f"one of {', '.join(TIMELINE_COLUMNS)} (optional: {', '.join(OPTIONAL_COLUMNS)})")
     dupes = sorted({c for c in header if header.count(c) > 1})
     for c in dupes:
         problem(1, c, "column given more than once")
     if missing or dupes:
         raise DataError(problems)
-    index = {c: header.index(c) for c in TIMELINE_COLUMNS}
+    index = {c: header.index(c) for c in (*TIMELINE_COLUMNS, *OPTIONAL_COLUMNS) if c in header}
+    optional = [c for c in OPTIONAL_COLUMNS if c in header]
 
     actors = tuple(scn.strategic_ids) + tuple(scn.environment_ids)
     actions = {a.id: a for a in scn.actions}
@@ -263,6 +271,23 @@ def _check_rows(reader: Any, fname: str, scn: Any, calendar: Any, problems: list
             problem(line, "uncertain", "not a 0/1 flag", got=_short(raw), expected="0 or 1")
         rec["uncertain"] = raw == "1"
         rec["note"] = cell["note"]
+        act = actions.get(action)
+        kinds = [getattr(c, "kind", None) for c in (act.consequences if act is not None else ())]
+        if "attributed" in optional:
+            raw = cell["attributed"]
+            if raw not in ("", "0", "1"):
+                problem(line, "attributed", "not a 0/1 flag", got=_short(raw), expected="0, 1 or empty (not known)")
+            elif raw and act is not None and "attribution" not in kinds:
+                problem(line, "attributed", f"action {action} has no attribution consequence", got=repr(raw),
+                        expected="empty (only an act with `kind: attribution` can be attributed or not)")
+            rec["attributed"] = None if raw not in ("0", "1") else raw == "1"
+        if "error" in optional:
+            raw = cell["error"]
+            ids = [c.id for c in (act.consequences if act is not None else ()) if getattr(c, "kind", None) == "error"]
+            if raw and raw != "none" and act is not None and raw not in ids:
+                problem(line, "error", f"not an operational error of action {action}", got=_short(raw),
+                        expected=f"one of {', '.join(ids)}, none, or empty" if ids else "none or empty (the action has no error consequence)")
+            rec["error"] = raw or None
         records.append(rec)
 
     if not records and not problems:
@@ -289,9 +314,14 @@ def _frame(records: list[dict[str, Any]], fname: str, scenario_id: str) -> pd.Da
         cols[c] = pd.array([r[c] for r in records], dtype="string")
     cols["uncertain"] = pd.array([r["uncertain"] for r in records], dtype="bool")
     cols["note"] = pd.array([r["note"] for r in records], dtype="string")
+    if records and "attributed" in records[0]:
+        cols["attributed"] = pd.array([r["attributed"] for r in records], dtype="boolean")
+    if records and "error" in records[0]:
+        cols["error"] = pd.array([r["error"] for r in records], dtype="string")
     cols["line"] = pd.array([r["line"] for r in records], dtype="int64")
     df = pd.DataFrame(cols)
-    df = df[["date", "round", *[c for c in TIMELINE_COLUMNS if c != "date"], "line"]]
+    df = df[["date", "round", *[c for c in TIMELINE_COLUMNS if c != "date"], "line",
+             *[c for c in OPTIONAL_COLUMNS if c in df.columns]]]
     df.attrs["source"] = fname
     df.attrs["scenario"] = scenario_id
     return df

@@ -78,8 +78,8 @@ def belief_trajectories(series: dict[str, np.ndarray]) -> str:
 
 
 def loglik_histogram(sim: np.ndarray, observed: np.ndarray) -> str:
-    """Log-likelihoods of simulated paths (float64 `(n,)`) and of the observed path's replays
-    (`(m,)`; -inf entries, replays the model rules out, are not drawn), as two density histograms."""
+    """Log-likelihoods of simulated records (float64 `(n,)`) as a density histogram and of the
+    observed record(s) (`(m,)`) as vertical lines (-inf entries are not drawn)."""
     fig = Figure(figsize=(6, 2.8))
     ax = fig.add_subplot()
     sims = sim[np.isfinite(sim)]
@@ -87,11 +87,12 @@ def loglik_histogram(sim: np.ndarray, observed: np.ndarray) -> str:
     both = np.concatenate([sims, obs])
     bins = np.linspace(both.min(), both.max(), 51) if both.size and np.ptp(both) > 0 else 50
     if sims.size:
-        ax.hist(sims, bins=bins, density=True, color="#55a868", alpha=0.7, label="simulated paths (same rounds)")
+        ax.hist(sims, bins=bins, density=True, color="#55a868", alpha=0.7, label="simulated records (same rounds)")
     if obs.size:
-        ax.hist(obs, bins=bins, density=True, color="crimson", alpha=0.5, label="observed 2019–2020 path, per replay")
+        for i, x in enumerate(obs):
+            ax.axvline(x, color="crimson", lw=2, label="the observed record" if i == 0 else None)
     if sims.size or obs.size:
         ax.legend(fontsize=7)
-    ax.set_xlabel("log-likelihood of the path's choices")
+    ax.set_xlabel("log-likelihood of the record")
     ax.set_ylabel("density")
     return _encode(fig)

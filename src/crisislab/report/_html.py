@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import numpy as np
 
 from crisislab.report import _figures as fig
 
@@ -63,12 +64,17 @@ th{background:#f4f4f4;text-align:left} td.num{text-align:right;font-variant-nume
 
 <h2 id="timeline">The real timeline against the model</h2>
 {% if timeline %}
-<p>{{ timeline.n_observed }} observed events in {{ timeline.rounds }} rounds, scripted as {{ timeline.n_events }} moves (of several events of one actor in one round, the highest rung is the move; the table lists what each move stands for), replayed {{ timeline.n_replays }} times.
-Log-likelihood of the observed choices: <b data-value="{{ timeline.loglik }}">{{ '%.2f'|format(timeline.loglik) }}</b>
-({{ '%.2f'|format(timeline.loglik / timeline.n_choices) }} per choice over {{ timeline.n_choices }} choices).
-{% if timeline.percentile == timeline.percentile %}The observed path is more probable than <b data-value="{{ timeline.percentile }}">{{ '%.1f%%'|format(100 * timeline.percentile) }}</b>
-of the simulated paths that lasted the same {{ timeline.rounds }} rounds (each replay's log-likelihood against each simulated run's, ties counting half).{% else %}No simulated path lasted the {{ timeline.rounds }} observed rounds, so the observed path is not ranked.{% endif %}{% if timeline.impossible_share > 0 %} In {{ '%.1f%%'|format(100 * timeline.impossible_share) }} of replays the model rules an observed choice out.{% endif %}</p>
-<img class="figure" id="fig-timeline" alt="log-likelihood of simulated paths and the observed one" src="{{ figs.timeline }}">
+<p>{{ timeline.n_events }} observed events in {{ timeline.rounds }} rounds ({{ timeline.source|e }}), scored exactly by a forward pass over the hidden states, types and beliefs (observed chance results conditioned on, unobserved ones and the moves of {{ timeline.unobserved|e }} summed over; several events of one actor in a round: the highest rung is the move; uncertain events counted as happened or not).
+Log-likelihood of the record: <b data-value="{{ timeline.loglik }}">{{ '%.2f'|format(timeline.loglik) }}</b>.
+Given the record so far, the model ends the crisis before the record ends with probability <b data-value="{{ timeline.p_ended_early }}">{{ '%.1f%%'|format(100 * timeline.p_ended_early) }}</b>.
+{% if timeline.percentile == timeline.percentile %}The record is more probable than <b data-value="{{ timeline.percentile }}">{{ '%.1f%%'|format(100 * timeline.percentile) }}</b>
+of {{ timeline.n_simulated }} records of the same {{ timeline.rounds }} rounds simulated from the model and scored the same way.{% else %}The record is not ranked.{% endif %}{% if timeline.impossible %} <b>{{ timeline.impossible|e }}</b>.{% endif %}</p>
+<img class="figure" id="fig-timeline" alt="log-likelihood of simulated records and the observed one" src="{{ figs.timeline }}">
+<h3>Does strategy predict better than no strategy?</h3>
+<p>Scores of one-step-ahead forecasts of each observed move (log score: higher is better; Brier: lower is better).</p>
+<table id="timeline-scores"><tr><th>predictor</th><th>sample</th><th>moves</th><th>log score</th><th>Brier</th></tr>
+{% for s in timeline.scores %}<tr><td>{{ s.predictor }}</td><td>{{ s.sample }}</td><td class="num">{{ s.moves }}</td><td class="num">{{ '%.2f'|format(s.log_score) }}</td><td class="num">{{ '%.3f'|format(s.brier) }}</td></tr>
+{% endfor %}</table>
 <h3>Beliefs along the observed path</h3>
 <table id="timeline-beliefs"><tr><th>after round</th><th>date</th>{% for c in timeline.belief_cols %}<th>{{ c|e }}</th>{% endfor %}</tr>
 {% for row in timeline.belief_rows %}<tr><td>{{ row.round }}</td><td>{{ row.date }}</td>{% for v in row.vals %}<td class="num" data-value="{{ v }}">{{ '%.3f'|format(v) }}</td>{% endfor %}</tr>
@@ -124,31 +130,33 @@ def render_report(study: Any) -> str:
     tl = None
     timeline = study.replay
     if timeline is not None:
-        figs["timeline"] = fig.loglik_histogram(timeline.sim_loglik, timeline.loglik_per_replay)
+        figs["timeline"] = fig.loglik_histogram(timeline.sim_loglik, np.array([timeline.rank_loglik]))
         wide = study.replay_beliefs
         cols = [c for c in wide.columns if c not in ("round", "date")]
         events = timeline.events
         tl = {
             "n_events": len(events),
-            "n_observed": int(events["n_merged"].sum()) if "n_merged" in events.columns else len(events),
+            "source": timeline.source,
+            "unobserved": ", ".join(timeline.unobserved_actors) or "no actor",
             "rounds": timeline.rounds,
-            "n_replays": timeline.n_replays,
             "loglik": timeline.loglik,
-            "n_choices": study.replay_choices,
+            "p_ended_early": timeline.p_ended_early,
             "percentile": timeline.percentile,
-            "impossible_share": timeline.impossible_share,
+            "n_simulated": timeline.n_simulated,
+            "impossible": timeline.impossible,
+            "scores": [r._asdict() for r in timeline.scores.itertuples(index=False)],
             "belief_cols": cols,
             "belief_rows": [
                 {"round": int(r["round"]), "date": r["date"], "vals": [float(r[c]) for c in cols]} for _, r in wide.iterrows()
             ],
-            "has_label": "label" in events.columns,
+            "has_label": "note" in events.columns,
             "events": [
                 {
                     "round": int(e["round"]),
                     "date": str(e.get("date", "")),
                     "actor": e["actor"],
                     "action": e["action"],
-                    "label": str(e.get("label", "")) + (f" ({int(e['n_merged'])} events)" if e.get("n_merged", 1) > 1 else ""),
+                    "label": str(e.get("note", "")),
                 }
                 for _, e in events.iterrows()
             ],

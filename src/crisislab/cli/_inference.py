@@ -1,0 +1,141 @@
+"""Commands that hold a scenario against an observed record: `replay` (the record's exact
+likelihood and what the filter sees along it) and `estimate` (maximum likelihood of the scenario's
+parameters from one or more records). Each composes public library calls of
+`crisislab.analysis`; docs/replay.md describes the record format and the rules.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from crisislab._json import dumps as json_dumps
+from crisislab.errors import UserError
+
+__all__ = ["register"]
+
+TimelineOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--timeline", help="Observed record CSV (docs/replay.md); default: the record bundled with the scenario."),
+]
+GridOpt = Annotated[str, typer.Option("--grid", help="Belief-grid points for the crisis engine, or 'auto'.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the simulated records and runs (the likelihood itself draws nothing).")]
+UnobservedOpt = Annotated[
+    list[str] | None,
+    typer.Option("--unobserved", metavar="ACTOR", help="An actor whose moves the record does not observe (summed over). Repeatable."),
+]
+ObservedOpt = Annotated[
+    list[str] | None,
+    typer.Option("--observed", metavar="ACTOR", help="An actor the record observes though it has no event (it did nothing). Repeatable."),
+]
+DeathsOpt = Annotated[
+    list[str] | None,
+    typer.Option("--deaths", metavar="SIDE=COLUMN", help="Read a casualty side's deaths from this record column "
+                 "(default deaths_<side>; several sides may share a column). Repeatable."),
+]
+UntilOpt = Annotated[str | None, typer.Option("--until", help="Use the record up to this date (YYYY-MM-DD) or round only.")]
+BeliefTolOpt = Annotated[float, typer.Option("--belief-tol", help="Merge hidden configurations whose beliefs agree within this (0: exact).")]
+
+
+def _load(path: Path) -> Any:
+    from crisislab.scenario import load_scenario
+
+    return load_scenario(path)
+
+
+def _deaths(items: list[str] | None) -> dict[str, str]:
+    out = {}
+    for item in items or []:
+        side, sep, col = item.partition("=")
+        if not sep or not side.strip() or not col.strip():
+            raise UserError(f"--deaths: expected SIDE=COLUMN (got {item!r})")
+        out[side.strip()] = col.strip()
+    return out
+
+
+def _until(text: str | None) -> Any:
+    if text is None:
+        return None
+    return int(text) if text.strip().isdigit() else text.strip()
+
+
+def _check_timelines(paths: list[Path] | None) -> None:
+    from crisislab._output import check_input_file
+
+    for p in paths or []:
+        check_input_file(p, option="--timeline")
+
+
+def _fmt(x: float, spec: str = ".2f") -> str:
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
+
+
+def _print_replay(rep: Any, console: Console) -> None:
+    t = Table(title=f"{rep.scenario_id}: the record {rep.source} ({rep.n_events} events, {rep.rounds} rounds)",
+              title_justify="left")
+    for c in ("round", "start", "log-lik", "P(end)", "intensity: model", "record", "unconditional"):
+        t.add_column(c, justify="right" if c not in ("start",) else "left")
+    for row in rep.rounds_table.itertuples(index=False):
+        t.add_row(str(row.round), row.start or "", _fmt(row.loglik), _fmt(row.p_end, ".3f"),
+                  _fmt(row.expected_intensity_total), _fmt(row.observed_intensity_total), _fmt(row.unconditional_intensity_total))
+    console.print(t)
+    s = Table(title="One-step-ahead scores (log score: higher is better; Brier: lower is better)", title_justify="left")
+    for c in ("predictor", "sample", "moves", "log score", "Brier"):
+        s.add_column(c)
+    for row in rep.scores.itertuples(index=False):
+        s.add_row(row.predictor, row.sample, str(row.moves), _fmt(row.log_score), _fmt(row.brier, ".3f"))
+    console.print(s)
+    pct = "not ranked" if rep.percentile != rep.percentile else f"{rep.percentile:.1%}"
+    console.print(Text(
+        f"log-likelihood {rep.loglik:.3f}; the model ends the crisis before the record ends with probability "
+        f"{rep.p_ended_early:.2%}; the record is more probable than {pct} of {rep.n_simulated} simulated records of "
+        f"the same length; not observed: {', '.join(rep.unobserved_actors) or 'none'}"
+        + (f"; {rep.impossible}" if rep.impossible else "")))
+    for line, col, n in rep.unmodelled:
+        console.print(Text(f"note: {rep.source}:{line}: {col} = {n}: no act of the model causes these deaths; not conditioned on"))
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("replay")
+    def replay_cmd(
+        scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+        timeline: TimelineOpt = None,
+        grid: GridOpt = "auto",
+        seed: SeedOpt = 0,
+        unobserved: UnobservedOpt = None,
+        observed: ObservedOpt = None,
+        deaths: DeathsOpt = None,
+        until: UntilOpt = None,
+        fit_until: Annotated[str | None, typer.Option("--fit-until", help="Fit the baselines on the record up to this date (or round) and score them, and the model, out of sample after it.")] = None,
+        rank_records: Annotated[int, typer.Option("--rank-records", help="Simulated records of the same length ranked against the record (0: none).")] = 100,
+        belief_tol: BeliefTolOpt = 0.01,
+        json_output: JsonOpt = False,
+    ) -> None:
+        """The exact log-likelihood of an observed record under the solved scenario, per round, with
+        the probability that the model ends the crisis early, beliefs, intensity, scores and rank."""
+        from crisislab.analysis import replay
+        from crisislab.crisis import parse_grid
+
+        if timeline and len(timeline) > 1:
+            raise UserError("--timeline: replay scores one record at a time (estimate pools several)")
+        _check_timelines(timeline)
+        if rank_records < 0:
+            raise UserError(f"--rank-records: must be an integer >= 0 (got {rank_records})")
+        if not 0 <= belief_tol < 1:
+            raise UserError(f"--belief-tol: must be in [0, 1) (got {belief_tol})")
+        grid_arg = parse_grid(grid)
+        sc = _load(scenario)
+        rep = replay(sc, None, timeline[0] if timeline else None, grid=grid_arg, seed=seed, unobserved=unobserved or (),
+                     observed=observed or (), deaths=_deaths(deaths), until=_until(until), fit_until=_until(fit_until),
+                     rank_records=rank_records, belief_tol=belief_tol)
+        if json_output:
+            typer.echo(json_dumps(rep.to_json()))
+            return
+        _print_replay(rep, Console(soft_wrap=True, emoji=False))

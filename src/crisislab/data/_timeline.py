@@ -87,7 +87,7 @@ def load_timeline(path: str | os.PathLike[str], scenario: Any) -> pd.DataFrame:
     """Read the timeline CSV at `path`, check each row against `scenario`, return it typed.
 
     `scenario` is a `crisislab.scenario.Scenario` or the path of a scenario file; it must have a
-    `calendar`. Returns a DataFrame with one row per event, in file order, and columns
+    `calendar` (a scenario without one reads a `round` column, 1 … horizon, instead of `date`). Returns a DataFrame with one row per event, in file order, and columns
     `TIMELINE_COLUMNS` plus `round` (int64: the 1-based scenario round of `date`) and `line`
     (int64: the event's line in the file). Dtypes: `date` datetime64[ns]; `actor`, `target`,
     `action`, `cameo`, `outlet`, `reference`, `note` string (`cameo` <NA> when empty);
@@ -106,10 +106,6 @@ def load_timeline(path: str | os.PathLike[str], scenario: Any) -> pd.DataFrame:
         problems.append(DataProblem(fname, line, column, message, got, expected))
 
     calendar = getattr(scn, "calendar", None)
-    if calendar is None:
-        raise DataError([DataProblem(fname, None, "date",
-                                     f"scenario {scn.id!r} has no calendar, so dates cannot be mapped to rounds",
-                                     expected="a scenario with `calendar: {start, days_per_round}`")])
     reader = csv.reader(read_text(path, fname).splitlines(keepends=True))
     try:
         return _check_rows(reader, fname, scn, calendar, problems, problem)
@@ -150,10 +146,17 @@ def _check_rows(reader: Any, fname: str, scn: Any, calendar: Any, problems: list
         raise DataError([DataProblem(fname, 1, "header", "the file is empty",
                                      expected=f"a header line with {', '.join(TIMELINE_COLUMNS)}")])
     header = [h.strip() for h in header]
-    missing = [c for c in TIMELINE_COLUMNS if c not in header]
-    unknown = [c for c in header if c not in TIMELINE_COLUMNS and c not in OPTIONAL_COLUMNS]
+    # A scenario without a calendar counts in rounds: its records give `round` instead of `date`.
+    time_col = "date" if calendar is not None else "round"
+    required = [time_col if c == "date" else c for c in TIMELINE_COLUMNS]
+    if calendar is None and "date" in header:
+        raise DataError([DataProblem(fname, 1, "date", f"scenario {scn.id!r} has no calendar, so dates cannot be mapped to rounds",
+                                     expected="a `round` column (1 … horizon) instead of `date`, or a scenario with "
+                                              "`calendar: {start, days_per_round}`")])
+    missing = [c for c in required if c not in header]
+    unknown = [c for c in header if c not in required and c not in OPTIONAL_COLUMNS]
     for c in missing:
-        problem(1, c, "missing column", expected=f"a header with {', '.join(TIMELINE_COLUMNS)}")
+        problem(1, c, "missing column", expected=f"a header with {', '.join(required)}")
     for c in unknown:
         problem(1, c, "unknown column", got=repr(c),
                 expected=f"one of {', '.join(TIMELINE_COLUMNS)} (optional: {', '.join(OPTIONAL_COLUMNS)})")
@@ -162,14 +165,16 @@ def _check_rows(reader: Any, fname: str, scn: Any, calendar: Any, problems: list
         problem(1, c, "column given more than once")
     if missing or dupes:
         raise DataError(problems)
-    index = {c: header.index(c) for c in (*TIMELINE_COLUMNS, *OPTIONAL_COLUMNS) if c in header}
+    index = {c: header.index(c) for c in (*required, *OPTIONAL_COLUMNS) if c in header}
     optional = [c for c in OPTIONAL_COLUMNS if c in header]
 
     actors = tuple(scn.strategic_ids) + tuple(scn.environment_ids)
     actions = {a.id: a for a in scn.actions}
     goldstein = _goldstein_by_code()
-    start, horizon = calendar.start, scn.horizon
-    last_day = start + dt.timedelta(days=horizon * calendar.days_per_round - 1)
+    horizon = scn.horizon
+    if calendar is not None:
+        start = calendar.start
+        last_day = start + dt.timedelta(days=horizon * calendar.days_per_round - 1)
 
     records: list[dict[str, Any]] = []
     prev_end = 1  # csv's line_num after the header; a record starts on the next physical line
@@ -187,14 +192,22 @@ def _check_rows(reader: Any, fname: str, scn: Any, calendar: Any, problems: list
         rec: dict[str, Any] = {"line": line}
 
         # date and round
-        raw = cell["date"]
+        if calendar is None:
+            raw = cell["round"]
+            r = int(raw) if raw.isdigit() and len(raw) <= 6 else None
+            if r is None or not 1 <= r <= horizon:
+                problem(line, "round", "not a round of the scenario", got=_short(raw), expected=f"an integer 1 … {horizon}")
+            rec["date"], rec["round"] = None, r
+        raw = cell.get("date", "")
         day: dt.date | None = None
         if _DATE_RE.match(raw):
             try:
                 day = dt.date.fromisoformat(raw)
             except ValueError:
                 day = None
-        if day is None:
+        if calendar is None:
+            pass
+        elif day is None:
             problem(line, "date", "not a date", got=_short(raw), expected="YYYY-MM-DD")
         elif day < start or day > last_day:
             problem(line, "date", "outside the scenario calendar", got=repr(raw),
@@ -204,8 +217,9 @@ def _check_rows(reader: Any, fname: str, scn: Any, calendar: Any, problems: list
                 problem(line, "date", "dates go backwards", got=repr(raw),
                         expected=f"on or after {prev_date[0].isoformat()} (line {prev_date[1]})")
             prev_date = (day, line)
-        rec["date"] = day
-        rec["round"] = calendar.round_of(day) if day is not None else None
+        if calendar is not None:
+            rec["date"] = day
+            rec["round"] = calendar.round_of(day) if day is not None else None
 
         # actor and action
         actor = cell["actor"]

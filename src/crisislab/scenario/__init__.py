@@ -38,6 +38,7 @@ from crisislab.scenario._models import (
     Consequence,
     Effect,
     EnvironmentActor,
+    Estimated,
     ErrorEvent,
     FlowPayoff,
     Forbid,
@@ -68,18 +69,18 @@ from crisislab.scenario._models import (
     VarCondition,
     iter_conditions,
 )
-from crisislab.scenario._paths import PathError, resolve_param_path
+from crisislab.scenario._paths import PathError, params_with_uncertainty, resolve_param_path
 from crisislab.scenario._shorthand import InterventionSyntaxError, parse_condition, parse_interventions, parse_shorthand
 from crisislab.scenario._scenario import Scenario, check_scenario
 
 __all__ = [
     "ALL_TYPES", "CASUALTY_TAIL", "CIVILIAN", "MAX_CASUALTY_TABLE", "MAX_HORIZON", "MAX_PUBLIC_STATES", "MAX_VAR_VALUES", "Action", "Actor", "AllCondition", "AnyCondition", "Attribution",
     "Calendar", "Casualties", "CasualtyPayoff", "Claim", "Compare", "Condition", "Consequence",
-    "Effect", "EnvironmentActor", "ErrorEvent", "FlowPayoff", "Forbid", "ForbidSpec", "Force",
+    "Effect", "EnvironmentActor", "Estimated", "ErrorEvent", "FlowPayoff", "Forbid", "ForbidSpec", "Force",
     "ForceSpec", "Intensity", "Intervention", "Issue", "Metric", "NotCondition", "Outcome", "Param",
     "PathError", "Payoffs", "Perception", "Problem", "ProbTable", "RedLine", "RedLineCondition",
     "RoundCondition", "RoundTest", "Rule", "Scenario", "ScenarioError", "SetParam", "SetSpec",
     "Source", "StateVar", "TypeSpec", "TypeValues", "Uncertainty", "VarCondition",
-    "InterventionSyntaxError", "bundled_scenario", "bundled_scenarios", "parse_condition", "parse_interventions", "parse_shorthand", "resolve_param_path", "check_scenario", "condition_text", "consequence_text", "effect_text", "type_values_text", "describe_interventions", "describe_metric", "intervention_text", "metric_text", "number_text", "dump_scenario", "iter_conditions", "load_scenario",
+    "InterventionSyntaxError", "bundled_scenario", "bundled_scenarios", "parse_condition", "parse_interventions", "parse_shorthand", "resolve_param_path", "params_with_uncertainty", "check_scenario", "condition_text", "consequence_text", "effect_text", "type_values_text", "describe_interventions", "describe_metric", "intervention_text", "metric_text", "number_text", "dump_scenario", "iter_conditions", "load_scenario",
     "loads_scenario", "to_data", "validate_data",
 ]

@@ -201,15 +201,28 @@ class Uncertainty(_Frozen):
         return float(out) if size is None else np.asarray(out, dtype=float)
 
 
+class Estimated(_Frozen):
+    """Where an estimated number comes from: maximum likelihood on the named `records` (record files
+    of the scenario), with its standard error and the interval reported with it."""
+
+    records: Annotated[tuple[Text, ...], Field(min_length=1)]
+    method: Text = "maximum likelihood"
+    se: Num | None = None
+    interval: tuple[Num, Num] | None = None
+    loglik: Num | None = None
+
+
 class Param(_Provenanced):
     """A numeric model parameter: `value` plus where it comes from and how uncertain it is.
 
     Written in YAML as a plain number (provenance inherited from the enclosing object) or as
-    `{value, source | assumption, uncertainty}`.
+    `{value, source | assumption | estimated, uncertainty}`; `estimated` says which record the
+    value was fitted to (`crisislab estimate --out`).
     """
 
     value: Num
     uncertainty: Uncertainty | None = None
+    estimated: Estimated | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -228,11 +241,15 @@ class Param(_Provenanced):
     @property
     def is_bare(self) -> bool:
         """True if written as a plain number (no provenance or uncertainty of its own)."""
-        return self.source is None and self.assumption is None and self.uncertainty is None
+        return self.source is None and self.assumption is None and self.uncertainty is None and self.estimated is None
 
     def with_value(self, value: float) -> Param:
         """Same provenance, new value; the uncertainty is dropped because the value is now pinned."""
         return Param(value=value, source=self.source, assumption=self.assumption)
+
+    @property
+    def has_provenance(self) -> bool:
+        return super().has_provenance or self.estimated is not None
 
 
 class TypeValues(RootModel[dict[str, Param]]):

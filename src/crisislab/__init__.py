@@ -9,7 +9,8 @@ without private imports::
     sol = crisislab.solve(scn, grid=5)                                   # agent logit QRE of every perceived game
     res = crisislab.simulate(scn, sol, runs=10_000, seed=1)              # res.runs: one row per run (pandas)
     claims = crisislab.evaluate_claims(scn, runs=10_000, seed=1, grid=5) # paired differences, verdicts
-    rep = crisislab.replay(scn, sol, seed=1)                             # the observed record scored by the model
+    rep = crisislab.replay(scn, sol, seed=1)                             # the exact likelihood of the observed record
+    est = crisislab.estimate(scn, free=["actors.US.lam"])                # maximum likelihood from the record
     study = crisislab.run_study(scn, runs=10_000, seed=1, grid=5)        # all of the above, as `crisislab run`
     crisislab.write_report(study, "out/us-iran")                         # results.parquet, claims.csv, report.html
 
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
         compare_arms,
         evaluate_claims,
         grid_check,
+        estimate,
         replay,
         run_study,
     )
@@ -72,6 +74,7 @@ _API: dict[str, str] = {
     "evaluate_claims": "crisislab.analysis",
     "grid_check": "crisislab.analysis",
     "replay": "crisislab.analysis",
+    "estimate": "crisislab.analysis",
     "run_study": "crisislab.analysis",
     "render_report": "crisislab.report",
     "write_report": "crisislab.report",

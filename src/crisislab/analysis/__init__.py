@@ -20,6 +20,7 @@ from crisislab.analysis._claims import (
     robustness_table,
 )
 from crisislab.analysis._compare import ARMS, ArmComparison, compare_arms
+from crisislab.analysis._estimate import Estimation, ParamEstimate, estimate, free_parameters
 from crisislab.analysis._grid import grid_check
 from crisislab.analysis._record import Candidate, Record, observe
 from crisislab.analysis._replay import TimelineReplay, load_record, rank_share, replay, replay_record
@@ -33,6 +34,10 @@ __all__ = [
     "ArmComparison",
     "Study",
     "compare_arms",
+    "Estimation",
+    "ParamEstimate",
+    "estimate",
+    "free_parameters",
     "grid_check",
     "make_runner",
     "outcome_table",

@@ -139,3 +139,111 @@ def register(app: typer.Typer) -> None:
             typer.echo(json_dumps(rep.to_json()))
             return
         _print_replay(rep, Console(soft_wrap=True, emoji=False))
+
+    _register_estimate(app)
+
+
+def _pairs(items: list[str] | None, option: str) -> dict[str, float]:
+    out = {}
+    for item in items or []:
+        path, sep, value = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            out[path.strip()] = float(value)
+        except ValueError:
+            raise UserError(f"{option}: expected PATH=NUMBER (got {item!r})") from None
+    return out
+
+
+def _print_estimation(est: Any, console: Console) -> None:
+    t = Table(title=f"{est.scenario_id}: maximum likelihood on {', '.join(est.records)}", title_justify="left")
+    for c in ("parameter", "start", "estimate", "se", f"{est.level:.0%} Wald", "profile", "bootstrap", "flag"):
+        t.add_column(c, overflow="fold")
+    for p in est.params:
+        prof = f"[{_fmt(p.profile_low, '.4g')}, {_fmt(p.profile_high, '.4g')}]" if p.profile_low == p.profile_low else "–"
+        boot = f"[{_fmt(p.boot_low, '.4g')}, {_fmt(p.boot_high, '.4g')}]" if p.boot_low == p.boot_low else "–"
+        t.add_row(Text(p.path), _fmt(p.start, ".4g"), _fmt(p.estimate, ".4g"), _fmt(p.se, ".3g"),
+                  f"[{_fmt(p.ci_low, '.4g')}, {_fmt(p.ci_high, '.4g')}]", prof, boot, Text(p.flag or ""))
+    console.print(t)
+    for p in est.params:
+        if p.note:
+            console.print(Text(f"{p.path}: {p.note}"))
+    console.print(Text(
+        f"log-likelihood {est.loglik:.3f} (at the scenario's values {est.start_loglik:.3f}); "
+        f"{'converged' if est.converged else 'NOT converged'}: {est.message}; AIC {est.aic:.2f}, BIC {est.bic:.2f} "
+        f"(n = {est.n_moves} observed moves); {est.n_evaluations} evaluations, {est.n_solves} solves, {est.seconds:.1f} s"))
+    for row in est.tests.itertuples(index=False):
+        console.print(Text(f"likelihood-ratio test of {row.restriction}: LR = {row.lr:.3f}, df = {row.df}, p = {row.p_value:.4f}"))
+    if est.scores is not None:
+        s = Table(title=f"One-step-ahead scores: fitted through round {est.fit_until}, scored after it (out)", title_justify="left")
+        for c in ("record", "predictor", "sample", "moves", "log score", "Brier"):
+            s.add_column(c)
+        for row in est.scores.itertuples(index=False):
+            s.add_row(Text(Path(row.record).name), row.predictor, row.sample, str(row.moves), _fmt(row.log_score), _fmt(row.brier, ".3f"))
+        console.print(s)
+
+
+def _register_estimate(app: typer.Typer) -> None:
+    @app.command("estimate")
+    def estimate_cmd(
+        scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+        timeline: TimelineOpt = None,
+        free: Annotated[list[str] | None, typer.Option("--free", metavar="PATH", help="A parameter to estimate, by its field path as --set takes it (default: every parameter with an `uncertainty`). Repeatable.")] = None,
+        grid: GridOpt = "auto",
+        profile: Annotated[list[str] | None, typer.Option("--profile", metavar="PATH", help="Also give the profile-likelihood interval of this estimated parameter. Repeatable.")] = None,
+        restrict: Annotated[list[str] | None, typer.Option("--restrict", metavar="PATH=VALUE", help="Test this restriction of an estimated parameter by a likelihood ratio. Repeatable (one joint test).")] = None,
+        bootstrap: Annotated[int, typer.Option("--bootstrap", help="Parametric-bootstrap draws (each simulates records at the estimate and refits).")] = 0,
+        workers: Annotated[int, typer.Option("--workers", help="Local Dask processes for the bootstrap draws.")] = 1,
+        scheduler: Annotated[str | None, typer.Option("--scheduler", help="Address of a running dask.distributed scheduler for the bootstrap draws.")] = None,
+        until: Annotated[str | None, typer.Option("--until", help="Fit on the records up to this date (or round) and score the forecasts after it, against the baselines.")] = None,
+        level: Annotated[float, typer.Option("--level", help="Confidence level of the intervals.")] = 0.95,
+        seed: SeedOpt = 0,
+        unobserved: UnobservedOpt = None,
+        observed: ObservedOpt = None,
+        deaths: DeathsOpt = None,
+        belief_tol: BeliefTolOpt = 0.01,
+        out: Annotated[Path | None, typer.Option("--out", help="Write the scenario with the estimates in place (YAML), each marked as estimated from the records with its interval as the uncertainty.")] = None,
+        json_output: JsonOpt = False,
+    ) -> None:
+        """Estimate the scenario's parameters from observed records by maximum likelihood, with
+        standard errors, intervals, identification flags, tests and AIC/BIC."""
+        from crisislab.analysis import estimate
+        from crisislab.crisis import parse_grid
+        from crisislab.simulation import check_scheduler, progress_wanted
+
+        _check_timelines(timeline)
+        if out is not None:
+            from crisislab._output import check_output
+
+            check_output(out, directory=False, option="--out")
+        if bootstrap < 0:
+            raise UserError(f"--bootstrap: must be an integer >= 0 (got {bootstrap})")
+        if workers < 1:
+            raise UserError(f"--workers: must be an integer >= 1 (got {workers})")
+        if not 0 < level < 1:
+            raise UserError(f"--level: must be in (0, 1) (got {level})")
+        if not 0 <= belief_tol < 1:
+            raise UserError(f"--belief-tol: must be in [0, 1) (got {belief_tol})")
+        check_scheduler(scheduler)
+        grid_arg = parse_grid(grid)
+        sc = _load(scenario)
+        est = estimate(sc, list(timeline) if timeline else None, free=free or None, grid=grid_arg, belief_tol=belief_tol,
+                       level=level, profile=profile or (), restrict=_pairs(restrict, "--restrict"), bootstrap=bootstrap,
+                       seed=seed, workers=workers, scheduler=scheduler, fit_until=_until(until), unobserved=unobserved or (),
+                       observed=observed or (), deaths=_deaths(deaths), progress=progress_wanted(json_output))
+        if out is not None:
+            from crisislab._output import writing_files
+            from crisislab.scenario import dump_scenario
+
+            text = dump_scenario(est.scenario)
+            with writing_files([out]) as (stage,):
+                stage.write_text(text, encoding="utf-8")
+        if json_output:
+            data = est.to_json()
+            data["out"] = None if out is None else str(out)
+            typer.echo(json_dumps(data))
+            return
+        _print_estimation(est, Console(soft_wrap=True, emoji=False))
+        if out is not None:
+            Console(soft_wrap=True, emoji=False).print(Text(f"wrote {out}"))

@@ -297,10 +297,15 @@ def register(app: typer.Typer) -> None:
         robustness_runs: RobustnessRunsOpt = None,
         scheduler: SchedulerOpt = None,
         timeline: Annotated[Path | None, typer.Option("--timeline", help="Observed record CSV (docs/scenario-format.md; default: the record bundled with the scenario, if any).")] = None,
+        formats: Annotated[str, typer.Option("--format", help="Report formats, comma-separated: html (always), md and tex (claims and outcome tables), svg and pdf (every figure).")] = "html",
         json_output: JsonOpt = False,
     ) -> None:
         """Solve, simulate, evaluate claims (with robustness), replay the timeline; write
-        results.parquet, claims.csv, robustness.parquet and report.html."""
+        results.parquet, claims.csv, robustness.parquet and report.html (and, with --format, the
+        tables as Markdown/LaTeX and the figures as SVG/PDF)."""
+        from crisislab.report import parse_formats
+
+        fmts = parse_formats(formats)
         _check_robustness(robustness, robustness_runs)
         _check_scale(runs, workers, chunk, scheduler)
         _check_out(out, directory=True)
@@ -320,9 +325,8 @@ def register(app: typer.Typer) -> None:
         study = run_study(
             sc, runs=runs, seed=seed, policy=policy, grid=grid_arg, robustness=robustness, robustness_runs=robustness_runs,
             record=timeline, workers=workers, chunk=chunk, scheduler=scheduler, progress=progress_wanted(json_output),
-            on_step=_stderr_note(json_output),
         )  # fmt: skip
-        path = write_report(study, out)
+        path = write_report(study, out, fmts)
         summary = {
             **study.summary(),
             "report": str(path),

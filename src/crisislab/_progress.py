@@ -10,8 +10,8 @@ Work that is counted in units not known in advance (the simulation chunks of eve
 claims, say) goes into the enclosing *open* phase (`phase(label)` without a total): `tasks(n)`
 adds n units to its total and each finished unit advances it, so the claims' arms make one bar,
 not one per arm. Inside a phase with a fixed total (robustness draws, counted per draw), nested
-`tasks` are silent. A phase opened inside another is its own (transient) bar, e.g. the solve of an
-intervened arm while the claims are simulated.
+phases and `tasks` are silent: the draw is the unit. A phase opened inside an open phase is its
+own (transient) bar, e.g. the solve of an intervened arm while the claims' arms are simulated.
 
 The reporter lives in a context variable, so it is local to the thread (and task) that installed
 it; worker processes have none.
@@ -98,6 +98,11 @@ def phase(label: str, total: int | None = None) -> Iterator[Phase]:
     """A phase of work: with `total`, advanced once per unit; without, open (`tasks` adds units)."""
     reporter = _REPORTER.get()
     stack = _STACK.get()
+    if stack and (not stack[-1].open or stack[-1].reporter is None):
+        # inside a phase counted in its own units (a robustness draw), or a silent one: the outer
+        # bar stands for this work, so it is not shown, and neither is anything under it
+        reporter = None
+        total = 0
     ph = Phase(label, total, open=total is None, reporter=reporter, depth=len(stack))
     if reporter is not None:
         ph.handle = reporter.start(label, total, ph.depth)

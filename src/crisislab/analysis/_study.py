@@ -100,7 +100,8 @@ class Study:
 
     def summary(self) -> dict[str, Any]:
         """Plain data for `run --json`: outcome shares, each claim's verdict, difference, interval
-        and robustness, and the replay's log-likelihood, percentile and impossible share."""
+        and robustness, the replay's log-likelihood, percentile and impossible share, and the
+        solver's diagnostics."""
         keys = ("claim", "verdict", "difference", "ci_low", "ci_high", "robustness", "robustness_low", "robustness_high",
                 "robustness_fails", "robustness_draws", "influential", "influential_rho")  # fmt: skip
         r = self.replay
@@ -114,6 +115,7 @@ class Study:
             "timeline_loglik": None if r is None else r.loglik,
             "timeline_percentile": None if r is None else r.percentile,
             "timeline_impossible_share": None if r is None else r.impossible_share,
+            "diagnostics": list(self.diagnostics),
         }
 
     def _repr_html_(self) -> str:

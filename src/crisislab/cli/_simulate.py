@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
+from crisislab import _progress
 from crisislab._json import dumps as json_dumps
 from crisislab.errors import UserError
 from crisislab.model.rules import DEFAULT_CHUNK
@@ -156,11 +157,14 @@ def register(app: typer.Typer) -> None:
 
             interventions = parse_shorthand(sc, options)  # every problem, before anything is solved
             runner = _runner(sc, policy, grid, runs, seed, workers, chunk, progress_wanted(json_output), scheduler)
-            _paired_simulation(runner, interventions, paths, out, json_output)
+            with _progress.shown(progress_wanted(json_output)):  # compile, solve (each arm that needs it), chunks
+                _paired_simulation(runner, interventions, paths, out, json_output)
             return
         runner = _runner(sc, policy, grid, runs, seed, workers, chunk, progress_wanted(json_output), scheduler)
         t0 = time.perf_counter()
-        res = runner.results([], paths=paths)
+        with _progress.shown(progress_wanted(json_output)):
+            runner.policy  # compile and solve: their own phases  # noqa: B018
+            res = runner.results([], paths=paths)
         dt = time.perf_counter() - t0
         if out is not None:
             from crisislab._output import paths_file, writing_files
@@ -215,6 +219,8 @@ def register(app: typer.Typer) -> None:
             raise UserError(f"{scenario}: claims: the scenario states no claims (expected at least one)")
         runner = _runner(sc, policy, grid, runs, seed, workers, chunk, progress_wanted(json_output), scheduler)
         results = evaluate_claims(runner, robustness=robustness, robustness_runs=robustness_runs)
+        if not json_output:
+            _print_diagnostics(getattr(getattr(runner.policy, "solution", None), "diagnostics", ()))
         if out is not None:
             from crisislab._output import writing_files
 
@@ -335,6 +341,9 @@ def register(app: typer.Typer) -> None:
             "claims_table": str(Path(out) / "claims.csv") if study.claims else None,
         }
         replay, claims, dt = study.replay, study.claims, study.seconds
+        written = [f"{n}" for n in sorted(p.name for p in Path(out).iterdir()) if n in _exports(fmts)]
+        if written:
+            summary["exports"] = [str(Path(out) / n) for n in written]
         if json_output:
             typer.echo(json_dumps(summary))
             return
@@ -347,7 +356,8 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"real timeline: log-likelihood {replay.loglik:.2f}, more probable than {replay.percentile:.1%} of "
                        f"simulated paths of the same {replay.rounds} rounds; the model rules an observed choice out in "
                        f"{replay.impossible_share:.1%} of replays")
-        typer.echo(f"report: {path}")
+        _print_diagnostics(study.diagnostics)
+        typer.echo(f"report: {path}" + (f" (and {', '.join(written)})" if written else ""))
 
 
 def _paired_simulation(runner: Any, interventions: list[Any], paths: bool, out: Path | None, json_output: bool) -> None:
@@ -381,6 +391,21 @@ def _paired_simulation(runner: Any, interventions: list[Any], paths: bool, out: 
         )
     if out is not None:
         typer.echo(f"wrote {out} (both arms; column `arm`: {', '.join(ARMS)})")
+
+
+def _exports(formats: tuple[str, ...]) -> set[str]:
+    """The file names the report's exports in `formats` may have."""
+    from crisislab.report import REPORT_FILES
+
+    return {n for n in REPORT_FILES if n.rsplit(".", 1)[-1] in set(formats) - {"html"}}
+
+
+def _print_diagnostics(diagnostics: Any) -> None:
+    """The solver's diagnostics for the scenario as written, one line each on stderr."""
+    from crisislab.cli import err_console
+
+    for msg in diagnostics or ():
+        err_console.print(f"diagnostic: {msg}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _stderr_note(json_output: bool) -> Any:

@@ -132,7 +132,8 @@ def _claims_figure(study: Any) -> FigureSpec:
     vis = (("difference", tuple([True] * n + [False, False])), ("both arms", tuple([False] * n + [True, True])),
            ("treatment arm", tuple([False] * n + [True, False])), ("baseline arm", tuple([False] * n + [False, True])))  # fmt: skip
     return FigureSpec("claims", "Claims: treatment − baseline with its 95% interval (buttons: the arms)", "claim",
-                      "difference (in the claim's metric)", tuple(traces), views=vis)  # fmt: skip
+                      "difference (in the claim's metric)", tuple(traces), views=vis, horizontal=True,
+                      height=max(320, 90 + 40 * len(rows)))  # fmt: skip
 
 
 def _lam_figure(study: Any) -> FigureSpec:

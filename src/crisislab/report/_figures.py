@@ -45,7 +45,8 @@ class Trace:
 @dataclass(frozen=True)
 class FigureSpec:
     """A figure: `id` (its file name stem and the HTML element id), title, axis labels, traces.
-    `views`: buttons, each (label, which traces are visible); `y_range`: fixed y limits."""
+    `views`: buttons, each (label, which traces are visible); `y_range`: fixed y limits;
+    `horizontal`: categories down the y axis and values along x (for long category labels)."""
 
     id: str
     title: str
@@ -56,6 +57,7 @@ class FigureSpec:
     y_range: tuple[float, float] | None = None
     views: tuple[tuple[str, tuple[bool, ...]], ...] = field(default=())
     height: int = 380
+    horizontal: bool = False
 
 
 def _rgba(color: str, alpha: float) -> str:
@@ -91,8 +93,19 @@ def _plotly_traces(t: Trace, color: str) -> list[dict[str, Any]]:
     if err is not None:
         out["error_y"] = {**err, "color": "#333"}
     if t.hover is not None:
-        out.update(text=list(t.hover), hovertemplate="%{text}<extra></extra>")
+        out.update(hovertext=list(t.hover), hovertemplate="%{hovertext}<extra></extra>")
     return [out]
+
+
+def _transpose(tr: dict[str, Any]) -> dict[str, Any]:
+    """A trace drawn with categories on the y axis (long labels stay readable)."""
+    tr = dict(tr)
+    tr["x"], tr["y"] = tr.get("y"), tr.get("x")
+    if "error_y" in tr:
+        tr["error_x"] = tr.pop("error_y")
+    if tr.get("type") == "bar":
+        tr["orientation"] = "h"
+    return tr
 
 
 def _colors(spec: FigureSpec) -> list[str]:
@@ -107,7 +120,7 @@ def plotly_json(spec: FigureSpec) -> str:
     owner: list[int] = []  # which spec trace each plotly trace draws (a band draws two)
     for i, (t, c) in enumerate(zip(spec.traces, _colors(spec), strict=True)):
         for tr in _plotly_traces(t, c):
-            data.append(tr)
+            data.append(_transpose(tr) if spec.horizontal else tr)
             owner.append(i)
     layout: dict[str, Any] = {
         "title": {"text": spec.title, "font": {"size": 15}},
@@ -120,6 +133,10 @@ def plotly_json(spec: FigureSpec) -> str:
         "hovermode": "closest",
         "font": {"size": 13},
     }
+    if spec.horizontal:
+        layout["xaxis"], layout["yaxis"] = layout["yaxis"], layout["xaxis"]
+        layout["yaxis"]["autorange"] = "reversed"  # first category on top
+        layout["xaxis"]["zeroline"] = True
     if spec.views:
         layout["updatemenus"] = [{
             "type": "buttons", "direction": "right", "x": 0, "xanchor": "left", "y": 1.18, "yanchor": "top",
@@ -162,6 +179,15 @@ def static_figure(spec: FigureSpec, fmt: Literal["svg", "pdf"]) -> bytes:
             x = np.array([categories.index(v) for v in t.x], dtype=np.float64)
         err = _err(t)
         yerr = None if err is None else [err["arrayminus"], err["array"]]
+        if spec.horizontal and t.kind in ("bar", "points"):
+            xerr = yerr
+            pos = np.asarray(x, dtype=float)
+            if t.kind == "bar":
+                ax.barh(pos + (nb - (len(bars) - 1) / 2) * width, t.y, height=width, color=c, label=t.name, xerr=xerr, capsize=3)
+                nb += 1
+            else:
+                ax.errorbar(t.y, pos, xerr=xerr, fmt="o", color=c, capsize=3, label=t.name)
+            continue
         if t.kind == "band":
             ax.fill_between(x, np.asarray(t.y_low, dtype=float), np.asarray(t.y_high, dtype=float), color=c, alpha=0.25, label=t.name, step=None)
         elif t.kind == "bar":
@@ -172,11 +198,15 @@ def static_figure(spec: FigureSpec, fmt: Literal["svg", "pdf"]) -> bytes:
             ax.errorbar(x, t.y, yerr=yerr, fmt="o", color=c, capsize=3, label=t.name)
         else:
             ax.plot(x, t.y, marker=".", color=c, ls="--" if t.dash else "-", label=t.name)
-    if categories:
+    if categories and spec.horizontal:
+        ax.set_yticks(np.arange(len(categories)), [str(v) for v in categories], fontsize=9)
+        ax.invert_yaxis()
+        ax.axvline(0.0, color="#555", lw=0.8)
+    elif categories:
         ax.set_xticks(np.arange(len(categories)), [str(v) for v in categories], rotation=20, ha="right", fontsize=9)
     ax.set_title(spec.title, fontsize=11)
-    ax.set_xlabel(spec.x_label)
-    ax.set_ylabel(spec.y_label)
+    ax.set_xlabel(spec.y_label if spec.horizontal else spec.x_label)
+    ax.set_ylabel(spec.x_label if spec.horizontal else spec.y_label)
     if spec.y_range:
         ax.set_ylim(*spec.y_range)
     ax.grid(alpha=0.3)

@@ -183,3 +183,26 @@ def test_a_claim_settled_by_how_it_is_written_is_flagged_not_held(tmp_path) -> N
     html = write_report(study, tmp_path).read_text(encoding="utf-8")
     row = re.search(r'<tr class="finding ([\w-]+)" data-finding="forced-strike-is-struck">', html)
     assert row and row.group(1) == "cannot-fail"
+
+
+def test_the_appendix_lists_every_source_and_every_assumption(tmp_path) -> None:
+    """Every source the flagship lists has a row, and every number it marks `assumption` (counted
+    independently here, from the YAML file's text) is in the assumptions table."""
+    import crisislab
+
+    scn = crisislab.bundled_scenario("us-iran-2019-2020")
+    from crisislab.analysis import assumption_table, source_table
+
+    sources, assumptions = source_table(scn), assumption_table(scn)
+    assert list(sources["id"]) == list(scn.sources)
+    text = (Path(__file__).parents[2] / "scenarios" / "us-iran-2019-2020.yaml").read_text(encoding="utf-8")
+    # `assumption:` keys in the file, outside comments: one per marked object; a mark on an object
+    # with several numbers (a cost per type, say) covers each of them
+    marked = sum(line.split("#", 1)[0].count("assumption:") for line in text.splitlines())
+    assert len(assumptions) >= marked
+    quoted = set(re.findall(r'assumption: "([^"]*)"', text))
+    assert quoted and quoted <= set(assumptions["assumption"])
+    study = report_study()
+    html = write_report(study, tmp_path).read_text(encoding="utf-8")
+    for sid in load_scenario(MINI).sources:
+        assert f'data-source="{sid}"' in html

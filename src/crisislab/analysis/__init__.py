@@ -16,6 +16,7 @@ from crisislab.analysis._claims import (
     ClaimResult,
     SolverChoice,
     evaluate_claims,
+    evaluate_claims_and_draws,
     make_runner,
     robustness_table,
 )
@@ -24,11 +25,28 @@ from crisislab.analysis._grid import grid_check
 from crisislab.analysis._replay import TimelineReplay, events_to_script, rank_share, record_events, replay, replay_timeline
 from crisislab.analysis._stats import PairedEstimate, paired_difference, verdict, wilson_interval
 from crisislab.analysis._study import FAN_QUANTILES, Study, outcome_table, run_study
+from crisislab.analysis._tables import (
+    assumption_table,
+    casualty_table,
+    claim_flags,
+    outcome_draw_summary,
+    round_dates,
+    sensitivity_table,
+    source_table,
+)
 
 __all__ = [
     "ARMS",
     "DEFAULT_ROBUSTNESS_DRAWS",
     "FAN_QUANTILES",
+    "assumption_table",
+    "casualty_table",
+    "claim_flags",
+    "evaluate_claims_and_draws",
+    "outcome_draw_summary",
+    "round_dates",
+    "sensitivity_table",
+    "source_table",
     "ArmComparison",
     "Study",
     "compare_arms",

@@ -131,7 +131,7 @@ def _claims_figure(study: Any) -> FigureSpec:
     n = len(verdicts)
     vis = (("difference", tuple([True] * n + [False, False])), ("both arms", tuple([False] * n + [True, True])),
            ("treatment arm", tuple([False] * n + [True, False])), ("baseline arm", tuple([False] * n + [False, True])))  # fmt: skip
-    return FigureSpec("claims", "Claims: treatment − baseline with its 95% interval (buttons: the arms)", "claim",
+    return FigureSpec("claims", "Claims: treatment − baseline with its 95% interval (buttons: the arms)", "",
                       "difference (in the claim's metric)", tuple(traces), views=vis, horizontal=True,
                       height=max(320, 90 + 40 * len(rows)))  # fmt: skip
 
@@ -141,15 +141,14 @@ def _lam_figure(study: Any) -> FigureSpec:
     lams = [c for c in d.columns if str(c).endswith(".lam")]
     shares = [c for c in d.columns if str(c).startswith("P(")]
     traces = []
-    k = 0
     for lam in lams:
         order = np.argsort(d[lam].to_numpy(dtype=np.float64), kind="stable")
         x = d[lam].to_numpy(dtype=np.float64)[order].tolist()
         for s in shares:
             y = d[s].to_numpy(dtype=np.float64)[order].tolist()
-            traces.append(Trace(f"{s} vs {lam}", x, y, "line", dash=k >= len(shares),
+            # markers, not lines: the other parameters vary between draws too
+            traces.append(Trace(f"{s} vs {lam}", x, y, "points",
                                 hover=[f"{lam} = {a:.3g}: {s} = {b:.4f} (draw)" for a, b in zip(x, y, strict=True)]))  # fmt: skip
-        k += len(shares)
     return FigureSpec("lambda", "Outcome shares against each actor's precision λ over the parameter draws",
                       "λ (sampled value)", "share of runs", tuple(traces), y_range=(0.0, 1.0))  # fmt: skip
 

@@ -126,9 +126,10 @@ def plotly_json(spec: FigureSpec) -> str:
         "title": {"text": spec.title, "font": {"size": 15}},
         "xaxis": {"title": {"text": spec.x_label}, "automargin": True, **({"type": "date"} if spec.x_dates else {})},
         "yaxis": {"title": {"text": spec.y_label}, "automargin": True, **({"range": list(spec.y_range)} if spec.y_range else {})},
-        "legend": {"orientation": "h", "y": -0.25, "font": {"size": 12}},
-        "margin": {"l": 60, "r": 20, "t": 50, "b": 40},
-        "height": spec.height,
+        # the legend at the foot of the figure, below the x axis's title whatever the tick labels take
+        "legend": {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "font": {"size": 12}},
+        "margin": {"l": 60, "r": 20, "t": 50, "b": 110},
+        "height": spec.height + 60,
         "barmode": "group",
         "hovermode": "closest",
         "font": {"size": 13},

@@ -139,8 +139,8 @@ Treatment: {{ c.treatment|e }} → {{ '%.4f'|format(c.treatment_value) }}.<br>Ba
 <h2>Appendix: sources and assumptions</h2>
 <h3>Sources ({{ sources|length }})</h3>
 <table id="sources-table"><colgroup><col style="width:16%"><col style="width:8%"><col style="width:56%"><col style="width:20%"></colgroup>
-<tr><th>id</th><th>kind</th><th>reference</th><th>cited by</th></tr>
-{% for s in sources %}<tr data-source="{{ s.id|e }}"><td><code>{{ s.id|e }}</code></td><td>{{ s.kind|e }}</td><td>{{ s.title|e }}{% if s.author %}. {{ s.author|e }}{% endif %}{% if s.outlet %}. <i>{{ s.outlet|e }}</i>{% endif %}{% if s.date %}, {{ s.date|e }}{% endif %}{% if s.pages %}, {{ s.pages|e }}{% endif %}{% if s.file %}. File <code>{{ s.file|e }}</code>{% endif %}{% if s.url %}. <code>{{ s.url|e }}</code>{% endif %}{% if s.note %} <span class="small">({{ s.note|e }})</span>{% endif %}</td><td>{{ s.cited }} number{{ '' if s.cited == 1 else 's' }} or claims</td></tr>
+<tr><th>id</th><th>kind</th><th>reference</th><th>citations (numbers and claims)</th></tr>
+{% for s in sources %}<tr data-source="{{ s.id|e }}"><td><code>{{ s.id|e }}</code></td><td>{{ s.kind|e }}</td><td>{{ s.title|e }}{% if s.author %}. {{ s.author|e }}{% endif %}{% if s.outlet %}. <i>{{ s.outlet|e }}</i>{% endif %}{% if s.date %}, {{ s.date|e }}{% endif %}{% if s.pages %}, {{ s.pages|e }}{% endif %}{% if s.file %}. File <code>{{ s.file|e }}</code>{% endif %}{% if s.url %}. <code>{{ s.url|e }}</code>{% endif %}{% if s.note %} <span class="small">({{ s.note|e }})</span>{% endif %}</td><td class="num">{{ s.cited }}</td></tr>
 {% endfor %}</table>
 <h3>Numbers marked assumption ({{ assumptions|length }})</h3>
 <table id="assumptions-table"><colgroup><col style="width:30%"><col style="width:12%"><col style="width:44%"><col style="width:14%"></colgroup>

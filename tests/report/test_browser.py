@@ -109,6 +109,13 @@ def test_nothing_is_wider_than_the_viewport(page) -> None:
         return out.slice(0, 10);""")
     assert over == []
     assert drv.execute_script("return document.documentElement.scrollWidth") <= width
+    # and in a narrower window (1100 px): tables wrap, figures shrink
+    drv.set_window_size(1100, HEIGHT)
+    try:
+        narrow = drv.execute_script("return [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        assert narrow[0] <= narrow[1] == 1100
+    finally:
+        drv.set_window_size(WIDTH, HEIGHT)
 
 
 def test_findings_are_on_the_first_screen(page) -> None:

@@ -65,6 +65,7 @@ ul.diag li{margin:.2em 0}
 {% for c in claims %}<tr class="finding {{ c.shown_verdict|replace(' ', '-') }}" data-finding="{{ c.claim|e }}">
 <td><b>{{ c.label|e }}</b><br>
 {% if c.quote %}<q>{{ c.quote|e }}</q><br>{% endif %}
+<span class="plain">{{ c.metric|e }}: {{ '%.4g'|format(c.treatment_value) }} with the treatment, {{ '%.4g'|format(c.baseline_value) }} in the baseline (expected {{ c.expect|e }}).</span><br>
 <span class="small">{% if c.source.title %}{{ c.source.title|e }}{% if c.source.who %} ({{ c.source.who|e }}){% endif %}, {% endif %}seed file <code>{{ c.source.file|e }}</code></span>
 <details><summary>what is compared</summary><span class="small">{{ c.metric|e }}, expected {{ c.expect|e }}{% if c.margin %} by more than {{ c.margin }}{% endif %}.<br>
 Treatment: {{ c.treatment|e }} → {{ '%.4f'|format(c.treatment_value) }}.<br>Baseline: {{ c.baseline|e }} → {{ '%.4f'|format(c.baseline_value) }}.</span></details></td>

@@ -130,7 +130,8 @@ out = tempfile.mkdtemp(prefix="crisislab-tutorial-")
 path = crisislab.write_report(study, out, formats="html,md,tex,svg")
 print("report:", path)
 print(study.outcomes[["outcome", "probability", "ci_low", "ci_high", "draws_low", "draws_high"]].round(4))
-print(open(os.path.join(out, "claims.md"), encoding="utf-8").read())
+with open(os.path.join(out, "claims.md"), encoding="utf-8") as f:
+    print(f.read())
 
 # %% [markdown]
 # ## 8. A crisis of your own

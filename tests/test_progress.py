@@ -76,12 +76,11 @@ def test_the_arms_of_all_claims_make_one_bar() -> None:
 
 def test_work_inside_a_counted_phase_is_silent() -> None:
     rec = Recorder()
-    with _progress.reporting(rec):
-        with _progress.phase("draws", 2) as outer:
-            with _progress.phase("solving", 10) as inner:
-                inner.advance(10)
-            with _progress.tasks(4, "chunks") as t:
-                t.advance()
-            outer.advance(2)
+    with _progress.reporting(rec), _progress.phase("draws", 2) as outer:
+        with _progress.phase("solving", 10) as inner:
+            inner.advance(10)
+        with _progress.tasks(4, "chunks") as t:
+            t.advance()
+        outer.advance(2)
     assert [p["label"] for p in rec.phases] == ["draws"]
     assert rec.phases[0]["completed"] == 2

@@ -41,7 +41,7 @@ def report(tmp_path_factory):
 
 
 def _cell(html: str, row_attr: str, key: str) -> list[float]:
-    row = re.search(rf'<tr {row_attr}="{re.escape(key)}">(.*?)</tr>', html, re.S)
+    row = re.search(rf'<tr {row_attr}="{re.escape(key)}">(.*?)</tr>', html, re.DOTALL)
     assert row, f"no row {row_attr}={key}"
     return [float(v) for v in re.findall(r'data-value="([^"]+)"', row.group(1))]
 
@@ -61,12 +61,12 @@ def test_outcome_numbers_equal_the_results_table(report) -> None:
 def test_every_claim_has_a_row_with_its_quote_and_verdict(report) -> None:
     html, _, claims = report
     for c in claims:
-        row = re.search(rf'<tr class="claim (\w+)" data-claim="{c.id}">(.*?)</tr>', html, re.S)
+        row = re.search(rf'<tr class="claim (\w+)" data-claim="{c.id}">(.*?)</tr>', html, re.DOTALL)
         assert row, c.id
         assert row.group(1) == c.verdict
         values = [float(v) for v in re.findall(r'data-value="([^"]+)"', row.group(2))]
         assert values == pytest.approx([c.estimate.treatment, c.estimate.baseline, c.estimate.diff], abs=1e-12)
-        finding = re.search(rf'<tr class="finding [\w-]+" data-finding="{c.id}">(.*?)</tr>', html, re.S)
+        finding = re.search(rf'<tr class="finding [\w-]+" data-finding="{c.id}">(.*?)</tr>', html, re.DOTALL)
         assert finding, c.id
         if c.quote:
             assert c.quote in finding.group(1)
@@ -86,15 +86,14 @@ def test_figures_are_embedded_and_nothing_is_fetched(report) -> None:
     for f in figures:
         assert f'"{f[len("fig-"):]}":{{"data":' in html
     # outside the inlined library, nothing refers to the network (the browser test checks requests)
-    page = re.sub(r"<script>.*?</script>", "", html, flags=re.S)
+    page = re.sub(r"<script>.*?</script>", "", html, flags=re.DOTALL)
     assert "http://" not in page and "https://" not in page
 
 
-def test_exports_show_the_same_numbers(report, tmp_path) -> None:
+def test_exports_show_the_same_numbers(tmp_path) -> None:
     """claims.md/.tex and outcomes.md/.tex carry the study's numbers; SVG and PDF figures are written."""
     from crisislab.report import write_report as write
 
-    _, runs, claims = report
     study = report_study()
     path = write(study, tmp_path, formats="md,tex,svg,pdf")
     md = (tmp_path / "claims.md").read_text(encoding="utf-8")

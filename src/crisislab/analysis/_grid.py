@@ -63,7 +63,7 @@ def _one_grid(scenario: Any, G: int, runs: int, seed: int, workers: int, chunk: 
         on_grid(G)
     runner = ArmRunner(scenario, SolverChoice("crisis", G), runs, seed, workers=workers,
                        chunk=DEFAULT_CHUNK if chunk is None else chunk, progress=progress, scheduler=scheduler)  # fmt: skip
-    runner.policy  # compile and solve: their own phases
+    _ = runner.policy  # compile and solve first: their own phases
     with _progress.phase(f"grid {G}: simulating the scenario as written (chunks)"):
         base = runner.results([])
     claims = evaluate_claims(runner, robustness=0) if scenario.claims else []

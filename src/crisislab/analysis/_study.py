@@ -19,7 +19,13 @@ import pandas as pd
 
 from crisislab import _progress
 from crisislab.analysis import _tables
-from crisislab.analysis._claims import DEFAULT_ROBUSTNESS_DRAWS, ClaimResult, evaluate_claims_and_draws, make_runner, robustness_table
+from crisislab.analysis._claims import (
+    DEFAULT_ROBUSTNESS_DRAWS,
+    ClaimResult,
+    evaluate_claims_and_draws,
+    make_runner,
+    robustness_table,
+)
 from crisislab.analysis._replay import TimelineReplay, record_events, replay_timeline
 from crisislab.analysis._stats import wilson_interval
 from crisislab.errors import UserError

@@ -163,7 +163,7 @@ def register(app: typer.Typer) -> None:
         runner = _runner(sc, policy, grid, runs, seed, workers, chunk, progress_wanted(json_output), scheduler)
         t0 = time.perf_counter()
         with _progress.shown(progress_wanted(json_output)):
-            runner.policy  # compile and solve: their own phases  # noqa: B018
+            _ = runner.policy  # compile and solve first: their own phases
             res = runner.results([], paths=paths)
         dt = time.perf_counter() - t0
         if out is not None:

@@ -7,6 +7,12 @@ results.parquet, claims.csv, robustness.parquet and report.html into a directory
 formats the study's tables and figures; it computes no statistic.
 """
 
-from crisislab.report._html import FORMATS, REPORT_FILES, parse_formats, render_report, write_report
+from crisislab.report._html import (
+    FORMATS,
+    REPORT_FILES,
+    parse_formats,
+    render_report,
+    write_report,
+)
 
 __all__ = ["FORMATS", "REPORT_FILES", "parse_formats", "render_report", "write_report"]

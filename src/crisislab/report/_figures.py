@@ -75,7 +75,7 @@ def _err(t: Trace) -> dict[str, Any] | None:
 
 
 def _plotly_traces(t: Trace, color: str) -> list[dict[str, Any]]:
-    common = {"name": t.name, "legendgroup": t.name, "visible": True if t.visible else False}
+    common = {"name": t.name, "legendgroup": t.name, "visible": bool(t.visible)}
     x = list(t.x)
     if t.kind == "band":
         upper = {**common, "type": "scatter", "x": x, "y": list(t.y_high or ()), "mode": "lines", "line": {"width": 0},

@@ -131,7 +131,7 @@ def _claims_figure(study: Any) -> FigureSpec:
     n = len(verdicts)
     vis = (("difference", tuple([True] * n + [False, False])), ("both arms", tuple([False] * n + [True, True])),
            ("treatment arm", tuple([False] * n + [True, False])), ("baseline arm", tuple([False] * n + [False, True])))  # fmt: skip
-    return FigureSpec("claims", "Claims: treatment − baseline with its 95% interval (buttons: the arms)", "",
+    return FigureSpec("claims", "Claims: treatment − baseline with its 95% interval", "",
                       "difference (in the claim's metric)", tuple(traces), views=vis, horizontal=True,
                       height=max(320, 90 + 40 * len(rows)))  # fmt: skip
 

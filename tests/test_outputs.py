@@ -179,12 +179,13 @@ def test_a_set_of_files_is_written_as_one_unit(tmp_path):
 
 @pytest.fixture
 def tiny_fs(tmp_path):
-    """A 256 KiB tmpfs (needs the right to mount; skipped otherwise)."""
+    """A 16 MiB tmpfs, room for a previous run (its report inlines plotly.js, ~5 MB); needs the right
+    to mount (skipped otherwise)."""
     mnt = tmp_path / "mnt"
     mnt.mkdir()
     if sys.platform != "linux" or shutil.which("mount") is None:
         pytest.skip("needs Linux mount")
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)], capture_output=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mnt)], capture_output=True)
     if r.returncode != 0:
         pytest.skip("cannot mount a tmpfs here")
     try:
@@ -201,7 +202,7 @@ def test_a_really_full_file_system_leaves_the_previous_outputs_whole(tiny_fs):
     with pytest.raises(EnvironmentFault, match=r"No space left on device \(ENOSPC\)"):
         with writing_directory(target, OWNED) as stage:
             (stage / "a.txt").write_text("new")
-            (stage / "b.txt").write_bytes(b"x" * (1 << 20))  # more than the file system holds
+            (stage / "b.txt").write_bytes(b"x" * (32 << 20))  # more than the file system holds
     assert _contents(target) == before
     assert _staging_left(tiny_fs) == []
 

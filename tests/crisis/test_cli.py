@@ -42,6 +42,14 @@ def test_solve_prints_first_round_and_saves(tmp_path):
     assert f"{first[0, 0, 0]:.3f}" in r.output
 
 
+def test_solve_without_out_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = _invoke("solve", str(DATA / "tiny.yaml"), "--grid", "11")
+    assert r.exit_code == 0, r.output
+    assert "a_press" in r.output and "saved" not in r.output
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_export_efg_writes_a_readable_game(tmp_path):
     path = tmp_path / "fearon.efg"
     r = _invoke("export-efg", str(SCENARIOS / "fearon-audience-costs.yaml"), "--horizon", "2", "-o", str(path))

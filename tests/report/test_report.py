@@ -18,21 +18,30 @@ MINI = Path(__file__).parents[1] / "simulation" / "mini.yaml"
 N = 3000
 
 
+_STUDY: list = []
+
+
+def report_study():
+    if not _STUDY:
+        sc = load_scenario(MINI)
+        pol = FixedPolicy({"US": np.array([[0.3, 0.7], [0.8, 0.2]]), "Iran": np.array([[0.4, 0.6], [0.9, 0.1]])})
+        events = pd.DataFrame(
+            {"date": ["2019-12-02", "2019-12-09"], "actor": ["Iran", "US"], "action": ["ir_attack", "us_strike"]}
+        )
+        _STUDY.append(run_study(sc, runs=N, seed=7, policy=lambda s: pol, robustness=0, record=events))
+    return _STUDY[0]
+
+
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
-    sc = load_scenario(MINI)
-    pol = FixedPolicy({"US": np.array([[0.3, 0.7], [0.8, 0.2]]), "Iran": np.array([[0.4, 0.6], [0.9, 0.1]])})
-    events = pd.DataFrame(
-        {"date": ["2019-12-02", "2019-12-09"], "actor": ["Iran", "US"], "action": ["ir_attack", "us_strike"]}
-    )
-    study = run_study(sc, runs=N, seed=7, policy=lambda s: pol, robustness=0, record=events)
+    study = report_study()
     out = tmp_path_factory.mktemp("report")
     path = write_report(study, out)
     return path.read_text(encoding="utf-8"), pd.read_parquet(out / "results.parquet"), list(study.claims)
 
 
 def _cell(html: str, row_attr: str, key: str) -> list[float]:
-    row = re.search(rf'<tr {row_attr}="{re.escape(key)}">(.*?)</tr>', html, re.S)
+    row = re.search(rf'<tr {row_attr}="{re.escape(key)}">(.*?)</tr>', html, re.DOTALL)
     assert row, f"no row {row_attr}={key}"
     return [float(v) for v in re.findall(r'data-value="([^"]+)"', row.group(1))]
 
@@ -52,22 +61,64 @@ def test_outcome_numbers_equal_the_results_table(report) -> None:
 def test_every_claim_has_a_row_with_its_quote_and_verdict(report) -> None:
     html, _, claims = report
     for c in claims:
-        row = re.search(rf'<tr class="claim (\w+)" data-claim="{c.id}">(.*?)</tr>', html, re.S)
+        row = re.search(rf'<tr class="claim (\w+)" data-claim="{c.id}">(.*?)</tr>', html, re.DOTALL)
         assert row, c.id
         assert row.group(1) == c.verdict
         values = [float(v) for v in re.findall(r'data-value="([^"]+)"', row.group(2))]
         assert values == pytest.approx([c.estimate.treatment, c.estimate.baseline, c.estimate.diff], abs=1e-12)
+        finding = re.search(rf'<tr class="finding [\w-]+" data-finding="{c.id}">(.*?)</tr>', html, re.DOTALL)
+        assert finding, c.id
         if c.quote:
-            assert c.quote in row.group(2)
+            assert c.quote in finding.group(1)
     assert "000_2c2ddc19b08502fb.txt" in html
+    # the findings name each claim's seed and verdict before anything else
+    findings = html[html.index('id="findings"') : html.index('id="outcomes"')]
+    for c in claims:
+        assert f'data-finding="{c.id}"' in findings
 
 
 def test_figures_are_embedded_and_nothing_is_fetched(report) -> None:
     html, _, _ = report
-    figures = re.findall(r'<img class="figure" id="([\w-]+)" alt="[^"]*" src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
-    assert {f for f, _ in figures} == {"fig-outcomes", "fig-fan", "fig-beliefs", "fig-timeline"}
-    assert all(len(data) > 1000 for _, data in figures)
-    assert "http://" not in html and "https://" not in html
+    figures = re.findall(r'<div class="figure" id="([\w-]+)"', html)
+    assert set(figures) == {"fig-outcomes", "fig-claims", "fig-fan", "fig-beliefs", "fig-real-path-beliefs"}
+    # plotly.js is inlined once (no <script src>), and every figure's data is in the page
+    assert html.count("<script src") == 0 and html.count("plotly.js v") >= 1
+    for f in figures:
+        assert f'"{f[len("fig-"):]}":{{"data":' in html
+    # outside the inlined library, nothing refers to the network (the browser test checks requests)
+    page = re.sub(r"<script>.*?</script>", "", html, flags=re.DOTALL)
+    assert "http://" not in page and "https://" not in page
+
+
+def test_exports_show_the_same_numbers(tmp_path) -> None:
+    """claims.md/.tex and outcomes.md/.tex carry the study's numbers; SVG and PDF figures are written."""
+    from crisislab.report import write_report as write
+
+    study = report_study()
+    path = write(study, tmp_path, formats="md,tex,svg,pdf")
+    md = (tmp_path / "claims.md").read_text(encoding="utf-8")
+    tex = (tmp_path / "outcomes.tex").read_text(encoding="utf-8")
+    for c in study.claims:
+        assert f"| {c.id} |" in md and f"{c.estimate.diff:+.4f}" in md
+    for r in study.outcomes.itertuples(index=False):
+        assert f"{r.outcome} & {r.probability:.4f} &" in tex
+    assert "\\toprule" in tex and "\\bottomrule" in tex
+    svg = (tmp_path / "figure-outcomes.svg").read_text(encoding="utf-8")
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+    assert (tmp_path / "figure-fan.pdf").read_bytes()[:5] == b"%PDF-"
+    assert path.exists()
+    # asking for fewer exports next time removes the older ones (the outputs are one unit)
+    write(study, tmp_path)
+    assert not (tmp_path / "claims.md").exists() and not (tmp_path / "figure-fan.pdf").exists()
+
+
+def test_a_wrong_format_is_a_user_error(tmp_path) -> None:
+    from crisislab.errors import UserError
+    from crisislab.report import parse_formats
+
+    assert parse_formats("md, tex") == ("html", "md", "tex")
+    with pytest.raises(UserError, match="'docx' is not a report format"):
+        parse_formats("html,docx")
 
 
 def test_timeline_section_shows_the_replay(report) -> None:
@@ -95,7 +146,7 @@ def test_an_outcome_that_never_happens_renders_and_a_failure_writes_nothing(tmp_
     counts = study.results.outcome_counts()
     assert (counts == 0).any(), "the scenario should leave some outcome unreached under this policy"
     path = write_report(study, tmp_path)
-    assert path.read_text(encoding="utf-8").count("data:image/png;base64,") >= 1
+    assert 'id="fig-outcomes"' in path.read_text(encoding="utf-8")
 
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
 
@@ -106,3 +157,51 @@ def test_an_outcome_that_never_happens_renders_and_a_failure_writes_nothing(tmp_
     with pytest.raises(RuntimeError, match="rendering failed"):
         write_report(study, tmp_path)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_a_claim_settled_by_how_it_is_written_is_flagged_not_held(tmp_path) -> None:
+    """A claim whose baseline forbids the action its metric counts has that metric identically 0
+    in the baseline arm, so "higher" cannot fail: the report says so instead of "holds"."""
+    sc = load_scenario(MINI)
+    data = sc.model_dump(by_alias=True, exclude_none=True, mode="json")
+    data["claims"] = [{
+        "id": "forced-strike-is-struck", "seed": "000_2c2ddc19b08502fb.txt", "quote": data["claims"][0]["quote"],
+        "metric": {"action_probability": "us_strike"},
+        "compare": {"treatment": [{"force": {"actor": "US", "action": "us_strike"}}],
+                    "baseline": [{"forbid": {"actor": "US", "action": "us_strike"}}]},
+        "expect": "higher",
+    }]  # fmt: skip
+    from crisislab.scenario import validate_data
+
+    sc2 = validate_data(data, "<forced>")
+    pol = FixedPolicy({"US": np.array([[0.3, 0.7], [0.8, 0.2]]), "Iran": np.array([[0.4, 0.6], [0.9, 0.1]])})
+    study = run_study(sc2, runs=500, seed=1, policy=lambda s: pol, robustness=0, record=False)
+    flags = study.claim_flags.set_index("claim")
+    assert bool(flags.loc["forced-strike-is-struck", "degenerate"])
+    assert "0 in every run of the baseline arm" in flags.loc["forced-strike-is-struck", "why"]
+    html = write_report(study, tmp_path).read_text(encoding="utf-8")
+    row = re.search(r'<tr class="finding ([\w-]+)" data-finding="forced-strike-is-struck">', html)
+    assert row and row.group(1) == "cannot-fail"
+
+
+def test_the_appendix_lists_every_source_and_every_assumption(tmp_path) -> None:
+    """Every source the flagship lists has a row, and every number it marks `assumption` (counted
+    independently here, from the YAML file's text) is in the assumptions table."""
+    import crisislab
+
+    scn = crisislab.bundled_scenario("us-iran-2019-2020")
+    from crisislab.analysis import assumption_table, source_table
+
+    sources, assumptions = source_table(scn), assumption_table(scn)
+    assert list(sources["id"]) == list(scn.sources)
+    text = (Path(__file__).parents[2] / "scenarios" / "us-iran-2019-2020.yaml").read_text(encoding="utf-8")
+    # `assumption:` keys in the file, outside comments: one per marked object; a mark on an object
+    # with several numbers (a cost per type, say) covers each of them
+    marked = sum(line.split("#", 1)[0].count("assumption:") for line in text.splitlines())
+    assert len(assumptions) >= marked
+    quoted = set(re.findall(r'assumption: "([^"]*)"', text))
+    assert quoted and quoted <= set(assumptions["assumption"])
+    study = report_study()
+    html = write_report(study, tmp_path).read_text(encoding="utf-8")
+    for sid in load_scenario(MINI).sources:
+        assert f'data-source="{sid}"' in html

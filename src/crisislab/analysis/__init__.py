@@ -16,6 +16,7 @@ from crisislab.analysis._claims import (
     ClaimResult,
     SolverChoice,
     evaluate_claims,
+    evaluate_claims_and_draws,
     make_runner,
     robustness_table,
 )
@@ -26,11 +27,28 @@ from crisislab.analysis._record import Candidate, Record, observe
 from crisislab.analysis._replay import TimelineReplay, load_record, rank_share, replay, replay_record
 from crisislab.analysis._stats import PairedEstimate, paired_difference, verdict, wilson_interval
 from crisislab.analysis._study import FAN_QUANTILES, Study, outcome_table, run_study
+from crisislab.analysis._tables import (
+    assumption_table,
+    casualty_table,
+    claim_flags,
+    outcome_draw_summary,
+    round_dates,
+    sensitivity_table,
+    source_table,
+)
 
 __all__ = [
     "ARMS",
     "DEFAULT_ROBUSTNESS_DRAWS",
     "FAN_QUANTILES",
+    "assumption_table",
+    "casualty_table",
+    "claim_flags",
+    "evaluate_claims_and_draws",
+    "outcome_draw_summary",
+    "round_dates",
+    "sensitivity_table",
+    "source_table",
     "ArmComparison",
     "Study",
     "compare_arms",

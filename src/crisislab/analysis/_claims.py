@@ -27,6 +27,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from crisislab import _progress
 from crisislab.errors import UserError
 from crisislab.crisis import Solution
 from crisislab.model import lower
@@ -43,6 +44,7 @@ __all__ = [
     "SolverChoice",
     "describe_interventions",
     "evaluate_claims",
+    "evaluate_claims_and_draws",
     "make_runner",
     "robustness_table",
 ]
@@ -329,9 +331,11 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
-def _draw_task(job: dict[str, Any], d: int) -> list[dict[str, Any]]:
-    """Draw `d`: sample, re-solve, simulate every claim's arms with the draw's N, judge each claim.
-    Runs in a worker (`map_tasks`); its own simulations stay in that worker (workers = 1)."""
+def _draw_task(job: dict[str, Any], d: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Draw `d`: sample, re-solve, simulate every claim's arms with the draw's N, judge each claim;
+    also the outcome shares of the scenario as written at this draw. Returns (one row per claim,
+    one row of outcome shares). Runs in a worker (`map_tasks`); its own simulations stay in that
+    worker (workers = 1)."""
     if job["threads"]:
         import numba
 
@@ -353,7 +357,11 @@ def _draw_task(job: dict[str, Any], d: int) -> list[dict[str, Any]]:
              "ci_low": est.ci_low, "ci_high": est.ci_high, "n": est.n,
              "verdict": verdict(est, c.expect, c.margin)}
         )  # fmt: skip
-    return rows
+    base = runner.results([])
+    counts = base.outcome_counts()
+    shares = {"draw": d, "seed": job["seed"], "n": base.n_runs, **values,
+              **{f"P({k})": int(v) / base.n_runs for k, v in counts.items()}}  # fmt: skip
+    return rows, shares
 
 
 def _influential(draws: pd.DataFrame, params: Sequence[str]) -> tuple[str | None, float | None]:
@@ -403,6 +411,28 @@ def evaluate_claims(
     runs per arm (default runs // 4, at least 1000) and judged by its own paired interval; draws
     run on the runner's workers / scheduler.
     """
+    return evaluate_claims_and_draws(runner, claims, robustness=robustness, robustness_runs=robustness_runs, level=level,
+                                     runs=runs, seed=seed, policy=policy, grid=grid, workers=workers, scheduler=scheduler)[0]  # fmt: skip
+
+
+def evaluate_claims_and_draws(
+    runner: ArmRunner | Any,
+    claims: Sequence[Any] | None = None,
+    *,
+    robustness: int = DEFAULT_ROBUSTNESS_DRAWS,
+    robustness_runs: int | None = None,
+    level: float = 0.95,
+    runs: int = 10_000,
+    seed: int = 0,
+    policy: Any = "crisis",
+    grid: int | str = "auto",
+    workers: int = 1,
+    scheduler: str | None = None,
+) -> tuple[list[ClaimResult], pd.DataFrame]:
+    """`evaluate_claims`, and the outcome shares of the scenario as written at each robustness
+    draw: one row per draw (`draw`, `seed`, `n` runs, one column per sampled parameter, then
+    `P(outcome)` per outcome); empty when no draws were made.
+    """
     if not isinstance(runner, ArmRunner):
         runner = make_runner(runner, policy, grid, runs, seed, workers=workers, scheduler=scheduler)
     if int(robustness) < 0:
@@ -412,7 +442,16 @@ def evaluate_claims(
     scenario = runner.scenario
     claims = list(scenario.claims if claims is None else claims)
     params = [p for p, _ in scenario.parameters_with_uncertainty()] if robustness else []
+    with _progress.shown(runner.progress):
+        return _evaluate(runner, scenario, claims, params, robustness, robustness_runs, level)
+
+
+def _evaluate(
+    runner: ArmRunner, scenario: Any, claims: list[Any], params: list[str], robustness: int, robustness_runs: int | None,
+    level: float,
+) -> tuple[list[ClaimResult], pd.DataFrame]:  # fmt: skip
     by_claim: dict[str, pd.DataFrame] = {}
+    outcome_draws = pd.DataFrame()
     if robustness and params and claims:
         job = {
             "scenario": scenario, "solve": runner.solve, "seed": runner.seed, "chunk": runner.chunk,
@@ -424,9 +463,15 @@ def evaluate_claims(
             _draw_task, range(int(robustness)), job, workers=runner.workers, scheduler=runner.scheduler,
             progress=runner.progress, label="robustness draws", start="spawn",
         )  # fmt: skip
-        table = pd.DataFrame([row for rows in per_draw for row in rows])
+        table = pd.DataFrame([row for rows, _ in per_draw for row in rows])
+        outcome_draws = pd.DataFrame([shares for _, shares in per_draw]).fillna(0.0)
         by_claim = {cid: g.reset_index(drop=True) for cid, g in table.groupby("claim", sort=False)}
     out: list[ClaimResult] = []
+    # One bar for the arms of every claim (their chunks), not one per arm.
+    with _progress.phase(f"simulating the arms of {len(claims)} claim{'s' if len(claims) != 1 else ''} (chunks)"):
+        for c in claims:
+            runner.results(c.compare.treatment)
+            runner.results(c.compare.baseline)
     for c in claims:
         t = runner.results(c.compare.treatment)
         b = runner.results(c.compare.baseline)
@@ -459,4 +504,4 @@ def evaluate_claims(
                 **rob,
             )
         )
-    return out
+    return out, outcome_draws

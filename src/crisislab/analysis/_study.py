@@ -17,7 +17,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crisislab.analysis._claims import DEFAULT_ROBUSTNESS_DRAWS, ClaimResult, evaluate_claims, make_runner, robustness_table
+from crisislab import _progress
+from crisislab.analysis import _tables
+from crisislab.analysis._claims import (
+    DEFAULT_ROBUSTNESS_DRAWS,
+    ClaimResult,
+    evaluate_claims_and_draws,
+    make_runner,
+    robustness_table,
+)
 from crisislab.analysis._replay import TimelineReplay, replay_record
 from crisislab.analysis._stats import wilson_interval
 from crisislab.errors import UserError
@@ -43,6 +51,18 @@ class Study:
     still going; None without a record). `robustness`: the per-draw rows (`robustness_table`).
     `run_steps`: (run, move) pairs simulated for the scenario as written; `replay_choices`: moves
     the replay scores per replay (scripted rounds × movers; 0 without a record).
+
+    What the report says about certainty and provenance: `outcomes` also has `draws`,
+    `draws_low`, `draws_median`, `draws_high` (the share's smallest, median and largest value over
+    the robustness draws, NaN without draws; `_tables.outcome_draw_summary`); `outcome_draws`: one
+    row per draw (sampled parameters and outcome shares); `sensitivity`: each outcome share
+    against each sampled parameter (Spearman ρ; `_tables.sensitivity_table`); `claim_flags`: the
+    claims settled by how they are written (`_tables.claim_flags`); `diagnostics`: the solver's
+    messages for the scenario as written; `sources` and `assumptions`: every source the scenario
+    lists and every number it marks `assumption`; `round_dates`: the ISO start date of each round
+    1..horizon + 1 ("" without a calendar); `casualties_left_out`: sides with no death in any run
+    (not in `casualties`, whose columns are `quantity`, `mean_per_run`, `p_any` and
+    `mean_if_<outcome>`).
     """
 
     scenario_id: str
@@ -68,6 +88,14 @@ class Study:
     run_steps: int
     replay_choices: int
     seconds: float = field(default=0.0, compare=False)
+    outcome_draws: pd.DataFrame = field(default_factory=pd.DataFrame, compare=False)
+    sensitivity: pd.DataFrame = field(default_factory=pd.DataFrame, compare=False)
+    claim_flags: pd.DataFrame = field(default_factory=pd.DataFrame, compare=False)
+    diagnostics: tuple[str, ...] = ()
+    sources: pd.DataFrame = field(default_factory=pd.DataFrame, compare=False)
+    assumptions: pd.DataFrame = field(default_factory=pd.DataFrame, compare=False)
+    round_dates: tuple[str, ...] = ()
+    casualties_left_out: tuple[str, ...] = ()
 
     @property
     def claims_table(self) -> pd.DataFrame:
@@ -76,7 +104,8 @@ class Study:
 
     def summary(self) -> dict[str, Any]:
         """Plain data for `run --json`: outcome shares, each claim's verdict, difference, interval
-        and robustness, and the replay's log-likelihood, percentile and probability of ending early."""
+        and robustness, the replay's log-likelihood, percentile and probability of ending early, and
+        the solver's diagnostics."""
         keys = ("claim", "verdict", "difference", "ci_low", "ci_high", "robustness", "robustness_low", "robustness_high",
                 "robustness_fails", "robustness_draws", "influential", "influential_rho")  # fmt: skip
         r = self.replay
@@ -90,6 +119,7 @@ class Study:
             "timeline_loglik": None if r is None else r.loglik,
             "timeline_percentile": None if r is None else r.percentile,
             "timeline_p_ended_early": None if r is None else r.p_ended_early,
+            "diagnostics": list(self.diagnostics),
         }
 
     def _repr_html_(self) -> str:
@@ -125,20 +155,17 @@ def outcome_table(results: Any, level: float = 0.95) -> pd.DataFrame:
                          "probability": counts.to_numpy() / n, "ci_low": lo, "ci_high": hi})  # fmt: skip
 
 
-def _tables(results: Any, replay: TimelineReplay | None, level: float) -> dict[str, Any]:
+def _tables_of(results: Any, replay: TimelineReplay | None, level: float) -> dict[str, Any]:
     spec = results.spec
-    runs = results.runs
-    casualties = pd.DataFrame(
-        [{"quantity": f"deaths: {side}", "mean_per_run": float(runs[f"casualties_{side}"].mean())} for side in spec.sides]
-        + [{"quantity": f"audience cost paid: {a}", "mean_per_run": float(runs[f"audience_cost_{a}"].mean())} for a in spec.actors]
-    )  # fmt: skip
+    casualties, left_out = _tables.casualty_table(results)
+    dates = _tables.round_dates(spec, spec.horizon + 1)
     var = _fan_var(spec)
     q = results.state_quantiles(var, FAN_QUANTILES)
-    fan = pd.DataFrame({"round": np.arange(q.shape[0]), "mean": results.state_mean(var)})
+    fan = pd.DataFrame({"round": np.arange(q.shape[0]), "date": dates[: q.shape[0]], "mean": results.state_mean(var)})
     for i, level_q in enumerate(FAN_QUANTILES):
         fan[f"q{level_q:g}"] = q[:, i]
     cols = _first_type_columns(spec)
-    beliefs = pd.DataFrame({"round": np.arange(results.belief_mean.shape[0])})
+    beliefs = pd.DataFrame({"round": np.arange(results.belief_mean.shape[0]), "date": dates[: results.belief_mean.shape[0]]})
     for label, h, c in cols:
         beliefs[label] = results.belief_mean[:, h, c]
     paths = results.top_paths(_TOP_PATHS)
@@ -153,7 +180,8 @@ def _tables(results: Any, replay: TimelineReplay | None, level: float) -> dict[s
         replay_beliefs = b.pivot_table(index=["round", "date"], columns="col", values="belief", sort=True).reset_index()
         replay_beliefs.columns.name = None
     return {"outcomes": outcome_table(results, level), "casualties": casualties, "fan_var": var, "fan": fan,
-            "beliefs": beliefs, "top_paths": top, "replay_beliefs": replay_beliefs}  # fmt: skip
+            "beliefs": beliefs, "top_paths": top, "replay_beliefs": replay_beliefs, "round_dates": tuple(dates),
+            "casualties_left_out": tuple(left_out)}  # fmt: skip
 
 
 def _record(scenario: Any, record: Any) -> pd.DataFrame | None:
@@ -202,27 +230,41 @@ def run_study(
     `crisislab.data.load_timeline`, or False for no replay; `rank_records` simulated records
     ranked against it (default `crisislab.analysis.replay`'s). `workers`/`scheduler` distribute
     simulation chunks and robustness draws (results do not depend on them). `on_step(message)` is
-    called as each stage starts (for progress messages).
+    called as each stage starts (for progress messages). `progress`: show each phase (compile,
+    solve, simulations, robustness draws, replay) as a bar on stderr.
     """
-    from crisislab.model.rules import DEFAULT_CHUNK
-
     if int(robustness) < 0:
         raise UserError(f"robustness: must be an integer >= 0 parameter draws (0 turns robustness off; got {robustness})")
     if robustness_runs is not None and int(robustness_runs) < 2:
         raise UserError(f"robustness_runs: must be an integer >= 2 runs per draw (got {robustness_runs})")
+    with _progress.shown(progress):
+        return _run_study(scenario, runs, seed, policy, grid, robustness, robustness_runs, record, workers, chunk, scheduler,
+                          progress, level, on_step)  # fmt: skip
+
+
+def _run_study(
+    scenario: Any, runs: int, seed: int, policy: Any, grid: int | str, robustness: int, robustness_runs: int | None,
+    record: Any, workers: int, chunk: int | None, scheduler: str | None, progress: bool, level: float,
+    on_step: Callable[[str], None] | None,
+) -> Study:  # fmt: skip
+    from crisislab.model.rules import DEFAULT_CHUNK
+
     step = on_step or (lambda _msg: None)
     t0 = time.perf_counter()
     tl = _record(scenario, record)
     runner = make_runner(scenario, policy, grid, runs, seed, workers=workers, chunk=DEFAULT_CHUNK if chunk is None else chunk,
                          progress=progress, scheduler=scheduler)  # fmt: skip
     step("solving and simulating the scenario as written")
-    base = runner.results([])
+    pol = runner.policy  # compile and solve first: their own phases
+    with _progress.phase("simulating the scenario as written (chunks)"):
+        base = runner.results([])
     claims: list[ClaimResult] = []
+    outcome_draws = pd.DataFrame()
     if scenario.claims:
         step(f"evaluating {len(scenario.claims)} claims" + (f" with {robustness} robustness draws" if robustness else ""))
-        claims = evaluate_claims(runner, robustness=robustness, robustness_runs=robustness_runs, level=level)
+        claims, outcome_draws = evaluate_claims_and_draws(runner, robustness=robustness, robustness_runs=robustness_runs,
+                                                          level=level)  # fmt: skip
     replay = None
-    pol = runner.policy
     if tl is not None:
         step("replaying the observed record")
         from crisislab.analysis._record import observe
@@ -231,13 +273,20 @@ def run_study(
         model = lower(scenario)
         from crisislab.analysis._replay import DEFAULT_RANK_RECORDS
 
-        replay = replay_record(scenario, model, pol, observe(model, tl), seed=seed,
-                               rank_records=DEFAULT_RANK_RECORDS if rank_records is None else int(rank_records))
+        with _progress.phase("replaying the observed record"):
+            replay = replay_record(scenario, model, pol, observe(model, tl), seed=seed,
+                                   rank_records=DEFAULT_RANK_RECORDS if rank_records is None else int(rank_records))
+    tables = _tables_of(base, replay, level)
+    tables["outcomes"] = _tables.outcome_draw_summary(tables["outcomes"], outcome_draws)
+    solution = getattr(pol, "solution", None)
     return Study(
         scenario_id=scenario.id, title=scenario.title or scenario.id, description=scenario.description,
         horizon=scenario.horizon, runs=runs, seed=seed, solver=getattr(pol, "description", type(pol).__name__),
         provenance=runner.provenance, level=level, results=base, claims=tuple(claims), replay=replay,
         robustness=robustness_table(claims), run_steps=base.run_steps,
-        replay_choices=0 if replay is None else replay.rounds * sum(1 for m in replay.observed_actors),
-        seconds=time.perf_counter() - t0, **_tables(base, replay, level),
+        replay_choices=0 if replay is None else replay.rounds * len(replay.observed_actors),
+        seconds=time.perf_counter() - t0, **tables, outcome_draws=outcome_draws,
+        sensitivity=_tables.sensitivity_table(outcome_draws), claim_flags=_tables.claim_flags(runner, scenario.claims),
+        diagnostics=tuple(getattr(solution, "diagnostics", ()) or ()), sources=_tables.source_table(scenario),
+        assumptions=_tables.assumption_table(scenario),
     )  # fmt: skip

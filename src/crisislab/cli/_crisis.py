@@ -1,8 +1,9 @@
 """`crisislab solve` and `crisislab export-efg`: the crisis engine from the command line.
 
 `solve` compiles and solves a scenario (every perceived game), prints per actor and type the
-round-1 strategy it plays in its own perceived game and its expected value there, and saves the
-`Solution` (`solution.npz` + `solution.json`) for the simulator. `export-efg` unrolls the
+round-1 strategy it plays in its own perceived game and its expected value there, and with
+`--out DIR` saves the `Solution` (`solution.npz` + `solution.json`) for the simulator; without
+`--out` it writes nothing. Compile and solve show progress (per decision) on a terminal. `export-efg` unrolls the
 scenario truncated to a short horizon into Gambit's `.efg` format. Both only compose library calls.
 """
 
@@ -45,22 +46,43 @@ def solve_cmd(
     grid: str = typer.Option("auto", "--grid", help="Belief grid points per two-type actor, or 'auto': the finest grid within a work budget (~4M stage problems)."),
     horizon: int | None = typer.Option(None, "--horizon", help="Truncate to this many rounds (default: the scenario's)."),
     lam_steps: int = typer.Option(8, "--lam-steps", help="λ-continuation steps per node."),
-    out: Path | None = typer.Option(None, "--out", help="Directory for the saved solution (default: out/<scenario id>/solution)."),
+    out: Path | None = typer.Option(None, "--out", help="Save the solution in this directory (solution.npz, solution.json); without it nothing is written."),
     max_gib: float | None = typer.Option(None, "--max-gib", show_default="8, or the machine's memory if less", help="Refuse, before solving, a grid whose estimated memory (every perceived game's policy tables and the working arrays) exceeds this many GiB (default: 8, or the machine's memory if less; at most the machine's memory)."),
     selection: str = typer.Option("continuation", "--selection", help="Stage fixed point kept where there are several: continuation (the principal branch from λ = 0; skipped where the point is provably unique), path (continuation at every node) or fast (quicker, may keep another)."),
     threads: int | None = typer.Option(None, "--threads", help="Threads for the states of a decision (default: every core; same result for any number)."),
 ) -> None:
     """Solve a scenario's perceived games (agent logit QRE on a belief grid) and save the solution."""
     from crisislab._output import check_output
-    from crisislab.crisis import compile_scenario, parse_grid, solve, solve_estimate
-    from crisislab.crisis import AUTO_NODES
+    from crisislab.crisis import parse_grid
     from crisislab.scenario import load_scenario
 
     grid_arg = parse_grid(grid)
     max_gib = check_max_gib(max_gib)
     scn = load_scenario(scenario)
-    target = out if out is not None else Path("out") / scn.id / "solution"
-    check_output(target, directory=True, option="--out")  # before solving: a wrong path loses nothing
+    if out is not None:
+        check_output(out, directory=True, option="--out")  # before solving: a wrong path loses nothing
+    from crisislab import _progress
+    from crisislab.simulation import progress_wanted
+
+    with _progress.shown(progress_wanted()):
+        sol, cg, t0, t1, t2 = _compile_and_solve(scn, horizon, grid_arg, max_gib, lam_steps, threads, selection)
+    console = Console(emoji=False)
+    model = cg.model
+    console.print(
+        f"[bold]{model.scenario_id}[/bold]: {model.horizon} rounds, {int(cg.node_counts().sum()):,} (decision, state) pairs, "
+        f"{len(sol.grid)}-point belief grid{' (auto)' if grid_arg == 'auto' else ''}, {len(sol.sigma)} perceived game(s); compiled in {t1 - t0:.2f} s, solved in {t2 - t1:.2f} s"
+    )
+    _print_first_round(console, cg, sol)
+    for msg in sol.diagnostics:
+        Console(stderr=True, emoji=False).print(f"diagnostic: {msg}", markup=False, highlight=False)
+    if out is not None:
+        sol.save(out)
+        console.print(f"solution saved to {out}/ (solution.npz, solution.json)")
+
+
+def _compile_and_solve(scn, horizon, grid_arg, max_gib, lam_steps, threads, selection):  # type: ignore[no-untyped-def]
+    from crisislab.crisis import AUTO_NODES, compile_scenario, solve, solve_estimate
+
     t0 = time.perf_counter()
     cg = compile_scenario(scn, horizon)
     if grid_arg != "auto":
@@ -74,12 +96,11 @@ def solve_cmd(
     t1 = time.perf_counter()
     sol = solve(cg, grid=grid_arg, lam_steps=lam_steps, max_gib=max_gib, threads=threads, selection=selection)
     t2 = time.perf_counter()
-    console = Console(emoji=False)
+    return sol, cg, t0, t1, t2
+
+
+def _print_first_round(console, cg, sol):  # type: ignore[no-untyped-def]
     model = cg.model
-    console.print(
-        f"[bold]{model.scenario_id}[/bold]: {model.horizon} rounds, {int(cg.node_counts().sum()):,} (decision, state) pairs, "
-        f"{len(sol.grid)}-point belief grid{' (auto)' if grid_arg == 'auto' else ''}, {len(sol.sigma)} perceived game(s); compiled in {t1 - t0:.2f} s, solved in {t2 - t1:.2f} s"
-    )
     for h, actor in enumerate(model.actors):
         first = sol.first_round(h)
         ladder = [model.actions[x].id for x in model.ladder(h)]
@@ -93,10 +114,6 @@ def solve_cmd(
             table.add_row(a, *[f"{first[h, th, j]:.3f}" for th in range(len(types))])
         table.add_row("expected value", *[f"{sol.values0[h, h, th]:.3f}" for th in range(len(types))], style="bold")
         console.print(table)
-    for msg in sol.diagnostics:
-        Console(stderr=True, emoji=False).print(f"diagnostic: {msg}", markup=False, highlight=False)
-    sol.save(target)
-    console.print(f"solution saved to {target}/ (solution.npz, solution.json)")
 
 
 def export_efg_cmd(

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
+from crisislab import _progress
 from crisislab._json import dumps as json_dumps
 from crisislab.errors import UserError
 from crisislab.model.rules import DEFAULT_CHUNK
@@ -156,11 +157,14 @@ def register(app: typer.Typer) -> None:
 
             interventions = parse_shorthand(sc, options)  # every problem, before anything is solved
             runner = _runner(sc, policy, grid, runs, seed, workers, chunk, progress_wanted(json_output), scheduler)
-            _paired_simulation(runner, interventions, paths, out, json_output)
+            with _progress.shown(progress_wanted(json_output)):  # compile, solve (each arm that needs it), chunks
+                _paired_simulation(runner, interventions, paths, out, json_output)
             return
         runner = _runner(sc, policy, grid, runs, seed, workers, chunk, progress_wanted(json_output), scheduler)
         t0 = time.perf_counter()
-        res = runner.results([], paths=paths)
+        with _progress.shown(progress_wanted(json_output)):
+            _ = runner.policy  # compile and solve first: their own phases
+            res = runner.results([], paths=paths)
         dt = time.perf_counter() - t0
         if out is not None:
             from crisislab._output import paths_file, writing_files
@@ -215,6 +219,8 @@ def register(app: typer.Typer) -> None:
             raise UserError(f"{scenario}: claims: the scenario states no claims (expected at least one)")
         runner = _runner(sc, policy, grid, runs, seed, workers, chunk, progress_wanted(json_output), scheduler)
         results = evaluate_claims(runner, robustness=robustness, robustness_runs=robustness_runs)
+        if not json_output:
+            _print_diagnostics(getattr(getattr(runner.policy, "solution", None), "diagnostics", ()))
         if out is not None:
             from crisislab._output import writing_files
 
@@ -298,10 +304,15 @@ def register(app: typer.Typer) -> None:
         scheduler: SchedulerOpt = None,
         timeline: Annotated[Path | None, typer.Option("--timeline", help="Observed record CSV (docs/replay.md; default: the record bundled with the scenario, if any).")] = None,
         rank_records: Annotated[int, typer.Option("--rank-records", help="Simulated records of the same length ranked against the observed record (0: none).")] = 100,
+        formats: Annotated[str, typer.Option("--format", help="Report formats, comma-separated: html (always), md and tex (claims and outcome tables), svg and pdf (every figure).")] = "html",
         json_output: JsonOpt = False,
     ) -> None:
         """Solve, simulate, evaluate claims (with robustness), replay the timeline; write
-        results.parquet, claims.csv, robustness.parquet and report.html."""
+        results.parquet, claims.csv, robustness.parquet and report.html (and, with --format, the
+        tables as Markdown/LaTeX and the figures as SVG/PDF)."""
+        from crisislab.report import parse_formats
+
+        fmts = parse_formats(formats)
         _check_robustness(robustness, robustness_runs)
         _check_scale(runs, workers, chunk, scheduler)
         _check_out(out, directory=True)
@@ -323,9 +334,8 @@ def register(app: typer.Typer) -> None:
         study = run_study(
             sc, runs=runs, seed=seed, policy=policy, grid=grid_arg, robustness=robustness, robustness_runs=robustness_runs,
             record=timeline, rank_records=rank_records, workers=workers, chunk=chunk, scheduler=scheduler, progress=progress_wanted(json_output),
-            on_step=_stderr_note(json_output),
         )  # fmt: skip
-        path = write_report(study, out)
+        path = write_report(study, out, fmts)
         summary = {
             **study.summary(),
             "report": str(path),
@@ -334,6 +344,9 @@ def register(app: typer.Typer) -> None:
             "claims_table": str(Path(out) / "claims.csv") if study.claims else None,
         }
         replay, claims, dt = study.replay, study.claims, study.seconds
+        written = [f"{n}" for n in sorted(p.name for p in Path(out).iterdir()) if n in _exports(fmts)]
+        if written:
+            summary["exports"] = [str(Path(out) / n) for n in written]
         if json_output:
             typer.echo(json_dumps(summary))
             return
@@ -347,7 +360,8 @@ def register(app: typer.Typer) -> None:
                        f"with probability {replay.p_ended_early:.1%}; more probable than {replay.percentile:.1%} of "
                        f"{replay.n_simulated} simulated records of the same {replay.rounds} rounds"
                        + (f"; {replay.impossible}" if replay.impossible else ""))
-        typer.echo(f"report: {path}")
+        _print_diagnostics(study.diagnostics)
+        typer.echo(f"report: {path}" + (f" (and {', '.join(written)})" if written else ""))
 
 
 def _paired_simulation(runner: Any, interventions: list[Any], paths: bool, out: Path | None, json_output: bool) -> None:
@@ -381,6 +395,21 @@ def _paired_simulation(runner: Any, interventions: list[Any], paths: bool, out: 
         )
     if out is not None:
         typer.echo(f"wrote {out} (both arms; column `arm`: {', '.join(ARMS)})")
+
+
+def _exports(formats: tuple[str, ...]) -> set[str]:
+    """The file names the report's exports in `formats` may have."""
+    from crisislab.report import REPORT_FILES
+
+    return {n for n in REPORT_FILES if n.rsplit(".", 1)[-1] in set(formats) - {"html"}}
+
+
+def _print_diagnostics(diagnostics: Any) -> None:
+    """The solver's diagnostics for the scenario as written, one line each on stderr."""
+    from crisislab.cli import err_console
+
+    for msg in diagnostics or ():
+        err_console.print(f"diagnostic: {msg}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _stderr_note(json_output: bool) -> Any:

@@ -23,11 +23,13 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 import crisislab.model as model_pkg
 
+from crisislab import _progress
 from crisislab._cache import cache_root, open_private, private_dirs, remove_stale_tmp, warn_once, write_atomic
 from crisislab.errors import SolverError
 from crisislab.model import CasualtyTable, ErrorEvent, Model, canonical_bytes, compare, state_test
@@ -627,7 +629,8 @@ def compile_model(model: Model) -> CompiledGame:
         cg = _load_entry(path, key, model)
         if cg is not None:
             return cg
-    cg = _compile_uncached(model)
+    with _progress.phase(f"compiling {model.scenario_id} (decisions)") as ph:
+        cg = _compile_uncached(model, progress=ph)
     if path is not None:
         try:
             write_atomic(path, _entry_chunks(cg, key))
@@ -811,21 +814,22 @@ def _prune(directory: Path, keep: Path) -> None:
             pass
 
 
-def _compile_uncached(model: Model, reuse: bool = True) -> CompiledGame:
+def _compile_uncached(model: Model, reuse: bool = True, progress: Any = None) -> CompiledGame:
     """`compile_model` without the disk cache. `reuse=False` (tests) turns off the reuse of whole
-    decisions and of earlier rounds' expansions in the last round: the plain reference path."""
+    decisions and of earlier rounds' expansions in the last round: the plain reference path.
+    `progress`: a `crisislab._progress.Phase` advanced once per decision compiled."""
     # Compiling allocates ~10^6 small tuples and arrays that form no reference cycles; the cyclic
     # garbage collector would rescan the growing caches over and over (~20% of the time).
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _compile_tables(model, reuse)
+        return _compile_tables(model, reuse, progress)
     finally:
         if gc_was_enabled:
             gc.enable()
 
 
-def _compile_tables(model: Model, reuse: bool) -> CompiledGame:
+def _compile_tables(model: Model, reuse: bool, progress: Any = None) -> CompiledGame:
     comp = _Compiler(model, reuse)
     n, k = comp.n, comp.k
     radix, offset = _radix(model)
@@ -970,6 +974,8 @@ def _compile_tables(model: Model, reuse: bool) -> CompiledGame:
     # A decision whose state set and round signatures equal an earlier one's of the same slot has
     # the same tables (the flagship settles into two alternating sets after ~6 rounds): reuse them.
     dec_memo: dict = {}
+    if progress is not None:
+        progress.add(n_dec)
     for d in range(n_dec):
         t, slot, m = int(dec_round[d]), int(dec_slot[d]), int(dec_mover[d])
         tkey = comp.time_key(slot, t)
@@ -998,6 +1004,8 @@ def _compile_tables(model: Model, reuse: bool) -> CompiledGame:
         tdiscs.append(tdisc)
         exps.append(exp)
         current = nxt_states
+        if progress is not None:
+            progress.advance()
 
 
     states = np.array(list(all_states.keys()), dtype=np.int64).reshape(-1, n_cols)

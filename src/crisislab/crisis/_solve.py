@@ -14,10 +14,12 @@ import math
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numba
 import numpy as np
 
+from crisislab import _progress
 from crisislab.crisis._compile import CompiledGame, compile_model
 from crisislab.crisis._kernels import SELECTION_MODES, stage_kernel
 from crisislab.crisis._lump import lump
@@ -134,11 +136,13 @@ def solve_estimate(cg: CompiledGame, grid: int, *, hypergame: bool = True) -> tu
 def solve_game(
     cg: CompiledGame, grid: np.ndarray, lam: np.ndarray, lam_steps: int, tol: float, maxit: int,
     stats: list | None = None, max_gib: float | None = 8.0, selection: str = "continuation",
+    progress: Any = None,
 ) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...], np.ndarray, list[str], float]:
     """Backward induction on one (perceived) compiled game, over exactly lumped state classes.
 
     Returns (sigma per decision float32 `(C_d, B, K_m, A_m)`, class of each reachable state per
     decision int64 `(S_d,)`, W at decision 0 float64 `(C_0, B, n, T)`, diagnostics, max residual).
+    `progress`: a `crisislab._progress.Phase` advanced once per decision solved.
     """
     L = lump(cg)
     n_types = cg.n_types
@@ -191,6 +195,8 @@ def solve_game(
         if stats is not None:
             stats.append(StageStats(d, int(cg.dec_round[d]), cg.n_states(d), S, S * B * k_m,
                                     time.perf_counter() - t0, r, int(iters.sum())))
+        if progress is not None:
+            progress.advance()
     return tuple(sigmas), L.class_of, W_next, diags, worst
 
 
@@ -398,13 +404,15 @@ def solve(
 
     sigmas, classes, W0s = [], [], []
     worst = 0.0
-    for cg_g in cg_games:
-        sig, cls, W0, dg, r = solve_game(cg_g, grid_pts, lam, lam_steps, tol, maxit, stats, None, selection)
-        sigmas.append(sig)
-        classes.append(cls)
-        W0s.append(W0)
-        diags.extend(dg)
-        worst = max(worst, r)
+    games_text = f"{len(cg_games)} perceived game{'s' if len(cg_games) != 1 else ''}"
+    with _progress.phase(f"solving {games_text} on a {G}-point grid (decisions)", total=len(cg_games) * cg.n_decisions) as ph:
+        for cg_g in cg_games:
+            sig, cls, W0, dg, r = solve_game(cg_g, grid_pts, lam, lam_steps, tol, maxit, stats, None, selection, ph)
+            sigmas.append(sig)
+            classes.append(cls)
+            W0s.append(W0)
+            diags.extend(dg)
+            worst = max(worst, r)
 
     sizes, _bidx, _bs, tau = _grid_layout(n_types, G)
     values0 = np.zeros((n, n, k))

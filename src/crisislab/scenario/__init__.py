@@ -72,6 +72,7 @@ from crisislab.scenario._models import (
 from crisislab.scenario._paths import PathError, params_with_uncertainty, resolve_param_path
 from crisislab.scenario._shorthand import InterventionSyntaxError, parse_condition, parse_interventions, parse_shorthand
 from crisislab.scenario._scenario import Scenario, check_scenario
+from crisislab.scenario._walk import walk_numbers, walk_source_refs
 
 __all__ = [
     "ALL_TYPES", "CASUALTY_TAIL", "CIVILIAN", "MAX_CASUALTY_TABLE", "MAX_HORIZON", "MAX_PUBLIC_STATES", "MAX_VAR_VALUES", "Action", "Actor", "AllCondition", "AnyCondition", "Attribution",
@@ -82,5 +83,5 @@ __all__ = [
     "RoundCondition", "RoundTest", "Rule", "Scenario", "ScenarioError", "SetParam", "SetSpec",
     "Source", "StateVar", "TypeSpec", "TypeValues", "Uncertainty", "VarCondition",
     "InterventionSyntaxError", "bundled_scenario", "bundled_scenarios", "parse_condition", "parse_interventions", "parse_shorthand", "resolve_param_path", "params_with_uncertainty", "check_scenario", "condition_text", "consequence_text", "effect_text", "type_values_text", "describe_interventions", "describe_metric", "intervention_text", "metric_text", "number_text", "dump_scenario", "iter_conditions", "load_scenario",
-    "loads_scenario", "to_data", "validate_data",
+    "loads_scenario", "to_data", "validate_data", "walk_numbers", "walk_source_refs",
 ]

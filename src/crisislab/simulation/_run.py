@@ -1,4 +1,4 @@
-"""Running many runs: chunking, distribution on Dask, a progress bar, and merging into `Results`.
+"""Running many runs: chunking, distribution on Dask, progress, and merging into `Results`.
 
 Chunks are ranges of global run indices; because every random number is keyed by (seed, run
 index), the merged results are bit-identical for any chunk size and any number of workers.
@@ -20,6 +20,7 @@ reruns a lost worker's tasks on the others. Losing them all is one `EnvironmentF
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -27,6 +28,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from crisislab import _progress
 from crisislab._machine import check_scale, die_with_parent
 from crisislab.errors import EnvironmentFault, UserError
 from crisislab.model import Model
@@ -46,8 +48,9 @@ _SHARED: dict[str, Any] = {}
 
 
 def progress_wanted(json_output: bool = False) -> bool:
-    """A progress bar only on an interactive terminal, never under --json or in CI."""
-    return not json_output and sys.stderr.isatty() and not os.environ.get("CI")
+    """Progress bars only on an interactive terminal (stdout and stderr, where they are drawn),
+    never under --json or in CI."""
+    return not json_output and sys.stdout.isatty() and sys.stderr.isatty() and not os.environ.get("CI")
 
 
 def _chunks(n_runs: int, chunk: int, first_run: int) -> Iterator[np.ndarray]:
@@ -96,8 +99,11 @@ def map_tasks(
     dask.distributed cluster instead.
     """
     items = list(items)
-    bar = _Progress(len(items), label) if progress and items else None
-    try:
+    with contextlib.ExitStack() as shown:
+        # Counted in the caller's open phase (one bar per phase, `crisislab._progress`); `progress`
+        # shows a bar for this call where no caller shows phases.
+        shown.enter_context(_progress.shown(progress))
+        bar = shown.enter_context(_progress.tasks(len(items), label)) if items else None
         if scheduler is not None:
             return _map_distributed(fn, items, job, scheduler, bar)
         if workers <= 1 or len(items) <= 1:
@@ -108,9 +114,6 @@ def map_tasks(
                     bar.advance()
             return out
         return _map_local(fn, items, job, workers, bar, start, label)
-    finally:
-        if bar:
-            bar.close()
 
 
 # A local pool whose worker died is replaced and the unfinished tasks run again, this many times.
@@ -121,7 +124,7 @@ _WORKER_WAIT = 30.0
 _POLL = 0.2
 
 def _map_local(
-    fn: Callable[[Any, Any], Any], items: list[Any], job: Any, workers: int, bar: _Progress | None, start: str, label: str
+    fn: Callable[[Any, Any], Any], items: list[Any], job: Any, workers: int, bar: Any, start: str, label: str
 ) -> list[Any]:
     """`fn(job, item)` for each item on a pool of local processes (see the module docstring).
 
@@ -198,7 +201,7 @@ def _exit_codes(pool: Any) -> set[str]:
     return ends
 
 
-def _map_distributed(fn: Callable[[Any, Any], Any], items: list[Any], job: Any, address: str, bar: _Progress | None) -> list[Any]:
+def _map_distributed(fn: Callable[[Any, Any], Any], items: list[Any], job: Any, address: str, bar: Any) -> list[Any]:
     """`fn(job, item)` for each item on a dask.distributed cluster.
 
     The cluster reruns the tasks of a worker that leaves on the others (a task whose workers die
@@ -316,20 +319,3 @@ def simulate_model(
         _work, batches, job, workers=workers, scheduler=scheduler, progress=progress, label=label
     )
     return merge_chunks(spec, seed, results, interventions, with_paths=paths)
-
-
-class _Progress:
-    def __init__(self, total: int, label: str):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        self._p = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True
-        )
-        self._p.start()
-        self._task = self._p.add_task(label, total=total)
-
-    def advance(self) -> None:
-        self._p.advance(self._task)
-
-    def close(self) -> None:
-        self._p.stop()

@@ -137,7 +137,7 @@ def test_header_problems(tmp_path, flagship):
     assert str(info.value).splitlines() == [
         f"{f}:1: wounded: missing column (expected a header with {HEADER.replace(',', ', ')})",
         f"{f}:1: note: missing column (expected a header with {HEADER.replace(',', ', ')})",
-        f"{f}:1: notes: unknown column (got 'notes'; expected one of {HEADER.replace(',', ', ')})",
+        f"{f}:1: notes: unknown column (got 'notes'; expected one of {HEADER.replace(',', ', ')} (optional: attributed, error))",
     ]
 
 

@@ -187,6 +187,10 @@ def observe(
         ev["line"] = np.arange(2, len(ev) + 2)
     if "uncertain" not in ev.columns:
         ev["uncertain"] = False
+    if "round" not in ev.columns:
+        if "date" not in ev.columns or model.calendar_start is None:
+            raise UserError(f"{source}: a record needs a `round` column, or `date` with a scenario calendar")
+        ev["round"] = [_round_of(model, d) for d in ev["date"]]
     mover_index = {mv.id: m for m, mv in enumerate(model.movers)}
     action_index = {a.id: i for i, a in enumerate(model.actions)}
     unobserved, observed = set(unobserved), set(observed)

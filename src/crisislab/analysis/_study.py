@@ -239,13 +239,13 @@ def run_study(
         raise UserError(f"robustness_runs: must be an integer >= 2 runs per draw (got {robustness_runs})")
     with _progress.shown(progress):
         return _run_study(scenario, runs, seed, policy, grid, robustness, robustness_runs, record, workers, chunk, scheduler,
-                          progress, level, on_step)  # fmt: skip
+                          progress, level, on_step, rank_records)  # fmt: skip
 
 
 def _run_study(
     scenario: Any, runs: int, seed: int, policy: Any, grid: int | str, robustness: int, robustness_runs: int | None,
     record: Any, workers: int, chunk: int | None, scheduler: str | None, progress: bool, level: float,
-    on_step: Callable[[str], None] | None,
+    on_step: Callable[[str], None] | None, rank_records: int | None = None,
 ) -> Study:  # fmt: skip
     from crisislab.model.rules import DEFAULT_CHUNK
 

@@ -27,7 +27,7 @@ from crisislab.report._figures import plotly_json, static_figure
 __all__ = ["FORMATS", "REPORT_FILES", "parse_formats", "render_report", "write_report"]
 
 FORMATS = ("html", "md", "tex", "svg", "pdf")
-FIGURE_IDS = ("outcomes", "claims", "lambda", "fan", "beliefs", "real-path-beliefs")
+FIGURE_IDS = ("outcomes", "claims", "lambda", "fan", "beliefs", "real-path-beliefs", "replay-intensity")
 
 _TEMPLATE = r"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">

@@ -12,8 +12,8 @@ below (the chance probability as written in the file, or the given profile's pro
 Leaves show their payoffs, one colour per player. Nodes of one information set are joined by a
 dashed line in their player's colour.
 
-A tree with more than `max_nodes` nodes is expanded breadth first while the drawn elements stay
-within `max_nodes`; each subtree that does not fit is drawn as one box "… 37 nodes" (its size).
+A tree with more than `max_nodes` nodes is drawn down to the deepest level at which the drawn
+elements stay within `max_nodes`; each subtree below that level is one box "… 37 nodes" (its size).
 
 Text is measured with the metrics of DejaVu Sans (the font matplotlib ships, so the PDF and PNG
 written through matplotlib use exactly the measured widths); the SVG names DejaVu Sans first and
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_MAX_NODES", "DRAW_FORMATS", "MAX_DRAW_NODES", "TreeDrawing", "draw_tree"]
 
-DEFAULT_MAX_NODES = 300
+DEFAULT_MAX_NODES = 400
 """Drawn elements (nodes and collapsed boxes) by default: every game of Gambit's catalog fits."""
 MAX_DRAW_NODES = 20_000
 """At most this many drawn elements (a taller drawing is no longer something one reads)."""
@@ -319,27 +319,14 @@ def _subtree_sizes(game: Game) -> tuple[np.ndarray, np.ndarray]:
     return size, leaves
 
 
-def _expand(game: Game, max_nodes: int, size: np.ndarray) -> np.ndarray:
-    """bool `(n_nodes,)`: the nodes whose children are drawn. Breadth first, a node is expanded
-    while the drawn elements (nodes and boxes) stay within `max_nodes`."""
-    expanded = np.zeros(game.n_nodes, dtype=bool)
-    if game.n_nodes <= max_nodes:
-        expanded[game.kind != _TERMINAL] = True
-        return expanded
-    drawn = 1
-    queue = [0]
-    head = 0
-    while head < len(queue):
-        v = queue[head]
-        head += 1
-        k = int(game.n_children[v])
-        if k == 0 or drawn + k > max_nodes:
-            continue
-        expanded[v] = True
-        drawn += k
-        start = int(game.child_start[v])
-        queue.extend(int(c) for c in game.children[start : start + k])
-    return expanded
+def _expand(game: Game, max_nodes: int) -> np.ndarray:
+    """bool `(n_nodes,)`: the nodes whose children are drawn. The tree is drawn whole down to the
+    deepest level at which the drawn elements (nodes and boxes) stay within `max_nodes`; every
+    node of that level with children is a collapsed box. Cutting all branches at one depth keeps
+    the drawing even: no branch is followed deeper than its siblings."""
+    counts = np.cumsum([lvl.size for lvl in game.levels])
+    cut = int(np.searchsorted(counts, max_nodes, side="right")) - 1  # deepest level drawn
+    return (game.depth < max(cut, 0)) & (game.kind != _TERMINAL)
 
 
 def _as_profile(game: Game, profile: object) -> np.ndarray | None:
@@ -397,8 +384,8 @@ def draw_tree(
     `profile`: a behaviour profile to write on the decision branches: float64 `(n_actions_total,)`,
     a solver's result (anything with a `.profile`, e.g. `solve_logit(game)`), or the nested
     `{player: {infoset: [probs]}}` of `efg solve --json` (that whole object is accepted too).
-    `max_nodes`: at most this many drawn elements (1 to 20,000, default 300): past it, subtrees are
-    collapsed breadth first into boxes "… N nodes". `infoset_labels`: text under a decision node
+    `max_nodes`: at most this many drawn elements (1 to 20,000, default 400): a larger tree is drawn
+    down to the deepest level that fits, the subtrees below it as boxes "… N nodes". `infoset_labels`: text under a decision node
     per global infoset index (default: the infoset's label in the file, clipped, or `#number`).
     `title`: default the game's title.
     """
@@ -408,7 +395,7 @@ def draw_tree(
     sigma = _as_profile(game, profile)
     title = game.title if title is None else str(title)
     size, leaf_count = _subtree_sizes(game)
-    expanded = _expand(game, int(max_nodes), size)
+    expanded = _expand(game, int(max_nodes))
 
     # visible nodes: the root and every child of an expanded node; in index order = preorder
     visible = np.zeros(game.n_nodes, dtype=bool)

@@ -488,3 +488,56 @@ def test_efg_draw_refuses_bad_requests_and_writes_nothing(cli, tmp_path: Path, a
     if message is not None:
         assert stderr.startswith(message.replace("{tmp}", str(tmp_path))), stderr
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["bad.json", "p.json"]
+
+
+def test_draw_checks_its_output_before_unrolling(cli, tmp_path: Path, monkeypatch) -> None:
+    afile = tmp_path / "file"
+    afile.write_text("x")
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("unrolled before the output was checked")
+
+    monkeypatch.setattr(crisislab, "unroll_efg", forbidden)
+    code, _out, err = cli("draw", REPO / "scenarios/fearon-audience-costs.yaml", "-o", afile / "t.svg")
+    assert code == 2 and err.startswith(f"--output: {afile}/t.svg cannot be created")
+    code, _out, err = cli("draw", REPO / "scenarios/fearon-audience-costs.yaml", "-o", tmp_path / "t.svg", "--horizon", "0")
+    assert code == 2 and err.startswith("--horizon: expected an integer ≥ 1 (got 0)")
+
+
+def test_a_fault_while_writing_leaves_the_previous_drawing(cli, tmp_path: Path, monkeypatch) -> None:
+    out = tmp_path / "tree.svg"
+    out.write_text("old drawing")
+
+    def denied(self, path, **kwargs):
+        Path(path).write_text("<svg half")
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(TreeDrawing, "save", denied)
+    code, _out, err = cli("efg", "draw", REPO / "tests/efg/games/centipede6.efg", "-o", out)
+    assert code == 3 and "Permission denied (EACCES)" in err and "Traceback" not in err
+    assert out.read_text() == "old drawing" and sorted(p.name for p in tmp_path.iterdir()) == ["tree.svg"]
+
+
+def test_labels_are_escaped_and_odd_trees_drawn() -> None:
+    """Markup in labels stays text (SVG and TikZ); a one-node game and a three-player game draw."""
+    b = crisislab.efg.GameBuilder(["<Alice & Bob>", "P_2", "100% \\ $3"], title='a "quoted" <title>')
+    x, y = b.decision(b.root, 0, "first {set}", ["go</text>", "stop & wait"])
+    z, w = b.chance(x, ["#1", "~2"], [Fraction(1, 3), Fraction(2, 3)])
+    b.terminal(y, [1, 2, 3])
+    b.terminal(z, [0.5, -1, Fraction(1, 3)])
+    u, v = b.decision(w, 2, "", ["", ""])
+    b.terminal(u, [0, 0, 0])
+    b.terminal(v, [1, 1, 1])
+    game = b.build()
+    drawing = draw_tree(game)
+    svg = check_drawing(game, drawing)
+    texts = {s for _, s, _ in svg.texts()}
+    assert {"<Alice & Bob>", "go</text>", "stop & wait", "#1", "~2", "1/3", "2/3", "(0.5, -1, 0.3333)", "1", "2"} <= texts
+    tex = drawing.tikz()
+    assert _balanced(tex) and r"\textless{}Alice \& Bob\textgreater{}" in tex and r"100\% \textbackslash{} \$3" in tex
+    assert r"\#1" in tex and r"\textasciitilde{}2" in tex and "first \\{set\\}" in tex
+
+    one = crisislab.efg.GameBuilder(["solo"])
+    one.terminal(one.root, [7])
+    lone = one.build()
+    check_drawing(lone, draw_tree(lone))

@@ -248,7 +248,6 @@ class TreeDrawing:
     header: tuple[Text | Marker | Line, ...]
     n_nodes: int
     players: tuple[str, ...] = field(default=())
-    profile_name: str = ""
 
     @property
     def n_collapsed(self) -> int:
@@ -626,7 +625,6 @@ def draw_tree(
         header=tuple(header),
         n_nodes=game.n_nodes,
         players=tuple(game.players),
-        profile_name="" if sigma is None else "profile",
     )
 
 

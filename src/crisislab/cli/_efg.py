@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from crisislab._json import dumps as json_dumps
+from crisislab.cli._draw import efg_draw_cmd
 from crisislab.errors import SolverError
 
 
@@ -182,8 +183,6 @@ def register(app: typer.Typer) -> None:
         t.add_row("zero-sum", "yes" if g.is_zero_sum else
                   ("constant-sum" if g.is_constant_sum else "no"))
         Console(emoji=False).print(t)
-
-    from crisislab.cli._draw import efg_draw_cmd
 
     efg.command("draw")(efg_draw_cmd)
     app.add_typer(efg, name="efg")

@@ -13,6 +13,7 @@ without private imports::
     est = crisislab.estimate(scn, free=["actors.US.lam"])                # maximum likelihood from the record
     study = crisislab.run_study(scn, runs=10_000, seed=1, grid=5)        # all of the above, as `crisislab run`
     crisislab.write_report(study, "out/us-iran")                         # results.parquet, claims.csv, report.html
+    crisislab.draw_tree(crisislab.unroll_efg(scn, 2).game).save("tree.svg")  # the exact tree (also .pdf .png .tex)
 
 The sub-packages hold the rest: `crisislab.scenario` (the format), `crisislab.efg` (exact engine,
 Gambit .efg), `crisislab.crisis` (crisis engine), `crisislab.simulation` (Monte Carlo),
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from crisislab.crisis import solve_scenario as solve
     from crisislab.crisis import unroll_scenario as unroll_efg
     from crisislab.data import load_timeline
+    from crisislab.efg import TreeDrawing, draw_tree
     from crisislab.errors import EnvironmentFault, UserError
     from crisislab.report import render_report, write_report
     from crisislab.scenario import Intervention, Scenario, ScenarioError, bundled_scenario, load_scenario, loads_scenario
@@ -62,6 +64,8 @@ _API: dict[str, str] = {
     "solve": "crisislab.crisis:solve_scenario",
     "Solution": "crisislab.crisis",
     "unroll_efg": "crisislab.crisis:unroll_scenario",
+    "draw_tree": "crisislab.efg",
+    "TreeDrawing": "crisislab.efg",
     "simulate": "crisislab.simulation",
     "Results": "crisislab.simulation",
     "FixedPolicy": "crisislab.simulation",

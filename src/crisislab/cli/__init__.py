@@ -1,8 +1,9 @@
 """The `crisislab` command: one typer app whose subcommands only compose public library calls.
 
 The commands are grouped by the layer they drive, one module each (`_scenario`, `_efg`, `_crisis`,
-`_simulate`, `_inference`); this module wires them together lazily, so that a command only imports the layers it
-uses (`crisislab validate` does not pay for numba).
+`_simulate`, `_inference` (replay, estimate); `_draw` draws game trees); this module wires them
+together lazily, so that a command only imports the layers it uses (`crisislab validate` does not pay
+for numba).
 Exit statuses (`main`), each failure printed as one line on stderr, never a traceback:
 
 - 0: done.
@@ -41,6 +42,7 @@ _COMMAND_MODULES: dict[str, str] = {
     "grid-check": "crisislab.cli._simulate",
     "replay": "crisislab.cli._inference",
     "estimate": "crisislab.cli._inference",
+    "draw": "crisislab.cli._draw",
 }
 
 

@@ -1,4 +1,4 @@
-"""`crisislab efg ...` commands: solve a Gambit `.efg` file and describe one.
+"""`crisislab efg ...` commands: solve a Gambit `.efg` file, describe one, draw one (`_draw`).
 
 The JSON printed by `efg solve --json` is a contract read by tools outside the project:
 `{"method", "profile": {"<player number>": {"<infoset number>": [prob per action, in file order]}},
@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from crisislab._json import dumps as json_dumps
+from crisislab.cli._draw import efg_draw_cmd
 from crisislab.errors import SolverError
 
 
@@ -74,7 +75,7 @@ def _solve(game, method: Method, iterations: int, tol: float) -> dict:
 
 def register(app: typer.Typer) -> None:
     """Add the `efg` sub-command group to the main app."""
-    efg = typer.Typer(help="Extensive-form games in Gambit's .efg format: describe, solve, estimate λ from play.",
+    efg = typer.Typer(help="Extensive-form games in Gambit's .efg format: describe, solve, estimate λ from play, draw.",
                       no_args_is_help=True)
 
     @efg.command("solve")
@@ -183,4 +184,5 @@ def register(app: typer.Typer) -> None:
                   ("constant-sum" if g.is_constant_sum else "no"))
         Console(emoji=False).print(t)
 
+    efg.command("draw")(efg_draw_cmd)
     app.add_typer(efg, name="efg")

@@ -4,10 +4,12 @@ Public surface: `Game` (frozen structure of arrays), `GameBuilder`, `assemble_ga
 evaluation functions (`expected_payoffs`, `action_values`, `max_regret`, ...), `read_efg` /
 `write_efg`, and the solvers `solve_spe` (backward induction), `solve_cfr` (CFR+) and
 `solve_logit` / `logit_qre_at` (the traced principal branch of the agent logit QRE), and
-`estimate_logit` (λ by maximum likelihood from observed counts, `read_counts`).
+`estimate_logit` (λ by maximum likelihood from observed counts, `read_counts`); `draw_tree` lays a
+game out for drawing (`TreeDrawing`: SVG, TikZ, PDF, PNG; a `Game` shows itself drawn in a notebook).
 """
 
 from crisislab.efg._builder import GameBuilder
+from crisislab.efg._draw import DEFAULT_MAX_NODES, DRAW_FORMATS, MAX_DRAW_NODES, TreeDrawing, draw_tree, drawing_format
 from crisislab.efg._estimate import CountsError, LogitFit, estimate_logit, read_counts
 from crisislab.efg._eval import (
     action_values,
@@ -32,6 +34,12 @@ from crisislab.efg._logit import LogitResult, logit_qre_at, solve_logit
 from crisislab.efg._solve import MAX_CFR_ITERATIONS, CFRPlus, GeneralSumWarning, Solution, cfr_iterations_message, solve_cfr, solve_spe
 
 __all__ = [
+    "DEFAULT_MAX_NODES",
+    "DRAW_FORMATS",
+    "MAX_DRAW_NODES",
+    "TreeDrawing",
+    "draw_tree",
+    "drawing_format",
     "MAX_CFR_ITERATIONS",
     "cfr_iterations_message",
     "CountsError",

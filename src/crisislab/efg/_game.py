@@ -243,6 +243,12 @@ class Game:
                 return False
         return True
 
+    def _repr_svg_(self) -> str:
+        """The tree drawn (`crisislab.efg.draw_tree(self).svg`), so that a notebook shows the game."""
+        from crisislab.efg import draw_tree
+
+        return draw_tree(self).svg
+
     def __repr__(self) -> str:
         return (
             f"Game(title={self.title!r}, players={self.players!r}, n_nodes={self.n_nodes}, "

@@ -1,5 +1,5 @@
 """Analysis above both engines: arms and paired comparisons, claims and their robustness, the grid
-check, the replay of an observed record, and the study that `crisislab run` performs.
+check, the replay of an observed record, parameter sweeps (sensitivity indices, PRIM boxes), and the study that `crisislab run` performs.
 
 An *arm* is the scenario under a list of interventions; arms of one comparison are simulated with
 the same seed and run indices (common random numbers), so their per-run difference measures the
@@ -16,6 +16,7 @@ from crisislab.analysis._claims import (
     ClaimResult,
     SolverChoice,
     evaluate_claims,
+    judge_claims,
     make_runner,
     robustness_table,
 )
@@ -23,6 +24,8 @@ from crisislab.analysis._compare import ARMS, ArmComparison, compare_arms
 from crisislab.analysis._grid import grid_check
 from crisislab.analysis._replay import TimelineReplay, events_to_script, rank_share, record_events, replay, replay_timeline
 from crisislab.analysis._stats import PairedEstimate, paired_difference, verdict, wilson_interval
+from crisislab.analysis._sensitivity import boxes_table, indices_table
+from crisislab.analysis._sweep import DESIGNS, SWEEP_FILES, Factor, Space, Sweep, min_n, sweep, sweep_space
 from crisislab.analysis._study import FAN_QUANTILES, Study, outcome_table, run_study
 
 __all__ = [
@@ -47,6 +50,17 @@ __all__ = [
     "SolverChoice",
     "TimelineReplay",
     "evaluate_claims",
+    "judge_claims",
+    "DESIGNS",
+    "SWEEP_FILES",
+    "Factor",
+    "Space",
+    "Sweep",
+    "boxes_table",
+    "indices_table",
+    "min_n",
+    "sweep",
+    "sweep_space",
     "paired_difference",
     "replay_timeline",
     "robustness_table",

@@ -12,6 +12,7 @@ without private imports::
     rep = crisislab.replay(scn, sol, seed=1)                             # the observed record scored by the model
     study = crisislab.run_study(scn, runs=10_000, seed=1, grid=5)        # all of the above, as `crisislab run`
     crisislab.write_report(study, "out/us-iran")                         # results.parquet, claims.csv, report.html
+    sw = crisislab.sweep(scn, "morris", 10, runs=2000, grid=5, out="out/sweep")  # sensitivity indices, PRIM boxes
 
 The sub-packages hold the rest: `crisislab.scenario` (the format), `crisislab.efg` (exact engine,
 Gambit .efg), `crisislab.crisis` (crisis engine), `crisislab.simulation` (Monte Carlo),
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
         grid_check,
         replay,
         run_study,
+        sweep,
     )
     from crisislab.crisis import Solution
     from crisislab.crisis import solve_scenario as solve
@@ -73,6 +75,7 @@ _API: dict[str, str] = {
     "grid_check": "crisislab.analysis",
     "replay": "crisislab.analysis",
     "run_study": "crisislab.analysis",
+    "sweep": "crisislab.analysis",
     "render_report": "crisislab.report",
     "write_report": "crisislab.report",
     "UserError": "crisislab.errors",

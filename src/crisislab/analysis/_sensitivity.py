@@ -243,6 +243,8 @@ def _one_box(values: pd.DataFrame, y: np.ndarray, threshold: float, base: dict, 
         if lo > lo0 or hi < hi0:
             limits.append((p, lo, hi, lo0, hi0))
     text = describe_box(target, limits, coverage, density, mass)
+    if density < threshold:
+        text = f"no box where it {target} in at least {threshold:.0%} of its draws; the densest: {text}"
     common = {**base, "coverage": coverage, "density": density, "mass": mass, "description": text}
     if not limits:
         return [{**common, "parameter": None, "low": np.nan, "high": np.nan}]

@@ -141,7 +141,12 @@ class Factor:
 
 
 class InfeasibleDraw(ValueError):
-    """Tied factors leave a factor no value (a truncated distribution with no mass)."""
+    """Tied factors leave a factor no value (a truncated distribution with no mass); `partial`
+    holds the values drawn before it."""
+
+    def __init__(self, message: str, partial: dict[str, float] | None = None):
+        super().__init__(message)
+        self.partial = dict(partial or {})
 
 
 @dataclass(frozen=True)
@@ -181,7 +186,7 @@ class Space:
                 mass = f.cdf(cap)
                 if mass <= 0.0:
                     raise InfeasibleDraw(f"{f.path}: no value of its distribution is at most {cap:.6g}, "
-                                         "the bound its tied parameters leave it")  # fmt: skip
+                                         "the bound its tied parameters leave it", out)  # fmt: skip
                 q *= mass
             v = f.ppf(q)
             if cap is not None:
@@ -690,8 +695,8 @@ def _assemble(scenario: Any, design: str, n: int, seed: int, runs: int, level: f
             row[f"u:{p}"] = float(x[i, j])
         try:
             vals = space.values(x[i])
-        except InfeasibleDraw:
-            vals = {}
+        except InfeasibleDraw as exc:
+            vals = exc.partial
         for p in names:
             row[p] = vals.get(p, np.nan)
         shares = rec.get("shares") or {}

@@ -39,6 +39,7 @@ _COMMAND_MODULES: dict[str, str] = {
     "claims": "crisislab.cli._simulate",
     "run": "crisislab.cli._simulate",
     "grid-check": "crisislab.cli._simulate",
+    "sweep": "crisislab.cli._sweep",
 }
 
 

@@ -2,9 +2,11 @@
 
 `render_report(study)` returns the HTML of a `crisislab.analysis.Study`; `write_report(study,
 out_dir)` writes results.parquet, claims.csv, robustness.parquet and report.html into a directory.
+`sweep_section(sweep)` is the HTML section of a parameter sweep (`sweep_page`: the same as a page).
 The report formats the study's tables and figures; it computes no statistic.
 """
 
 from crisislab.report._html import render_report, write_report
+from crisislab.report._sweep import sweep_page, sweep_section
 
-__all__ = ["render_report", "write_report"]
+__all__ = ["render_report", "sweep_page", "sweep_section", "write_report"]

@@ -149,38 +149,39 @@ def test_results_do_not_depend_on_workers(chicken, tmp_path: Path) -> None:
     assert one.done == two.done == 22
 
 
-def test_killed_sweep_resumes_to_the_same_bits(tmp_path: Path) -> None:
-    args = [str(CHICKEN), "--design", "morris", "--n", "12", "--runs", "300", "--grid", "5", "--seed", "3",
+def test_killed_sweep_resumes_to_the_same_bits(run_cli, tmp_path: Path) -> None:
+    args = [str(CHICKEN), "--design", "morris", "--n", "8", "--runs", "200", "--grid", "5", "--seed", "3",
             "--workers", "1"]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    cmd = [sys.executable, "-c", "from crisislab.cli import main; main()", "sweep", *args]
     # the uninterrupted sweep
     ref = tmp_path / "ref"
-    subprocess.run([*cmd, "--out", str(ref)], env=env, check=True, capture_output=True, timeout=300)
-    # the same sweep killed (SIGKILL) once some draws are on disk, then run again with the same command
+    code, _, err = run_cli("sweep", *args, "--out", ref)
+    assert code == 0, err
+    # the same command in a process killed with SIGKILL once some of its 24 draws are on disk
     out = tmp_path / "cut"
-    proc = subprocess.Popen([*cmd, "--out", str(out)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    cmd = [sys.executable, "-c", "from crisislab.cli import main; main()", "sweep", *args, "--out", str(out)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and len(list((out / "draws").glob("*.json"))) < 8 if (out / "draws").is_dir() else True:
-        if proc.poll() is not None:
-            break
-        time.sleep(0.05)
+    while time.monotonic() < deadline and proc.poll() is None and len(list(out.glob("draws/*.json"))) < 6:
+        time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    before = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in (out / "draws").glob("*.json")}
-    assert 8 <= len(before) < 36, "the sweep was not cut mid-way"
+    proc.stderr.close()
+    before = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in out.glob("draws/*.json")}
+    assert 6 <= len(before) < 24, "the sweep was not cut mid-way"
     assert not (out / "sweep.parquet").exists()
-    done = subprocess.run([*cmd, "--out", str(out)], env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    after = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in (out / "draws").glob("*.json")}
-    assert len(after) == 36 and all(after[k] == v for k, v in before.items())  # finished draws never recomputed
+    # run again with the same command: it resumes
+    code, _, err = run_cli("sweep", *args, "--out", out)
+    assert code == 0, err
+    after = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in out.glob("draws/*.json")}
+    assert len(after) == 24 and all(after[k] == v for k, v in before.items())  # finished draws never recomputed
     for name in ("sweep.parquet", "indices.parquet", "boxes.parquet"):
         assert _digest(out / name) == _digest(ref / name), name
     # a finished sweep run again recomputes nothing and writes the same bits
-    again = subprocess.run([*cmd, "--out", str(out)], env=env, capture_output=True, text=True, timeout=300)
-    assert again.returncode == 0
+    code, _, err = run_cli("sweep", *args, "--out", out)
+    assert code == 0, err
     assert _digest(out / "sweep.parquet") == _digest(ref / "sweep.parquet")
-    assert {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in (out / "draws").glob("*.json")} == after
+    assert {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in out.glob("draws/*.json")} == after
 
 
 # ---------------------------------------------------------------- the command line

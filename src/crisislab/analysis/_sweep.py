@@ -655,7 +655,7 @@ def sweep(
         solve = solver.for_scenario(scenario)
         job = {"scenario": scenario, "solve": solve, "runs": int(runs), "seed": int(seed), "chunk": int(chunk),
                "claims": list(scenario.claims), "level": float(level),
-               "threads": max(1, _cores() // workers) if workers > 1 and scheduler is None else 0}  # fmt: skip
+               "threads": max(1, _cores() // min(workers, len(todo))) if min(workers, len(todo)) > 1 and scheduler is None else 0}  # fmt: skip
         bar = None
         if progress:
             n_failed = sum(1 for r in finished.values() if r["status"] != "done")

@@ -28,9 +28,10 @@ _LABEL = {
 _MEANING = {
     "sobol": "S₁ is the share of the output's variance a parameter explains alone, S_T the share it is involved in "
              "(alone or with others); intervals are bootstrap intervals (SALib).",
-    "morris": "μ* is the mean absolute change of the output per step of a parameter across its range (Morris "
-              "elementary effects), in the output's units; σ, their spread, is large where the parameter interacts or "
-              "acts non-linearly; μ*'s intervals are bootstrap intervals (SALib).",
+    "morris": "μ* is the mean absolute elementary effect (Morris): the change of the output, in its own units, when "
+              "one parameter moves from the bottom to the top of its distribution (in quantiles) with the others held; "
+              "μ is the same with signs, σ their spread, large where the parameter interacts or acts non-linearly; "
+              "μ*'s intervals are bootstrap intervals (SALib).",
     "rbd_fast": "S₁ (RBD-FAST on the Latin hypercube) is the share of the output's variance a parameter explains alone; "
                 "intervals are bootstrap intervals (SALib).",
 }  # fmt: skip

@@ -57,15 +57,17 @@ def main(argv: list[str]) -> None:
           f"{job['threads']} solver thread(s) per draw ({cores} cores, {args.workers} worker process(es) assumed)")
     print(f"fixing the grid once per sweep ('auto' compiles the scenario as written): {t_grid:.1f} s")
     rows = []
-    print(f"{'draw':>4} {'status':>7} {'prepare':>8} {'compile':>8} {'solve':>8} {'simulate':>9} {'total':>8}  solves")
+    print("wall seconds per phase, and the process's CPU seconds for the whole draw (less sensitive to other load)")
+    print(f"{'draw':>4} {'status':>7} {'prepare':>8} {'compile':>8} {'solve':>8} {'simulate':>9} {'total':>8} {'cpu':>8}  solves")
     for i in range(len(x)):
+        c0 = time.process_time()
         rec = _draw_task(job, (i, space.values(x[i])))
-        s = rec["seconds"]
+        s = dict(rec["seconds"], cpu=time.process_time() - c0)
         rows.append(s)
         solves = (rec.get("solver") or {}).get("solves", "-")
         print(f"{i:>4} {rec['status']:>7} {s['prepare']:>8.2f} {s['compile']:>8.2f} {s['solve']:>8.2f} "
-              f"{s['simulate']:>9.2f} {s['total']:>8.2f}  {solves}" + (f"  {rec['error']}" if rec.get("error") else ""), flush=True)  # fmt: skip
-    tot = {k: sum(r[k] for r in rows) for k in ("prepare", "compile", "solve", "simulate", "total")}
+              f"{s['simulate']:>9.2f} {s['total']:>8.2f} {s['cpu']:>8.2f}  {solves}" + (f"  {rec['error']}" if rec.get("error") else ""), flush=True)  # fmt: skip
+    tot = {k: sum(r[k] for r in rows) for k in ("prepare", "compile", "solve", "simulate", "total", "cpu")}
     med = statistics.median(r["total"] for r in rows)
     mean = tot["total"] / len(rows)
     print("\nwhere a draw's time goes (share of the measured total):")
@@ -73,7 +75,8 @@ def main(argv: list[str]) -> None:
         print(f"  {k:<9} {tot[k] / len(rows):7.2f} s per draw  {tot[k] / tot['total']:6.1%}")
     per_min = 60.0 / mean * args.workers
     hours = TARGET_DRAWS * mean / args.workers / 3600.0
-    print(f"\nmean {mean:.2f} s, median {med:.2f} s of wall time per draw (one process, {job['threads']} solver thread(s))")
+    print(f"\nmean {mean:.2f} s, median {med:.2f} s of wall time per draw (one process, {job['threads']} solver thread(s)); "
+          f"mean {tot['cpu'] / len(rows):.2f} s of CPU per draw; load average now {os.getloadavg()[0]:.1f} on {cores} cores")
     print(f"extrapolated: {per_min:.1f} draws per minute with {args.workers} worker process(es); a {TARGET_DRAWS:,}-draw "
           f"Morris screen ≈ {hours:.2f} h (target < {TARGET_SECONDS / 3600:.0f} h: "
           f"{'met' if hours * 3600 < TARGET_SECONDS else 'not met'}); assumes the measured draws are typical and "

@@ -149,6 +149,17 @@ def test_results_do_not_depend_on_workers(chicken, tmp_path: Path) -> None:
     assert one.done == two.done == 22
 
 
+def test_a_cluster_gives_the_same_bits_and_checkpoints(chicken, tmp_path: Path) -> None:
+    import distributed
+    sweep(chicken, "morris", 2, workers=1, out=tmp_path / "local", **FAST)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None,
+                                  silence_logs=50) as cluster:  # fmt: skip
+        res = sweep(chicken, "morris", 2, scheduler=cluster.scheduler_address, out=tmp_path / "cluster", **FAST)
+    assert len(list((tmp_path / "cluster" / "draws").glob("*.json"))) == len(res.draws) == 6
+    for name in ("sweep.parquet", "indices.parquet", "boxes.parquet"):
+        assert _digest(tmp_path / "local" / name) == _digest(tmp_path / "cluster" / name), name
+
+
 def test_killed_sweep_resumes_to_the_same_bits(run_cli, tmp_path: Path) -> None:
     args = [str(CHICKEN), "--design", "morris", "--n", "8", "--runs", "200", "--grid", "5", "--seed", "3",
             "--workers", "1"]  # fmt: skip

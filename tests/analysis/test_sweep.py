@@ -186,7 +186,7 @@ def test_killed_sweep_resumes_to_the_same_bits(run_cli, tmp_path: Path) -> None:
     assert code == 0, err
     after = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in out.glob("draws/*.json")}
     assert len(after) == 24 and all(after[k] == v for k, v in before.items())  # finished draws never recomputed
-    for name in ("sweep.parquet", "indices.parquet", "boxes.parquet"):
+    for name in ("sweep.parquet", "indices.parquet", "boxes.parquet", "sweep-report.html"):
         assert _digest(out / name) == _digest(ref / name), name
     # a finished sweep run again recomputes nothing and writes the same bits
     code, _, err = run_cli("sweep", *args, "--out", out)

@@ -40,9 +40,13 @@ _MEANING = {
 def _svg(fig: Any) -> str:
     from matplotlib.backends.backend_svg import FigureCanvasSVG
 
+    import matplotlib
+
     FigureCanvasSVG(fig)
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+    # a fixed salt for the SVG's element ids: the same sweep gives the same bytes
+    with matplotlib.rc_context({"svg.hashsalt": "crisislab"}):
+        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     text = buf.getvalue()
     return text[text.index("<svg"):]
 

@@ -56,6 +56,19 @@ def test_range_maps_u_linearly_and_prior_complement_is_rescaled(chicken) -> None
     assert (tough, soft) == pytest.approx((0.3, 0.7))  # the other type is the complement 1 - p
 
 
+def test_a_prior_uncertain_in_every_entry_keeps_the_last_as_complement() -> None:
+    from crisislab.scenario import loads_scenario
+
+    text = CHICKEN.read_text(encoding="utf-8")
+    for t in ("tough", "soft"):
+        old = f"- {{id: {t}, prior: 0.5, label:"
+        assert text.count(old) == 1
+        text = text.replace(old, f"- {{id: {t}, prior: {{value: 0.5, assumption: x, uncertainty: {{uniform: [0.2, 0.8]}}}}, label:")
+    space = sweep_space(loads_scenario(text, "two-uncertain-entries.yaml"))
+    assert A_TOUGH in space.names and A_SOFT not in space.names
+    assert any(A_SOFT in n and "complement" in n for n in space.notes)
+
+
 def test_a_whole_prior_cannot_be_swept_by_hand(chicken) -> None:
     with pytest.raises(UserError, match="every entry of one prior is swept"):
         sweep_space(chicken, [f"{A_TOUGH}=0.2:0.6", f"{A_SOFT}=0.2:0.6"])

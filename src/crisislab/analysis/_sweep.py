@@ -630,9 +630,11 @@ def sweep(
     grid = parse_grid(str(grid)) if isinstance(grid, str) else grid
     solver = SolverChoice(policy, grid)  # checks the policy's name
     space = sweep_space(scenario, free, order, option=names["free"])
+    d = len(space.names)
+    total = int(n) * {"sobol": d + 2, "morris": d + 1, "lhs": 1}[design]
+    if total > MAX_DRAWS:
+        raise UserError(f"--n: {n} gives {total:,} draws of the {design} design for {d} parameters (expected at most {MAX_DRAWS:,})")
     x = design_sample(design, space.names, int(n), int(seed))
-    if len(x) > MAX_DRAWS:
-        raise UserError(f"--n: {n} gives {len(x):,} draws for {len(space.names)} factors (at most {MAX_DRAWS:,})")
     manifest = {
         "format": _FORMAT, "crisislab": __version__, "scenario": scenario.id, "scenario_digest": _scenario_digest(scenario),
         "design": design, "n": int(n), "draws": len(x), **space.describe(), "runs": int(runs), "seed": int(seed),

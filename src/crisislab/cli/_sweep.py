@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
         free: Annotated[list[str] | None, typer.Option("--free", metavar="PATH[=LO:HI]", help="Sweep this parameter: over "
                         "its stated uncertainty, or uniformly over LO:HI. Repeatable; default: every parameter with a "
                         "stated uncertainty.")] = None,  # fmt: skip
-        order: Annotated[list[str] | None, typer.Option("--order", metavar="LOW<HIGH", help="Keep swept parameter LOW "
+        order: Annotated[list[str] | None, typer.Option("--order", metavar="'LOW<HIGH'", help="Keep swept parameter LOW "
                          "at or below swept parameter HIGH in every draw. Repeatable.")] = None,  # fmt: skip
         runs: Annotated[int, typer.Option("--runs", help="Simulated runs per arm in each draw.")] = 2000,
         seed: Annotated[int, typer.Option("--seed", help="Seed of the design, its bootstrap and every simulation.")] = 0,

@@ -14,6 +14,7 @@ without private imports::
     study = crisislab.run_study(scn, runs=10_000, seed=1, grid=5)        # all of the above, as `crisislab run`
     crisislab.write_report(study, "out/us-iran")                         # results.parquet, claims.csv, report.html
     crisislab.draw_tree(crisislab.unroll_efg(scn, 2).game).save("tree.svg")  # the exact tree (also .pdf .png .tex)
+    sw = crisislab.sweep(scn, "morris", 10, runs=2000, grid=5, out="out/sweep")  # sensitivity indices, PRIM boxes
 
 The sub-packages hold the rest: `crisislab.scenario` (the format), `crisislab.efg` (exact engine,
 Gambit .efg), `crisislab.crisis` (crisis engine), `crisislab.simulation` (Monte Carlo),
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
         estimate,
         replay,
         run_study,
+        sweep,
     )
     from crisislab.crisis import Solution
     from crisislab.crisis import solve_scenario as solve
@@ -80,6 +82,7 @@ _API: dict[str, str] = {
     "replay": "crisislab.analysis",
     "estimate": "crisislab.analysis",
     "run_study": "crisislab.analysis",
+    "sweep": "crisislab.analysis",
     "render_report": "crisislab.report",
     "write_report": "crisislab.report",
     "UserError": "crisislab.errors",

@@ -1,5 +1,5 @@
 """Analysis above both engines: arms and paired comparisons, claims and their robustness, the grid
-check, the replay of an observed record, and the study that `crisislab run` performs.
+check, the replay of an observed record, parameter sweeps (sensitivity indices, PRIM boxes), and the study that `crisislab run` performs.
 
 An *arm* is the scenario under a list of interventions; arms of one comparison are simulated with
 the same seed and run indices (common random numbers), so their per-run difference measures the
@@ -17,6 +17,7 @@ from crisislab.analysis._claims import (
     SolverChoice,
     evaluate_claims,
     evaluate_claims_and_draws,
+    judge_claims,
     make_runner,
     robustness_table,
 )
@@ -26,6 +27,8 @@ from crisislab.analysis._grid import grid_check
 from crisislab.analysis._record import Candidate, Record, observe
 from crisislab.analysis._replay import TimelineReplay, load_record, rank_share, replay, replay_record
 from crisislab.analysis._stats import PairedEstimate, paired_difference, verdict, wilson_interval
+from crisislab.analysis._sensitivity import boxes_table, indices_table
+from crisislab.analysis._sweep import DESIGNS, SWEEP_FILES, Factor, Space, Sweep, min_n, sweep, sweep_space
 from crisislab.analysis._study import FAN_QUANTILES, Study, outcome_table, run_study
 from crisislab.analysis._tables import (
     assumption_table,
@@ -74,6 +77,17 @@ __all__ = [
     "SolverChoice",
     "TimelineReplay",
     "evaluate_claims",
+    "judge_claims",
+    "DESIGNS",
+    "SWEEP_FILES",
+    "Factor",
+    "Space",
+    "Sweep",
+    "boxes_table",
+    "indices_table",
+    "min_n",
+    "sweep",
+    "sweep_space",
     "paired_difference",
     "robustness_table",
     "verdict",

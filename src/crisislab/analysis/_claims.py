@@ -45,6 +45,7 @@ __all__ = [
     "describe_interventions",
     "evaluate_claims",
     "evaluate_claims_and_draws",
+    "judge_claims",
     "make_runner",
     "robustness_table",
 ]
@@ -95,15 +96,31 @@ class SolverChoice:
         return replace(self, grid=auto_grid(compile_variant(lower(scenario))))
 
     def __call__(self, scenario: Any) -> Policy:
+        return self.solve_timed(scenario)[0]
+
+    def solve_timed(self, scenario: Any) -> tuple[Policy, dict[str, Any]]:
+        """The policy, and what the solve reports: `compile_seconds` and `solve_seconds` (wall
+        time; lowering counts as compiling), and for the crisis engine `solver_ok`,
+        `max_residual` and `diagnostics` (`Solution.diagnostics` joined by "; ")."""
+        import time
+
+        t0 = time.perf_counter()
         if self.kind == "crisis":
             from crisislab.crisis import solve
             from crisislab.crisis import compile_variant
             from crisislab.simulation import SolutionPolicy
 
-            return SolutionPolicy(solve(compile_variant(lower(scenario)), grid=self.grid), scenario)
+            game = compile_variant(lower(scenario))
+            t1 = time.perf_counter()
+            sol = solve(game, grid=self.grid)
+            t2 = time.perf_counter()
+            info = {"compile_seconds": t1 - t0, "solve_seconds": t2 - t1, "solver_ok": bool(sol.ok),
+                    "max_residual": float(sol.max_residual), "diagnostics": "; ".join(sol.diagnostics)}  # fmt: skip
+            return SolutionPolicy(sol, scenario), info
         from crisislab.simulation import MyopicLogitPolicy
 
-        return MyopicLogitPolicy(scenario)
+        policy = MyopicLogitPolicy(scenario)
+        return policy, {"compile_seconds": 0.0, "solve_seconds": time.perf_counter() - t0}
 
 
 def _same_policy(a: Any, b: Any) -> bool:
@@ -181,6 +198,9 @@ class ArmRunner:
         if base_policy is not None:
             self._policies["{}"] = (scenario, lower(scenario), base_policy)
         self._results: dict[str, Results] = {}
+        # one entry per solve this runner made (`SolverChoice.solve_timed`'s report; timing only
+        # for other solvers), in the order the solves happened
+        self.solves: list[dict[str, Any]] = []
 
     @property
     def provenance(self) -> dict[str, Any]:
@@ -202,9 +222,24 @@ class ArmRunner:
             policy = None
             if getattr(self.solve, "prior_free", False):
                 policy = next((p for s0, _, p in self._policies.values() if _same_policy(s0, sc)), None)
-            hit = (sc, lower(sc), policy if policy is not None else self.solve(sc))
+            if policy is None:
+                policy = self._solve(sc)
+            hit = (sc, lower(sc), policy)
             self._policies[k] = hit
         return hit
+
+    def _solve(self, scenario: Any) -> Policy:
+        import time
+
+        timed = getattr(self.solve, "solve_timed", None)
+        if timed is not None:
+            policy, info = timed(scenario)
+        else:
+            t0 = time.perf_counter()
+            policy = self.solve(scenario)
+            info = {"compile_seconds": 0.0, "solve_seconds": time.perf_counter() - t0}
+        self.solves.append(info)
+        return policy
 
     def results(self, interventions: Sequence[Any], paths: bool = False) -> Results:
         k = _key(interventions)
@@ -346,22 +381,28 @@ def _draw_task(job: dict[str, Any], d: int) -> tuple[list[dict[str, Any]], dict[
     sc_d = job["scenario"].sample_parameters(rng)
     values = {p: _param_value(sc_d, p) for p in job["params"]}
     runner = ArmRunner(sc_d, job["solve"], job["runs"], job["seed"], chunk=job["chunk"])
-    rows = []
-    for c in job["claims"]:
-        t = runner.results(c.compare.treatment).metric_values(c.metric)
-        b = runner.results(c.compare.baseline).metric_values(c.metric)
-        est = paired_difference(t, b, job["level"])
-        rows.append(
-            {"claim": c.id, "draw": d, "seed": job["seed"], **values,
-             "treatment": est.treatment, "baseline": est.baseline, "difference": est.diff,
-             "ci_low": est.ci_low, "ci_high": est.ci_high, "n": est.n,
-             "verdict": verdict(est, c.expect, c.margin)}
-        )  # fmt: skip
+    rows = [{"claim": cid, "draw": d, "seed": job["seed"], **values, **row}
+            for cid, row in judge_claims(runner, job["claims"], job["level"]).items()]  # fmt: skip
     base = runner.results([])
     counts = base.outcome_counts()
     shares = {"draw": d, "seed": job["seed"], "n": base.n_runs, **values,
               **{f"P({k})": int(v) / base.n_runs for k, v in counts.items()}}  # fmt: skip
     return rows, shares
+
+
+def judge_claims(runner: ArmRunner, claims: Sequence[Any], level: float) -> dict[str, dict[str, Any]]:
+    """Each claim's two arms simulated by `runner` (common random numbers), judged by their paired
+    interval: claim id -> `treatment`, `baseline`, `difference`, `ci_low`, `ci_high`, `n`,
+    `verdict`. One parameter draw of a robustness check or a sweep is judged with this."""
+    out = {}
+    for c in claims:
+        t = runner.results(c.compare.treatment).metric_values(c.metric)
+        b = runner.results(c.compare.baseline).metric_values(c.metric)
+        est = paired_difference(t, b, level)
+        out[c.id] = {"treatment": est.treatment, "baseline": est.baseline, "difference": est.diff,
+                     "ci_low": est.ci_low, "ci_high": est.ci_high, "n": est.n,
+                     "verdict": verdict(est, c.expect, c.margin)}  # fmt: skip
+    return out
 
 
 def _influential(draws: pd.DataFrame, params: Sequence[str]) -> tuple[str | None, float | None]:

@@ -43,6 +43,7 @@ _COMMAND_MODULES: dict[str, str] = {
     "replay": "crisislab.cli._inference",
     "estimate": "crisislab.cli._inference",
     "draw": "crisislab.cli._draw",
+    "sweep": "crisislab.cli._sweep",
 }
 
 

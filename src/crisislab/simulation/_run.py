@@ -88,6 +88,7 @@ def map_tasks(
     progress: bool = False,
     label: str = "working",
     start: Literal["fork", "spawn"] = "fork",
+    on_result: Callable[[int, Any], None] | None = None,
 ) -> list[Any]:
     """`[fn(job, item) for item in items]`, distributed; results in the order of `items`.
 
@@ -96,7 +97,8 @@ def map_tasks(
     for spawned ones (`start="spawn"`: for work that runs threaded numba code, see the module
     docstring), scattered once to a cluster's workers. `workers` = 1 runs in this process; > 1 uses
     Dask's local process scheduler with that many processes; `scheduler` (an address) uses that
-    dask.distributed cluster instead.
+    dask.distributed cluster instead. `on_result(i, result)` is called in this process as soon as
+    task `i` has finished (in completion order, once per task; e.g. to checkpoint it on disk).
     """
     items = list(items)
     with contextlib.ExitStack() as shown:
@@ -105,15 +107,17 @@ def map_tasks(
         shown.enter_context(_progress.shown(progress))
         bar = shown.enter_context(_progress.tasks(len(items), label)) if items else None
         if scheduler is not None:
-            return _map_distributed(fn, items, job, scheduler, bar)
+            return _map_distributed(fn, items, job, scheduler, bar, on_result)
         if workers <= 1 or len(items) <= 1:
             out = []
-            for it in items:
+            for i, it in enumerate(items):
                 out.append(fn(job, it))
+                if on_result is not None:
+                    on_result(i, out[-1])
                 if bar:
                     bar.advance()
             return out
-        return _map_local(fn, items, job, workers, bar, start, label)
+        return _map_local(fn, items, job, workers, bar, start, label, on_result)
 
 
 # A local pool whose worker died is replaced and the unfinished tasks run again, this many times.
@@ -124,7 +128,8 @@ _WORKER_WAIT = 30.0
 _POLL = 0.2
 
 def _map_local(
-    fn: Callable[[Any, Any], Any], items: list[Any], job: Any, workers: int, bar: Any, start: str, label: str
+    fn: Callable[[Any, Any], Any], items: list[Any], job: Any, workers: int, bar: Any, start: str, label: str,
+    on_result: Callable[[int, Any], None] | None = None,
 ) -> list[Any]:
     """`fn(job, item)` for each item on a pool of local processes (see the module docstring).
 
@@ -156,8 +161,10 @@ def _map_local(
             index = {t.key: i for t, i in zip(tasks, todo, strict=True)}
 
             def posttask(key: Any, result: Any, dsk: Any, state: Any, worker_id: Any, index: dict = index) -> None:
-                if key in index:
+                if key in index and index[key] not in done:
                     done[index[key]] = result
+                    if on_result is not None:
+                        on_result(index[key], result)
                     if bar:
                         bar.advance()
 
@@ -201,7 +208,10 @@ def _exit_codes(pool: Any) -> set[str]:
     return ends
 
 
-def _map_distributed(fn: Callable[[Any, Any], Any], items: list[Any], job: Any, address: str, bar: Any) -> list[Any]:
+def _map_distributed(
+    fn: Callable[[Any, Any], Any], items: list[Any], job: Any, address: str, bar: Any,
+    on_result: Callable[[int, Any], None] | None = None,
+) -> list[Any]:
     """`fn(job, item)` for each item on a dask.distributed cluster.
 
     The cluster reruns the tasks of a worker that leaves on the others (a task whose workers die
@@ -233,8 +243,14 @@ def _map_distributed(fn: Callable[[Any, Any], Any], items: list[Any], job: Any, 
         futures = [client.submit(fn, shared, it, pure=False) for it in items]
         reported = 0
         alone_since: float | None = None
+        handed: set[int] = set()
         while True:
             finished = sum(f.done() for f in futures)
+            if on_result is not None:
+                for i, f in enumerate(futures):
+                    if i not in handed and f.status == "finished":
+                        handed.add(i)
+                        on_result(i, f.result())
             if bar:
                 for _ in range(finished - reported):
                     bar.advance()

@@ -41,10 +41,11 @@ G = gbt.read_efg(sys.argv[1])
 t = time.perf_counter()
 res = gbt.nash.logit_solve(G)
 sec = time.perf_counter() - t
-eq = res.equilibria[0]
+eq = res.equilibrium  # None when Gambit's tracer gives up (REGRET_TARGET_NOT_REACHED)
 rng = float(G.max_payoff - G.min_payoff) or 1.0
-print(json.dumps({"seconds": sec, "success": bool(res.success),
-                  "agent": float(eq.agent_max_regret()) / rng, "nash": float(eq.max_regret()) / rng,
+print(json.dumps({"seconds": sec, "success": bool(res.success), "reason": str(res.reason),
+                  "agent": None if eq is None else float(eq.agent_max_regret()) / rng,
+                  "nash": None if eq is None else float(eq.max_regret()) / rng,
                   "bifurcations": len(res.bifurcations)}))
 """
 
@@ -129,7 +130,8 @@ def main(argv: list[str]) -> None:
         else:
             ratios.append(g["seconds"] / ours)
             g_cell, r_cell = f"{g['seconds']:.3f}", f"{g['seconds'] / ours:.1f}"
-            ga, gn = f"{g['agent']:.1e}", f"{g['nash']:.1e}"
+            ga = "failed" if g["agent"] is None else f"{g['agent']:.1e}"
+            gn = "failed" if g["nash"] is None else f"{g['nash']:.1e}"
         status = "converged" if res.success else res.diagnostics.message[:60]
         print(f"{p.stem:<20}{game.n_nodes:>6}{game.n_players:>4}{ours:>9.3f}{g_cell:>10}{r_cell:>8}"
               f"{agent:>11.1e}{ga:>11}{nash:>10.1e}{gn:>10}{'y' if within else 'n':>4}{bif:>5}  {status}",

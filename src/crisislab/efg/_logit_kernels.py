@@ -330,12 +330,12 @@ def exact_regret(x, R, action_offset, inf_n_act, inf_player):  # pragma: no cove
     """Gambit's max regret `max_p (BR_p − u_p)` of the profile exp(`x`) renormalised per infoset.
 
     `R = (term_seq (n_T, n_players), term_chance (n_T,), term_pay (n_T, n_players), inf_parent_seq
-    (n_inf,))`, payoffs in the tracer's rescaled units. The sequence-form computation of
+    (n_inf,), chance_prob (n_nodes,), n_children (n_nodes,))` (the last two for `agent_max_regret_x`), payoffs in the tracer's rescaled units. The sequence-form computation of
     `crisislab.efg._eval.max_regret`, in one pass: realization plan top-down (an infoset's parent
     sequence belongs to an infoset of smaller index, since infosets are numbered in preorder of first
     appearance), terminal contributions, then best responses folded bottom-up. O(n_T·n_players).
     """
-    term_seq, term_chance, term_pay, inf_parent_seq = R
+    term_seq, term_chance, term_pay, inf_parent_seq = R[0], R[1], R[2], R[3]
     n_act = x.shape[0]
     n_inf = inf_n_act.shape[0]
     npl = term_pay.shape[1]
@@ -372,6 +372,123 @@ def exact_regret(x, R, action_offset, inf_n_act, inf_player):  # pragma: no cove
         if d > reg:
             reg = d
     return reg
+
+
+@njit(cache=True)
+def behaviour_profile(x, action_offset, inf_n_act):  # pragma: no cover
+    """σ `(n_act,)` from log-probabilities `x`: exp, renormalised per infoset (as `_LogitSystem.profile`)."""
+    s = np.exp(x)
+    for inf in range(inf_n_act.shape[0]):
+        off = action_offset[inf]
+        tot = 0.0
+        for j in range(inf_n_act[inf]):
+            tot += s[off + j]
+        for j in range(inf_n_act[inf]):
+            s[off + j] = s[off + j] / tot
+    return s
+
+
+@njit(cache=True)
+def agent_regrets(sigma, parent, in_action, chance_prob, payoff, n_children, child_start, children,
+                  node_player, mem_start, members, action_offset, inf_n_act):  # pragma: no cover
+    """Gambit's regret at every decision infoset of the behaviour profile `sigma`, `(n_inf,)`.
+
+    Gambit 17's `MixedBehaviorProfile` computation, step for step in floating point: realization
+    probabilities top-down (products of action and chance probabilities); an infoset's probability is
+    the sum over its members; beliefs are member realization / infoset probability; node values
+    bottom-up (payoff + Σ probability × child value, in action order); the value of action a is
+    Σ_h belief(h)·value(h·a) for the infoset's player; regret = max_a value(a) − Σ_a σ_a value(a).
+    An infoset reached with probability exactly 0 (after underflow, as Gambit sees it) has regret 0.
+    `payoff` `(n_nodes, n_players)` may hold terminal sums of interior outcomes: an outcome above an
+    infoset adds the same amount to all its action values and leaves regrets unchanged.
+    """
+    nn = parent.shape[0]
+    npl = payoff.shape[1]
+    n_inf = inf_n_act.shape[0]
+    realiz = np.empty(nn)
+    realiz[0] = 1.0
+    for n in range(1, nn):
+        a = in_action[n]
+        realiz[n] = realiz[parent[n]] * (sigma[a] if a >= 0 else chance_prob[n])
+    v = payoff.copy()
+    for n in range(nn - 1, -1, -1):
+        cs = child_start[n]
+        for k in range(n_children[n]):
+            c = children[cs + k]
+            a = in_action[c]
+            p = sigma[a] if a >= 0 else chance_prob[c]
+            for q in range(npl):
+                v[n, q] += p * v[c, q]
+    reg = np.zeros(n_inf)
+    for inf in range(n_inf):
+        s, e = mem_start[inf], mem_start[inf + 1]
+        prob = 0.0
+        for k in range(s, e):
+            prob += realiz[members[k]]
+        if prob == 0.0:
+            continue
+        off = action_offset[inf]
+        na = inf_n_act[inf]
+        qv = np.zeros(na)
+        for k in range(s, e):
+            h = members[k]
+            b = realiz[h] / prob
+            if b == 0.0:
+                continue
+            i = node_player[h]
+            cs = child_start[h]
+            for j in range(na):
+                qv[j] += b * v[children[cs + j], i]
+        best = qv[0]
+        val = 0.0
+        for j in range(na):
+            if qv[j] > best:
+                best = qv[j]
+            val += sigma[off + j] * qv[j]
+        reg[inf] = best - val
+    return reg
+
+
+@njit(cache=True)
+def agent_max_regret_x(x, S, R):  # pragma: no cover
+    """Gambit's agent max regret (≥ 0) of the profile with log-probabilities `x`, tracer units."""
+    (log_chance, parent, in_action, edge_owner, payoff, inf_player, mem_start, members,
+     action_offset, inf_n_act, child_start, children, action_infoset, node_player, node_infoset,
+     pa_g, pa_n, pa_c, pb_g, pb_h, pb_c, flat) = S
+    chance_prob, n_children = R[4], R[5]
+    sigma = behaviour_profile(x, action_offset, inf_n_act)
+    reg = agent_regrets(sigma, parent, in_action, chance_prob, payoff, n_children, child_start,
+                        children, node_player, mem_start, members, action_offset, inf_n_act)
+    m = 0.0
+    for k in range(reg.shape[0]):
+        if reg[k] > m:
+            m = reg[k]
+    return m
+
+
+@njit(cache=True)
+def lu_det(A, perm):  # pragma: no cover
+    """(sign, log|det|) of a matrix factored by `lu_factor_inplace` (unit L, U on the diagonal)."""
+    n = A.shape[0]
+    sign = 1.0
+    logabs = 0.0
+    for i in range(n):
+        d = A[i, i]
+        if d < 0:
+            sign = -sign
+        logabs += np.log(abs(d))
+    seen = np.zeros(n, np.bool_)
+    for i in range(n):  # parity of the row permutation: (length − 1) transpositions per cycle
+        if not seen[i]:
+            j = i
+            length = 0
+            while not seen[j]:
+                seen[j] = True
+                j = perm[j]
+                length += 1
+            if length % 2 == 0:
+                sign = -sign
+    return sign, logabs
 
 
 # ---- dense bordered factorisation with the normaliser unknowns eliminated ------------------------
@@ -648,15 +765,30 @@ def _tangent_at(y, prev_t, S, n_act):  # pragma: no cover
 
 
 @njit(cache=True)
+def bifurcation_lambda(lam0, lam1, log0, log1):  # pragma: no cover
+    """λ where det[J; tᵀ] crosses zero between two points, linear in det (|det| from their logs)."""
+    d = log1 - log0
+    if d > 700.0:
+        return lam0
+    if d < -700.0:
+        return lam1
+    w = 1.0 / (1.0 + np.exp(d))
+    return lam0 + w * (lam1 - lam0)
+
+
+@njit(cache=True)
 def dense_trace(y, S, R, n_act, first_step, max_accel, max_steps, tol_abs, tol_rel, res_tol,
                 newton_max, contraction_max, chord_max, min_cos, grow_cos, min_step, mode,
                 lam_target, regret_target, lam_cap, record):  # pragma: no cover
     """Trace the branch from `y` (λ = 0) in compiled code until the stop rule holds.
 
-    `mode` 0: stop at the first point with exact max regret ≤ `regret_target` (or λ > `lam_cap`);
-    mode 1: stop at the first point with λ ≥ `lam_target`. Returns (status, y, y_prev, counts
-    `[n_steps, n_rejected, n_newton, n_turns, n_factorisations]`, `[arc, lam_max]`, points
-    `(n_recorded, N+1)` if `record`).
+    `mode` 0: stop at the first point with exact (Nash) max regret ≤ `regret_target` (or λ >
+    `lam_cap`); mode 1: stop at the first point with λ ≥ `lam_target`; mode 2: as 0 with Gambit's
+    agent max regret. Bifurcation points are where det[J; tᵀ] changes sign between accepted points
+    (the tangent oriented by continuity keeps its sign through turning points); the trace goes on
+    along the tangent (see `_logit.py`). Returns (status, y, y_prev, counts `[n_steps,
+    n_rejected, n_newton, n_turns, n_factorisations]`, `[arc, lam_max]`, points `(n_recorded, N+1)`
+    if `record`, bifurcation λs (tracer units)).
     """
     m = y.shape[0]
     action_offset = S[8]
@@ -667,6 +799,8 @@ def dense_trace(y, S, R, n_act, first_step, max_accel, max_steps, tol_abs, tol_r
     cap = 64 if record else 1
     rec = np.empty((cap, m))
     n_rec = 0
+    bif = np.empty(16)
+    n_bif = 0
     if record:
         rec[0] = y
         n_rec = 1
@@ -675,7 +809,8 @@ def dense_trace(y, S, R, n_act, first_step, max_accel, max_steps, tol_abs, tol_r
     F, z, t, okt = _tangent_at(y, e, S, n_act)
     counts[4] += 1
     if not okt:
-        return STATUS_SMALL_STEP, y, y, counts, fl, rec[:n_rec]
+        return STATUS_SMALL_STEP, y, y, counts, fl, rec[:n_rec], bif[:n_bif]
+    det_sign, det_log = lu_det(F[3], F[4])
     border = e
     h = first_step
     y_prev = y
@@ -700,12 +835,21 @@ def dense_trace(y, S, R, n_act, first_step, max_accel, max_steps, tol_abs, tol_r
             counts[1] += 1
             h *= 0.5
         if not accepted:
-            return STATUS_SMALL_STEP, y, y_prev, counts, fl, rec[:n_rec]
+            return STATUS_SMALL_STEP, y, y_prev, counts, fl, rec[:n_rec], bif[:n_bif]
         counts[0] += 1
         fl[0] += np.sqrt(np.sum((y_new - y) * (y_new - y)))
         if t2[m - 1] * t[m - 1] < 0:
             counts[3] += 1
         cos = np.sum(t2 * t)
+        sgn2, log2 = lu_det(F2[3], F2[4])
+        if sgn2 != det_sign:
+            if n_bif == bif.shape[0]:
+                bigger = np.empty(2 * n_bif)
+                bigger[:n_bif] = bif
+                bif = bigger
+            bif[n_bif] = bifurcation_lambda(y[m - 1], y_new[m - 1], det_log, log2)
+            n_bif += 1
+        det_sign, det_log = sgn2, log2
         y_prev = y
         y = y_new
         border = t
@@ -724,14 +868,18 @@ def dense_trace(y, S, R, n_act, first_step, max_accel, max_steps, tol_abs, tol_r
             n_rec += 1
         if mode == 1:
             if y[m - 1] >= lam_target:
-                return STATUS_DONE, y, y_prev, counts, fl, rec[:n_rec]
+                return STATUS_DONE, y, y_prev, counts, fl, rec[:n_rec], bif[:n_bif]
         else:
-            if y[m - 1] > 0 and exact_regret(y[:n_act], R, action_offset, inf_n_act,
-                                             inf_player) <= regret_target:
-                return STATUS_DONE, y, y_prev, counts, fl, rec[:n_rec]
+            if y[m - 1] > 0:
+                if mode == 2:
+                    r = agent_max_regret_x(y[:n_act], S, R)
+                else:
+                    r = exact_regret(y[:n_act], R, action_offset, inf_n_act, inf_player)
+                if r <= regret_target:
+                    return STATUS_DONE, y, y_prev, counts, fl, rec[:n_rec], bif[:n_bif]
             if y[m - 1] > lam_cap:
-                return STATUS_LAM_CAP, y, y_prev, counts, fl, rec[:n_rec]
+                return STATUS_LAM_CAP, y, y_prev, counts, fl, rec[:n_rec], bif[:n_bif]
         # Grow the step only where the curve is straight; the angle bound keeps folds resolved.
         if cos > grow_cos:
             h *= max_accel
-    return STATUS_MAX_STEPS, y, y_prev, counts, fl, rec[:n_rec]
+    return STATUS_MAX_STEPS, y, y_prev, counts, fl, rec[:n_rec], bif[:n_bif]

@@ -39,7 +39,7 @@ from crisislab.errors import SolverError
 # sparsity-aware dense LU of the system with the normalisers eliminated; above, the same algorithm
 # runs in Python around SuperLU (a random Bayesian game with N = 762: 34 s sparse vs 51 s dense).
 # (LAPACK through scipy was measured slower than both: thread start-up per small factorisation.)
-COMPILED_MAX = 400
+COMPILED_MAX = 800
 # log of a zero chance probability: finite so that beliefs at infosets reached only through it stay
 # defined (they become ratios of equally tiny numbers instead of 0/0).
 _LOG_TINY = math.log(1e-300)
@@ -179,6 +179,8 @@ class _LogitSystem:
 
         # Ancestor/descendant pairs and the fixed sparsity pattern of the Jacobian.
         pg, pn, pc = K.build_pairs(self.parent, is_dec)
+        # most decision nodes on a root-to-node path (for `_logit_kernels.rounding_floor`)
+        self.dec_depth = int(np.bincount(pn, minlength=1).max()) if pn.size else 0
         a_mask = (self.in_action[pn] >= 0) & (self.parent[pn] != pg)
         b_mask = is_dec[pn] & (self.node_player[pg] != self.node_player[pn])
         self.pa_g, self.pa_n, self.pa_c = pg[a_mask], pn[a_mask], pc[a_mask]
@@ -236,7 +238,7 @@ class _LogitSystem:
             self.inf_player, self.mem_start, self.members, self.action_offset, self.inf_n_act,
             self.child_start, self.children, self.action_infoset, self.node_player,
             self.node_infoset, self.pa_g, self.pa_n, self.pa_c, self.pb_g, self.pb_h, self.pb_c,
-            flat.astype(np.int64),
+            flat.astype(np.int64), np.array([self.dec_depth], dtype=np.int64),
         )
 
     def evaluate(self, y: np.ndarray, jacobian: bool = True):
@@ -337,14 +339,15 @@ class _Tracer:
             self.n_newton += 1
             if not np.all(np.isfinite(h)):
                 return None
-            if it > 0 and np.abs(h).max() <= self.res_tol * (1.0 + abs(float(y[-1]))):
+            floor = float(K.rounding_floor(y, sysm.n_act, sysm.dec_depth))
+            if it > 0 and np.abs(h).max() <= self.res_tol * (1.0 + abs(float(y[-1]))) + floor:
                 return y
             b = np.append(-h, -float(t @ (y - y0)))
             d = solve(b)
             if u is not None:
                 d = d - z * (float(u @ d) / den)
             nd = float(np.abs(d).max())
-            tol = self.tol_abs + self.tol_rel * abs(float(y[-1]))
+            tol = self.tol_abs + self.tol_rel * abs(float(y[-1])) + floor
             limit = self.contraction_max if refreshed else self.chord_max
             if nd > tol and (not math.isfinite(nd) or nd > limit * prev or it >= self.newton_max):
                 if refreshed:
@@ -388,11 +391,12 @@ class _Tracer:
             self.n_newton += 1
             if not np.all(np.isfinite(h)):
                 return None
-            if it > 0 and np.abs(h).max() <= self.res_tol * (1.0 + abs(float(y[-1]))):
+            floor = float(K.rounding_floor(y, sysm.n_act, sysm.dec_depth))
+            if it > 0 and np.abs(h).max() <= self.res_tol * (1.0 + abs(float(y[-1]))) + floor:
                 return y, vals  # residual at rounding level (see the compiled twin)
             d = sysm.factor(vals, border)[0](np.append(-h, 0.0))
             nd = float(np.abs(d).max())
-            tol = self.tol_abs + self.tol_rel * abs(float(y[-1]))
+            tol = self.tol_abs + self.tol_rel * abs(float(y[-1])) + floor
             if not np.isfinite(nd) or (nd > tol and nd > self.contraction_max * prev):
                 return None
             y += d

@@ -196,7 +196,7 @@ def evaluate(y, S, n_act, jac):  # pragma: no cover
     """Residual H `(N,)` and the Jacobian entry values `(n_entries,)` (empty unless `jac`)."""
     (log_chance, parent, in_action, edge_owner, payoff, inf_player, mem_start, members,
      action_offset, inf_n_act, child_start, children, action_infoset, node_player, node_infoset,
-     pa_g, pa_n, pa_c, pb_g, pb_h, pb_c, flat) = S
+     pa_g, pa_n, pa_c, pb_g, pb_h, pb_c, flat, dec_depth) = S
     x = y[:n_act]
     n_inf = inf_player.shape[0]
     cc = y[n_act:n_act + n_inf]
@@ -212,6 +212,24 @@ def evaluate(y, S, n_act, jac):  # pragma: no cover
     else:
         vals = np.zeros(0)
     return h, vals
+
+
+@njit(cache=True)
+def rounding_floor(y, n_act, dec_depth):  # pragma: no cover
+    """The rounding level of λ·Q in H at `y`, below which no corrector can push the residual.
+
+    Beliefs at an infoset are exponentials of differences of log-reaches, sums of up to
+    `dec_depth` log-probabilities each; at large λ those are large (|x| ~ λ·payoff gap), so their
+    absolute rounding error ε·dec_depth·max|x| moves beliefs, hence Q, by that relative amount, and
+    λ·Q by λ times it. A residual r in the logit rows moves the action-value differences the
+    profile responds to by only r/λ, so accepting it costs no accuracy in the regret.
+    """
+    xmax = 0.0
+    for k in range(n_act):
+        a = abs(y[k])
+        if a > xmax:
+            xmax = a
+    return 8.0 * 2.220446049250313e-16 * abs(y[y.shape[0] - 1]) * (1.0 + dec_depth * xmax)
 
 
 @njit(cache=True)
@@ -291,7 +309,8 @@ def dense_correct(y, border, step, S, n_act, tol_abs, tol_rel, res_tol, newton_m
             rhs[k] = -h[k]
             if abs(h[k]) > hmax:
                 hmax = abs(h[k])
-        if it > 0 and hmax <= res_tol * (1.0 + abs(y[m - 1])):
+        floor = rounding_floor(y, n_act, S[22][0])
+        if it > 0 and hmax <= res_tol * (1.0 + abs(y[m - 1])) + floor:
             # residual at rounding level: near-singular Jacobians (degenerate limits) make the
             # Newton step noisy long before the point stops solving the equations
             return True, y, vals, it + 1
@@ -305,7 +324,7 @@ def dense_correct(y, border, step, S, n_act, tol_abs, tol_rel, res_tol, newton_m
                 return False, y, vals, it + 1
             if a > nd:
                 nd = a
-        tol = tol_abs + tol_rel * abs(y[m - 1])
+        tol = tol_abs + tol_rel * abs(y[m - 1]) + floor
         if nd > tol and nd > contraction_max * prev:
             return False, y, vals, it + 1
         dist = 0.0
@@ -454,7 +473,7 @@ def agent_max_regret_x(x, S, R):  # pragma: no cover
     """Gambit's agent max regret (≥ 0) of the profile with log-probabilities `x`, tracer units."""
     (log_chance, parent, in_action, edge_owner, payoff, inf_player, mem_start, members,
      action_offset, inf_n_act, child_start, children, action_infoset, node_player, node_infoset,
-     pa_g, pa_n, pa_c, pb_g, pb_h, pb_c, flat) = S
+     pa_g, pa_n, pa_c, pb_g, pb_h, pb_c, flat, dec_depth) = S
     chance_prob, n_children = R[4], R[5]
     sigma = behaviour_profile(x, action_offset, inf_n_act)
     reg = agent_regrets(sigma, parent, in_action, chance_prob, payoff, n_children, child_start,
@@ -699,7 +718,8 @@ def chord_correct(y0, t, step, F, z, u, den, S, n_act, tol_abs, tol_rel, res_tol
             b[k] = -h[k]
             if abs(h[k]) > hmax:
                 hmax = abs(h[k])
-        if it > 0 and hmax <= res_tol * (1.0 + abs(y[m - 1])):
+        floor = rounding_floor(y, n_act, S[22][0])
+        if it > 0 and hmax <= res_tol * (1.0 + abs(y[m - 1])) + floor:
             return True, y, n_eval, n_fact  # residual at rounding level (see dense_correct)
         b[m - 1] = -np.sum(t * (y - y0))
         d = _bordered_solve(F, z, u, den, b, n_act, action_offset, inf_n_act)
@@ -711,7 +731,7 @@ def chord_correct(y0, t, step, F, z, u, den, S, n_act, tol_abs, tol_rel, res_tol
                 break
             if a > nd:
                 nd = a
-        tol = tol_abs + tol_rel * abs(y[m - 1])
+        tol = tol_abs + tol_rel * abs(y[m - 1]) + floor
         # a chord iteration must contract by chord_max (else refactorise here); Newton by
         # contraction_max (else fail: the predicted point is outside the basin)
         limit = contraction_max if refreshed else chord_max

@@ -408,6 +408,25 @@ class _Tracer:
             prev = nd
         return None
 
+    def _locate_bifurcation(self, y, t, h, solve, z, u, den, det0, y1, det1) -> float:
+        """λ of the bifurcation point between y and y1 (see `_logit_kernels.locate_bifurcation`)."""
+        lo, hi = 0.0, h
+        a = (float(y[-1]), det0[1])
+        b = (float(y1[-1]), det1[1])
+        for _ in range(40):
+            mid = 0.5 * (lo + hi)
+            if mid <= lo or mid >= hi:
+                break
+            ym = self._chord_correct(y + mid * t, t, mid, solve, z, u, den)
+            if ym is None:
+                break
+            _, _, _, dm = self._tangent_at(ym, t)
+            if dm[0] == det0[0]:
+                lo, a = mid, (float(ym[-1]), dm[1])
+            else:
+                hi, b = mid, (float(ym[-1]), dm[1])
+        return float(K.bifurcation_lambda(a[0], b[0], a[1], b[1]))
+
     def run(self, mode: int, lam_target: float, regret_target: float, lam_cap: float,
             record: list | None):
         """Trace from λ = 0 until the stop rule of `mode` holds (see `_logit_kernels.dense_trace`).
@@ -457,7 +476,7 @@ class _Tracer:
             if t2[-1] * t[-1] < 0:
                 self.n_turns += 1
             if det2[0] != det[0]:
-                bifs.append(float(K.bifurcation_lambda(y[-1], y_new[-1], det[1], det2[1])))
+                bifs.append(self._locate_bifurcation(y, t, h, solve, z, u, den, det, y_new, det2))
             det = det2
             cos = float(t2 @ t)
             y_prev, y, border, t, solve, z = y, y_new, t, t2, solve2, z2

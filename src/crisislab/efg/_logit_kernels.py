@@ -797,6 +797,38 @@ def bifurcation_lambda(lam0, lam1, log0, log1):  # pragma: no cover
 
 
 @njit(cache=True)
+def locate_bifurcation(y, t, h, F, z, u, den, sign0, log0, y1, log1, S, n_act, tol_abs, tol_rel,
+                       res_tol, newton_max, contraction_max, chord_max):  # pragma: no cover
+    """λ of the bifurcation point between `y` and the accepted `y1` = corrected(y + h·t).
+
+    Bisection on the arc-length parameter s ∈ (0, h): the point corrected from y + s·t, the sign of
+    det[J; tᵀ] there; 40 halvings, or until the corrector fails, then linear interpolation in det
+    between the bracketing points.
+    """
+    m = y.shape[0]
+    lo, hi = 0.0, h
+    lam_lo, lam_hi = y[m - 1], y1[m - 1]
+    lg_lo, lg_hi = log0, log1
+    for _ in range(40):
+        mid = 0.5 * (lo + hi)
+        if mid <= lo or mid >= hi:
+            break
+        ok, ym, _, _ = chord_correct(y + mid * t, t, mid, F, z, u, den, S, n_act, tol_abs, tol_rel,
+                                     res_tol, newton_max, contraction_max, chord_max)
+        if not ok:
+            break
+        Fm, _, _, okm = _tangent_at(ym, t, S, n_act)
+        if not okm:
+            break
+        sm, lm = lu_det(Fm[3], Fm[4])
+        if sm == sign0:
+            lo, lam_lo, lg_lo = mid, ym[m - 1], lm
+        else:
+            hi, lam_hi, lg_hi = mid, ym[m - 1], lm
+    return bifurcation_lambda(lam_lo, lam_hi, lg_lo, lg_hi)
+
+
+@njit(cache=True)
 def dense_trace(y, S, R, n_act, first_step, max_accel, max_steps, tol_abs, tol_rel, res_tol,
                 newton_max, contraction_max, chord_max, min_cos, grow_cos, min_step, mode,
                 lam_target, regret_target, lam_cap, record):  # pragma: no cover
@@ -867,7 +899,9 @@ def dense_trace(y, S, R, n_act, first_step, max_accel, max_steps, tol_abs, tol_r
                 bigger = np.empty(2 * n_bif)
                 bigger[:n_bif] = bif
                 bif = bigger
-            bif[n_bif] = bifurcation_lambda(y[m - 1], y_new[m - 1], det_log, log2)
+            bif[n_bif] = locate_bifurcation(y, t, h, F, z, u, den, det_sign, det_log, y_new, log2,
+                                            S, n_act, tol_abs, tol_rel, res_tol, newton_max,
+                                            contraction_max, chord_max)
             n_bif += 1
         det_sign, det_log = sgn2, log2
         y_prev = y

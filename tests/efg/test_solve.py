@@ -160,7 +160,8 @@ def test_cli_solve_json_contract(capsys):
     )
     assert code == 0, stderr
     data = json.loads(stdout)
-    assert set(data) == {"method", "profile", "max_regret", "payoffs", "seconds"}
+    assert set(data) == {"method", "profile", "max_regret", "agent_max_regret", "payoffs", "seconds",
+                         "load_seconds"}
     assert data["method"] == "cfr"
     assert set(data["profile"]) == {"1", "2"} and set(data["profile"]["1"]) == {str(k) for k in range(1, 7)}
     assert all(abs(sum(p) - 1) < 1e-9 for b in data["profile"].values() for p in b.values())

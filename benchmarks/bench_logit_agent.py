@@ -3,7 +3,8 @@
 Games: `crisislab.efg.games.random_generic_game` (imperfect information with perfect recall,
 chance moves, payoffs uniform in [−10, 10]), 127–511 nodes, 2 and 3 players, seeds fixed below.
 For each game: our `solve_logit` with its default stop rule (agent max regret ≤ 1e-6 × payoff
-range), timed in this process after one warm-up solve (compiled kernels load once per process);
+range), timed in this process after one warm-up solve (compiled kernels load once per process),
+median of `--repeats` runs;
 pygambit 17's `logit_solve` with its defaults (Nash max regret ≤ 1e-8 × payoff range) timed in a
 child process per game, killed after `--gambit-timeout` seconds. Both profiles' agent max regret and
 Nash max regret are computed by pygambit (`agent_max_regret()`, `max_regret()`) and printed
@@ -91,6 +92,7 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--games-dir", type=Path, help="solve these .efg files instead of generating")
     ap.add_argument("--gambit-timeout", type=float, default=60.0, help="seconds per Gambit solve")
     ap.add_argument("--no-gambit", action="store_true", help="our side only (regrets still by pygambit)")
+    ap.add_argument("--repeats", type=int, default=3, help="our solves per game (median time)")
     args = ap.parse_args(argv)
     import pygambit as gbt
 
@@ -112,9 +114,12 @@ def main(argv: list[str]) -> None:
     for p in paths:
         game = read_efg(p)
         G = gbt.read_efg(str(p))
-        t = time.perf_counter()
-        res = solve_logit(game)
-        ours = time.perf_counter() - t
+        times = []
+        for _ in range(max(1, args.repeats)):
+            t = time.perf_counter()
+            res = solve_logit(game)
+            times.append(time.perf_counter() - t)
+        ours = statistics.median(times)
         agent, nash = gambit_regrets(gbt, game, G, res.profile)
         within = agent <= TOL * (1 + 1e-9)
         fails += not within

@@ -396,7 +396,7 @@ def test_lambda_cap_is_reported():
     res = solve_logit(game, max_lambda=5.0)
     assert not res.success
     msg = res.diagnostics.message
-    assert "max_lambda = 5" in msg and "agent max regret at the returned point" in msg
+    assert "max_lambda = 5" in msg and "at the returned point: agent max regret" in msg
 
 
 def test_cli_logit_json_reports_both_regrets(run_cli, tmp_path):

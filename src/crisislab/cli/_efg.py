@@ -103,8 +103,9 @@ def register(app: typer.Typer) -> None:
         ),
         regret: StopRule = typer.Option(
             StopRule.agent, "--regret",
-            help="Which max regret the logit tolerance applies to: agent (one infoset at a time, "
-                 "conditional on reaching it, as Gambit's agent_max_regret) or nash (Gambit's max_regret).",
+            help="Which max regret the logit tolerance applies to: agent (Gambit's agent_max_regret, one "
+                 "infoset at a time conditional on reaching it, and its max_regret too) or nash (max_regret only, "
+                 "Gambit's own logit stop rule).",
         ),
     ) -> None:
         """Solve GAME_FILE and print the profile, Nash and agent max regret, payoffs and solve time."""
@@ -134,7 +135,8 @@ def register(app: typer.Typer) -> None:
         head.add_row("agent max regret", f"{out['agent_max_regret']:.3g}")
         if "lambda" in out:
             head.add_row("lambda", f"{out['lambda']:.6g}")
-            head.add_row("stop rule", f"{out['stop_rule']} max regret ≤ {out['tolerance']:g} × payoff range: "
+            rule = "agent and Nash" if out["stop_rule"] == "agent" else "Nash"
+            head.add_row("stop rule", f"{rule} max regret ≤ {out['tolerance']:g} × payoff range: "
                          + ("reached" if out["converged"] else "NOT reached"))
             if out["bifurcations"]:
                 head.add_row("bifurcations passed at lambda",

@@ -8,8 +8,20 @@ equilibrium. `solve_logit` follows that curve with arc-length predictor–correc
 (Allgower & Georg 1990): tangents from the null space of the Jacobian via a bordered system, so
 turning points (where λ goes back down) are followed rather than jumped, step sizes controlled by
 the corrector's convergence and the angle between tangents, and the orientation kept by the sign
-of successive tangents' dot product. It stops at the first point whose max regret (Gambit's
-definition, `crisislab.efg.max_regret`) is below a tolerance relative to the payoff range.
+of successive tangents' dot product. By default it stops at the first point whose agent max regret
+and Nash max regret, both as Gambit 17 computes them (`crisislab.efg.agent_max_regret`,
+`crisislab.efg.max_regret`), are below a tolerance relative to the payoff range: the agent regret
+is conditional on reaching each information set, so play where the profile rarely goes must be a
+best response too, which the Nash regret (weighted by reach) does not see. An exact QRE meets that
+rule by a λ known in advance (`agent_lambda_bound`), which caps the trace.
+
+Bifurcation points of the branch (non-generic: symmetric games) are where det[J; tᵀ], with the
+tangent t oriented by continuity, changes sign; at turning points it does not (Allgower & Georg
+1990, ch. 8). The tracer checks that sign at every accepted point, locates a change by bisection
+on the arc between the two points, records λ there, and continues along the tangent: the
+predictor–corrector with the angle test stays on the branch whose tangent is continuous through
+the bifurcation point (the one it arrived on), which is again a QRE branch whose limit points are
+Nash equilibria. Whether the returned profile meets the tolerance is checked as at any other point.
 `logit_qre_at` returns the QRE at a given λ on that same branch (the fixed-λ equations can have
 several solutions; continuation from 0 picks the principal one). The equations and Jacobian are
 in `_logit_kernels.py`; payoffs are rescaled to [0, 1] internally (λ reported in the game's units).
@@ -489,8 +501,8 @@ class _Tracer:
                     status = K.STATUS_DONE
             else:
                 if y[-1] > 0:
-                    r = sysm.agent_regret(y) if mode == 2 else sysm.regret(y)
-                    if r <= regret_target:
+                    r = sysm.agent_regret(y) if mode == 2 else 0.0
+                    if r <= regret_target and sysm.regret(y) <= regret_target:
                         status = K.STATUS_DONE
                 if status < 0 and y[-1] > lam_cap:
                     status = K.STATUS_LAM_CAP
@@ -571,13 +583,19 @@ def _result(sysm: _LogitSystem, tracer: _Tracer, y: np.ndarray, message: str, pa
 
 
 def agent_lambda_bound(game: Game, tol: float) -> float:
-    """λ (payoff units⁻¹) beyond which every logit QRE has agent max regret ≤ `tol` × payoff range.
+    """λ (payoff units⁻¹) beyond which every logit QRE has agent and Nash max regret ≤ `tol` × range.
 
     At an infoset with action values Q and σ ∝ exp(λQ), the regret Σ_a σ_a (max Q − Q_a) is at most
-    Σ_{a not best} Δ_a·exp(−λΔ_a) ≤ (k − 1)/(e·λ) for k actions (Δ·exp(−λΔ) peaks at Δ = 1/λ).
+    Σ_{a not best} Δ_a·exp(−λΔ_a) ≤ (k − 1)/(e·λ) for k actions (Δ·exp(−λΔ) peaks at Δ = 1/λ). A
+    player's Nash regret is the sum, over their infosets, of these regrets weighted by the
+    probability that their best response reaches the infoset: at most D of them on any path, D the
+    most moves of one player on a path, so at most D·(k − 1)/(e·λ).
     """
-    k = int(game.infoset_n_actions.max()) if game.n_infosets else 1
-    return max(k - 1, 1) / (math.e * tol * game.payoff_range)
+    if not game.n_infosets:
+        return 1.0 / (math.e * tol * game.payoff_range)
+    k = int(game.infoset_n_actions.max())
+    d = int(game.infoset_own_depth.max()) + 1
+    return d * max(k - 1, 1) / (math.e * tol * game.payoff_range)
 
 
 def solve_logit(
@@ -597,9 +615,10 @@ def solve_logit(
     Stops at the first traced point whose `regret` is ≤ `max_regret` × (max − min terminal payoff):
     with `regret="agent"` (default) Gambit's agent max regret, the largest gain from changing the
     move at one information set conditional on reaching it, which bounds the distance to the
-    sequential equilibrium the branch tends to; with "nash", Gambit's (Nash) max regret, the
-    criterion of Gambit's own `logit_solve(maxregret=...)`, which ignores what happens at
-    information sets reached with small probability. `first_step` is the initial arc length,
+    sequential equilibrium the branch tends to, and the Nash max regret too (a player deviating at
+    several infosets on a path can gain up to their sum); with "nash", Gambit's (Nash) max regret
+    alone, the criterion of Gambit's own `logit_solve(maxregret=...)`, which ignores what happens
+    at information sets reached with small probability. `first_step` is the initial arc length,
     `max_accel` the factor by which a step may grow. λ is in the game's payoff units⁻¹.
     `max_lambda` caps the trace; by default, for the agent rule, 10 × `agent_lambda_bound` (beyond
     which an exactly solved QRE meets the tolerance, so not meeting it means the equations were not
@@ -631,7 +650,8 @@ def solve_logit(
     message = tracer.message(status, y)
     if status == K.STATUS_LAM_CAP:
         message = (
-            f"λ passed max_lambda = {max_lambda:g} before the {regret} max regret fell to {tol:g} × "
+            f"λ passed max_lambda = {max_lambda:g} before the "
+            f"{'agent and Nash' if regret == 'agent' else 'Nash'} max regret fell to {tol:g} × "
             "payoff range; "
             + ("the logit equations were not solved accurately enough at large λ (beliefs at "
                "infosets reached with probability below the float range?): loosen max_regret"
@@ -639,8 +659,8 @@ def solve_logit(
                "the limit may be a non-isolated equilibrium: loosen max_regret or raise max_lambda")
         )
     if message:
-        r = sysm.agent_regret(y) if mode == 2 else sysm.regret(y)
-        message += f" ({regret} max regret at the returned point: {r:.3g} × payoff range)"
+        message += (f" (at the returned point: agent max regret {sysm.agent_regret(y):.3g}, Nash max "
+                    f"regret {sysm.regret(y):.3g} × payoff range)")
     return _result(sysm, tracer, y, message, params, record, t0, regret)
 
 

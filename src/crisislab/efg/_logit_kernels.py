@@ -836,7 +836,7 @@ def dense_trace(y, S, R, n_act, first_step, max_accel, max_steps, tol_abs, tol_r
 
     `mode` 0: stop at the first point with exact (Nash) max regret ≤ `regret_target` (or λ >
     `lam_cap`); mode 1: stop at the first point with λ ≥ `lam_target`; mode 2: as 0 with Gambit's
-    agent max regret. Bifurcation points are where det[J; tᵀ] changes sign between accepted points
+    agent max regret and the Nash max regret both ≤ `regret_target`. Bifurcation points are where det[J; tᵀ] changes sign between accepted points
     (the tangent oriented by continuity keeps its sign through turning points); the trace goes on
     along the tangent (see `_logit.py`). Returns (status, y, y_prev, counts `[n_steps,
     n_rejected, n_newton, n_turns, n_factorisations]`, `[arc, lam_max]`, points `(n_recorded, N+1)`
@@ -925,9 +925,10 @@ def dense_trace(y, S, R, n_act, first_step, max_accel, max_steps, tol_abs, tol_r
                 return STATUS_DONE, y, y_prev, counts, fl, rec[:n_rec], bif[:n_bif]
         else:
             if y[m - 1] > 0:
+                r = 0.0
                 if mode == 2:
                     r = agent_max_regret_x(y[:n_act], S, R)
-                else:
+                if r <= regret_target:
                     r = exact_regret(y[:n_act], R, action_offset, inf_n_act, inf_player)
                 if r <= regret_target:
                     return STATUS_DONE, y, y_prev, counts, fl, rec[:n_rec], bif[:n_bif]

@@ -121,7 +121,7 @@ def register(app: typer.Typer) -> None:
         t0 = time.perf_counter()
         game = read_efg(game_file)
         if method is Method.logit:
-            warm_up()  # compiled kernels load once per process: not part of the solve's time
+            warm_up(game)  # compiled kernels load once per process: not part of the solve's time
         load = time.perf_counter() - t0
         out = _solve(game, method, iterations, tol, regret.value)
         out["load_seconds"] = load

@@ -664,14 +664,19 @@ def solve_logit(
     return _result(sysm, tracer, y, message, params, record, t0, regret)
 
 
-def warm_up() -> float:
+def warm_up(game: Game | None = None) -> float:
     """Load the tracer's compiled kernels (from numba's cache) by solving a 2×2 game; returns seconds.
 
     Called before timing a solve, so that `seconds` measures the solve and not this one-time cost.
+    With `game`, only the kernels `solve_logit(game)` uses (its linear-solver path) are loaded.
     """
     from crisislab.efg._builder import GameBuilder
 
     t0 = time.perf_counter()
+    solvers: tuple[str, ...] = ("compiled", "sparse")
+    if game is not None:
+        n = game.n_actions_total + game.n_infosets + 1
+        solvers = ("compiled",) if n <= COMPILED_MAX else ("sparse",)
     b = GameBuilder(["1", "2"])
     kids = b.decision(b.root, 0, "a", ["H", "T"])
     for k, n in enumerate(kids):
@@ -679,10 +684,11 @@ def warm_up() -> float:
         b.terminal(h, [3 - 2 * k, 0])
         b.terminal(t, [0, 1 + k])
     g = b.build()
-    for solver in ("compiled", "sparse"):
+    for solver in solvers:
         solve_logit(g, linear_solver=solver)
-        solve_logit(g, linear_solver=solver, regret="nash")
-    logit_qre_at(g, 1.0)
+    if game is None:
+        solve_logit(g, regret="nash")
+        logit_qre_at(g, 1.0)
     return time.perf_counter() - t0
 
 

@@ -2,7 +2,7 @@
 
 Games: `crisislab.efg.games.random_generic_game` (imperfect information with perfect recall,
 chance moves, payoffs uniform in [−10, 10]), 127–511 nodes, 2 and 3 players, seeds fixed below.
-For each game: our `solve_logit` with its default stop rule (agent max regret ≤ 1e-6 × payoff
+For each game: our `solve_logit` with its default stop rule (agent and Nash max regret ≤ 1e-6 × payoff
 range), timed in this process after one warm-up solve (compiled kernels load once per process),
 median of `--repeats` runs;
 pygambit 17's `logit_solve` with its defaults (Nash max regret ≤ 1e-8 × payoff range) timed in a
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-TOL = 1e-6  # agent max regret tolerance relative to the payoff range (our default stop rule)
+TOL = 1e-6  # agent (and Nash) max regret tolerance relative to the payoff range (our default stop rule)
 
 # (nodes, players) of the benchmark set; seed = position in this list
 GAME_SET = [(127, 2), (127, 3), (191, 2), (191, 3), (255, 2), (255, 3), (319, 2), (319, 3),
@@ -106,7 +106,7 @@ def main(argv: list[str]) -> None:
     solve_logit(read_efg(paths[0]))  # warm-up: compiled kernels load from numba's cache
     print(f"warm-up (kernel loading + first solve): {time.perf_counter() - t0:.2f} s")
     print(f"logit tracer on random generic games; regrets by pygambit {gbt.__version__}, / payoff range; "
-          f"ours stops at agent regret ≤ {TOL:g}, Gambit at its default (Nash regret ≤ 1e-8)")
+          f"ours stops at agent and Nash regret ≤ {TOL:g}, Gambit at its default (Nash regret ≤ 1e-8)")
     head = (f"{'game':<20}{'nodes':>6}{'pl':>4}{'ours s':>9}{'gambit s':>10}{'ratio':>8}"
             f"{'our agent':>11}{'gbt agent':>11}{'our nash':>10}{'gbt nash':>10}{'ok':>4}{'bif':>5}  status")
     print(head)

@@ -49,8 +49,10 @@ from crisislab.errors import SolverError
 # Bordered systems of size N + 1 ≤ COMPILED_MAX are traced entirely in compiled code
 # (`_logit_kernels.dense_trace`: Python overhead per step dominated small games) with a
 # sparsity-aware dense LU of the system with the normalisers eliminated; above, the same algorithm
-# runs in Python around SuperLU (a random Bayesian game with N = 762: 34 s sparse vs 51 s dense).
-# (LAPACK through scipy was measured slower than both: thread start-up per small factorisation.)
+# runs in Python around SuperLU, faster for large systems (random generic games of 767 and 1023
+# nodes: N = 675, compiled 4.5 s vs sparse 9.8 s; N = 1065, 7.0 s vs 3.7 s; a random Bayesian game
+# with N = 762, 43 s vs 54 s). (LAPACK through scipy was measured slower than both: thread start-up
+# per small factorisation.)
 COMPILED_MAX = 800
 # log of a zero chance probability: finite so that beliefs at infosets reached only through it stay
 # defined (they become ratios of equally tiny numbers instead of 0/0).
@@ -95,9 +97,10 @@ class LogitDiagnostics:
     """How the trace went. `converged` is False when a limit was hit; `message` then says what to change.
 
     `bifurcations`: λ (payoff units⁻¹) of each bifurcation point the trace passed, where the
-    determinant of the bordered Jacobian [J; tᵀ] changed sign between two accepted points (linear
-    interpolation of the determinant between them); the trace continues along the tangent there
-    (see the module docstring). `stop_rule`: "agent" or "nash", the regret the tolerance applies to.
+    determinant of the bordered Jacobian [J; tᵀ] changes sign (located by bisection on the arc
+    between the two accepted points around it); the trace continues along the tangent there (see
+    the module docstring). `stop_rule`: "agent" (agent and Nash max regret within tolerance),
+    "nash" (Nash max regret only) or "lambda" (`logit_qre_at`: the requested λ).
     """
 
     converged: bool
@@ -719,7 +722,8 @@ def logit_qre_at(
     tracer = _Tracer(sysm, first_step, max_accel, max_steps)
     target = lam * sysm.scale
     if sysm.n_act == 0 or target == 0.0:
-        return _result(sysm, tracer, sysm.start(), "", params, [sysm.start()] if record_path else None, t0)
+        return _result(sysm, tracer, sysm.start(), "", params, [sysm.start()] if record_path else None, t0,
+                       "lambda")
     e = np.zeros(sysm.N + 1)
     e[-1] = 1.0
     record: list | None = [] if record_path else None
@@ -738,4 +742,4 @@ def logit_qre_at(
             f"could not solve the logit equations at λ = {lam:g} from the traced branch; "
             "try a smaller first_step"
         )
-    return _result(sysm, tracer, y, message, params, record, t0)
+    return _result(sysm, tracer, y, message, params, record, t0, "lambda")

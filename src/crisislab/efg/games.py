@@ -3,7 +3,9 @@
 `kuhn_poker()` and `leduc_poker()` follow OpenSpiel's rules exactly (same chance order, action order
 and information sets), so node and infoset counts and values can be compared with OpenSpiel.
 `random_game()` builds large trees directly as arrays (no per-node Python work beyond labels) for
-scaling benchmarks.
+scaling benchmarks. `random_generic_game()` draws generic games with imperfect information, perfect
+recall, chance moves and 2+ players (random shapes, real-valued payoffs): the test bed of the logit
+tracer's stop rule against Gambit.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 
 from crisislab.efg._builder import GameBuilder
 from crisislab.efg._game import CHANCE, PLAYER, TERMINAL, Game, assemble_game
+from crisislab.errors import UserError
 
 _KUHN_CARDS = ("J", "Q", "K")
 
@@ -265,9 +268,9 @@ def random_generic_game(
     [−10, 10] with six decimals (generic: no ties with probability one).
     """
     if n_nodes < 1 or (ternary == 0.0 and n_nodes % 2 == 0):
-        raise ValueError(f"n_nodes = {n_nodes}: expected an odd number ≥ 1 for binary trees")
+        raise UserError(f"n_nodes = {n_nodes}: expected an odd number ≥ 1 for binary trees (or ternary > 0)")
     if n_players < 1:
-        raise ValueError(f"n_players = {n_players}: expected ≥ 1")
+        raise UserError(f"n_players = {n_players}: expected ≥ 1")
     rng = np.random.default_rng(seed)
     # shape: children lists by node id (creation order), grown from random leaves
     kids: list[list[int]] = [[]]

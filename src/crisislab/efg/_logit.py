@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Literal, Mapping
 
@@ -664,7 +664,18 @@ def solve_logit(
     if message:
         message += (f" (at the returned point: agent max regret {sysm.agent_regret(y):.3g}, Nash max "
                     f"regret {sysm.regret(y):.3g} × payoff range)")
-    return _result(sysm, tracer, y, message, params, record, t0, regret)
+    res = _result(sysm, tracer, y, message, params, record, t0, regret)
+    # The stop test ran in the tracer's rescaled payoffs on its own copy of the profile; check the
+    # returned profile in the game's payoffs too, so that success always means what it says.
+    bound = tol * game.payoff_range * (1.0 + 1e-6)  # rounding of the two computations: ~1e-16
+    worst = max(res.agent_max_regret if regret == "agent" else 0.0, res.max_regret)
+    if res.success and worst > bound:
+        diag = replace(res.diagnostics, converged=False, message=(
+            f"the returned profile's agent max regret {res.agent_max_regret:.3g} or Nash max regret "
+            f"{res.max_regret:.3g} exceeds {tol:g} × payoff range in the game's payoffs, although the "
+            "trace's stop test passed: report this game"))
+        res = replace(res, diagnostics=diag)
+    return res
 
 
 def warm_up(game: Game | None = None) -> float:

@@ -1,6 +1,6 @@
 """Logit QRE tracer: crisislab's `solve_logit` vs pygambit's `logit_solve`, side by side.
 
-Same `.efg` files, same regret tolerance (max regret ≤ 1e-8 × payoff range, Gambit's default),
+Same `.efg` files, same stop rule (Nash max regret ≤ 1e-8 × payoff range, Gambit's default; our `regret="nash"`),
 medians over repeats, ratios = Gambit time / our time. Games: Gambit's own `contrib/games` with
 ≥ 50 nodes (copied in `tests/efg/logit_games/gambit_contrib/`) and random Bayesian games of
 growing size (two players with two private types each, alternating binary moves, each mover
@@ -126,8 +126,8 @@ def _gambit_regret(gbt, game, G, sigma) -> float:
 def _row(path: Path, reps: int, cap: float, gbt, run_gambit: bool) -> dict:
     game = read_efg(path)
     solve_logit(game)  # warm-up: compiled kernels load from numba's cache once per process
-    ours = _median_time(lambda: solve_logit(game, max_regret=TOL), reps, cap)
-    res = solve_logit(game, max_regret=TOL)
+    ours = _median_time(lambda: solve_logit(game, max_regret=TOL, regret="nash"), reps, cap)
+    res = solve_logit(game, max_regret=TOL, regret="nash")
     row = {"game": path.stem, "nodes": game.n_nodes, "ours": ours, "ok": res.success,
            "gambit": None, "agree": None, "g_ok": None}
     if gbt is None:
@@ -270,7 +270,7 @@ def main(argv: list[str]) -> None:
         if game.n_nodes <= (300 if args.quick else 1100):
             # larger random games: full traces take minutes (hundreds of folds), cut
             t = time.perf_counter()
-            res = solve_logit(game, max_regret=TOL)
+            res = solve_logit(game, max_regret=TOL, regret="nash")
             trace, steps = time.perf_counter() - t, res.diagnostics.n_steps
             if gambit_alive:
                 gt = _gambit_subprocess(sys.executable, p, args.gambit_cap)

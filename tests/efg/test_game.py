@@ -127,3 +127,27 @@ def test_profile_nested_round_trip_and_checks():
         expected_payoffs(g, [0.75, 0.75, 1, 0])
     with pytest.raises(UserError, match="shape"):
         expected_payoffs(g, [1, 0])
+
+
+@pytest.mark.parametrize("n, players, ternary", [(127, 2, 0.0), (511, 3, 0.0), (300, 3, 0.3)])
+def test_random_generic_game(n, players, ternary):
+    from crisislab.efg.games import random_generic_game
+
+    g = random_generic_game(n, n_players=players, seed=3, ternary=ternary)
+    assert g.n_nodes == n and g.n_players == players
+    assert g.perfect_recall and g.n_chance_nodes >= 1
+    pay = g.payoff[g.terminals]
+    assert pay.min() >= -10 and pay.max() <= 10
+    assert np.unique(pay).size == pay.size  # generic: no two payoffs equal
+    dec = g.kind == 1
+    assert np.bincount(g.infoset[dec]).max() > 1  # imperfect information
+    assert g == random_generic_game(n, n_players=players, seed=3, ternary=ternary)
+    assert set(np.unique(g.n_children[g.kind != 0])) <= {2, 3}
+
+
+def test_random_generic_game_refuses_even_binary_sizes():
+    from crisislab.efg.games import random_generic_game
+    from crisislab.errors import UserError
+
+    with pytest.raises(UserError, match="n_nodes = 128: expected an odd number"):
+        random_generic_game(128)

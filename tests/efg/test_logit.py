@@ -14,16 +14,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crisislab.efg import action_values, read_efg
-from crisislab.efg import LogitResult, logit_qre_at, solve_logit
-from crisislab.efg.games import centipede, random_game
+from crisislab.efg import GameBuilder, action_values, agent_max_regret, max_regret, read_efg
+from crisislab.efg import LogitResult, agent_lambda_bound, logit_qre_at, solve_logit
+from crisislab.efg.games import centipede, random_game, random_generic_game
 from crisislab.errors import SolverError
 
 gbt = pytest.importorskip("pygambit")
 
 HERE = Path(__file__).parent / "logit_games"
 CATALOG_DIR = Path(gbt.__file__).parent / "catalog_data"
-REGRET_TOL = 1e-6  # max regret ≤ 1e-6 × payoff range, as computed by Gambit on our profile
+REGRET_TOL = 1e-6  # agent and Nash max regret ≤ 1e-6 × payoff range, as Gambit computes them on our profile
 PROFILE_TOL = 1e-3  # same profile as Gambit's logit_solve where Gambit converges
 QRE_TOL = 1e-9  # fixed-point residual of logit_qre_at (σ vs softmax(λ·Q))
 
@@ -88,9 +88,13 @@ def _check_against_gambit(path: Path) -> LogitResult:
     res = solve_logit(game)
     assert res.success, res.diagnostics.message
     rng = float(G.max_payoff - G.min_payoff) or 1.0
-    gambit_regret = float(_gambit_profile(game, G, res.profile).max_regret())
+    prof = _gambit_profile(game, G, res.profile)
+    gambit_regret = float(prof.max_regret())
+    gambit_agent = float(prof.agent_max_regret())
+    assert gambit_agent <= REGRET_TOL * rng  # the default stop rule, as Gambit measures it
     assert gambit_regret <= REGRET_TOL * rng
     assert res.max_regret == pytest.approx(gambit_regret, abs=1e-12 * rng)
+    assert res.agent_max_regret == pytest.approx(gambit_agent, abs=1e-12 * rng)
     if path.name not in GAMBIT_FAILS:
         # Same branch: our QRE at Gambit's λ is Gambit's profile. (The two tracers stop at different
         # λ because their step sequences differ; where the limit is a continuum of equilibria,
@@ -253,3 +257,169 @@ def test_bad_arguments(kwargs, match):
 def test_bad_lambda():
     with pytest.raises(SolverError, match="lam = -1.0, expected a finite number ≥ 0"):
         logit_qre_at(read_efg(HERE / "coin_decision.efg"), -1.0)
+
+
+# ---- the agent-regret stop rule, regrets as Gambit computes them, bifurcations ---------------------
+
+
+def _gambit_regrets(game, G, sigma):
+    prof = _gambit_profile(game, G, sigma)
+    return float(prof.agent_max_regret()), float(prof.max_regret())
+
+
+def _pure_profiles(game, rng, n):
+    """Random pure behaviour profiles: most infosets are then reached with probability exactly 0."""
+    out = []
+    for _ in range(n):
+        sigma = np.zeros(game.n_actions_total)
+        pick = rng.integers(0, game.infoset_n_actions)
+        sigma[game.action_offset + pick] = 1.0
+        out.append(sigma)
+    return out
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        pytest.param(("file", HERE / "gambit_contrib" / "bayes2a.efg"), id="bayes2a"),
+        pytest.param(("file", HERE / "beer_quiche.efg"), id="beer-quiche"),
+        pytest.param(("file", CATALOG_DIR / "journals/ijgt/selten1975/fig1.efg"), id="selten-horse"),
+        pytest.param(("gen", 127, 3, 21), id="generated-127-3p"),
+        pytest.param(("gen", 255, 2, 22), id="generated-255-2p"),
+    ],
+)
+def test_regrets_are_gambits(source, tmp_path):
+    """Nash and agent max regret equal pygambit's `max_regret()` and `agent_max_regret()` on the same
+    profiles: interior random ones, pure ones (unreached infosets count 0 in Gambit's agent regret),
+    and logit QREs at large λ, where many probabilities underflow to exactly 0."""
+    from crisislab.efg import write_efg
+
+    if source[0] == "file":
+        path = source[1]
+        game = read_efg(path)
+    else:
+        game = random_generic_game(source[1], n_players=source[2], seed=source[3])
+        path = tmp_path / "g.efg"
+        write_efg(game, path)
+    G = gbt.read_efg(str(path))
+    rng = np.random.default_rng(7)
+    profiles = []
+    for _ in range(3):
+        s = rng.random(game.n_actions_total) + 0.01
+        profiles.append(s / np.add.reduceat(s, game.action_offset)[game.action_infoset])
+    profiles += _pure_profiles(game, rng, 3)
+    profiles += [logit_qre_at(game, lam).profile for lam in (0.5, 400.0 / game.payoff_range)]
+    profiles.append(solve_logit(game).profile)
+    scale = game.payoff_range
+    for sigma in profiles:
+        agent, nash = _gambit_regrets(game, G, sigma)
+        assert agent_max_regret(game, sigma) == pytest.approx(agent, abs=1e-12 * scale)
+        assert max_regret(game, sigma) == pytest.approx(nash, abs=1e-12 * scale)
+
+
+# Generated games (127–511 nodes, 2 and 3 players, chance moves) on which tracing to the first point
+# with Nash max regret ≤ 1e-8 × range (Gambit's own stop rule) leaves an agent max regret above
+# 1e-6 × range, as pygambit computes it on that profile: the cases the agent stop rule is for.
+NASH_RULE_FALLS_SHORT = [(255, 2, 4), (191, 3, 3)]
+
+
+@pytest.mark.parametrize("n, players, seed", NASH_RULE_FALLS_SHORT + [(127, 3, 1), (319, 2, 6)])
+def test_generated_games_reach_the_agent_tolerance(n, players, seed, tmp_path):
+    from crisislab.efg import write_efg
+
+    game = random_generic_game(n, n_players=players, seed=seed)
+    path = tmp_path / "g.efg"
+    write_efg(game, path)
+    G = gbt.read_efg(str(path))
+    res = solve_logit(game)
+    assert res.success, res.diagnostics.message
+    assert res.diagnostics.stop_rule == "agent"
+    agent, nash = _gambit_regrets(game, G, res.profile)
+    assert agent <= REGRET_TOL * game.payoff_range
+    assert res.agent_max_regret == pytest.approx(agent, abs=1e-12 * game.payoff_range)
+    assert res.max_regret == pytest.approx(nash, abs=1e-12 * game.payoff_range)
+    if (n, players, seed) in NASH_RULE_FALLS_SHORT:
+        early = solve_logit(game, regret="nash", max_regret=1e-8)
+        assert early.success and early.diagnostics.stop_rule == "nash"
+        assert _gambit_regrets(game, G, early.profile)[0] > REGRET_TOL * game.payoff_range
+        assert early.lam < res.lam
+
+
+def _chicken():
+    b = GameBuilder(["Row", "Column"], title="chicken")
+    dare, chicken = b.decision(b.root, 0, "r", ["Dare", "Chicken"])
+    for node, pay in ((dare, [(0, 0), (7, 2)]), (chicken, [(2, 7), (6, 6)])):
+        d, c = b.decision(node, 1, "c", ["Dare", "Chicken"])
+        b.terminal(d, list(pay[0]))
+        b.terminal(c, list(pay[1]))
+    return b.build()
+
+
+@pytest.mark.parametrize("linear_solver", ["compiled", "sparse"])
+def test_bifurcation_on_the_principal_branch_is_located_and_passed(linear_solver):
+    """Chicken (payoffs above): by symmetry the principal branch is symmetric, p = q = P(Dare) with
+    p = L(λ(1 − 3p)), L the logistic function (Q_Dare − Q_Chicken = 1 − 3q). Asymmetric QREs branch
+    off where the response's slope −3λp(1 − p) is −1 (a pitchfork: p ↦ L(λ(1 − 3p)) period-doubles),
+    i.e. λ* = 1/(3p(1 − p)) with p = L((1 − 3p)/(3p(1 − p))). The trace continues on the symmetric
+    branch to the mixed equilibrium P(Dare) = 1/3."""
+    from scipy.optimize import brentq
+
+    logistic = lambda z: 1.0 / (1.0 + math.exp(-z))  # noqa: E731
+    p = brentq(lambda p: p - logistic((1 - 3 * p) / (3 * p * (1 - p))), 0.34, 0.5, xtol=1e-15)
+    lam_star = 1.0 / (3 * p * (1 - p))
+    game = _chicken()
+    res = solve_logit(game, linear_solver=linear_solver)
+    assert res.success, res.diagnostics.message
+    (lam_bif,) = res.diagnostics.bifurcations
+    assert lam_bif == pytest.approx(lam_star, rel=1e-6)
+    np.testing.assert_allclose(res.profile, [1 / 3, 2 / 3, 1 / 3, 2 / 3], atol=1e-4)
+    assert res.agent_max_regret <= REGRET_TOL * game.payoff_range
+
+
+def test_generic_games_have_no_bifurcation():
+    res = solve_logit(random_generic_game(255, n_players=3, seed=5))
+    assert res.success and res.diagnostics.bifurcations == ()
+
+
+def test_agent_lambda_bound():
+    # One decision worth 1 or 0: the agent regret of the QRE is 1/(1 + e^λ), below 1/(e·λ).
+    game = read_efg(HERE / "coin_decision.efg")
+    tol = 1e-3
+    lam = agent_lambda_bound(game, tol)
+    assert lam == pytest.approx(1 / (math.e * tol))
+    assert agent_max_regret(game, logit_qre_at(game, lam).profile) == pytest.approx(1 / (1 + math.exp(lam)))
+    assert 1 / (1 + math.exp(lam)) <= tol
+
+
+def test_lambda_cap_is_reported():
+    game = random_generic_game(255, n_players=2, seed=4)
+    res = solve_logit(game, max_lambda=5.0)
+    assert not res.success
+    msg = res.diagnostics.message
+    assert "max_lambda = 5" in msg and "at the returned point: agent max regret" in msg
+
+
+def test_cli_logit_json_reports_both_regrets(run_cli, tmp_path):
+    import json
+
+    from crisislab.efg import write_efg
+
+    game = random_generic_game(255, n_players=2, seed=4)
+    path = tmp_path / "g.efg"
+    write_efg(game, path)
+    code, stdout, stderr = run_cli("efg", "solve", path, "--json")
+    assert code == 0, stderr
+    data = json.loads(stdout)
+    assert data["stop_rule"] == "agent" and data["tolerance"] == 1e-6 and data["converged"] is True
+    assert data["bifurcations"] == [] and data["load_seconds"] > 0 and data["seconds"] > 0
+    sigma = np.concatenate([
+        np.asarray(data["profile"][str(pl)][str(num)])
+        for pl, num in (game.infoset_key(i) for i in range(game.n_infosets))
+    ])
+    G = gbt.read_efg(str(path))
+    agent, nash = _gambit_regrets(game, G, sigma)
+    assert data["agent_max_regret"] == pytest.approx(agent, abs=1e-12 * game.payoff_range)
+    assert data["max_regret"] == pytest.approx(nash, abs=1e-12 * game.payoff_range)
+    assert agent <= 1e-6 * game.payoff_range
+    code, stdout, _ = run_cli("efg", "solve", path, "--regret", "nash", "--tol", "1e-8", "--json")
+    assert code == 0 and json.loads(stdout)["stop_rule"] == "nash"

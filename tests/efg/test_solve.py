@@ -101,10 +101,10 @@ def test_spe_is_among_gambits_agent_equilibria(game, tmp_path):
     write_efg(game, path)
     eqs = [_flat(game, e) for e in gbt.nash.enumpure_agent_solve(gbt.read_efg(str(path))).equilibria]
     sol = solve_spe(game)
-    subgame_perfect = [e for e in eqs if agent_max_regret(game, e) == 0.0]
+    subgame_perfect = [e for e in eqs if agent_max_regret(game, e, unreached="uniform") == 0.0]
     assert subgame_perfect  # Gambit's list holds at least one SPE (it exists by Kuhn's theorem)
     assert any(np.array_equal(sol.profile, e) for e in subgame_perfect)
-    assert agent_max_regret(game, sol.profile) == 0.0
+    assert agent_max_regret(game, sol.profile, unreached="uniform") == 0.0
 
 
 def _openspiel_sizes(name):
@@ -160,7 +160,8 @@ def test_cli_solve_json_contract(capsys):
     )
     assert code == 0, stderr
     data = json.loads(stdout)
-    assert set(data) == {"method", "profile", "max_regret", "payoffs", "seconds"}
+    assert set(data) == {"method", "profile", "max_regret", "agent_max_regret", "payoffs", "seconds",
+                         "load_seconds"}
     assert data["method"] == "cfr"
     assert set(data["profile"]) == {"1", "2"} and set(data["profile"]["1"]) == {str(k) for k in range(1, 7)}
     assert all(abs(sum(p) - 1) < 1e-9 for b in data["profile"].values() for p in b.values())

@@ -2,8 +2,13 @@
 
 The JSON printed by `efg solve --json` is a contract read by tools outside the project:
 `{"method", "profile": {"<player number>": {"<infoset number>": [prob per action, in file order]}},
-"max_regret", "payoffs", "seconds"}` (+ `"lambda"` for logit), with player and infoset numbers as
-written in the file. `seconds` is the solve time alone (not reading the file or printing).
+"max_regret", "agent_max_regret", "payoffs", "seconds", "load_seconds"}`, with player and infoset
+numbers as written in the file. `max_regret` is the Nash max regret and `agent_max_regret` the agent
+max regret of the profile, both as Gambit 17 computes them (`MixedBehaviorProfile.max_regret()` and
+`.agent_max_regret()`, payoff units). `seconds` is the solve time alone; `load_seconds` the one-time
+cost before it (reading the file, loading the compiled kernels), not counted in `seconds`.
+Logit adds `"lambda"`, `"converged"`, `"stop_rule"` ("agent" or "nash"), `"tolerance"` (relative to
+the payoff range), `"bifurcations"` (λ of each bifurcation point passed) and `"message"`.
 """
 
 from __future__ import annotations
@@ -27,8 +32,13 @@ class Method(str, Enum):
     cfr = "cfr"
 
 
-def _solve(game, method: Method, iterations: int, tol: float) -> dict:
-    from crisislab.efg import profile_to_nested
+class StopRule(str, Enum):
+    agent = "agent"
+    nash = "nash"
+
+
+def _solve(game, method: Method, iterations: int, tol: float, regret: str = "agent") -> dict:
+    from crisislab.efg import agent_max_regret, profile_to_nested
     from crisislab.efg import solve_cfr, solve_spe
 
     extra: dict = {}
@@ -49,16 +59,19 @@ def _solve(game, method: Method, iterations: int, tol: float) -> dict:
     else:
         from crisislab.efg import solve_logit
 
-        t0 = time.perf_counter()
-        sol = solve_logit(game, max_regret=tol)
-        seconds = time.perf_counter() - t0
+        sol = solve_logit(game, max_regret=tol, regret=regret)
+        seconds = sol.seconds
         if not sol.success:
             Console(stderr=True, emoji=False).print(
                 f"warning: the logit trace stopped before reaching the tolerance: {sol.diagnostics.message}",
                 markup=False,
                 highlight=False,
             )
-        extra["lambda"] = float(sol.lam)
+        extra = {
+            "lambda": float(sol.lam), "converged": bool(sol.success), "stop_rule": regret,
+            "tolerance": tol, "bifurcations": [float(b) for b in sol.diagnostics.bifurcations],
+            "message": sol.diagnostics.message,
+        }
     out = {
         "method": method.value,
         "profile": {
@@ -66,6 +79,8 @@ def _solve(game, method: Method, iterations: int, tol: float) -> dict:
             for p, block in profile_to_nested(game, sol.profile).items()
         },
         "max_regret": float(sol.max_regret),
+        "agent_max_regret": float(sol.agent_max_regret) if method is Method.logit
+        else agent_max_regret(game, sol.profile),
         "payoffs": [float(x) for x in sol.payoffs],
         "seconds": float(seconds),
     }
@@ -85,11 +100,17 @@ def register(app: typer.Typer) -> None:
         json_out: bool = typer.Option(False, "--json", help="Print one JSON object on stdout."),
         iterations: int = typer.Option(1000, "--iterations", help="CFR+ iterations (method cfr; at most 10,000,000)."),
         tol: float = typer.Option(
-            1e-8, "--tol", help="Max-regret tolerance relative to the payoff range (method logit)."
+            1e-6, "--tol", help="Regret tolerance relative to the payoff range (method logit)."
+        ),
+        regret: StopRule = typer.Option(
+            StopRule.agent, "--regret",
+            help="Which max regret the logit tolerance applies to: agent (Gambit's agent_max_regret, one "
+                 "infoset at a time conditional on reaching it, and its max_regret too) or nash (max_regret only, "
+                 "Gambit's own logit stop rule).",
         ),
     ) -> None:
-        """Solve GAME_FILE and print the profile, max regret, payoffs and solve time."""
-        from crisislab.efg import read_efg
+        """Solve GAME_FILE and print the profile, Nash and agent max regret, payoffs and solve time."""
+        from crisislab.efg import read_efg, warm_up
         from crisislab.efg import MAX_CFR_ITERATIONS, cfr_iterations_message
 
         if iterations < 1:
@@ -98,18 +119,30 @@ def register(app: typer.Typer) -> None:
             raise SolverError(cfr_iterations_message("--iterations", iterations))
         if not tol > 0:
             raise SolverError(f"--tol must be a positive number, got {tol}")
+        t0 = time.perf_counter()
         game = read_efg(game_file)
-        out = _solve(game, method, iterations, tol)
+        if method is Method.logit:
+            warm_up(game)  # compiled kernels load once per process: not part of the solve's time
+        load = time.perf_counter() - t0
+        out = _solve(game, method, iterations, tol, regret.value)
+        out["load_seconds"] = load
         if json_out:
             typer.echo(json_dumps(out))
             return
         console = Console(emoji=False)
         head = Table(title=f"{game.title or game_file.name}: method {out['method']}", show_header=False)
         head.add_row("payoffs", ", ".join(f"{p}: {x:.6g}" for p, x in zip(game.players, out["payoffs"])))
-        head.add_row("max regret", f"{out['max_regret']:.3g}")
+        head.add_row("max regret (Nash)", f"{out['max_regret']:.3g}")
+        head.add_row("agent max regret", f"{out['agent_max_regret']:.3g}")
         if "lambda" in out:
             head.add_row("lambda", f"{out['lambda']:.6g}")
-        head.add_row("seconds", f"{out['seconds']:.4f}")
+            rule = "agent and Nash" if out["stop_rule"] == "agent" else "Nash"
+            head.add_row("stop rule", f"{rule} max regret ≤ {out['tolerance']:g} × payoff range: "
+                         + ("reached" if out["converged"] else "NOT reached"))
+            if out["bifurcations"]:
+                head.add_row("bifurcations passed at lambda",
+                             ", ".join(f"{b:.6g}" for b in out["bifurcations"]))
+        head.add_row("seconds", f"{out['seconds']:.4f} (+ {out['load_seconds']:.3f} loading)")
         console.print(head)
         t = Table(title="behaviour profile")
         for col in ("player", "infoset", "label", "probabilities"):

@@ -14,6 +14,7 @@ from crisislab.efg._estimate import CountsError, LogitFit, estimate_logit, read_
 from crisislab.efg._eval import (
     action_values,
     agent_max_regret,
+    agent_regrets,
     best_response_values,
     check_profile,
     counterfactual_values,
@@ -30,7 +31,7 @@ from crisislab.efg._eval import (
 )
 from crisislab.efg._game import CHANCE, PLAYER, TERMINAL, Game, assemble_game
 from crisislab.efg._io import parse_efg, read_efg, to_efg, write_efg
-from crisislab.efg._logit import LogitResult, logit_qre_at, solve_logit
+from crisislab.efg._logit import LogitResult, agent_lambda_bound, logit_qre_at, solve_logit, warm_up
 from crisislab.efg._solve import MAX_CFR_ITERATIONS, CFRPlus, GeneralSumWarning, Solution, cfr_iterations_message, solve_cfr, solve_spe
 
 __all__ = [
@@ -54,6 +55,8 @@ __all__ = [
     "LogitResult",
     "logit_qre_at",
     "solve_logit",
+    "agent_lambda_bound",
+    "warm_up",
     "CHANCE",
     "PLAYER",
     "TERMINAL",
@@ -61,6 +64,7 @@ __all__ = [
     "GameBuilder",
     "action_values",
     "agent_max_regret",
+    "agent_regrets",
     "assemble_game",
     "best_response_values",
     "check_profile",

@@ -149,8 +149,8 @@ def estimate_logit(
     """The λ whose agent logit QRE (principal branch) maximises the likelihood of `counts`.
 
     `counts`: float64 `(n_actions_total,)`, observations per action in the game's action order
-    (`read_counts` reads them from a file). The branch is traced until its max regret is
-    ≤ `max_regret` × payoff range or λ reaches `max_lambda`, as `solve_logit`. See the module's
+    (`read_counts` reads them from a file). The branch is traced until its (Nash) max regret is
+    ≤ `max_regret` × payoff range or λ reaches `max_lambda`, as `solve_logit(regret="nash")`. See the module's
     docstring for the method; the result is a `LogitFit`.
     """
     counts = np.asarray(counts, dtype=np.float64)

@@ -16,6 +16,9 @@ Conventions (documented because solvers and tests depend on them):
   uniform tremble σ_ε = (1−ε)σ + ε·uniform as ε → 0 when all nodes are equally far from σ's path.
 - `max_regret` is Gambit 17's `MixedBehaviorProfile.max_regret`: the largest gain any one player
   can make by a unilateral deviation, `max_p (BR_p − u_p)` (0 exactly at a Nash equilibrium).
+- `agent_max_regret` is Gambit 17's `MixedBehaviorProfile.agent_max_regret`: the largest gain from
+  changing the move at one infoset, conditional on reaching it; infosets σ reaches with probability
+  0 count 0 (Gambit's convention; `unreached="uniform"` counts them with the fallback beliefs).
 - `exploitability` is OpenSpiel's: `nash_conv / n_players` with `nash_conv = Σ_p (BR_p − u_p)`.
 """
 
@@ -258,14 +261,46 @@ def exploitability(game: Game, sigma: np.ndarray) -> float:
     return nash_conv(game, sigma) / game.n_players
 
 
-def agent_max_regret(game: Game, sigma: np.ndarray) -> float:
-    """Largest gain from changing the move at a single infoset, conditional on reaching it.
+def agent_regrets(game: Game, sigma: np.ndarray) -> np.ndarray:
+    """Gambit 17's regret at every decision infoset, float64 `(n_infosets,)`.
 
-    Uses `action_values` (so the belief convention for unreached infosets applies).
+    `max_a Q_a − Σ_a σ_a Q_a` with Q conditional on reaching the infoset (beliefs ∝ realization
+    probability), computed as Gambit computes it in floating point; an infoset σ reaches with
+    probability exactly 0 (including after underflow) has regret 0, Gambit's convention.
+    """
+    from crisislab.efg import _logit_kernels as K
+
+    sigma = check_profile(game, sigma)
+    game.require_perfect_recall("agent_regrets")
+    dec = np.flatnonzero(game.kind == PLAYER)
+    members = dec[np.argsort(game.infoset[dec], kind="stable")].astype(np.int64)
+    mem_start = np.zeros(game.n_infosets + 1, dtype=np.int64)
+    mem_start[1:] = np.cumsum(np.bincount(game.infoset[dec], minlength=game.n_infosets))
+    i64 = lambda a: np.ascontiguousarray(a, dtype=np.int64)  # noqa: E731
+    return K.agent_regrets(
+        np.ascontiguousarray(sigma), i64(game.parent), i64(game.in_action),
+        np.ascontiguousarray(game.chance_prob, dtype=np.float64),
+        np.ascontiguousarray(game.payoff, dtype=np.float64), i64(game.n_children),
+        i64(game.child_start), i64(game.children), i64(game.player), mem_start, members,
+        i64(game.action_offset), i64(game.infoset_n_actions),
+    )
+
+
+def agent_max_regret(game: Game, sigma: np.ndarray, *, unreached: str = "zero") -> float:
+    """Largest gain from changing the move at a single infoset, conditional on reaching it (≥ 0).
+
+    `unreached="zero"` (default): Gambit 17's `agent_max_regret()`, infosets that σ reaches with
+    probability 0 count as regret 0 (see `agent_regrets`). `unreached="uniform"`: every infoset
+    counts, with the belief fallback of `action_values` at unreached ones (in a perfect-information
+    game: regret 0 iff σ is subgame perfect).
     """
     sigma = check_profile(game, sigma)
     if game.n_actions_total == 0:
         return 0.0
+    if unreached == "zero":
+        return float(max(0.0, agent_regrets(game, sigma).max(initial=0.0)))
+    if unreached != "uniform":
+        raise UserError(f"unreached = {unreached!r}: expected 'zero' (Gambit's convention) or 'uniform'")
     q = action_values(game, sigma)
     best = np.maximum.reduceat(q, game.action_offset)
     mean = np.add.reduceat(sigma * q, game.action_offset)

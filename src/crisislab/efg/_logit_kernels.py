@@ -196,7 +196,7 @@ def evaluate(y, S, n_act, jac):  # pragma: no cover
     """Residual H `(N,)` and the Jacobian entry values `(n_entries,)` (empty unless `jac`)."""
     (log_chance, parent, in_action, edge_owner, payoff, inf_player, mem_start, members,
      action_offset, inf_n_act, child_start, children, action_infoset, node_player, node_infoset,
-     pa_g, pa_n, pa_c, pb_g, pb_h, pb_c, flat) = S
+     pa_g, pa_n, pa_c, pb_g, pb_h, pb_c, flat, dec_depth) = S
     x = y[:n_act]
     n_inf = inf_player.shape[0]
     cc = y[n_act:n_act + n_inf]
@@ -212,6 +212,24 @@ def evaluate(y, S, n_act, jac):  # pragma: no cover
     else:
         vals = np.zeros(0)
     return h, vals
+
+
+@njit(cache=True)
+def rounding_floor(y, n_act, dec_depth):  # pragma: no cover
+    """The rounding level of λ·Q in H at `y`, below which no corrector can push the residual.
+
+    Beliefs at an infoset are exponentials of differences of log-reaches, sums of up to
+    `dec_depth` log-probabilities each; at large λ those are large (|x| ~ λ·payoff gap), so their
+    absolute rounding error ε·dec_depth·max|x| moves beliefs, hence Q, by that relative amount, and
+    λ·Q by λ times it. A residual r in the logit rows moves the action-value differences the
+    profile responds to by only r/λ, so accepting it costs no accuracy in the regret.
+    """
+    xmax = 0.0
+    for k in range(n_act):
+        a = abs(y[k])
+        if a > xmax:
+            xmax = a
+    return 8.0 * 2.220446049250313e-16 * abs(y[y.shape[0] - 1]) * (1.0 + dec_depth * xmax)
 
 
 @njit(cache=True)
@@ -291,7 +309,8 @@ def dense_correct(y, border, step, S, n_act, tol_abs, tol_rel, res_tol, newton_m
             rhs[k] = -h[k]
             if abs(h[k]) > hmax:
                 hmax = abs(h[k])
-        if it > 0 and hmax <= res_tol * (1.0 + abs(y[m - 1])):
+        floor = rounding_floor(y, n_act, S[22][0])
+        if it > 0 and hmax <= res_tol * (1.0 + abs(y[m - 1])) + floor:
             # residual at rounding level: near-singular Jacobians (degenerate limits) make the
             # Newton step noisy long before the point stops solving the equations
             return True, y, vals, it + 1
@@ -305,7 +324,7 @@ def dense_correct(y, border, step, S, n_act, tol_abs, tol_rel, res_tol, newton_m
                 return False, y, vals, it + 1
             if a > nd:
                 nd = a
-        tol = tol_abs + tol_rel * abs(y[m - 1])
+        tol = tol_abs + tol_rel * abs(y[m - 1]) + floor
         if nd > tol and nd > contraction_max * prev:
             return False, y, vals, it + 1
         dist = 0.0
@@ -330,12 +349,12 @@ def exact_regret(x, R, action_offset, inf_n_act, inf_player):  # pragma: no cove
     """Gambit's max regret `max_p (BR_p − u_p)` of the profile exp(`x`) renormalised per infoset.
 
     `R = (term_seq (n_T, n_players), term_chance (n_T,), term_pay (n_T, n_players), inf_parent_seq
-    (n_inf,))`, payoffs in the tracer's rescaled units. The sequence-form computation of
+    (n_inf,), chance_prob (n_nodes,), n_children (n_nodes,))` (the last two for `agent_max_regret_x`), payoffs in the tracer's rescaled units. The sequence-form computation of
     `crisislab.efg._eval.max_regret`, in one pass: realization plan top-down (an infoset's parent
     sequence belongs to an infoset of smaller index, since infosets are numbered in preorder of first
     appearance), terminal contributions, then best responses folded bottom-up. O(n_T·n_players).
     """
-    term_seq, term_chance, term_pay, inf_parent_seq = R
+    term_seq, term_chance, term_pay, inf_parent_seq = R[0], R[1], R[2], R[3]
     n_act = x.shape[0]
     n_inf = inf_n_act.shape[0]
     npl = term_pay.shape[1]
@@ -372,6 +391,123 @@ def exact_regret(x, R, action_offset, inf_n_act, inf_player):  # pragma: no cove
         if d > reg:
             reg = d
     return reg
+
+
+@njit(cache=True)
+def behaviour_profile(x, action_offset, inf_n_act):  # pragma: no cover
+    """σ `(n_act,)` from log-probabilities `x`: exp, renormalised per infoset (as `_LogitSystem.profile`)."""
+    s = np.exp(x)
+    for inf in range(inf_n_act.shape[0]):
+        off = action_offset[inf]
+        tot = 0.0
+        for j in range(inf_n_act[inf]):
+            tot += s[off + j]
+        for j in range(inf_n_act[inf]):
+            s[off + j] = s[off + j] / tot
+    return s
+
+
+@njit(cache=True)
+def agent_regrets(sigma, parent, in_action, chance_prob, payoff, n_children, child_start, children,
+                  node_player, mem_start, members, action_offset, inf_n_act):  # pragma: no cover
+    """Gambit's regret at every decision infoset of the behaviour profile `sigma`, `(n_inf,)`.
+
+    Gambit 17's `MixedBehaviorProfile` computation, step for step in floating point: realization
+    probabilities top-down (products of action and chance probabilities); an infoset's probability is
+    the sum over its members; beliefs are member realization / infoset probability; node values
+    bottom-up (payoff + Σ probability × child value, in action order); the value of action a is
+    Σ_h belief(h)·value(h·a) for the infoset's player; regret = max_a value(a) − Σ_a σ_a value(a).
+    An infoset reached with probability exactly 0 (after underflow, as Gambit sees it) has regret 0.
+    `payoff` `(n_nodes, n_players)` may hold terminal sums of interior outcomes: an outcome above an
+    infoset adds the same amount to all its action values and leaves regrets unchanged.
+    """
+    nn = parent.shape[0]
+    npl = payoff.shape[1]
+    n_inf = inf_n_act.shape[0]
+    realiz = np.empty(nn)
+    realiz[0] = 1.0
+    for n in range(1, nn):
+        a = in_action[n]
+        realiz[n] = realiz[parent[n]] * (sigma[a] if a >= 0 else chance_prob[n])
+    v = payoff.copy()
+    for n in range(nn - 1, -1, -1):
+        cs = child_start[n]
+        for k in range(n_children[n]):
+            c = children[cs + k]
+            a = in_action[c]
+            p = sigma[a] if a >= 0 else chance_prob[c]
+            for q in range(npl):
+                v[n, q] += p * v[c, q]
+    reg = np.zeros(n_inf)
+    for inf in range(n_inf):
+        s, e = mem_start[inf], mem_start[inf + 1]
+        prob = 0.0
+        for k in range(s, e):
+            prob += realiz[members[k]]
+        if prob == 0.0:
+            continue
+        off = action_offset[inf]
+        na = inf_n_act[inf]
+        qv = np.zeros(na)
+        for k in range(s, e):
+            h = members[k]
+            b = realiz[h] / prob
+            if b == 0.0:
+                continue
+            i = node_player[h]
+            cs = child_start[h]
+            for j in range(na):
+                qv[j] += b * v[children[cs + j], i]
+        best = qv[0]
+        val = 0.0
+        for j in range(na):
+            if qv[j] > best:
+                best = qv[j]
+            val += sigma[off + j] * qv[j]
+        reg[inf] = best - val
+    return reg
+
+
+@njit(cache=True)
+def agent_max_regret_x(x, S, R):  # pragma: no cover
+    """Gambit's agent max regret (≥ 0) of the profile with log-probabilities `x`, tracer units."""
+    (log_chance, parent, in_action, edge_owner, payoff, inf_player, mem_start, members,
+     action_offset, inf_n_act, child_start, children, action_infoset, node_player, node_infoset,
+     pa_g, pa_n, pa_c, pb_g, pb_h, pb_c, flat, dec_depth) = S
+    chance_prob, n_children = R[4], R[5]
+    sigma = behaviour_profile(x, action_offset, inf_n_act)
+    reg = agent_regrets(sigma, parent, in_action, chance_prob, payoff, n_children, child_start,
+                        children, node_player, mem_start, members, action_offset, inf_n_act)
+    m = 0.0
+    for k in range(reg.shape[0]):
+        if reg[k] > m:
+            m = reg[k]
+    return m
+
+
+@njit(cache=True)
+def lu_det(A, perm):  # pragma: no cover
+    """(sign, log|det|) of a matrix factored by `lu_factor_inplace` (unit L, U on the diagonal)."""
+    n = A.shape[0]
+    sign = 1.0
+    logabs = 0.0
+    for i in range(n):
+        d = A[i, i]
+        if d < 0:
+            sign = -sign
+        logabs += np.log(abs(d))
+    seen = np.zeros(n, np.bool_)
+    for i in range(n):  # parity of the row permutation: (length − 1) transpositions per cycle
+        if not seen[i]:
+            j = i
+            length = 0
+            while not seen[j]:
+                seen[j] = True
+                j = perm[j]
+                length += 1
+            if length % 2 == 0:
+                sign = -sign
+    return sign, logabs
 
 
 # ---- dense bordered factorisation with the normaliser unknowns eliminated ------------------------
@@ -582,7 +718,8 @@ def chord_correct(y0, t, step, F, z, u, den, S, n_act, tol_abs, tol_rel, res_tol
             b[k] = -h[k]
             if abs(h[k]) > hmax:
                 hmax = abs(h[k])
-        if it > 0 and hmax <= res_tol * (1.0 + abs(y[m - 1])):
+        floor = rounding_floor(y, n_act, S[22][0])
+        if it > 0 and hmax <= res_tol * (1.0 + abs(y[m - 1])) + floor:
             return True, y, n_eval, n_fact  # residual at rounding level (see dense_correct)
         b[m - 1] = -np.sum(t * (y - y0))
         d = _bordered_solve(F, z, u, den, b, n_act, action_offset, inf_n_act)
@@ -594,7 +731,7 @@ def chord_correct(y0, t, step, F, z, u, den, S, n_act, tol_abs, tol_rel, res_tol
                 break
             if a > nd:
                 nd = a
-        tol = tol_abs + tol_rel * abs(y[m - 1])
+        tol = tol_abs + tol_rel * abs(y[m - 1]) + floor
         # a chord iteration must contract by chord_max (else refactorise here); Newton by
         # contraction_max (else fail: the predicted point is outside the basin)
         limit = contraction_max if refreshed else chord_max
@@ -648,15 +785,62 @@ def _tangent_at(y, prev_t, S, n_act):  # pragma: no cover
 
 
 @njit(cache=True)
+def bifurcation_lambda(lam0, lam1, log0, log1):  # pragma: no cover
+    """λ where det[J; tᵀ] crosses zero between two points, linear in det (|det| from their logs)."""
+    d = log1 - log0
+    if d > 700.0:
+        return lam0
+    if d < -700.0:
+        return lam1
+    w = 1.0 / (1.0 + np.exp(d))
+    return lam0 + w * (lam1 - lam0)
+
+
+@njit(cache=True)
+def locate_bifurcation(y, t, h, F, z, u, den, sign0, log0, y1, log1, S, n_act, tol_abs, tol_rel,
+                       res_tol, newton_max, contraction_max, chord_max):  # pragma: no cover
+    """λ of the bifurcation point between `y` and the accepted `y1` = corrected(y + h·t).
+
+    Bisection on the arc-length parameter s ∈ (0, h): the point corrected from y + s·t, the sign of
+    det[J; tᵀ] there; 40 halvings, or until the corrector fails, then linear interpolation in det
+    between the bracketing points.
+    """
+    m = y.shape[0]
+    lo, hi = 0.0, h
+    lam_lo, lam_hi = y[m - 1], y1[m - 1]
+    lg_lo, lg_hi = log0, log1
+    for _ in range(40):
+        mid = 0.5 * (lo + hi)
+        if mid <= lo or mid >= hi:
+            break
+        ok, ym, _, _ = chord_correct(y + mid * t, t, mid, F, z, u, den, S, n_act, tol_abs, tol_rel,
+                                     res_tol, newton_max, contraction_max, chord_max)
+        if not ok:
+            break
+        Fm, _, _, okm = _tangent_at(ym, t, S, n_act)
+        if not okm:
+            break
+        sm, lm = lu_det(Fm[3], Fm[4])
+        if sm == sign0:
+            lo, lam_lo, lg_lo = mid, ym[m - 1], lm
+        else:
+            hi, lam_hi, lg_hi = mid, ym[m - 1], lm
+    return bifurcation_lambda(lam_lo, lam_hi, lg_lo, lg_hi)
+
+
+@njit(cache=True)
 def dense_trace(y, S, R, n_act, first_step, max_accel, max_steps, tol_abs, tol_rel, res_tol,
                 newton_max, contraction_max, chord_max, min_cos, grow_cos, min_step, mode,
                 lam_target, regret_target, lam_cap, record):  # pragma: no cover
     """Trace the branch from `y` (λ = 0) in compiled code until the stop rule holds.
 
-    `mode` 0: stop at the first point with exact max regret ≤ `regret_target` (or λ > `lam_cap`);
-    mode 1: stop at the first point with λ ≥ `lam_target`. Returns (status, y, y_prev, counts
-    `[n_steps, n_rejected, n_newton, n_turns, n_factorisations]`, `[arc, lam_max]`, points
-    `(n_recorded, N+1)` if `record`).
+    `mode` 0: stop at the first point with exact (Nash) max regret ≤ `regret_target` (or λ >
+    `lam_cap`); mode 1: stop at the first point with λ ≥ `lam_target`; mode 2: as 0 with Gambit's
+    agent max regret and the Nash max regret both ≤ `regret_target`. Bifurcation points are where det[J; tᵀ] changes sign between accepted points
+    (the tangent oriented by continuity keeps its sign through turning points); the trace goes on
+    along the tangent (see `_logit.py`). Returns (status, y, y_prev, counts `[n_steps,
+    n_rejected, n_newton, n_turns, n_factorisations]`, `[arc, lam_max]`, points `(n_recorded, N+1)`
+    if `record`, bifurcation λs (tracer units)).
     """
     m = y.shape[0]
     action_offset = S[8]
@@ -667,6 +851,8 @@ def dense_trace(y, S, R, n_act, first_step, max_accel, max_steps, tol_abs, tol_r
     cap = 64 if record else 1
     rec = np.empty((cap, m))
     n_rec = 0
+    bif = np.empty(16)
+    n_bif = 0
     if record:
         rec[0] = y
         n_rec = 1
@@ -675,7 +861,8 @@ def dense_trace(y, S, R, n_act, first_step, max_accel, max_steps, tol_abs, tol_r
     F, z, t, okt = _tangent_at(y, e, S, n_act)
     counts[4] += 1
     if not okt:
-        return STATUS_SMALL_STEP, y, y, counts, fl, rec[:n_rec]
+        return STATUS_SMALL_STEP, y, y, counts, fl, rec[:n_rec], bif[:n_bif]
+    det_sign, det_log = lu_det(F[3], F[4])
     border = e
     h = first_step
     y_prev = y
@@ -700,12 +887,23 @@ def dense_trace(y, S, R, n_act, first_step, max_accel, max_steps, tol_abs, tol_r
             counts[1] += 1
             h *= 0.5
         if not accepted:
-            return STATUS_SMALL_STEP, y, y_prev, counts, fl, rec[:n_rec]
+            return STATUS_SMALL_STEP, y, y_prev, counts, fl, rec[:n_rec], bif[:n_bif]
         counts[0] += 1
         fl[0] += np.sqrt(np.sum((y_new - y) * (y_new - y)))
         if t2[m - 1] * t[m - 1] < 0:
             counts[3] += 1
         cos = np.sum(t2 * t)
+        sgn2, log2 = lu_det(F2[3], F2[4])
+        if sgn2 != det_sign:
+            if n_bif == bif.shape[0]:
+                bigger = np.empty(2 * n_bif)
+                bigger[:n_bif] = bif
+                bif = bigger
+            bif[n_bif] = locate_bifurcation(y, t, h, F, z, u, den, det_sign, det_log, y_new, log2,
+                                            S, n_act, tol_abs, tol_rel, res_tol, newton_max,
+                                            contraction_max, chord_max)
+            n_bif += 1
+        det_sign, det_log = sgn2, log2
         y_prev = y
         y = y_new
         border = t
@@ -724,14 +922,19 @@ def dense_trace(y, S, R, n_act, first_step, max_accel, max_steps, tol_abs, tol_r
             n_rec += 1
         if mode == 1:
             if y[m - 1] >= lam_target:
-                return STATUS_DONE, y, y_prev, counts, fl, rec[:n_rec]
+                return STATUS_DONE, y, y_prev, counts, fl, rec[:n_rec], bif[:n_bif]
         else:
-            if y[m - 1] > 0 and exact_regret(y[:n_act], R, action_offset, inf_n_act,
-                                             inf_player) <= regret_target:
-                return STATUS_DONE, y, y_prev, counts, fl, rec[:n_rec]
+            if y[m - 1] > 0:
+                r = 0.0
+                if mode == 2:
+                    r = agent_max_regret_x(y[:n_act], S, R)
+                if r <= regret_target:
+                    r = exact_regret(y[:n_act], R, action_offset, inf_n_act, inf_player)
+                if r <= regret_target:
+                    return STATUS_DONE, y, y_prev, counts, fl, rec[:n_rec], bif[:n_bif]
             if y[m - 1] > lam_cap:
-                return STATUS_LAM_CAP, y, y_prev, counts, fl, rec[:n_rec]
+                return STATUS_LAM_CAP, y, y_prev, counts, fl, rec[:n_rec], bif[:n_bif]
         # Grow the step only where the curve is straight; the angle bound keeps folds resolved.
         if cos > grow_cos:
             h *= max_accel
-    return STATUS_MAX_STEPS, y, y_prev, counts, fl, rec[:n_rec]
+    return STATUS_MAX_STEPS, y, y_prev, counts, fl, rec[:n_rec], bif[:n_bif]

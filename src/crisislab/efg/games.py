@@ -3,7 +3,9 @@
 `kuhn_poker()` and `leduc_poker()` follow OpenSpiel's rules exactly (same chance order, action order
 and information sets), so node and infoset counts and values can be compared with OpenSpiel.
 `random_game()` builds large trees directly as arrays (no per-node Python work beyond labels) for
-scaling benchmarks.
+scaling benchmarks. `random_generic_game()` draws generic games with imperfect information, perfect
+recall, chance moves and 2+ players (random shapes, real-valued payoffs): the test bed of the logit
+tracer's stop rule against Gambit.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 
 from crisislab.efg._builder import GameBuilder
 from crisislab.efg._game import CHANCE, PLAYER, TERMINAL, Game, assemble_game
+from crisislab.errors import UserError
 
 _KUHN_CARDS = ("J", "Q", "K")
 
@@ -240,3 +243,82 @@ def random_game(
         chance_prob_values=np.full(bb if has_chance else 0, 1.0 / bb),
         outcome_values=np.stack([u, -u], axis=1).astype(np.float64),
     )
+
+
+def random_generic_game(
+    n_nodes: int,
+    *,
+    n_players: int = 2,
+    seed: int | np.random.Generator = 0,
+    chance: float = 0.15,
+    public: float = 0.25,
+    ternary: float = 0.0,
+) -> Game:
+    """A random generic extensive game with imperfect information, perfect recall and chance moves.
+
+    Exactly `n_nodes` nodes (odd when `ternary` = 0). The shape grows from the root by expanding
+    a uniformly drawn leaf into 2 children (3 with probability `ternary`), so depths vary like a
+    random binary search tree. Each interior node is a chance move with probability `chance` (the
+    root always is), else a move of a uniformly drawn player; chance probabilities are drawn as
+    k/Σk with k ∈ {1, …, 9}. Each move is public with probability `public` (every later mover sees
+    its mover and action) and otherwise seen by its mover only (a chance move: by one drawn player).
+    A decision node's information set is its player's view of the path — the ordered list of their
+    own (information set, action) pairs and of the moves they saw — so nodes with the same view share
+    an infoset and perfect recall holds by construction. Terminal payoffs are drawn uniformly from
+    [−10, 10] with six decimals (generic: no ties with probability one).
+    """
+    if n_nodes < 1 or (ternary == 0.0 and n_nodes % 2 == 0):
+        raise UserError(f"n_nodes = {n_nodes}: expected an odd number ≥ 1 for binary trees (or ternary > 0)")
+    if n_players < 1:
+        raise UserError(f"n_players = {n_players}: expected ≥ 1")
+    rng = np.random.default_rng(seed)
+    # shape: children lists by node id (creation order), grown from random leaves
+    kids: list[list[int]] = [[]]
+    leaves = [0]
+    total = 1
+    while total < n_nodes:
+        left = n_nodes - total
+        b = 3 if (ternary > 0 and rng.random() < ternary) else 2
+        if left in (2, 3):
+            b = left
+        elif left - b == 1:
+            b = 2 if b == 3 else 3
+        leaf = leaves.pop(int(rng.integers(len(leaves))))
+        new = list(range(total, total + b))
+        kids[leaf] = new
+        kids.extend([] for _ in new)
+        leaves.extend(new)
+        total += b
+    names = [f"Player {p + 1}" for p in range(n_players)]
+    bld = GameBuilder(names, title=f"random generic game, {n_nodes} nodes, {n_players} players")
+
+    def grow(src: int, handle: int, views: tuple[tuple, ...], root: bool) -> None:
+        ch = kids[src]
+        if not ch:
+            u = np.round(rng.uniform(-10.0, 10.0, size=n_players), 6)
+            bld.terminal(handle, [float(x) for x in u])
+            return
+        b = len(ch)
+        acts = [f"a{k}" for k in range(b)]
+        if root or rng.random() < chance:
+            k = rng.integers(1, 10, size=b)
+            probs = [Fraction(int(x), int(k.sum())) for x in k]
+            subs = bld.chance(handle, acts, probs)
+            seen_by = None if rng.random() < public else int(rng.integers(n_players))
+            for a, h in enumerate(subs):
+                ev = ("c", a)
+                nv = tuple(v + (ev,) if seen_by is None or seen_by == q else v
+                           for q, v in enumerate(views))
+                grow(ch[a], h, nv, False)
+            return
+        p = int(rng.integers(n_players))
+        key = (b, views[p])
+        subs = bld.decision(handle, p, key, acts)
+        pub = rng.random() < public
+        for a, h in enumerate(subs):
+            nv = tuple(v + (("own", key, a),) if q == p else (v + ((p, a),) if pub else v)
+                       for q, v in enumerate(views))
+            grow(ch[a], h, nv, False)
+
+    grow(0, bld.root, ((),) * n_players, True)
+    return bld.build()

@@ -34,6 +34,8 @@ def to_data(obj: Any) -> Any:
             out["assumption"] = obj.assumption
         if obj.uncertainty is not None:
             out["uncertainty"] = to_data(obj.uncertainty)
+        if obj.estimated is not None:
+            out["estimated"] = to_data(obj.estimated)
         return out
     if isinstance(obj, TypeValues):
         if obj.is_uniform:

@@ -574,6 +574,13 @@ def forward(model: Model, policy: Policy, record: Record, *, intensity: np.ndarr
             kids, _, _, _, fc = mach.expand(beam, r, mi, cands, free_cols=False)
             forecasts.append(fc)
             kids, end_mask, outcome = mach.settle(kids, r)
+            if record.end is not None and record.end[:2] == (r, mi):
+                # The record ends here with a known outcome: its likelihood is the mass that ends so.
+                mass = kids.w[end_mask & (outcome == record.end[2])].sum()
+                round_ll[r - 1] += np.log(mass) if mass > 0 else -np.inf
+                ll = float(round_ll[: r].sum())
+                imp = None if mass > 0 else (r, mi, tuple(ln for c in (cands or ()) for ln in c.lines))
+                return FilterResult(ll, round_ll[: r], imp, ended[: r], beliefs[: r], types[: r], tuple(forecasts), biggest)
             pre = kids.w.sum()
             if pre > 0 and end_mask.any():
                 mass_o = np.bincount(outcome[end_mask], weights=kids.w[end_mask].sum(axis=1), minlength=n_out)
@@ -621,13 +628,16 @@ def sample_records(
     rng: np.random.Generator,
     *,
     max_batches: int = 50,
+    keep_ended: bool = False,
 ) -> tuple[list[Record], int]:
-    """Records of `template.rounds` rounds simulated from the model and observed as `template` is
-    (the same movers; every casualty column of the template for every act; no uncertainty).
+    """Records of up to `template.rounds` rounds simulated from the model and observed as
+    `template` is (the same movers; every casualty column of the template for every act; no
+    uncertainty).
 
-    Runs that the model ends before the last round are discarded (they are not records of the same
-    length); returns (records, runs simulated). Types are drawn from the true prior; every move and
-    chance result from the same branch expansion as the forward pass.
+    A run that the model ends before the last round is discarded (it is not a record of the same
+    length), or, with `keep_ended`, kept as a record that ends there with its outcome (`Record.end`:
+    what a sample of crises looks like). Returns (records, runs simulated). Types are drawn from
+    the true prior; every move and chance result from the same branch expansion as the forward pass.
     """
     from crisislab.analysis._record import record_from_moves
 
@@ -645,6 +655,7 @@ def sample_records(
         beam = mach.initial(w)
         alive = np.arange(batch)  # simulated run of each configuration
         moves = [[[None] * len(model.movers) for _ in range(R)] for _ in range(batch)]
+        batch_records: dict[int, Record] = {}
         drawn += batch
         for r in range(1, R + 1):
             for mi in range(len(model.movers)):
@@ -672,13 +683,19 @@ def sample_records(
                         a = int(acts[chosen[i]])
                         cas = tuple((c, int(accs[chosen[i], c])) for c in range(mach.n_cols)) if a != NOTHING else ()
                         moves[run][r - 1][mi] = (Candidate(a, cas),)
-                new, end_mask, _ = mach.settle(new, r)
+                new, end_mask, outcome = mach.settle(new, r)
+                if keep_ended:
+                    for i in np.flatnonzero(end_mask):
+                        run = alive[i]
+                        batch_records[int(run)] = (record_from_moves(model, moves[run][:r], columns=template.columns,
+                                                         side_column=template.side_column, source="simulated",
+                                                         end=(r, mi, int(outcome[i]))))
                 keep = np.flatnonzero(~end_mask)
                 beam = new.take(keep)
                 alive = alive[keep]
         for run in alive:
-            records.append(record_from_moves(model, moves[run], columns=template.columns, side_column=template.side_column,
-                                             source="simulated"))
-            if len(records) >= n:
-                break
+            batch_records[int(run)] = record_from_moves(model, moves[run], columns=template.columns,
+                                                        side_column=template.side_column, source="simulated")
+        for run in sorted(batch_records):
+            records.append(batch_records[run])
     return records[:n], drawn

@@ -79,7 +79,9 @@ class Record:
     casualty columns the record observes; `side_column[s]`: the column index of model side s, or -1.
     `observed[m]`: whether mover m is observed. `events`: the events used (one row per event, with
     `round`, `actor`, `action`, `line`, ...). `unmodelled`: reported deaths that no act of the model
-    can cause, as (line, column, count). `source`: the file (or a description).
+    can cause, as (line, column, count). `source`: the file (or a description). `end`: None (the
+    crisis was still going when the record ends) or (round, mover index, outcome index): the move
+    after which the crisis ended with that outcome (a simulated record that ended, for example).
     """
 
     scenario_id: str
@@ -91,6 +93,7 @@ class Record:
     source: str = ""
     events: pd.DataFrame = field(default_factory=pd.DataFrame, compare=False)
     unmodelled: tuple[tuple[int, str, int], ...] = ()
+    end: tuple[int, int, int] | None = None
 
     @property
     def n_observed_moves(self) -> int:
@@ -313,10 +316,10 @@ def _candidates(model: Model, mv: Any, grp: pd.DataFrame | None, columns: tuple[
 
 
 def record_from_moves(model: Model, moves: Any, *, columns: tuple[str, ...] = (), side_column: tuple[int, ...] | None = None,
-                      source: str = "simulated") -> Record:
+                      source: str = "simulated", end: tuple[int, int, int] | None = None) -> Record:
     """A `Record` from explicit candidates (`moves[r][m]`: None or a tuple of `Candidate`), e.g.
     a simulated record; `side_column` defaults to no casualty column."""
     moves = tuple(tuple(None if c is None else tuple(c) for c in row) for row in moves)
     observed = tuple(any(row[m] is not None for row in moves) for m in range(len(model.movers)))
     sc = side_column if side_column is not None else tuple(-1 for _ in model.sides)
-    return Record(model.scenario_id, len(moves), moves, tuple(columns), tuple(sc), observed, source)
+    return Record(model.scenario_id, len(moves), moves, tuple(columns), tuple(sc), observed, source, end=end)

@@ -339,3 +339,152 @@ def test_record_errors_name_the_line(mini) -> None:
     text = str(exc.value)
     assert ":2: action" in text and "not an action of US" in text
     assert ":3: actor" in text and "'Nobody'" in text
+
+
+# --------------------------------------------------------------------------------------------------
+# The unrolled game tree: the exact engine's logit profile at the same λ
+# --------------------------------------------------------------------------------------------------
+
+
+class _TreePolicy:
+    """The exact engine's behaviour profile on the unrolled tree, as a simulator `Policy`: each
+    (decision, public state, public belief) the tree reaches, with beliefs updated along each public
+    history by Bayes' rule with this same profile, maps to the profile at that information set."""
+
+    def __init__(self, cg, unrolled, profile: np.ndarray):
+        self.cg = cg
+        self.table: dict = {}
+        game = unrolled.game
+        where = {lab: i for i, lab in enumerate(game.infoset_labels)}
+        model = cg.model
+        n = model.n_actors
+
+        def sigma(d: int, s: int, hist: str) -> np.ndarray:
+            m = int(cg.dec_mover[d])
+            av = np.nonzero(cg.avail[d][s])[0]
+            A = cg.avail[d].shape[1]
+            out = np.zeros((len(model.types[m]), A))
+            for th in range(len(model.types[m])):
+                if av.size > 1:
+                    i = where[f"{model.actors[m]}:{model.types[m][th]}|{hist}"]
+                    off = int(game.action_offset[i])
+                    out[th, av] = profile[off: off + av.size]
+                else:
+                    out[th, av] = 1.0
+            return out
+
+        def walk(d: int, s: int, hist: str, x: np.ndarray) -> None:
+            if d >= cg.n_decisions:
+                return
+            sig = sigma(d, s, hist)
+            key = (d, s, tuple(np.round(x, 12)))
+            assert key not in self.table or np.allclose(self.table[key], sig, atol=1e-12), "two histories, one node"
+            self.table[key] = sig
+            m = int(cg.dec_mover[d])
+            A = cg.avail[d].shape[1]
+            for a in np.nonzero(cg.avail[d][s])[0]:
+                x2 = x.copy()
+                den = x[m] * sig[0, a] + (1 - x[m]) * sig[1, a]
+                if den > 0:
+                    x2[m] = x[m] * sig[0, a] / den
+                r = s * A + int(a)
+                aid = model.actions[model.ladder(m)[int(a)]].id
+                for j in range(int(cg.row_ptr[d][r]), int(cg.row_ptr[d][r + 1])):
+                    nx = int(cg.nxt[d][j])
+                    if nx >= 0:
+                        walk(d + 1, nx, f"{hist}{aid}>{nx};", x2)
+
+        x0 = np.array([p[0] for p in model.true_prior])
+        for k in range(cg.init_nxt.shape[0]):
+            walk(0, int(cg.init_nxt[k]), f"s{int(cg.init_nxt[k])};", x0.copy())
+        self.first = [sl.start for sl in model.belief_slices]
+        assert n == 2
+
+    def same_game(self, a: str, b: str) -> bool:
+        return True
+
+    def strategy(self, game: str, mover: str, node: Node) -> np.ndarray:
+        cg = self.cg
+        d = cg.decision_index(node.round, node.move)
+        cols = np.concatenate([node.state, node.rl_status.astype(np.int64), node.rl_left], axis=1)
+        s = cg.lookup(d, cols)
+        x = node.beliefs[:, self.first]
+        out = []
+        for i in range(cols.shape[0]):
+            key = (d, int(s[i]), tuple(np.round(x[i], 12)))
+            assert key in self.table, f"the forward pass reached a node the tree does not have: {key}"
+            out.append(self.table[key])
+        return np.array(out)
+
+
+def _tree_likelihood(cg, unrolled, profile: np.ndarray, actions: list[str]) -> float:
+    """P(the strategic moves `actions`, in play order, and no outcome before the horizon) in the
+    unrolled tree: chance (types, consequences, environment moves) summed over."""
+    game = unrolled.game
+    where = {lab: i for i, lab in enumerate(game.infoset_labels)}
+    model = cg.model
+    horizon_outcome = model.outcomes[model.horizon_outcome]
+
+    def play(d: int, s: int, hist: str, types: tuple) -> float:
+        m = int(cg.dec_mover[d])
+        A = cg.avail[d].shape[1]
+        av = list(np.nonzero(cg.avail[d][s])[0])
+        ladder = [model.actions[g].id for g in model.ladder(m)]
+        a = ladder.index(actions[d])
+        if a not in av:
+            return 0.0
+        p = 1.0
+        if len(av) > 1:
+            i = where[f"{model.actors[m]}:{model.types[m][types[m]]}|{hist}"]
+            p = profile[int(game.action_offset[i]) + av.index(a)]
+        r = s * A + a
+        total = 0.0
+        for j in range(int(cg.row_ptr[d][r]), int(cg.row_ptr[d][r + 1])):
+            nx = int(cg.nxt[d][j])
+            q = float(cg.prob[d][j])
+            if nx < 0:
+                total += q if (d == cg.n_decisions - 1 and cg.outcomes[-1 - nx] == horizon_outcome) else 0.0
+            elif d + 1 < cg.n_decisions:
+                total += q * play(d + 1, nx, f"{hist}{actions[d]}>{nx};", types)
+            else:
+                total += q
+        return p * total
+
+    like = 0.0
+    for t0 in range(len(model.types[0])):
+        for t1 in range(len(model.types[1])):
+            prior = model.true_prior[0][t0] * model.true_prior[1][t1]
+            for k in range(cg.init_nxt.shape[0]):
+                s0 = int(cg.init_nxt[k])
+                like += prior * float(cg.init_prob[k]) * play(0, s0, f"s{s0};", (t0, t1))
+    return like
+
+
+def test_forward_pass_equals_the_unrolled_game_under_the_exact_logit_profile(mini) -> None:
+    from crisislab.crisis import compile_scenario, unroll_scenario
+    from crisislab.efg import logit_qre_at
+    from crisislab.scenario import Scenario
+
+    data = mini.to_data()
+    data.pop("perceptions", None)
+    data.pop("claims", None)
+    scn = Scenario.from_data(data, "<mini without perceptions>")
+    H = 2
+    cg = compile_scenario(scn, H)
+    un = unroll_scenario(scn, H)
+    qre = logit_qre_at(un.game, 2.0)  # both actors' λ in mini.yaml
+    pol = _TreePolicy(cg, un, qre.profile)
+    model = lower(scn).with_horizon(H)
+    order = [m.id for m in model.movers]  # Iran, KH, US
+    for seq in (["ir_attack", "us_wait", "ir_calm", "us_strike"], ["ir_calm", "us_strike", "ir_attack", "us_wait"]):
+        moves = []
+        for r in range(H):
+            row = [None] * len(order)
+            row[order.index("Iran")] = (Candidate(model.action_index(seq[2 * r])),)
+            row[order.index("US")] = (Candidate(model.action_index(seq[2 * r + 1])),)
+            moves.append(row)
+        rec = record_from_moves(model, moves)
+        got = forward(model, pol, rec).loglik
+        want = np.log(_tree_likelihood(cg, un, qre.profile, seq))
+        assert -20 < want < -0.5  # a real path, neither certain nor impossible
+        assert got == pytest.approx(want, abs=1e-10)

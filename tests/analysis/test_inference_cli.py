@@ -133,3 +133,17 @@ def test_estimated_prior_recovers_a_closed_form(tmp_path) -> None:
     best = grid[int(np.argmax(lls))]
     assert abs(est.params[0].estimate - best) <= 0.011
     assert est.loglik >= max(lls) - 1e-6
+
+
+def test_estimate_until_scores_out_of_sample(tmp_path, run_cli) -> None:
+    rows = [*GOOD, _row("2019-12-16", "Iran", "ir_attack"), _row("2019-12-23", "US", "us_strike")]
+    rec = _record(tmp_path, *rows)
+    code, out, err = run_cli("estimate", MINI, "--timeline", rec, "--grid", "3", "--free", "actors.Iran.types.hardline.prior",
+                             "--until", "2019-12-14", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["fit_until_round"] == 2
+    samples = {(s["predictor"], s["sample"]) for s in data["scores"]}
+    assert samples == {(p, s) for p in ("model", "empirical", "markov") for s in ("in", "out")}
+    # The fit used rounds 1-2 only: 6 moves of the 3 observed movers.
+    assert data["n_moves"] == 6

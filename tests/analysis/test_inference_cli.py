@@ -147,3 +147,22 @@ def test_estimate_until_scores_out_of_sample(tmp_path, run_cli) -> None:
     assert samples == {(p, s) for p in ("model", "empirical", "markov") for s in ("in", "out")}
     # The fit used rounds 1-2 only: 6 moves of the 3 observed movers.
     assert data["n_moves"] == 6
+
+
+def test_bootstrap_and_restriction_through_the_api(tmp_path) -> None:
+    import crisislab
+
+    rec = _record(tmp_path, *GOOD, _row("2019-12-16", "Iran", "ir_attack"), _row("2019-12-23", "US", "us_strike"))
+    scn = crisislab.load_scenario(MINI)
+    path = "actors.Iran.types.hardline.prior"
+    est = crisislab.estimate(scn, rec, free=[path], grid=3, bootstrap=3, restrict={path: 0.5}, seed=4)
+    assert est.bootstrap is not None and len(est.bootstrap) == 3
+    p = est.params[0]
+    assert p.boot_low <= p.boot_high
+    t = est.tests.iloc[0]
+    # The restricted fit cannot beat the full one; LR = 2 (L̂ - L_r) with one degree of freedom.
+    assert t["lr"] >= 0 and t["df"] == 1 and 0 <= t["p_value"] <= 1
+    assert t["lr"] == pytest.approx(2 * (est.loglik - t["loglik_restricted"]), abs=1e-9)
+    # Same seed, same bootstrap.
+    again = crisislab.estimate(scn, rec, free=[path], grid=3, bootstrap=3, seed=4)
+    assert np.array_equal(again.bootstrap["estimate"].to_numpy(), est.bootstrap["estimate"].to_numpy(), equal_nan=True)

@@ -231,3 +231,36 @@ print(cmp_mine.differences.round(4))
 for c in crisislab.evaluate_claims(mine, runs=RUNS, seed=SEED, policy=mine_sol, robustness=3, robustness_runs=1000):
     e = c.estimate
     print(f"{c.id}: {e.diff:+.4f} [{e.ci_low:+.4f}, {e.ci_high:+.4f}] {c.verdict}; holds in {c.robustness:.0%} of draws")
+
+# %% [markdown]
+# ## 11. Its parameters, estimated from a record
+#
+# A record of what happened in a crisis of this kind can pin its parameters down. Here, records
+# simulated from the scenario at a known prior stand in for observed ones (with real records:
+# `crisislab.estimate(scenario, ["record.csv", ...])`, see docs/replay.md): `estimate` maximises
+# their exact likelihood and returns the estimate with its standard error and interval.
+
+# %%
+from crisislab.analysis import simulate_records
+
+param = "actors.South.types." + mine.actor("South").types[0].id + ".prior"
+truth = mine.with_overrides({param: 0.7})
+records = simulate_records(truth, n=30, seed=SEED)  # crises as they would unfold if the prior were 0.7
+est = crisislab.estimate(mine, records, free=[param])
+p = est.params[0]
+print(f"{p.path}: {p.estimate:.3f} (se {p.se:.3f}; 95% interval [{p.ci_low:.3f}, {p.ci_high:.3f}]; truth 0.7)")
+
+# %% [markdown]
+# ## 12. The game tree, drawn
+#
+# A short horizon of a scenario unrolls into an exact extensive-form game. `draw_tree` lays it out
+# without crossing edges: information sets joined, chance probabilities, payoffs at the leaves, and
+# here the logit QRE's probabilities under the branches (`crisislab draw SCENARIO --horizon 2
+# -o tree.pdf --solve logit` does the same from the command line).
+
+# %%
+fearon = crisislab.bundled_scenario("fearon-audience-costs")
+tree = crisislab.unroll_efg(fearon, horizon=2).game
+drawing = crisislab.draw_tree(tree, profile=crisislab.efg.solve_logit(tree))
+drawing.save(os.path.join(out, "fearon-tree.svg"))   # or .pdf, .png, .tex (TikZ for a paper)
+drawing                                              # a notebook shows the drawing

@@ -25,7 +25,7 @@ from crisislab.analysis._compare import ARMS, ArmComparison, compare_arms
 from crisislab.analysis._estimate import Estimation, ParamEstimate, estimate, free_parameters
 from crisislab.analysis._grid import grid_check
 from crisislab.analysis._record import Candidate, Record, observe
-from crisislab.analysis._replay import TimelineReplay, load_record, rank_share, replay, replay_record
+from crisislab.analysis._replay import TimelineReplay, load_record, rank_share, replay, replay_record, simulate_records
 from crisislab.analysis._stats import PairedEstimate, paired_difference, verdict, wilson_interval
 from crisislab.analysis._sensitivity import boxes_table, indices_table
 from crisislab.analysis._sweep import DESIGNS, SWEEP_FILES, Factor, Space, Sweep, min_n, sweep, sweep_space
@@ -69,6 +69,7 @@ __all__ = [
     "rank_share",
     "replay",
     "replay_record",
+    "simulate_records",
     "run_study",
     "POLICY_KINDS",
     "ArmRunner",

@@ -37,7 +37,7 @@ from crisislab.errors import UserError
 from crisislab.model import Model
 from crisislab.simulation import Policy
 
-__all__ = ["DEFAULT_BELIEF_TOL", "TimelineReplay", "intensities", "load_record", "rank_share", "replay", "replay_record"]
+__all__ = ["DEFAULT_BELIEF_TOL", "TimelineReplay", "intensities", "load_record", "rank_share", "replay", "replay_record", "simulate_records"]
 
 DEFAULT_BELIEF_TOL = 0.01
 # Simulated records ranked against the observed one (each a forward pass of its own), and the
@@ -375,3 +375,40 @@ def replay(
     policy = as_policy(policy, scenario)
     return replay_record(scenario, model, policy, rec, belief_tol=belief_tol, rank_records=rank_records,
                          intensity_runs=intensity_runs, seed=seed, fit_rounds=fit_rounds)
+
+
+def simulate_records(
+    scenario: Any,
+    policy: Any = None,
+    n: int = 100,
+    *,
+    seed: int = 0,
+    rounds: int | None = None,
+    grid: int | str = "auto",
+    ended: bool = True,
+) -> list[Record]:
+    """`n` records simulated from `scenario` under a solved policy (None: solved here on `grid`),
+    every mover observed, of `rounds` rounds (default: the horizon): what a sample of crises of
+    this kind would look like, e.g. to check that `estimate` recovers known parameters. With
+    `ended`, a crisis the model ends earlier is a record that ends there with its outcome
+    (`Record.end`); without, such runs are discarded (records of the same length only). Each
+    record depends only on (scenario, policy, seed, n)."""
+    from crisislab.model import lower
+    from crisislab.simulation import as_policy
+
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        raise UserError(f"n: expected an integer ≥ 1 (got {n!r})")
+    model = lower(scenario)
+    R = model.horizon if rounds is None else int(rounds)
+    if not 1 <= R <= model.horizon:
+        raise UserError(f"rounds: expected 1 … {model.horizon} (got {rounds!r})")
+    if policy is None:
+        from crisislab.crisis import solve_scenario
+
+        policy = solve_scenario(scenario, grid=grid)
+    policy = as_policy(policy, scenario)
+    template = Record(model.scenario_id, R, tuple(tuple(() for _ in model.movers) for _ in range(R)), (),
+                      tuple(-1 for _ in model.sides), tuple(True for _ in model.movers))
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x2EC0]))
+    records, _ = sample_records(model, policy, template, int(n), rng, keep_ended=ended)
+    return records

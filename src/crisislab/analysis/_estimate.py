@@ -500,7 +500,8 @@ def estimate(
     for i, (path, v0, lo, hi) in enumerate(params):
         se = float(math.sqrt(cov[i, i])) if np.isfinite(cov[i, i]) and cov[i, i] > 0 else float("nan")
         a, b = _scales(params)
-        if not flags[i] and (abs(theta[i] - lo) < 1e-3 * b[i] or abs(theta[i] - hi) < 1e-3 * b[i]):
+        if abs(theta[i] - lo) < 1e-3 * b[i] or abs(theta[i] - hi) < 1e-3 * b[i]:
+            # On a bound, the likelihood may still rise beyond it: that says more than a flat Hessian.
             flags[i] = "boundary"
             notes[i] = f"the estimate is at the bound of its range [{lo:g}, {hi:g}]: the Wald interval is not valid there"
         if not flags[i] and math.isnan(se):

@@ -20,8 +20,8 @@ Part 3 (two vs three two-type strategic actors): tests/crisis/data/duo.yaml and 
 crisis with a third actor) on each representation: belief nodes (G² vs G³), stage problems, time,
 ns per problem, peak memory.
 
-    python -m benchmarks belief [--reps auto,cheb:9,cheb-linear:11] [--samples 100000] [--runs 20000]
-                                [--flagship-horizon 4] [--full-reps auto,5] [--parts 1,2,3]
+    python -m benchmarks belief [--reps auto,cheb:9,cheb:13,...] [--samples 100000] [--runs 20000]
+                                [--flagship-horizon 4] [--full-reps auto,cheb:13,5] [--parts 1,2,3] [--only NAME]
 """
 
 from __future__ import annotations
@@ -137,7 +137,8 @@ def accuracy(reps: list[str], samples: int, runs: int, seed: int, flagship_horiz
             ok = "" if rep == "51" else ("yes" if q.max() <= gap101 and z <= 3.0 else "no")
             if rep not in ("51", "101"):
                 verdicts.append(ok == "yes")
-            print(f"{scn.id[:23]:<24}{scn.horizon:>3} {sol.belief_grid.label()[:25]:<25}{len(sol.grid):>6}{problems:>12,}"
+            name = rep if rep != "auto" else f"auto={sol.belief_grid.kind[:4]}"
+            print(f"{scn.id[:23]:<24}{scn.horizon:>3} {name[:25]:<25}{len(sol.grid):>6}{problems:>12,}"
                   f"{wall:>9.2f}{peak:>9.0f}{q.max():>10.2e}{np.quantile(q, 0.999):>9.1e}{gap101:>9.2e}"
                   f"{worst:>12.4f}{z:>6.1f}{ok:>4}", flush=True)
     print(f"representations within the dense 51-vs-101 difference and sampling error on every case: "
@@ -211,14 +212,14 @@ def _warm_up() -> None:
 
 def main(argv: list[str]) -> None:
     ap = argparse.ArgumentParser(prog="python -m benchmarks belief")
-    ap.add_argument("--reps", default="auto,cheb:9,cheb-linear:13,uniform-pchip:13,17",
+    ap.add_argument("--reps", default="auto,cheb:13,cheb-linear:13,cheb-cubic:9,cheb-cubic:13,cheb-cubic:17,17",
                     help="representations to compare with the dense 51-point grid (solve's grid argument)")
     ap.add_argument("--samples", type=int, default=100_000)
     ap.add_argument("--runs", type=int, default=20_000)
     ap.add_argument("--seed", type=int, default=2020)
     ap.add_argument("--flagship-horizon", type=int, default=4)
-    ap.add_argument("--full-reps", default="auto,cheb:9,5")
-    ap.add_argument("--actor-reps", default="auto,cheb:9,9,17")
+    ap.add_argument("--full-reps", default="auto,cheb:13,5")
+    ap.add_argument("--actor-reps", default="cheb:9,cheb:13,9,17")
     ap.add_argument("--parts", default="1,2,3")
     ap.add_argument("--only", default=None, help="Part 1: only bundled scenarios whose file name contains this")
     args = ap.parse_args(argv)

@@ -20,6 +20,7 @@ G, A = 9, 3
 GRIDS = {
     "uniform-linear": BeliefGrid.uniform(G),
     "chebyshev-pchip": BeliefGrid.chebyshev(G, [0.3]),
+    "chebyshev-hermite": BeliefGrid.chebyshev(G, [0.3], "hermite"),
 }
 
 
@@ -29,12 +30,22 @@ def _stage(W: np.ndarray, lam: float, selection: str, grid: BeliefGrid) -> np.nd
     sig = np.zeros((1, g, 2, A))
     stage_kernel(
         np.arange(A + 1, dtype=np.int64), np.arange(A, dtype=np.int64), np.ones(A), np.zeros((A, 2, 2)),
-        np.ones((1, A), dtype=np.bool_), W, 1.0, np.array(grid.array), grid.is_uniform, grid.interp == "pchip",
+        np.ones((1, A), dtype=np.bool_), W, 1.0, np.array(grid.array), grid.is_uniform, grid.interp != "linear",
+        grid.diff_matrix(),
         np.stack([np.arange(g), np.zeros(g, np.int64)], 1), np.array([1, 1], np.int64),
         np.array([[0, 0], [1, 0]], np.int64), np.ones((g, 2)), 0, 2, lam, 8, 1e-10, 500,
         SELECTION_MODES.index(selection), sig, np.zeros((1, g, 2, 2)), np.zeros(1), np.zeros(1, np.int64),
     )
     return sig[0]
+
+
+def test_hermite_slopes_are_the_interpolating_polynomials_derivative() -> None:
+    # The differentiation matrix on the nodes differentiates polynomials of degree < G exactly.
+    grid = BeliefGrid.chebyshev(9, [0.35], "hermite")
+    x = grid.array
+    coef = np.random.default_rng(2).normal(size=grid.size)
+    p = np.polynomial.Polynomial(coef)
+    np.testing.assert_allclose(grid.diff_matrix() @ p(x), p.deriv()(x), rtol=1e-8, atol=1e-8)
 
 
 def test_node_slopes_are_scipys_pchip_slopes() -> None:
@@ -53,7 +64,7 @@ def test_node_slopes_are_scipys_pchip_slopes() -> None:
 def test_certified_nodes_have_the_fixed_point_of_the_lambda_path(kind: str) -> None:
     grid = GRIDS[kind]
     x = np.array(grid.array)
-    cubic = grid.interp == "pchip"
+    cubic = grid.interp != "linear"
     rng = np.random.default_rng(0)
     several = certified = 0
     for _ in range(300):
@@ -67,7 +78,8 @@ def test_certified_nodes_have_the_fixed_point_of_the_lambda_path(kind: str) -> N
         if cubic:
             for a in range(A):
                 for th in range(2):
-                    dD[a, :, th] = PchipInterpolator(x, D[a, :, th]).derivative()(x)
+                    dD[a, :, th] = (PchipInterpolator(x, D[a, :, th]).derivative()(x) if grid.interp == "pchip"
+                                    else grid.diff_matrix() @ D[a, :, th])
         for b in range(G):
             differ = np.abs(path[b] - fast[b]).max()
             several += differ > 1e-3

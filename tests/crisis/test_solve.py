@@ -263,3 +263,38 @@ assert all(np.array_equal(one, v) for v in many)
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_cubic_strategy_stencil_is_exact_for_cubic_polynomials():
+    # 4-point Lagrange interpolation in each coordinate reproduces any polynomial of degree ≤ 3 in
+    # each (the tensor product of the 1-D exactness); weights sum to 1.
+    from crisislab.crisis._belief import cubic_stencil
+
+    grid = BeliefGrid.chebyshev(9, [0.35]).array
+    sizes = np.array([grid.size, grid.size])
+    xg, yg = np.meshgrid(grid, grid, indexing="ij")
+    f = lambda x, y: 1 + 2 * x - 3 * x**3 + x * y**2 - 4 * (x * y) ** 3  # noqa: E731
+    table = f(xg, yg).reshape(-1)
+    pts = np.random.default_rng(3).random((500, 2))
+    idx, wts = cubic_stencil(pts, grid, sizes)
+    np.testing.assert_allclose(wts.sum(axis=1), 1.0, atol=1e-12)
+    np.testing.assert_allclose((wts * table[idx]).sum(axis=1), f(pts[:, 0], pts[:, 1]), atol=1e-10)
+
+
+def test_cubic_logit_strategies_are_distributions_and_match_the_nodes(tiny):
+    cg = compile_scenario(tiny)
+    sol = solve(cg, grid="cheb-cubic:7")
+    assert sol.belief_grid.strategies == "logit-cubic"
+    rng = np.random.default_rng(4)
+    for d in range(cg.n_decisions):
+        S = cg.n_states(d)
+        s = rng.integers(0, S, 300)
+        p = sol.strategy(0, d, s, rng.random((300, cg.n_actors)))
+        np.testing.assert_allclose(p.sum(axis=2), 1.0, atol=1e-12)
+        assert (p >= 0).all()
+        # at the nodes: the solved strategies (float32 tables)
+        g = sol.grid
+        x = np.stack([g[rng.integers(0, g.size, 300)], g[rng.integers(0, g.size, 300)]], axis=1)
+        at = sol.strategy(0, d, s, x)
+        b = np.searchsorted(g, x[:, 0]) * g.size + np.searchsorted(g, x[:, 1])
+        np.testing.assert_allclose(at, sol.sigma[0][d][sol.class_of[0][d][s], b], atol=1e-6)

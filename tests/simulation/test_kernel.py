@@ -243,3 +243,15 @@ def test_stencil_fast_path_and_general_path_match_the_definition(n_active, grid_
     nodes, weights = _stencil_reference(bel, starts, strides, grid_G, grid_x)
     np.testing.assert_array_equal(c_node, nodes)
     assert c_w.tobytes() == weights.tobytes()
+
+
+def test_cubic_logit_strategies_are_played_by_the_reference_engine(mini) -> None:
+    # The kernel's stencil is multilinear; a solution read with the cubic (4^n-node) stencil offers
+    # no kernel table, so "auto" plays it with the reference engine, through Solution.strategy.
+    from crisislab.analysis import SolverChoice
+
+    pol = SolverChoice("crisis", "cheb-cubic:7")(mini)
+    assert pol.kernel_table is None
+    auto = simulate_chunk(lower(mini), pol, 5, np.arange(200), Arm())
+    ref = simulate_chunk(lower(mini), pol, 5, np.arange(200), Arm(), engine="reference")
+    np.testing.assert_array_equal(auto.outcome, ref.outcome)

@@ -36,16 +36,16 @@ from crisislab.errors import SolverError
 
 __all__ = ["INTERPS", "LOG_ZERO", "BeliefGrid", "chebyshev_nodes", "log_table", "parse_grid_spec"]
 
-INTERPS = ("linear", "pchip")
+INTERPS = ("linear", "pchip", "hermite")
 KINDS = ("uniform", "chebyshev")
-STRATEGIES = ("linear", "logit")
+STRATEGIES = ("linear", "logit", "logit-cubic")
 # Log-probability stored for an action of probability 0 (unavailable): exp of any convex combination
 # of it with log-probabilities of float32 numbers (≥ −104) underflows to exactly 0.
 LOG_ZERO = -1.0e4
 # A prior closer than this fraction of the local node spacing to an interior node moves that node
 # onto it (keeps the family's spacing); farther, the prior is inserted as an extra node.
 _SNAP = 0.3
-_SPEC = re.compile(r"^(cheb|chebyshev|uniform)(?:-(linear|pchip))?:(\d+)$")
+_SPEC = re.compile(r"^(cheb|chebyshev|uniform)(?:-(linear|pchip|hermite|cubic))?:(\d+)$")
 
 
 def chebyshev_nodes(G: int) -> np.ndarray:
@@ -87,9 +87,9 @@ class BeliefGrid:
     """
 
     nodes: tuple[float, ...]
-    interp: Literal["linear", "pchip"] = "linear"
+    interp: Literal["linear", "pchip", "hermite"] = "linear"
     kind: Literal["uniform", "chebyshev"] = "uniform"
-    strategies: Literal["linear", "logit"] = "linear"
+    strategies: Literal["linear", "logit", "logit-cubic"] = "linear"
 
     def __post_init__(self) -> None:
         x = np.asarray(self.nodes, dtype=np.float64)
@@ -123,6 +123,21 @@ class BeliefGrid:
     def size(self) -> int:
         return len(self.nodes)
 
+    def diff_matrix(self) -> np.ndarray:
+        """float64 `(G, G)` for "hermite" values (the derivative at the nodes of the polynomial through
+        all of them: D_ij = (w_j / w_i) / (x_i − x_j), D_ii = −Σ_j D_ij, barycentric weights
+        w_i = 1 / Π_{j≠i} (x_i − x_j); Berrut and Trefethen 2004), else empty `(0, 0)`."""
+        if self.interp != "hermite":
+            return np.zeros((0, 0))
+        x = self.array
+        diff = x[:, None] - x[None, :]
+        np.fill_diagonal(diff, 1.0)
+        w = 1.0 / diff.prod(axis=1)
+        D = (w[None, :] / w[:, None]) / diff
+        np.fill_diagonal(D, 0.0)
+        np.fill_diagonal(D, -D.sum(axis=1))
+        return D
+
     @property
     def is_uniform(self) -> bool:
         """Equally spaced nodes (the kernel then locates a belief arithmetically, as the dense grid always has)."""
@@ -137,7 +152,7 @@ class BeliefGrid:
 
     def label(self) -> str:
         """Short description, e.g. "51-point uniform grid, linear" or "11-node Chebyshev grid, pchip"."""
-        tail = f"{self.interp}" + (", logit strategies" if self.strategies == "logit" else "")
+        tail = f"{self.interp}" + {"linear": "", "logit": ", logit strategies", "logit-cubic": ", cubic logit strategies"}[self.strategies]
         if self.is_uniform:
             return f"{self.size}-point uniform grid, {tail}"
         return f"{self.size}-node Chebyshev grid (priors as nodes), {tail}"
@@ -171,3 +186,34 @@ def log_table(sigma: np.ndarray) -> np.ndarray:
     s = np.asarray(sigma, dtype=np.float64)
     with np.errstate(divide="ignore"):
         return np.where(s > 0.0, np.log(s), LOG_ZERO).astype(np.float32)
+
+
+def cubic_stencil(x: np.ndarray, grid: np.ndarray, grid_sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Tensor-product 4-point Lagrange stencil on the belief nodes (cubic in each coordinate, exact
+    for cubics; the 4 nodes around the interval holding the coordinate, shifted inwards at the ends).
+
+    `x`: float64 `(N, n_actors)`; returns (`idx` int64 `(N, 4**m)`, `wts` float64 `(N, 4**m)`) with m
+    the number of actors whose grid size is > 1 (weights sum to 1; some are negative)."""
+    x = np.clip(np.asarray(x, dtype=np.float64), 0.0, 1.0)
+    N, n = x.shape
+    G = grid.shape[0]
+    sizes = np.asarray(grid_sizes, dtype=np.int64)
+    strides = np.ones(n, dtype=np.int64)
+    for j in range(n - 2, -1, -1):
+        strides[j] = strides[j + 1] * sizes[j + 1]
+    idx = np.zeros((N, 1), dtype=np.int64)
+    wts = np.ones((N, 1))
+    for j in range(n):
+        if sizes[j] == 1:
+            continue
+        i0 = np.clip(np.searchsorted(grid, x[:, j], side="right") - 1, 0, G - 2)
+        st = np.clip(i0 - 1, 0, G - 4)
+        xs = grid[st[:, None] + np.arange(4)]  # (N, 4)
+        lw = np.ones((N, 4))
+        for k in range(4):
+            for m in range(4):
+                if m != k:
+                    lw[:, k] *= (x[:, j] - xs[:, m]) / (xs[:, k] - xs[:, m])
+        idx = (idx[:, :, None] + (st[:, None, None] + np.arange(4)[None, None, :]) * strides[j]).reshape(N, -1)
+        wts = (wts[:, :, None] * lw[:, None, :]).reshape(N, -1)
+    return idx, wts

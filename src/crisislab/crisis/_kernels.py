@@ -146,6 +146,19 @@ def _pchip_slopes(y, x, g, out, delta):
 
 
 @nb.njit(cache=True)
+def _slopes(y, x, g, out, work, dmat):
+    """Node slopes of the values `y[:g]`: the shape-preserving ones, or `dmat @ y` when given."""
+    if dmat.shape[0] == 0:
+        _pchip_slopes(y, x, g, out, work)
+        return
+    for q in range(g):
+        acc = 0.0
+        for k in range(g):
+            acc += dmat[q, k] * y[k]
+        out[q] = acc
+
+
+@nb.njit(cache=True)
 def _posterior_nodes(s, b, g, x, sig, wq, b0, b1, avail, k_mover, grid, uniform, cubic, g_m, st_m):
     """For each available action a: the mover's posterior after a (Bayes on `sig`, shape (2, A)) as
     interpolation weights `wq[:, a]` on the belief nodes `b0[a]` and `b1[a]` (in place).
@@ -421,7 +434,7 @@ def _newton(s, b, g, x, sig, new, Q, D, dD, avail, grid, uniform, cubic, g_m, st
 
 @nb.njit(cache=True, parallel=True)
 def stage_kernel(
-    row_ptr, nxt, prob, reward, avail, W_next, disc, grid, uniform, cubic, bidx, bstride, tau_types, wt,
+    row_ptr, nxt, prob, reward, avail, W_next, disc, grid, uniform, cubic, dmat, bidx, bstride, tau_types, wt,
     mover, k_mover, lam, n_steps, tol, maxit, mode,
     sigma_out, W_out, res_out, iters_out,
 ):
@@ -431,7 +444,9 @@ def stage_kernel(
     Shapes: `row_ptr` (S*A+1,), `nxt`/`prob` (nnz,), `reward` (nnz, n, k_max), `avail` (S, A) bool,
     `W_next` (S', B, n, T), `grid` (G,) the mover's belief nodes (sorted, 0 and 1 included; `uniform`:
     equally spaced, located arithmetically), `cubic`: values between nodes on the mover's axis by the
-    shape-preserving cubic (`_pchip_slopes`) instead of linearly, `bidx` (B, n) node index of each actor at b,
+    shape-preserving cubic (`_pchip_slopes`) instead of linearly, or, when `dmat` (G, G) is not empty,
+    by the cubic Hermite whose node slopes are `dmat @ values` (the derivative of the polynomial
+    through all the nodes), `bidx` (B, n) node index of each actor at b,
     `bstride` (n,), `tau_types` (T, n), `wt` (B, T) weight of the others' types at b (mover excluded).
     `mode`: which fixed point a node keeps (`SELECTION_MODES`). 0, "path": λ-continuation from the
     uniform profile at every node. 1, "continuation": the same, except at nodes that `_unique`
@@ -443,14 +458,14 @@ def stage_kernel(
     S = avail.shape[0]
     for s in nb.prange(S):
         _solve_state(
-            s, row_ptr, nxt, prob, reward, avail, W_next, disc, grid, uniform, cubic, bidx, bstride, tau_types, wt,
+            s, row_ptr, nxt, prob, reward, avail, W_next, disc, grid, uniform, cubic, dmat, bidx, bstride, tau_types, wt,
             mover, k_mover, lam, n_steps, tol, maxit, mode, sigma_out, W_out, res_out, iters_out,
         )
 
 
 @nb.njit(cache=True)
 def _solve_state(
-    s, row_ptr, nxt, prob, reward, avail, W_next, disc, grid, uniform, cubic, bidx, bstride, tau_types, wt,
+    s, row_ptr, nxt, prob, reward, avail, W_next, disc, grid, uniform, cubic, dmat, bidx, bstride, tau_types, wt,
     mover, k_mover, lam, n_steps, tol, maxit, mode,
     sigma_out, W_out, res_out, iters_out,
 ):
@@ -520,14 +535,14 @@ def _solve_state(
                 for th in range(k_mover):
                     for q in range(g_m):
                         ybuf[q] = D[a, b + q * st_m, th]
-                    _pchip_slopes(ybuf, grid, g_m, dbuf, wbuf)
+                    _slopes(ybuf, grid, g_m, dbuf, wbuf, dmat)
                     for q in range(g_m):
                         dD[a, b + q * st_m, th] = dbuf[q]
                 for i in range(n):
                     for t in range(T):
                         for q in range(g_m):
                             ybuf[q] = C[a, b + q * st_m, i, t]
-                        _pchip_slopes(ybuf, grid, g_m, dbuf, wbuf)
+                        _slopes(ybuf, grid, g_m, dbuf, wbuf, dmat)
                         for q in range(g_m):
                             dC[a, b + q * st_m, i, t] = dbuf[q]
     else:

@@ -163,9 +163,24 @@ class Solution:
         states = np.asarray(states, dtype=np.int64)
         if (states < 0).any():
             raise UserError(f"Solution.strategy: unreachable state index at decision {d} (use compiled.lookup)")
+        mode = self.params.get("belief_grid", {}).get("strategies", "linear")
+        if mode == "logit-cubic":
+            from crisislab.crisis._belief import LOG_ZERO, cubic_stencil
+
+            idx, wts = cubic_stencil(x, self.grid, self.grid_sizes)
+            vals = table[self.class_of[g][d][states][:, None], idx].astype(np.float64)
+            # An available action whose float32 probability underflowed at a node reads as 1e-45
+            # there (a negative Lagrange weight on LOG_ZERO would blow it up).
+            avail = (vals > 0.0).any(axis=1, keepdims=True)
+            with np.errstate(divide="ignore"):
+                L = np.where(vals > 0.0, np.log(vals), np.where(avail, -103.6, LOG_ZERO))
+            z = np.einsum("nc,ncka->nka", wts, L)
+            z -= z.max(axis=2, keepdims=True)
+            e = np.exp(z)
+            return e / e.sum(axis=2, keepdims=True)
         idx, wts = belief_corners(x, self.grid, self.grid_sizes)
         vals = table[self.class_of[g][d][states][:, None], idx]  # (N, corners, K, A)
-        if self.params.get("belief_grid", {}).get("strategies", "linear") == "logit":
+        if mode == "logit":
             # log-probabilities interpolated, then normalized per type (`_belief.log_table`)
             from crisislab.crisis._belief import log_table
 

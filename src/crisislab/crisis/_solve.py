@@ -155,6 +155,7 @@ def solve_game(
     n_types = cg.n_types
     n = cg.n_actors
     grid = bgrid.array
+    dmat = bgrid.diff_matrix()
     G = grid.shape[0]
     sizes, bidx, bstride, tau = _grid_layout(n_types, G)
     B, T = bidx.shape[0], tau.shape[0]
@@ -184,7 +185,7 @@ def solve_game(
         with _KERNEL_LOCK:
             stage_kernel(
                 L.row_ptr[d], L.nxt[d], L.prob[d], np.ascontiguousarray(L.reward[d]), L.avail[d],
-                W_next, float(cg.disc[d]), grid, bgrid.is_uniform, bgrid.interp == "pchip", bidx, bstride, tau,
+                W_next, float(cg.disc[d]), grid, bgrid.is_uniform, bgrid.interp != "linear", dmat, bidx, bstride, tau,
                 np.ascontiguousarray(wt),
                 m, k_m, float(lam[m] * present[d]), int(lam_steps), float(tol), int(maxit),
                 SELECTION_MODES.index(selection), sigma, W_out, res, iters,
@@ -270,7 +271,7 @@ def auto_grid(cg: CompiledGame, *, hypergame: bool = True, budget: int | None = 
 
 def resolve_grid(cg: CompiledGame, grid, *, hypergame: bool = True, max_gib: float = 8.0) -> BeliefGrid:
     """The `BeliefGrid` a `grid` argument names for `cg`: "auto" (`auto_grid`), an integer G (the
-    dense uniform G-point grid, linear), a spec "cheb:N" / "cheb-linear:N" / "uniform-pchip:N"
+    dense uniform G-point grid, linear), a spec "cheb:N" / "cheb-linear:N" / "cheb-hermite:N" / "uniform-pchip:N"
     (Chebyshev nodes hold the scenario's priors), or a `BeliefGrid` itself."""
     if isinstance(grid, BeliefGrid):
         return grid
@@ -282,9 +283,11 @@ def resolve_grid(cg: CompiledGame, grid, *, hypergame: bool = True, max_gib: flo
             raise SolverError(_bad_grid(grid))
         kind, interp, G = spec
         _check_size(G)
+        strategies = "logit-cubic" if interp == "cubic" else None
+        interp = "pchip" if interp == "cubic" else interp
         if kind == "uniform":
-            return BeliefGrid.uniform(G, interp or "linear")
-        return BeliefGrid.chebyshev(G, _prior_coords(cg, hypergame), interp or "pchip")
+            return BeliefGrid.uniform(G, interp or "linear", strategies)
+        return BeliefGrid.chebyshev(G, _prior_coords(cg, hypergame), interp or "pchip", strategies or "logit")
     if isinstance(grid, bool) or not isinstance(grid, int | np.integer) or grid < 3:
         raise SolverError(
             f"grid: a belief grid needs at least 3 points to interpolate a prior (got {grid!r}; expected an integer ≥ 3, e.g. 51, or 'auto')"
@@ -303,7 +306,7 @@ def _check_size(G: int) -> None:
 def _bad_grid(text) -> str:
     return (
         f"grid: expected 'auto', a number of belief-grid points from 3 to {MAX_GRID} (the dense uniform grid), "
-        f"or a representation cheb:N, cheb-linear:N or uniform-pchip:N (got {text!r})"
+        f"or a representation cheb:N, cheb-linear:N, cheb-hermite:N, cheb-cubic:N or uniform-pchip:N (got {text!r})"
     )
 
 

@@ -67,7 +67,15 @@ class SolutionPolicy:
         self.unreachable = 0  # nodes the engine did not enumerate (played uniformly; see strategy)
         self._table: SolutionTable | None = None
 
-    def kernel_table(self, spec) -> SolutionTable:
+    @property
+    def kernel_table(self):
+        """The compiled kernel's table maker, or None for cubic logit strategies (their 4^n-node
+        stencil is not in the kernel: the reference engine plays them through `strategy`)."""
+        if self.solution.belief_grid.strategies == "logit-cubic":
+            return None
+        return self._kernel_table
+
+    def _kernel_table(self, spec) -> SolutionTable:
         if self._table is None:
             self._table = SolutionTable(self, spec)
         return self._table

@@ -255,3 +255,13 @@ def test_cubic_logit_strategies_are_played_by_the_reference_engine(mini) -> None
     auto = simulate_chunk(lower(mini), pol, 5, np.arange(200), Arm())
     ref = simulate_chunk(lower(mini), pol, 5, np.arange(200), Arm(), engine="reference")
     np.testing.assert_array_equal(auto.outcome, ref.outcome)
+
+
+def test_solver_diagnostics_reach_the_policy(mini) -> None:
+    # mini's US prior 0.6 is not a node of the 5-point grid (nodes 0, 0.25, ...): the solver says
+    # so, and the policy the simulator and the analysis hold passes it on.
+    from crisislab.analysis import SolverChoice
+
+    pol = SolverChoice("crisis", 5)(mini)
+    assert pol.diagnostics == pol.solution.diagnostics
+    assert any("P(US is" in d and "not a point of the 5-point uniform grid" in d for d in pol.diagnostics)

@@ -68,6 +68,12 @@ class SolutionPolicy:
         self._table: SolutionTable | None = None
 
     @property
+    def diagnostics(self) -> tuple[str, ...]:
+        """The solver's diagnostics (`Solution.diagnostics`: priors that are not belief nodes, stage
+        fixed points that did not converge), for commands and reports that hold the policy."""
+        return tuple(self.solution.diagnostics)
+
+    @property
     def kernel_table(self):
         """The compiled kernel's table maker, or None for cubic logit strategies (their 4^n-node
         stencil is not in the kernel: the reference engine plays them through `strategy`)."""

@@ -25,7 +25,6 @@ Two node families:
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -62,7 +61,7 @@ def _with_priors(nodes: np.ndarray, priors: list[float]) -> np.ndarray:
     x = nodes.copy()
     moved = np.zeros(x.size, dtype=bool)
     extra = []
-    for p in sorted(set(round(float(p), 15) for p in priors)):
+    for p in sorted({round(float(p), 15) for p in priors}):
         if not 0.0 < p < 1.0 or np.isclose(x, p, rtol=0, atol=1e-12).any():
             continue
         i = int(np.searchsorted(x, p))  # x[i-1] < p < x[i]
@@ -173,11 +172,6 @@ def parse_grid_spec(text: str) -> tuple[str, str | None, int] | None:
         return None
     kind = "uniform" if m.group(1) == "uniform" else "chebyshev"
     return kind, m.group(2), int(m.group(3))
-
-
-def node_spacing(grid: BeliefGrid) -> float:
-    """Largest gap between neighbouring nodes (for messages)."""
-    return float(np.diff(grid.array).max()) if grid.size > 1 else math.inf
 
 
 def log_table(sigma: np.ndarray) -> np.ndarray:

@@ -43,7 +43,7 @@ def check_max_gib(max_gib: float | None) -> float:
 
 def solve_cmd(
     scenario: Path = typer.Argument(..., help="Scenario YAML file."),
-    grid: str = typer.Option("auto", "--grid", help="Belief representation: 'auto' (Chebyshev nodes holding the priors, shape-preserving cubic values), N (the dense uniform N-point grid, the reference), or cheb:N, cheb-linear:N, uniform-pchip:N."),
+    grid: str = typer.Option("auto", "--grid", help="Belief representation: 'auto' (the dense 51-point grid when it fits a work budget of ~4M stage problems, else Chebyshev nodes holding the priors with shape-preserving cubic values), N (the dense uniform N-point grid, the reference), or cheb:N, cheb-linear:N, cheb-hermite:N, cheb-cubic:N, uniform-pchip:N."),
     horizon: int | None = typer.Option(None, "--horizon", help="Truncate to this many rounds (default: the scenario's)."),
     lam_steps: int = typer.Option(8, "--lam-steps", help="λ-continuation steps per node."),
     out: Path | None = typer.Option(None, "--out", help="Save the solution in this directory (solution.npz, solution.json); without it nothing is written."),

@@ -10,25 +10,61 @@ from __future__ import annotations
 
 import numpy as np
 
-from crisislab.crisis._kernels import SELECTION_MODES, _unique, stage_kernel
+import pytest
+from scipy.interpolate import PchipInterpolator
+
+from crisislab.crisis import BeliefGrid
+from crisislab.crisis._kernels import SELECTION_MODES, _pchip_slopes, _unique, stage_kernel
 
 G, A = 9, 3
+GRIDS = {
+    "uniform-linear": BeliefGrid.uniform(G),
+    "chebyshev-pchip": BeliefGrid.chebyshev(G, [0.3]),
+    "chebyshev-hermite": BeliefGrid.chebyshev(G, [0.3], "hermite"),
+}
 
 
-def _stage(W: np.ndarray, lam: float, selection: str) -> np.ndarray:
+def _stage(W: np.ndarray, lam: float, selection: str, grid: BeliefGrid) -> np.ndarray:
     """σ `(G, 2, A)` of one state whose action a leads to next state a with values `W` `(A, G, 2, 2)`."""
-    sig = np.zeros((1, G, 2, A))
+    g = grid.size
+    sig = np.zeros((1, g, 2, A))
     stage_kernel(
         np.arange(A + 1, dtype=np.int64), np.arange(A, dtype=np.int64), np.ones(A), np.zeros((A, 2, 2)),
-        np.ones((1, A), dtype=np.bool_), W, 1.0, np.linspace(0.0, 1.0, G),
-        np.stack([np.arange(G), np.zeros(G, np.int64)], 1), np.array([1, 1], np.int64),
-        np.array([[0, 0], [1, 0]], np.int64), np.ones((G, 2)), 0, 2, lam, 8, 1e-10, 500,
-        SELECTION_MODES.index(selection), sig, np.zeros((1, G, 2, 2)), np.zeros(1), np.zeros(1, np.int64),
+        np.ones((1, A), dtype=np.bool_), W, 1.0, np.array(grid.array), grid.is_uniform, grid.interp != "linear",
+        grid.diff_matrix(),
+        np.stack([np.arange(g), np.zeros(g, np.int64)], 1), np.array([1, 1], np.int64),
+        np.array([[0, 0], [1, 0]], np.int64), np.ones((g, 2)), 0, 2, lam, 8, 1e-10, 500,
+        SELECTION_MODES.index(selection), sig, np.zeros((1, g, 2, 2)), np.zeros(1), np.zeros(1, np.int64),
     )
     return sig[0]
 
 
-def test_certified_nodes_have_the_fixed_point_of_the_lambda_path() -> None:
+def test_hermite_slopes_are_the_interpolating_polynomials_derivative() -> None:
+    # The differentiation matrix on the nodes differentiates polynomials of degree < G exactly.
+    grid = BeliefGrid.chebyshev(9, [0.35], "hermite")
+    x = grid.array
+    coef = np.random.default_rng(2).normal(size=grid.size)
+    p = np.polynomial.Polynomial(coef)
+    np.testing.assert_allclose(grid.diff_matrix() @ p(x), p.deriv()(x), rtol=1e-8, atol=1e-8)
+
+
+def test_node_slopes_are_scipys_pchip_slopes() -> None:
+    # Fritsch & Carlson (1980) with the three-point end rule: the slopes scipy's PchipInterpolator
+    # uses at its nodes, on non-uniform nodes and data with extrema, flats and monotone runs.
+    rng = np.random.default_rng(1)
+    x = BeliefGrid.chebyshev(11, [0.35, 0.2]).array
+    out, work = np.zeros(x.size), np.zeros(x.size)
+    for _ in range(200):
+        y = rng.normal(size=x.size).cumsum() * rng.choice([0.0, 1.0], size=x.size, p=[0.2, 0.8])
+        _pchip_slopes(y, x, x.size, out, work)
+        np.testing.assert_allclose(out, PchipInterpolator(x, y).derivative()(x), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", list(GRIDS))
+def test_certified_nodes_have_the_fixed_point_of_the_lambda_path(kind: str) -> None:
+    grid = GRIDS[kind]
+    x = np.array(grid.array)
+    cubic = grid.interp != "linear"
     rng = np.random.default_rng(0)
     several = certified = 0
     for _ in range(300):
@@ -36,11 +72,18 @@ def test_certified_nodes_have_the_fixed_point_of_the_lambda_path() -> None:
         steep = 10 ** rng.uniform(-3, 0.5)
         W[:, :, 0, :] = rng.normal(size=(A, 1, 2)) + steep * rng.normal(size=(A, G, 2)).cumsum(axis=1)
         lam = rng.uniform(0.5, 8.0)
-        path, fast = _stage(W, lam, "path"), _stage(W, lam, "fast")
+        path, fast = _stage(W, lam, "path", grid), _stage(W, lam, "fast", grid)
+        D = W[:, :, 0, :].copy()
+        dD = np.zeros_like(D)
+        if cubic:
+            for a in range(A):
+                for th in range(2):
+                    dD[a, :, th] = (PchipInterpolator(x, D[a, :, th]).derivative()(x) if grid.interp == "pchip"
+                                    else grid.diff_matrix() @ D[a, :, th])
         for b in range(G):
             differ = np.abs(path[b] - fast[b]).max()
             several += differ > 1e-3
-            if _unique(0, b, b, W[:, :, 0, :].copy(), np.ones((1, A), np.bool_), 2, G, 1, lam):
+            if _unique(0, b, b, D, dD, np.ones((1, A), np.bool_), 2, x, grid.is_uniform, cubic, G, 1, lam):
                 certified += 1
                 assert differ < 1e-6, (b, lam, steep)
     # the sample must contain both kinds, or the assertion above tests nothing

@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from crisislab.crisis import Solution, compile_model, compile_scenario, solve
+from crisislab.crisis import BeliefGrid, Solution, compile_model, compile_scenario, solve
 from crisislab.crisis._solution import _to_json
 from crisislab.crisis._unroll import crisis_profile, unroll
 from crisislab.efg import logit_qre_at
@@ -187,7 +187,15 @@ def test_off_grid_prior_is_flagged(tiny):
     # priors 0.6 and 0.3 are points of an 11-point grid but not of a 5-point grid (step 0.25)
     assert solve(compile_scenario(tiny), grid=11).ok
     coarse = solve(compile_scenario(tiny), grid=5)
-    assert any("not a point of the 5-point belief grid" in d and "11 points" in d for d in coarse.diagnostics)
+    assert any("not a point of the 5-point uniform grid" in d and "11 points" in d for d in coarse.diagnostics)
+    # the Chebyshev representation makes every prior (0.6, 0.3 and the perceived ones) a node
+    cheb = solve(compile_scenario(tiny), grid="cheb:5")
+    assert cheb.ok and cheb.belief_grid.kind == "chebyshev"
+    assert all(cheb.belief_grid.holds(float(x)) for x in cheb.mu0.ravel())
+    # a representation built for other priors flags this scenario's
+    other = BeliefGrid.chebyshev(7, [0.25])
+    flagged = solve(compile_scenario(tiny), grid=other)
+    assert any("P(A is tough) = 0.6 is not a point of the 7-node Chebyshev grid" in d for d in flagged.diagnostics)
 
 
 def test_grid_too_large_for_memory_names_a_grid_that_fits(spiral):
@@ -196,24 +204,41 @@ def test_grid_too_large_for_memory_names_a_grid_that_fits(spiral):
         solve(cg, grid=201, max_gib=0.001)
 
 
-def test_auto_grid_is_the_finest_within_budget_preferring_grids_that_hold_the_priors(spiral):
-    # spiral's priors 0.6, 0.3 and 0.2 (perceived) are points of a G-point grid iff 10 | G − 1
-    from crisislab.crisis import auto_grid, grid_nodes
+def test_auto_grid_is_dense_when_small_else_chebyshev_with_the_priors_as_nodes(spiral):
+    from crisislab.crisis import AUTO_CHEB, auto_grid, chebyshev_nodes, grid_nodes
 
     cg = compile_scenario(spiral, horizon=3)
     games = len(solve(cg, grid=3).sigma)
-    assert auto_grid(cg) == 51  # a small game: the finest grid offered
-    assert auto_grid(cg, budget=grid_nodes(cg, 25, games)) == 21  # 23, 25 fit but miss the priors
-    assert auto_grid(cg, budget=grid_nodes(cg, 9, games)) == 9  # no fitting grid holds them: the finest
-    assert auto_grid(cg, budget=1) == 3
-    assert len(solve(cg, grid="auto", hypergame=False).grid) == 51
+    assert auto_grid(cg) == BeliefGrid.uniform(51)  # a small game: the dense reference grid
+    g = auto_grid(cg, budget=grid_nodes(cg, 49, games))  # 51 no longer fits
+    assert (g.kind, g.interp, g.strategies) == ("chebyshev", "pchip", "logit")
+    # spiral's priors 0.6, 0.3 and 0.2 (perceived) are nodes; every other node is a Chebyshev–Lobatto point
+    assert all(g.holds(p) for p in (0.6, 0.3, 0.2))
+    cheb = chebyshev_nodes(AUTO_CHEB)
+    assert sum(bool(np.isclose(cheb, x, atol=1e-12).any()) for x in g.nodes) >= AUTO_CHEB - 3
+    assert g.nodes[0] == 0.0 and g.nodes[-1] == 1.0 and np.all(np.diff(g.nodes) > 0)
+    assert auto_grid(cg, budget=1) == g  # the Chebyshev grid has its own, larger work budget
+    assert solve(cg, grid="auto", hypergame=False).belief_grid == auto_grid(cg, hypergame=False)
+
+
+def test_grid_specs_name_representations(spiral):
+    from crisislab.crisis import resolve_grid
+
+    cg = compile_scenario(spiral, horizon=2)
+    assert resolve_grid(cg, 9) == BeliefGrid.uniform(9)
+    assert resolve_grid(cg, "cheb-linear:9").interp == "linear"
+    assert resolve_grid(cg, "uniform-pchip:9") == BeliefGrid.uniform(9, "pchip")
+    assert resolve_grid(cg, "cheb:9").holds(0.6)
+    with pytest.raises(SolverError, match=r"grid: expected 'auto', a number .* or a representation cheb:N.*got 'cheb:x'"):
+        resolve_grid(cg, "cheb:x")
 
 
 def test_grid_argument_is_auto_or_a_number():
     from crisislab.crisis import parse_grid
 
     assert parse_grid("auto") == "auto" and parse_grid("9") == 9
-    with pytest.raises(SolverError, match=r"grid: expected 'auto' or a number.*got 'fine'"):
+    assert parse_grid("Cheb:13") == "cheb:13"
+    with pytest.raises(SolverError, match=r"grid: expected 'auto', a number.*got 'fine'"):
         parse_grid("fine")
 
 
@@ -238,3 +263,38 @@ assert all(np.array_equal(one, v) for v in many)
 """
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_cubic_strategy_stencil_is_exact_for_cubic_polynomials():
+    # 4-point Lagrange interpolation in each coordinate reproduces any polynomial of degree ≤ 3 in
+    # each (the tensor product of the 1-D exactness); weights sum to 1.
+    from crisislab.crisis._belief import cubic_stencil
+
+    grid = BeliefGrid.chebyshev(9, [0.35]).array
+    sizes = np.array([grid.size, grid.size])
+    xg, yg = np.meshgrid(grid, grid, indexing="ij")
+    f = lambda x, y: 1 + 2 * x - 3 * x**3 + x * y**2 - 4 * (x * y) ** 3  # noqa: E731
+    table = f(xg, yg).reshape(-1)
+    pts = np.random.default_rng(3).random((500, 2))
+    idx, wts = cubic_stencil(pts, grid, sizes)
+    np.testing.assert_allclose(wts.sum(axis=1), 1.0, atol=1e-12)
+    np.testing.assert_allclose((wts * table[idx]).sum(axis=1), f(pts[:, 0], pts[:, 1]), atol=1e-10)
+
+
+def test_cubic_logit_strategies_are_distributions_and_match_the_nodes(tiny):
+    cg = compile_scenario(tiny)
+    sol = solve(cg, grid="cheb-cubic:7")
+    assert sol.belief_grid.strategies == "logit-cubic"
+    rng = np.random.default_rng(4)
+    for d in range(cg.n_decisions):
+        S = cg.n_states(d)
+        s = rng.integers(0, S, 300)
+        p = sol.strategy(0, d, s, rng.random((300, cg.n_actors)))
+        np.testing.assert_allclose(p.sum(axis=2), 1.0, atol=1e-12)
+        assert (p >= 0).all()
+        # at the nodes: the solved strategies (float32 tables)
+        g = sol.grid
+        x = np.stack([g[rng.integers(0, g.size, 300)], g[rng.integers(0, g.size, 300)]], axis=1)
+        at = sol.strategy(0, d, s, x)
+        b = np.searchsorted(g, x[:, 0]) * g.size + np.searchsorted(g, x[:, 1])
+        np.testing.assert_allclose(at, sol.sigma[0][d][sol.class_of[0][d][s], b], atol=1e-6)

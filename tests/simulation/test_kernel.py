@@ -143,11 +143,12 @@ def test_myopic_lazy_table_equals_reference_and_is_chunk_independent(mini) -> No
     np.testing.assert_array_equal(part.casualties, k.casualties[800:])
 
 
-def test_crisis_solution_kernel_matches_reference(mini) -> None:
+@pytest.mark.parametrize("grid", [5, "cheb:7"], ids=["uniform", "chebyshev"])
+def test_crisis_solution_kernel_matches_reference(mini, grid) -> None:
     pytest.importorskip("crisislab.crisis")
     from crisislab.analysis import SolverChoice
 
-    pol = SolverChoice("crisis", 5)(mini)
+    pol = SolverChoice("crisis", grid)(mini)
     k, r = _both(lower(mini), pol, Arm(), n=1000)
     # Interpolation sums the grid corners in another order than numpy's einsum: beliefs agree to
     # rounding; every draw lands on the same side of its threshold (checked by the exact fields).
@@ -178,17 +179,24 @@ def test_policies_without_a_table_use_the_reference_engine(mini) -> None:
         simulate_chunk(spec, _OpaquePolicy(inner), 3, np.arange(10), Arm(), engine="kernel")
 
 
-def _stencil_reference(bel, starts, strides, grid_G):
+def _stencil_reference(bel, starts, strides, grid_G, grid_x=None):
     """The multilinear stencil as `_engine` defines it, in plain Python floats: corner c takes the
-    upper end of grid actor q's interval when bit q of c is set; weights are products from 1.0."""
+    upper end of grid actor q's interval when bit q of c is set; weights are products from 1.0.
+    `grid_x`: non-uniform nodes (the interval holding the coordinate, its fraction in it)."""
     n_active = len(starts)
     nodes, weights = [], []
     for g in range(bel.shape[0]):
         lo_i, fr = [], []
         for q in range(n_active):
-            pos = min(max(float(bel[g, starts[q]]), 0.0), 1.0) * (grid_G - 1)
-            lo_i.append(min(int(np.floor(pos)), grid_G - 2))
-            fr.append(pos - lo_i[-1])
+            x = min(max(float(bel[g, starts[q]]), 0.0), 1.0)
+            if grid_x is None:
+                pos = x * (grid_G - 1)
+                lo_i.append(min(int(np.floor(pos)), grid_G - 2))
+                fr.append(pos - lo_i[-1])
+            else:
+                i = min(int(np.searchsorted(grid_x, x, side="right")) - 1, grid_G - 2)
+                lo_i.append(i)
+                fr.append(min(max((x - float(grid_x[i])) / (float(grid_x[i + 1]) - float(grid_x[i])), 0.0), 1.0))
         base = sum(lo_i[q] * int(strides[q]) for q in range(n_active))
         row_n, row_w = [], []
         for c in range(1 << n_active):
@@ -205,11 +213,13 @@ def _stencil_reference(bel, starts, strides, grid_G):
     return np.array(nodes, np.int64), np.array(weights)
 
 
+@pytest.mark.parametrize("uniform", [True, False], ids=["uniform", "chebyshev"])
 @pytest.mark.parametrize("n_active,grid_G", [(1, 5), (2, 3), (2, 5), (2, 21), (3, 4)])
-def test_stencil_fast_path_and_general_path_match_the_definition(n_active, grid_G) -> None:
+def test_stencil_fast_path_and_general_path_match_the_definition(n_active, grid_G, uniform) -> None:
     """`_stencil` writes out two grid actors (the usual case) next to its general loop; both must
     give the definition's nodes and weights bit for bit, on the grid's nodes, inside its cells and
-    outside [0, 1] (clipped)."""
+    outside [0, 1] (clipped), on the uniform grid and on non-uniform (Chebyshev) nodes."""
+    from crisislab.crisis import chebyshev_nodes
     from crisislab.simulation._kernels import _stencil
 
     rng = np.random.default_rng(n_active * 100 + grid_G)
@@ -217,7 +227,8 @@ def test_stencil_fast_path_and_general_path_match_the_definition(n_active, grid_
     bel = rng.random((n_bg, 2 * n_active + 1))
     bel[0, :] = 0.0
     bel[1, :] = 1.0
-    bel[2, :] = np.arange(bel.shape[1]) % grid_G / (grid_G - 1)  # exactly on nodes
+    grid_x = None if uniform else chebyshev_nodes(grid_G)
+    bel[2, :] = np.arange(bel.shape[1]) % grid_G / (grid_G - 1) if uniform else grid_x[np.arange(bel.shape[1]) % grid_G]  # on nodes
     bel[3, :] = -0.25
     bel[4, :] = 1.5
     starts = 1 + 2 * np.arange(n_active)  # each grid actor's coordinate in the belief vector
@@ -228,7 +239,29 @@ def test_stencil_fast_path_and_general_path_match_the_definition(n_active, grid_
     stc = np.array(list(starts) + list(strides) + offs + [x for b in bits for x in b], np.int64)
     c_node = np.zeros((n_bg, n_c), np.int64)
     c_w = np.zeros((n_bg, n_c))
-    _stencil(bel, stc, grid_G, n_active, c_node, c_w)
-    nodes, weights = _stencil_reference(bel, starts, strides, grid_G)
+    _stencil(bel, stc, grid_G, np.zeros(0) if uniform else grid_x, n_active, c_node, c_w)
+    nodes, weights = _stencil_reference(bel, starts, strides, grid_G, grid_x)
     np.testing.assert_array_equal(c_node, nodes)
     assert c_w.tobytes() == weights.tobytes()
+
+
+def test_cubic_logit_strategies_are_played_by_the_reference_engine(mini) -> None:
+    # The kernel's stencil is multilinear; a solution read with the cubic (4^n-node) stencil offers
+    # no kernel table, so "auto" plays it with the reference engine, through Solution.strategy.
+    from crisislab.analysis import SolverChoice
+
+    pol = SolverChoice("crisis", "cheb-cubic:7")(mini)
+    assert pol.kernel_table is None
+    auto = simulate_chunk(lower(mini), pol, 5, np.arange(200), Arm())
+    ref = simulate_chunk(lower(mini), pol, 5, np.arange(200), Arm(), engine="reference")
+    np.testing.assert_array_equal(auto.outcome, ref.outcome)
+
+
+def test_solver_diagnostics_reach_the_policy(mini) -> None:
+    # mini's US prior 0.6 is not a node of the 5-point grid (nodes 0, 0.25, ...): the solver says
+    # so, and the policy the simulator and the analysis hold passes it on.
+    from crisislab.analysis import SolverChoice
+
+    pol = SolverChoice("crisis", 5)(mini)
+    assert pol.diagnostics == pol.solution.diagnostics
+    assert any("P(US is" in d and "not a point of the 5-point uniform grid" in d for d in pol.diagnostics)

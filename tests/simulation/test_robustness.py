@@ -207,11 +207,15 @@ def test_cli_bad_robustness_options_exit_2(args: tuple[str, ...], needle: str, r
     assert needle in stderr + stdout and "Traceback" not in stderr
 
 
-def test_an_auto_grid_is_fixed_once_per_runner_from_the_scenario_as_written():
-    # auto_grid prefers grids whose points hold the priors (tests/crisis/test_solve.py): the mini
-    # scenario's US prior 0.6 lies on the 51-point grid, 0.55 does not, so a draw with 0.55 would
-    # pick another grid if it chose its own. Arms and draws must share the runner's grid instead.
+def test_an_auto_grid_is_fixed_once_per_runner_from_the_scenario_as_written(monkeypatch):
+    # On a game too large for the dense grid, auto_grid makes the priors nodes of a Chebyshev grid
+    # (tests/crisis/test_solve.py): the mini scenario (made "large" by a zero budget for the dense
+    # grid) with US prior 0.6 gets other nodes than a draw with 0.55 would if it chose its own.
+    # Arms and draws must share the runner's grid instead.
+    import crisislab.crisis._solve as solve_module
     from crisislab.crisis import auto_grid
+
+    monkeypatch.setattr(solve_module, "AUTO_NODES", 0)
     from crisislab.crisis._variants import compile_variant
     from crisislab.analysis import SolverChoice
     from crisislab.model import lower

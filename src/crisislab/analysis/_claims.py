@@ -154,7 +154,7 @@ def make_runner(
     if isinstance(policy, str):
         return ArmRunner(scenario, SolverChoice(policy, grid), runs, seed, **kwargs)
     if isinstance(policy, Solution):
-        return ArmRunner(scenario, SolverChoice("crisis", int(len(policy.grid))), runs, seed,
+        return ArmRunner(scenario, SolverChoice("crisis", policy.belief_grid), runs, seed,
                          base_policy=as_policy(policy, scenario), **kwargs)  # fmt: skip
     if callable(getattr(policy, "strategy", None)):  # a Policy of the scenario as written
         def cannot_resolve(_scn: Any) -> Policy:

@@ -45,7 +45,7 @@ PolicyOpt = Annotated[
     str,
     typer.Option("--policy", help="crisis: the crisis engine's logit QRE; myopic: one-step-lookahead logit stand-in."),
 ]
-GridOpt = Annotated[str, typer.Option("--grid", help="Belief-grid points for the crisis engine, or 'auto': the finest grid within a work budget.")]
+GridOpt = Annotated[str, typer.Option("--grid", help="Belief representation: 'auto' (the dense 51-point grid when it fits a work budget of ~4M stage problems, else Chebyshev nodes holding the priors with shape-preserving cubic values), N (the dense uniform N-point grid, the reference), or cheb:N, cheb-linear:N, cheb-hermite:N, cheb-cubic:N, uniform-pchip:N.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout (no progress bar).")]
 ForceOpt = Annotated[
     list[str] | None,

@@ -3,8 +3,11 @@
 **Model.** Moves are sequential within a round in the scenario's `order`; strategic actors choose,
 environment actors are chance. Actions are public and types independent, so with a common prior
 the belief about strategic actor j's type given the public history is public. A two-type actor's
-belief is one coordinate x_j = P(j is of its *first* listed type), kept on a uniform grid of G
-points in [0, 1] (one-type actors have grid size 1; more than two types is rejected for now).
+belief is one coordinate x_j = P(j is of its *first* listed type), represented at G nodes in
+[0, 1] (`BeliefGrid`, `_belief.py`: by default Chebyshev–Lobatto nodes, dense near 0 and 1, with
+every prior coordinate made a node, values read between nodes by the shape-preserving cubic;
+`grid=G` is the dense uniform G-point grid with linear values, the reference). One-type actors
+have grid size 1; more than two types is rejected for now.
 The Markov state at a decision is (round, slot in `order`, public state s, belief node b): s holds
 the scenario's state variables, one status per red line (0 inactive, 1 pending, 2 answered,
 3 failed) and one counter per red line (own moves left to answer while pending).
@@ -12,8 +15,8 @@ the scenario's state variables, one status per red line (0 inactive, 1 pending, 
 Values `W_i(d, s, b, τ)` are actor i's expected discounted continuation given the full type
 profile τ. Mover m of type θ at (d, s, b) has
 `Q(a|θ) = Σ_{τ: τ_m=θ} Π_{j≠m} P_b(τ_j) · [r_i(a) + Σ_{s'} P(s'|s,a) δ_d W_m(d+1, s', b'(a), τ)]`
-where b'(a) replaces x_m by Bayes(x_m, σ(a|·)) and W is interpolated linearly along the mover's
-axis; σ(a|θ) ∝ exp(λ_m δ^(r-1) Q(a|θ)) over the available actions, Q being in round-r units: the
+where b'(a) replaces x_m by Bayes(x_m, σ(a|·)) and W is interpolated along the mover's axis
+(linearly, or by the shape-preserving cubic); σ(a|θ) ∝ exp(λ_m δ^(r-1) Q(a|θ)) over the available actions, Q being in round-r units: the
 precision applies to payoffs discounted to round 1, as in the agent QRE of the unrolled tree. σ and the posteriors it induces are a
 fixed point per node, solved by damped iteration along a λ schedule 0 → λ_m (principal branch),
 for all nodes of a decision in one compiled kernel. Per node: a fast path iterates at the full λ
@@ -41,7 +44,7 @@ depend on the starting node, so priors only change `Solution.mu0`.
 
     model = crisislab.model.lower(scenario)      # Model (resolved numbers, indices; crisislab.model)
     cg = compile_model(model)                    # CompiledGame: states, decisions, sparse tables
-    sol = solve(cg, grid=51)                     # Solution (frozen); hypergame=False: true game only
+    sol = solve(cg)                              # Solution (frozen); grid=51: the dense reference; hypergame=False: true game only
     d = cg.decision_index(round_, slot)          # decision of a strategic slot in a round
     s = cg.lookup(d, states)                     # (N, n_columns) int states -> (N,) local index, -1 unreachable
     p = sol.strategy(perceiver, d, s, x)         # x (N, n_actors) belief coords -> (N, K_m, A_m)
@@ -55,12 +58,17 @@ from __future__ import annotations
 
 from crisislab.crisis._compile import CompiledGame, compile_model
 from crisislab.crisis._solution import Solution, belief_corners
-from crisislab.crisis._solve import AUTO_NODES, MAX_GRID, StageStats, auto_grid, grid_nodes, parse_grid, solve, solve_estimate
+from crisislab.crisis._belief import LOG_ZERO, BeliefGrid, chebyshev_nodes, log_table
+from crisislab.crisis._solve import AUTO_CHEB, AUTO_NODES, MAX_GRID, StageStats, auto_grid, grid_nodes, parse_grid, resolve_grid, solve, solve_estimate
 from crisislab.crisis._variants import compile_variant, policy_unchanged
 from crisislab.model import lower
 
 __all__ = [
+    "AUTO_CHEB",
+    "LOG_ZERO",
     "AUTO_NODES",
+    "BeliefGrid",
+    "chebyshev_nodes",
     "MAX_GRID",
     "compile_variant",
     "policy_unchanged",
@@ -72,7 +80,9 @@ __all__ = [
     "compile_model",
     "compile_scenario",
     "grid_nodes",
+    "log_table",
     "parse_grid",
+    "resolve_grid",
     "solve",
     "solve_estimate",
     "solve_scenario",
@@ -93,9 +103,10 @@ def solve_scenario(scenario, *, horizon: int | None = None, grid: int | str = "a
 
     The scenario is lowered (`crisislab.model.lower`), compiled to a Markov game over (round,
     public state, belief node, own type) and solved stage by stage from the last round back.
-    `horizon`: truncate to this many rounds (default: the scenario's). `grid`: belief-grid points
-    per two-type actor, or "auto" (the finest odd grid up to 51 whose stage problems stay within
-    a work budget), as `crisislab solve --grid`. Other keywords as `crisislab.crisis.solve`:
+    `horizon`: truncate to this many rounds (default: the scenario's). `grid`: the belief
+    representation, as `crisislab solve --grid`: "auto" (`auto_grid`: Chebyshev nodes holding
+    the priors, shape-preserving cubic values), an integer G (the dense uniform G-point grid), a
+    spec "cheb:N" / "cheb-linear:N" / "uniform-pchip:N", or a `BeliefGrid`. Other keywords as `crisislab.crisis.solve`:
     `lam_steps` (8), `selection` ("continuation"), `threads` (every core), `max_gib` (8.0),
     `hypergame` (True). Returns a frozen `Solution` (strategy tables, values at the start,
     diagnostics); `crisislab.simulation` accepts it.

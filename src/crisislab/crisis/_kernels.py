@@ -27,36 +27,155 @@ SELECTION_MODES = ("path", "continuation", "fast")  # the kernel's `mode` is the
 
 
 @nb.njit(cache=True)
-def _bayes_node(x, p0, p1, b, g, g_m, st_m):
-    """Posterior of the first type after an action it takes with probability `p0` (the second type:
-    `p1`), from prior `x`, as linear-interpolation weight `w` between the belief nodes `b0` and
-    `b1 = b0 + st_m` of the mover's axis (grid of `g_m` points; `b` is the node at grid index `g`).
+def _locate(grid, g_m, post):
+    """Interval `i0` (0 .. g_m-2) of the sorted nodes `grid` holding `post` (binary search)."""
+    lo = 0
+    hi = g_m - 1
+    while hi - lo > 1:
+        mid = (lo + hi) >> 1
+        if grid[mid] <= post:
+            lo = mid
+        else:
+            hi = mid
+    return lo
 
-    Returns (w, b0, b1, den) with `den` the action's total probability (0: posterior = prior).
+
+@nb.njit(cache=True)
+def _bayes_node(x, p0, p1, b, g, grid, uniform, g_m, st_m):
+    """Posterior of the first type after an action it takes with probability `p0` (the second type:
+    `p1`), from prior `x`, located on the mover's axis (nodes `grid[:g_m]`; `b` is the belief
+    node at node index `g`, `st_m` the mover's node stride): its interval's nodes `b0` and
+    `b1 = b0 + st_m`, its fraction `t` in that interval and the interval's inverse width `ih`.
+    A `uniform` grid is located arithmetically (the dense reference grid).
+
+    Returns (t, ih, b0, b1, den) with `den` the action's total probability (0: posterior = prior).
     """
     num = x * p0
     den = num + (1.0 - x) * p1
     post = num / den if den > 0.0 else x
-    pos = post * (g_m - 1)
-    i0 = min(max(int(pos), 0), g_m - 2)
+    if uniform:
+        pos = post * (g_m - 1)
+        i0 = min(max(int(pos), 0), g_m - 2)
+        t = pos - i0
+        ih = float(g_m - 1)
+    else:
+        i0 = _locate(grid, g_m, post)
+        ih = 1.0 / (grid[i0 + 1] - grid[i0])
+        t = min(max((post - grid[i0]) * ih, 0.0), 1.0)
     b0 = b + (i0 - g) * st_m
-    return pos - i0, b0, b0 + st_m, den
+    return t, ih, b0, b0 + st_m, den
 
 
 @nb.njit(cache=True)
-def _posterior_nodes(s, b, g, x, sig, w, b0, b1, avail, k_mover, g_m, st_m):
-    """For each available action a: the mover's posterior after a (Bayes on `sig`, shape (2, A)) as
-    linear-interpolation weights `w[a]` between belief nodes `b0[a]` and `b1[a]` (in place).
+def _weights(t, ih, cubic, wq, a):
+    """Interpolation weights of action a's posterior into `wq[:, a]`: on the values at the
+    interval's two nodes, then (cubic Hermite only) on the slopes there."""
+    if cubic:
+        t2 = t * t
+        t3 = t2 * t
+        h = 1.0 / ih
+        wq[0, a] = 2.0 * t3 - 3.0 * t2 + 1.0
+        wq[1, a] = 3.0 * t2 - 2.0 * t3
+        wq[2, a] = (t3 - 2.0 * t2 + t) * h
+        wq[3, a] = (t3 - t2) * h
+    else:
+        wq[0, a] = 1.0 - t
+        wq[1, a] = t
+        wq[2, a] = 0.0
+        wq[3, a] = 0.0
 
-    A one-type mover or a one-point grid keeps the belief node `b` (weight 0).
+
+@nb.njit(cache=True)
+def _dweights(t, ih, cubic, dw):
+    """Derivatives of `_weights` with respect to the posterior, into `dw` (4,)."""
+    if cubic:
+        t2 = t * t
+        dw[0] = (6.0 * t2 - 6.0 * t) * ih
+        dw[1] = (6.0 * t - 6.0 * t2) * ih
+        dw[2] = 3.0 * t2 - 4.0 * t + 1.0
+        dw[3] = 3.0 * t2 - 2.0 * t
+    else:
+        dw[0] = -ih
+        dw[1] = ih
+        dw[2] = 0.0
+        dw[3] = 0.0
+
+
+@nb.njit(cache=True)
+def _qval(D, dD, cubic, a, b0, b1, th, wq):
+    """The mover's continuation of type th after action a at the posterior of weights `wq[:, a]`."""
+    v = wq[0, a] * D[a, b0, th] + wq[1, a] * D[a, b1, th]
+    if cubic:
+        v += wq[2, a] * dD[a, b0, th] + wq[3, a] * dD[a, b1, th]
+    return v
+
+
+@nb.njit(cache=True)
+def _pchip_edge(h0, h1, m0, m1):
+    """End slope of the shape-preserving cubic (three-point formula, limited as Fritsch–Carlson)."""
+    d = ((2.0 * h0 + h1) * m0 - h0 * m1) / (h0 + h1)
+    if np.sign(d) != np.sign(m0):
+        return 0.0
+    if np.sign(m0) != np.sign(m1) and abs(d) > 3.0 * abs(m0):
+        return 3.0 * m0
+    return d
+
+
+@nb.njit(cache=True)
+def _pchip_slopes(y, x, g, out, delta):
+    """Slopes at the nodes `x[:g]` of the monotone piecewise cubic through `y[:g]` (Fritsch and
+    Carlson 1980, the node rule of scipy's PchipInterpolator): zero at a local extremum, else the
+    weighted harmonic mean of the neighbouring secants. Into `out[:g]`; `delta` is work space."""
+    for k in range(g - 1):
+        delta[k] = (y[k + 1] - y[k]) / (x[k + 1] - x[k])
+    if g == 2:
+        out[0] = delta[0]
+        out[1] = delta[0]
+        return
+    for k in range(1, g - 1):
+        hm = x[k] - x[k - 1]
+        hp = x[k + 1] - x[k]
+        if delta[k - 1] * delta[k] <= 0.0:
+            out[k] = 0.0
+        else:
+            w1 = 2.0 * hp + hm
+            w2 = hp + 2.0 * hm
+            out[k] = (w1 + w2) / (w1 / delta[k - 1] + w2 / delta[k])
+    out[0] = _pchip_edge(x[1] - x[0], x[2] - x[1], delta[0], delta[1])
+    out[g - 1] = _pchip_edge(x[g - 1] - x[g - 2], x[g - 2] - x[g - 3], delta[g - 2], delta[g - 3])
+
+
+@nb.njit(cache=True)
+def _slopes(y, x, g, out, work, dmat):
+    """Node slopes of the values `y[:g]`: the shape-preserving ones, or `dmat @ y` when given."""
+    if dmat.shape[0] == 0:
+        _pchip_slopes(y, x, g, out, work)
+        return
+    for q in range(g):
+        acc = 0.0
+        for k in range(g):
+            acc += dmat[q, k] * y[k]
+        out[q] = acc
+
+
+@nb.njit(cache=True)
+def _posterior_nodes(s, b, g, x, sig, wq, b0, b1, avail, k_mover, grid, uniform, cubic, g_m, st_m):
+    """For each available action a: the mover's posterior after a (Bayes on `sig`, shape (2, A)) as
+    interpolation weights `wq[:, a]` on the belief nodes `b0[a]` and `b1[a]` (in place).
+
+    A one-type mover or a one-point grid keeps the belief node `b` (weight 1).
     """
     for a in range(sig.shape[1]):
         if not avail[s, a]:
             continue
         if k_mover == 2 and g_m > 1:
-            w[a], b0[a], b1[a], _ = _bayes_node(x, sig[0, a], sig[1, a], b, g, g_m, st_m)
+            t, ih, b0[a], b1[a], _ = _bayes_node(x, sig[0, a], sig[1, a], b, g, grid, uniform, g_m, st_m)
+            _weights(t, ih, cubic, wq, a)
         else:
-            w[a] = 0.0
+            wq[0, a] = 1.0
+            wq[1, a] = 0.0
+            wq[2, a] = 0.0
+            wq[3, a] = 0.0
             b0[a] = b
             b1[a] = b
 
@@ -85,7 +204,7 @@ def _logit_response(s, Q, new, ref, avail, lam, K):
 
 
 @nb.njit(cache=True)
-def _iterate(s, b, g, x, sig, new, Q, w, b0, b1, D, avail, k_mover, g_m, st_m,
+def _iterate(s, b, g, x, sig, new, Q, wq, b0, b1, D, dD, avail, k_mover, grid, uniform, cubic, g_m, st_m,
              lam_k, tol_k, maxit, allow_damping, alpha0):
     """Damped fixed-point iteration σ ← σ + α(logit(λ_k Q(σ)) − σ) at one node, in place.
 
@@ -99,12 +218,12 @@ def _iterate(s, b, g, x, sig, new, Q, w, b0, b1, D, avail, k_mover, g_m, st_m,
     damped = False
     it = 0
     for it in range(1, maxit + 1):
-        _posterior_nodes(s, b, g, x, sig, w, b0, b1, avail, k_mover, g_m, st_m)
+        _posterior_nodes(s, b, g, x, sig, wq, b0, b1, avail, k_mover, grid, uniform, cubic, g_m, st_m)
         for th in range(k_mover):
             for a in range(A):
                 if not avail[s, a]:
                     continue
-                Q[th, a] = (1.0 - w[a]) * D[a, b0[a], th] + w[a] * D[a, b1[a], th]
+                Q[th, a] = _qval(D, dD, cubic, a, b0[a], b1[a], th, wq)
         res = _logit_response(s, Q, new, sig, avail, lam_k, k_mover)
         if res > prev and not allow_damping:
             return res, it, True
@@ -122,11 +241,11 @@ def _iterate(s, b, g, x, sig, new, Q, w, b0, b1, D, avail, k_mover, g_m, st_m,
 
 
 @nb.njit(cache=True)
-def _try_newton(s, b, g, x, sig, keep, new, Q, D, avail, g_m, st_m, lam, tol, maxit, res, bound):
+def _try_newton(s, b, g, x, sig, keep, new, Q, D, dD, avail, grid, uniform, cubic, g_m, st_m, lam, tol, maxit, res, bound):
     """Newton from σ (in place), kept when its residual falls below `bound`; otherwise σ is put
     back. Returns the residual of the σ kept (`res` is the current one)."""
     keep[:, :] = sig
-    res_n = _newton(s, b, g, x, sig, new, Q, D, avail, g_m, st_m, lam, tol, min(50, maxit))
+    res_n = _newton(s, b, g, x, sig, new, Q, D, dD, avail, grid, uniform, cubic, g_m, st_m, lam, tol, min(50, maxit))
     if res_n < bound:
         return res_n
     sig[:, :] = keep
@@ -134,7 +253,22 @@ def _try_newton(s, b, g, x, sig, keep, new, Q, D, avail, g_m, st_m, lam, tol, ma
 
 
 @nb.njit(cache=True)
-def _unique(s, b, g, D, avail, k_mover, g_m, st_m, lam):
+def _hermite_slope_max(m, d0, d1):
+    """max |p'| over an interval of the cubic Hermite p with secant slope m and end slopes d0, d1:
+    p' = (3d0 + 3d1 − 6m) t² + (6m − 4d0 − 2d1) t + d0 for t in [0, 1], a quadratic, so the
+    largest magnitude is at an end or at its vertex."""
+    qa = 3.0 * d0 + 3.0 * d1 - 6.0 * m
+    qb = 6.0 * m - 4.0 * d0 - 2.0 * d1
+    best = max(abs(d0), abs(d1))
+    if qa != 0.0:
+        ts = -qb / (2.0 * qa)
+        if 0.0 < ts < 1.0:
+            best = max(best, abs((qa * ts + qb) * ts + d0))
+    return best
+
+
+@nb.njit(cache=True)
+def _unique(s, b, g, D, dD, avail, k_mover, grid, uniform, cubic, g_m, st_m, lam):
     """True when the node's stage game has exactly one fixed point at every λ' ≤ λ (so the
     full-λ iteration, where it converges, finds the point λ-continuation would reach).
 
@@ -143,6 +277,9 @@ def _unique(s, b, g, D, avail, k_mover, g_m, st_m, lam):
     along the mover's belief line with slopes s_θa. Each row of the map's Jacobian sums to at most
     λ/4 (|s_0a − s_1a| + Σ_b σ_0b|s_0b| + σ_1b|s_1b|) ≤ λ/4 (max|s_0 − s_1| + 2 max|s|); below 1
     the map is a contraction in the sup norm for every λ' ≤ λ, hence one fixed point each.
+    With the cubic Hermite interpolant the slopes are its largest |p'| on each interval
+    (`_hermite_slope_max`; for the two types' difference, that of the difference's interpolant,
+    which is linear in the data).
     """
     if k_mover != 2 or g_m < 2:
         return True  # the posterior cannot move: a plain logit response
@@ -155,10 +292,17 @@ def _unique(s, b, g, D, avail, k_mover, g_m, st_m, lam):
             continue
         for i in range(g_m - 1):
             lo = first + i * st_m
-            d0 = (D[a, lo + st_m, 0] - D[a, lo, 0]) * (g_m - 1)
-            d1 = (D[a, lo + st_m, 1] - D[a, lo, 1]) * (g_m - 1)
-            dmax = max(dmax, abs(d0 - d1))
-            smax = max(smax, abs(d0), abs(d1))
+            ih = float(g_m - 1) if uniform else 1.0 / (grid[i + 1] - grid[i])
+            d0 = (D[a, lo + st_m, 0] - D[a, lo, 0]) * ih
+            d1 = (D[a, lo + st_m, 1] - D[a, lo, 1]) * ih
+            if cubic:
+                p0, q0 = dD[a, lo, 0], dD[a, lo + st_m, 0]
+                p1, q1 = dD[a, lo, 1], dD[a, lo + st_m, 1]
+                dmax = max(dmax, _hermite_slope_max(d0 - d1, p0 - p1, q0 - q1))
+                smax = max(smax, _hermite_slope_max(d0, p0, q0), _hermite_slope_max(d1, p1, q1))
+            else:
+                dmax = max(dmax, abs(d0 - d1))
+                smax = max(smax, abs(d0), abs(d1))
     return 0.25 * lam * (dmax + 2.0 * smax) < 1.0
 
 
@@ -195,10 +339,10 @@ def _solve_small(M, rhs):
 
 
 @nb.njit(cache=True)
-def _newton(s, b, g, x, sig, new, Q, D, avail, g_m, st_m, lam, tol, maxit):
+def _newton(s, b, g, x, sig, new, Q, D, dD, avail, grid, uniform, cubic, g_m, st_m, lam, tol, maxit):
     """Newton's method on R(σ) = σ − logit(λQ(σ)) for a two-type mover, analytic Jacobian.
 
-    Q(θ, a) depends on σ only through action a's posterior x'_a, piecewise linearly (grid
+    Q(θ, a) depends on σ only through action a's posterior x'_a, piecewise (grid
     interpolation), so dQ/dσ is a 2×2 block per action and J = I − diag-softmax · dQ/dσ is cheap.
     Steps keep σ in the simplex (row sums are preserved by construction; the step is shortened
     to stay positive) and are backtracked until the residual falls. Returns the final residual.
@@ -210,18 +354,24 @@ def _newton(s, b, g, x, sig, new, Q, D, avail, g_m, st_m, lam, tol, maxit):
     slope = np.zeros((2, A))
     dx = np.zeros((2, A))
     trial = np.zeros((2, A))
+    wq = np.zeros((4, A))
+    dw = np.zeros(4)
     res_now = 1e300
     for _it in range(maxit):
         # residual, posteriors, slopes
         for a in range(A):
             if not avail[s, a]:
                 continue
-            w, b0, b1, den = _bayes_node(x, sig[0, a], sig[1, a], b, g, g_m, st_m)
+            t, ih, b0, b1, den = _bayes_node(x, sig[0, a], sig[1, a], b, g, grid, uniform, g_m, st_m)
+            _weights(t, ih, cubic, wq, a)
+            _dweights(t, ih, cubic, dw)
             for th in range(2):
-                lo_v = D[a, b0, th]
-                hi_v = D[a, b1, th]
-                Q[th, a] = (1.0 - w) * lo_v + w * hi_v
-                slope[th, a] = (hi_v - lo_v) * (g_m - 1)
+                Q[th, a] = _qval(D, dD, cubic, a, b0, b1, th, wq)
+                if cubic:
+                    slope[th, a] = (dw[0] * D[a, b0, th] + dw[1] * D[a, b1, th]
+                                    + dw[2] * dD[a, b0, th] + dw[3] * dD[a, b1, th])
+                else:
+                    slope[th, a] = (D[a, b1, th] - D[a, b0, th]) * ih
             if den > 0.0:
                 dx[0, a] = x * (1.0 - x) * sig[1, a] / (den * den)
                 dx[1, a] = -x * (1.0 - x) * sig[0, a] / (den * den)
@@ -265,9 +415,10 @@ def _newton(s, b, g, x, sig, new, Q, D, avail, g_m, st_m, lam, tol, maxit):
             for a in range(A):
                 if not avail[s, a]:
                     continue
-                w, b0, b1, _ = _bayes_node(x, trial[0, a], trial[1, a], b, g, g_m, st_m)
+                t, ih, b0, b1, _ = _bayes_node(x, trial[0, a], trial[1, a], b, g, grid, uniform, g_m, st_m)
+                _weights(t, ih, cubic, wq, a)
                 for th in range(2):
-                    Q[th, a] = (1.0 - w) * D[a, b0, th] + w * D[a, b1, th]
+                    Q[th, a] = _qval(D, dD, cubic, a, b0, b1, th, wq)
             r_try = _logit_response(s, Q, new, trial, avail, lam, 2)
             if r_try < res_now:
                 ok = True
@@ -283,7 +434,7 @@ def _newton(s, b, g, x, sig, new, Q, D, avail, g_m, st_m, lam, tol, maxit):
 
 @nb.njit(cache=True, parallel=True)
 def stage_kernel(
-    row_ptr, nxt, prob, reward, avail, W_next, disc, grid, bidx, bstride, tau_types, wt,
+    row_ptr, nxt, prob, reward, avail, W_next, disc, grid, uniform, cubic, dmat, bidx, bstride, tau_types, wt,
     mover, k_mover, lam, n_steps, tol, maxit, mode,
     sigma_out, W_out, res_out, iters_out,
 ):
@@ -291,7 +442,11 @@ def stage_kernel(
     each state writes only its own rows, so the result does not depend on the thread count).
 
     Shapes: `row_ptr` (S*A+1,), `nxt`/`prob` (nnz,), `reward` (nnz, n, k_max), `avail` (S, A) bool,
-    `W_next` (S', B, n, T), `grid` (G,), `bidx` (B, n) grid index of each actor at node b,
+    `W_next` (S', B, n, T), `grid` (G,) the mover's belief nodes (sorted, 0 and 1 included; `uniform`:
+    equally spaced, located arithmetically), `cubic`: values between nodes on the mover's axis by the
+    shape-preserving cubic (`_pchip_slopes`) instead of linearly, or, when `dmat` (G, G) is not empty,
+    by the cubic Hermite whose node slopes are `dmat @ values` (the derivative of the polynomial
+    through all the nodes), `bidx` (B, n) node index of each actor at b,
     `bstride` (n,), `tau_types` (T, n), `wt` (B, T) weight of the others' types at b (mover excluded).
     `mode`: which fixed point a node keeps (`SELECTION_MODES`). 0, "path": λ-continuation from the
     uniform profile at every node. 1, "continuation": the same, except at nodes that `_unique`
@@ -303,14 +458,14 @@ def stage_kernel(
     S = avail.shape[0]
     for s in nb.prange(S):
         _solve_state(
-            s, row_ptr, nxt, prob, reward, avail, W_next, disc, grid, bidx, bstride, tau_types, wt,
+            s, row_ptr, nxt, prob, reward, avail, W_next, disc, grid, uniform, cubic, dmat, bidx, bstride, tau_types, wt,
             mover, k_mover, lam, n_steps, tol, maxit, mode, sigma_out, W_out, res_out, iters_out,
         )
 
 
 @nb.njit(cache=True)
 def _solve_state(
-    s, row_ptr, nxt, prob, reward, avail, W_next, disc, grid, bidx, bstride, tau_types, wt,
+    s, row_ptr, nxt, prob, reward, avail, W_next, disc, grid, uniform, cubic, dmat, bidx, bstride, tau_types, wt,
     mover, k_mover, lam, n_steps, tol, maxit, mode,
     sigma_out, W_out, res_out, iters_out,
 ):
@@ -330,7 +485,7 @@ def _solve_state(
     keep = np.zeros((k_mover, A))
     b0 = np.zeros(A, np.int64)
     b1 = np.zeros(A, np.int64)
-    w = np.zeros(A)
+    wq = np.zeros((4, A))
     # continuation table of this state
     for a in range(A):
         if not avail[s, a]:
@@ -362,6 +517,37 @@ def _solve_state(
                 continue
             for t in range(T):
                 D[a, b, tau_types[t, mover]] += wt[b, t] * C[a, b, mover, t]
+    # Slopes along the mover's axis for the cubic: per line of nodes that differ only in the
+    # mover's coordinate (it starts where the mover's node index is 0).
+    cub = cubic and k_mover == 2 and g_m > 2
+    if cub:
+        dD = np.zeros((A, B, k_mover))
+        dC = np.zeros((A, B, n, T))
+        ybuf = np.zeros(g_m)
+        dbuf = np.zeros(g_m)
+        wbuf = np.zeros(g_m)
+        for a in range(A):
+            if not avail[s, a]:
+                continue
+            for b in range(B):
+                if bidx[b, mover] != 0:
+                    continue
+                for th in range(k_mover):
+                    for q in range(g_m):
+                        ybuf[q] = D[a, b + q * st_m, th]
+                    _slopes(ybuf, grid, g_m, dbuf, wbuf, dmat)
+                    for q in range(g_m):
+                        dD[a, b + q * st_m, th] = dbuf[q]
+                for i in range(n):
+                    for t in range(T):
+                        for q in range(g_m):
+                            ybuf[q] = C[a, b + q * st_m, i, t]
+                        _slopes(ybuf, grid, g_m, dbuf, wbuf, dmat)
+                        for q in range(g_m):
+                            dC[a, b + q * st_m, i, t] = dbuf[q]
+    else:
+        dD = np.zeros((1, 1, 1))
+        dC = np.zeros((1, 1, 1, 1))
     n_av = 0
     for a in range(A):
         if avail[s, a]:
@@ -376,9 +562,9 @@ def _solve_state(
                 sig[th, a] = 1.0 / n_av if avail[s, a] else 0.0
         # (No warm start from the neighbouring belief node: the stage game can have several
         # fixed points and a warm start picks another branch at ~10% of the flagship's nodes.)
-        if mode == 2 or (mode == 1 and _unique(s, b, g, D, avail, k_mover, g_m, st_m, lam)):
+        if mode == 2 or (mode == 1 and _unique(s, b, g, D, dD, avail, k_mover, grid, uniform, cub, g_m, st_m, lam)):
             res, its, damped = _iterate(
-                s, b, g, x, sig, new, Q, w, b0, b1, D, avail, k_mover, g_m, st_m,
+                s, b, g, x, sig, new, Q, wq, b0, b1, D, dD, avail, k_mover, grid, uniform, cub, g_m, st_m,
                 lam, tol, min(DIRECT_IT, maxit), False, 1.0,
             )
             total_it += its
@@ -386,7 +572,7 @@ def _solve_state(
             res, damped = 1.0, True
         if mode == 2 and (damped or res >= tol) and k_mover == 2 and g_m > 1 and 0.0 < x < 1.0:
             # Newton from where the fast path stopped; kept only if it converges
-            res = _try_newton(s, b, g, x, sig, keep, new, Q, D, avail, g_m, st_m, lam, tol, maxit, res, tol)
+            res = _try_newton(s, b, g, x, sig, keep, new, Q, D, dD, avail, grid, uniform, cub, g_m, st_m, lam, tol, maxit, res, tol)
             total_it += 1
             if res < tol:
                 damped = False
@@ -399,14 +585,14 @@ def _solve_state(
                 lam_k = lam * step / steps
                 tol_k = tol if step == steps else 1e-7
                 res, its, damped = _iterate(
-                    s, b, g, x, sig, new, Q, w, b0, b1, D, avail, k_mover, g_m,
+                    s, b, g, x, sig, new, Q, wq, b0, b1, D, dD, avail, k_mover, grid, uniform, cub, g_m,
                     st_m, lam_k, tol_k, maxit, True, 1.0,
                 )
                 total_it += its
             if res >= tol and k_mover == 2 and g_m > 1 and 0.0 < x < 1.0:
                 # Newton from where continuation stopped: a local corrector, so it finishes the
                 # point on this branch (stiff nodes at large λ stall the damped iteration near it)
-                res = _try_newton(s, b, g, x, sig, keep, new, Q, D, avail, g_m, st_m, lam, tol, maxit, res, res)
+                res = _try_newton(s, b, g, x, sig, keep, new, Q, D, dD, avail, grid, uniform, cub, g_m, st_m, lam, tol, maxit, res, res)
                 total_it += 1
             if res >= tol:
                 # Last resort: a long run with fixed moderate damping from where continuation
@@ -414,7 +600,7 @@ def _solve_state(
                 # strong, non-monotone feedback).
                 keep[:, :] = sig
                 res2, its, damped = _iterate(
-                    s, b, g, x, sig, new, Q, w, b0, b1, D, avail, k_mover, g_m,
+                    s, b, g, x, sig, new, Q, wq, b0, b1, D, dD, avail, k_mover, grid, uniform, cub, g_m,
                     st_m, lam, tol, 20 * maxit, True, 0.05,
                 )
                 total_it += its
@@ -425,14 +611,17 @@ def _solve_state(
         if res > worst:
             worst = res
         # final posteriors at the converged strategy, then values of every actor
-        _posterior_nodes(s, b, g, x, sig, w, b0, b1, avail, k_mover, g_m, st_m)
+        _posterior_nodes(s, b, g, x, sig, wq, b0, b1, avail, k_mover, grid, uniform, cub, g_m, st_m)
         for i in range(n):
             for t in range(T):
                 th = tau_types[t, mover]
                 acc = 0.0
                 for a in range(A):
                     if avail[s, a] and sig[th, a] > 0.0:
-                        acc += sig[th, a] * ((1.0 - w[a]) * C[a, b0[a], i, t] + w[a] * C[a, b1[a], i, t])
+                        v = wq[0, a] * C[a, b0[a], i, t] + wq[1, a] * C[a, b1[a], i, t]
+                        if cub:
+                            v += wq[2, a] * dC[a, b0[a], i, t] + wq[3, a] * dC[a, b1[a], i, t]
+                        acc += sig[th, a] * v
                 W_out[s, b, i, t] = acc
         for th in range(k_mover):
             for a in range(A):

@@ -32,7 +32,8 @@ _RECORDS = {name: getattr(model_pkg, name) for name in (
 
 
 def belief_corners(x: np.ndarray, grid: np.ndarray, grid_sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Multilinear interpolation stencil on the belief-node grid.
+    """Multilinear interpolation stencil on the belief nodes `grid` (sorted, 0 and 1 included; a
+    uniform grid is located arithmetically, any other by binary search).
 
     `x`: float64 `(N, n_actors)` belief coordinates (P(actor j is of its first type));
     returns (`idx` int64 `(N, 2**n)` flat belief-node indices, `wts` float64 `(N, 2**n)`).
@@ -47,13 +48,18 @@ def belief_corners(x: np.ndarray, grid: np.ndarray, grid_sizes: np.ndarray) -> t
         strides[j] = strides[j + 1] * sizes[j + 1]
     lo = np.zeros((N, n), dtype=np.int64)
     frac = np.zeros((N, n))
+    uniform = np.array_equal(grid, np.linspace(0.0, 1.0, G))
     for j in range(n):
         if sizes[j] > 1:
-            # grid is uniform on [0, 1]
-            pos = x[:, j] * (G - 1)
-            i0 = np.minimum(np.floor(pos).astype(np.int64), G - 2)
-            lo[:, j] = i0
-            frac[:, j] = pos - i0
+            if uniform:
+                pos = x[:, j] * (G - 1)
+                i0 = np.minimum(np.floor(pos).astype(np.int64), G - 2)
+                lo[:, j] = i0
+                frac[:, j] = pos - i0
+            else:
+                i0 = np.clip(np.searchsorted(grid, x[:, j], side="right") - 1, 0, G - 2)
+                lo[:, j] = i0
+                frac[:, j] = np.clip((x[:, j] - grid[i0]) / (grid[i0 + 1] - grid[i0]), 0.0, 1.0)
     corners = 1 << n
     idx = np.zeros((N, corners), dtype=np.int64)
     wts = np.ones((N, corners))
@@ -78,8 +84,11 @@ class Solution:
     compiled : CompiledGame
         State indexing (`compiled.lookup(d, states)`), decisions and transition/chance tables.
     grid : float64 `(G,)`
-        Belief grid on [0, 1] (uniform). An actor's belief coordinate is the probability that it is
-        of its *first* listed type; actors with one type have grid size 1.
+        Belief nodes on [0, 1] (sorted, 0 and 1 included; `belief_grid` says which family and how
+        values were read between them). An actor's belief coordinate is the probability that it is
+        of its *first* listed type; actors with one type have grid size 1. Strategies between
+        nodes are multilinear in the coordinates, in the probabilities or (`belief_grid.strategies`
+        "logit") in their logarithms, then normalized over the actions.
     grid_sizes : int64 `(n_actors,)`
         G for two-type actors, 1 for one-type actors. Belief nodes are flattened row-major over
         actors (actor 0 slowest): `B = prod(grid_sizes)`.
@@ -124,6 +133,17 @@ class Solution:
 
     # ----- lookups --------------------------------------------------------------------------
     @property
+    def belief_grid(self):
+        """The `BeliefGrid` solved on (nodes, value interpolation, node family): what `solve(grid=...)`
+        takes to solve another scenario on the same representation."""
+        from crisislab.crisis._belief import BeliefGrid
+
+        spec = self.params.get("belief_grid")
+        if spec is None:
+            return BeliefGrid.uniform(len(self.grid))
+        return BeliefGrid.from_json(spec)
+
+    @property
     def ok(self) -> bool:
         """True when no diagnostic was raised."""
         return not self.diagnostics
@@ -143,8 +163,30 @@ class Solution:
         states = np.asarray(states, dtype=np.int64)
         if (states < 0).any():
             raise UserError(f"Solution.strategy: unreachable state index at decision {d} (use compiled.lookup)")
+        mode = self.params.get("belief_grid", {}).get("strategies", "linear")
+        if mode == "logit-cubic":
+            from crisislab.crisis._belief import LOG_ZERO, cubic_stencil
+
+            idx, wts = cubic_stencil(x, self.grid, self.grid_sizes)
+            vals = table[self.class_of[g][d][states][:, None], idx].astype(np.float64)
+            # An available action whose float32 probability underflowed at a node reads as 1e-45
+            # there (a negative Lagrange weight on LOG_ZERO would blow it up).
+            avail = (vals > 0.0).any(axis=1, keepdims=True)
+            with np.errstate(divide="ignore"):
+                L = np.where(vals > 0.0, np.log(vals), np.where(avail, -103.6, LOG_ZERO))
+            z = np.einsum("nc,ncka->nka", wts, L)
+            z -= z.max(axis=2, keepdims=True)
+            e = np.exp(z)
+            return e / e.sum(axis=2, keepdims=True)
         idx, wts = belief_corners(x, self.grid, self.grid_sizes)
         vals = table[self.class_of[g][d][states][:, None], idx]  # (N, corners, K, A)
+        if mode == "logit":
+            # log-probabilities interpolated, then normalized per type (`_belief.log_table`)
+            from crisislab.crisis._belief import log_table
+
+            z = np.einsum("nc,ncka->nka", wts, log_table(vals).astype(np.float64))
+            e = np.exp(z)
+            return e / e.sum(axis=2, keepdims=True)
         return np.einsum("nc,ncka->nka", wts, vals.astype(np.float64))
 
     def first_decision(self, actor: int) -> int:

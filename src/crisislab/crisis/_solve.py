@@ -20,6 +20,7 @@ import numba
 import numpy as np
 
 from crisislab import _progress
+from crisislab.crisis._belief import BeliefGrid, parse_grid_spec
 from crisislab.crisis._compile import CompiledGame, compile_model
 from crisislab.crisis._kernels import SELECTION_MODES, stage_kernel
 from crisislab.crisis._lump import lump
@@ -27,7 +28,7 @@ from crisislab.crisis._solution import Solution, belief_corners
 from crisislab.errors import SolverError
 from crisislab.model import Model
 
-__all__ = ["MAX_GRID", "StageStats", "auto_grid", "grid_nodes", "parse_grid", "solve", "solve_estimate", "solve_game"]
+__all__ = ["AUTO_CHEB", "MAX_GRID", "StageStats", "auto_grid", "grid_nodes", "parse_grid", "resolve_grid", "solve", "solve_estimate", "solve_game"]
 
 # numba's fork-safe threading layer (workqueue, `_kernels`) must not be entered by two threads at
 # once; solves from a thread pool (a Dask worker with several threads) take turns at the kernel.
@@ -35,11 +36,16 @@ _KERNEL_LOCK = threading.Lock()
 
 MAX_LAM = 1e4
 RESIDUAL_WARN = 1e-6
-# `grid="auto"`: the finest grid whose stage problems (state classes × belief nodes × mover types,
-# summed over the perceived games) stay within this budget — about 10–30 s of one core at the
-# measured 4–7 µs per node with continuation — and whose tables fit `max_gib`.
+# `grid="auto"` (`auto_grid`): the dense 51-point grid when its stage problems (state classes × belief
+# nodes × mover types, summed over the perceived games) stay within AUTO_NODES — about 10–30 s of
+# one core at the measured 4–7 µs per problem; otherwise Chebyshev–Lobatto nodes (priors made nodes,
+# shape-preserving cubic values, logit strategies), at most AUTO_CHEB of them and at most
+# AUTO_CHEB_NODES stage problems (about a minute of two cores). benchmarks/bench_belief.py measures
+# the representations against the dense 51- and 101-point grids.
 AUTO_NODES = 4_000_000
 AUTO_MAX_GRID = 51
+AUTO_CHEB = 13
+AUTO_CHEB_NODES = 16_000_000
 # The finest belief grid accepted. Linear interpolation's error falls as 1/G², so at 1001 points it
 # is 1/400 of that at 51 (the auto grid of the small scenarios), far below Monte Carlo noise; the
 # work grows with G per two-type actor (G² with two), so finer grids only cost time.
@@ -125,16 +131,17 @@ def _check_memory(cg: CompiledGame, lumps: list, G: int, max_gib: float) -> None
     )
 
 
-def solve_estimate(cg: CompiledGame, grid: int, *, hypergame: bool = True) -> tuple[float, int]:
+def solve_estimate(cg: CompiledGame, grid, *, hypergame: bool = True) -> tuple[float, int]:
     """(GiB of memory, number of stage problems) that `solve(cg, grid=grid)` will need: the
     estimate `max_gib` is checked against. Stage problems take about 4–7 µs each with continuation."""
+    G = resolve_grid(cg, grid, hypergame=hypergame).size
     games, _game_of, _mu0 = _perceived_games(cg, hypergame)
     lumps = [lump(cg.with_terminal(t)) for t in games]
-    return sum(_solve_bytes(cg, lumps, int(grid))) / 2**30, _stage_problems(cg, lumps, int(grid))
+    return sum(_solve_bytes(cg, lumps, G)) / 2**30, _stage_problems(cg, lumps, G)
 
 
 def solve_game(
-    cg: CompiledGame, grid: np.ndarray, lam: np.ndarray, lam_steps: int, tol: float, maxit: int,
+    cg: CompiledGame, bgrid: BeliefGrid, lam: np.ndarray, lam_steps: int, tol: float, maxit: int,
     stats: list | None = None, max_gib: float | None = 8.0, selection: str = "continuation",
     progress: Any = None,
 ) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...], np.ndarray, list[str], float]:
@@ -147,6 +154,8 @@ def solve_game(
     L = lump(cg)
     n_types = cg.n_types
     n = cg.n_actors
+    grid = bgrid.array
+    dmat = bgrid.diff_matrix()
     G = grid.shape[0]
     sizes, bidx, bstride, tau = _grid_layout(n_types, G)
     B, T = bidx.shape[0], tau.shape[0]
@@ -176,7 +185,8 @@ def solve_game(
         with _KERNEL_LOCK:
             stage_kernel(
                 L.row_ptr[d], L.nxt[d], L.prob[d], np.ascontiguousarray(L.reward[d]), L.avail[d],
-                W_next, float(cg.disc[d]), grid, bidx, bstride, tau, np.ascontiguousarray(wt),
+                W_next, float(cg.disc[d]), grid, bgrid.is_uniform, bgrid.interp != "linear", dmat, bidx, bstride, tau,
+                np.ascontiguousarray(wt),
                 m, k_m, float(lam[m] * present[d]), int(lam_steps), float(tol), int(maxit),
                 SELECTION_MODES.index(selection), sigma, W_out, res, iters,
             )
@@ -225,24 +235,85 @@ def grid_nodes(cg: CompiledGame, G: int, n_games: int = 1) -> int:
     return per * B * n_games
 
 
-def auto_grid(cg: CompiledGame, *, hypergame: bool = True, budget: int = AUTO_NODES, max_gib: float = 8.0) -> int:
-    """The finest odd grid (odd grids contain 1/2) up to 51 points within the node budget and the
-    memory limit, preferring grids that contain every prior coordinate; at least 3."""
-    games, _game_of, mu0 = _perceived_games(cg, hypergame)
+def _prior_coords(cg: CompiledGame, hypergame: bool) -> list[float]:
+    _games, _game_of, mu0 = _perceived_games(cg, hypergame)
+    return [float(mu0[h, j]) for h in range(cg.n_actors) for j in range(cg.n_actors) if cg.n_types[j] == 2]
+
+
+def auto_grid(cg: CompiledGame, *, hypergame: bool = True, budget: int | None = None, max_gib: float = 8.0) -> BeliefGrid:
+    """The default belief representation of `cg`.
+
+    A game small enough that the dense 51-point grid's stage problems (summed over the perceived
+    games) stay within `budget` (default `AUTO_NODES`) is solved on it: there it costs about a second, and it is the
+    reference the other representations are measured against (benchmarks/bench_belief.py: on the
+    near-best-response games the Chebyshev grid does not reach its accuracy). A larger game gets
+    the Chebyshev–Lobatto grid with every prior coordinate (true and perceived) made a node,
+    shape-preserving cubic values and strategies read in log space (`BeliefGrid.chebyshev`), with
+    the most nodes up to `AUTO_CHEB` whose stage problems stay within `AUTO_CHEB_NODES` (at least
+    the 3-node family). Both within `max_gib`."""
+    budget = AUTO_NODES if budget is None else budget
+    games, _game_of, _mu0 = _perceived_games(cg, hypergame)
     lumps = [lump(cg)] * len(games)
-    priors = [float(x) for h in range(cg.n_actors) for j in range(cg.n_actors) if cg.n_types[j] == 2 for x in (mu0[h, j],)]
-    fits = [
-        G for G in range(3, AUTO_MAX_GRID + 1, 2)
-        if grid_nodes(cg, G, len(games)) <= budget and sum(_solve_bytes(cg, lumps, G)) / 2**30 <= max_gib
-    ]
-    if not fits:
-        return 3
-    exact = [G for G in fits if all(_grid_advice(x, G) is None for x in priors)]
-    return max(exact) if exact else max(fits)
+
+    def fits(G: int, limit: int) -> bool:
+        return grid_nodes(cg, G, len(games)) <= limit and sum(_solve_bytes(cg, lumps, G)) / 2**30 <= max_gib
+
+    if fits(AUTO_MAX_GRID, budget):
+        return BeliefGrid.uniform(AUTO_MAX_GRID)
+    priors = _prior_coords(cg, hypergame)
+    best = BeliefGrid.chebyshev(3, priors)
+    for N in range(4, AUTO_CHEB + 1):
+        g = BeliefGrid.chebyshev(N, priors)
+        if fits(g.size, max(budget, AUTO_CHEB_NODES)):
+            best = g
+    return best
+
+
+def resolve_grid(cg: CompiledGame, grid, *, hypergame: bool = True, max_gib: float = 8.0) -> BeliefGrid:
+    """The `BeliefGrid` a `grid` argument names for `cg`: "auto" (`auto_grid`), an integer G (the
+    dense uniform G-point grid, linear), a spec "cheb:N" / "cheb-linear:N" / "cheb-hermite:N" / "uniform-pchip:N"
+    (Chebyshev nodes hold the scenario's priors), or a `BeliefGrid` itself."""
+    if isinstance(grid, BeliefGrid):
+        return grid
+    if isinstance(grid, str):
+        if grid == "auto":
+            return auto_grid(cg, hypergame=hypergame, max_gib=max_gib)
+        spec = parse_grid_spec(grid)
+        if spec is None:
+            raise SolverError(_bad_grid(grid))
+        kind, interp, G = spec
+        _check_size(G)
+        strategies = "logit-cubic" if interp == "cubic" else None
+        interp = "pchip" if interp == "cubic" else interp
+        if kind == "uniform":
+            return BeliefGrid.uniform(G, interp or "linear", strategies)
+        return BeliefGrid.chebyshev(G, _prior_coords(cg, hypergame), interp or "pchip", strategies or "logit")
+    if isinstance(grid, bool) or not isinstance(grid, int | np.integer) or grid < 3:
+        raise SolverError(
+            f"grid: a belief grid needs at least 3 points to interpolate a prior (got {grid!r}; expected an integer ≥ 3, e.g. 51, or 'auto')"
+        )
+    _check_size(int(grid))
+    return BeliefGrid.uniform(int(grid))
+
+
+def _check_size(G: int) -> None:
+    if G < 3:
+        raise SolverError(f"grid: a belief grid needs at least 3 points to interpolate a prior (got {G}; expected 3 to {MAX_GRID}, or 'auto')")
+    if G > MAX_GRID:
+        raise SolverError(_too_fine(G, "grid"))
+
+
+def _bad_grid(text) -> str:
+    return (
+        f"grid: expected 'auto', a number of belief-grid points from 3 to {MAX_GRID} (the dense uniform grid), "
+        f"or a representation cheb:N, cheb-linear:N, cheb-hermite:N, cheb-cubic:N or uniform-pchip:N (got {text!r})"
+    )
 
 
 def parse_grid(text: str | int) -> int | str:
-    """A `--grid` value: "auto" or an odd integer from 3 to `MAX_GRID` (SolverError otherwise).
+    """A `--grid` value: "auto", a representation spec ("cheb:N", "cheb-linear:N",
+    "uniform-pchip:N", see `resolve_grid`; returned as given), or an odd integer from 3 to
+    `MAX_GRID`, the dense uniform grid (SolverError otherwise).
 
     The command line asks for odd grids: an odd grid contains 1/2 (where the auto grid and
     grid-check's grids also have a point). `solve(grid=G)` itself takes any G ≥ 3: the grid is
@@ -251,15 +322,16 @@ def parse_grid(text: str | int) -> int | str:
     the interpolation error use."""
     if text == "auto":
         return text
+    if isinstance(text, str) and parse_grid_spec(text) is not None:
+        _check_size(parse_grid_spec(text)[2])
+        return text.strip().lower()
     if isinstance(text, int):
         G = text
     else:
         try:
             G = int(text)
         except ValueError:
-            raise SolverError(
-                f"grid: expected 'auto' or a number of belief-grid points from 3 to {MAX_GRID} (got {text!r})"
-            ) from None
+            raise SolverError(_bad_grid(text)) from None
     if G < 3:
         raise SolverError(f"grid: a belief grid needs at least 3 points to interpolate a prior (got {G}; expected 3 to {MAX_GRID}, or 'auto')")
     if G > MAX_GRID:
@@ -286,13 +358,7 @@ def _too_fine(G: int, name: str) -> str:
     )
 
 
-def _check_args(model: Model, grid: int, lam_steps: int, tol: float, maxit: int) -> None:
-    if isinstance(grid, bool) or not isinstance(grid, int | np.integer) or grid < 3:
-        raise SolverError(
-            f"grid: a belief grid needs at least 3 points to interpolate a prior (got {grid!r}; expected an integer ≥ 3, e.g. 51, or 'auto')"
-        )
-    if grid > MAX_GRID:
-        raise SolverError(_too_fine(int(grid), "grid"))
+def _check_args(model: Model, lam_steps: int, tol: float, maxit: int) -> None:
     if not isinstance(lam_steps, int | np.integer) or lam_steps < 1:
         raise SolverError(f"lam_steps: expected an integer ≥ 1 (got {lam_steps!r})")
     if not (0 < tol < 1e-3):
@@ -323,7 +389,7 @@ def _grid_advice(prior: float, G: int) -> str | None:
 def solve(
     game: CompiledGame | Model,
     *,
-    grid: int | str = "auto",
+    grid: int | str | BeliefGrid = "auto",
     lam_steps: int = 8,
     tol: float = 1e-10,
     maxit: int = 500,
@@ -335,9 +401,11 @@ def solve(
 ) -> Solution:
     """Solve a crisis: every perceived game's stage-wise agent logit QRE on a belief grid.
 
-    `game`: a `CompiledGame` or a `crisislab.model.Model` (compiled here). `grid`: points per two-type actor's
-    belief grid (uniform on [0, 1]), or "auto" (the default; `auto_grid`: the finest grid within a
-    work budget). `lam_steps`: λ-continuation steps per node (0 → λ_m).
+    `game`: a `CompiledGame` or a `crisislab.model.Model` (compiled here). `grid`: the belief
+    representation (`resolve_grid`): "auto" (the default; `auto_grid`: Chebyshev–Lobatto nodes with
+    every prior a node, values read between nodes by the shape-preserving cubic), an integer G (the
+    dense uniform G-point grid with linear values, the reference), a spec "cheb:N",
+    "cheb-linear:N", "uniform-pchip:N", or a `BeliefGrid`. `lam_steps`: λ-continuation steps per node (0 → λ_m).
     `tol`, `maxit`: fixed-point tolerance (sup-norm on strategies) and iterations per step.
     `stats`: optional list that receives one `StageStats` per decision and game.
     `hypergame`: solve each actor's perceived game (default); False solves only the true
@@ -355,7 +423,9 @@ def solve(
     3 points (benchmarks/RESULTS.md), so it is for quick looks only.
     `threads`: worker threads for the states of a decision (default: numba's, i.e. every core);
     the result is bit-identical for any number, since each state is solved on its own.
-    Raises `SolverError` for bad arguments; non-convergence is reported in `Solution.diagnostics`.
+    Raises `SolverError` for bad arguments; `Solution.diagnostics` reports, as sentences that say
+    the fix, a prior coordinate that is not a node (its starting values are interpolated) and
+    stage fixed points that did not converge.
     """
     cg = game if isinstance(game, CompiledGame) else compile_model(game)
     model = cg.model
@@ -363,9 +433,8 @@ def solve(
         raise SolverError(f"selection: expected one of {', '.join(SELECTION_MODES)} (got {selection!r})")
     if not (isinstance(max_gib, int | float) and not isinstance(max_gib, bool) and max_gib > 0):
         raise SolverError(f"max_gib: expected a number of GiB > 0 (got {max_gib!r})")
-    if grid == "auto":
-        grid = auto_grid(cg, hypergame=hypergame, max_gib=max_gib)
-    _check_args(model, grid, lam_steps, tol, maxit)
+    grid = resolve_grid(cg, grid, hypergame=hypergame, max_gib=max_gib)
+    _check_args(model, lam_steps, tol, maxit)
     if threads is not None:
         if isinstance(threads, bool) or not isinstance(threads, int | np.integer) or threads < 1:
             raise SolverError(f"threads: expected an integer ≥ 1 (got {threads!r})")
@@ -378,8 +447,8 @@ def solve(
             numba.set_num_threads(before)
     n, k = cg.n_actors, cg.k_max
     n_types = cg.n_types
-    G = int(grid)
-    grid_pts = np.linspace(0.0, 1.0, G)
+    G = grid.size
+    grid_pts = np.array(grid.array)
     lam = np.array(model.lam, dtype=np.float64)
 
     # Perceived games: one per distinct terminal-payoff view; priors only move the starting node.
@@ -390,12 +459,13 @@ def solve(
         for j in range(n):
             if n_types[j] != 2:
                 continue
-            adv = _grid_advice(float(mu0[h, j]), G)
+            adv = None if grid.holds(float(mu0[h, j])) else _grid_advice(float(mu0[h, j]), G) if grid.is_uniform else (
+                "the default grid ('auto') makes every prior a node")
             if adv is not None:
                 who = "true prior" if h == j else f"{model.actors[h]}'s prior"
                 diags.append(
                     f"grid: {who} P({model.actors[j]} is {model.types[j][0]}) = {mu0[h, j]:g} is not a "
-                    f"point of the {G}-point belief grid, so starting values are interpolated; {adv}"
+                    f"point of the {grid.label()}, so starting values are interpolated; {adv}"
                 )
 
     # Every game's tables are kept to the end: check their total against max_gib before solving any.
@@ -405,9 +475,9 @@ def solve(
     sigmas, classes, W0s = [], [], []
     worst = 0.0
     games_text = f"{len(cg_games)} perceived game{'s' if len(cg_games) != 1 else ''}"
-    with _progress.phase(f"solving {games_text} on a {G}-point grid (decisions)", total=len(cg_games) * cg.n_decisions) as ph:
+    with _progress.phase(f"solving {games_text} on a {grid.label()} (decisions)", total=len(cg_games) * cg.n_decisions) as ph:
         for cg_g in cg_games:
-            sig, cls, W0, dg, r = solve_game(cg_g, grid_pts, lam, lam_steps, tol, maxit, stats, None, selection, ph)
+            sig, cls, W0, dg, r = solve_game(cg_g, grid, lam, lam_steps, tol, maxit, stats, None, selection, ph)
             sigmas.append(sig)
             classes.append(cls)
             W0s.append(W0)
@@ -445,7 +515,7 @@ def solve(
         mu0=mu0,
         values0=values0,
         lam=lam,
-        params={"grid": G, "lam_steps": int(lam_steps), "tol": float(tol), "maxit": int(maxit), "method": "stagewise-agent-logit-qre", "hypergame": bool(hypergame), "selection": selection},
+        params={"grid": G, "belief_grid": grid.to_json(), "lam_steps": int(lam_steps), "tol": float(tol), "maxit": int(maxit), "method": "stagewise-agent-logit-qre", "hypergame": bool(hypergame), "selection": selection},
         diagnostics=tuple(diags),
         max_residual=worst,
     )

@@ -156,8 +156,9 @@ def _call(
     P = (
         _c(table.decisions(spec), np.int64), bool(table.keyed), _c(table.radix, np.int64), _c(table.offset, np.int64),
         _c(table.state_keys, np.int64), _c(table.block, np.int64), int(table.n_dec),
-        int(table.grid_points), _c(table.grid_sizes, np.int64), _c(table.grid_strides(), np.int64),
-        _c(table.sigma),
+        int(table.grid_points), _c(table.grid_nodes(), np.float64), _c(table.grid_sizes, np.int64),
+        _c(table.grid_strides(), np.int64),
+        _c(table.sigma), bool(getattr(table, "logit", False)),
     )
     n_cols = nv + 2 * n_rl
     out = (

@@ -516,15 +516,55 @@ def _table_sigma(block, n_nodes, ka, g, row, b) -> np.int64:
     return (block[g, row] * n_nodes + b) * ka
 
 
+@njit(cache=True, inline="always")
+def _logit_prob(sig_flat, c_idx, c_w, nc, g, t, a, a_max):
+    """Probability of action a for type t from a table of log-probabilities ("logit" strategies):
+    exp(Σ_c w_c L[c, t, a]) / Σ_b exp(Σ_c w_c L[c, t, b]) over the `nc` stencil corners of belief
+    array g, as `crisislab.crisis.Solution.strategy` computes it (padding holds `LOG_ZERO`: 0)."""
+    tot = 0.0
+    num = 0.0
+    for b in range(a_max):
+        z = 0.0
+        for cc in range(nc):
+            z += c_w[g, cc] * sig_flat[c_idx[g, cc] + t * a_max + b]
+        e = np.exp(z)
+        tot += e
+        if b == a:
+            num = e
+    return num / tot
+
+
+@njit(cache=True, inline="always")
+def _cell(x, grid_G, grid_x):
+    """Node interval `lo` (0 .. grid_G-2) and fraction in it of a belief coordinate x in [0, 1]:
+    on the uniform grid of `grid_G` points when `grid_x` is empty, else on the sorted nodes
+    `grid_x` (binary search; as `crisislab.crisis.belief_corners` computes it)."""
+    if grid_x.shape[0] == 0:
+        pos = x * (grid_G - 1)
+        lo = min(np.int64(np.floor(pos)), grid_G - 2)
+        return lo, pos - lo
+    lo = 0
+    hi = grid_G - 1
+    while hi - lo > 1:
+        mid = (lo + hi) >> 1
+        if grid_x[mid] <= x:
+            lo = mid
+        else:
+            hi = mid
+    fr = (x - grid_x[lo]) / (grid_x[lo + 1] - grid_x[lo])
+    return lo, min(max(fr, 0.0), 1.0)
+
+
 @njit(cache=True, _nrt=False)
-def _stencil(bel, stc, grid_G, n_active, c_node, c_w) -> None:
+def _stencil(bel, stc, grid_G, grid_x, n_active, c_node, c_w) -> None:
     """Multilinear interpolation stencil of every belief array `bel` (float64 `(n_bg, n_belief)`):
     corner nodes `c_node` and weights `c_w` (`(n_bg, n_corners)`). The coordinate of each grid
     actor is its first type's probability, clipped to [0, 1]. `stc` (int64, see `run_chunk`):
     per grid actor q its coordinate's index in `bel` (`stc[q]`) and node stride
     (`stc[n_active + q]`), then per corner c its node offset (`stc[2 n_active + c]`) and which end
     of each actor's interval it takes (`stc[2 n_active + n_corners + c * n_active + q]`). Weights
-    are products over the actors in order from 1.0, as in `_engine`.
+    are products over the actors in order from 1.0, as in `_engine`. `grid_x`: the belief nodes
+    when they are not uniform (empty for the uniform grid of `grid_G` points; `_cell`).
 
     Four arrays, not ten (a call's cost is per array argument), and two grid actors (four
     corners, the usual case) written out: A/B in one process against the ten-array loop version,
@@ -533,17 +573,12 @@ def _stencil(bel, stc, grid_G, n_active, c_node, c_w) -> None:
     """
     # specialise: params _stencil
     nc = c_node.shape[1]  # specialise: n_corners
-    g1 = grid_G - 1
     if n_active == 2:
         # Corner c takes the upper end of actor q's interval when bit q of c is set (`run_chunk`).
         s0, s1 = stc[2], stc[3]
         for g in range(bel.shape[0]):  # specialise: n_bg
-            p0 = min(max(bel[g, stc[0]], 0.0), 1.0) * g1
-            l0 = min(np.int64(np.floor(p0)), grid_G - 2)
-            f0 = p0 - l0
-            p1 = min(max(bel[g, stc[1]], 0.0), 1.0) * g1
-            l1 = min(np.int64(np.floor(p1)), grid_G - 2)
-            f1 = p1 - l1
+            l0, f0 = _cell(min(max(bel[g, stc[0]], 0.0), 1.0), grid_G, grid_x)
+            l1, f1 = _cell(min(max(bel[g, stc[1]], 0.0), 1.0), grid_G, grid_x)
             base = l0 * s0 + l1 * s1
             e0 = 1.0 - f0
             e1 = 1.0 - f1
@@ -563,10 +598,7 @@ def _stencil(bel, stc, grid_G, n_active, c_node, c_w) -> None:
         for c in range(nc):
             c_w[g, c] = 1.0
         for q in range(n_active):
-            x = min(max(bel[g, stc[q]], 0.0), 1.0)
-            pos = x * g1
-            lo_i = min(np.int64(np.floor(pos)), grid_G - 2)
-            fr = pos - lo_i
+            lo_i, fr = _cell(min(max(bel[g, stc[q]], 0.0), 1.0), grid_G, grid_x)
             base += lo_i * stc[n_active + q]
             for c in range(nc):
                 c_w[g, c] *= fr if stc[o_bit + c * n_active + q] else 1.0 - fr
@@ -701,7 +733,7 @@ def run_chunk(
     # Unpacked once: taking arrays out of a tuple in the loop costs reference-count updates.
     (eff_add, eff_set, eff_mask, cas_t, cdf, act, act_attr_p, errs, err_p, bec_ptr, bec, oth_ptr, oth, oth_idx, cas_ptr,
      cas_list, xi, xf, eff) = A
-    (dec, keyed, radix, offset, state_keys, block, n_dec, grid_G, grid_sizes, grid_strides, sigma) = P
+    (dec, keyed, radix, offset, state_keys, block, n_dec, grid_G, grid_x, grid_sizes, grid_strides, sigma, logit) = P
     sig_flat = sigma.reshape(sigma.size)
     (o_types, o_outcome, o_end, o_cas, o_aud, o_rls, o_taken, o_ll, miss_d, miss_state) = out
     (hist_live, hist_delta, bsum_alive, bsum_delta, n_alive) = agg
@@ -928,7 +960,7 @@ def run_chunk(
                         # beliefs only, so the prefetch after the last strategic move has usually
                         # computed them already (beliefs change only at strategic moves).
                         if not st_ok:
-                            _stencil(bel, stc, grid_G, n_active, c_node, c_w)
+                            _stencil(bel, stc, grid_G, grid_x, n_active, c_node, c_w)
                             st_ok = True
                         for g in range(n_bg):
                             for c in range(n_corners):
@@ -966,6 +998,8 @@ def run_chunk(
                                 x = 0.0
                             elif row < 0:
                                 x = 1.0 / n_a
+                            elif logit:
+                                x = _logit_prob(sig_flat, c_idx, c_w, n_c[own], own, tj, a, a_max)
                             elif B == 1:
                                 x = sig_flat[c_idx[own, 0] + tj * a_max + a]
                             else:
@@ -1018,6 +1052,8 @@ def run_chunk(
                         for t in range(kj):
                             if row < 0:
                                 lk[t] = 1.0 / n_a
+                            elif logit:
+                                lk[t] = _logit_prob(sig_flat, c_idx, c_w, n_c[g], g, t, pc, a_max)
                             elif B == 1:
                                 lk[t] = sig_flat[c_idx[g, 0] + t * a_max + pc]
                             else:
@@ -1161,7 +1197,7 @@ def run_chunk(
                         row2 = s_idx * n_dec + dec[r + nxt[m, 1], nxt[m, 0]]
                         if B > 1:
                             # The next strategic move's stencil (its beliefs are the current ones).
-                            _stencil(bel, stc, grid_G, n_active, c_node, c_w)
+                            _stencil(bel, stc, grid_G, grid_x, n_active, c_node, c_w)
                             st_ok = True
                         for g in range(n_bg):
                             for cc in range(n_c[g]):  # specialise: n_c_g

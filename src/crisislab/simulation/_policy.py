@@ -94,9 +94,10 @@ class PolicyTable:
     tabulated together). `sigma`: float64 or float32 `(n_blocks, n_belief_nodes, k_max, a_max)`,
     the mover's strategy per block, belief-grid node, own type and action (the model's local
     action index: the mover's ladder order, which every engine shares).
-    Rows with the same future share a block. Belief nodes: a uniform grid of `grid_points` on
-    [0, 1] per actor with `grid_sizes[j] > 1` (coordinate: the probability of the actor's first
-    type), flattened row-major, interpolated multilinearly; one node when the policy ignores
+    Rows with the same future share a block. Belief nodes: `grid_points` nodes on [0, 1] per actor
+    with `grid_sizes[j] > 1` (coordinate: the probability of the actor's first type; uniform, or
+    the sorted nodes `grid_x` when set), flattened row-major, interpolated multilinearly (with `logit`,
+    `sigma` holds log-probabilities, interpolated and then normalized per type); one node when the policy ignores
     beliefs. `holder_game`: int64 `(n_actors,)` table game of each holder's perceived game.
     `miss_mode`: 0 = a state not in the table is played uniformly and counted (`note_fallbacks`),
     1 = the run is replayed after `extend` has added the missing states. The kernel reads
@@ -106,6 +107,7 @@ class PolicyTable:
     keyed: bool = False
     miss_mode: int = 0
     grid_points: int = 1
+    logit: bool = False
     radix: np.ndarray
     offset: np.ndarray
     state_keys: np.ndarray
@@ -123,6 +125,12 @@ class PolicyTable:
 
     def note_fallbacks(self, count: int) -> None:
         pass
+
+    def grid_nodes(self) -> np.ndarray:
+        """float64 `(grid_points,)`: the belief nodes when they are not the uniform grid (`grid_x`),
+        else empty (the kernel then locates beliefs arithmetically)."""
+        x = getattr(self, "grid_x", None)
+        return np.zeros(0) if x is None else np.asarray(x, np.float64)
 
     def grid_strides(self) -> np.ndarray:
         sizes = np.asarray(self.grid_sizes, np.int64)

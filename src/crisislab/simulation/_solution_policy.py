@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from crisislab.crisis import Solution, policy_unchanged
+from crisislab.crisis import LOG_ZERO, Solution, log_table, policy_unchanged
 from crisislab.errors import UserError
 from crisislab.model import lower
 from crisislab.simulation._policy import Node, PolicyTable
@@ -49,7 +49,7 @@ class SolutionPolicy:
 
     def __init__(self, solution: Any, scenario: Any):
         self.solution = solution
-        self.description = f"crisis engine: agent logit QRE on a {len(solution.grid)}-point belief grid"
+        self.description = f"crisis engine: agent logit QRE on a {solution.belief_grid.label()}"
         cg = solution.compiled
         # Strategies are indexed by the model's local action index: the scenario simulated must
         # have the solved model's movers and ladders (the same lowering gives both).
@@ -67,7 +67,21 @@ class SolutionPolicy:
         self.unreachable = 0  # nodes the engine did not enumerate (played uniformly; see strategy)
         self._table: SolutionTable | None = None
 
-    def kernel_table(self, spec) -> SolutionTable:
+    @property
+    def diagnostics(self) -> tuple[str, ...]:
+        """The solver's diagnostics (`Solution.diagnostics`: priors that are not belief nodes, stage
+        fixed points that did not converge), for commands and reports that hold the policy."""
+        return tuple(self.solution.diagnostics)
+
+    @property
+    def kernel_table(self):
+        """The compiled kernel's table maker, or None for cubic logit strategies (their 4^n-node
+        stencil is not in the kernel: the reference engine plays them through `strategy`)."""
+        if self.solution.belief_grid.strategies == "logit-cubic":
+            return None
+        return self._kernel_table
+
+    def _kernel_table(self, spec) -> SolutionTable:
         if self._table is None:
             self._table = SolutionTable(self, spec)
         return self._table
@@ -115,7 +129,8 @@ class SolutionTable(PolicyTable):
     Public states: the union of the compiled game's per-decision keys (`CompiledGame.dec_keys`,
     same `encode`). Blocks: one per (game, decision, class of states with identical futures,
     `Solution.class_of`), stored as the solver stores them (float32: the kernel widens each value
-    exactly, so results equal `Solution.strategy`'s float64 arithmetic); a row's block is its
+    exactly, so results equal `Solution.strategy`'s float64 arithmetic; with "logit" strategies
+    the float32 log-probabilities `Solution.strategy` interpolates, `logit` True); a row's block is its
     state's class. Belief nodes and interpolation as `Solution.strategy`. A state the engine did
     not enumerate is played uniformly and counted in `SolutionPolicy.unreachable`, as in
     `SolutionPolicy.strategy`.
@@ -143,12 +158,16 @@ class SolutionTable(PolicyTable):
         class_of = getattr(sol, "class_of", None)
         n_blocks = sum(int(sol.sigma[g][d].shape[0]) for g in range(n_games) for d in range(n_dec))
         dtype = np.result_type(*[sol.sigma[g][d].dtype for g in range(n_games) for d in range(n_dec)])
-        self.sigma = np.zeros((max(n_blocks, 1), B, k_max, a_max), dtype)
+        # "logit" strategies: the table holds log-probabilities (padding: probability 0).
+        self.logit = sol.belief_grid.strategies == "logit"
+        self.sigma = np.full((max(n_blocks, 1), B, k_max, a_max), LOG_ZERO if self.logit else 0.0, dtype)
         self.block = np.full((n_games, self.state_keys.size * n_dec), -1, np.int64)
         base = 0
         for g in range(n_games):
             for d in range(n_dec):
                 t = sol.sigma[g][d]
+                if self.logit:  # log-probabilities, as `Solution.strategy` interpolates them
+                    t = log_table(t)
                 self.sigma[base : base + t.shape[0], :, : t.shape[2], : t.shape[3]] = t
                 # dec_keys[d] is sorted and the solver's state rows follow the same order.
                 s = np.searchsorted(self.state_keys, dec_keys[d])
@@ -158,6 +177,9 @@ class SolutionTable(PolicyTable):
         self.radix = np.asarray(cg.radix, np.int64)
         self.offset = np.asarray(cg.offset, np.int64)
         self.grid_points = int(len(sol.grid))
+        # Nodes that are not the uniform grid (the default representation) go to the kernel as they are.
+        grid = np.asarray(sol.grid, np.float64)
+        self.grid_x = None if np.array_equal(grid, np.linspace(0.0, 1.0, grid.size)) else grid
         self.grid_sizes = np.asarray(sol.grid_sizes, np.int64)
         self.holder_game = np.array([sol.game_index(a) for a in spec.actors], np.int64)
 

@@ -1,0 +1,213 @@
+"""Belief representations: the nodes of a two-type actor's belief coordinate and how values are read
+between them.
+
+A two-type actor's belief is one coordinate x = P(first type) in [0, 1]; the public belief is the
+tensor product of these coordinates (one axis per two-type actor, all axes share one node vector).
+The solver computes strategies and values at the nodes; between nodes along the mover's axis
+(where Bayes' rule moves the posterior) values are read either linearly or by the shape-preserving
+piecewise cubic of Fritsch and Carlson (1980), which is C¹, never overshoots the node values and
+is O(h³) accurate where the value is smooth. Strategies at beliefs between nodes
+(`Solution.strategy`, the simulator) are read either multilinearly in the probabilities (the dense
+reference grid) or multilinearly in their logarithms, then normalized over the actions ("logit"):
+a logit strategy is softmax(λQ) with Q as smooth as the values, so its log-probabilities are
+smooth where the probabilities themselves are steep sigmoids of the belief (near best response),
+and a one-round game's strategies are read exactly between nodes.
+
+Two node families:
+
+* `uniform(G)`: G equally spaced nodes, linear values (the dense reference grid of `--grid G`).
+* `chebyshev(G, priors)`: the G Chebyshev–Lobatto points (1 − cos(πk/(G−1)))/2, dense near 0 and 1
+  where posteriors move fastest (a belief near certainty changes most per observed action, and the
+  strategies bend there), with every prior coordinate of the scenario made a node (the nearest
+  interior node moved onto it when it is close, else the prior inserted), so starting values are
+  read at a node, never interpolated.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from crisislab.errors import SolverError
+
+__all__ = ["INTERPS", "LOG_ZERO", "BeliefGrid", "chebyshev_nodes", "log_table", "parse_grid_spec"]
+
+INTERPS = ("linear", "pchip", "hermite")
+KINDS = ("uniform", "chebyshev")
+STRATEGIES = ("linear", "logit", "logit-cubic")
+# Log-probability stored for an action of probability 0 (unavailable): exp of any convex combination
+# of it with log-probabilities of float32 numbers (≥ −104) underflows to exactly 0.
+LOG_ZERO = -1.0e4
+# A prior closer than this fraction of the local node spacing to an interior node moves that node
+# onto it (keeps the family's spacing); farther, the prior is inserted as an extra node.
+_SNAP = 0.3
+_SPEC = re.compile(r"^(cheb|chebyshev|uniform)(?:-(linear|pchip|hermite|cubic))?:(\d+)$")
+
+
+def chebyshev_nodes(G: int) -> np.ndarray:
+    """float64 `(G,)`: the Chebyshev–Lobatto points of [0, 1], (1 − cos(πk/(G−1)))/2, k = 0..G−1."""
+    k = np.arange(G)
+    x = 0.5 * (1.0 - np.cos(np.pi * k / (G - 1)))
+    x[0], x[-1] = 0.0, 1.0
+    if G % 2 == 1:
+        x[G // 2] = 0.5
+    return x
+
+
+def _with_priors(nodes: np.ndarray, priors: list[float]) -> np.ndarray:
+    x = nodes.copy()
+    moved = np.zeros(x.size, dtype=bool)
+    extra = []
+    for p in sorted({round(float(p), 15) for p in priors}):
+        if not 0.0 < p < 1.0 or np.isclose(x, p, rtol=0, atol=1e-12).any():
+            continue
+        i = int(np.searchsorted(x, p))  # x[i-1] < p < x[i]
+        near = i - 1 if p - x[i - 1] <= x[i] - p else i
+        span = x[min(near + 1, x.size - 1)] - x[max(near - 1, 0)]
+        if 0 < near < x.size - 1 and not moved[near] and abs(p - x[near]) <= _SNAP * 0.5 * span:
+            x[near] = p
+            moved[near] = True
+        else:
+            extra.append(p)
+    return np.unique(np.concatenate([x, np.asarray(extra, dtype=np.float64)]))
+
+
+@dataclass(frozen=True)
+class BeliefGrid:
+    """Nodes of every two-type actor's belief coordinate and the reading of values between them.
+
+    `nodes`: sorted floats in [0, 1] with 0 and 1 (a tuple, so the grid is hashable and compares by
+    value: a runner fixes it once and its draws share it). `interp`: "linear" or "pchip" (values
+    along the mover's axis between nodes, `_kernels`). `kind`: the node family ("uniform" or
+    "chebyshev", the latter with the priors it was built for made nodes).
+    """
+
+    nodes: tuple[float, ...]
+    interp: Literal["linear", "pchip", "hermite"] = "linear"
+    kind: Literal["uniform", "chebyshev"] = "uniform"
+    strategies: Literal["linear", "logit", "logit-cubic"] = "linear"
+
+    def __post_init__(self) -> None:
+        x = np.asarray(self.nodes, dtype=np.float64)
+        if x.ndim != 1 or x.size < 3 or x[0] != 0.0 or x[-1] != 1.0 or (np.diff(x) <= 0).any():
+            raise SolverError(f"grid: belief nodes must be increasing from 0 to 1, at least 3 of them (got {self.nodes!r})")
+        if self.interp not in INTERPS:
+            raise SolverError(f"grid: interpolation must be one of {', '.join(INTERPS)} (got {self.interp!r})")
+        if self.strategies not in STRATEGIES:
+            raise SolverError(f"grid: strategy reading must be one of {', '.join(STRATEGIES)} (got {self.strategies!r})")
+        if self.kind not in KINDS:
+            raise SolverError(f"grid: node family must be one of {', '.join(KINDS)} (got {self.kind!r})")
+
+    @classmethod
+    def uniform(cls, G: int, interp: Literal["linear", "pchip"] = "linear", strategies: str | None = None) -> BeliefGrid:
+        """G equally spaced nodes; strategies read linearly (the reference) unless values are cubic."""
+        strategies = strategies or ("linear" if interp == "linear" else "logit")
+        return cls(tuple(np.linspace(0.0, 1.0, int(G)).tolist()), interp, "uniform", strategies)
+
+    @classmethod
+    def chebyshev(cls, G: int, priors=(), interp: Literal["linear", "pchip"] = "pchip", strategies: str = "logit") -> BeliefGrid:
+        """G Chebyshev–Lobatto nodes with the `priors` made nodes; strategies read in log space."""
+        return cls(tuple(_with_priors(chebyshev_nodes(int(G)), list(priors)).tolist()), interp, "chebyshev", strategies)
+
+    @property
+    def array(self) -> np.ndarray:
+        a = np.asarray(self.nodes, dtype=np.float64)
+        a.setflags(write=False)
+        return a
+
+    @property
+    def size(self) -> int:
+        return len(self.nodes)
+
+    def diff_matrix(self) -> np.ndarray:
+        """float64 `(G, G)` for "hermite" values (the derivative at the nodes of the polynomial through
+        all of them: D_ij = (w_j / w_i) / (x_i − x_j), D_ii = −Σ_j D_ij, barycentric weights
+        w_i = 1 / Π_{j≠i} (x_i − x_j); Berrut and Trefethen 2004), else empty `(0, 0)`."""
+        if self.interp != "hermite":
+            return np.zeros((0, 0))
+        x = self.array
+        diff = x[:, None] - x[None, :]
+        np.fill_diagonal(diff, 1.0)
+        w = 1.0 / diff.prod(axis=1)
+        D = (w[None, :] / w[:, None]) / diff
+        np.fill_diagonal(D, 0.0)
+        np.fill_diagonal(D, -D.sum(axis=1))
+        return D
+
+    @property
+    def is_uniform(self) -> bool:
+        """Equally spaced nodes (the kernel then locates a belief arithmetically, as the dense grid always has)."""
+        return self.kind == "uniform"
+
+    def holds(self, x: float) -> bool:
+        """True when the coordinate x is a node."""
+        if self.is_uniform:
+            pos = x * (self.size - 1)
+            return abs(pos - round(pos)) < 1e-9
+        return bool(np.isclose(self.array, x, rtol=0, atol=1e-12).any())
+
+    def label(self) -> str:
+        """Short description, e.g. "51-point uniform grid, linear" or "11-node Chebyshev grid, pchip"."""
+        tail = f"{self.interp}" + {"linear": "", "logit": ", logit strategies", "logit-cubic": ", cubic logit strategies"}[self.strategies]
+        if self.is_uniform:
+            return f"{self.size}-point uniform grid, {tail}"
+        return f"{self.size}-node Chebyshev grid (priors as nodes), {tail}"
+
+    def to_json(self) -> dict:
+        return {"nodes": list(self.nodes), "interp": self.interp, "kind": self.kind, "strategies": self.strategies}
+
+    @classmethod
+    def from_json(cls, d: dict) -> BeliefGrid:
+        return cls(tuple(float(v) for v in d["nodes"]), d["interp"], d["kind"], d.get("strategies", "linear"))
+
+
+def parse_grid_spec(text: str) -> tuple[str, str | None, int] | None:
+    """("chebyshev" | "uniform", interpolation or None for the family's default, G) of a spec such
+    as "cheb:9", "cheb-linear:9" or "uniform-pchip:21"; None when `text` is not of that form."""
+    m = _SPEC.match(text.strip().lower())
+    if m is None:
+        return None
+    kind = "uniform" if m.group(1) == "uniform" else "chebyshev"
+    return kind, m.group(2), int(m.group(3))
+
+
+def log_table(sigma: np.ndarray) -> np.ndarray:
+    """float32 log-probabilities of a float32 strategy table (`LOG_ZERO` where the probability is 0):
+    what `Solution.strategy` and the simulator's kernel both interpolate for "logit" strategies."""
+    s = np.asarray(sigma, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        return np.where(s > 0.0, np.log(s), LOG_ZERO).astype(np.float32)
+
+
+def cubic_stencil(x: np.ndarray, grid: np.ndarray, grid_sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Tensor-product 4-point Lagrange stencil on the belief nodes (cubic in each coordinate, exact
+    for cubics; the 4 nodes around the interval holding the coordinate, shifted inwards at the ends).
+
+    `x`: float64 `(N, n_actors)`; returns (`idx` int64 `(N, 4**m)`, `wts` float64 `(N, 4**m)`) with m
+    the number of actors whose grid size is > 1 (weights sum to 1; some are negative)."""
+    x = np.clip(np.asarray(x, dtype=np.float64), 0.0, 1.0)
+    N, n = x.shape
+    G = grid.shape[0]
+    sizes = np.asarray(grid_sizes, dtype=np.int64)
+    strides = np.ones(n, dtype=np.int64)
+    for j in range(n - 2, -1, -1):
+        strides[j] = strides[j + 1] * sizes[j + 1]
+    idx = np.zeros((N, 1), dtype=np.int64)
+    wts = np.ones((N, 1))
+    for j in range(n):
+        if sizes[j] == 1:
+            continue
+        i0 = np.clip(np.searchsorted(grid, x[:, j], side="right") - 1, 0, G - 2)
+        st = np.clip(i0 - 1, 0, G - 4)
+        xs = grid[st[:, None] + np.arange(4)]  # (N, 4)
+        lw = np.ones((N, 4))
+        for k in range(4):
+            for m in range(4):
+                if m != k:
+                    lw[:, k] *= (x[:, j] - xs[:, m]) / (xs[:, k] - xs[:, m])
+        idx = (idx[:, :, None] + (st[:, None, None] + np.arange(4)[None, None, :]) * strides[j]).reshape(N, -1)
+        wts = (wts[:, :, None] * lw[:, None, :]).reshape(N, -1)
+    return idx, wts

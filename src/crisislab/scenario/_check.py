@@ -538,6 +538,21 @@ class _Checker:
                 self.strategic_ref(ml + ("mean_audience_cost",), m.mean_audience_cost)
             if m.action_probability is not None and m.action_probability not in self.actions:
                 self.add(ml + ("action_probability",), "unknown action", repr(m.action_probability), "an action id")
+            if m.after is not None:
+                if m.after.action not in self.actions:
+                    self.add(ml + ("after", "action"), "unknown action", repr(m.after.action), f"one of {_ids(self.actions)}")
+                if m.after.within >= self.s.horizon:
+                    self.add(ml + ("after", "within"), "a window at least as long as the horizon counts every later "
+                             "round", m.after.within, f"0..{self.s.horizon - 1}")
+            if m.given is not None:
+                g = m.given
+                if g.reached is not None:
+                    self.condition(ml + ("given", "reached"), g.reached)
+                    self.condition_ranges(ml + ("given", "reached"), g.reached)
+                for key in ("took", "not_took"):
+                    ident = getattr(g, key)
+                    if ident is not None and ident not in self.actions:
+                        self.add(ml + ("given", key), "unknown action", repr(ident), f"one of {_ids(self.actions)}")
             for arm in ("treatment", "baseline"):
                 for j, iv in enumerate(getattr(c.compare, arm)):
                     self.intervention(loc + ("compare", arm, j), iv)

@@ -126,16 +126,55 @@ def intervention_text(iv: Any) -> str:
 
 
 def metric_text(m: Metric) -> str:
+    if m.per_round:
+        return _per_round_text(m, "of ") + _given_text(m)
     if m.outcome_probability is not None:
-        within = f" within {m.within} rounds" if m.within is not None else ""
-        return f"P({m.outcome_probability}{within})"
+        within = f" within {m.within} rounds" if m.within is not None else _after_text(m)
+        return f"P({m.outcome_probability}{within})" + _given_text(m)
     if m.mean_casualties is not None:
-        return f"mean deaths of {m.mean_casualties}"
+        return f"mean deaths of {m.mean_casualties}" + _given_text(m)
     if m.mean_audience_cost is not None:
-        return f"mean audience cost of {m.mean_audience_cost}"
+        return f"mean audience cost of {m.mean_audience_cost}" + _given_text(m)
     if m.mean_end_round is not None:
-        return "mean end round"
-    return f"P({m.action_probability} taken)"
+        return "mean end round" + _given_text(m)
+    return f"P({m.action_probability} taken{_after_text(m)})" + _given_text(m)
+
+
+_REACHED_SIGNS = {"ge": "≥", "gt": ">", "le": "≤", "lt": "<"}
+
+
+def _after_text(m: Any) -> str:
+    a = m.after
+    if a is None:
+        return ""
+    later = "later in the same round" if a.within == 0 else f"within {a.within} round{'s' if a.within != 1 else ''}"
+    return f" {later} after {a.action}"
+
+
+def _given_text(m: Any) -> str:
+    g = m.given
+    if g is None:
+        return ""
+    parts = []
+    if g.reached is not None:
+        parts.append(f"{g.reached.var} reached {_REACHED_SIGNS.get(g.reached.op, g.reached.op)} {g.reached.value}")
+    if g.took is not None:
+        parts.append(f"{g.took} taken")
+    if g.not_took is not None:
+        parts.append(f"{g.not_took} never taken")
+    return " | " + ", ".join(parts)
+
+
+def _per_round_text(m: Any, of: str) -> str:
+    if m.outcome_probability is not None:
+        what = f"{m.outcome_probability} hazard"
+    elif m.mean_casualties is not None:
+        what = f"deaths {of}{m.mean_casualties}"
+    elif m.mean_audience_cost is not None:
+        what = f"audience cost {of}{m.mean_audience_cost}"
+    else:
+        what = f"rounds with {m.action_probability} taken"
+    return f"{what} per round at risk"
 
 
 def describe_interventions(interventions: Sequence[Any]) -> str:
@@ -163,13 +202,22 @@ def _cond_text(c: Any) -> str:
 
 
 def describe_metric(metric: Any) -> str:
+    """A short label of a metric (the claims table's `metric` column)."""
+    if getattr(metric, "per_round", False):
+        kind = metric.kind
+        return _per_round_text(metric, "") + _given_text(metric) if kind != "mean_casualties" else (
+            f"deaths ({metric.target}) per round at risk" + _given_text(metric))
+    return _describe_plain(metric) + _given_text(metric)
+
+
+def _describe_plain(metric: Any) -> str:
     kind, target = metric.kind, metric.target
     if kind == "outcome_probability":
-        return f"P({target}" + (f" within {metric.within} rounds)" if metric.within else ")")
+        return f"P({target}" + (f" within {metric.within} rounds)" if metric.within else _after_text(metric) + ")")
     if kind == "mean_casualties":
         return f"mean deaths ({target})"
     if kind == "mean_audience_cost":
         return f"mean audience cost ({target})"
     if kind == "mean_end_round":
         return "mean end round"
-    return f"P({target} taken)"
+    return f"P({target} taken{_after_text(metric)})"

@@ -703,7 +703,7 @@ def run_chunk(
      cas_list, xi, xf, eff) = A
     (dec, keyed, radix, offset, state_keys, block, n_dec, grid_G, grid_sizes, grid_strides, sigma) = P
     sig_flat = sigma.reshape(sigma.size)
-    (o_types, o_outcome, o_end, o_cas, o_aud, o_rls, o_taken, o_ll, miss_d, miss_state) = out
+    (o_types, o_outcome, o_end, o_cas, o_aud, o_rls, o_rounds, o_ll, miss_d, miss_state, o_smax, o_smin) = out
     (hist_live, hist_delta, bsum_alive, bsum_delta, n_alive) = agg
     (actions_rec, p_action, p_exec, p_state, p_bel, p_live) = rec
     n_rl, n_forces, H, horizon_outcome, record_actions, record_paths, miss_mode, n_bg = (
@@ -849,6 +849,8 @@ def run_chunk(
             o_types[i, j] = types[j]
         for v in range(nv):
             state[v] = initial[v]
+            o_smax[i, v] = initial[v]
+            o_smin[i, v] = initial[v]
         for k in range(n_rl):
             rls[k] = RL_INACTIVE
             left[k] = 0
@@ -1091,7 +1093,8 @@ def run_chunk(
                 # --- execute, red-line crossings, outcomes ------------------------------------------
                 executed = -1
                 if g_chosen >= 0:
-                    o_taken[i, g_chosen] = True
+                    # The round's bit in the action's round mask (bit r - 1 of the packed bytes).
+                    o_rounds[i, g_chosen, (r - 1) >> 3] |= np.uint8(1 << ((r - 1) & 7))
                     executed = g_chosen
                     if touches[g_chosen]:
                         for v in range(nv):
@@ -1107,6 +1110,10 @@ def run_chunk(
                                 dirty = True
                                 changed = True
                                 kdirty = True
+                                if state[v] > o_smax[i, v]:
+                                    o_smax[i, v] = state[v]
+                                if state[v] < o_smin[i, v]:
+                                    o_smin[i, v] = state[v]
                 if lik < 1e-280:
                     # The log-likelihood is kept as a product, folded into its log before it
                     # could underflow: one log per run instead of one per move.

@@ -71,6 +71,10 @@ def test_interventions_kernel_equals_reference(mini) -> None:
         _interventions(
             mini, Force(force=ForceSpec(actor="Iran", action="ir_attack", when=VarCondition(var="tension", op="le", value=1)))
         ),
+        # A conditional forbid (the condition joins the kernel's condition bits).
+        _interventions(
+            mini, Forbid(forbid=ForbidSpec(actor="Iran", action="ir_attack", when=VarCondition(var="tension", op="ge", value=2)))
+        ),
     ]
     for arm in arms:
         _assert_same(*_both(spec, pol, arm))

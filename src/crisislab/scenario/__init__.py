@@ -71,6 +71,7 @@ from crisislab.scenario._models import (
     VarCondition,
     iter_conditions,
 )
+from crisislab.scenario._reach import claim_warnings, metric_never
 from crisislab.scenario._paths import PathError, params_with_uncertainty, resolve_param_path
 from crisislab.scenario._shorthand import InterventionSyntaxError, parse_condition, parse_interventions, parse_shorthand
 from crisislab.scenario._scenario import Scenario, check_scenario
@@ -85,5 +86,5 @@ __all__ = [
     "RoundCondition", "RoundTest", "Rule", "Scenario", "ScenarioError", "SetParam", "SetSpec",
     "Source", "StateVar", "TypeSpec", "TypeValues", "Uncertainty", "VarCondition",
     "InterventionSyntaxError", "bundled_scenario", "bundled_scenarios", "parse_condition", "parse_interventions", "parse_shorthand", "resolve_param_path", "params_with_uncertainty", "check_scenario", "condition_text", "consequence_text", "effect_text", "type_values_text", "describe_interventions", "describe_metric", "intervention_text", "metric_text", "number_text", "dump_scenario", "iter_conditions", "load_scenario",
-    "loads_scenario", "to_data", "validate_data", "walk_numbers", "walk_source_refs",
+    "loads_scenario", "metric_never", "claim_warnings", "to_data", "validate_data", "walk_numbers", "walk_source_refs",
 ]

@@ -169,7 +169,7 @@ class _Checker:
         forbidden: dict[str, set[str]] = {}
         every: set[str] = set()
         for j, iv in enumerate(items):
-            if isinstance(iv, Forbid):
+            if isinstance(iv, Forbid) and iv.forbid.when is None:  # a conditional forbid leaves the action elsewhere
                 act = self.actions.get(iv.forbid.action)
                 if act is None or act.actor != iv.forbid.actor:
                     continue  # reported by check_claims
@@ -568,6 +568,9 @@ class _Checker:
                 if act is None or act.actor != spec.actor:
                     self.add(il + ("action",), f"not an action of {spec.actor}", repr(spec.action),
                              f"one of {_ids(a.id for a in self.s.actions if a.actor == spec.actor)}")
+            if isinstance(iv, Forbid) and iv.forbid.when is not None:
+                self.condition(il + ("when",), iv.forbid.when)
+                self.condition_ranges(il + ("when",), iv.forbid.when)
             if isinstance(iv, Force):
                 if iv.force.round is not None and iv.force.round > self.s.horizon:
                     self.add(il + ("round",), "beyond the horizon", iv.force.round, f"1..{self.s.horizon}")

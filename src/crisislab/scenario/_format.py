@@ -119,7 +119,8 @@ def intervention_text(iv: Any) -> str:
         when = f" at round {f.round}" if f.round is not None else (f" when {condition_text(f.when)}" if f.when else "")
         return f"force {f.actor}: {f.action}{when}"
     if isinstance(iv, Forbid):
-        return f"forbid {iv.forbid.actor}: {iv.forbid.action}"
+        when = f" when {condition_text(iv.forbid.when)}" if iv.forbid.when is not None else ""
+        return f"forbid {iv.forbid.actor}: {iv.forbid.action}{when}"
     if isinstance(iv, SetParam):
         return f"set {iv.set.param} = {number_text(iv.set.value)}"
     return repr(iv)
@@ -188,7 +189,8 @@ def describe_interventions(interventions: Sequence[Any]) -> str:
             when = f" at round {f.round}" if f.round is not None else (" when " + _cond_text(f.when) if f.when else "")
             parts.append(f"force {f.actor} {f.action}{when}")
         elif hasattr(iv, "forbid"):
-            parts.append(f"forbid {iv.forbid.actor} {iv.forbid.action}")
+            when = " when " + _cond_text(iv.forbid.when) if getattr(iv.forbid, "when", None) is not None else ""
+            parts.append(f"forbid {iv.forbid.actor} {iv.forbid.action}{when}")
         else:
             parts.append(f"set {iv.set.param} = {iv.set.value.value:g}")
     return "; ".join(parts)

@@ -863,8 +863,13 @@ class ForceSpec(_Frozen):
 
 
 class ForbidSpec(_Frozen):
+    """Forbid `actor` to choose `action`: at every move, or (with `when`) at the moves where the
+    condition holds. A forbidden action's probability is set to 0 and the rest renormalised (the
+    strategies are not re-solved: a forbid is simulated, not anticipated)."""
+
     actor: Id
     action: Id
+    when: Condition | None = None
 
 
 class SetSpec(_Frozen):

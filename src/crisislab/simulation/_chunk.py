@@ -63,6 +63,9 @@ class Arm:
 
     forces: tuple[Force, ...] = ()
     forbidden: frozenset[int] = frozenset()
+    # Conditional forbids: (global action, condition); the action is forbidden where it holds.
+    # One entry per action (several `when`s of one action are joined by `any`).
+    forbidden_when: tuple[tuple[int, Cond], ...] = ()
     # A scripted path (timeline replay): int64 `(horizon, n_movers)`, the global action each move
     # must take (-1: an environment actor does nothing / a strategic actor plays its default),
     # or SCRIPT_FREE to leave the move to the model.

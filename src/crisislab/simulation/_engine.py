@@ -363,8 +363,12 @@ def _strategic_choice(
             default_local = a_local
         if g_a in forbidden:
             mask[:, a_local] = False
-        elif act.available is not None:
+            continue
+        if act.available is not None:
             mask[:, a_local] = act.available(sub_state, r, sub_rls)
+        for g_f, when in arm.forbidden_when:
+            if g_f == g_a:
+                mask[:, a_local] &= ~np.asarray(when(sub_state, r, sub_rls), dtype=bool)
     p = np.where(mask, p, 0.0)
     u = uniforms(keys, counter(r, m, SLOT_ACTION))
     empty = p.sum(axis=1) <= 0.0

@@ -209,9 +209,12 @@ def pack_spec(spec: Model, arm) -> PackedSpec:
     bel_start = np.array([sl.start for sl in spec.belief_slices], np.int64)
 
     # Interventions.
-    forbidden = np.zeros(n_act, bool)
+    # Per action: -2 allowed, -1 forbidden everywhere, c >= 0 forbidden where condition c holds.
+    forbidden = np.full(n_act, -2, np.int64)
+    for g, when in getattr(arm, "forbidden_when", ()):
+        forbidden[g] = b.cond(when)
     for g in arm.forbidden:
-        forbidden[g] = True
+        forbidden[g] = -1
     forces = np.full((max(len(arm.forces), 1), 4), -1, np.int64)  # actor, local, round, cond
     for i, f in enumerate(arm.forces):
         j = spec.actors.index(f.actor)
@@ -961,7 +964,8 @@ def run_chunk(
                         tot = 0.0
                         for a in range(n_a):
                             ga = ladder[m, a]
-                            ok = not forbidden[ga]
+                            fb = forbidden[ga]
+                            ok = fb == -2 or (fb >= 0 and not _bit(bits, fb))
                             if ok and act[ga, 1] >= 0:
                                 ok = _bit(bits, act[ga, 1])
                             if not ok:
@@ -1002,7 +1006,8 @@ def run_chunk(
                             fire = forces[f, 3] >= 0 and _bit(bits, forces[f, 3])
                         if fire:  # only where the forced action is available and not forbidden
                             ga = ladder[m, forces[f, 1]]
-                            if not forbidden[ga] and (act[ga, 1] < 0 or _bit(bits, act[ga, 1])):
+                            fb = forbidden[ga]
+                            if (fb == -2 or (fb >= 0 and not _bit(bits, fb))) and (act[ga, 1] < 0 or _bit(bits, act[ga, 1])):
                                 chosen = forces[f, 1]
                     sg = script[r - 1, m]
                     if sg != SCRIPT_FREE:

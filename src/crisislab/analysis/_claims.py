@@ -324,10 +324,9 @@ def claim_degeneracy(claim: Any, treatment: Results, baseline: Results, scenario
             continue
         c = float(x[0])
         written = static is not None or any(hasattr(iv, "force") or hasattr(iv, "forbid") for iv in ivs)
-        if static is None:
-            where = "" if ok.all() else f" where it is defined ({int(ok.sum())} runs)"
-            cause = "" if written else " (a result of the model, not of the arm's interventions)"
-            reasons.append(f"the metric is {c:g} in every run of the {arm} arm{where}{cause}")
+        where = "" if ok.all() else f" where it is defined ({int(ok.sum())} runs)"
+        cause = "" if written else " (a result of the model, not of the arm's interventions)"
+        reasons.append(f"the metric is {c:g} in every run of the {arm} arm{where}{cause}")
         if not written:
             continue
         floor, ceiling = c <= lo, c >= hi

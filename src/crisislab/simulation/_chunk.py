@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
-__all__ = ["REPS_PER_CHUNK", "Arm", "ChunkResult", "Cond", "Force", "hash_rows", "path_representatives", "round_mask_bytes"]
+__all__ = ["REPS_PER_CHUNK", "Arm", "ChunkResult", "Cond", "Force", "hash_rows", "any_round", "path_representatives", "round_mask_bytes"]
 
 # A condition over all runs at once: `cond(state (n, n_vars), round_, rl_status (n, n_rl)) -> bool (n,)`.
 # The model's conditions are `CondProgram`s; an arm's force may also be given as a Python callable
@@ -115,6 +115,16 @@ class ChunkResult:
     rounds_taken: np.ndarray | None = None
     state_max: np.ndarray | None = None
     state_min: np.ndarray | None = None
+
+
+def any_round(rounds: np.ndarray) -> np.ndarray:
+    """bool `(n, n_actions)`: whether each action was chosen in any round, from the packed round
+    masks uint8 `(n, n_actions, n_bytes)` (byte by byte: numpy's `any` over a short last axis is
+    several times slower)."""
+    out = rounds[:, :, 0] != 0
+    for w in range(1, rounds.shape[2]):
+        out |= rounds[:, :, w] != 0
+    return out
 
 
 def round_mask_bytes(horizon: int) -> int:

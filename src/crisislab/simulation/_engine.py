@@ -34,7 +34,7 @@ from crisislab.model.rules import (
     SLOT_ACTION,
     consequence_slot,
 )
-from crisislab.simulation._chunk import Arm, ChunkResult, path_representatives, round_mask_bytes
+from crisislab.simulation._chunk import Arm, ChunkResult, any_round, path_representatives, round_mask_bytes
 from crisislab.simulation._kernel_engine import kernel_chunk, kernel_inputs
 from crisislab.simulation._policy import Node, Policy
 from crisislab.simulation._rng import counter, run_keys, uniforms
@@ -307,7 +307,7 @@ def _reference_chunk(
         casualties=casualties,
         audience=audience,
         rl_status=rl_status,
-        taken=rounds.any(axis=2),
+        taken=any_round(rounds),
         rounds_taken=rounds,
         state_max=final["smax"],
         state_min=final["smin"],

@@ -29,7 +29,7 @@ import numpy as np
 from crisislab._cache import warn_once
 from crisislab.model import Model
 from crisislab.simulation import _specialise as sp
-from crisislab.simulation._chunk import Arm, ChunkResult, path_representatives, round_mask_bytes
+from crisislab.simulation._chunk import Arm, ChunkResult, any_round, path_representatives, round_mask_bytes
 from crisislab.simulation._kernels import PackedSpec, pack_spec, run_chunk
 from crisislab.simulation._policy import Policy, PolicyTable, belief_arrays
 from crisislab.simulation._rng import run_keys
@@ -255,7 +255,7 @@ def kernel_chunk(
         casualties=casualties,
         audience=audience,
         rl_status=rl_status[:, :n_rl],
-        taken=rounds.any(axis=2),
+        taken=any_round(rounds),
         rounds_taken=rounds,
         state_max=state_max,
         state_min=state_min,

@@ -21,7 +21,8 @@ US_SIGMA = np.array([[0.3, 0.7], [0.8, 0.2]])
 IRAN_SIGMA = np.array([[0.4, 0.6], [0.9, 0.1]])
 # The kernel folds the log-likelihood as a product (one log per run), the reference sums logs.
 LOGLIK_RTOL = 1e-12
-EXACT = ("types", "outcome", "end_round", "casualties", "audience", "rl_status", "taken", "state_hist",
+EXACT = ("types", "outcome", "end_round", "casualties", "audience", "rl_status", "taken", "rounds_taken", "state_max",
+         "state_min", "state_hist",
          "belief_sum", "belief_sum_alive", "n_alive", "path_hash", "actions")
 
 
@@ -69,6 +70,10 @@ def test_interventions_kernel_equals_reference(mini) -> None:
         _interventions(mini, Forbid(forbid=ForbidSpec(actor="Iran", action="ir_attack"))),
         _interventions(
             mini, Force(force=ForceSpec(actor="Iran", action="ir_attack", when=VarCondition(var="tension", op="le", value=1)))
+        ),
+        # A conditional forbid (the condition joins the kernel's condition bits).
+        _interventions(
+            mini, Forbid(forbid=ForbidSpec(actor="Iran", action="ir_attack", when=VarCondition(var="tension", op="ge", value=2)))
         ),
     ]
     for arm in arms:

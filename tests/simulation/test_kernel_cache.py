@@ -144,7 +144,8 @@ def test_auto_does_not_play_a_kernel_from_a_directory_writable_by_others(tmp_pat
         auto = simulate_chunk(spec, make(), 4, runs, Arm(), engine="kernel")
     assert name not in sys.modules
     assert ke.specialised_kernel(spec, inp.packed, inp.table, only_compiled=True)[1] is None
-    for f in ("types", "outcome", "end_round", "casualties", "audience", "rl_status", "taken", "loglik"):
+    for f in ("types", "outcome", "end_round", "casualties", "audience", "rl_status", "taken", "rounds_taken", "state_max",
+              "state_min", "loglik"):
         np.testing.assert_array_equal(getattr(general, f), getattr(auto, f), strict=True)
 
 

@@ -15,8 +15,11 @@ from crisislab.analysis._claims import (
     ArmRunner,
     ClaimResult,
     SolverChoice,
+    VERDICTS,
+    claim_degeneracy,
     evaluate_claims,
     evaluate_claims_and_draws,
+    judge_claim,
     judge_claims,
     make_runner,
     robustness_table,
@@ -26,7 +29,7 @@ from crisislab.analysis._estimate import Estimation, ParamEstimate, estimate, fr
 from crisislab.analysis._grid import grid_check
 from crisislab.analysis._record import Candidate, Record, observe
 from crisislab.analysis._replay import TimelineReplay, load_record, rank_share, replay, replay_record, simulate_records
-from crisislab.analysis._stats import PairedEstimate, paired_difference, verdict, wilson_interval
+from crisislab.analysis._stats import PairedEstimate, paired_difference, paired_ratio_difference, verdict, wilson_interval
 from crisislab.analysis._sensitivity import boxes_table, indices_table
 from crisislab.analysis._sweep import DESIGNS, SWEEP_FILES, Factor, Space, Sweep, min_n, sweep, sweep_space
 from crisislab.analysis._study import FAN_QUANTILES, Study, outcome_table, run_study
@@ -78,7 +81,11 @@ __all__ = [
     "SolverChoice",
     "TimelineReplay",
     "evaluate_claims",
+    "judge_claim",
     "judge_claims",
+    "VERDICTS",
+    "claim_degeneracy",
+    "paired_ratio_difference",
     "DESIGNS",
     "SWEEP_FILES",
     "Factor",

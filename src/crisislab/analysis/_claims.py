@@ -34,7 +34,7 @@ from crisislab.model import lower
 from crisislab.scenario import describe_interventions, describe_metric
 from crisislab.model.rules import DEFAULT_CHUNK
 from crisislab.simulation import Policy, Results, as_policy, compile_arm, map_tasks, simulate_model, split_interventions
-from crisislab.analysis._stats import PairedEstimate, paired_difference, verdict, wilson_interval
+from crisislab.analysis._stats import PairedEstimate, paired_ratio_difference, verdict, wilson_interval
 
 __all__ = [
     "DEFAULT_ROBUSTNESS_DRAWS",
@@ -42,6 +42,9 @@ __all__ = [
     "ArmRunner",
     "ClaimResult",
     "SolverChoice",
+    "VERDICTS",
+    "claim_degeneracy",
+    "judge_claim",
     "describe_interventions",
     "evaluate_claims",
     "evaluate_claims_and_draws",
@@ -266,6 +269,89 @@ class ArmRunner:
         return hit
 
 
+VERDICTS: tuple[str, ...] = ("holds", "fails", "undetermined", "cannot fail")
+
+
+def _metric_bounds(metric: Any, spec: Any) -> tuple[float, float]:
+    """The smallest and largest value the metric can take in any arm (per run and per arm)."""
+    kind = metric.kind
+    if kind == "mean_audience_cost":
+        j = list(spec.actors).index(metric.target)
+        costs = np.concatenate([np.ravel(rl.audience_cost) for rl in spec.red_lines if rl.owner == j] or [np.zeros(1)])
+        return (0.0 if (costs >= 0).all() else -np.inf), (0.0 if (costs <= 0).all() else np.inf)
+    if getattr(metric, "per_round", False):
+        return 0.0, (1.0 if kind == "outcome_probability" else np.inf)
+    if kind in ("outcome_probability", "action_probability"):
+        return 0.0, 1.0
+    if kind == "mean_end_round":
+        return 1.0, float(spec.horizon)
+    return 0.0, np.inf
+
+
+def claim_degeneracy(claim: Any, treatment: Results, baseline: Results, scenario: Any = None) -> tuple[str | None, bool]:
+    """Whether a claim's comparison is degenerate, and whether it is settled by how the claim is
+    written: (why, or None; whether it could not have failed).
+
+    Degenerate: in an arm the metric is the same number in every run where it is defined (e.g.
+    the probability of an action the treatment forces is identically 1, or a baseline that is
+    exactly 0 because it forbids what the metric counts), it is defined in no run (a window whose
+    trigger the arm never chooses), or (with `scenario`) the arm's forbids make it identically 0
+    by the scenario's structure (`crisislab.scenario.metric_never`). Could not have failed: such
+    a constant sits at the end of the metric's range on the claimed side (expect higher: baseline
+    at its minimum or treatment at its maximum; expect lower: the reverse), so no value of the
+    other arm contradicts the claim, and it comes from how the claim is written: the structure
+    proves it, or the arm forces or forbids actions. A constant in an arm of the scenario as
+    written or with `set` changes only is a result of the model: flagged, not settled.
+    """
+    from crisislab.scenario import metric_never
+
+    metric, expect = claim.metric, claim.expect
+    lo, hi = _metric_bounds(metric, treatment.spec)
+    reasons, settled = [], False
+    for arm, res in (("treatment", treatment), ("baseline", baseline)):
+        ivs = getattr(claim.compare, arm)
+        static = metric_never(scenario, metric, ivs) if scenario is not None else None
+        v = res.metric_values(metric)
+        ok = ~np.isnan(v)
+        if static is not None:
+            reasons.append(f"in the {arm} arm {static}")
+        if not ok.any():
+            if static is None:
+                reasons.append(f"the metric is undefined in every run of the {arm} arm")
+            continue
+        x = v[ok]
+        if np.ptp(x) != 0:
+            continue
+        c = float(x[0])
+        written = static is not None or any(hasattr(iv, "force") or hasattr(iv, "forbid") for iv in ivs)
+        where = "" if ok.all() else f" where it is defined ({int(ok.sum())} runs)"
+        cause = "" if written else " (a result of the model, not of the arm's interventions)"
+        reasons.append(f"the metric is {c:g} in every run of the {arm} arm{where}{cause}")
+        if not written:
+            continue
+        floor, ceiling = c <= lo, c >= hi
+        if expect == "higher":
+            settled |= (arm == "baseline" and floor) or (arm == "treatment" and ceiling)
+        else:
+            settled |= (arm == "baseline" and ceiling) or (arm == "treatment" and floor)
+    return ("; ".join(reasons) or None), settled
+
+
+def judge_claim(
+    claim: Any, treatment: Results, baseline: Results, level: float, scenario: Any = None
+) -> tuple[PairedEstimate, str, str | None]:
+    """(paired estimate, verdict, why the claim is degenerate or None) of one claim on its two
+    simulated arms. The verdict is the interval's (`_stats.verdict`), except "cannot fail" for a
+    claim settled by how it is written (`claim_degeneracy`) that did not fail."""
+    m = claim.metric
+    est = paired_ratio_difference(*treatment.metric_parts(m), *baseline.metric_parts(m), level)
+    v = verdict(est, claim.expect, claim.margin)
+    why, settled = claim_degeneracy(claim, treatment, baseline, scenario)
+    if settled and v != "fails":
+        v = "cannot fail"
+    return est, v, why
+
+
 @dataclass(frozen=True)
 class ClaimResult:
     """One evaluated claim.
@@ -276,6 +362,10 @@ class ClaimResult:
     `robustness_fails` the share in which it fails; `influential` is the sampled parameter whose
     values rank-correlate most with the claim's difference across draws (`influential_rho`:
     Spearman's ρ). `draws`: the per-draw rows (see `robustness_table`).
+
+    `verdict`: one of `VERDICTS` — holds, fails or undetermined from the paired interval, or
+    "cannot fail" when the comparison is settled by how the claim is written (`claim_degeneracy`);
+    `degenerate` says why a claim is degenerate (None when it is not), whatever its verdict.
     """
 
     id: str
@@ -297,6 +387,7 @@ class ClaimResult:
     influential: str | None = None
     influential_rho: float | None = None
     draws: pd.DataFrame | None = field(default=None, compare=False, repr=False)
+    degenerate: str | None = None
 
     def _repr_html_(self) -> str:
         from html import escape
@@ -326,7 +417,10 @@ class ClaimResult:
             "ci_low": e.ci_low,
             "ci_high": e.ci_high,
             "n": e.n,
+            "defined_treatment": e.n_treatment,
+            "defined_baseline": e.n_baseline,
             "verdict": self.verdict,
+            "degenerate": self.degenerate,
             "robustness": self.robustness,
             "robustness_low": self.robustness_low,
             "robustness_high": self.robustness_high,
@@ -396,12 +490,10 @@ def judge_claims(runner: ArmRunner, claims: Sequence[Any], level: float) -> dict
     `verdict`. One parameter draw of a robustness check or a sweep is judged with this."""
     out = {}
     for c in claims:
-        t = runner.results(c.compare.treatment).metric_values(c.metric)
-        b = runner.results(c.compare.baseline).metric_values(c.metric)
-        est = paired_difference(t, b, level)
+        est, v, _why = judge_claim(c, runner.results(c.compare.treatment), runner.results(c.compare.baseline), level,
+                                  runner.scenario)
         out[c.id] = {"treatment": est.treatment, "baseline": est.baseline, "difference": est.diff,
-                     "ci_low": est.ci_low, "ci_high": est.ci_high, "n": est.n,
-                     "verdict": verdict(est, c.expect, c.margin)}  # fmt: skip
+                     "ci_low": est.ci_low, "ci_high": est.ci_high, "n": est.n, "verdict": v}  # fmt: skip
     return out
 
 
@@ -516,7 +608,7 @@ def _evaluate(
     for c in claims:
         t = runner.results(c.compare.treatment)
         b = runner.results(c.compare.baseline)
-        est = paired_difference(t.metric_values(c.metric), b.metric_values(c.metric), level)
+        est, v, why = judge_claim(c, t, b, level, scenario)
         rob: dict[str, Any] = {"robustness": None, "robustness_draws": 0}
         draws = by_claim.get(c.id)
         if draws is not None:
@@ -541,7 +633,8 @@ def _evaluate(
                 treatment=describe_interventions(c.compare.treatment),
                 baseline=describe_interventions(c.compare.baseline),
                 estimate=est,
-                verdict=verdict(est, c.expect, c.margin),
+                verdict=v,
+                degenerate=why,
                 **rob,
             )
         )

@@ -16,7 +16,7 @@ from typing import Literal
 import numpy as np
 from scipy import stats
 
-__all__ = ["Expect", "PairedEstimate", "Verdict", "paired_difference", "verdict", "wilson_interval"]
+__all__ = ["Expect", "PairedEstimate", "Verdict", "paired_difference", "paired_ratio_difference", "verdict", "wilson_interval"]
 
 Expect = Literal["lower", "higher"]
 Verdict = Literal["holds", "fails", "undetermined"]
@@ -34,6 +34,9 @@ class PairedEstimate:
     ci_high: float
     n: int
     level: float
+    # Runs where the metric is defined in each arm (all n for a mean over every run).
+    n_treatment: int | None = None
+    n_baseline: int | None = None
 
 
 def _z(level: float) -> float:
@@ -68,6 +71,49 @@ def paired_difference(treatment: np.ndarray, baseline: np.ndarray, level: float 
         n=n,
         level=level,
     )
+
+
+def paired_ratio_difference(
+    num_t: np.ndarray, den_t: np.ndarray, num_b: np.ndarray, den_b: np.ndarray, level: float = 0.95
+) -> PairedEstimate:
+    """Paired difference of two ratio estimators R = Σ num / Σ den on the same runs.
+
+    `num_*`, `den_*`: float arrays `(n,)`, element i from run i of each arm. A conditional mean
+    (den = indicator of the runs where the metric is defined, num = value there and 0 elsewhere)
+    and a rate per round at risk (den = rounds at risk) are such ratios; with den ≡ 1 this is
+    exactly `paired_difference`. Each arm's ratio uses the runs where its own denominator is
+    positive, so a run defined in one arm only counts in that arm's ratio. The standard error is
+    the delta method's on the paired runs: run i's linearised value in an arm is
+    u_i = R + (num_i − R den_i) / mean(den), whose mean is R and whose variance over n is the
+    ratio's asymptotic variance; sd(u_t − u_b)/sqrt(n) carries the covariance the pairing creates.
+    An arm whose denominator is 0 in every run has no value: NaN estimate and interval.
+    """
+    arrays = [np.asarray(x, dtype=np.float64) for x in (num_t, den_t, num_b, den_b)]
+    nt, dt, nb, db = arrays
+    if any(a.shape != nt.shape for a in arrays) or nt.ndim != 1 or nt.size == 0:
+        raise ValueError(f"paired arms must be non-empty 1-d arrays of equal length (got {[a.shape for a in arrays]})")
+    defined_t, defined_b = int((dt > 0).sum()), int((db > 0).sum())
+    if (dt == 1.0).all() and (db == 1.0).all():
+        est = paired_difference(nt, nb, level)
+        return PairedEstimate(**{**est.__dict__, "n_treatment": defined_t, "n_baseline": defined_b})
+    n = nt.size
+    z = _z(level)
+    if dt.sum() <= 0 or db.sum() <= 0:
+        nan = float("nan")
+        rt = float(nt.sum() / dt.sum()) if dt.sum() > 0 else nan
+        rb = float(nb.sum() / db.sum()) if db.sum() > 0 else nan
+        return PairedEstimate(rt, rb, nan, nan, nan, nan, n, level, defined_t, defined_b)
+
+    def linearised(num: np.ndarray, den: np.ndarray) -> tuple[float, np.ndarray]:
+        r = float(num.sum() / den.sum())
+        return r, r + (num - r * den) / den.mean()
+
+    rt, ut = linearised(nt, dt)
+    rb, ub = linearised(nb, db)
+    d = ut - ub
+    se = float(d.std(ddof=1) / np.sqrt(n)) if n > 1 else float("inf")
+    diff = rt - rb
+    return PairedEstimate(rt, rb, diff, se, diff - z * se, diff + z * se, n, level, defined_t, defined_b)
 
 
 def verdict(est: PairedEstimate, expect: Expect, margin: float = 0.0) -> Verdict:

@@ -286,7 +286,7 @@ def _run_study(
         robustness=robustness_table(claims), run_steps=base.run_steps,
         replay_choices=0 if replay is None else replay.rounds * len(replay.observed_actors),
         seconds=time.perf_counter() - t0, **tables, outcome_draws=outcome_draws,
-        sensitivity=_tables.sensitivity_table(outcome_draws), claim_flags=_tables.claim_flags(runner, scenario.claims),
+        sensitivity=_tables.sensitivity_table(outcome_draws), claim_flags=_tables.claim_flags(claims),
         diagnostics=tuple(getattr(solution, "diagnostics", ()) or ()), sources=_tables.source_table(scenario),
         assumptions=_tables.assumption_table(scenario),
     )  # fmt: skip

@@ -205,18 +205,13 @@ def sensitivity_table(draws: pd.DataFrame) -> pd.DataFrame:
     return table.iloc[order].reset_index(drop=True)
 
 
-def claim_flags(runner: Any, claims: Any) -> pd.DataFrame:
-    """Which claims cannot fail (or cannot hold) by construction: `claim`, `degenerate` (bool) and
-    `why`. A claim is degenerate when its metric is the same number in every run of an arm (e.g.
-    the probability of an action the treatment forces is identically 1, or a baseline that is
-    exactly 0 because it forbids what the metric counts): then the comparison is settled by how
-    the claim is written, not by the model."""
-    rows = []
-    for c in claims:
-        reasons = []
-        for arm, ivs in (("treatment", c.compare.treatment), ("baseline", c.compare.baseline)):
-            v = runner.results(ivs).metric_values(c.metric)
-            if v.size and np.ptp(v) == 0:
-                reasons.append(f"the metric is {v[0]:g} in every run of the {arm} arm")
-        rows.append({"claim": c.id, "degenerate": bool(reasons), "why": "; ".join(reasons)})
-    return pd.DataFrame(rows, columns=["claim", "degenerate", "why"])
+def claim_flags(results: Any) -> pd.DataFrame:
+    """Which evaluated claims (`ClaimResult`s) are settled by how they are written: `claim`,
+    `degenerate` (bool), `why` ("" when not) and `verdict` ("cannot fail" where the claim could not
+    have failed). The test is `crisislab.analysis.claim_degeneracy`, made when the claims were
+    evaluated: the metric is the same number in every run of an arm (e.g. the probability of an
+    action the treatment forces is identically 1, or a baseline that is exactly 0 because it
+    forbids what the metric counts), or undefined in every run of an arm."""
+    rows = [{"claim": r.id, "degenerate": r.degenerate is not None, "why": r.degenerate or "", "verdict": r.verdict}
+            for r in results]  # fmt: skip
+    return pd.DataFrame(rows, columns=["claim", "degenerate", "why", "verdict"])

@@ -15,6 +15,7 @@ from rich.text import Text
 
 from crisislab.errors import problem_lines
 from crisislab.scenario import (
+    claim_warnings,
     Problem,
     Scenario,
     ScenarioError,
@@ -54,6 +55,10 @@ def validate(files: list[Path] = typer.Argument(..., help="Scenario YAML files t
             continue
         out.print(f"OK {path}: {s.id} ({len(s.actors)} actors, {len(s.actions)} actions, horizon {s.horizon})",
                   markup=False, highlight=False, emoji=False)
+        # Claims the structure settles (a forbid that removes the only route to what the metric
+        # counts): reported, not refused, since the scenario itself is sound.
+        for loc, message in claim_warnings(s):
+            out.print(f"warning: {path}: {'.'.join(map(str, loc))}: {message}", markup=False, highlight=False, emoji=False)
     if problems:
         _fail(problems)
 

@@ -441,7 +441,7 @@ def _print_claims(results: Any, runs: int, seed: int) -> None:
             f"{r.treatment}\n{e.treatment:.4f}",
             f"{r.baseline}\n{e.baseline:.4f}",
             f"{e.diff:+.4f}\n[{e.ci_low:+.4f}, {e.ci_high:+.4f}]",
-            r.verdict,
+            r.verdict + (f"\n(settled by how it is written: {r.degenerate})" if r.degenerate else ""),
             _robust_cell(r),
         )
     Console(file=sys.stdout, width=160, emoji=False).print(table)

@@ -28,8 +28,9 @@ def _num(x: Any) -> float | None:
 
 
 def verdict_label(verdict: str, degenerate: bool) -> str:
-    """What the report calls a verdict: "cannot fail" for a claim that holds by how it is written."""
-    return "cannot fail" if degenerate and verdict == "holds" else verdict
+    """What the report calls a verdict: the claim's own (`ClaimResult.verdict`, which is already
+    "cannot fail" where the claim could not have failed); `degenerate` claims are flagged beside it."""
+    return verdict
 
 
 def _seed_source(study: Any, seed_file: str | None) -> dict[str, str]:

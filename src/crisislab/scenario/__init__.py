@@ -48,6 +48,8 @@ from crisislab.scenario._models import (
     Intensity,
     Intervention,
     Metric,
+    MetricAfter,
+    MetricGiven,
     NotCondition,
     Outcome,
     Param,
@@ -69,6 +71,7 @@ from crisislab.scenario._models import (
     VarCondition,
     iter_conditions,
 )
+from crisislab.scenario._reach import claim_warnings, metric_never
 from crisislab.scenario._paths import PathError, params_with_uncertainty, resolve_param_path
 from crisislab.scenario._shorthand import InterventionSyntaxError, parse_condition, parse_interventions, parse_shorthand
 from crisislab.scenario._scenario import Scenario, check_scenario
@@ -78,10 +81,10 @@ __all__ = [
     "ALL_TYPES", "CASUALTY_TAIL", "CIVILIAN", "MAX_CASUALTY_TABLE", "MAX_HORIZON", "MAX_PUBLIC_STATES", "MAX_VAR_VALUES", "Action", "Actor", "AllCondition", "AnyCondition", "Attribution",
     "Calendar", "Casualties", "CasualtyPayoff", "Claim", "Compare", "Condition", "Consequence",
     "Effect", "EnvironmentActor", "Estimated", "ErrorEvent", "FlowPayoff", "Forbid", "ForbidSpec", "Force",
-    "ForceSpec", "Intensity", "Intervention", "Issue", "Metric", "NotCondition", "Outcome", "Param",
+    "ForceSpec", "Intensity", "Intervention", "Issue", "Metric", "MetricAfter", "MetricGiven", "NotCondition", "Outcome", "Param",
     "PathError", "Payoffs", "Perception", "Problem", "ProbTable", "RedLine", "RedLineCondition",
     "RoundCondition", "RoundTest", "Rule", "Scenario", "ScenarioError", "SetParam", "SetSpec",
     "Source", "StateVar", "TypeSpec", "TypeValues", "Uncertainty", "VarCondition",
     "InterventionSyntaxError", "bundled_scenario", "bundled_scenarios", "parse_condition", "parse_interventions", "parse_shorthand", "resolve_param_path", "params_with_uncertainty", "check_scenario", "condition_text", "consequence_text", "effect_text", "type_values_text", "describe_interventions", "describe_metric", "intervention_text", "metric_text", "number_text", "dump_scenario", "iter_conditions", "load_scenario",
-    "loads_scenario", "to_data", "validate_data", "walk_numbers", "walk_source_refs",
+    "loads_scenario", "metric_never", "claim_warnings", "to_data", "validate_data", "walk_numbers", "walk_source_refs",
 ]

@@ -169,7 +169,7 @@ class _Checker:
         forbidden: dict[str, set[str]] = {}
         every: set[str] = set()
         for j, iv in enumerate(items):
-            if isinstance(iv, Forbid):
+            if isinstance(iv, Forbid) and iv.forbid.when is None:  # a conditional forbid leaves the action elsewhere
                 act = self.actions.get(iv.forbid.action)
                 if act is None or act.actor != iv.forbid.actor:
                     continue  # reported by check_claims
@@ -538,6 +538,21 @@ class _Checker:
                 self.strategic_ref(ml + ("mean_audience_cost",), m.mean_audience_cost)
             if m.action_probability is not None and m.action_probability not in self.actions:
                 self.add(ml + ("action_probability",), "unknown action", repr(m.action_probability), "an action id")
+            if m.after is not None:
+                if m.after.action not in self.actions:
+                    self.add(ml + ("after", "action"), "unknown action", repr(m.after.action), f"one of {_ids(self.actions)}")
+                if m.after.within >= self.s.horizon:
+                    self.add(ml + ("after", "within"), "a window at least as long as the horizon counts every later "
+                             "round", m.after.within, f"0..{self.s.horizon - 1}")
+            if m.given is not None:
+                g = m.given
+                if g.reached is not None:
+                    self.condition(ml + ("given", "reached"), g.reached)
+                    self.condition_ranges(ml + ("given", "reached"), g.reached)
+                for key in ("took", "not_took"):
+                    ident = getattr(g, key)
+                    if ident is not None and ident not in self.actions:
+                        self.add(ml + ("given", key), "unknown action", repr(ident), f"one of {_ids(self.actions)}")
             for arm in ("treatment", "baseline"):
                 for j, iv in enumerate(getattr(c.compare, arm)):
                     self.intervention(loc + ("compare", arm, j), iv)
@@ -553,6 +568,9 @@ class _Checker:
                 if act is None or act.actor != spec.actor:
                     self.add(il + ("action",), f"not an action of {spec.actor}", repr(spec.action),
                              f"one of {_ids(a.id for a in self.s.actions if a.actor == spec.actor)}")
+            if isinstance(iv, Forbid) and iv.forbid.when is not None:
+                self.condition(il + ("when",), iv.forbid.when)
+                self.condition_ranges(il + ("when",), iv.forbid.when)
             if isinstance(iv, Force):
                 if iv.force.round is not None and iv.force.round > self.s.horizon:
                     self.add(il + ("round",), "beyond the horizon", iv.force.round, f"1..{self.s.horizon}")

@@ -119,23 +119,63 @@ def intervention_text(iv: Any) -> str:
         when = f" at round {f.round}" if f.round is not None else (f" when {condition_text(f.when)}" if f.when else "")
         return f"force {f.actor}: {f.action}{when}"
     if isinstance(iv, Forbid):
-        return f"forbid {iv.forbid.actor}: {iv.forbid.action}"
+        when = f" when {condition_text(iv.forbid.when)}" if iv.forbid.when is not None else ""
+        return f"forbid {iv.forbid.actor}: {iv.forbid.action}{when}"
     if isinstance(iv, SetParam):
         return f"set {iv.set.param} = {number_text(iv.set.value)}"
     return repr(iv)
 
 
 def metric_text(m: Metric) -> str:
+    if m.per_round:
+        return _per_round_text(m, "of ") + _given_text(m)
     if m.outcome_probability is not None:
-        within = f" within {m.within} rounds" if m.within is not None else ""
-        return f"P({m.outcome_probability}{within})"
+        within = f" within {m.within} rounds" if m.within is not None else _after_text(m)
+        return f"P({m.outcome_probability}{within})" + _given_text(m)
     if m.mean_casualties is not None:
-        return f"mean deaths of {m.mean_casualties}"
+        return f"mean deaths of {m.mean_casualties}" + _given_text(m)
     if m.mean_audience_cost is not None:
-        return f"mean audience cost of {m.mean_audience_cost}"
+        return f"mean audience cost of {m.mean_audience_cost}" + _given_text(m)
     if m.mean_end_round is not None:
-        return "mean end round"
-    return f"P({m.action_probability} taken)"
+        return "mean end round" + _given_text(m)
+    return f"P({m.action_probability} taken{_after_text(m)})" + _given_text(m)
+
+
+_REACHED_SIGNS = {"ge": "≥", "gt": ">", "le": "≤", "lt": "<"}
+
+
+def _after_text(m: Any) -> str:
+    a = m.after
+    if a is None:
+        return ""
+    later = "later in the same round" if a.within == 0 else f"within {a.within} round{'s' if a.within != 1 else ''}"
+    return f" {later} after {a.action}"
+
+
+def _given_text(m: Any) -> str:
+    g = m.given
+    if g is None:
+        return ""
+    parts = []
+    if g.reached is not None:
+        parts.append(f"{g.reached.var} reached {_REACHED_SIGNS.get(g.reached.op, g.reached.op)} {g.reached.value}")
+    if g.took is not None:
+        parts.append(f"{g.took} taken")
+    if g.not_took is not None:
+        parts.append(f"{g.not_took} never taken")
+    return " | " + ", ".join(parts)
+
+
+def _per_round_text(m: Any, of: str) -> str:
+    if m.outcome_probability is not None:
+        what = f"{m.outcome_probability} hazard"
+    elif m.mean_casualties is not None:
+        what = f"deaths {of}{m.mean_casualties}"
+    elif m.mean_audience_cost is not None:
+        what = f"audience cost {of}{m.mean_audience_cost}"
+    else:
+        what = f"rounds with {m.action_probability} taken"
+    return f"{what} per round at risk"
 
 
 def describe_interventions(interventions: Sequence[Any]) -> str:
@@ -149,7 +189,8 @@ def describe_interventions(interventions: Sequence[Any]) -> str:
             when = f" at round {f.round}" if f.round is not None else (" when " + _cond_text(f.when) if f.when else "")
             parts.append(f"force {f.actor} {f.action}{when}")
         elif hasattr(iv, "forbid"):
-            parts.append(f"forbid {iv.forbid.actor} {iv.forbid.action}")
+            when = " when " + _cond_text(iv.forbid.when) if getattr(iv.forbid, "when", None) is not None else ""
+            parts.append(f"forbid {iv.forbid.actor} {iv.forbid.action}{when}")
         else:
             parts.append(f"set {iv.set.param} = {iv.set.value.value:g}")
     return "; ".join(parts)
@@ -163,13 +204,22 @@ def _cond_text(c: Any) -> str:
 
 
 def describe_metric(metric: Any) -> str:
+    """A short label of a metric (the claims table's `metric` column)."""
+    if getattr(metric, "per_round", False):
+        kind = metric.kind
+        return _per_round_text(metric, "") + _given_text(metric) if kind != "mean_casualties" else (
+            f"deaths ({metric.target}) per round at risk" + _given_text(metric))
+    return _describe_plain(metric) + _given_text(metric)
+
+
+def _describe_plain(metric: Any) -> str:
     kind, target = metric.kind, metric.target
     if kind == "outcome_probability":
-        return f"P({target}" + (f" within {metric.within} rounds)" if metric.within else ")")
+        return f"P({target}" + (f" within {metric.within} rounds)" if metric.within else _after_text(metric) + ")")
     if kind == "mean_casualties":
         return f"mean deaths ({target})"
     if kind == "mean_audience_cost":
         return f"mean audience cost ({target})"
     if kind == "mean_end_round":
         return "mean end round"
-    return f"P({target} taken)"
+    return f"P({target} taken{_after_text(metric)})"

@@ -758,8 +758,47 @@ MetricKind = Literal[
 ]
 
 
+class MetricAfter(_Frozen):
+    """`{action: ID, within: K}`: count only what happens after the first time `action` is chosen
+    (later in that round's move order) and at most `within` rounds later; the metric is undefined
+    in runs where `action` is never chosen."""
+
+    action: Id
+    within: Annotated[Int, Field(ge=0)]
+
+
+REACHED_OPS: tuple[str, ...] = ("ge", "gt", "le", "lt")
+
+
+class MetricGiven(_Frozen):
+    """The runs a metric is computed over (every stated key must hold; the metric is undefined in
+    the other runs): `reached` (a state variable reached a value at some point of the run:
+    `{var: tension, op: ge, value: 4}`, op one of ge, gt, le, lt), `took` (the action was chosen
+    at least once), `not_took` (it never was)."""
+
+    reached: VarCondition | None = None
+    took: Id | None = None
+    not_took: Id | None = None
+
+    @model_validator(mode="after")
+    def _some(self) -> MetricGiven:
+        if self.reached is None and self.took is None and self.not_took is None:
+            raise ValueError("`given` needs at least one of reached, took, not_took")
+        if self.reached is not None and self.reached.op not in REACHED_OPS:
+            raise ValueError(
+                f"`given.reached` compares with one of {', '.join(REACHED_OPS)} (got {self.reached.op!r}): the "
+                "simulator records each variable's largest and smallest value, which says whether a bound was "
+                "reached, not whether one exact value was passed"
+            )
+        return self
+
+
 class Metric(_Frozen):
-    """Exactly one of the metric keys; `within` only with `outcome_probability`."""
+    """Exactly one of the metric keys, with modifiers: `within` (only with `outcome_probability`:
+    the outcome by that round), `after` (a window after a trigger action, with
+    `outcome_probability` or `action_probability`), `per_round` (a rate per round at risk: the
+    quantity summed over runs divided by the rounds the runs were still going; not with
+    `mean_end_round` or `after`), `given` (only the runs where a condition on the run holds)."""
 
     outcome_probability: Id | None = None
     within: Annotated[Int, Field(ge=1)] | None = None
@@ -767,6 +806,9 @@ class Metric(_Frozen):
     mean_audience_cost: Id | None = None
     mean_end_round: Literal[True] | None = None
     action_probability: Id | None = None
+    after: MetricAfter | None = None
+    per_round: bool = False
+    given: MetricGiven | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Metric:
@@ -777,6 +819,16 @@ class Metric(_Frozen):
             )
         if self.within is not None and self.outcome_probability is None:
             raise ValueError("`within` only applies to `outcome_probability`")
+        if self.after is not None:
+            if self.outcome_probability is None and self.action_probability is None:
+                raise ValueError("`after` applies to `outcome_probability` or `action_probability`")
+            if self.within is not None:
+                raise ValueError("a metric has `within` (rounds from the start) or `after` (rounds after a trigger), not both")
+        if self.per_round:
+            if self.mean_end_round is not None:
+                raise ValueError("`per_round` does not apply to `mean_end_round` (rounds per round at risk is 1)")
+            if self.after is not None:
+                raise ValueError("a metric has `per_round` or `after`, not both")
         return self
 
     @property
@@ -787,6 +839,11 @@ class Metric(_Frozen):
     def target(self) -> str | bool:
         """The id the metric is about (outcome, side, actor or action), or True for mean_end_round."""
         return getattr(self, self.kind)
+
+    @property
+    def is_plain(self) -> bool:
+        """A mean over every run (no window, rate or condition)."""
+        return self.after is None and not self.per_round and self.given is None
 
 
 class ForceSpec(_Frozen):
@@ -806,8 +863,13 @@ class ForceSpec(_Frozen):
 
 
 class ForbidSpec(_Frozen):
+    """Forbid `actor` to choose `action`: at every move, or (with `when`) at the moves where the
+    condition holds. A forbidden action's probability is set to 0 and the rest renormalised (the
+    strategies are not re-solved: a forbid is simulated, not anticipated)."""
+
     actor: Id
     action: Id
+    when: Condition | None = None
 
 
 class SetSpec(_Frozen):

@@ -15,7 +15,8 @@ Shorthand (docs/scenario-format.md, "Interventions on the command line", has the
     --force ACTOR:ACTION                 at every move of ACTOR where ACTION is available
     --force ACTOR:ACTION@ROUND           at round ROUND (1-based)
     --force 'ACTOR:ACTION@when:COND'     whenever COND holds
-    --forbid ACTOR:ACTION
+    --forbid ACTOR:ACTION                at every move
+    --forbid 'ACTOR:ACTION@when:COND'    where COND holds
     --set PATH=VALUE                     PATH as in a claim's `set` (actors.US.lam, …), VALUE a number
 
 COND is `VAR OP INT`, `round OP INT` or `RED_LINE is STATUS`, combined with `not`, `and`, `or`
@@ -149,19 +150,25 @@ def parse_option(option: str, text: str) -> dict[str, Any]:
         if kind == "force":
             return _force_data(text)
         if kind == "forbid":
-            m = _ACTOR_ACTION.match(text.strip())
+            head, at, tail = text.partition("@")
+            m = _ACTOR_ACTION.match(head.strip())
             if not m:
-                raise ValueError(f"cannot read {text.strip()!r} as ACTOR:ACTION")
-            return {"forbid": {"actor": m.group(1), "action": m.group(2)}}
+                raise ValueError(f"cannot read {head.strip()!r} as ACTOR:ACTION")
+            body: dict[str, Any] = {"actor": m.group(1), "action": m.group(2)}
+            if at:
+                if not tail.strip().startswith("when:"):
+                    raise ValueError(f"after '@' a forbid takes when:CONDITION, not {tail.strip()!r}")
+                body["when"] = parse_condition(tail.strip()[len("when:"):])
+            return {"forbid": body}
         if kind == "set":
             path, eq, value = text.partition("=")
             if not eq or not path.strip():
                 raise ValueError("no '=' between a field path and a value")
             return {"set": {"param": path.strip(), "value": _set_value(value.strip())}}
     except ValueError as exc:
-        expected = {"force": _FORCE_HELP, "forbid": "ACTOR:ACTION",
+        expected = {"force": _FORCE_HELP, "forbid": "ACTOR:ACTION or 'ACTOR:ACTION@when:CONDITION'",
                     "set": "PATH=NUMBER, e.g. actors.US.lam=3.0"}[kind]  # fmt: skip
-        if kind == "force" and "condition" in str(exc):
+        if kind in ("force", "forbid") and "condition" in str(exc):
             expected = _CONDITION_HELP
         raise _fail(option, text, None, str(exc), expected=expected) from None
 

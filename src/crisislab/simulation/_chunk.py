@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
-__all__ = ["REPS_PER_CHUNK", "Arm", "ChunkResult", "Cond", "Force", "hash_rows", "path_representatives"]
+__all__ = ["REPS_PER_CHUNK", "Arm", "ChunkResult", "Cond", "Force", "hash_rows", "any_round", "path_representatives", "round_mask_bytes"]
 
 # A condition over all runs at once: `cond(state (n, n_vars), round_, rl_status (n, n_rl)) -> bool (n,)`.
 # The model's conditions are `CondProgram`s; an arm's force may also be given as a Python callable
@@ -63,6 +63,9 @@ class Arm:
 
     forces: tuple[Force, ...] = ()
     forbidden: frozenset[int] = frozenset()
+    # Conditional forbids: (global action, condition); the action is forbidden where it holds.
+    # One entry per action (several `when`s of one action are joined by `any`).
+    forbidden_when: tuple[tuple[int, Cond], ...] = ()
     # A scripted path (timeline replay): int64 `(horizon, n_movers)`, the global action each move
     # must take (-1: an environment actor does nothing / a strategic actor plays its default),
     # or SCRIPT_FREE to leave the move to the model.
@@ -84,7 +87,11 @@ class ChunkResult:
     `run_steps` number of (run, move) pairs simulated; `loglik` float64 `(n,)` log-probability of
     each run's choices (strategic actions under the mover's own strategy and true type, environment
     moves under their rules; a forced action counts with the probability the model gave it);
-    `path_rows` per-move records when requested.
+    `path_rows` per-move records when requested. `rounds_taken` uint8 `(n, n_actions,
+    round_mask_bytes(horizon))`: the rounds in which each action was chosen, as packed bits (bit
+    r - 1 of the little-endian bit string, `numpy.unpackbits(..., bitorder="little")`, is round r);
+    `state_max`, `state_min` int16 `(n, n_vars)`: the largest and smallest value each variable
+    took after any move of the run (initial value included).
     """
 
     runs: np.ndarray
@@ -105,3 +112,21 @@ class ChunkResult:
     path_hash: np.ndarray | None = None
     path_reps: dict[int, tuple[int, ...]] = field(default_factory=dict)
     path_rows: dict[str, np.ndarray] | None = None
+    rounds_taken: np.ndarray | None = None
+    state_max: np.ndarray | None = None
+    state_min: np.ndarray | None = None
+
+
+def any_round(rounds: np.ndarray) -> np.ndarray:
+    """bool `(n, n_actions)`: whether each action was chosen in any round, from the packed round
+    masks uint8 `(n, n_actions, n_bytes)` (byte by byte: numpy's `any` over a short last axis is
+    several times slower)."""
+    out = rounds[:, :, 0] != 0
+    for w in range(1, rounds.shape[2]):
+        out |= rounds[:, :, w] != 0
+    return out
+
+
+def round_mask_bytes(horizon: int) -> int:
+    """Bytes of one action's packed round mask over `horizon` rounds (one bit per round)."""
+    return (int(horizon) + 7) // 8

@@ -44,6 +44,7 @@ def compile_arm(spec: Model, scenario: Any, interventions: Sequence[Any]) -> Arm
     rl_index = {rl.id: k for k, rl in enumerate(spec.red_lines)}
     forces: list[Force] = []
     forbidden: set[int] = set()
+    when_forbidden: dict[int, list[Any]] = {}
     for iv in interventions:
         body = getattr(iv, "force", None) or getattr(iv, "forbid", None)
         if body is None:
@@ -61,7 +62,10 @@ def compile_arm(spec: Model, scenario: Any, interventions: Sequence[Any]) -> Arm
                 f"intervention: action {body.action!r} belongs to {spec.actions[g].actor}, not {body.actor}"
             )
         if hasattr(iv, "forbid"):
-            forbidden.add(g)
+            if getattr(iv.forbid, "when", None) is None:
+                forbidden.add(g)
+            else:
+                when_forbidden.setdefault(g, []).append(iv.forbid.when)
         else:
             f = iv.force
             when = None if f.when is None else lower_condition(f.when, var_index, rl_index)
@@ -78,4 +82,11 @@ def compile_arm(spec: Model, scenario: Any, interventions: Sequence[Any]) -> Arm
     for mv in spec.movers:
         if mv.strategic >= 0 and len(mv.actions) and all(int(g) in forbidden for g in mv.actions):
             raise InterventionError(f"intervention: every action of {mv.id} is forbidden (leave at least one allowed)")
-    return Arm(forces=tuple(forces), forbidden=frozenset(forbidden))
+    from crisislab.scenario import AnyCondition
+
+    conditional = tuple(
+        (g, lower_condition(conds[0] if len(conds) == 1 else AnyCondition(any=tuple(conds)), var_index, rl_index))
+        for g, conds in sorted(when_forbidden.items())
+        if g not in forbidden
+    )
+    return Arm(forces=tuple(forces), forbidden=frozenset(forbidden), forbidden_when=conditional)

@@ -34,7 +34,7 @@ from crisislab.model.rules import (
     SLOT_ACTION,
     consequence_slot,
 )
-from crisislab.simulation._chunk import Arm, ChunkResult, path_representatives
+from crisislab.simulation._chunk import Arm, ChunkResult, any_round, path_representatives, round_mask_bytes
 from crisislab.simulation._kernel_engine import kernel_chunk, kernel_inputs
 from crisislab.simulation._policy import Node, Policy
 from crisislab.simulation._rng import counter, run_keys, uniforms
@@ -171,7 +171,9 @@ def _reference_chunk(
         "rl_left": rl_left,
         "casualties": np.zeros((n, len(spec.sides)), dtype=np.int64),
         "audience": np.zeros((n, n_actors), dtype=np.float64),
-        "taken": np.zeros((n, len(spec.actions)), dtype=bool),
+        "rounds": np.zeros((n, len(spec.actions), round_mask_bytes(H)), dtype=np.uint8),
+        "smax": state.astype(np.int16),
+        "smin": state.astype(np.int16),
         "loglik": np.zeros(n, dtype=np.float64),
     }
     # Indexed by original position (a column scatter per move), so retiring runs never copies it.
@@ -248,8 +250,10 @@ def _reference_chunk(
                 g_chosen, lp = _env_choice(spec, mover, m, r, keys_l, state_l, rls_l, arm)
                 live["loglik"] += lp
             acted = np.flatnonzero(g_chosen >= 0)
-            live["taken"][acted, g_chosen[acted]] = True
+            live["rounds"][acted, g_chosen[acted], (r - 1) >> 3] |= np.uint8(1 << ((r - 1) & 7))
             executed = _execute(spec, m, r, np.arange(n_live), g_chosen, keys_l, state_l, live["casualties"])
+            np.maximum(live["smax"], state_l, out=live["smax"], casting="unsafe")
+            np.minimum(live["smin"], state_l, out=live["smin"], casting="unsafe")
             if actions_rec is not None:
                 actions_rec[live["pos"], (r - 1) * n_moves + m] = executed
             # New crossings of red lines (status inactive → pending) after the move.
@@ -286,7 +290,7 @@ def _reference_chunk(
         retire(np.ones(live["pos"].size, dtype=bool))
     outcome[outcome < 0] = spec.horizon_outcome
     types, casualties, audience = final["types"], final["casualties"], final["audience"]
-    rl_status, taken, loglik = final["rl_status"], final["taken"], final["loglik"]
+    rl_status, rounds, loglik = final["rl_status"], final["rounds"], final["loglik"]
     path_hash, path_reps = path_representatives(actions_rec)
     path_rows = None
     if rows is not None:
@@ -303,7 +307,10 @@ def _reference_chunk(
         casualties=casualties,
         audience=audience,
         rl_status=rl_status,
-        taken=taken,
+        taken=any_round(rounds),
+        rounds_taken=rounds,
+        state_max=final["smax"],
+        state_min=final["smin"],
         actions=actions_rec,
         state_hist=state_hist,
         belief_sum=belief_sum,
@@ -356,8 +363,12 @@ def _strategic_choice(
             default_local = a_local
         if g_a in forbidden:
             mask[:, a_local] = False
-        elif act.available is not None:
+            continue
+        if act.available is not None:
             mask[:, a_local] = act.available(sub_state, r, sub_rls)
+        for g_f, when in arm.forbidden_when:
+            if g_f == g_a:
+                mask[:, a_local] &= ~np.asarray(when(sub_state, r, sub_rls), dtype=bool)
     p = np.where(mask, p, 0.0)
     u = uniforms(keys, counter(r, m, SLOT_ACTION))
     empty = p.sum(axis=1) <= 0.0

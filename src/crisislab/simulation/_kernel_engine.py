@@ -29,7 +29,7 @@ import numpy as np
 from crisislab._cache import warn_once
 from crisislab.model import Model
 from crisislab.simulation import _specialise as sp
-from crisislab.simulation._chunk import Arm, ChunkResult, path_representatives
+from crisislab.simulation._chunk import Arm, ChunkResult, any_round, path_representatives, round_mask_bytes
 from crisislab.simulation._kernels import PackedSpec, pack_spec, run_chunk
 from crisislab.simulation._policy import Policy, PolicyTable, belief_arrays
 from crisislab.simulation._rng import run_keys
@@ -164,7 +164,8 @@ def _call(
     out = (
         np.empty((n, n_actors), np.int8), np.empty(n, np.int16), np.empty(n, np.int16),
         np.empty((n, len(spec.sides)), np.int64), np.empty((n, n_actors)), np.empty((n, max(n_rl, 1)), np.int8),
-        np.zeros((n, len(spec.actions)), np.bool_), np.empty(n), np.empty(n_miss, np.int64), np.empty((n_miss, max(n_cols, 1)), np.int64),
+        np.zeros((n, len(spec.actions), round_mask_bytes(H)), np.uint8), np.empty(n), np.empty(n_miss, np.int64),
+        np.empty((n_miss, max(n_cols, 1)), np.int64), np.empty((n, nv), np.int16), np.empty((n, nv), np.int16),
     )
     n_levels = int((spec.hi - spec.lo).max()) + 1
     agg = (
@@ -226,7 +227,7 @@ def kernel_chunk(
     else:  # pragma: no cover - defensive
         raise RuntimeError("policy table did not converge")
     table.note_fallbacks(fallbacks)
-    (types, outcome, end_round, casualties, audience, rl_status, taken, loglik, _, _) = out
+    (types, outcome, end_round, casualties, audience, rl_status, rounds, loglik, _, _, state_max, state_min) = out
     hist_live, hist_delta, bsum_alive, bsum_delta, n_alive = agg
     state_hist = hist_live + np.cumsum(hist_delta, axis=0)
     belief_sum = bsum_alive + np.cumsum(bsum_delta, axis=0)
@@ -255,7 +256,10 @@ def kernel_chunk(
         casualties=casualties,
         audience=audience,
         rl_status=rl_status[:, :n_rl],
-        taken=taken,
+        taken=any_round(rounds),
+        rounds_taken=rounds,
+        state_max=state_max,
+        state_min=state_min,
         actions=actions_rec,
         state_hist=state_hist,
         belief_sum=belief_sum,

@@ -209,9 +209,12 @@ def pack_spec(spec: Model, arm) -> PackedSpec:
     bel_start = np.array([sl.start for sl in spec.belief_slices], np.int64)
 
     # Interventions.
-    forbidden = np.zeros(n_act, bool)
+    # Per action: -2 allowed, -1 forbidden everywhere, c >= 0 forbidden where condition c holds.
+    forbidden = np.full(n_act, -2, np.int64)
+    for g, when in getattr(arm, "forbidden_when", ()):
+        forbidden[g] = b.cond(when)
     for g in arm.forbidden:
-        forbidden[g] = True
+        forbidden[g] = -1
     forces = np.full((max(len(arm.forces), 1), 4), -1, np.int64)  # actor, local, round, cond
     for i, f in enumerate(arm.forces):
         j = spec.actors.index(f.actor)
@@ -735,7 +738,7 @@ def run_chunk(
      cas_list, xi, xf, eff) = A
     (dec, keyed, radix, offset, state_keys, block, n_dec, grid_G, grid_x, grid_sizes, grid_strides, sigma, logit) = P
     sig_flat = sigma.reshape(sigma.size)
-    (o_types, o_outcome, o_end, o_cas, o_aud, o_rls, o_taken, o_ll, miss_d, miss_state) = out
+    (o_types, o_outcome, o_end, o_cas, o_aud, o_rls, o_rounds, o_ll, miss_d, miss_state, o_smax, o_smin) = out
     (hist_live, hist_delta, bsum_alive, bsum_delta, n_alive) = agg
     (actions_rec, p_action, p_exec, p_state, p_bel, p_live) = rec
     n_rl, n_forces, H, horizon_outcome, record_actions, record_paths, miss_mode, n_bg = (
@@ -881,6 +884,8 @@ def run_chunk(
             o_types[i, j] = types[j]
         for v in range(nv):
             state[v] = initial[v]
+            o_smax[i, v] = initial[v]
+            o_smin[i, v] = initial[v]
         for k in range(n_rl):
             rls[k] = RL_INACTIVE
             left[k] = 0
@@ -991,7 +996,8 @@ def run_chunk(
                         tot = 0.0
                         for a in range(n_a):
                             ga = ladder[m, a]
-                            ok = not forbidden[ga]
+                            fb = forbidden[ga]
+                            ok = fb == -2 or (fb >= 0 and not _bit(bits, fb))
                             if ok and act[ga, 1] >= 0:
                                 ok = _bit(bits, act[ga, 1])
                             if not ok:
@@ -1034,7 +1040,8 @@ def run_chunk(
                             fire = forces[f, 3] >= 0 and _bit(bits, forces[f, 3])
                         if fire:  # only where the forced action is available and not forbidden
                             ga = ladder[m, forces[f, 1]]
-                            if not forbidden[ga] and (act[ga, 1] < 0 or _bit(bits, act[ga, 1])):
+                            fb = forbidden[ga]
+                            if (fb == -2 or (fb >= 0 and not _bit(bits, fb))) and (act[ga, 1] < 0 or _bit(bits, act[ga, 1])):
                                 chosen = forces[f, 1]
                     sg = script[r - 1, m]
                     if sg != SCRIPT_FREE:
@@ -1127,7 +1134,8 @@ def run_chunk(
                 # --- execute, red-line crossings, outcomes ------------------------------------------
                 executed = -1
                 if g_chosen >= 0:
-                    o_taken[i, g_chosen] = True
+                    # The round's bit in the action's round mask (bit r - 1 of the packed bytes).
+                    o_rounds[i, g_chosen, (r - 1) >> 3] |= np.uint8(1 << ((r - 1) & 7))
                     executed = g_chosen
                     if touches[g_chosen]:
                         for v in range(nv):
@@ -1143,6 +1151,10 @@ def run_chunk(
                                 dirty = True
                                 changed = True
                                 kdirty = True
+                                if state[v] > o_smax[i, v]:
+                                    o_smax[i, v] = state[v]
+                                if state[v] < o_smin[i, v]:
+                                    o_smin[i, v] = state[v]
                 if lik < 1e-280:
                     # The log-likelihood is kept as a product, folded into its log before it
                     # could underflow: one log per run instead of one per move.

@@ -52,6 +52,12 @@ class Results:
     # `belief_mean`; `n_alive` int64 `(horizon + 1,)`.
     belief_mean_alive: np.ndarray | None = None
     n_alive: np.ndarray | None = None
+    # The rounds each action was chosen in, packed bits: uint8 `(n_runs, n_actions, ceil(horizon / 8))`
+    # (`rounds_chosen` unpacks one action); each variable's largest and smallest value over the
+    # run, int16 `(n_runs, n_vars)`.
+    rounds_taken: np.ndarray | None = None
+    state_max: np.ndarray | None = None
+    state_min: np.ndarray | None = None
 
     def _repr_html_(self) -> str:
         from crisislab.simulation._display import results_html
@@ -60,25 +66,119 @@ class Results:
 
     # ----- metrics (per run, float64 (n_runs,)) -----------------------------------------------
 
-    def metric_values(self, metric: Any) -> np.ndarray:
-        """Per-run values of a scenario `Metric`: float64 `(n_runs,)` (indicators for probabilities)."""
+    def metric_parts(self, metric: Any) -> tuple[np.ndarray, np.ndarray]:
+        """A scenario `Metric` as (numerator, denominator), float64 `(n_runs,)` each: the arm's
+        value is `numerator.sum() / denominator.sum()` (`metric_value`).
+
+        A plain metric is a mean over runs (denominator 1; numerator the run's indicator or
+        quantity). `given` and `after` make the denominator the indicator of the runs where the
+        metric is defined (the condition holds; the trigger was chosen), and zero the numerator
+        elsewhere: the value is the mean over those runs. `per_round` makes the denominator the
+        rounds the run was at risk (its end round, the round it ended in counted; times the
+        `given` indicator): the value is events per round at risk, so runs that end earlier do not
+        count as fewer events.
+        """
         kind = metric.kind
         target = metric.target
         df = self.runs
+        n = self.n_runs
+        end = df["end_round"].to_numpy(np.float64)
+        after = getattr(metric, "after", None)
         if kind == "outcome_probability":
             hit = (df["outcome"] == target).to_numpy()
             if metric.within is not None:
                 hit &= (df["end_round"] <= metric.within).to_numpy()
-            return hit.astype(np.float64)
-        if kind == "mean_casualties":
-            return df[f"casualties_{target}"].to_numpy(np.float64)
-        if kind == "mean_audience_cost":
-            return df[f"audience_cost_{target}"].to_numpy(np.float64)
-        if kind == "mean_end_round":
-            return df["end_round"].to_numpy(np.float64)
-        if kind == "action_probability":
-            return df[f"took_{target}"].to_numpy(np.float64)
-        raise ValueError(f"unknown metric kind {kind!r}")
+            num = hit.astype(np.float64)
+        elif kind == "mean_casualties":
+            num = df[f"casualties_{target}"].to_numpy(np.float64)
+        elif kind == "mean_audience_cost":
+            num = df[f"audience_cost_{target}"].to_numpy(np.float64)
+        elif kind == "mean_end_round":
+            num = end.copy()
+        elif kind == "action_probability":
+            num = df[f"took_{target}"].to_numpy(np.float64)
+            if getattr(metric, "per_round", False):
+                num = self.rounds_chosen(str(target)).sum(axis=1).astype(np.float64)
+        else:
+            raise ValueError(f"unknown metric kind {kind!r}")
+        den = np.ones(n, dtype=np.float64)
+        if after is not None:
+            first = self.first_round(after.action)
+            defined = first >= 0
+            if kind == "outcome_probability":
+                num = ((df["outcome"] == target).to_numpy() & (end <= first + after.within) & defined).astype(np.float64)
+            else:
+                num = self._chosen_in_window(str(target), after.action, first, after.within).astype(np.float64)
+            den = defined.astype(np.float64)
+        if getattr(metric, "per_round", False):
+            den = end.copy()
+        given = getattr(metric, "given", None)
+        if given is not None:
+            ok = self.given_mask(given)
+            num = np.where(ok, num, 0.0)
+            den = np.where(ok, den, 0.0)
+        return num, den
+
+    def metric_values(self, metric: Any) -> np.ndarray:
+        """Per-run values of a scenario `Metric`: float64 `(n_runs,)` (indicators for
+        probabilities; a `per_round` metric's value is the run's own rate), NaN in the runs where
+        the metric is undefined (`given` does not hold; `after`'s trigger never chosen)."""
+        num, den = self.metric_parts(metric)
+        if getattr(metric, "is_plain", True):
+            return num
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+
+    def metric_value(self, metric: Any) -> float:
+        """The arm's value of `metric`: the mean over the runs where it is defined, or for
+        `per_round` the quantity summed over runs per round at risk; NaN where it is defined in no run."""
+        num, den = self.metric_parts(metric)
+        total = den.sum()
+        return float(num.sum() / total) if total > 0 else float("nan")
+
+    def rounds_chosen(self, action: str) -> np.ndarray:
+        """bool `(n_runs, horizon)`: whether `action` was chosen in each round (column r - 1 is round r)."""
+        a = self.spec.action_index(action)
+        if self.rounds_taken is None:
+            raise ValueError("these results carry no per-round record of the actions chosen")
+        bits = np.unpackbits(self.rounds_taken[:, a, :], axis=1, bitorder="little")
+        return bits[:, : self.spec.horizon].astype(bool)
+
+    def first_round(self, action: str) -> np.ndarray:
+        """int64 `(n_runs,)`: the first round in which `action` was chosen, -1 where it never was."""
+        chosen = self.rounds_chosen(action)
+        first = np.argmax(chosen, axis=1).astype(np.int64) + 1
+        return np.where(chosen.any(axis=1), first, -1)
+
+    def _chosen_in_window(self, action: str, trigger: str, first: np.ndarray, within: int) -> np.ndarray:
+        """`action` chosen at a move after `trigger`'s first one, at most `within` rounds later."""
+        spec = self.spec
+        chosen = self.rounds_chosen(action)
+        rounds = np.arange(1, spec.horizon + 1)[None, :]
+        t = first[:, None]
+        window = (rounds > t) & (rounds <= t + within)
+        slot = {m.id: i for i, m in enumerate(spec.movers)}
+        a_slot = slot[spec.actions[spec.action_index(action)].actor]
+        t_slot = slot[spec.actions[spec.action_index(trigger)].actor]
+        if a_slot > t_slot:  # its actor moves after the trigger's in the round's order
+            window |= rounds == t
+        return (chosen & window & (t >= 1)).any(axis=1)
+
+    def given_mask(self, given: Any) -> np.ndarray:
+        """bool `(n_runs,)`: the runs where a metric's `given` (a `MetricGiven`) holds."""
+        ok = np.ones(self.n_runs, dtype=bool)
+        if given.reached is not None:
+            r = given.reached
+            if self.state_max is None or self.state_min is None:
+                raise ValueError("these results carry no record of each variable's extremes")
+            v = self.spec.var_ids.index(r.var)
+            extreme = self.state_max[:, v] if r.op in ("ge", "gt") else self.state_min[:, v]
+            ok &= np.asarray(r.holds(extreme.astype(np.int64)), dtype=bool)
+        if given.took is not None:
+            ok &= self.runs[f"took_{given.took}"].to_numpy(bool)
+        if given.not_took is not None:
+            ok &= ~self.runs[f"took_{given.not_took}"].to_numpy(bool)
+        return ok
 
     def outcome_counts(self) -> pd.Series:
         """Runs per outcome, in the scenario's outcome order (zeros included)."""
@@ -203,8 +303,15 @@ def merge_chunks(
         run_steps=int(sum(c.run_steps for c in chunks)),
         taken=taken,
         belief_mean_alive=belief_alive,
+        rounds_taken=_cat([c.rounds_taken for c in chunks]),
+        state_max=_cat([c.state_max for c in chunks]),
+        state_min=_cat([c.state_min for c in chunks]),
         n_alive=n_alive,
     )
+
+
+def _cat(parts: list[np.ndarray | None]) -> np.ndarray | None:
+    return None if any(p is None for p in parts) else np.concatenate(parts)
 
 
 def _paths_frame(spec: Model, chunks: list[ChunkResult]) -> pd.DataFrame | None:

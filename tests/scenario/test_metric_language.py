@@ -1,0 +1,132 @@
+"""The scenario language's mechanism metrics (`after`, `per_round`, `given`) and conditional
+forbids: what loads, what is refused (with file, line, field path, value and what was expected),
+and what `validate` warns about statically (`metric_never`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from crisislab.cli import app
+from crisislab.scenario import ScenarioError, describe_metric, loads_scenario, metric_never
+
+MINI_TEXT = (Path(__file__).parents[1] / "simulation" / "mini.yaml").read_text(encoding="utf-8")
+FLAGSHIP = Path(__file__).parents[2] / "scenarios" / "us-iran-2019-2020.yaml"
+
+
+def _with_claim(metric: str, compare: str = "{treatment: [], baseline: []}") -> str:
+    return MINI_TEXT + f"""  - id: added
+    metric: {metric}
+    compare: {compare}
+    expect: higher
+"""
+
+
+def _line_of_added() -> int:
+    return len(MINI_TEXT.splitlines()) + 2  # the `metric:` line of the appended claim
+
+
+@pytest.mark.parametrize(
+    ("metric", "label"),
+    [
+        pytest.param("{action_probability: us_strike, after: {action: ir_attack, within: 1}}",
+                     "P(us_strike taken within 1 round after ir_attack)", id="window"),
+        pytest.param("{outcome_probability: war, after: {action: us_strike, within: 0}}",
+                     "P(war later in the same round after us_strike)", id="outcome-window"),
+        pytest.param("{mean_casualties: US, per_round: true}", "deaths (US) per round at risk", id="rate"),
+        pytest.param("{outcome_probability: war, given: {reached: {var: tension, op: ge, value: 3}, took: us_strike}}",
+                     "P(war) | tension reached ≥ 3, us_strike taken", id="given"),
+    ],
+)
+def test_mechanism_metrics_load_and_describe(metric: str, label: str) -> None:
+    sc = loads_scenario(_with_claim(metric), "mini.yaml")
+    assert describe_metric(sc.claims[-1].metric) == label
+
+
+@pytest.mark.parametrize(
+    ("metric", "path", "message"),
+    [
+        pytest.param("{mean_casualties: US, after: {action: us_strike, within: 1}}", "claims.added.metric",
+                     "`after` applies to `outcome_probability` or `action_probability`", id="after-on-casualties"),
+        pytest.param("{mean_end_round: true, per_round: true}", "claims.added.metric",
+                     "`per_round` does not apply to `mean_end_round`", id="rate-of-end-round"),
+        pytest.param("{outcome_probability: war, within: 2, after: {action: us_strike, within: 1}}", "claims.added.metric",
+                     "not both", id="within-and-after"),
+        pytest.param("{outcome_probability: war, given: {reached: {var: tension, op: eq, value: 3}}}",
+                     "claims.added.metric.given", "compares with one of ge, gt, le, lt", id="reached-eq"),
+        pytest.param("{action_probability: us_strike, after: {action: us_nuke, within: 1}}",
+                     "claims.added.metric.after.action", "unknown action", id="unknown-trigger"),
+        pytest.param("{action_probability: us_strike, after: {action: ir_attack, within: 4}}",
+                     "claims.added.metric.after.within", "at least as long as the horizon", id="window-too-long"),
+        pytest.param("{outcome_probability: war, given: {reached: {var: anger, op: ge, value: 3}}}",
+                     "claims.added.metric.given.reached.var", "unknown state variable", id="unknown-var"),
+        pytest.param("{outcome_probability: war, given: {not_took: us_nuke}}",
+                     "claims.added.metric.given.not_took", "unknown action", id="unknown-given-action"),
+    ],
+)
+def test_bad_mechanism_metrics_are_refused_where_they_are(metric: str, path: str, message: str) -> None:
+    with pytest.raises(ScenarioError) as err:
+        loads_scenario(_with_claim(metric), "mini.yaml")
+    hits = [p for p in err.value.problems if p.path.startswith(path) and message in str(p)]
+    assert hits, [str(p) for p in err.value.problems]
+    assert hits[0].file == "mini.yaml" and hits[0].line is not None and hits[0].line >= _line_of_added()
+
+
+def test_a_conditional_forbid_loads_and_its_condition_is_checked() -> None:
+    ok = loads_scenario(_with_claim("{outcome_probability: war}",
+                                    "{treatment: [{forbid: {actor: US, action: us_strike, when: {var: tension, op: ge, value: 2}}}], baseline: []}"),
+                        "mini.yaml")  # fmt: skip
+    assert ok.claims[-1].compare.treatment[0].forbid.when.value == 2
+    with pytest.raises(ScenarioError, match="unknown state variable"):
+        loads_scenario(_with_claim("{outcome_probability: war}",
+                                   "{treatment: [{forbid: {actor: US, action: us_strike, when: {var: anger, op: ge, value: 2}}}], baseline: []}"),
+                       "mini.yaml")  # fmt: skip
+
+
+# ----- what the structure settles -------------------------------------------------------------
+
+
+def _claim_scenario(metric: str, baseline: str):
+    return loads_scenario(_with_claim(metric, f"{{treatment: [], baseline: {baseline}}}"), "mini.yaml")
+
+
+@pytest.mark.parametrize(
+    ("metric", "baseline", "never"),
+    [
+        # us_deaths only grows through the militia's rockets, which no forbid can stop
+        pytest.param("{mean_casualties: US}", "[{forbid: {actor: US, action: us_strike}}]", False, id="route-left"),
+        pytest.param("{action_probability: us_strike}", "[{forbid: {actor: US, action: us_strike}}]", True, id="forbidden-action"),
+        pytest.param("{mean_casualties: civilian}",
+                     "[{forbid: {actor: US, action: us_strike}}, {forbid: {actor: Iran, action: ir_attack}}]", True,
+                     id="every-route-to-deaths-forbidden"),
+        # a forbid with `when` removes no route for good
+        pytest.param("{action_probability: us_strike}",
+                     "[{forbid: {actor: US, action: us_strike, when: {var: tension, op: ge, value: 2}}}]", False,
+                     id="conditional-forbid"),
+        pytest.param("{action_probability: ir_attack, after: {action: us_strike, within: 1}}",
+                     "[{forbid: {actor: US, action: us_strike}}]", True, id="trigger-forbidden"),
+    ],
+)
+def test_metric_never_only_where_the_structure_proves_it(metric: str, baseline: str, never: bool) -> None:
+    sc = _claim_scenario(metric, baseline)
+    c = sc.claims[-1]
+    assert (metric_never(sc, c.metric, c.compare.baseline) is not None) is never
+    assert metric_never(sc, c.metric, c.compare.treatment) is None
+
+
+def test_the_flagship_talks_claim_is_seen_to_be_settled() -> None:
+    """The baseline forbids us_talks_no_preconditions, the only action that sets `talks` to 1, and
+    iran_accept_talks (the only one that sets it to 2, the settlement) is available only at 1."""
+    from crisislab.scenario import load_scenario
+
+    sc = load_scenario(FLAGSHIP)
+    c = sc.claim("talks-without-preconditions-settle")
+    why = metric_never(sc, c.metric, c.compare.baseline)
+    assert why is not None and "us_talks_no_preconditions" in why
+    assert metric_never(sc, c.metric, c.compare.treatment) is None
+    res = CliRunner().invoke(app, ["validate", str(FLAGSHIP)])
+    assert res.exit_code == 0, res.output
+    warnings = [line for line in res.output.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "talks-without-preconditions-settle" in warnings[0] and "cannot fail" in warnings[0]

@@ -146,13 +146,29 @@ class Estimation:
 
 
 def free_parameters(scenario: Any, free: Iterable[str] | None) -> list[tuple[str, float, float, float]]:
-    """(path, value, lower, upper) of the parameters to estimate: `free` (paths; bounds from the
-    parameter's `uncertainty` when it states one, else unbounded) or, by default, every parameter
-    with an `uncertainty`. UserError for a path that is not a numeric parameter."""
+    """(path, value, lower, upper) of the parameters to estimate: `free` (paths, each `PATH` or
+    `PATH=LO:HI`; the range is LO…HI, else the parameter's `uncertainty`'s support when it states
+    one, else unbounded; always within the parameter's natural domain) or, by default, every
+    parameter with an `uncertainty`. UserError for a path that is not a numeric parameter."""
     from crisislab.scenario import PathError, resolve_param_path
 
     stated = {p: par for p, par in scenario.parameters_with_uncertainty()}
-    paths = list(stated) if free is None else list(dict.fromkeys(free))
+    ranges: dict[str, tuple[float, float]] = {}
+    items = list(stated) if free is None else list(dict.fromkeys(free))
+    paths = []
+    for item in items:
+        path, sep, rng = str(item).partition("=")
+        if sep:
+            lo_s, colon, hi_s = rng.partition(":")
+            try:
+                if not colon:
+                    raise ValueError
+                ranges[path] = (float(lo_s), float(hi_s))
+            except ValueError:
+                raise UserError(f"--free {item}: expected PATH or PATH=LO:HI (got {item!r})") from None
+            if not ranges[path][0] < ranges[path][1]:
+                raise UserError(f"--free {item}: the range needs LO < HI (got {lo_s}:{hi_s})")
+        paths.append(path)
     if not paths:
         raise UserError(f"estimate: scenario {scenario.id} states no parameter with an `uncertainty`; name the parameters "
                         "to estimate (--free PATH)")
@@ -164,7 +180,9 @@ def free_parameters(scenario: Any, free: Iterable[str] | None) -> list[tuple[str
             raise UserError(f"--free {path}: {exc} (expected {exc.expected})") from None
         value = float(raw["value"] if isinstance(raw, dict) else raw)
         lo, hi = (-math.inf, math.inf)
-        if path in stated:
+        if path in ranges:
+            lo, hi = ranges[path]
+        elif path in stated:
             lo, hi = stated[path].uncertainty.support()
         elif isinstance(raw, dict) and raw.get("uncertainty"):
             from crisislab.scenario import Uncertainty

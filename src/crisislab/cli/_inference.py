@@ -189,7 +189,7 @@ def _register_estimate(app: typer.Typer) -> None:
     def estimate_cmd(
         scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
         timeline: TimelineOpt = None,
-        free: Annotated[list[str] | None, typer.Option("--free", metavar="PATH", help="A parameter to estimate, by its field path as --set takes it (default: every parameter with an `uncertainty`). Repeatable.")] = None,
+        free: Annotated[list[str] | None, typer.Option("--free", metavar="PATH", help="A parameter to estimate, by its field path as --set takes it, optionally with its range PATH=LO:HI (default range: its `uncertainty`; default parameters: every one with an `uncertainty`). Repeatable.")] = None,
         grid: GridOpt = "auto",
         profile: Annotated[list[str] | None, typer.Option("--profile", metavar="PATH", help="Also give the profile-likelihood interval of this estimated parameter. Repeatable.")] = None,
         restrict: Annotated[list[str] | None, typer.Option("--restrict", metavar="PATH=VALUE", help="Test this restriction of an estimated parameter by a likelihood ratio. Repeatable (one joint test).")] = None,

@@ -80,7 +80,7 @@ def test_every_claim_has_a_row_with_its_quote_and_verdict(report) -> None:
 def test_figures_are_embedded_and_nothing_is_fetched(report) -> None:
     html, _, _ = report
     figures = re.findall(r'<div class="figure" id="([\w-]+)"', html)
-    assert set(figures) == {"fig-outcomes", "fig-claims", "fig-fan", "fig-beliefs", "fig-real-path-beliefs", "fig-replay-intensity"}
+    assert set(figures) == {"fig-outcomes", "fig-claims", "fig-fan", "fig-beliefs", "fig-intensity", "fig-real-path-beliefs", "fig-replay-intensity"}
     # plotly.js is inlined once (no <script src>), and every figure's data is in the page
     assert html.count("<script src") == 0 and html.count("plotly.js v") >= 1
     for f in figures:

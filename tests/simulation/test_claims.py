@@ -122,3 +122,34 @@ def test_a_forced_action_that_is_unavailable_is_not_played(tmp_path: Path, run_c
     assert r1["treatment_value"] == r1["baseline_value"] and r1["difference"] == 0.0
     assert abs(r1["baseline_value"] - 0.2) < 0.05
     assert abs(r2["treatment_value"] - 0.4) < 0.05 and r2["verdict"] == "holds"
+
+
+def test_intensity_by_round_is_the_mean_over_runs_still_going() -> None:
+    """Results.intensity_by_round against a direct count from the per-move table of the same runs."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from crisislab.analysis._replay import intensities
+    from crisislab.model import lower
+    from crisislab.scenario import load_scenario
+    from crisislab.simulation import FixedPolicy, simulate
+
+    sc = load_scenario(Path(__file__).with_name("mini.yaml"))
+    pol = FixedPolicy({"US": np.array([[0.3, 0.7], [0.8, 0.2]]), "Iran": np.array([[0.4, 0.6], [0.9, 0.1]])})
+    res = simulate(sc, pol, 3000, seed=5, paths=True)
+    model = lower(sc)
+    # mini.yaml declares no intensities: give each action one, so that the test has numbers to add.
+    inten = np.arange(1.0, len(model.actions) + 1.0)
+    table = res.intensity_by_round(inten)
+    p = res.paths
+    codes = p["action"].cat.codes.to_numpy()
+    vals = np.append(inten, 0.0)[np.where(codes >= len(model.actions), len(model.actions), codes)]
+    for r in range(1, model.horizon + 1):
+        rows = p["round"].to_numpy() == r
+        alive = np.unique(p["run"].to_numpy()[rows]).size
+        assert table.loc[r - 1, "alive"] == alive / 3000
+        for m in (mv.id for mv in model.movers):
+            sel = rows & (p["actor"].astype(str).to_numpy() == m)
+            assert table.loc[r - 1, m] == pytest.approx(vals[sel].sum() / alive, abs=1e-12)
+    assert intensities(sc, model).shape == (len(model.actions),)

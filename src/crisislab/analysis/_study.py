@@ -48,7 +48,9 @@ class Study:
     `FAN_QUANTILES` of the state variable `fan_var`); `beliefs` (round, then one column per
     "holder: P(about first-type)", the mean belief over all runs); `top_paths` (path, runs, share);
     `replay_beliefs` (round, date, one column per "holder: P(about first-type)", over the replays
-    still going; None without a record). `robustness`: the per-draw rows (`robustness_table`).
+    still going; None without a record); `intensity` (round, date, one column per mover, `total`,
+    `alive`: the expected intensity of each mover's move on its action's declared scale, over the
+    simulated runs still going; `Results.intensity_by_round`). `robustness`: the per-draw rows (`robustness_table`).
     `run_steps`: (run, move) pairs simulated for the scenario as written; `replay_choices`: moves
     the replay scores per replay (scripted rounds × movers; 0 without a record).
 
@@ -96,6 +98,7 @@ class Study:
     assumptions: pd.DataFrame = field(default_factory=pd.DataFrame, compare=False)
     round_dates: tuple[str, ...] = ()
     casualties_left_out: tuple[str, ...] = ()
+    intensity: pd.DataFrame | None = None
 
     @property
     def claims_table(self) -> pd.DataFrame:
@@ -278,6 +281,13 @@ def _run_study(
                                    rank_records=DEFAULT_RANK_RECORDS if rank_records is None else int(rank_records))
     tables = _tables_of(base, replay, level)
     tables["outcomes"] = _tables.outcome_draw_summary(tables["outcomes"], outcome_draws)
+    if base.rounds_taken is not None:
+        from crisislab.analysis._replay import intensities
+        from crisislab.model import lower as _lower
+
+        inten = base.intensity_by_round(intensities(scenario, _lower(scenario)))
+        inten.insert(1, "date", list(tables["round_dates"][: len(inten)]))
+        tables["intensity"] = inten
     solution = getattr(pol, "solution", None)
     return Study(
         scenario_id=scenario.id, title=scenario.title or scenario.id, description=scenario.description,

@@ -96,6 +96,8 @@ def figures(study: Any) -> list[FigureSpec]:
         out.append(_lam_figure(study))
     out.append(_fan_figure(study))
     out.append(_beliefs_figure(study))
+    if getattr(study, "intensity", None) is not None and len(study.intensity):
+        out.append(_sim_intensity_figure(study))
     if study.replay_beliefs is not None and len(study.replay_beliefs):
         out.append(_real_path_figure(study))
     if study.replay is not None and len(getattr(study.replay, "rounds_table", ())):
@@ -191,6 +193,17 @@ def _real_path_figure(study: Any) -> FigureSpec:
     return FigureSpec("real-path-beliefs", "Beliefs along the observed record (expected over the hidden states, given the record)",
                       "date (start of the next round)" if dates else "after round", "belief", traces, x_dates=dates,
                       y_range=(0.0, 1.0))  # fmt: skip
+
+
+def _sim_intensity_figure(study: Any) -> FigureSpec:
+    t = study.intensity
+    dates = bool(len(t)) and bool(t["date"].iloc[0])
+    x = t["date"].tolist() if dates else t["round"].tolist()
+    movers = [c for c in t.columns if c not in ("round", "date", "total", "alive")]
+    traces = (Trace("all actors", x, t["total"].tolist(), "line", color="#000000"),
+              *(Trace(m, x, t[m].tolist(), "line") for m in movers))
+    return FigureSpec("intensity", "Expected conflict intensity by round, simulated (runs still going; negative is hostile)",
+                      "start of round (date)" if dates else "round", "intensity (declared scale)", traces, x_dates=dates)
 
 
 def _intensity_figure(study: Any) -> FigureSpec:

@@ -27,7 +27,7 @@ from crisislab.report._figures import plotly_json, static_figure
 __all__ = ["FORMATS", "REPORT_FILES", "parse_formats", "render_report", "write_report"]
 
 FORMATS = ("html", "md", "tex", "svg", "pdf")
-FIGURE_IDS = ("outcomes", "claims", "lambda", "fan", "beliefs", "real-path-beliefs", "replay-intensity")
+FIGURE_IDS = ("outcomes", "claims", "lambda", "fan", "beliefs", "intensity", "real-path-beliefs", "replay-intensity")
 
 _TEMPLATE = r"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -113,6 +113,7 @@ Treatment: {{ c.treatment|e }} → {{ '%.4f'|format(c.treatment_value) }}.<br>Ba
 <h2>The simulated crisis</h2>
 {{ fig('fan') }}
 {{ fig('beliefs') }}
+{{ fig('intensity') }}
 <h3>Deaths and audience costs</h3>
 <p>Mean per run, the share of runs with any, and the mean among the runs that ended in each outcome. Deaths are those of the simulated exchanges until a run ends: an outcome that ends the crisis (such as war) ends the count, so a war's own casualties are not in these numbers.{% if left_out %} Sides with no death in any run are left out: {{ left_out|join(', ')|e }}.{% endif %}</p>
 <table id="casualty-table"><tr><th>quantity</th><th>mean per run</th><th>share of runs with any</th>{% for o in outcome_ids %}<th>mean if {{ o|e }}</th>{% endfor %}</tr>

@@ -144,6 +144,32 @@ class Results:
         bits = np.unpackbits(self.rounds_taken[:, a, :], axis=1, bitorder="little")
         return bits[:, : self.spec.horizon].astype(bool)
 
+    def intensity_by_round(self, intensity: np.ndarray) -> pd.DataFrame:
+        """Expected conflict intensity by round and mover over the runs still going at the start of
+        the round: one row per round (`round`, one column per mover, `total`, `alive`: the share of
+        runs still going). `intensity`: float64 `(n_actions,)`, each action's declared intensity
+        (NaN counts as 0); a mover that did nothing adds 0."""
+        if self.rounds_taken is None:
+            raise ValueError("these results carry no per-round record of the actions chosen")
+        spec = self.spec
+        H = spec.horizon
+        inten = np.nan_to_num(np.asarray(intensity, dtype=np.float64))
+        bits = np.unpackbits(self.rounds_taken, axis=2, bitorder="little")[:, :, :H]  # (n, A, H)
+        end = self.runs["end_round"].to_numpy()  # rows in run order, as `rounds_taken`
+        alive = end[:, None] >= np.arange(1, H + 1)[None, :]  # (n, H)
+        n_alive = alive.sum(axis=0)
+        rows: dict[str, Any] = {"round": np.arange(1, H + 1)}
+        total = np.zeros(H)
+        for mv in spec.movers:
+            acts = mv.actions
+            per_run = np.einsum("nah,a->nh", bits[:, acts, :].astype(np.float64), inten[acts])
+            mean = np.where(n_alive > 0, (per_run * alive).sum(axis=0) / np.maximum(n_alive, 1), np.nan)
+            rows[mv.id] = mean
+            total = total + np.nan_to_num(mean)
+        rows["total"] = np.where(n_alive > 0, total, np.nan)
+        rows["alive"] = n_alive / max(self.n_runs, 1)
+        return pd.DataFrame(rows)
+
     def first_round(self, action: str) -> np.ndarray:
         """int64 `(n_runs,)`: the first round in which `action` was chosen, -1 where it never was."""
         chosen = self.rounds_chosen(action)

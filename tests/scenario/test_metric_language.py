@@ -116,17 +116,30 @@ def test_metric_never_only_where_the_structure_proves_it(metric: str, baseline: 
     assert metric_never(sc, c.metric, c.compare.treatment) is None
 
 
-def test_the_flagship_talks_claim_is_seen_to_be_settled() -> None:
-    """The baseline forbids us_talks_no_preconditions, the only action that sets `talks` to 1, and
-    iran_accept_talks (the only one that sets it to 2, the settlement) is available only at 1."""
-    from crisislab.scenario import load_scenario
+def test_a_forbid_that_removes_the_only_route_is_seen_to_settle_the_claim(tmp_path) -> None:
+    """The flagship's talks claim written with a baseline that forbids us_talks_no_preconditions,
+    the only action that sets `talks` to 1 (iran_accept_talks, the only one that sets it to 2, the
+    settlement, is available only at 1): settled by how it is written. The flagship as bundled
+    keeps the US's own choice in the baseline, and validate has nothing to say about it."""
+    from crisislab.scenario import Scenario, dump_scenario, load_scenario
 
     sc = load_scenario(FLAGSHIP)
-    c = sc.claim("talks-without-preconditions-settle")
-    why = metric_never(sc, c.metric, c.compare.baseline)
-    assert why is not None and "us_talks_no_preconditions" in why
-    assert metric_never(sc, c.metric, c.compare.treatment) is None
     res = CliRunner().invoke(app, ["validate", str(FLAGSHIP)])
+    assert res.exit_code == 0, res.output
+    assert not [line for line in res.output.splitlines() if line.startswith("warning:")]
+    data = sc.to_data()
+    for claim in data["claims"]:
+        if claim["id"] == "talks-without-preconditions-settle":
+            claim["metric"] = {"outcome_probability": "settlement"}
+            claim["compare"]["baseline"] = [{"forbid": {"actor": "US", "action": "us_talks_no_preconditions"}}]
+    forbidding = Scenario.from_data(data, "<flagship, talks claim with a global forbid>")
+    c = forbidding.claim("talks-without-preconditions-settle")
+    why = metric_never(forbidding, c.metric, c.compare.baseline)
+    assert why is not None and "us_talks_no_preconditions" in why
+    assert metric_never(forbidding, c.metric, c.compare.treatment) is None
+    path = tmp_path / "flagship-forbid.yaml"
+    path.write_text(dump_scenario(forbidding), encoding="utf-8")
+    res = CliRunner().invoke(app, ["validate", str(path)])
     assert res.exit_code == 0, res.output
     warnings = [line for line in res.output.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1 and "talks-without-preconditions-settle" in warnings[0] and "cannot fail" in warnings[0]

@@ -101,12 +101,10 @@ def test_estimate_without_stated_uncertainty_asks_for_free(tmp_path, run_cli) ->
     assert "--free PATH" in err
 
 
-def test_estimated_prior_recovers_a_closed_form(tmp_path) -> None:
-    """One decision of a fixed-policy actor observed n times: the maximum-likelihood prior of its
-    first type has the closed form p̂ = (f - σ2) / (σ1 - σ2) of a binomial mixture, f the share of
-    the observed action, σ1, σ2 the two types' probabilities of it (clipped to [0, 1])."""
-    import pandas as pd
-
+def test_estimated_prior_is_the_maximum_of_the_likelihood(tmp_path) -> None:
+    """The US's first move observed in ten records (3 strikes, 7 waits): the estimated prior of
+    its first type is where the same likelihood, evaluated directly on a grid of 99 priors, is
+    largest (within the grid's spacing), and its log-likelihood is at least the grid's best."""
     from crisislab.analysis import estimate
     from crisislab.analysis._filter import forward
     from crisislab.analysis._record import Candidate, record_from_moves

@@ -515,9 +515,9 @@ def estimate(
                 return _Objective(scenario, fit_records, sub_params, grid, belief_tol, fixed)
             lows[i], highs[i] = _profile_interval(factory, i, theta, ll_hat, params, crit, maxiter)
     out_params = []
+    _, b = _scales(params)
     for i, (path, v0, lo, hi) in enumerate(params):
         se = float(math.sqrt(cov[i, i])) if np.isfinite(cov[i, i]) and cov[i, i] > 0 else float("nan")
-        a, b = _scales(params)
         if abs(theta[i] - lo) < 1e-3 * b[i] or abs(theta[i] - hi) < 1e-3 * b[i]:
             # On a bound, the likelihood may still rise beyond it: that says more than a flat Hessian.
             flags[i] = "boundary"

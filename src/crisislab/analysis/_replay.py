@@ -21,7 +21,6 @@ the flagship's log-likelihood is measured in `benchmarks/bench_replay.py`.
 
 from __future__ import annotations
 
-import datetime as _dt
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ import pandas as pd
 from crisislab.analysis._filter import FilterResult, forward, sample_records
 from crisislab.analysis._record import Record, observe
 from crisislab.analysis._scores import move_scores, score_table
+from crisislab.analysis._tables import round_dates
 from crisislab.errors import UserError
 from crisislab.model import Model
 from crisislab.simulation import Policy
@@ -62,10 +62,7 @@ def rank_share(sim: np.ndarray, obs: np.ndarray) -> float:
 
 def round_start(model: Model, r: int) -> str:
     """ISO date of the first day of round r ('' without a calendar)."""
-    if model.calendar_start is None or model.days_per_round is None:
-        return ""
-    start = _dt.date.fromisoformat(model.calendar_start)
-    return (start + _dt.timedelta(days=(r - 1) * model.days_per_round)).isoformat()
+    return round_dates(model, r)[r - 1]
 
 
 def intensities(scenario: Any, model: Model) -> np.ndarray:

@@ -472,7 +472,7 @@ def _draw_task(job: dict[str, Any], d: int) -> tuple[list[dict[str, Any]], dict[
         # refuses more than it was started with, e.g. under a restricted CPU set).
         numba.set_num_threads(max(1, min(job["threads"], numba.config.NUMBA_NUM_THREADS)))
     rng = np.random.default_rng([job["seed"], d])
-    sc_d = job["scenario"].sample_parameters(rng)
+    sc_d = job["scenario"].sample_parameters(rng, job.get("only_estimated", False))
     values = {p: _param_value(sc_d, p) for p in job["params"]}
     runner = ArmRunner(sc_d, job["solve"], job["runs"], job["seed"], chunk=job["chunk"])
     rows = [{"claim": cid, "draw": d, "seed": job["seed"], **values, **row}
@@ -529,6 +529,7 @@ def evaluate_claims(
     grid: int | str = "auto",
     workers: int = 1,
     scheduler: str | None = None,
+    uncertain: Literal["all", "estimated"] = "all",
 ) -> list[ClaimResult]:
     """Evaluate `claims` (default: all of the scenario's): each claim's two arms simulated with the
     same seed and run indices, the paired difference of its metric with a `level` interval, and
@@ -542,10 +543,12 @@ def evaluate_claims(
     it off) from the scenario's stated uncertainty
     (generator seeded by (seed, draw index)), each re-solved and simulated with `robustness_runs`
     runs per arm (default runs // 4, at least 1000) and judged by its own paired interval; draws
-    run on the runner's workers / scheduler.
+    run on the runner's workers / scheduler. `uncertain="estimated"` draws only the parameters
+    estimated from a record (their intervals), so the verdicts carry the estimation's uncertainty.
     """
     return evaluate_claims_and_draws(runner, claims, robustness=robustness, robustness_runs=robustness_runs, level=level,
-                                     runs=runs, seed=seed, policy=policy, grid=grid, workers=workers, scheduler=scheduler)[0]  # fmt: skip
+                                     runs=runs, seed=seed, policy=policy, grid=grid, workers=workers, scheduler=scheduler,
+                                     uncertain=uncertain)[0]  # fmt: skip
 
 
 def evaluate_claims_and_draws(
@@ -561,10 +564,13 @@ def evaluate_claims_and_draws(
     grid: int | str = "auto",
     workers: int = 1,
     scheduler: str | None = None,
+    uncertain: Literal["all", "estimated"] = "all",
 ) -> tuple[list[ClaimResult], pd.DataFrame]:
     """`evaluate_claims`, and the outcome shares of the scenario as written at each robustness
     draw: one row per draw (`draw`, `seed`, `n` runs, one column per sampled parameter, then
-    `P(outcome)` per outcome); empty when no draws were made.
+    `P(outcome)` per outcome); empty when no draws were made. `uncertain`: which parameters the
+    draws vary: "all" that state an `uncertainty`, or "estimated" (only those estimated from a
+    record, over their interval: the verdicts' sensitivity to what the record leaves open).
     """
     if not isinstance(runner, ArmRunner):
         runner = make_runner(runner, policy, grid, runs, seed, workers=workers, scheduler=scheduler)
@@ -574,22 +580,28 @@ def evaluate_claims_and_draws(
         raise UserError(f"robustness_runs: must be an integer >= 2 runs per draw (got {robustness_runs})")
     scenario = runner.scenario
     claims = list(scenario.claims if claims is None else claims)
-    params = [p for p, _ in scenario.parameters_with_uncertainty()] if robustness else []
+    if uncertain not in ("all", "estimated"):
+        raise UserError(f"uncertain: expected 'all' or 'estimated' (got {uncertain!r})")
+    only = uncertain == "estimated"
+    params = [p for p, prm in scenario.parameters_with_uncertainty() if not only or prm.estimated is not None] if robustness else []
+    if robustness and only and not params:
+        raise UserError(f"{scenario.id}: no parameter is estimated from a record with an interval; run `crisislab estimate "
+                        "--out` first, or draw every uncertain parameter (robustness of 'all')")
     with _progress.shown(runner.progress):
-        return _evaluate(runner, scenario, claims, params, robustness, robustness_runs, level)
+        return _evaluate(runner, scenario, claims, params, robustness, robustness_runs, level, only)
 
 
 def _evaluate(
     runner: ArmRunner, scenario: Any, claims: list[Any], params: list[str], robustness: int, robustness_runs: int | None,
-    level: float,
+    level: float, only_estimated: bool = False,
 ) -> tuple[list[ClaimResult], pd.DataFrame]:  # fmt: skip
     by_claim: dict[str, pd.DataFrame] = {}
     outcome_draws = pd.DataFrame()
-    if robustness and params and claims:
+    if robustness and params:
         job = {
             "scenario": scenario, "solve": runner.solve, "seed": runner.seed, "chunk": runner.chunk,
             "runs": int(robustness_runs or max(1000, runner.runs // 4)), "claims": claims,
-            "params": params, "level": level,
+            "params": params, "level": level, "only_estimated": only_estimated,
             "threads": max(1, _cores() // runner.workers) if runner.workers > 1 and runner.scheduler is None else 0,
         }  # fmt: skip
         per_draw = map_tasks(
@@ -598,7 +610,8 @@ def _evaluate(
         )  # fmt: skip
         table = pd.DataFrame([row for rows, _ in per_draw for row in rows])
         outcome_draws = pd.DataFrame([shares for _, shares in per_draw]).fillna(0.0)
-        by_claim = {cid: g.reset_index(drop=True) for cid, g in table.groupby("claim", sort=False)}
+        if len(table):
+            by_claim = {cid: g.reset_index(drop=True) for cid, g in table.groupby("claim", sort=False)}
     out: list[ClaimResult] = []
     # One bar for the arms of every claim (their chunks), not one per arm.
     with _progress.phase(f"simulating the arms of {len(claims)} claim{'s' if len(claims) != 1 else ''} (chunks)"):

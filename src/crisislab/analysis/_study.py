@@ -99,6 +99,7 @@ class Study:
     round_dates: tuple[str, ...] = ()
     casualties_left_out: tuple[str, ...] = ()
     intensity: pd.DataFrame | None = None
+    robustness_of: str = "all"
 
     @property
     def claims_table(self) -> pd.DataFrame:
@@ -220,10 +221,13 @@ def run_study(
     progress: bool = False,
     level: float = 0.95,
     on_step: Callable[[str], None] | None = None,
+    uncertain: str = "all",
 ) -> Study:
     """Solve `scenario`, simulate it as written (`runs` runs, `seed`), evaluate every claim with
     `robustness` parameter draws (each with `robustness_runs` runs per arm, default runs // 4 and at
-    least 1000; 0 turns robustness off), and replay the observed record.
+    least 1000; 0 turns robustness off), and replay the observed record. `uncertain`: which
+    parameters the draws vary, "all" with a stated uncertainty or only those "estimated" from a
+    record (`evaluate_claims_and_draws`).
 
     `policy`: "crisis" (the crisis engine's logit QRE on a `grid`-point belief grid; "auto" picks
     the finest grid within the solver's work budget), "myopic", a solved `Solution` of the
@@ -242,13 +246,13 @@ def run_study(
         raise UserError(f"robustness_runs: must be an integer >= 2 runs per draw (got {robustness_runs})")
     with _progress.shown(progress):
         return _run_study(scenario, runs, seed, policy, grid, robustness, robustness_runs, record, workers, chunk, scheduler,
-                          progress, level, on_step, rank_records)  # fmt: skip
+                          progress, level, on_step, rank_records, uncertain)  # fmt: skip
 
 
 def _run_study(
     scenario: Any, runs: int, seed: int, policy: Any, grid: int | str, robustness: int, robustness_runs: int | None,
     record: Any, workers: int, chunk: int | None, scheduler: str | None, progress: bool, level: float,
-    on_step: Callable[[str], None] | None, rank_records: int | None = None,
+    on_step: Callable[[str], None] | None, rank_records: int | None = None, uncertain: str = "all",
 ) -> Study:  # fmt: skip
     from crisislab.model.rules import DEFAULT_CHUNK
 
@@ -266,7 +270,7 @@ def _run_study(
     if scenario.claims:
         step(f"evaluating {len(scenario.claims)} claims" + (f" with {robustness} robustness draws" if robustness else ""))
         claims, outcome_draws = evaluate_claims_and_draws(runner, robustness=robustness, robustness_runs=robustness_runs,
-                                                          level=level)  # fmt: skip
+                                                          level=level, uncertain=uncertain)  # fmt: skip
     replay = None
     if tl is not None:
         step("replaying the observed record")
@@ -296,7 +300,7 @@ def _run_study(
         robustness=robustness_table(claims), run_steps=base.run_steps,
         replay_choices=0 if replay is None else replay.rounds * len(replay.observed_actors),
         seconds=time.perf_counter() - t0, **tables, outcome_draws=outcome_draws,
-        sensitivity=_tables.sensitivity_table(outcome_draws), claim_flags=_tables.claim_flags(claims),
+        sensitivity=_tables.sensitivity_table(outcome_draws), robustness_of=uncertain, claim_flags=_tables.claim_flags(claims),
         diagnostics=tuple(getattr(solution, "diagnostics", ()) or ()), sources=_tables.source_table(scenario),
         assumptions=_tables.assumption_table(scenario),
     )  # fmt: skip

@@ -42,6 +42,7 @@ _COMMAND_MODULES: dict[str, str] = {
     "grid-check": "crisislab.cli._simulate",
     "replay": "crisislab.cli._inference",
     "estimate": "crisislab.cli._inference",
+    "fit-check": "crisislab.cli._inference",
     "draw": "crisislab.cli._draw",
     "sweep": "crisislab.cli._sweep",
 }

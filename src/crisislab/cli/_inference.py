@@ -1,6 +1,7 @@
 """Commands that hold a scenario against an observed record: `replay` (the record's exact
-likelihood and what the filter sees along it) and `estimate` (maximum likelihood of the scenario's
-parameters from one or more records). Each composes public library calls of
+likelihood and what the filter sees along it), `estimate` (maximum likelihood of the scenario's
+parameters from one or more records) and `fit-check` (does the model fit the record: ending early,
+typicality, the outcome across the estimates' intervals, intensity by calendar period). Each composes public library calls of
 `crisislab.analysis`; docs/replay.md describes the record format and the rules.
 """
 
@@ -141,6 +142,7 @@ def register(app: typer.Typer) -> None:
         _print_replay(rep, Console(soft_wrap=True, emoji=False))
 
     _register_estimate(app)
+    _register_fit_check(app)
 
 
 def _pairs(items: list[str] | None, option: str) -> dict[str, float]:
@@ -247,3 +249,72 @@ def _register_estimate(app: typer.Typer) -> None:
         _print_estimation(est, Console(soft_wrap=True, emoji=False))
         if out is not None:
             Console(soft_wrap=True, emoji=False).print(Text(f"wrote {out}"))
+
+
+def _print_fit_check(fc: Any, console: Console) -> None:
+    console.print(Text(f"{fc.scenario_id} against {fc.record}: log-likelihood {fc.loglik:.2f}"))
+    t = Table(title="Checks", title_justify="left")
+    for c in ("check", "passes", "finding"):
+        t.add_column(c, overflow="fold")
+    for check, finding, ok in fc.findings():
+        t.add_row(check, "–" if ok is None else ("yes" if ok else "NO"), Text(finding))
+    console.print(t)
+    o = Table(title=f"Outcome shares: {fc.runs} runs at the scenario's values"
+                    + (f"; {len(fc.draws)} draws of the estimated parameters ({', '.join(fc.estimated)})" if len(fc.draws) else
+                       "; no estimated parameters drawn"), title_justify="left")
+    for c in ("outcome", "share", "95% CI", "draws: min", "median", "max", "modal in"):
+        o.add_column(c)
+    for r in fc.outcomes.itertuples(index=False):
+        drawn = len(fc.draws) > 0
+        o.add_row(r.outcome + (" (observed)" if r.outcome == fc.observed_outcome else ""), f"{r.share:.4f}",
+                  f"[{r.ci_low:.4f}, {r.ci_high:.4f}]", *((f"{r.draw_min:.4f}", f"{r.draw_median:.4f}", f"{r.draw_max:.4f}",
+                  f"{r.draw_modal:.0%}") if drawn else ("–",) * 4))
+    console.print(o)
+    p = Table(title=f"Conflict intensity by period of {fc.period_days} days (sums of the actions' declared intensities)", title_justify="left")
+    for c in ("period", "start", "days", "expected (one step)", "observed", "unconditional"):
+        p.add_column(c)
+    for r in fc.periods.itertuples(index=False):
+        p.add_row(str(r.period), r.start, str(r.days), f"{r.expected:.2f}", f"{r.observed:.2f}", f"{r.unconditional:.2f}")
+    console.print(p)
+
+
+def _register_fit_check(app: typer.Typer) -> None:
+    @app.command("fit-check")
+    def fit_check_cmd(
+        scenario: Annotated[Path, typer.Argument(help="Scenario YAML file (with a calendar).")],
+        timeline: TimelineOpt = None,
+        grid: GridOpt = "auto",
+        seed: SeedOpt = 0,
+        runs: Annotated[int, typer.Option("--runs", help="Simulated runs at the scenario's values.")] = 20_000,
+        draws: Annotated[int, typer.Option("--draws", help="Draws of the estimated parameters over their intervals, each re-solved (0: none).")] = 10,
+        draw_runs: Annotated[int | None, typer.Option("--draw-runs", help="Runs per draw (default runs // 4, at least 1000).")] = None,
+        period_days: Annotated[int, typer.Option("--period-days", help="Calendar period of the intensity comparison, in days.")] = 14,
+        rank_records: Annotated[int, typer.Option("--rank-records", help="Simulated records of the same length ranked against the record (0: none).")] = 100,
+        workers: Annotated[int, typer.Option("--workers", help="Local Dask worker processes for the draws (results do not depend on it).")] = 1,
+        json_output: JsonOpt = False,
+    ) -> None:
+        """Does the model fit the record? The probability it ends the crisis early, the record's rank
+        among simulated records, the record's outcome across the estimates' intervals, and conflict
+        intensity by calendar period against the record's (docs/replay.md)."""
+        from crisislab.analysis import check_fit
+        from crisislab.crisis import parse_grid
+        from crisislab.simulation import progress_wanted
+
+        if timeline and len(timeline) > 1:
+            raise UserError("--timeline: fit-check holds the scenario against one record at a time")
+        _check_timelines(timeline)
+        for name, v, least in (("--runs", runs, 1), ("--draws", draws, 0), ("--period-days", period_days, 1),
+                               ("--rank-records", rank_records, 0), ("--workers", workers, 1)):
+            if v < least:
+                raise UserError(f"{name}: must be an integer >= {least} (got {v})")
+        if draw_runs is not None and draw_runs < 2:
+            raise UserError(f"--draw-runs: must be an integer >= 2 (got {draw_runs})")
+        grid_arg = parse_grid(grid)
+        sc = _load(scenario)
+        fc = check_fit(sc, None, timeline[0] if timeline else None, grid=grid_arg, runs=runs, draws=draws, draw_runs=draw_runs,
+                       seed=seed, period_days=period_days, rank_records=rank_records, workers=workers,
+                       progress=progress_wanted(json_output))
+        if json_output:
+            typer.echo(json_dumps(fc.to_json()))
+            return
+        _print_fit_check(fc, Console(soft_wrap=True, emoji=False))

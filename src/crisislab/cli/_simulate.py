@@ -37,6 +37,10 @@ RobustnessOpt = Annotated[
     int,
     typer.Option("--robustness", help="Parameter draws from the scenario's stated uncertainty, each re-solved (0: off)."),
 ]
+RobustnessOfOpt = Annotated[
+    str,
+    typer.Option("--robustness-of", help="Which parameters the robustness draws vary: 'all' that state an uncertainty, or 'estimated' (only those estimated from a record, over their interval)."),
+]
 RobustnessRunsOpt = Annotated[
     int | None, typer.Option("--robustness-runs", help="Runs per arm in each draw (default: runs // 4, at least 1000).")
 ]
@@ -111,12 +115,14 @@ def _check_scale(runs: int, workers: int, chunk: int, scheduler: str | None) -> 
     check_scale(runs, workers if scheduler is None else 1, runs_name="--runs", workers_name="--workers")
 
 
-def _check_robustness(robustness: int, robustness_runs: int | None) -> None:
+def _check_robustness(robustness: int, robustness_runs: int | None, robustness_of: str = "all") -> None:
     # Checked before anything is solved, so a typo costs no time.
     if robustness < 0:
         raise UserError(f"--robustness: must be an integer >= 0 parameter draws (0 turns robustness off; got {robustness})")
     if robustness_runs is not None and robustness_runs < 2:
         raise UserError(f"--robustness-runs: must be an integer >= 2 runs per draw (got {robustness_runs})")
+    if robustness_of not in ("all", "estimated"):
+        raise UserError(f"--robustness-of: expected 'all' or 'estimated' (got {robustness_of!r})")
 
 
 def register(app: typer.Typer) -> None:
@@ -203,12 +209,13 @@ def register(app: typer.Typer) -> None:
         grid: GridOpt = "auto",
         robustness: RobustnessOpt = 8,
         robustness_runs: RobustnessRunsOpt = None,
+        robustness_of: RobustnessOfOpt = "all",
         scheduler: SchedulerOpt = None,
         out: Annotated[Path | None, typer.Option("--out", help="Write the per-draw robustness rows as Parquet here.")] = None,
         json_output: JsonOpt = False,
     ) -> None:
         """Evaluate every claim of a scenario: estimates, paired difference with CI, verdict, robustness."""
-        _check_robustness(robustness, robustness_runs)
+        _check_robustness(robustness, robustness_runs, robustness_of)
         _check_scale(runs, workers, chunk, scheduler)
         _check_out(out, directory=False)
         from crisislab.analysis import evaluate_claims, robustness_table
@@ -218,7 +225,7 @@ def register(app: typer.Typer) -> None:
         if not sc.claims:
             raise UserError(f"{scenario}: claims: the scenario states no claims (expected at least one)")
         runner = _runner(sc, policy, grid, runs, seed, workers, chunk, progress_wanted(json_output), scheduler)
-        results = evaluate_claims(runner, robustness=robustness, robustness_runs=robustness_runs)
+        results = evaluate_claims(runner, robustness=robustness, robustness_runs=robustness_runs, uncertain=robustness_of)
         if not json_output:
             _print_diagnostics(getattr(getattr(runner.policy, "solution", None), "diagnostics", ()))
         if out is not None:
@@ -301,6 +308,7 @@ def register(app: typer.Typer) -> None:
         grid: GridOpt = "auto",
         robustness: RobustnessOpt = 8,
         robustness_runs: RobustnessRunsOpt = None,
+        robustness_of: RobustnessOfOpt = "all",
         scheduler: SchedulerOpt = None,
         timeline: Annotated[Path | None, typer.Option("--timeline", help="Observed record CSV (docs/replay.md; default: the record bundled with the scenario, if any).")] = None,
         rank_records: Annotated[int, typer.Option("--rank-records", help="Simulated records of the same length ranked against the observed record (0: none).")] = 100,
@@ -313,7 +321,7 @@ def register(app: typer.Typer) -> None:
         from crisislab.report import parse_formats
 
         fmts = parse_formats(formats)
-        _check_robustness(robustness, robustness_runs)
+        _check_robustness(robustness, robustness_runs, robustness_of)
         _check_scale(runs, workers, chunk, scheduler)
         _check_out(out, directory=True)
         if timeline is not None:
@@ -334,6 +342,7 @@ def register(app: typer.Typer) -> None:
         study = run_study(
             sc, runs=runs, seed=seed, policy=policy, grid=grid_arg, robustness=robustness, robustness_runs=robustness_runs,
             record=timeline, rank_records=rank_records, workers=workers, chunk=chunk, scheduler=scheduler, progress=progress_wanted(json_output),
+            uncertain=robustness_of,
         )  # fmt: skip
         path = write_report(study, out, fmts)
         summary = {

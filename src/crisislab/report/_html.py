@@ -79,7 +79,7 @@ Treatment: {{ c.treatment|e }} → {{ '%.4f'|format(c.treatment_value) }}.<br>Ba
 <section id="outcomes">
 <h2>Outcome distribution</h2>
 <p>Share of runs ending in each outcome. Two uncertainties: the Monte Carlo interval ({{ level_pct }} Wilson, from {{ n_runs }} runs at the stated parameters) and
-{% if draws %}the spread over {{ draws }} draws of the scenario's stated parameter uncertainty (each re-solved and re-simulated): the parameters move the shares far more than sampling does when the two columns differ.{% else %}no parameter uncertainty (no robustness draws were made: <code>--robustness</code> &gt; 0 and a scenario with claims and stated <code>uncertainty</code> give them).{% endif %}</p>
+{% if draws %}the spread over {{ draws }} draws of {% if robustness_of == 'estimated' %}the parameters estimated from the record, over their intervals{% else %}the scenario's stated parameter uncertainty{% endif %} (each re-solved and re-simulated): the parameters move the shares far more than sampling does when the two columns differ.{% else %}no parameter uncertainty (no robustness draws were made: <code>--robustness</code> &gt; 0 and a scenario with claims and stated <code>uncertainty</code> give them).{% endif %}</p>
 <table id="outcome-table"><tr><th>outcome</th><th>runs</th><th>probability</th><th>Monte Carlo CI low</th><th>Monte Carlo CI high</th>{% if draws %}<th>parameter draws: min</th><th>median</th><th>max</th>{% endif %}</tr>
 {% for o in outcomes %}<tr data-outcome="{{ o.id|e }}"><td>{{ o.id|e }}</td><td class="num" data-value="{{ o.count }}">{{ o.count }}</td>
 <td class="num" data-value="{{ o.p }}">{{ '%.4f'|format(o.p) }}</td><td class="num" data-value="{{ o.lo }}">{{ '%.4f'|format(o.lo) }}</td>
@@ -235,7 +235,7 @@ def render_report(study: Any) -> str:
         title=study.title, scenario_id=study.scenario_id, n_runs=study.runs, seed=study.seed, horizon=study.horizon,
         calendar=cal, version=__version__, solver=study.solver, level_pct=f"{study.level:.0%}",
         claims=claims, summary=_summary(claims) if claims else "", any_robust=any(c["robustness"] is not None for c in claims),
-        outcomes=outcomes, draws=outcomes[0]["draws"] if outcomes else 0, lam_rows=lam_rows, other_rows=other_rows,
+        outcomes=outcomes, draws=outcomes[0]["draws"] if outcomes else 0, robustness_of=getattr(study, "robustness_of", "all"), lam_rows=lam_rows, other_rows=other_rows,
         diagnostics=list(study.diagnostics), replay_html=Markup(_replay_html(study, fig)),
         casualties=study.casualties.to_dict("records"), left_out=list(study.casualties_left_out),
         outcome_ids=[c[len("mean_if_"):] for c in study.casualties.columns if str(c).startswith("mean_if_")],

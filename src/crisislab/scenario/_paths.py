@@ -211,3 +211,10 @@ def params_with_uncertainty(scenario: ScenarioModel) -> list[tuple[str, Param]]:
         if isinstance(param, Param) and param.uncertainty is not None:
             out.append((locate(data, loc)[1], param))
     return out
+
+
+def estimated_params(scenario: ScenarioModel) -> list[tuple[str, Param]]:
+    """(field path, Param) of every parameter estimated from a record (`estimated`), in file order."""
+    data = to_data(scenario)
+    return [(locate(data, loc)[1], param) for loc, param, _ in walk_numbers(scenario)
+            if isinstance(param, Param) and getattr(param, "estimated", None) is not None]

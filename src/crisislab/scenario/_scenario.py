@@ -47,10 +47,18 @@ class Scenario(ScenarioModel):
         """Every Param that states an `uncertainty`, as (field path, Param), in file order."""
         return params_with_uncertainty(self)
 
-    def sample_parameters(self, rng: np.random.Generator) -> Scenario:
+    def sample_parameters(self, rng: np.random.Generator, only_estimated: bool = False) -> Scenario:
         """One draw of every uncertain parameter from its stated distribution (priors rescaled
-        to sum to 1), as a new validated scenario. `rng` is the only source of randomness."""
-        return sample_parameters(self, rng)
+        to sum to 1), as a new validated scenario. `rng` is the only source of randomness.
+        `only_estimated`: draw only the parameters estimated from a record (`estimated`), whose
+        uncertainty is their interval; the others keep their values."""
+        return sample_parameters(self, rng, only_estimated)
+
+    def estimated_parameters(self) -> list[tuple[str, Param]]:
+        """Every Param estimated from a record (it has `estimated`), as (field path, Param), in file order."""
+        from crisislab.scenario._paths import estimated_params
+
+        return estimated_params(self)
 
     def to_data(self) -> dict[str, Any]:
         """Plain YAML-ready data (dicts, lists, numbers, strings, dates) that loads back to an equal scenario."""
@@ -132,9 +140,11 @@ def apply_overrides(scenario: ScenarioModel, overrides: dict[str, Any], normaliz
     return validate_data(data, name, derived=False)
 
 
-def sample_parameters(scenario: Scenario, rng: np.random.Generator) -> Scenario:
-    """One joint draw of all uncertain parameters (independent, in file order) as a new scenario."""
-    overrides = {path: param.uncertainty.sample(rng) for path, param in params_with_uncertainty(scenario)}  # type: ignore[union-attr]
+def sample_parameters(scenario: Scenario, rng: np.random.Generator, only_estimated: bool = False) -> Scenario:
+    """One joint draw of all uncertain parameters (independent, in file order) as a new scenario;
+    with `only_estimated`, of those estimated from a record only."""
+    overrides = {path: param.uncertainty.sample(rng) for path, param in params_with_uncertainty(scenario)  # type: ignore[union-attr]
+                 if not only_estimated or getattr(param, "estimated", None) is not None}
     if not overrides:
         return scenario
     return apply_overrides(scenario, overrides, normalize_priors=True)

@@ -1,0 +1,94 @@
+"""`crisislab fit-check` / `crisislab.check_fit`: the four checks of a model against its record,
+the period aggregation they use, and draws restricted to the estimated parameters."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crisislab.analysis import intensity_by_period
+from crisislab.scenario import load_scenario
+
+MINI = Path(__file__).resolve().parents[1] / "simulation" / "mini.yaml"
+HEADER = "date,actor,target,action,cameo,intensity,deaths_us,deaths_iran,deaths_iraqi,deaths_other,wounded,outlet,reference,uncertain,note"
+
+
+def _record(tmp_path: Path, *rows: str) -> Path:
+    p = tmp_path / "record.csv"
+    p.write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+    return p
+
+
+def _row(date: str, actor: str, action: str, intensity: str = "-5.0", deaths_us: str = "0") -> str:
+    return f"{date},{actor},x,{action},,{intensity},{deaths_us},,,,,test,fixture,0,event"
+
+
+def test_period_sums_split_rounds_by_their_share_of_days() -> None:
+    # Rounds of 14, 6, 6, 2 days from 2019-05-05 with values 1, 2, 3, 4, summed into 7-day periods:
+    # period 1 = half of round 1 (0.5), period 2 = the other half (0.5), period 3 (days 14-20) =
+    # round 2 (2) + 1/6 of round 3 (0.5), period 4 (days 21-27) = 5/6 of round 3 (2.5) + round 4 (4).
+    rounds = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0]})
+    bounds = ["2019-05-05", "2019-05-19", "2019-05-25", "2019-05-31", "2019-06-02"]
+    out = intensity_by_period(rounds, bounds, 7, ["x"])
+    assert out["x"].tolist() == pytest.approx([0.5, 0.5, 2.5, 6.5])
+    assert out["days"].tolist() == [7, 7, 7, 7]
+    assert out["start"].tolist() == ["2019-05-05", "2019-05-12", "2019-05-19", "2019-05-26"]
+    # Nothing is lost or counted twice.
+    assert out["x"].sum() == pytest.approx(rounds["x"].sum())
+
+
+def test_draws_of_estimated_parameters_leave_the_others_alone(tmp_path) -> None:
+    text = MINI.read_text(encoding="utf-8")
+    # One parameter estimated (with its interval as uncertainty), one assumed with a range.
+    text = text.replace("lam: {value: 2.0, source: toy}",
+                        "lam: {value: 2.0, estimated: {records: [r.csv], method: maximum likelihood, se: 0.5, interval: [1.0, 3.0], loglik: -3.0}, uncertainty: {uniform: [1.0, 3.0]}}", 1)
+    text = text.replace("lam: {value: 2.0, source: toy}", "lam: {value: 2.0, assumption: toy, uncertainty: {uniform: [0.5, 5.0]}}", 1)
+    p = tmp_path / "est.yaml"
+    p.write_text(text, encoding="utf-8")
+    sc = load_scenario(p)
+    assert [path for path, _ in sc.estimated_parameters()] == ["actors.US.lam"]
+    seen_us, seen_iran = set(), set()
+    for d in range(6):
+        s = sc.sample_parameters(np.random.default_rng([1, d]), only_estimated=True)
+        seen_us.add(float(s.actor("US").lam.value))
+        seen_iran.add(float(s.actor("Iran").lam.value))
+    assert seen_iran == {2.0}
+    assert len(seen_us) == 6 and all(1.0 <= v <= 3.0 for v in seen_us)
+    # Without the restriction both move.
+    s = sc.sample_parameters(np.random.default_rng([1, 0]))
+    assert float(s.actor("Iran").lam.value) != 2.0
+
+
+def test_fit_check_json_and_findings(tmp_path, run_cli) -> None:
+    rec = _record(tmp_path, _row("2019-12-02", "Iran", "ir_attack", "-9.0"), _row("2019-12-10", "US", "us_strike", "-10.0"),
+                  _row("2019-12-11", "KH", "kh_rockets", "-10.0", "1"))
+    code, out, err = run_cli("fit-check", MINI, "--timeline", rec, "--grid", "5", "--runs", "2000", "--draws", "0",
+                             "--rank-records", "20", "--period-days", "7", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert 0.0 <= data["p_ended_early"] <= 1.0 and 0.0 <= data["percentile"] <= 1.0
+    # The record stops in round 2 of 4 with nothing ended: its outcome is the horizon outcome.
+    assert data["observed_outcome"] == "stalemate"
+    shares = {o["outcome"]: o["share"] for o in data["outcomes"]}
+    assert sum(shares.values()) == pytest.approx(1.0)
+    # Two weekly periods, and the record's own intensity in each is the sum of its events.
+    assert [p["observed"] for p in data["periods"]] == pytest.approx([-9.0, -20.0])
+    assert {f["check"] for f in data["findings"]} == {"ending early", "typicality", "outcome", "intensity"}
+
+
+def test_fit_check_refuses_bad_options(tmp_path, run_cli) -> None:
+    code, out, err = run_cli("fit-check", MINI, "--period-days", "0")
+    assert code == 2 and "--period-days" in err
+    code, out, err = run_cli("fit-check", MINI, "--draw-runs", "1")
+    assert code == 2 and "--draw-runs" in err
+
+
+def test_robustness_of_estimated_needs_an_estimate(tmp_path, run_cli) -> None:
+    code, out, err = run_cli("claims", MINI, "--grid", "5", "--runs", "200", "--robustness", "2", "--robustness-of", "estimated")
+    assert code == 2 and "no parameter is estimated" in err
+    code, out, err = run_cli("claims", MINI, "--robustness-of", "some")
+    assert code == 2 and "--robustness-of" in err

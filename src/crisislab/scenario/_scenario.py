@@ -21,7 +21,7 @@ from crisislab.scenario._dump import to_data
 from crisislab.scenario._errors import Problem, ScenarioError
 from crisislab.scenario._locate import describe, locate, plain, pydantic_problem
 from crisislab.scenario._models import Param, ScenarioModel
-from crisislab.scenario._paths import overridden_data, params_with_uncertainty
+from crisislab.scenario._paths import estimated_params, overridden_data, params_with_uncertainty
 
 __all__ = [
     "Scenario", "apply_overrides", "check_scenario", "sample_parameters", "validate_data", "validate_tree",
@@ -56,8 +56,6 @@ class Scenario(ScenarioModel):
 
     def estimated_parameters(self) -> list[tuple[str, Param]]:
         """Every Param estimated from a record (it has `estimated`), as (field path, Param), in file order."""
-        from crisislab.scenario._paths import estimated_params
-
         return estimated_params(self)
 
     def to_data(self) -> dict[str, Any]:

@@ -80,17 +80,18 @@ def _fmt(x: float, spec: str = ".2f") -> str:
 def _print_replay(rep: Any, console: Console, period_days: int | None = None, period_start: Any = None) -> None:
     t = Table(title=f"{rep.scenario_id}: the record {rep.source} ({rep.n_events} events, {rep.rounds} rounds)",
               title_justify="left")
-    for c in ("round", "start", "end", "days", "log-lik", "P(end)", "intensity: model", "record", "unconditional"):
-        t.add_column(c, justify="right" if c not in ("start", "end") else "left")
+    for c in ("round", "start", "days", "log-lik", "P(end)", "intensity: model", "record", "unconditional"):
+        t.add_column(c, justify="right" if c != "start" else "left", no_wrap=c == "start", min_width=10 if c == "start" else None)
     for row in rep.rounds_table.itertuples(index=False):
-        t.add_row(str(row.round), row.start or "", row.end or "", str(row.days or ""), _fmt(row.loglik), _fmt(row.p_end, ".3f"),
+        t.add_row(str(row.round), row.start or "", str(row.days or ""), _fmt(row.loglik), _fmt(row.p_end, ".3f"),
                   _fmt(row.expected_intensity_total), _fmt(row.observed_intensity_total), _fmt(row.unconditional_intensity_total))
     console.print(t)
     if period_days is not None:
         p = Table(title=f"Intensity by period of {period_days} days (model rounds split by their share of days; "
                   "the record by its events' dates)", title_justify="left")
         for c in ("period", "start", "end", "days covered", "intensity: model", "record", "unconditional"):
-            p.add_column(c, justify="right" if c not in ("start", "end") else "left")
+            p.add_column(c, justify="right" if c not in ("start", "end") else "left", no_wrap=c in ("start", "end"),
+                         min_width=10 if c in ("start", "end") else None)
         for row in rep.intensity_by_period(period_days, period_start).itertuples(index=False):
             p.add_row(str(row.period), row.start, row.end, str(row.days_covered), _fmt(row.expected_intensity_total),
                       _fmt(row.observed_intensity_total), _fmt(row.unconditional_intensity_total))

@@ -101,7 +101,6 @@ class Study:
     casualties_left_out: tuple[str, ...] = ()
     intensity: pd.DataFrame | None = None
 
-    @property
     def intensity_by_period(self, days: int = 14, start: Any = None) -> pd.DataFrame:
         """The simulated intensity by round (`intensity`: each mover's column and `total`) summed
         over periods of `days` days from `start` (default: round 1's first day), a round that
@@ -112,8 +111,9 @@ class Study:
             raise UserError(f"intensity by period: study of {self.scenario_id} has no dated intensity by round "
                             "(the scenario needs a calendar)")
         cols = [c for c in t.columns if c not in ("round", "date", "end", "days", "alive")]
-        return _tables.sum_by_period(t.iloc[: len(t)], cols, days, start, start_col="date")
+        return _tables.sum_by_period(t, cols, days, start, start_col="date")
 
+    @property
     def claims_table(self) -> pd.DataFrame:
         """One row per claim (`ClaimResult.as_row`), as written to claims.csv."""
         return pd.DataFrame([c.as_row() for c in self.claims])

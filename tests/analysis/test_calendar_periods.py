@@ -72,11 +72,9 @@ def test_replay_on_phases(tmp_path, run_cli) -> None:
     scn_path = _phased_mini(tmp_path)
     rec = tmp_path / "rec.csv"
     # 12-02 round 1; 12-10 round 2; 12-16 round 3 (the first 2-day round, 12-15..16); 12-17 round 4
-    rec.write_text("\n".join([HEADER,
-                              "2019-12-02,Iran,x,ir_attack,,-7.0,0,,,,,t,f,0,e",
-                              "2019-12-10,Iran,x,ir_attack,,-7.0,0,,,,,t,f,0,e",
-                              "2019-12-16,KH,x,kh_rockets,,-4.0,0,,,,,t,f,0,e",
-                              "2019-12-17,Iran,x,ir_attack,,-7.0,0,,,,,t,f,0,e"]) + "\n")
+    rows = ("2019-12-02,Iran,x,ir_attack,,-7.0,0,,,,,t,f,0,e", "2019-12-10,Iran,x,ir_attack,,-7.0,0,,,,,t,f,0,e",
+            "2019-12-16,KH,x,kh_rockets,,-4.0,0,,,,,t,f,0,e", "2019-12-17,Iran,x,ir_attack,,-7.0,0,,,,,t,f,0,e")
+    rec.write_text("\n".join((HEADER, *rows)) + "\n")
     scn = load_scenario(scn_path)
     model = lower(scn)
     rep = replay(scn, None, rec, grid=5, rank_records=0, intensity_runs=500, seed=1)
@@ -107,9 +105,9 @@ def test_replay_on_phases(tmp_path, run_cli) -> None:
     code, out, err = run_cli("replay", scn_path, "--timeline", rec, "--grid", "5", "--rank-records", "0", "--period-days", "14")
     assert code == 0, err
     assert "Intensity by period of 14 days" in out
-    code, out, err = run_cli("replay", scn_path, "--timeline", rec, "--period-days", "0")
+    code, _, err = run_cli("replay", scn_path, "--timeline", rec, "--period-days", "0")
     assert code == 2 and "--period-days: must be an integer >= 1 (got 0)" in err
-    code, out, err = run_cli("replay", scn_path, "--timeline", rec, "--period-days", "7", "--period-start", "2019-12-05")
+    code, _, err = run_cli("replay", scn_path, "--timeline", rec, "--period-days", "7", "--period-start", "2019-12-05")
     assert code == 2 and "--period-start: 2019-12-05 is after the calendar's start 2019-12-01" in err
 
 
@@ -118,7 +116,7 @@ def test_a_date_beyond_the_phases_is_outside_the_calendar(tmp_path, run_cli) -> 
     rec = tmp_path / "rec.csv"
     # the calendar's last day is 2019-12-18 (7 + 7 + 2 + 2 days)
     rec.write_text(HEADER + "\n2019-12-19,Iran,x,ir_attack,,-7.0,0,,,,,t,f,0,e\n")
-    code, out, err = run_cli("replay", scn_path, "--timeline", rec, "--grid", "5")
+    code, _, err = run_cli("replay", scn_path, "--timeline", rec, "--grid", "5")
     assert code == 2
     assert ":2: date: outside the scenario calendar (got '2019-12-19'; expected 2019-12-01 … 2019-12-18 (rounds 1 … 4))" in err
 

@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from crisislab.scenario import Calendar, PhaseCondition, ScenarioError, loads_scenario, parse_condition
+from crisislab.scenario import (
+    Calendar,
+    PhaseCondition,
+    ScenarioError,
+    loads_scenario,
+    parse_condition,
+)
 
 SMALL = (Path(__file__).parent / "small.yaml").read_text()
 PLAIN = "calendar: {start: 2019-05-05, days_per_round: 14}"

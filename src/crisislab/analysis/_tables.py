@@ -22,9 +22,9 @@ __all__ = [
     "outcome_draw_summary",
     "round_dates",
     "round_spans",
-    "sum_by_period",
     "sensitivity_table",
     "source_table",
+    "sum_by_period",
 ]
 
 _SOURCE_FIELDS = ("kind", "title", "author", "outlet", "date", "url", "file", "pages", "accessed", "note")

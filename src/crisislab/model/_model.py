@@ -322,12 +322,13 @@ class Model:
         d = day if isinstance(day, _dt.date) else _dt.date.fromisoformat(str(day)[:10])
         if isinstance(d, _dt.datetime):
             d = d.date()
-        starts = [_dt.date.fromisoformat(x) for x in self.round_starts]
-        if d < starts[0]:
-            return (d - starts[0]).days // self.days_of_round(1) + 1
-        if d >= starts[-1]:
-            return self.horizon + 1 + (d - starts[-1]).days // self.days_of_round(self.horizon)
-        return bisect.bisect_right(starts, d)
+        iso = d.isoformat()  # ISO dates (four-digit years) sort as the days they name
+        first, last = self.round_starts[0], self.round_starts[-1]
+        if iso < first:
+            return (d - _dt.date.fromisoformat(first)).days // self.days_of_round(1) + 1
+        if iso >= last:
+            return self.horizon + 1 + (d - _dt.date.fromisoformat(last)).days // self.days_of_round(self.horizon)
+        return bisect.bisect_right(self.round_starts, iso)
 
     # ----- sizes and indices ------------------------------------------------------------------
     @property

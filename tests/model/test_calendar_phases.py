@@ -215,3 +215,21 @@ def test_the_phase_condition_lowers_to_its_rounds() -> None:
     for pid, rounds in (("a", {1, 2}), ("b", {3, 4}), ("c", {5, 6, 7, 8})):  # the last phase goes on
         prog = lower_condition(PhaseCondition(phase=pid), {}, {}, phases)
         assert {r for r in range(1, 9) if prog(x, r, x)[0]} == rounds
+
+
+def test_interventions_by_phase_from_the_command_line_shorthand() -> None:
+    from crisislab.scenario import InterventionSyntaxError, parse_interventions
+    from crisislab.simulation import compile_arm
+
+    scn = _phased_copy(MINI, [{"id": "weeks", "days_per_round": 7, "rounds": 2}, {"id": "days", "days_per_round": 2, "rounds": 2}])
+    m = lower(scn)
+    items = parse_interventions(scn, force=["US:us_strike@when:phase = days"], forbid=["Iran:ir_attack@when:phase == weeks"])
+    arm = compile_arm(m, scn, items)
+    x = np.zeros((1, m.n_vars), np.int64)
+    rl = np.zeros((1, len(m.red_lines)), np.int64)
+    (force,) = arm.forces
+    assert [r for r in range(1, 5) if force.when(x, r, rl)[0]] == [3, 4]
+    ((_, forbid_when),) = arm.forbidden_when
+    assert [r for r in range(1, 5) if forbid_when(x, r, rl)[0]] == [1, 2]
+    with pytest.raises(InterventionSyntaxError, match="unknown calendar phase"):
+        parse_interventions(scn, forbid=["Iran:ir_attack@when:phase = months"])

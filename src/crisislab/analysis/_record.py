@@ -150,8 +150,10 @@ def _sides_caused(model: Model, g: int, seen: frozenset[int] = frozenset()) -> s
 
 
 def _round_of(model: Model, day: Any) -> int:
-    start = _dt.date.fromisoformat(str(model.calendar_start))
-    return (pd.Timestamp(day).date() - start).days // int(model.days_per_round or 1) + 1
+    if model.round_starts is None:  # a model built without the calendar's round starts
+        start = _dt.date.fromisoformat(str(model.calendar_start))
+        return (pd.Timestamp(day).date() - start).days // int(model.days_per_round or 1) + 1
+    return model.round_of_date(pd.Timestamp(day).date())
 
 
 def until_round(model: Model, until: Any) -> int:

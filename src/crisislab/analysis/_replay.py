@@ -32,7 +32,7 @@ import pandas as pd
 from crisislab.analysis._filter import FilterResult, forward, sample_records
 from crisislab.analysis._record import Record, observe
 from crisislab.analysis._scores import move_scores, score_table
-from crisislab.analysis._tables import round_dates
+from crisislab.analysis._tables import round_dates, round_spans, sum_by_period
 from crisislab.errors import UserError
 from crisislab.model import Model
 from crisislab.simulation import Policy
@@ -76,8 +76,8 @@ class TimelineReplay:
     """An observed record scored by a solved scenario (module docstring).
 
     `loglik`: natural log-likelihood of the record (-inf when the model rules it out; `impossible`
-    then says where). `rounds_table`: one row per round: `round`, `start` (ISO date or ''),
-    `loglik`, `p_end` (probability the model ends the crisis in that round) and `p_end_<outcome>`,
+    then says where). `rounds_table`: one row per round: `round`, `start`, `end` (ISO first and
+    last day, or ''), `days` (its length; 0 without a calendar), `loglik`, `p_end` (probability the model ends the crisis in that round) and `p_end_<outcome>`,
     `expected_intensity_<actor>` / `_total` (one-step-ahead), `observed_intensity_<actor>` /
     `_total` (the record's events), `unconditional_intensity_<actor>` / `_total` (simulated runs
     still going) and `alive` (their share). `p_ended_early`: probability the model ends the crisis
@@ -117,8 +117,40 @@ class TimelineReplay:
     def n_events(self) -> int:
         return int(len(self.events))
 
-    def to_json(self) -> dict[str, Any]:
-        """The JSON of `crisislab replay --json`."""
+    def intensity_by_period(self, days: int = 14, start: Any = None) -> pd.DataFrame:
+        """The intensity columns of `rounds_table` summed over fixed periods of `days` days from
+        `start` (default: round 1's first day), for comparison with an outside daily or weekly
+        event series: one row per period (`period`, `start`, `end`, `days_covered`, then
+        `expected_intensity_<actor>` / `_total`, `observed_intensity_…`, `unconditional_intensity_…`).
+        The model's columns are per-round expectations summed over the rounds, a round that
+        straddles two periods split by its share of days (`sum_by_period`); the record's column
+        sums its events by their own dates where the record has dates. UserError without a calendar."""
+        t = self.rounds_table
+        if not len(t) or not str(t["start"].iloc[0]):
+            raise UserError(f"intensity by period: scenario {self.scenario_id} has no calendar, so rounds have no dates "
+                            "(add `calendar` to the scenario, or compare by round)")
+        cols = [c for c in t.columns if c.startswith(("expected_intensity_", "observed_intensity_", "unconditional_intensity_"))]
+        out = sum_by_period(t, cols, days, start)
+        ev = self.events
+        if len(out) and "date" in ev.columns and "intensity" in ev.columns and ev["date"].notna().all():
+            first = pd.Timestamp(out["start"].iloc[0]).date()
+            actors = [c[len("observed_intensity_"):] for c in cols if c.startswith("observed_intensity_") and c != "observed_intensity_total"]
+            obs = np.zeros((len(out), len(actors)))
+            for row in ev.itertuples(index=False):
+                if not 1 <= int(row.round) <= self.rounds or row.actor not in actors:
+                    continue
+                k = (pd.Timestamp(row.date).date() - first).days // int(days)
+                v = float(row.intensity)
+                if 0 <= k < len(out) and not math.isnan(v):
+                    obs[k, actors.index(row.actor)] += v
+            for i, a in enumerate(actors):
+                out[f"observed_intensity_{a}"] = obs[:, i]
+            out["observed_intensity_total"] = obs.sum(axis=1)
+        return out
+
+    def to_json(self, period_days: int | None = None, period_start: Any = None) -> dict[str, Any]:
+        """The JSON of `crisislab replay --json` (with `period_days`, also `periods`: the
+        intensity summed over periods of that many days, `intensity_by_period`)."""
         actors = [c[len("expected_intensity_"):] for c in self.rounds_table.columns if c.startswith("expected_intensity_")]
         rounds = []
         for row in self.rounds_table.itertuples(index=False):
@@ -127,6 +159,8 @@ class TimelineReplay:
             rounds.append({
                 "round": int(d["round"]),
                 "start": d["start"] or None,
+                "end": d["end"] or None,
+                "days": int(d["days"]) or None,
                 "loglik": _num(d["loglik"]),
                 "p_end": _num(d["p_end"]),
                 "expected_intensity": {a: _num(d[f"expected_intensity_{a}"]) for a in actors},
@@ -156,6 +190,19 @@ class TimelineReplay:
             "type_posterior": {f"{a}:{t}": _num(v) for a, t, v in
                                self.type_posterior[self.type_posterior["round"] == self.rounds][["actor", "type", "probability"]].itertuples(index=False)},
             "rounds": rounds,
+            **({} if period_days is None else {"periods": self._periods_json(period_days, period_start)}),
+        }
+
+    def _periods_json(self, days: int, start: Any) -> dict[str, Any]:
+        t = self.intensity_by_period(days, start)
+        actors = [c[len("expected_intensity_"):] for c in t.columns if c.startswith("expected_intensity_")]
+        return {
+            "days": int(days),
+            "rows": [{
+                "period": int(d["period"]), "start": d["start"], "end": d["end"], "days_covered": int(d["days_covered"]),
+                **{f"{kind}_intensity": {a: _num(d[f"{kind}_intensity_{a}"]) for a in actors}
+                   for kind in ("expected", "observed", "unconditional")},
+            } for d in t.to_dict("records")],
         }
 
     def _repr_html_(self) -> str:
@@ -251,11 +298,9 @@ def replay_record(
 
 def _unconditional_intensity(model: Model, policy: Policy, inten: np.ndarray, rounds: int, runs: int, seed: int) -> pd.DataFrame:
     """Mean intensity of each mover's move by round over simulated runs still going, and the share still going."""
-    from dataclasses import replace
-
     from crisislab.simulation import simulate_model
 
-    short = replace(model, horizon=rounds)
+    short = model.with_horizon(rounds)
     res = simulate_model(short, policy, runs, seed, paths=True, record_actions=False, label="simulating (intensity)")
     p = res.paths
     codes = p["action"].cat.codes.to_numpy()
@@ -281,8 +326,9 @@ def _rounds_table(model: Model, record: Record, res: FilterResult, inten: np.nda
                 v = float(row.intensity)
                 obs[int(row.round) - 1, movers.index(row.actor)] += 0.0 if math.isnan(v) else v
     rows = []
+    starts, ends, lengths = round_spans(model, R)
     for r in range(1, R + 1):
-        d: dict[str, Any] = {"round": r, "start": round_start(model, r), "loglik": res.round_loglik[r - 1] if r - 1 < res.round_loglik.size else np.nan,
+        d: dict[str, Any] = {"round": r, "start": starts[r - 1], "end": ends[r - 1], "days": lengths[r - 1], "loglik": res.round_loglik[r - 1] if r - 1 < res.round_loglik.size else np.nan,
                              "p_end": float(res.ended[r - 1].sum())}
         for o, name in enumerate(model.outcomes):
             if model.outcome_conds[o] is not None:

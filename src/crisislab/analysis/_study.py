@@ -48,7 +48,8 @@ class Study:
     `FAN_QUANTILES` of the state variable `fan_var`); `beliefs` (round, then one column per
     "holder: P(about first-type)", the mean belief over all runs); `top_paths` (path, runs, share);
     `replay_beliefs` (round, date, one column per "holder: P(about first-type)", over the replays
-    still going; None without a record); `intensity` (round, date, one column per mover, `total`,
+    still going; None without a record); `intensity` (round, date, end, days: the round's first
+    and last day and length, '' and 0 without a calendar; one column per mover, `total`,
     `alive`: the expected intensity of each mover's move on its action's declared scale, over the
     simulated runs still going; `Results.intensity_by_round`). `robustness`: the per-draw rows (`robustness_table`).
     `run_steps`: (run, move) pairs simulated for the scenario as written; `replay_choices`: moves
@@ -100,6 +101,18 @@ class Study:
     casualties_left_out: tuple[str, ...] = ()
     intensity: pd.DataFrame | None = None
     robustness_of: str = "all"
+
+    def intensity_by_period(self, days: int = 14, start: Any = None) -> pd.DataFrame:
+        """The simulated intensity by round (`intensity`: each mover's column and `total`) summed
+        over periods of `days` days from `start` (default: round 1's first day), a round that
+        straddles two periods split by its share of days (`_tables.sum_by_period`). UserError
+        without a calendar or without the per-round table."""
+        t = self.intensity
+        if t is None or not len(t) or not str(t["date"].iloc[0]):
+            raise UserError(f"intensity by period: study of {self.scenario_id} has no dated intensity by round "
+                            "(the scenario needs a calendar)")
+        cols = [c for c in t.columns if c not in ("round", "date", "end", "days", "alive")]
+        return _tables.sum_by_period(t, cols, days, start, start_col="date")
 
     @property
     def claims_table(self) -> pd.DataFrame:
@@ -290,7 +303,10 @@ def _run_study(
         from crisislab.model import lower as _lower
 
         inten = base.intensity_by_round(intensities(scenario, _lower(scenario)))
-        inten.insert(1, "date", list(tables["round_dates"][: len(inten)]))
+        starts, ends, lengths = _tables.round_spans(base.spec, len(inten))
+        inten.insert(1, "date", starts)
+        inten.insert(2, "end", ends)
+        inten.insert(3, "days", lengths)
         tables["intensity"] = inten
     solution = getattr(pol, "solution", None)
     return Study(

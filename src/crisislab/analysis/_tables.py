@@ -21,8 +21,10 @@ __all__ = [
     "claim_flags",
     "outcome_draw_summary",
     "round_dates",
+    "round_spans",
     "sensitivity_table",
     "source_table",
+    "sum_by_period",
 ]
 
 _SOURCE_FIELDS = ("kind", "title", "author", "outlet", "date", "url", "file", "pages", "accessed", "note")
@@ -111,11 +113,80 @@ def _enclosing_assumption(scenario: Any, loc: tuple[Any, ...]) -> str | None:
 
 def round_dates(spec: Any, n: int) -> list[str]:
     """ISO date on which each of rounds 1..n starts ("" for every round without a calendar); index
-    0 is round 1. The state "after round r" is dated by round r + 1's start."""
-    if spec.calendar_start is None or spec.days_per_round is None:
-        return [""] * n
-    start = _dt.date.fromisoformat(spec.calendar_start)
-    return [(start + _dt.timedelta(days=r * spec.days_per_round)).isoformat() for r in range(n)]
+    0 is round 1. The state "after round r" is dated by round r + 1's start. Rounds of different
+    lengths (calendar phases) follow the model's `round_starts`; past them, the last round's length."""
+    starts = getattr(spec, "round_starts", None)
+    if starts is None:
+        if spec.calendar_start is None or spec.days_per_round is None:
+            return [""] * n
+        start = _dt.date.fromisoformat(spec.calendar_start)
+        return [(start + _dt.timedelta(days=r * spec.days_per_round)).isoformat() for r in range(n)]
+    out = list(starts[:n])
+    if len(out) < n:
+        last = _dt.date.fromisoformat(starts[-1])
+        step = last - _dt.date.fromisoformat(starts[-2])
+        out += [(last + step * (i + 1)).isoformat() for i in range(n - len(out))]
+    return out
+
+
+def round_spans(spec: Any, n: int) -> tuple[list[str], list[str], list[int]]:
+    """First day, last day (ISO) and days of each of rounds 1..n (past the horizon, at the last
+    round's length); empty strings and zero days without a calendar."""
+    starts = round_dates(spec, n + 1)
+    if not starts or not starts[0]:
+        return [""] * n, [""] * n, [0] * n
+    d = [_dt.date.fromisoformat(x) for x in starts]
+    ends = [(d[i + 1] - _dt.timedelta(days=1)).isoformat() for i in range(n)]
+    return starts[:n], ends, [(d[i + 1] - d[i]).days for i in range(n)]
+
+
+def sum_by_period(table: pd.DataFrame, columns: list[str], days: int, start: Any = None, *,
+                  start_col: str = "start") -> pd.DataFrame:
+    """Per-round quantities summed over consecutive periods of `days` days.
+
+    `table`: one row per round with `start_col` and `end` (ISO first and last day of the round)
+    and the `columns` to sum. Periods run from `start` (a date or ISO text; default the first
+    round's first day) and cover every round of the table; a round that straddles periods is split
+    by its share of days (a round of d days with k of them in a period gives the period k/d of its
+    value), so each column's total over the periods equals its total over the rounds covered.
+    A period gets NaN in a column where every round that contributes to it is NaN.
+
+    Returns one row per period: `period` (1-based), `start`, `end` (ISO first and last day),
+    `days_covered` (days of the table's rounds in the period; fewer than `days` at the edges),
+    then the columns.
+    """
+    if isinstance(days, bool) or not isinstance(days, int | np.integer) or days < 1:
+        from crisislab.errors import UserError
+
+        raise UserError(f"period days: expected an integer >= 1 (got {days!r})")
+    if table.empty:
+        return pd.DataFrame(columns=["period", "start", "end", "days_covered", *columns])
+    r0 = [_dt.date.fromisoformat(str(x)) for x in table[start_col]]
+    r1 = [_dt.date.fromisoformat(str(x)) + _dt.timedelta(days=1) for x in table["end"]]  # exclusive ends
+    p0 = r0[0] if start is None else (start if isinstance(start, _dt.date) else _dt.date.fromisoformat(str(start)))
+    if p0 > r0[0]:
+        from crisislab.errors import UserError
+
+        raise UserError(f"period start: {p0.isoformat()} is after the first round's start {r0[0].isoformat()} "
+                        f"(expected a date on or before it)")
+    n_periods = -(-(max(r1) - p0).days // days)
+    lo = np.array([(a - p0).days for a in r0])[None, :]
+    hi = np.array([(b - p0).days for b in r1])[None, :]
+    pa = (np.arange(n_periods) * days)[:, None]
+    overlap = np.clip(np.minimum(hi, pa + days) - np.maximum(lo, pa), 0, None).astype(np.float64)  # (P, R) days
+    weight = overlap / (hi - lo)
+    out: dict[str, Any] = {
+        "period": np.arange(1, n_periods + 1),
+        "start": [(p0 + _dt.timedelta(days=int(k) * days)).isoformat() for k in range(n_periods)],
+        "end": [(p0 + _dt.timedelta(days=(int(k) + 1) * days - 1)).isoformat() for k in range(n_periods)],
+        "days_covered": overlap.sum(axis=1).astype(np.int64),
+    }
+    for c in columns:
+        v = table[c].to_numpy(dtype=np.float64)
+        total = weight @ np.nan_to_num(v)
+        some = (weight > 0) @ ~np.isnan(v)
+        out[c] = np.where(some > 0, total, np.nan)
+    return pd.DataFrame(out)
 
 
 def casualty_table(results: Any) -> tuple[pd.DataFrame, list[str]]:

@@ -78,15 +78,25 @@ def _fmt(x: float, spec: str = ".2f") -> str:
     return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, spec)
 
 
-def _print_replay(rep: Any, console: Console) -> None:
+def _print_replay(rep: Any, console: Console, period_days: int | None = None, period_start: Any = None) -> None:
     t = Table(title=f"{rep.scenario_id}: the record {rep.source} ({rep.n_events} events, {rep.rounds} rounds)",
               title_justify="left")
-    for c in ("round", "start", "log-lik", "P(end)", "intensity: model", "record", "unconditional"):
-        t.add_column(c, justify="right" if c not in ("start",) else "left")
+    for c in ("round", "start", "days", "log-lik", "P(end)", "intensity: model", "record", "unconditional"):
+        t.add_column(c, justify="right" if c != "start" else "left", no_wrap=c == "start", min_width=10 if c == "start" else None)
     for row in rep.rounds_table.itertuples(index=False):
-        t.add_row(str(row.round), row.start or "", _fmt(row.loglik), _fmt(row.p_end, ".3f"),
+        t.add_row(str(row.round), row.start or "", str(row.days or ""), _fmt(row.loglik), _fmt(row.p_end, ".3f"),
                   _fmt(row.expected_intensity_total), _fmt(row.observed_intensity_total), _fmt(row.unconditional_intensity_total))
     console.print(t)
+    if period_days is not None:
+        p = Table(title=f"Intensity by period of {period_days} days (model rounds split by their share of days; "
+                  "the record by its events' dates)", title_justify="left")
+        for c in ("period", "start", "end", "days covered", "intensity: model", "record", "unconditional"):
+            p.add_column(c, justify="right" if c not in ("start", "end") else "left", no_wrap=c in ("start", "end"),
+                         min_width=10 if c in ("start", "end") else None)
+        for row in rep.intensity_by_period(period_days, period_start).itertuples(index=False):
+            p.add_row(str(row.period), row.start, row.end, str(row.days_covered), _fmt(row.expected_intensity_total),
+                      _fmt(row.observed_intensity_total), _fmt(row.unconditional_intensity_total))
+        console.print(p)
     s = Table(title="One-step-ahead scores (log score: higher is better; Brier: lower is better)", title_justify="left")
     for c in ("predictor", "sample", "moves", "log score", "Brier"):
         s.add_column(c)
@@ -117,6 +127,8 @@ def register(app: typer.Typer) -> None:
         fit_until: Annotated[str | None, typer.Option("--fit-until", help="Fit the baselines on the record up to this date (or round) and score them, and the model, out of sample after it.")] = None,
         rank_records: Annotated[int, typer.Option("--rank-records", help="Simulated records of the same length ranked against the record (0: none).")] = 100,
         belief_tol: BeliefTolOpt = 0.01,
+        period_days: Annotated[int | None, typer.Option("--period-days", help="Also sum the intensity by round over periods of this many days (a round straddling two split by its share of days), to compare with an outside daily or weekly event series.")] = None,
+        period_start: Annotated[str | None, typer.Option("--period-start", help="First day (YYYY-MM-DD) of the first period of --period-days (default: the first round's).")] = None,
         json_output: JsonOpt = False,
     ) -> None:
         """The exact log-likelihood of an observed record under the solved scenario, per round, with
@@ -131,15 +143,31 @@ def register(app: typer.Typer) -> None:
             raise UserError(f"--rank-records: must be an integer >= 0 (got {rank_records})")
         if not 0 <= belief_tol < 1:
             raise UserError(f"--belief-tol: must be in [0, 1) (got {belief_tol})")
+        if period_days is not None and period_days < 1:
+            raise UserError(f"--period-days: must be an integer >= 1 (got {period_days})")
+        if period_start is not None:
+            import datetime as _dt
+
+            if period_days is None:
+                raise UserError("--period-start: needs --period-days")
+            try:
+                _dt.date.fromisoformat(period_start)
+            except ValueError:
+                raise UserError(f"--period-start: not a date (got {period_start!r}; expected YYYY-MM-DD)") from None
         grid_arg = parse_grid(grid)
         sc = _load(scenario)
+        if period_days is not None and sc.calendar is None:
+            raise UserError(f"--period-days: scenario {sc.id} has no calendar, so its rounds have no dates")
+        if period_start is not None and period_start > sc.calendar.start.isoformat():
+            raise UserError(f"--period-start: {period_start} is after the calendar's start {sc.calendar.start.isoformat()} "
+                            "(expected a date on or before it)")
         rep = replay(sc, None, timeline[0] if timeline else None, grid=grid_arg, seed=seed, unobserved=unobserved or (),
                      observed=observed or (), deaths=_deaths(deaths), until=_until(until), fit_until=_until(fit_until),
                      rank_records=rank_records, belief_tol=belief_tol)
         if json_output:
-            typer.echo(json_dumps(rep.to_json()))
+            typer.echo(json_dumps(rep.to_json(period_days, period_start)))
             return
-        _print_replay(rep, Console(soft_wrap=True, emoji=False))
+        _print_replay(rep, Console(soft_wrap=True, emoji=False), period_days, period_start)
 
     _register_estimate(app)
     _register_fit_check(app)

@@ -80,7 +80,7 @@ def render(s: Scenario, console: Console) -> None:
     console.rule(f"[bold]{s.title}[/bold]  ({s.id})")
     if s.description:
         console.print(s.description.strip(), markup=False, emoji=False)
-    cal = f", calendar from {s.calendar.start} at {s.calendar.days_per_round} days per round" if s.calendar else ""
+    cal = f", calendar {s.calendar.text}" if s.calendar else ""
     console.print(f"horizon {s.horizon} rounds{cal}; move order: {' → '.join(s.order)}", markup=False, emoji=False)
 
     t = _table("Strategic actors and types", "actor", "λ", "type", "true prior", "label")

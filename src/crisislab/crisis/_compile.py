@@ -245,9 +245,13 @@ class _Compiler:
         return sig
 
     def _round_signature(self, round_: int) -> tuple:
-        """Truth values of every round test: rounds with equal signatures behave identically, so
-        expansions are cached per signature rather than per round."""
-        return tuple(compare(op, round_, v) for op, v in self.round_tests)
+        """Truth values of every round test, and with calendar phases the discount into the next
+        round: rounds with equal signatures behave identically, so expansions are cached per
+        signature rather than per round."""
+        sig = tuple(compare(op, round_, v) for op, v in self.round_tests)
+        if self.model.round_discount is not None:
+            sig += (self.model.discount_after(round_),)
+        return sig
 
     # ----- primitive state operations -----
     def apply(self, state: tuple, touched: tuple) -> tuple:
@@ -475,7 +479,7 @@ class _Compiler:
                     return [], term, -1, -1, f
                 t += 1
                 pos = 0
-                f *= model.discount
+                f *= model.discount_after(t - 1)
             if movers[pos].strategic >= 0:
                 return self.merge(branches), term, t, pos, f
             new = []

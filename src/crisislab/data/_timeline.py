@@ -174,7 +174,7 @@ def _check_rows(reader: Any, fname: str, scn: Any, calendar: Any, problems: list
     horizon = scn.horizon
     if calendar is not None:
         start = calendar.start
-        last_day = start + dt.timedelta(days=horizon * calendar.days_per_round - 1)
+        last_day = start + dt.timedelta(days=sum(calendar.round_days(horizon)) - 1)
 
     records: list[dict[str, Any]] = []
     prev_end = 1  # csv's line_num after the header; a record starts on the next physical line

@@ -5,6 +5,7 @@ inverse-CDF table."""
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,7 +27,7 @@ from crisislab.model._model import (
     RedLine,
 )
 from crisislab.model.rules import CMP_NAMES, MAX_CONSEQUENCES, OP_AND, OP_NOT, OP_OR, OP_RL, OP_ROUND, OP_VAR, RL_STATUS_CODES
-from crisislab.scenario import AllCondition, AnyCondition, NotCondition, ProbTable, RedLineCondition, RoundCondition, VarCondition
+from crisislab.scenario import AllCondition, AnyCondition, NotCondition, PhaseCondition, ProbTable, RedLineCondition, RoundCondition, VarCondition
 from crisislab.scenario import CASUALTY_TAIL, MAX_CASUALTY_TABLE
 
 __all__ = ["casualty_cdf", "lower", "lower_condition"]
@@ -42,26 +43,40 @@ def _ro(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def lower_condition(cond: Any, var_index: dict[str, int], rl_index: dict[str, int]) -> CondProgram:
-    """A scenario condition → its `CondProgram` (variables and red lines resolved by the indices)."""
+def lower_condition(
+    cond: Any, var_index: dict[str, int], rl_index: dict[str, int], phases: dict[str, tuple[int, int]] | None = None
+) -> CondProgram:
+    """A scenario condition → its `CondProgram` (variables and red lines resolved by the indices,
+    calendar phases by `phases`, `{id: (first round, last round)}` as `Model.phase_rounds`)."""
     code: list[tuple[int, int, int, int]] = []
-    _emit(cond, var_index, rl_index, code)
+    _emit(cond, var_index, rl_index, code, phases or {})
     return CondProgram(np.array(code, dtype=np.int64))
 
 
-def _emit(cond: Any, var_index: dict[str, int], rl_index: dict[str, int], code: list[tuple[int, int, int, int]]) -> None:
-    if isinstance(cond, VarCondition):
+def _emit(
+    cond: Any, var_index: dict[str, int], rl_index: dict[str, int], code: list[tuple[int, int, int, int]],
+    phases: dict[str, tuple[int, int]],
+) -> None:
+    if isinstance(cond, PhaseCondition):
+        if cond.phase not in phases:
+            raise UserError(f"condition: unknown calendar phase {cond.phase!r} (expected one of {', '.join(phases) or 'none'})")
+        first, last = phases[cond.phase]
+        code.append((OP_ROUND, 0, _CMP["ge"], first))
+        if last < max(b for _, b in phases.values()):  # the last phase goes on past the horizon
+            code.append((OP_ROUND, 0, _CMP["le"], last))
+            code.append((OP_AND, 2, 0, 0))
+    elif isinstance(cond, VarCondition):
         code.append((OP_VAR, var_index[cond.var], _CMP[cond.op], int(cond.value)))
     elif isinstance(cond, RoundCondition):
         code.append((OP_ROUND, 0, _CMP[cond.round.op], int(cond.round.value)))
     elif isinstance(cond, (AllCondition, AnyCondition)):
         parts = cond.all_ if isinstance(cond, AllCondition) else cond.any_
         for c in parts:
-            _emit(c, var_index, rl_index, code)
+            _emit(c, var_index, rl_index, code, phases)
         if len(parts) > 1:
             code.append((OP_AND if isinstance(cond, AllCondition) else OP_OR, len(parts), 0, 0))
     elif isinstance(cond, NotCondition):
-        _emit(cond.not_, var_index, rl_index, code)
+        _emit(cond.not_, var_index, rl_index, code, phases)
         code.append((OP_NOT, 0, 0, 0))
     elif isinstance(cond, RedLineCondition):
         code.append((OP_RL, rl_index[cond.red_line], 0, RL_STATUS_CODES[cond.is_]))
@@ -126,8 +141,18 @@ def lower(scenario: Any) -> Model:
             sides.append(s)
         return sides.index(s)
 
+    cal = scenario.calendar
+    phase_rounds = {} if cal is None else cal.phase_rounds
+    # Rounds grouped by length: (length in days, conversion exponent d/b, round condition or None).
+    groups = _length_groups(cal, int(scenario.horizon))
+
     def cond(c: Any) -> CondProgram | None:
-        return None if c is None else lower_condition(c, var_index, rl_index)
+        return None if c is None else lower_condition(c, var_index, rl_index, phase_rounds)
+
+    def cond_in(c: Any, rounds: Any) -> CondProgram | None:
+        if rounds is None:
+            return cond(c)
+        return cond(rounds if c is None else AllCondition(all=(c, rounds)))
 
     def casualties(c: Any) -> CasualtyTable:
         mean = float(c.mean.value)
@@ -203,18 +228,22 @@ def lower(scenario: Any) -> Model:
             rules = []
             for rule in scenario.environment_actor(who).rules:
                 p = rule.probability
-                if isinstance(p, ProbTable):
-                    table = _ro(np.asarray(p.table, dtype=np.float64))
-                    rules.append(EnvRule(cond(rule.when), action_index[rule.action], 0.0, var_index[p.by], table))
-                else:
-                    rules.append(EnvRule(cond(rule.when), action_index[rule.action], float(p.value)))
+                # one rule per round length, in turn: the length groups partition the rounds, so the
+                # first rule that holds in a round is the scenario's first, at that round's rate
+                for k, rounds in groups:
+                    if isinstance(p, ProbTable):
+                        table = _ro(_hazard(np.asarray(p.table, dtype=np.float64), k))
+                        rules.append(EnvRule(cond_in(rule.when, rounds), action_index[rule.action], 0.0, var_index[p.by], table))
+                    else:
+                        prob = float(_hazard(np.asarray(float(p.value)), k))
+                        rules.append(EnvRule(cond_in(rule.when, rounds), action_index[rule.action], prob))
             movers.append(Mover(who, -1, tuple(rules), own, rungs))
 
     red_lines = tuple(
         RedLine(
             id=rl.id,
             owner=actor_index[rl.owner],
-            crossed=lower_condition(rl.crossed_when, var_index, rl_index),
+            crossed=lower_condition(rl.crossed_when, var_index, rl_index, phase_rounds),
             answer_rung=int(rl.answer_rung),
             deadline=int(rl.deadline),
             audience_cost=_ro(np.array([rl.audience_cost_for(t) for t in types[actor_index[rl.owner]]], dtype=np.float64)),
@@ -228,7 +257,11 @@ def lower(scenario: Any) -> Model:
         for j, a in enumerate(actors):
             for ti, t in enumerate(types[j]):
                 terminal[outcome_index[o], j, ti] = scenario.payoffs.terminal_for(o, a, t)
-    flows = tuple(Flow(actor_index[f.actor], cond(f.when), per_type(f.value, f.actor)) for f in scenario.payoffs.flow)
+    flows = tuple(
+        Flow(actor_index[f.actor], cond_in(f.when, rounds), _flow_value(per_type(f.value, f.actor), k))
+        for f in scenario.payoffs.flow
+        for k, rounds in groups
+    )
     pays = tuple(
         CasualtyPay(actor_index[c.actor], sides.index(c.side), per_type(c.per_death, c.actor))
         for c in scenario.payoffs.casualties
@@ -242,7 +275,18 @@ def lower(scenario: Any) -> Model:
             term = tuple((outcome_index[o], per_type(tv, p.about)) for o, tv in p.terminal.items())
         perceptions.append(Perception(actor_index[p.holder], about, _ro(p.prior_vector(types[about])), term))
 
-    cal = scenario.calendar
+    horizon = int(scenario.horizon)
+    round_discount, round_starts, base = None, None, None
+    discount = float(scenario.payoffs.discount.value)
+    if cal is not None:
+        base = cal.base
+        lengths = cal.round_days(horizon)
+        if any(d != base for d in lengths):
+            round_discount = _ro(np.array([discount ** (d / base) for d in lengths], dtype=np.float64))
+        starts = [cal.start]
+        for d in lengths:
+            starts.append(starts[-1] + _dt.timedelta(days=d))
+        round_starts = tuple(x.isoformat() for x in starts)
     return Model(
         scenario_id=scenario.id,
         horizon=int(scenario.horizon),
@@ -267,5 +311,56 @@ def lower(scenario: Any) -> Model:
         casualty_pays=pays,
         perceptions=tuple(perceptions),
         calendar_start=None if cal is None else cal.start.isoformat(),
-        days_per_round=None if cal is None else cal.days_per_round,
+        days_per_round=None if cal is None else (cal.days_per_round if cal.phases is None else cal.base),
+        round_discount=round_discount,
+        round_starts=round_starts,
+        base_days=base,
+        phases=tuple((p, a, b) for p, (a, b) in phase_rounds.items()),
     )
+
+
+def _length_groups(cal: Any, horizon: int) -> list[tuple[float, Any]]:
+    """`(d/b, rounds)` for each distinct round length d (base period b), in order of first use:
+    `rounds` is the scenario condition that holds exactly in those rounds (None: every round). A
+    scenario without a calendar, or whose rounds all last b, has one group `(1.0, None)`. The last
+    round's range stays open, so a model extended past its horizon keeps the last length's rates."""
+    if cal is None:
+        return [(1.0, None)]
+    lengths = cal.round_days(horizon)
+    order = list(dict.fromkeys(lengths))
+    if len(order) == 1:
+        return [(order[0] / cal.base, None)]
+    out = []
+    for d in order:
+        ranges, r = [], 1
+        while r <= horizon:
+            if lengths[r - 1] == d:
+                e = r
+                while e < horizon and lengths[e] == d:
+                    e += 1
+                ranges.append((r, e))
+                r = e + 1
+            else:
+                r += 1
+        parts = []
+        for a, e in ranges:
+            tests = [RoundCondition(round={"op": "ge", "value": a})] if a > 1 else []
+            if e < horizon:
+                tests.append(RoundCondition(round={"op": "le", "value": e}))
+            parts.append(tests[0] if len(tests) == 1 else AllCondition(all=tuple(tests)))
+        out.append((d / cal.base, parts[0] if len(parts) == 1 else AnyCondition(any=tuple(parts))))
+    return out
+
+
+def _hazard(p: np.ndarray, k: float) -> np.ndarray:
+    """A per-base-period probability p over a round of k base periods at a constant hazard:
+    1 − (1 − p)^k (p itself when k == 1)."""
+    if k == 1.0:
+        return p
+    with np.errstate(divide="ignore"):
+        return -np.expm1(k * np.log1p(-p))
+
+
+def _flow_value(value: np.ndarray, k: float) -> np.ndarray:
+    """A flow payoff per base period over a round of k base periods: value · k."""
+    return value if k == 1.0 else _ro(value * k)

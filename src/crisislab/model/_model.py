@@ -220,7 +220,8 @@ class Model:
     """A crisis, lowered once for every engine (indices: see the module docstring).
 
     State: `var_ids` (n_vars,); `lo`, `hi`, `initial`: int64 `(n_vars,)`. Rounds are 1-based,
-    `horizon` of them; payoffs of round r count `discount**(r-1)`.
+    `horizon` of them; payoffs of round r count the product of `discount_after(q)` for q < r
+    (`discount**(r-1)` when every round lasts the calendar's base period).
 
     Strategic actors: `actors` (ids), `types[j]` (type ids), `lam`: float64 `(n_actors,)` logit
     precision, `true_prior[j]`: float64 `(n_types_j,)`. Beliefs: a holder's belief vector is
@@ -237,7 +238,16 @@ class Model:
     lines' `audience_cost`. `perceptions`: the hypergame's misperceptions (`perceived`).
 
     `sides`: who suffers casualties. `calendar_start` (ISO date of round 1) and `days_per_round`:
-    the scenario's calendar, or None.
+    the scenario's calendar, or None (`days_per_round` is the base period of a phased calendar).
+
+    Calendar phases (rounds of different lengths; docs/scenario-format.md, `calendar`):
+    `round_discount`: float64 `(horizon,)`, read-only, the factor applied to values of round r+1
+    seen from round r (entry r-1), δ^(d_r/b) for a round of d_r days and base period b; None when
+    every round lasts b (then `discount`). `round_starts`: ISO dates, `horizon + 1` entries, the
+    first day of each round and the day after the last (None without a calendar). `base_days`: b.
+    `phases`: `(id, first round, last round)` of each calendar phase (empty without phases). The
+    per-round rates (environment probabilities, flows) are already converted to each round's
+    length by `lower`.
     """
 
     scenario_id: str
@@ -264,6 +274,61 @@ class Model:
     perceptions: tuple[Perception, ...] = ()
     calendar_start: str | None = None
     days_per_round: int | None = None
+    round_discount: np.ndarray | None = None
+    round_starts: tuple[str, ...] | None = None
+    base_days: int | None = None
+    phases: tuple[tuple[str, int, int], ...] = ()
+
+    # ----- calendar ---------------------------------------------------------------------------
+    def discount_after(self, round_: int) -> float:
+        """The factor applied to values of round `round_ + 1` seen from round `round_`."""
+        if self.round_discount is None:
+            return self.discount
+        return float(self.round_discount[min(max(round_, 1), self.horizon) - 1])
+
+    @property
+    def phase_rounds(self) -> dict[str, tuple[int, int]]:
+        """Each calendar phase's first and last round (inclusive)."""
+        return {p: (a, b) for p, a, b in self.phases}
+
+    def round_dates(self, round_: int) -> tuple[str, str]:
+        """ISO first and last day of round `round_` (1..horizon); ("", "") without a calendar."""
+        if self.round_starts is None:
+            return "", ""
+        if not 1 <= round_ <= self.horizon:
+            raise ValueError(f"round {round_} outside 1..{self.horizon}")
+        import datetime as _dt
+
+        end = _dt.date.fromisoformat(self.round_starts[round_]) - _dt.timedelta(days=1)
+        return self.round_starts[round_ - 1], end.isoformat()
+
+    def days_of_round(self, round_: int) -> int:
+        """Length in days of round `round_` (1..horizon; 0 without a calendar)."""
+        if self.round_starts is None:
+            return 0
+        import datetime as _dt
+
+        a, b = (_dt.date.fromisoformat(self.round_starts[i]) for i in (round_ - 1, round_))
+        return (b - a).days
+
+    def round_of_date(self, day: object) -> int:
+        """1-based round containing `day` (a date or ISO text): < 1 before the calendar, > horizon
+        after it (counted at the first and last round's lengths). ValueError without a calendar."""
+        import bisect
+        import datetime as _dt
+
+        if self.round_starts is None:
+            raise ValueError(f"scenario {self.scenario_id} has no calendar")
+        d = day if isinstance(day, _dt.date) else _dt.date.fromisoformat(str(day)[:10])
+        if isinstance(d, _dt.datetime):
+            d = d.date()
+        iso = d.isoformat()  # ISO dates (four-digit years) sort as the days they name
+        first, last = self.round_starts[0], self.round_starts[-1]
+        if iso < first:
+            return (d - _dt.date.fromisoformat(first)).days // self.days_of_round(1) + 1
+        if iso >= last:
+            return self.horizon + 1 + (d - _dt.date.fromisoformat(last)).days // self.days_of_round(self.horizon)
+        return bisect.bisect_right(self.round_starts, iso)
 
     # ----- sizes and indices ------------------------------------------------------------------
     @property
@@ -368,7 +433,8 @@ class Model:
 
     def with_horizon(self, horizon: int) -> Model:
         """The same crisis truncated (or extended) to `horizon` rounds (SolverError if < 1 or
-        beyond the scenario format's limit)."""
+        beyond the scenario format's limit). Extending a calendar adds rounds of the last round's
+        length (the last phase goes on); its rates were lowered for that length already."""
         if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer) or horizon < 1:
             raise SolverError(f"horizon: a crisis needs at least one round (got {horizon!r}; expected an integer ≥ 1)")
         if horizon > MAX_HORIZON:
@@ -376,4 +442,28 @@ class Model:
                 f"horizon: at most {MAX_HORIZON:,} rounds, the limit of a scenario's horizon (got {int(horizon):,}); "
                 f"the solver works round by round (docs/scenario-format.md, Limits)"
             )
-        return replace(self, horizon=int(horizon))
+        horizon = int(horizon)
+        changes: dict = {"horizon": horizon}
+        if self.round_starts is not None:
+            import datetime as _dt
+
+            starts = [_dt.date.fromisoformat(x) for x in self.round_starts[: horizon + 1]]
+            step = _dt.timedelta(days=self.days_of_round(self.horizon))
+            try:
+                while len(starts) < horizon + 1:
+                    starts.append(starts[-1] + step)
+            except OverflowError:
+                raise SolverError(f"horizon: {horizon:,} rounds run the calendar past the year 9999") from None
+            changes["round_starts"] = tuple(x.isoformat() for x in starts)
+        if self.round_discount is not None:
+            rd = self.round_discount[:horizon]
+            if rd.size < horizon:
+                rd = np.concatenate([rd, np.full(horizon - rd.size, rd[-1])])
+            changes["round_discount"] = _ro(np.array(rd, dtype=np.float64))
+        if self.phases:
+            changes["phases"] = tuple((p, a, min(b, horizon)) for p, a, b in self.phases if a <= horizon)
+            # the last phase goes on past its end
+            if horizon > self.phases[-1][2]:
+                p, a, _ = self.phases[-1]
+                changes["phases"] = changes["phases"][:-1] + ((p, a, horizon),)
+        return replace(self, **changes)

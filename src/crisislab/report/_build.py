@@ -199,7 +199,7 @@ def _sim_intensity_figure(study: Any) -> FigureSpec:
     t = study.intensity
     dates = bool(len(t)) and bool(t["date"].iloc[0])
     x = t["date"].tolist() if dates else t["round"].tolist()
-    movers = [c for c in t.columns if c not in ("round", "date", "total", "alive")]
+    movers = [c for c in t.columns if c not in ("round", "date", "end", "days", "total", "alive")]
     traces = (Trace("all actors", x, t["total"].tolist(), "line", color="#000000"),
               *(Trace(m, x, t[m].tolist(), "line") for m in movers))
     return FigureSpec("intensity", "Expected conflict intensity by round, simulated (runs still going; negative is hostile)",

@@ -27,6 +27,7 @@ from crisislab.scenario._models import (
     Forbid,
     NotCondition,
     Param,
+    PhaseCondition,
     ProbTable,
     RedLineCondition,
     RoundCondition,
@@ -141,6 +142,12 @@ class _Checker:
                 self.var_ref(at + ("var",), leaf.var)
             elif isinstance(leaf, RedLineCondition) and leaf.red_line not in self.red_lines:
                 self.add(at + ("red_line",), "unknown red line", repr(leaf.red_line), f"one of {_ids(self.red_lines)}")
+            elif isinstance(leaf, PhaseCondition):
+                cal = self.s.calendar
+                phases = cal.phase_rounds if cal is not None else {}
+                if leaf.phase not in phases:
+                    self.add(at + ("phase",), "unknown calendar phase", repr(leaf.phase),
+                             f"one of {_ids(phases)}" if phases else "a phase of `calendar.phases` (the scenario has none)")
 
     def condition_ranges(self, loc: Loc, cond: Any) -> None:
         """Comparisons in `cond` with a value outside the variable's bounds (or the rounds
@@ -278,14 +285,34 @@ class _Checker:
             elif not v.min <= v.initial <= v.max:
                 self.add(("state", i, "initial"), "initial value outside the bounds", v.initial, f"{v.min}..{v.max}")
 
+    def check_calendar(self) -> None:
+        """Phases: unique ids, rounds that add up to the horizon."""
+        cal = self.s.calendar
+        if cal is None or cal.phases is None:
+            return
+        seen: set[str] = set()
+        for i, ph in enumerate(cal.phases):
+            if ph.id in seen:
+                self.add(("calendar", "phases", i, "id"), "duplicate phase id", repr(ph.id), "a phase id used once")
+            seen.add(ph.id)
+        total = sum(ph.rounds for ph in cal.phases)
+        if total != self.s.horizon:
+            self.add(("calendar", "phases"), f"the phases' rounds add up to {total:,}, the horizon is {self.s.horizon:,}",
+                     f"{total:,} rounds ({' + '.join(str(ph.rounds) for ph in cal.phases)})",
+                     f"rounds that sum to the horizon, {self.s.horizon:,}")
+
     def check_size(self) -> None:
         s = self.s
         cal = s.calendar
+        self.check_calendar()
         if cal is not None and s.horizon <= MAX_HORIZON:
-            days = s.horizon * cal.days_per_round
+            lengths = cal.round_days(s.horizon)
+            days = sum(lengths)
             if days > (_dt.date.max - cal.start).days + 1:
-                self.add(("calendar", "days_per_round"), "the calendar runs past the year 9999",
-                         f"{s.horizon:,} rounds of {cal.days_per_round:,} days from {cal.start.isoformat()}",
+                field = ("calendar", "days_per_round") if cal.phases is None else ("calendar", "phases")
+                what = (f"{s.horizon:,} rounds of {cal.days_per_round:,} days" if cal.phases is None
+                        else f"{s.horizon:,} rounds, {days:,} days")
+                self.add(field, "the calendar runs past the year 9999", f"{what} from {cal.start.isoformat()}",
                          "a last round that ends by 9999-12-31")
         if s.horizon > MAX_HORIZON:
             self.add(("horizon",), f"too many rounds: crisislab simulates and solves a crisis round by round, up to "

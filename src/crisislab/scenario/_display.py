@@ -12,7 +12,7 @@ def scenario_html(scn: Any) -> str:
     """Title, horizon and calendar, the strategic actors (λ, types and priors), the move order,
     the outcomes, and how many claims and sources the scenario states."""
     cal = scn.calendar
-    when = f"; round 1 starts {cal.start.isoformat()}, {cal.days_per_round} days per round" if cal else ""
+    when = f"; calendar {cal.text}" if cal else ""
     rows = []
     for a in scn.actors:
         types = ", ".join(f"{escape(t.id)} ({p:.3g})" for t, p in zip(a.types, a.priors, strict=True))

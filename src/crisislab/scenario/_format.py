@@ -20,6 +20,7 @@ from crisislab.scenario._models import (
     Metric,
     NotCondition,
     Param,
+    PhaseCondition,
     ProbTable,
     RedLineCondition,
     RoundCondition,
@@ -54,6 +55,8 @@ def condition_text(cond: Any) -> str:
         return "not " + condition_text(cond.not_)
     if isinstance(cond, RedLineCondition):
         return f"red line {cond.red_line} is {cond.is_}"
+    if isinstance(cond, PhaseCondition):
+        return f"phase = {cond.phase}"
     return repr(cond)
 
 

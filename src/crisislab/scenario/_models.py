@@ -301,7 +301,7 @@ CompareOp = Literal["eq", "ne", "lt", "le", "gt", "ge"]
 COMPARE_OPS: tuple[str, ...] = ("eq", "ne", "lt", "le", "gt", "ge")
 RedLineStatus = Literal["inactive", "pending", "answered", "failed"]
 RED_LINE_STATUSES: tuple[str, ...] = ("inactive", "pending", "answered", "failed")
-CONDITION_KEYS: tuple[str, ...] = ("var", "round", "all", "any", "not", "red_line")
+CONDITION_KEYS: tuple[str, ...] = ("var", "round", "all", "any", "not", "red_line", "phase")
 
 
 def _compare(lhs: Any, op: str, rhs: Any) -> Any:
@@ -370,6 +370,12 @@ class RedLineCondition(_Frozen):
     is_: Annotated[RedLineStatus, Field(alias="is")]
 
 
+class PhaseCondition(_Frozen):
+    """`{phase: climax}`: the round lies in a phase of the scenario's calendar."""
+
+    phase: Id
+
+
 def _key_discriminator(keys: tuple[str, ...]):
     """Callable discriminator: the tag is the first of `keys` present in the input mapping."""
 
@@ -397,14 +403,15 @@ Condition = Annotated[
         Annotated[AnyCondition, Tag("=any")],
         Annotated[NotCondition, Tag("=not")],
         Annotated[RedLineCondition, Tag("=red_line")],
+        Annotated[PhaseCondition, Tag("=phase")],
     ],
     Discriminator(
         _key_discriminator(CONDITION_KEYS),
         custom_error_type="condition_shape",
-        custom_error_message="a condition has exactly one of the keys var, round, all, any, not, red_line",
+        custom_error_message="a condition has exactly one of the keys var, round, all, any, not, red_line, phase",
     ),
 ]
-"""A condition on the public state: one of the six classes above."""
+"""A condition on the public state and the round: one of the seven classes above."""
 
 AllCondition.model_rebuild()
 AnyCondition.model_rebuild()
@@ -454,15 +461,90 @@ class Source(_Frozen):
         return data
 
 
+class Phase(_Frozen):
+    """A calendar phase: `rounds` consecutive rounds of `days_per_round` days each."""
+
+    id: Id
+    days_per_round: Annotated[Int, Field(ge=1)]
+    rounds: Annotated[Int, Field(ge=1)]
+    label: Text | None = None
+
+
 class Calendar(_Frozen):
-    """Maps dates to rounds: round r starts at `start + (r - 1) * days_per_round` days."""
+    """Maps dates to rounds. Either every round lasts `days_per_round` days (round r starts at
+    `start + (r - 1) * days_per_round`), or the rounds run through `phases` in order, each phase
+    `rounds` rounds of its own length. `base_days` (default: `days_per_round`, or the first
+    phase's) is the period every per-round rate of the scenario is written for
+    (docs/scenario-format.md, `calendar`)."""
 
     start: _dt.date
-    days_per_round: Annotated[Int, Field(ge=1)]
+    days_per_round: Annotated[Int, Field(ge=1)] | None = None
+    phases: Annotated[tuple[Phase, ...], Field(min_length=1)] | None = None
+    base_days: Annotated[Int, Field(ge=1)] | None = None
+
+    @model_validator(mode="after")
+    def _one_length(self) -> Calendar:
+        if (self.days_per_round is None) == (self.phases is None):
+            got = "both" if self.phases is not None else "neither"
+            raise ValueError(f"a calendar needs exactly one of days_per_round, phases (got {got})")
+        return self
+
+    @property
+    def base(self) -> int:
+        """Days of the period the scenario's per-round rates are written for."""
+        if self.base_days is not None:
+            return self.base_days
+        return self.days_per_round if self.days_per_round is not None else self.phases[0].days_per_round  # type: ignore[index]
+
+    @property
+    def phase_rounds(self) -> dict[str, tuple[int, int]]:
+        """Each phase's first and last round (1-based, inclusive); empty without phases."""
+        out: dict[str, tuple[int, int]] = {}
+        first = 1
+        for ph in self.phases or ():
+            out.setdefault(ph.id, (first, first + ph.rounds - 1))
+            first += ph.rounds
+        return out
+
+    @property
+    def text(self) -> str:
+        """`from 2019-05-05 at 14 days per round`, or the phases: `from 2019-05-05 in phases
+        build-up 17 × 14 days, climax 8 × 2 days (rates per 14 days)`."""
+        head = f"from {self.start.isoformat()}"
+        if self.phases is None:
+            body = f"{head} at {self.days_per_round} days per round"
+        else:
+            body = f"{head} in phases " + ", ".join(f"{p.id} {p.rounds} × {p.days_per_round} days" for p in self.phases)
+        if self.phases is not None or self.base != self.days_per_round:
+            body += f" (rates per {self.base} days)"
+        return body
+
+    def round_days(self, horizon: int) -> tuple[int, ...]:
+        """Days of each of rounds 1..horizon (past the last phase, the last phase's length)."""
+        if self.phases is None:
+            return (int(self.days_per_round),) * horizon  # type: ignore[arg-type]
+        out: list[int] = []
+        for ph in self.phases:
+            out.extend([ph.days_per_round] * ph.rounds)
+        out.extend([self.phases[-1].days_per_round] * max(0, horizon - len(out)))
+        return tuple(out[:horizon])
 
     def round_of(self, day: _dt.date) -> int:
-        """1-based round containing `day` (may be < 1 or > horizon; the caller decides)."""
-        return (day - self.start).days // self.days_per_round + 1
+        """1-based round containing `day` (may be < 1 or > horizon; the caller decides). Before the
+        start rounds count back at the first length, past the last phase on at the last's."""
+        offset = (day - self.start).days
+        if self.phases is None:
+            return offset // self.days_per_round + 1  # type: ignore[operator]
+        if offset < 0:
+            return offset // self.phases[0].days_per_round + 1
+        first = 1
+        for ph in self.phases:
+            span = ph.rounds * ph.days_per_round
+            if offset < span:
+                return first + offset // ph.days_per_round
+            offset -= span
+            first += ph.rounds
+        return first + offset // self.phases[-1].days_per_round
 
 
 class StateVar(_Provenanced):

@@ -52,9 +52,10 @@ _OPS = {">=": "ge", "<=": "le", ">": "gt", "<": "lt", "==": "eq", "=": "eq", "!=
         "ge": "ge", "le": "le", "gt": "gt", "lt": "lt", "eq": "eq", "ne": "ne"}  # fmt: skip
 _COMPARE = re.compile(rf"^({_ID})\s*(>=|<=|==|!=|=|<|>|\s(?:ge|le|gt|lt|eq|ne)\s)\s*([+-]?\d+)$")
 _RED_LINE = re.compile(rf"^({_ID})\s+is\s+({_ID})$")
+_PHASE = re.compile(rf"^phase\s*(?:==|=)\s*({_ID})$")
 _ACTOR_ACTION = re.compile(rf"^({_ID}):({_ID})$")
 _CONDITION_HELP = (
-    "VAR OP INT, round OP INT or RED_LINE is STATUS, joined by not/and/or (OP: >= <= > < == !=), "
+    "VAR OP INT, round OP INT, phase = PHASE or RED_LINE is STATUS, joined by not/and/or (OP: >= <= > < == !=), "
     "or a YAML condition mapping such as {var: tension, op: ge, value: 4}"
 )
 _FORCE_HELP = "ACTOR:ACTION, ACTOR:ACTION@ROUND or ACTOR:ACTION@when:CONDITION"
@@ -87,6 +88,9 @@ def parse_condition(text: str) -> dict[str, Any]:
         if lhs == "round":
             return {"round": {"op": op, "value": value}}
         return {"var": lhs, "op": op, "value": value}
+    m = _PHASE.match(text)
+    if m:
+        return {"phase": m.group(1)}
     m = _RED_LINE.match(text)
     if m:
         return {"red_line": m.group(1), "is": m.group(2)}

@@ -68,7 +68,7 @@ def compile_arm(spec: Model, scenario: Any, interventions: Sequence[Any]) -> Arm
                 when_forbidden.setdefault(g, []).append(iv.forbid.when)
         else:
             f = iv.force
-            when = None if f.when is None else lower_condition(f.when, var_index, rl_index)
+            when = None if f.when is None else lower_condition(f.when, var_index, rl_index, spec.phase_rounds)
             if f.round is None and when is None:
                 # Neither round nor condition: at every move (the engines apply every force only
                 # where the action is available and not forbidden, so this is the availability).
@@ -85,7 +85,7 @@ def compile_arm(spec: Model, scenario: Any, interventions: Sequence[Any]) -> Arm
     from crisislab.scenario import AnyCondition
 
     conditional = tuple(
-        (g, lower_condition(conds[0] if len(conds) == 1 else AnyCondition(any=tuple(conds)), var_index, rl_index))
+        (g, lower_condition(conds[0] if len(conds) == 1 else AnyCondition(any=tuple(conds)), var_index, rl_index, spec.phase_rounds))
         for g, conds in sorted(when_forbidden.items())
         if g not in forbidden
     )

@@ -1164,10 +1164,12 @@ def run_chunk(
                                 dirty = True
                                 changed = True
                                 kdirty = True
-                                if state[v] > o_smax[i, v]:
-                                    o_smax[i, v] = state[v]
-                                if state[v] < o_smin[i, v]:
-                                    o_smin[i, v] = state[v]
+                                # the move's state is final after any `on_answer` effects (below)
+                                if n_answered == 0:
+                                    if state[v] > o_smax[i, v]:
+                                        o_smax[i, v] = state[v]
+                                    if state[v] < o_smin[i, v]:
+                                        o_smin[i, v] = state[v]
                 if n_answered > 0:
                     # The answered red lines' own effects, after the act's effects and consequences.
                     n_answered = 0
@@ -1182,10 +1184,10 @@ def run_chunk(
                             dirty = True
                             changed = True
                             kdirty = True
-                            if state[v] > o_smax[i, v]:
-                                o_smax[i, v] = state[v]
-                            if state[v] < o_smin[i, v]:
-                                o_smin[i, v] = state[v]
+                        if state[v] > o_smax[i, v]:
+                            o_smax[i, v] = state[v]
+                        if state[v] < o_smin[i, v]:
+                            o_smin[i, v] = state[v]
                 if lik < 1e-280:
                     # The log-likelihood is kept as a product, folded into its log before it
                     # could underflow: one log per run instead of one per move.

@@ -2,8 +2,9 @@
 
 A *decision* is one strategic slot of the move order in one round (`n_decisions = horizon × J`,
 J = strategic actors in `order`). Everything that happens between two decisions — the mover's
-action with its chance consequences, the environment actors' moves, red-line bookkeeping, outcome
-checks, the round's flow payoffs and the horizon — is folded into one sparse table per decision:
+action with its chance consequences, the environment actors' moves, red-line bookkeeping (with
+`on_answer` effects), outcome checks (an action's `ends` first), the round's flow payoffs and the
+horizon — is folded into one sparse table per decision:
 for each reachable state s and available action a, a list of branches (next state at the next
 decision, or an outcome that ends the game), each with its probability and the *conditional
 expected* payoff accrued on the way (per actor and own type, in units of the decision's round).

@@ -5,7 +5,9 @@ inside is an array operation over all runs of the chunk. Per move: the mover's s
 up for the runs' nodes, masked by availability and interventions, and an action drawn by inverse
 CDF; every strategic holder updates its belief about the mover by Bayes' rule with the strategy of
 its own perceived game; red lines are answered or run down; the action (or the one an operational
-error turns it into) is executed with its chance consequences; outcomes end runs. All randomness
+error turns it into) is executed with its chance consequences, then the answered red lines'
+`on_answer` effects apply; red lines are crossed; the executed action's `ends`, else the first
+outcome whose condition holds, ends the run, and the outcome's casualties are drawn. All randomness
 comes from `_rng.uniforms(keys, counter(round, move, slot))`, so a run's history depends only on
 (seed, run index) and the arms of a paired comparison share their random numbers.
 

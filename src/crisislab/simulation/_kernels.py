@@ -282,8 +282,9 @@ def pack_spec(spec: Model, arm) -> PackedSpec:
 
 
 # Where each table starts in `xi` (header entries; see `_pack_execution`).
-_X_ACT, _X_ERRS, _X_BECP, _X_BEC, _X_OTHP, _X_OTH, _X_OTHI, _X_CASP, _X_CASL, _X_CAS, _X_OCASP, _X_OCASL = range(12)
-_X_FATTR, _X_FERR, _X_FCDF = range(12, 15)
+_X_ACT, _X_ERRS, _X_BECP, _X_BEC, _X_OTHP, _X_OTH, _X_OTHI, _X_CASP, _X_CASL, _X_CAS = range(10)
+_X_FATTR, _X_FERR, _X_FCDF = range(10, 13)
+_X_OCASP, _X_OCASL = range(13, 15)
 _X_HEAD = 15
 
 
@@ -293,16 +294,17 @@ def _pack_execution(a: dict) -> dict:
 
     `xi`: int64, a header of `_X_HEAD` start offsets, then `act` (6 per action), `errs` (5 per
     error), `bec_ptr`, `bec`, `oth_ptr`, `oth` (3 per item), `oth_idx`, `cas_ptr`, `cas_list`, `cas`
-    (4 per casualty table), flattened row-major; the header's last three entries are the starts of
-    `act_attr_p`, `err_p` and `cdf` in `xf` (float64). `ocas_ptr`/`ocas_list` (after `cas`): each
-    outcome's casualty tables (CSR over outcomes, indices into `cas`). `eff`: int64 `(n_eff, 3, n_vars)`, each
-    effect's add, set value and set mask (0/1)."""
+    (4 per casualty table), `ocas_ptr`, `ocas_list` (each outcome's casualty tables: CSR over
+    outcomes, indices into `cas`), flattened row-major; header entries `_X_FATTR`, `_X_FERR`,
+    `_X_FCDF` are the starts of `act_attr_p`, `err_p` and `cdf` in `xf` (float64), and
+    `_X_OCASP`, `_X_OCASL` come last, so a kernel that does not read them reads the same header.
+    `eff`: int64 `(n_eff, 3, n_vars)`, each effect's add, set value and set mask (0/1)."""
     ints = [a[k].ravel() for k in ("act", "errs", "bec_ptr", "bec", "oth_ptr", "oth", "oth_idx", "cas_ptr", "cas_list", "cas",
                                    "ocas_ptr", "ocas_list")]
     floats = [a[k].ravel() for k in ("act_attr_p", "err_p", "cdf")]
     head = np.zeros(_X_HEAD, np.int64)
     pos = _X_HEAD
-    for i, x in enumerate(ints):
+    for i, x in zip((*range(10), _X_OCASP, _X_OCASL), ints, strict=True):
         head[i] = pos
         pos += x.size
     pos = 0

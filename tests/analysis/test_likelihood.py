@@ -99,7 +99,7 @@ def _brute(model: Model, policy, record) -> tuple[float, float]:
         return cache[key]
 
     def execute(g: int, state, depth: int, acc: dict, hit: bool, cand, prob: float, out: list) -> None:
-        """All chance outcomes of act g: appends (state, acc, hit, prob)."""
+        """All chance outcomes of act g: appends (state, acc, hit, prob, the executed act's `ends`)."""
         act = model.actions[g]
         err_obs = None if cand is None else cand.error
         att_obs = None if cand is None else cand.attributed
@@ -111,9 +111,9 @@ def _brute(model: Model, policy, record) -> tuple[float, float]:
                 if err_obs != "none" and p > 0:
                     sub: list = []
                     execute(err.becomes, state, depth + 1, acc, hit or err.id == err_obs, cand, rest * p, sub)
-                    for st, ac, ht, pr in sub:
+                    for st, ac, ht, pr, en in sub:
                         st = _eff(model, st, err.effect)
-                        tail = [(st, ac, ht, pr)]
+                        tail = [(st, ac, ht, pr, en)]
                         for cas in err.casualties:
                             tail = [x for t in tail for x in _counts(model, cas, t, record)]
                         out.extend(tail)
@@ -123,25 +123,25 @@ def _brute(model: Model, policy, record) -> tuple[float, float]:
         outs = []
         if act.attribution is not None:
             if att_obs is not False:
-                outs.append((_eff(model, state, act.effect), dict(acc), hit, rest * act.attribution))
+                outs.append((_eff(model, state, act.effect), dict(acc), hit, rest * act.attribution, act.ends))
             if att_obs is not True:
-                outs.append((_eff(model, state, act.unattributed), dict(acc), hit, rest * (1 - act.attribution)))
+                outs.append((_eff(model, state, act.unattributed), dict(acc), hit, rest * (1 - act.attribution), act.ends))
         else:
-            outs.append((_eff(model, state, act.effect), dict(acc), hit, rest))
+            outs.append((_eff(model, state, act.effect), dict(acc), hit, rest, act.ends))
         for _, item in act.other_consequences:
             nxt = []
             for t in outs:
                 if isinstance(item, CasualtyTable):
                     nxt.extend(_counts(model, item, t, record))
                     continue
-                st, ac, ht, pr = t
+                st, ac, ht, pr, en = t
                 if err_obs != "none":
-                    fired = [(_eff(model, st, item.effect), dict(ac), ht or item.id == err_obs, pr * item.probability)]
+                    fired = [(_eff(model, st, item.effect), dict(ac), ht or item.id == err_obs, pr * item.probability, en)]
                     for cas in item.casualties:
                         fired = [x for f in fired for x in _counts(model, cas, f, record)]
                     nxt.extend(fired)
                 if err_obs != item.id:
-                    nxt.append((st, dict(ac), ht, pr * (1 - item.probability)))
+                    nxt.append((st, dict(ac), ht, pr * (1 - item.probability), en))
             outs = nxt
         out.extend(outs)
 
@@ -176,15 +176,18 @@ def _brute(model: Model, policy, record) -> tuple[float, float]:
                         b[sl] = post / post.sum()
                     new_bels.append(b)
                 rl2, left2 = rls.copy(), left.copy()
+                answers = []  # on_answer effects of the red lines this move answers
                 for q, rl in enumerate(model.red_lines):
                     if rl.owner == j and rl2[q] == RL_PENDING:
                         if mv.rungs[a] >= rl.answer_rung:
                             rl2[q] = RL_ANSWERED
+                            if rl.on_answer is not None:
+                                answers.append(rl.on_answer)
                         else:
                             left2[q] -= 1
                             if left2[q] <= 0:
                                 rl2[q] = RL_FAILED
-                branches.append((int(mv.actions[a]), p[a], new_bels, rl2, left2, None if cands is None else cands[k]))
+                branches.append((int(mv.actions[a]), p[a], new_bels, rl2, left2, None if cands is None else cands[k], answers))
         else:
             act, pr = NOTHING, 0.0
             for rule in mv.env_rules:
@@ -196,16 +199,18 @@ def _brute(model: Model, policy, record) -> tuple[float, float]:
             options = [act, NOTHING] if cands is None else [c.action for c in cands]
             for k, g in enumerate(options):
                 q = (1 - pr) if g == NOTHING else (pr if g == act else 0.0)
-                branches.append((g, q, bels, rls, left, None if cands is None else cands[k]))
-        for g, q, nb, rl2, left2, cand in branches:
+                branches.append((g, q, bels, rls, left, None if cands is None else cands[k], []))
+        for g, q, nb, rl2, left2, cand, answers in branches:
             if q == 0:
                 continue
             if g == NOTHING:
-                outs = [(state, {}, False, 1.0)]
+                outs = [(state, {}, False, 1.0, -1)]
             else:
                 outs = []
                 execute(g, state, 0, {}, False, cand, 1.0, outs)
-            for st, acc, hit, pc in outs:
+            for st, acc, hit, pc, ends in outs:
+                for eff in answers:  # after the act's effects and consequences
+                    st = _eff(model, st, eff)
                 if cand is not None:
                     obs = dict(cand.casualties)
                     if any(acc.get(c, 0) != n for c, n in obs.items()):
@@ -217,7 +222,7 @@ def _brute(model: Model, policy, record) -> tuple[float, float]:
                     if rl3[qi] == RL_INACTIVE and bool(rl.crossed(st[None, :], r, rl3[None, :])[0]):
                         rl3[qi] = RL_PENDING
                         left3[qi] = rl.deadline
-                ended = any(c is not None and bool(c(st[None, :], r, rl3[None, :])[0]) for c in model.outcome_conds)
+                ended = ends >= 0 or any(c is not None and bool(c(st[None, :], r, rl3[None, :])[0]) for c in model.outcome_conds)
                 if ended:
                     total[1] += prob * q * pc
                     continue
@@ -240,7 +245,7 @@ def _eff(model: Model, state, eff):
 
 def _counts(model: Model, cas: CasualtyTable, t, record):
     """Every count of a casualty table (no lumping), when it matters: its side is observed or it feeds a variable."""
-    st, acc, ht, pr = t
+    st, acc, ht, pr, *rest = t
     col = record.side_column[cas.side]
     if col < 0 and cas.into < 0:
         return [t]
@@ -255,7 +260,7 @@ def _counts(model: Model, cas: CasualtyTable, t, record):
         a2 = dict(acc)
         if col >= 0:
             a2[col] = a2.get(col, 0) + k
-        out.append((s2, a2, ht, pr * pmf[k]))
+        out.append((s2, a2, ht, pr * pmf[k], *rest))
     return out
 
 
@@ -279,6 +284,62 @@ def test_forward_pass_equals_brute_force(mini, solved, name) -> None:
     # The filter's probability of ending early is conditioned on the record up to each move, the
     # brute force's is the joint mass of ending paths; they are zero together.
     assert (res.ended.sum() > 0) == (ended > 0)
+
+
+ENDGAME = Path(__file__).resolve().parents[1] / "crisis" / "data" / "endgame.yaml"
+# endgame.yaml: war as A's choice (a_war), through a_strike's runaway error, as the hazard H and by
+# tension; the deal only by B's choice; A's red line answered with on_answer effects.
+ENDGAME_RECORDS = {
+    # B's strike kills one (red line crossed), A answers in round 2 (on_answer), nobody ends it.
+    "all observed": ([(1, "A", "a_calm"), (1, "B", "b_strike", 0, 1), (2, "A", "a_strike"), (2, "P", "p_attack", 0, 0),
+                      (2, "B", "b_calm")], {}),
+    "P and H unobserved": ([(1, "A", "a_strike"), (1, "B", "b_strike"), (2, "A", "a_calm")], {"unobserved": ("P", "H")}),
+    "B unobserved": ([(1, "A", "a_calm"), (2, "A", "a_strike", 1)], {"unobserved": ("B",)}),
+}
+
+
+@pytest.fixture(scope="module")
+def endgame():
+    return load_scenario(ENDGAME)
+
+
+@pytest.fixture(scope="module")
+def endgame_solved(endgame):
+    from crisislab.analysis import SolverChoice
+
+    return SolverChoice("crisis", 5)(endgame)
+
+
+@pytest.mark.parametrize("name", list(ENDGAME_RECORDS))
+def test_forward_pass_with_endings_equals_brute_force(endgame, endgame_solved, name) -> None:
+    rows, opts = ENDGAME_RECORDS[name]
+    model = lower(endgame)
+    events = _events(rows).rename(columns={"deaths_us": "deaths_a"})
+    rec = observe(model, events, **opts)
+    res = forward(model, endgame_solved, rec)
+    like, ended = _brute(model, endgame_solved, rec)
+    assert 0 < like < 1
+    assert res.loglik == pytest.approx(np.log(like), abs=1e-10)
+    assert ended > 0 and res.ended.sum() > 0  # war is possible at every move of these records
+
+
+def test_the_brute_force_sees_the_new_rules(endgame, endgame_solved) -> None:
+    # The comparison above can fail: without `ends`, or without on_answer, the brute force and the
+    # forward pass give other likelihoods for records where they matter (ratios far from 1).
+    from dataclasses import replace
+
+    model = lower(endgame)
+    rec = observe(model, _events(ENDGAME_RECORDS["P and H unobserved"][0]), unobserved=("P", "H"))
+    like = _brute(model, endgame_solved, rec)[0]
+    no_ends = replace(model, actions=tuple(replace(a, ends=-1) for a in model.actions))
+    assert abs(np.log(_brute(no_ends, endgame_solved, rec)[0] / like)) > 0.1
+    assert abs(forward(no_ends, endgame_solved, rec).loglik - np.log(like)) > 0.1
+    rows = ENDGAME_RECORDS["all observed"][0]
+    rec = observe(model, _events(rows).rename(columns={"deaths_us": "deaths_a"}))
+    like = _brute(model, endgame_solved, rec)[0]
+    no_answer = replace(model, red_lines=tuple(replace(r, on_answer=None) for r in model.red_lines))
+    assert abs(np.log(_brute(no_answer, endgame_solved, rec)[0] / like)) > 0.1
+    assert abs(forward(no_answer, endgame_solved, rec).loglik - np.log(like)) > 0.1
 
 
 def test_merging_beliefs_changes_the_likelihood_little(mini, solved) -> None:
@@ -488,3 +549,20 @@ def test_forward_pass_equals_the_unrolled_game_under_the_exact_logit_profile(min
         want = np.log(_tree_likelihood(cg, un, qre.profile, seq))
         assert -20 < want < -0.5  # a real path, neither certain nor impossible
         assert got == pytest.approx(want, abs=1e-10)
+
+
+def test_sampled_records_end_where_an_action_ends_the_crisis(endgame, endgame_solved) -> None:
+    """Records sampled with `keep_ended` from endgame.yaml: a record that ends in the deal ends at
+    B's move and B's act there is b_deal (the deal has no condition: only that act reaches it); each
+    ended record is possible under the forward pass, which gives its end that outcome."""
+    model = lower(endgame)
+    template = observe(model, _events([(1, "A", "a_calm")]), observed=("A", "B"))
+    recs, _ = sample_records(model, endgame_solved, template, 300, np.random.default_rng(1), keep_ended=True)
+    deal, b = model.outcomes.index("deal"), [m.id for m in model.movers].index("B")
+    ended_deal = [r for r in recs if r.end is not None and r.end[2] == deal]
+    assert len(ended_deal) > 5
+    for r in ended_deal:
+        rnd, mi, _ = r.end
+        assert mi == b and r.moves[rnd - 1][mi][0].action == model.action_index("b_deal")
+    for r in ended_deal[:5]:
+        assert np.isfinite(forward(model, endgame_solved, r).loglik)

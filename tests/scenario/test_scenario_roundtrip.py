@@ -79,7 +79,7 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
                       "assumption": "bounds"})
     actors, actions = [], []
     for i in range(draw(st.integers(1, 3))):
-        n_types = draw(st.integers(1, 3))
+        n_types = draw(st.integers(1, 2))  # the format's limit (MAX_TYPES)
         weights = draw(st.lists(st.integers(1, 9), min_size=n_types, max_size=n_types))
         types = [{"id": f"t{j}", "prior": w / sum(weights), "label": draw(TEXT)} for j, w in enumerate(weights)]
         actors.append({"id": f"A{i}", "name": draw(TEXT), "lam": draw(params(0.0, 5.0)), "types": types, "assumption": "x"})
@@ -106,6 +106,8 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
             st.one_of(st.none(), _num(0.1, 5.0)), st.one_of(st.none(), st.sampled_from([v["id"] for v in vars_])),
         )
 
+    if red_lines:
+        red_lines[0]["on_answer"] = draw(st.lists(effect(), max_size=2))
     for a in actors:
         n = draw(st.integers(2, 3))
         for k in range(n):
@@ -116,6 +118,8 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
                                    "cost": cost, "effects": draw(st.lists(effect(), max_size=2)), "assumption": "y"}
             if k == 0:
                 act["default"] = True
+            elif draw(st.booleans()):
+                act["ends"] = "o_end"
             if draw(st.booleans()):
                 act["available"] = draw(cond)
             cons = draw(st.lists(st.one_of(
@@ -136,7 +140,10 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
                  {"action": f"{eid}_act", "probability": {"by": v["id"], "table": draw(st.lists(_num(0, 1), min_size=v["max"] - v["min"] + 1, max_size=v["max"] - v["min"] + 1))}}]
         envs.append({"id": eid, "name": draw(TEXT), "role": draw(st.sampled_from(["proxy", "host_government", "air_defence", "other"])),
                      "rules": rules, "assumption": "z"})
-    outcomes = [{"id": "o_end", "label": draw(TEXT), "when": draw(cond)}, {"id": "o_horizon", "at_horizon": True}]
+    outcomes = [{"id": "o_end", "label": draw(TEXT), "when": draw(cond),
+                 "casualties": draw(st.lists(casualties().map(lambda c: {k: v for k, v in c.items() if k not in ("kind", "into")}),
+                                             max_size=2)), "assumption": "o"},
+                {"id": "o_horizon", "at_horizon": True}]
     terminal = {o["id"]: {a["id"]: draw(params()) for a in actors} for o in outcomes}
     perceptions = []
     if len(actors) > 1 and draw(st.booleans()):

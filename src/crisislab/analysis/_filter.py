@@ -14,9 +14,11 @@ every type profile (float64 `(n_configs, n_profiles)`). Each move of the record 
    `becomes`, attribution, casualty tables, errors without `becomes`): a branch the record observes
    (deaths in a column, attribution, an error) is kept only when it matches and carries its
    probability; a branch it does not observe is summed over (a casualty count matters to the
-   future only through the variable it feeds, so counts are lumped by their effect on it);
-4. red lines are crossed, and configurations where an outcome holds leave the filter: their mass is
-   the probability that the model ends the crisis at that move, given the record so far;
+   future only through the variable it feeds, so counts are lumped by their effect on it); then
+   the effects (`on_answer`) of the red lines the move answered apply;
+4. red lines are crossed, and configurations where the executed action `ends` the crisis or an
+   outcome holds leave the filter: their mass is the probability that the model ends the crisis
+   at that move, given the record so far (deaths an outcome carries are not part of a record);
 5. configurations that became identical are merged (their masses add).
 
 The record's likelihood is the mass that survives every move; the per-move factors are its
@@ -68,9 +70,11 @@ class _Beam:
     left: np.ndarray  # int64 (n, n_rl)
     bel: dict[int, np.ndarray]  # game -> float64 (n, n_belief)
     w: np.ndarray  # float64 (n, n_profiles)
+    end: np.ndarray | None = None  # int64 (n,): outcome the move's executed action ends in (-1), between expand and settle
 
     def take(self, idx: np.ndarray) -> _Beam:
-        return _Beam(self.state[idx], self.rls[idx], self.left[idx], {g: b[idx] for g, b in self.bel.items()}, self.w[idx])
+        return _Beam(self.state[idx], self.rls[idx], self.left[idx], {g: b[idx] for g, b in self.bel.items()}, self.w[idx],
+                     None if self.end is None else self.end[idx])
 
     @property
     def n(self) -> int:
@@ -80,16 +84,18 @@ class _Beam:
 @dataclass
 class _Branches:
     """Chance branches of one move's execution: parent row, probability factor, state after, deaths
-    per record column, whether an observed error happened."""
+    per record column, whether an observed error happened, the outcome the executed action ends
+    the crisis in (-1: none)."""
 
     par: np.ndarray
     f: np.ndarray
     state: np.ndarray
     acc: np.ndarray
     hit: np.ndarray
+    end: np.ndarray
 
     def take(self, idx: np.ndarray) -> _Branches:
-        return _Branches(self.par[idx], self.f[idx], self.state[idx], self.acc[idx], self.hit[idx])
+        return _Branches(self.par[idx], self.f[idx], self.state[idx], self.acc[idx], self.hit[idx], self.end[idx])
 
     @staticmethod
     def cat(parts: Sequence[_Branches]) -> _Branches:
@@ -98,7 +104,7 @@ class _Branches:
             raise ValueError("no branches")
         if len(parts) == 1:
             return parts[0]
-        return _Branches(*(np.concatenate([getattr(p, k) for p in parts]) for k in ("par", "f", "state", "acc", "hit")))
+        return _Branches(*(np.concatenate([getattr(p, k) for p in parts]) for k in ("par", "f", "state", "acc", "hit", "end")))
 
 
 def _apply(state: np.ndarray, eff: Effect | None, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -136,23 +142,24 @@ class _Executor:
                     break
                 fire, keep = self._error_branches(err)
                 if fire and err.probability > 0:
-                    fired = _Branches(rest.par, rest.f * err.probability, rest.state, rest.acc, rest.hit | (err.id == self.error))
+                    fired = _Branches(rest.par, rest.f * err.probability, rest.state, rest.acc, rest.hit | (err.id == self.error), rest.end)
                     fired = self.run(err.becomes, fired, depth + 1)
                     fired.state = _apply(fired.state, err.effect, m.lo, m.hi)
                     for cas in err.casualties:
                         fired = self.casualties(cas, fired)
                     out.append(fired)
-                rest = _Branches(rest.par, rest.f * (1.0 - err.probability), rest.state, rest.acc, rest.hit) if keep else rest.take(np.zeros(0, np.int64))
+                rest = _Branches(rest.par, rest.f * (1.0 - err.probability), rest.state, rest.acc, rest.hit, rest.end) if keep else rest.take(np.zeros(0, np.int64))
         if rest.par.size:
             if act.attribution is not None:
                 parts = []
                 if self.attributed is not False and act.attribution > 0:
-                    parts.append(_Branches(rest.par, rest.f * act.attribution, _apply(rest.state, act.effect, m.lo, m.hi), rest.acc, rest.hit))
+                    parts.append(_Branches(rest.par, rest.f * act.attribution, _apply(rest.state, act.effect, m.lo, m.hi), rest.acc, rest.hit, rest.end))
                 if self.attributed is not True and act.attribution < 1:
-                    parts.append(_Branches(rest.par, rest.f * (1.0 - act.attribution), _apply(rest.state, act.unattributed, m.lo, m.hi), rest.acc, rest.hit))
+                    parts.append(_Branches(rest.par, rest.f * (1.0 - act.attribution), _apply(rest.state, act.unattributed, m.lo, m.hi), rest.acc, rest.hit, rest.end))
                 rest = _Branches.cat(parts) if parts else rest.take(np.zeros(0, np.int64))
             else:
-                rest = _Branches(rest.par, rest.f, _apply(rest.state, act.effect, m.lo, m.hi), rest.acc, rest.hit)
+                rest = _Branches(rest.par, rest.f, _apply(rest.state, act.effect, m.lo, m.hi), rest.acc, rest.hit, rest.end)
+            rest.end = np.full(rest.par.size, act.ends, dtype=np.int64)  # this act executes (no `becomes` fired)
             for _, item in act.other_consequences:
                 if rest.par.size == 0:
                     break
@@ -163,12 +170,12 @@ class _Executor:
                 parts = []
                 if fire and item.probability > 0:
                     fired = _Branches(rest.par, rest.f * item.probability, _apply(rest.state, item.effect, m.lo, m.hi), rest.acc,
-                                      rest.hit | (item.id == self.error))
+                                      rest.hit | (item.id == self.error), rest.end)
                     for cas in item.casualties:
                         fired = self.casualties(cas, fired)
                     parts.append(fired)
                 if keep and item.probability < 1:
-                    parts.append(_Branches(rest.par, rest.f * (1.0 - item.probability), rest.state, rest.acc, rest.hit))
+                    parts.append(_Branches(rest.par, rest.f * (1.0 - item.probability), rest.state, rest.acc, rest.hit, rest.end))
                 rest = _Branches.cat(parts) if parts else rest.take(np.zeros(0, np.int64))
             out.append(rest)
         out = [o for o in out if o.par.size]
@@ -210,7 +217,7 @@ class _Executor:
                 if cas.into >= 0 and k:
                     st = st.copy()
                     st[:, cas.into] = np.minimum(st[:, cas.into] + k, m.hi[cas.into])
-                parts.append(_Branches(b.par, b.f * pmf[k], st, acc, b.hit))
+                parts.append(_Branches(b.par, b.f * pmf[k], st, acc, b.hit, b.end))
             return _Branches.cat(parts) if parts else br.take(np.zeros(0, np.int64))
         if cas.into < 0 or pmf.size <= 1:
             return br
@@ -234,7 +241,7 @@ class _Executor:
             if j:
                 st = st.copy()
                 st[:, v] = st[:, v] + j
-            parts.append(_Branches(b.par, b.f * p[keep], st, b.acc, b.hit))
+            parts.append(_Branches(b.par, b.f * p[keep], st, b.acc, b.hit, b.end))
         return _Branches.cat(parts) if parts else br.take(np.zeros(0, np.int64))
 
 
@@ -373,6 +380,7 @@ class _Machine:
                     b[ok, sl] = post[ok] / tot_b[ok]
                     child.bel[g] = b
                 rls, left = child.rls.copy(), child.left.copy()
+                just: list[tuple[Effect, np.ndarray]] = []  # (on_answer effect, rows of `child` it answers)
                 for k, rl in enumerate(m.red_lines):
                     if rl.owner != j:
                         continue
@@ -381,6 +389,8 @@ class _Machine:
                         continue
                     if mv.rungs[a] >= rl.answer_rung:
                         rls[pend, k] = RL_ANSWERED
+                        if rl.on_answer is not None:
+                            just.append((rl.on_answer, pend))
                     else:
                         left[pend, k] -= 1
                         failed = pend & (left[:, k] <= 0)
@@ -389,6 +399,9 @@ class _Machine:
                 cand = None if cands is None else cands[ci]
                 g_act = int(mv.actions[a])
                 out = self._execute(child, g_act, cand, free_cols)
+                for eff, rows_k in just:  # the answered red lines' own effects, after the act's
+                    sel = rows_k[out[1]]
+                    out[0].state[sel] = _apply(out[0].state[sel], eff, m.lo, m.hi)
                 kids.append(out[0])
                 pars.append(rows[out[1]])
                 acts.append(np.full(out[0].n, g_act, np.int64))
@@ -427,6 +440,7 @@ class _Machine:
                 child = beam.take(rows)
                 child.w = child.w * fac[rows, None]
                 if g_act == NOTHING:
+                    child.end = np.full(rows.size, -1, dtype=np.int64)
                     out = (child, np.arange(rows.size), np.zeros((rows.size, self.n_cols), np.int64))
                     if cand is not None and any(cnt > 0 for _, cnt in cand.casualties):
                         continue
@@ -448,6 +462,7 @@ class _Machine:
             np.concatenate([k.left for k in kids]),
             {g: np.concatenate([k.bel[g] for k in kids]) for g in self.games},
             np.concatenate([k.w for k in kids]),
+            np.concatenate([k.end for k in kids]),
         )
         return beam_out, np.concatenate(pars), np.concatenate(acts), np.concatenate(accs), fc
 
@@ -456,7 +471,8 @@ class _Machine:
         n = child.n
         obs = {c: _FREE for c in range(self.n_cols)} if free_cols else ({} if cand is None else dict(cand.casualties))
         ex = _Executor(self.model, self.side_column, cand, obs)
-        br = _Branches(np.arange(n), np.ones(n), child.state.copy(), np.zeros((n, self.n_cols), np.int64), np.zeros(n, bool))
+        br = _Branches(np.arange(n), np.ones(n), child.state.copy(), np.zeros((n, self.n_cols), np.int64), np.zeros(n, bool),
+                       np.full(n, -1, dtype=np.int64))
         br = ex.run(g, br)
         if not free_cols:
             keep = np.ones(br.par.size, dtype=bool)
@@ -468,6 +484,7 @@ class _Machine:
         out = child.take(br.par)
         out.state = br.state
         out.w = out.w * br.f[:, None]
+        out.end = br.end
         return out, br.par, br.acc
 
     def settle(self, beam: _Beam, r: int) -> tuple[_Beam, np.ndarray, np.ndarray]:
@@ -492,6 +509,11 @@ class _Machine:
             hit = ~ended & cond(beam.state, r, rls)
             outcome[hit] = o
             ended |= hit
+        if beam.end is not None:  # an action that ends the crisis does so whatever condition holds
+            hit = beam.end >= 0
+            outcome[hit] = beam.end[hit]
+            ended |= hit
+            beam.end = None
         return beam, ended, outcome
 
     def merge(self, beam: _Beam, tol: float) -> _Beam:

@@ -331,7 +331,7 @@ def _rounds_table(model: Model, record: Record, res: FilterResult, inten: np.nda
         d: dict[str, Any] = {"round": r, "start": starts[r - 1], "end": ends[r - 1], "days": lengths[r - 1], "loglik": res.round_loglik[r - 1] if r - 1 < res.round_loglik.size else np.nan,
                              "p_end": float(res.ended[r - 1].sum())}
         for o, name in enumerate(model.outcomes):
-            if model.outcome_conds[o] is not None:
+            if o != model.horizon_outcome:
                 d[f"p_end_{name}"] = float(res.ended[r - 1, o])
         for k, a in enumerate(movers):
             d[f"expected_intensity_{a}"] = exp[r - 1, k]

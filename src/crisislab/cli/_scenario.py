@@ -118,6 +118,8 @@ def render(s: Scenario, console: Console) -> None:
             name = a.id + (" (default)" if a.default else "")
             if a.available is not None:
                 name += f"\nif {condition_text(a.available)}"
+            if a.ends is not None:
+                name += f"\nends the crisis: {a.ends}"
             _row(t, 
                 "" if a.rung is None else str(a.rung), name, a.label or "", intensity, *costs,
                 ", ".join(effect_text(e) for e in a.effects), "\n".join(consequence_text(c) for c in a.consequences),
@@ -132,16 +134,23 @@ def render(s: Scenario, console: Console) -> None:
         console.print(t)
 
     if s.red_lines:
-        t = _table("Red lines", "id", "owner", "crossed when", "answer rung ≥", "deadline", "audience cost", "scale")
+        t = _table("Red lines", "id", "owner", "crossed when", "answer rung ≥", "deadline", "audience cost", "scale",
+                   "on answer")
         for r in s.red_lines:
             type_ids = s.actor(r.owner).type_ids if s.is_strategic(r.owner) else ()
             _row(t, r.id, r.owner, condition_text(r.crossed_when), str(r.answer_rung), str(r.deadline),
-                      type_values_text(r.audience_cost, type_ids), number_text(r.scale) if r.scale else "1")
+                      type_values_text(r.audience_cost, type_ids), number_text(r.scale) if r.scale else "1",
+                      ", ".join(effect_text(e) for e in r.on_answer))
         console.print(t)
 
-    t = _table("Outcomes (checked in order after every move)", "id", "label", "when")
+    t = _table("Outcomes (an action's `ends`, else checked in order after every move)", "id", "label", "when",
+               "ended by", "casualties")
     for o in s.outcomes:
-        _row(t, o.id, o.label or "", "at the horizon" if o.at_horizon else condition_text(o.when))
+        by = ", ".join(a.id for a in s.actions if a.ends == o.id)
+        when = "at the horizon" if o.at_horizon else (condition_text(o.when) if o.when is not None else "")
+        cas = "\n".join(f"{c.side}: mean {number_text(c.mean)}" + (f", dispersion {number_text(c.dispersion)}" if c.dispersion else "")
+                         for c in o.casualties)
+        _row(t, o.id, o.label or "", when, by, cas)
     console.print(t)
 
     t = _table(f"Terminal payoffs (discount {number_text(s.payoffs.discount)})", "outcome", *s.strategic_ids)

@@ -2,8 +2,9 @@
 
 A *decision* is one strategic slot of the move order in one round (`n_decisions = horizon × J`,
 J = strategic actors in `order`). Everything that happens between two decisions — the mover's
-action with its chance consequences, the environment actors' moves, red-line bookkeeping, outcome
-checks, the round's flow payoffs and the horizon — is folded into one sparse table per decision:
+action with its chance consequences, the environment actors' moves, red-line bookkeeping (with
+`on_answer` effects), outcome checks (an action's `ends` first), the round's flow payoffs and the
+horizon — is folded into one sparse table per decision:
 for each reachable state s and available action a, a list of branches (next state at the next
 decision, or an outcome that ends the game), each with its probability and the *conditional
 expected* payoff accrued on the way (per actor and own type, in units of the decision's round).
@@ -215,7 +216,15 @@ class _Compiler:
         self.available = [test(a.available) for a in model.actions]
         self.env_rules = [[(test(r.when), r) for r in mv.env_rules] for mv in model.movers]
         self.crossed = [test(r.crossed) for r in model.red_lines]
-        self.ends = [(o, test(c)) for o, c in enumerate(model.outcome_conds) if o != model.horizon_outcome]
+        self.ends = [(o, test(c)) for o, c in enumerate(model.outcome_conds) if o != model.horizon_outcome and c is not None]
+        # Expected payoff of each outcome's casualties (mean deaths × payoff per death), per actor
+        # and own type: float64 `(n_outcomes, n·k)`, added on the branches that end in the outcome
+        # beside (not inside) the terminal payoff, so perceived terminal payoffs still swap in.
+        self.outcome_cas = np.zeros((len(model.outcomes), self.n * self.k))
+        for o in range(len(model.outcomes)):
+            for c in model.casualties_of(o):
+                self.outcome_cas[o] += c.mean * self.per_death.get(c.side, self.zero)
+        self.on_answer = [r.on_answer.touched() if r.on_answer is not None else () for r in model.red_lines]
         self.flows = [(f, test(f.when)) for f in model.flows]
         self.cost = [a.cost if a.cost.size else None for a in model.actions]
         self.audience = [r.audience_cost for r in model.red_lines]
@@ -333,8 +342,24 @@ class _Compiler:
             branches = self.merge(new)
         return branches
 
+    @staticmethod
+    def merge_ends(branches) -> list:
+        """Merge (p, state, p·reward, end) branches with equal state and end; drop zero mass."""
+        acc: dict = {}
+        for p, s, pr, e in branches:
+            if p <= 0.0:
+                continue
+            hit = acc.get((s, e))
+            if hit is None:
+                acc[(s, e)] = [p, pr.copy()]
+            else:
+                hit[0] += p
+                hit[1] += pr
+        return [(v[0], s, v[1], e) for (s, e), v in acc.items()]
+
     def execute(self, x: int, state: tuple, depth: int = 0) -> list:
-        """Branches (p, state, p·reward) of executing global action x (effects + consequences)."""
+        """Branches (p, state, p·reward, end) of executing global action x (effects + consequences);
+        `end` is the executed action's `ends` outcome (-1: none): an error's `becomes` replaces it."""
         key = (x, state)
         hit = self._exec_cache.get(key)
         if hit is not None:
@@ -345,8 +370,9 @@ class _Compiler:
                 f"{MAX_BECOMES_DEPTH} (a cycle?); make error events end in an action without `becomes`"
             )
         act = self.model.actions[x]
+        end = act.ends
         if not act.has_consequences:  # the common case: one certain branch (what the loop below gives)
-            out = [(1.0, self.apply(state, self.effect[x]), self.zero.copy())]
+            out = [(1.0, self.apply(state, self.effect[x]), self.zero.copy(), end)]
             self._exec_cache[key] = out
             return out
         out = []
@@ -354,10 +380,10 @@ class _Compiler:
         for _ci, c in act.becomes_errors:
             p = rest * c.probability
             if p > 0:
-                for q, s2, qr in self.execute(c.becomes, state, depth + 1):
+                for q, s2, qr, e2 in self.execute(c.becomes, state, depth + 1):
                     s3 = self.apply(s2, c.effect.touched())
                     for q2, s4, q2r in self.consequences(c.casualties, s3):
-                        out.append((p * q * q2, s4, p * (qr * q2 + q * q2r)))
+                        out.append((p * q * q2, s4, p * (qr * q2 + q * q2r), e2))
             rest *= 1 - c.probability
         if rest > 0:
             if act.attribution is None:
@@ -372,8 +398,8 @@ class _Compiler:
                 if q <= 0:
                     continue
                 for q2, s3, q2r in self.consequences(others, s2):
-                    out.append((rest * q * q2, s3, rest * q * q2r))
-        out = self.merge(out)
+                    out.append((rest * q * q2, s3, rest * q * q2r, end))
+        out = self.merge_ends(out)
         self._exec_cache[key] = out
         return out
 
@@ -391,8 +417,10 @@ class _Compiler:
         k = self.k
         cost = self.cost[x] if mover >= 0 else None
         alive, term = [], {}
-        for p, s, pr in self.execute(x, state):
+        for p, s, pr, end in self.execute(x, state):
             s2, ended, failed = self.bookkeeping(mover, act.rung, s, round_)
+            if end >= 0:  # the executed action ends the crisis, whatever outcome condition holds
+                ended = end
             if cost is not None or failed:
                 pr = pr.copy()  # the executed branch is cached: add to a copy
                 if cost is not None:
@@ -402,7 +430,7 @@ class _Compiler:
             if ended >= 0:
                 hit = term.setdefault(ended, [0.0, np.zeros(self.n * k), 0.0])
                 hit[0] += p
-                hit[1] += pr + p * self.terminal[ended]
+                hit[1] += pr + p * (self.terminal[ended] + self.outcome_cas[ended])
                 hit[2] += p
             else:
                 alive.append((p, s2, pr))
@@ -425,6 +453,8 @@ class _Compiler:
             if mover == rl.owner and st[nv + r] == RL_PENDING:
                 if rung >= rl.answer_rung:
                     st[nv + r], st[nv + nr + r] = RL_ANSWERED, 0
+                    if self.on_answer[r]:  # the answer's own effects, after the act's
+                        st[:nv] = self.apply(tuple(st[:nv]), self.on_answer[r])
                 else:
                     st[nv + nr + r] -= 1
                     if st[nv + nr + r] <= 0:
@@ -474,7 +504,7 @@ class _Compiler:
                     for p, s, pr in branches:
                         hit = term.setdefault(h, [0.0, np.zeros(self.n * self.k), 0.0])
                         hit[0] += p
-                        hit[1] += pr + p * f * self.terminal[h]
+                        hit[1] += pr + p * f * (self.terminal[h] + self.outcome_cas[h])
                         hit[2] += p * f
                     return [], term, -1, -1, f
                 t += 1

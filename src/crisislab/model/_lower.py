@@ -157,7 +157,7 @@ def lower(scenario: Any) -> Model:
     def casualties(c: Any) -> CasualtyTable:
         mean = float(c.mean.value)
         disp = None if c.dispersion is None else float(c.dispersion.value)
-        into = var_index.get(c.into, -1) if c.into else -1
+        into = var_index.get(c.into, -1) if getattr(c, "into", None) else -1
         return CasualtyTable(side_of(c.side), mean, disp, _ro(casualty_cdf(mean, disp)), into)
 
     def per_type(values: Any, actor: str) -> np.ndarray:
@@ -215,6 +215,7 @@ def lower(scenario: Any) -> Model:
                 becomes_errors=tuple(becomes_errors),
                 other_consequences=tuple(others),
                 attribution_index=attr_i,
+                ends=outcome_index[a.ends] if a.ends is not None else -1,
             )
         )
 
@@ -247,10 +248,14 @@ def lower(scenario: Any) -> Model:
             answer_rung=int(rl.answer_rung),
             deadline=int(rl.deadline),
             audience_cost=_ro(np.array([rl.audience_cost_for(t) for t in types[actor_index[rl.owner]]], dtype=np.float64)),
+            on_answer=_effect(rl.on_answer, var_index, n_vars) if rl.on_answer else None,
         )
         for rl in scenario.red_lines
     )
 
+    outcome_casualties = tuple(tuple(casualties(c) for c in o.casualties) for o in scenario.outcomes)
+    if not any(outcome_casualties):
+        outcome_casualties = ()
     k_max = max(len(t) for t in types)
     terminal = np.zeros((len(outcome_index), len(actors), k_max))
     for o in scenario.outcome_ids:
@@ -304,6 +309,7 @@ def lower(scenario: Any) -> Model:
         red_lines=red_lines,
         outcomes=scenario.outcome_ids,
         outcome_conds=tuple(None if o.at_horizon else cond(o.when) for o in scenario.outcomes),
+        outcome_casualties=outcome_casualties,
         horizon_outcome=scenario.outcome_ids.index(scenario.horizon_outcome.id),
         sides=tuple(sides),
         terminal=_ro(terminal),

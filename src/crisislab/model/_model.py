@@ -121,7 +121,9 @@ class Action:
     `other_consequences` (casualty tables and errors without `becomes`) in order.
     `attribution_index` is the attribution's consequence index (-1 if none; the list's first
     attribution counts, a later one is ignored); consequence indices name RNG slots
-    (`crisislab.model.rules`).
+    (`crisislab.model.rules`). `ends`: the outcome the crisis ends in once this action has
+    executed (its effects, consequences and the red-line bookkeeping of the move), or -1; when an
+    error turns an act into another, the executed action's `ends` counts.
     """
 
     id: str
@@ -137,6 +139,7 @@ class Action:
     becomes_errors: tuple[tuple[int, ErrorEvent], ...] = ()
     other_consequences: tuple[tuple[int, CasualtyTable | ErrorEvent], ...] = ()
     attribution_index: int = -1
+    ends: int = -1
 
     @property
     def has_consequences(self) -> bool:
@@ -173,7 +176,9 @@ class Mover:
 class RedLine:
     """Crossed when `crossed` holds; the owner (strategic actor index) then has `deadline` own moves
     to play a rung >= `answer_rung`, or pays `audience_cost` (float64 `(n_types_owner,)`, payoff
-    units, already multiplied by the scale) once."""
+    units, already multiplied by the scale) once. `on_answer`: the state effect applied at the move
+    that answers it (after the act's effects and consequences, before crossings and outcome
+    checks), or None. Once answered or failed a red line stays so (`crossed` is not tested again)."""
 
     id: str
     owner: int
@@ -181,6 +186,7 @@ class RedLine:
     answer_rung: int
     deadline: int
     audience_cost: np.ndarray
+    on_answer: Effect | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -230,8 +236,10 @@ class Model:
     at the start (its perceived priors, the true prior about itself).
 
     Play: `movers` (the move order), `actions` (global order), `red_lines`. Outcomes: `outcomes`
-    (ids), `outcome_conds[o]` (None for the horizon outcome `horizon_outcome`); after every move
-    the first outcome (list order) whose condition holds ends the run.
+    (ids), `outcome_conds[o]` (None for the horizon outcome `horizon_outcome` and for an outcome
+    only actions end); after every move the executed action's `Action.ends`, else the first
+    outcome (list order) whose condition holds, ends the run. `outcome_casualties[o]`: casualty
+    tables drawn when a run ends in outcome o (`into` -1; empty tuple of tuples: none anywhere).
 
     Payoffs: `terminal`: float64 `(n_outcomes, n_actors, k_max)`, per outcome, actor and own type
     (zero-padded past an actor's types); `flows`, `casualty_pays`, the actions' `cost` and the red
@@ -274,6 +282,7 @@ class Model:
     perceptions: tuple[Perception, ...] = ()
     calendar_start: str | None = None
     days_per_round: int | None = None
+    outcome_casualties: tuple[tuple[CasualtyTable, ...], ...] = ()
     round_discount: np.ndarray | None = None
     round_starts: tuple[str, ...] | None = None
     base_days: int | None = None
@@ -369,6 +378,10 @@ class Model:
             if mv.strategic >= 0:
                 out[mv.strategic] = m
         return tuple(out)
+
+    def casualties_of(self, outcome: int) -> tuple[CasualtyTable, ...]:
+        """The casualty tables outcome `outcome` carries (empty if none)."""
+        return self.outcome_casualties[outcome] if self.outcome_casualties else ()
 
     def ladder(self, actor: int) -> np.ndarray:
         """Global indices of strategic actor `actor`'s ladder (its local order): int64 `(n_ladder,)`."""

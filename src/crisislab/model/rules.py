@@ -19,7 +19,9 @@ Random numbers (`crisislab.simulation._rng`)
     at `becomes` nesting depth `depth` draws in slot `1 + depth * SLOTS_PER_DEPTH + 8 * ci + sub`
     (`sub` 0 for the consequence itself, 1 + k for the k-th casualty table of a fired error), which
     is why an action has at most `MAX_CONSEQUENCES` consequences and `becomes` chains are at most
-    `MAX_BECOMES_DEPTH` long.
+    `MAX_BECOMES_DEPTH` long. When a move ends a run in an outcome that carries casualties, its
+    k-th casualty table draws in slot `SLOT_OUTCOME_CASUALTIES + k` of that move (above every
+    consequence slot; the scenario format allows at most 16 tables per outcome).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ __all__ = [
     "SCRIPT_FREE",
     "SLOTS_PER_DEPTH",
     "SLOT_ACTION",
+    "SLOT_OUTCOME_CASUALTIES",
     "consequence_slot",
 ]
 
@@ -76,6 +79,9 @@ MAX_MOVES = 1 << 12
 MAX_SLOTS = 1 << 11
 SLOT_ACTION = 0
 SLOTS_PER_DEPTH = 128  # MAX_CONSEQUENCES consequences × 8 slots (the consequence, 7 nested casualties)
+# The casualties of the outcome a move ends a run in: past the last consequence slot
+# (1 + (MAX_BECOMES_DEPTH + 1) * SLOTS_PER_DEPTH = 1153), with room for 64 tables below MAX_SLOTS.
+SLOT_OUTCOME_CASUALTIES = MAX_SLOTS - 64
 
 
 def consequence_slot(depth: int, ci: int, sub: int = 0) -> int:

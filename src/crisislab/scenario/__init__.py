@@ -7,7 +7,7 @@ problem, in any number, is raised at once as one `ScenarioError` whose `.problem
 """
 
 from crisislab.scenario._bundled import bundled_scenario, bundled_scenarios
-from crisislab.scenario._check import CASUALTY_TAIL, CIVILIAN, MAX_CASUALTY_TABLE, MAX_HORIZON, MAX_PUBLIC_STATES, MAX_VAR_VALUES, Issue
+from crisislab.scenario._check import CASUALTY_TAIL, CIVILIAN, MAX_CASUALTY_TABLE, MAX_HORIZON, MAX_OUTCOME_CASUALTIES, MAX_TYPES, MAX_PUBLIC_STATES, MAX_VAR_VALUES, Issue
 from crisislab.scenario._dump import dump_scenario, to_data
 from crisislab.scenario._errors import Problem, ScenarioError
 from crisislab.scenario._format import (
@@ -52,6 +52,7 @@ from crisislab.scenario._models import (
     MetricGiven,
     NotCondition,
     Outcome,
+    OutcomeCasualties,
     Param,
     Payoffs,
     Perception,
@@ -80,10 +81,10 @@ from crisislab.scenario._scenario import Scenario, check_scenario
 from crisislab.scenario._walk import walk_numbers, walk_source_refs
 
 __all__ = [
-    "ALL_TYPES", "CASUALTY_TAIL", "CIVILIAN", "MAX_CASUALTY_TABLE", "MAX_HORIZON", "MAX_PUBLIC_STATES", "MAX_VAR_VALUES", "Action", "Actor", "AllCondition", "AnyCondition", "Attribution",
+    "ALL_TYPES", "CASUALTY_TAIL", "CIVILIAN", "MAX_CASUALTY_TABLE", "MAX_HORIZON", "MAX_OUTCOME_CASUALTIES", "MAX_TYPES", "MAX_PUBLIC_STATES", "MAX_VAR_VALUES", "Action", "Actor", "AllCondition", "AnyCondition", "Attribution",
     "Calendar", "Casualties", "CasualtyPayoff", "Claim", "Compare", "Condition", "Consequence",
     "Effect", "EnvironmentActor", "Estimated", "ErrorEvent", "FlowPayoff", "Forbid", "ForbidSpec", "Force",
-    "ForceSpec", "Intensity", "Intervention", "Issue", "Metric", "MetricAfter", "MetricGiven", "NotCondition", "Outcome", "Param",
+    "ForceSpec", "Intensity", "Intervention", "Issue", "Metric", "MetricAfter", "MetricGiven", "NotCondition", "Outcome", "OutcomeCasualties", "Param",
     "PathError", "Payoffs", "Perception", "Phase", "PhaseCondition", "Problem", "ProbTable", "RedLine", "RedLineCondition",
     "RoundCondition", "RoundTest", "Rule", "Scenario", "ScenarioError", "SetParam", "SetSpec",
     "Source", "StateVar", "TypeSpec", "TypeValues", "Uncertainty", "VarCondition",

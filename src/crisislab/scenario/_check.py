@@ -26,6 +26,7 @@ from crisislab.scenario._models import (
     Force,
     Forbid,
     NotCondition,
+    OutcomeCasualties,
     Param,
     PhaseCondition,
     ProbTable,
@@ -53,6 +54,11 @@ MAX_PUBLIC_STATES = 1_000_000  # product of the variables' values and the red li
 # entry: 800 KB); a mean of 1e9 would need 8 GB and more than a minute to build.
 MAX_CASUALTY_TABLE = 100_000
 CASUALTY_TAIL = 1e-12
+# Types per strategic actor: every engine represents a belief about an actor as one probability
+# (its belief grid has one axis per actor), which holds two types.
+MAX_TYPES = 2
+# Casualty distributions of one outcome (each draws in its own random-number slot of the move that ends the run).
+MAX_OUTCOME_CASUALTIES = 16
 CIVILIAN = "civilian"  # the non-actor side of casualties
 
 
@@ -348,6 +354,11 @@ class _Checker:
                 if not 0.0 <= t.prior.value <= 1.0:
                     bad = True
                     self.add(("actors", i, "types", j, "prior"), "prior out of range", _fmt(t.prior.value), "a number in [0, 1]")
+            if len(a.types) > MAX_TYPES:
+                self.add(("actors", i, "types"), f"{a.id} has {len(a.types)} types; the engines represent a belief about "
+                         "an actor as one probability (its first type's), which holds two types",
+                         f"{len(a.types)} types ({', '.join(t.id for t in a.types)})",
+                         f"at most {MAX_TYPES}: merge types, or split the actor into two strategic actors")
             total = sum(t.prior.value for t in a.types)
             if not bad and abs(total - 1.0) > PRIOR_TOLERANCE:
                 self.add(("actors", i, "types"), f"priors of {a.id}'s types do not sum to 1", f"sum {_fmt(total)}",
@@ -399,6 +410,12 @@ class _Checker:
             self.effects(loc + ("effects",), a.effects)
             if a.available is not None:
                 self.condition(loc + ("available",), a.available)
+            if a.ends is not None:
+                ended = self.outcomes.get(a.ends)
+                if ended is None or ended.at_horizon:
+                    self.add(loc + ("ends",), "unknown outcome" if ended is None else
+                             "the at_horizon outcome is reached by the horizon, not by an action", repr(a.ends),
+                             f"one of {_ids(o.id for o in self.s.outcomes if not o.at_horizon)}")
             for j, c in enumerate(a.consequences):
                 cl = loc + ("consequences", j)
                 if isinstance(c, Casualties):
@@ -435,7 +452,7 @@ class _Checker:
                 self.add(loc, f"strategic actor {actor_id} needs exactly one default action",
                          f"{len(defaults)} defaults", "exactly one action with default: true")
 
-    def casualties(self, loc: Loc, c: Casualties) -> None:
+    def casualties(self, loc: Loc, c: Casualties | OutcomeCasualties) -> None:
         self.side_ref(loc + ("side",), c.side)
         if c.mean.value < 0:
             self.add(loc + ("mean",), "mean deaths must be non-negative", _fmt(c.mean.value), ">= 0")
@@ -451,7 +468,7 @@ class _Checker:
                          f"(lower the {what})",
                          _fmt(c.mean.value) + ("" if disp is None else f" with dispersion {_fmt(disp)}"),
                          f"a table of at most {MAX_CASUALTY_TABLE:,} entries: a Poisson mean up to about 97,000")
-        if c.into is not None:
+        if getattr(c, "into", None) is not None:
             self.var_ref(loc + ("into",), c.into)
 
     def check_red_lines(self) -> None:
@@ -464,6 +481,7 @@ class _Checker:
                              r.answer_rung, f"<= {max(rungs)}")
                 self.type_values(loc + ("audience_cost",), r.audience_cost, r.owner)
             self.condition(loc + ("crossed_when",), r.crossed_when)
+            self.effects(loc + ("on_answer",), r.on_answer)
             if r.scale is not None and r.scale.value < 0:
                 self.add(loc + ("scale",), "scale must be non-negative", _fmt(r.scale.value), ">= 0")
 
@@ -475,10 +493,19 @@ class _Checker:
         for i, o in enumerate(self.s.outcomes):
             if o.at_horizon and o.when is not None:
                 self.add(("outcomes", i, "when"), "the at_horizon outcome has no `when`", None, "no `when`")
-            if not o.at_horizon and o.when is None:
-                self.add(("outcomes", i), "an outcome needs a `when` (or at_horizon: true)", None, "a `when` condition")
+            if not o.at_horizon and o.when is None and not any(a.ends == o.id for a in self.s.actions):
+                self.add(("outcomes", i), "an outcome needs a `when`, an action that `ends` the crisis in it, or "
+                         "at_horizon: true", None, "a `when` condition or an action with `ends: " + o.id + "`")
             if o.when is not None:
                 self.condition(("outcomes", i, "when"), o.when)
+            if o.casualties and o.at_horizon:
+                self.add(("outcomes", i, "casualties"), "the at_horizon outcome carries no casualties (deaths during the "
+                         "crisis are the acts' consequences)", f"{len(o.casualties)} distributions", "no `casualties`")
+            if len(o.casualties) > MAX_OUTCOME_CASUALTIES:
+                self.add(("outcomes", i, "casualties"), "too many casualty distributions for one outcome",
+                         len(o.casualties), f"at most {MAX_OUTCOME_CASUALTIES}")
+            for j, c in enumerate(o.casualties):
+                self.casualties(("outcomes", i, "casualties", j), c)
 
     def check_payoffs(self) -> None:
         p = self.s.payoffs

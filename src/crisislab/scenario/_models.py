@@ -740,6 +740,7 @@ class Action(_Provenanced):
     consequences: tuple[Consequence, ...] = ()
     default: bool = False
     description: Text | None = None
+    ends: Id | None = None
 
     def cost_for(self, type_id: str) -> float:
         """Per-use payoff of this action for the actor of type `type_id` (0 if no cost given)."""
@@ -763,6 +764,7 @@ class RedLine(_Provenanced):
     deadline: Annotated[Int, Field(ge=1)]
     audience_cost: TypeValues
     scale: Param | None = None
+    on_answer: tuple[Effect, ...] = ()
 
     @property
     def scale_value(self) -> float:
@@ -773,14 +775,26 @@ class RedLine(_Provenanced):
         return self.audience_cost.for_type(type_id) * self.scale_value
 
 
+class OutcomeCasualties(_Provenanced):
+    """Deaths on `side` when the crisis ends in the outcome: negative binomial with `mean` and size
+    `dispersion` (null: Poisson), as a casualties consequence without `into`."""
+
+    side: Id
+    mean: Param
+    dispersion: Param | None = None
+
+
 class Outcome(_Provenanced):
-    """A named terminal condition; exactly one outcome is `at_horizon` (and has no `when`)."""
+    """A named terminal condition; exactly one outcome is `at_horizon` (and has no `when`). An
+    outcome may have no `when` when an action `ends` the crisis in it. `casualties`: deaths drawn
+    when a run ends in it."""
 
     id: Id
     label: Text | None = None
     when: Condition | None = None
     at_horizon: bool = False
     description: Text | None = None
+    casualties: tuple[OutcomeCasualties, ...] = ()
 
 
 class FlowPayoff(_Provenanced):

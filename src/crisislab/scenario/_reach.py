@@ -12,9 +12,11 @@ action once one of its rules' conditions can, and every chance consequence may h
 (probabilities and `set` interventions are ignored, since they only change numbers). A chosen action executes its own effects or, through an
 operational error's `becomes`, another action's (transitively, forbidden or not); its casualties
 may add any count to their `into` variable. Each state variable's reachable values are the
-closure of its initial value under those changes (variables taken independently); an outcome
-whose condition cannot hold on any combination of reachable values (and any round; red-line
-leaves are taken as possibly either) is never reached.
+closure of its initial value under those changes (variables taken independently), and a red
+line's `on_answer` effects may always apply; an outcome is reached when an action that may execute
+`ends` the crisis in it, or when its condition can hold on some combination of reachable values
+(any round; red-line leaves are taken as possibly either), and otherwise never. Deaths an outcome
+carries count as possible on their side whatever the outcome's reachability.
 
 Not detected (None): routes removed by a conditional forbid or a probability of 0; conditions
 on red-line status; variables that can each reach a value but not together; outcomes preempted by
@@ -118,8 +120,9 @@ def _step(scenario: Any, values: dict[str, set[int]], adds: dict[str, set[int]],
     return out
 
 
-def _reachable(scenario: Any, forbidden: set[str]) -> tuple[dict[str, set[int]], set[str]]:
-    """(each variable's possibly reachable values, the sides that may suffer casualties) in an
+def _reachable(scenario: Any, forbidden: set[str]) -> tuple[dict[str, set[int]], set[str], set[str]]:
+    """(each variable's possibly reachable values, the sides that may suffer casualties, the
+    outcomes an action that may execute `ends` the crisis in) in an
     arm forbidding `forbidden`: a fixed point where an action counts once its gate (a strategic
     action's `available`, an environment action's rule conditions) can hold on the values reached
     so far. A strategic actor's default action always counts: the engine plays it when every
@@ -143,10 +146,16 @@ def _reachable(scenario: Any, forbidden: set[str]) -> tuple[dict[str, set[int]],
             if ok:
                 enabled[a.id] = a
                 grew = True
-        adds, sets, into, sides = _changes(_closure(scenario, enabled.values()))
+        executed = _closure(scenario, enabled.values())
+        adds, sets, into, sides = _changes(executed)
+        for rl in scenario.red_lines:
+            for e in rl.on_answer:
+                (adds.setdefault(e.var, set()).add(int(e.add)) if e.add is not None
+                 else sets.setdefault(e.var, set()).add(int(e.set)))
         new = _step(scenario, values, adds, sets, into)
         if new == values and not grew:
-            return values, sides
+            sides |= {c.side for o in scenario.outcomes for c in o.casualties}
+            return values, sides, {a.ends for a in executed if a.ends is not None}
         values = new
 
 
@@ -189,7 +198,7 @@ def metric_never(scenario: Any, metric: Any, interventions: Sequence[Any]) -> st
     kind = metric.kind
     if kind == "action_probability" and never_chosen(metric.target):
         return f"the arm forbids {metric.target}, the action the metric counts"
-    values, sides = _reachable(scenario, forbidden)
+    values, sides, ended = _reachable(scenario, forbidden)
     if given is not None and given.reached is not None:
         if not any(bool(given.reached.holds(x)) for x in values.get(given.reached.var, ())):
             return (f"no action left moves {given.reached.var} to {given.reached.op} {given.reached.value}, "
@@ -199,12 +208,12 @@ def metric_never(scenario: Any, metric: Any, interventions: Sequence[Any]) -> st
         return f"no action left causes deaths on side {metric.target}" + (f" (the arm forbids {', '.join(gone)})" if gone else "")
     if kind == "outcome_probability":
         out = next((o for o in scenario.outcomes if o.id == metric.target), None)
-        if out is None or out.when is None:
+        if out is None or out.at_horizon or out.id in ended:
             return None
-        can_hold, _ = _can(out.when, values, scenario.horizon)
+        can_hold = out.when is not None and _can(out.when, values, scenario.horizon)[0]
         if not can_hold:
             gone = sorted(forbidden)
-            return (f"no action left can bring about {metric.target}'s condition"
+            return (f"no action left can bring about {metric.target}'s condition or end the crisis in it"
                     + (f" (the arm forbids {', '.join(gone)})" if gone else ""))
     return None
 

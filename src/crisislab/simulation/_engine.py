@@ -5,7 +5,9 @@ inside is an array operation over all runs of the chunk. Per move: the mover's s
 up for the runs' nodes, masked by availability and interventions, and an action drawn by inverse
 CDF; every strategic holder updates its belief about the mover by Bayes' rule with the strategy of
 its own perceived game; red lines are answered or run down; the action (or the one an operational
-error turns it into) is executed with its chance consequences; outcomes end runs. All randomness
+error turns it into) is executed with its chance consequences, then the answered red lines'
+`on_answer` effects apply; red lines are crossed; the executed action's `ends`, else the first
+outcome whose condition holds, ends the run, and the outcome's casualties are drawn. All randomness
 comes from `_rng.uniforms(keys, counter(round, move, slot))`, so a run's history depends only on
 (seed, run index) and the arms of a paired comparison share their random numbers.
 
@@ -32,6 +34,7 @@ from crisislab.model.rules import (
     RL_PENDING,
     SCRIPT_FREE,
     SLOT_ACTION,
+    SLOT_OUTCOME_CASUALTIES,
     consequence_slot,
 )
 from crisislab.simulation._chunk import Arm, ChunkResult, any_round, path_representatives, round_mask_bytes
@@ -217,6 +220,9 @@ def _reference_chunk(
     record_round(0)
     run_steps = 0
     forbidden = arm.forbidden
+    # The outcome each action ends the crisis in (-1: none), indexed by global action.
+    action_ends = np.array([a.ends for a in spec.actions], dtype=np.int64)
+    any_ends = bool((action_ends >= 0).any())
     for r in range(1, H + 1):
         for m, mover in enumerate(spec.movers):
             n_live = live["pos"].size
@@ -225,6 +231,7 @@ def _reference_chunk(
             run_steps += n_live
             keys_l, types_l, state_l = live["keys"], live["types"], live["state"]
             rls_l, left_l = live["rl_status"], live["rl_left"]
+            just_answered: list[tuple[Effect, np.ndarray]] = []
             if mover.strategic >= 0:
                 chosen, lp = _strategic_choice(
                     spec, policy, arm, mover, m, r, keys_l, types_l, state_l, rls_l, left_l, beliefs, game_of, forbidden
@@ -244,6 +251,8 @@ def _reference_chunk(
                     failed = waiting & (left_l[:, k] <= 0)
                     rls_l[answered, k] = RL_ANSWERED
                     rls_l[failed, k] = RL_FAILED
+                    if rl.on_answer is not None and answered.any():
+                        just_answered.append((rl.on_answer, np.flatnonzero(answered)))
                     live["audience"][failed, j] += rl.audience_cost[types_l[failed, j]]
                 g_chosen = mover.actions[chosen]
             else:
@@ -252,6 +261,9 @@ def _reference_chunk(
             acted = np.flatnonzero(g_chosen >= 0)
             live["rounds"][acted, g_chosen[acted], (r - 1) >> 3] |= np.uint8(1 << ((r - 1) & 7))
             executed = _execute(spec, m, r, np.arange(n_live), g_chosen, keys_l, state_l, live["casualties"])
+            # An answered red line's own effects, after the act's effects and consequences.
+            for eff, idx in just_answered:
+                _apply_effect(state_l, idx, eff, lo, hi)
             np.maximum(live["smax"], state_l, out=live["smax"], casting="unsafe")
             np.minimum(live["smin"], state_l, out=live["smin"], casting="unsafe")
             if actions_rec is not None:
@@ -274,6 +286,22 @@ def _reference_chunk(
                     outcome[live["pos"][hit]] = o
                     end_round[live["pos"][hit]] = r
                     ended |= hit
+            # An action that ends the crisis does so whatever outcome condition holds.
+            if any_ends:
+                ends = np.where(executed >= 0, action_ends[np.maximum(executed, 0)], -1)
+                hit = ends >= 0
+                if hit.any():
+                    outcome[live["pos"][hit]] = ends[hit]
+                    end_round[live["pos"][hit]] = r
+                    ended |= hit
+            # Deaths the outcome carries, drawn at the move that ends the run.
+            if spec.outcome_casualties and ended.any():
+                out_l = outcome[live["pos"]]
+                for o, tables in enumerate(spec.outcome_casualties):
+                    sel = np.flatnonzero(ended & (out_l == o))
+                    for k, cas in enumerate(tables):
+                        _draw_casualties(cas, keys_l, sel, counter(r, m, SLOT_OUTCOME_CASUALTIES + k), state_l,
+                                         live["casualties"], hi)
             if rows is not None:
                 rows["run"].append(runs[live["pos"]])
                 rows["round"].append(np.full(n_live, r, np.int16))

@@ -40,6 +40,7 @@ from crisislab.model.rules import (
     RL_INACTIVE,
     RL_PENDING,
     SCRIPT_FREE,
+    SLOT_OUTCOME_CASUALTIES,
     consequence_slot,
 )
 from crisislab.simulation._rng import _GOLDEN, _M2, _fmix
@@ -124,7 +125,7 @@ def pack_spec(spec: Model, arm) -> PackedSpec:
     k_max = max(len(t) for t in spec.types)
 
     # Actions: effect, availability, attribution, `becomes` errors, other consequences.
-    act = np.full((n_act, 6), -1, np.int64)  # eff, avail, attr_ci, unattr_eff, (unused), (unused)
+    act = np.full((n_act, 6), -1, np.int64)  # eff, avail, attr_ci, unattr_eff, ends (outcome), (unused)
     act_attr_p = np.zeros(n_act)
     errs: list[tuple[int, float, int, int, int]] = []  # ci, (p in err_p), becomes, eff, cas list
     err_p: list[float] = []
@@ -142,6 +143,7 @@ def pack_spec(spec: Model, arm) -> PackedSpec:
     for a, spec_a in enumerate(spec.actions):
         act[a, 0] = b.effect(spec_a.effect)
         act[a, 1] = b.cond(spec_a.available)
+        act[a, 4] = spec_a.ends
         if spec_a.attribution is not None:
             act[a, 2] = spec_a.attribution_index
             act_attr_p[a] = spec_a.attribution
@@ -195,12 +197,14 @@ def pack_spec(spec: Model, arm) -> PackedSpec:
     rule_ptr, rule_flat = _csr(rule_lists)
 
     n_rl = len(spec.red_lines)
-    rl = np.zeros((max(n_rl, 1), 4), np.int64)  # owner, crossed cond, answer rung, deadline
+    rl = np.zeros((max(n_rl, 1), 5), np.int64)  # owner, crossed cond, answer rung, deadline, on_answer effect
+    rl[:, 4] = -1
     rl_aud = np.zeros((max(n_rl, 1), k_max))
     for k, r in enumerate(spec.red_lines):
-        rl[k] = (r.owner, b.cond(r.crossed), r.answer_rung, r.deadline)
+        rl[k] = (r.owner, b.cond(r.crossed), r.answer_rung, r.deadline, b.effect(r.on_answer))
         rl_aud[k, : r.audience_cost.size] = r.audience_cost
     out_cond = np.array([b.cond(c) for c in spec.outcome_conds], np.int64)
+    ocas_ptr, ocas_flat = _csr([[b.casualty(c) for c in spec.casualties_of(o)] for o in range(len(spec.outcomes))])
 
     prior_cdf = np.ones((n_actors, k_max))
     n_types = np.array([len(t) for t in spec.types], np.int64)
@@ -255,6 +259,8 @@ def pack_spec(spec: Model, arm) -> PackedSpec:
         oth_idx=np.array(oth_flat + [0], np.int64),
         cas_ptr=cas_ptr,
         cas_list=np.array(cas_flat + [0], np.int64),
+        ocas_ptr=ocas_ptr,
+        ocas_list=np.array(ocas_flat + [0], np.int64),
         mover=mover,
         ladder=ladder,
         rungs=rungs,
@@ -278,7 +284,8 @@ def pack_spec(spec: Model, arm) -> PackedSpec:
 # Where each table starts in `xi` (header entries; see `_pack_execution`).
 _X_ACT, _X_ERRS, _X_BECP, _X_BEC, _X_OTHP, _X_OTH, _X_OTHI, _X_CASP, _X_CASL, _X_CAS = range(10)
 _X_FATTR, _X_FERR, _X_FCDF = range(10, 13)
-_X_HEAD = 13
+_X_OCASP, _X_OCASL = range(13, 15)
+_X_HEAD = 15
 
 
 def _pack_execution(a: dict) -> dict:
@@ -287,14 +294,17 @@ def _pack_execution(a: dict) -> dict:
 
     `xi`: int64, a header of `_X_HEAD` start offsets, then `act` (6 per action), `errs` (5 per
     error), `bec_ptr`, `bec`, `oth_ptr`, `oth` (3 per item), `oth_idx`, `cas_ptr`, `cas_list`, `cas`
-    (4 per casualty table), flattened row-major; the header's last three entries are the starts of
-    `act_attr_p`, `err_p` and `cdf` in `xf` (float64). `eff`: int64 `(n_eff, 3, n_vars)`, each
-    effect's add, set value and set mask (0/1)."""
-    ints = [a[k].ravel() for k in ("act", "errs", "bec_ptr", "bec", "oth_ptr", "oth", "oth_idx", "cas_ptr", "cas_list", "cas")]
+    (4 per casualty table), `ocas_ptr`, `ocas_list` (each outcome's casualty tables: CSR over
+    outcomes, indices into `cas`), flattened row-major; header entries `_X_FATTR`, `_X_FERR`,
+    `_X_FCDF` are the starts of `act_attr_p`, `err_p` and `cdf` in `xf` (float64), and
+    `_X_OCASP`, `_X_OCASL` come last, so a kernel that does not read them reads the same header.
+    `eff`: int64 `(n_eff, 3, n_vars)`, each effect's add, set value and set mask (0/1)."""
+    ints = [a[k].ravel() for k in ("act", "errs", "bec_ptr", "bec", "oth_ptr", "oth", "oth_idx", "cas_ptr", "cas_list", "cas",
+                                   "ocas_ptr", "ocas_list")]
     floats = [a[k].ravel() for k in ("act_attr_p", "err_p", "cdf")]
     head = np.zeros(_X_HEAD, np.int64)
     pos = _X_HEAD
-    for i, x in enumerate(ints):
+    for i, x in zip((*range(10), _X_OCASP, _X_OCASL), ints, strict=True):
         head[i] = pos
         pos += x.size
     pos = 0
@@ -770,6 +780,7 @@ def run_chunk(
     cas = np.zeros(o_cas.shape[1], np.int64)
     stack = np.zeros(_STACK, np.bool_)
     chain = np.zeros(MAX_BECOMES_DEPTH + 1, np.int64)
+    answered = np.zeros(max(n_rl, 1), np.bool_)  # red lines the current move answered
     c_idx = np.zeros((n_bg, max(n_corners, 1)), np.int64)
     c_w = np.zeros((n_bg, max(n_corners, 1)))
     n_c = np.zeros(n_bg, np.int64)
@@ -914,6 +925,7 @@ def run_chunk(
         kdirty = True
         outcome = horizon_outcome
         end_round = H
+        n_answered = 0
         # --- each round, each slot: the loop's own bookkeeping ---------------------------------
         for r in range(1, H + 1):
             if has_round:
@@ -1081,6 +1093,9 @@ def run_chunk(
                             continue
                         if rungs[m, chosen] >= rl[k, 2]:
                             rls[k] = RL_ANSWERED
+                            if rl[k, 4] >= 0:
+                                answered[k] = True
+                                n_answered += 1
                             dirty = True
                             changed = True
                             kdirty = True
@@ -1151,10 +1166,30 @@ def run_chunk(
                                 dirty = True
                                 changed = True
                                 kdirty = True
-                                if state[v] > o_smax[i, v]:
-                                    o_smax[i, v] = state[v]
-                                if state[v] < o_smin[i, v]:
-                                    o_smin[i, v] = state[v]
+                                # the move's state is final after any `on_answer` effects (below)
+                                if n_answered == 0:
+                                    if state[v] > o_smax[i, v]:
+                                        o_smax[i, v] = state[v]
+                                    if state[v] < o_smin[i, v]:
+                                        o_smin[i, v] = state[v]
+                if n_answered > 0:
+                    # The answered red lines' own effects, after the act's effects and consequences.
+                    n_answered = 0
+                    for v in range(nv):
+                        prev[v] = state[v]
+                    for k in range(n_rl):
+                        if answered[k]:
+                            answered[k] = False
+                            _apply(rl[k, 4], eff, state, lohi)
+                    for v in range(nv):
+                        if prev[v] != state[v]:
+                            dirty = True
+                            changed = True
+                            kdirty = True
+                        if state[v] > o_smax[i, v]:
+                            o_smax[i, v] = state[v]
+                        if state[v] < o_smin[i, v]:
+                            o_smin[i, v] = state[v]
                 if lik < 1e-280:
                     # The log-likelihood is kept as a product, folded into its log before it
                     # could underflow: one log per run instead of one per move.
@@ -1195,6 +1230,18 @@ def run_chunk(
                             ended = True
                             break
                     changed = False
+                # An action that ends the crisis does so whatever outcome condition holds.
+                if executed >= 0 and act[executed, 4] >= 0:
+                    outcome = act[executed, 4]
+                    end_round = r
+                    ended = True
+                if ended:
+                    # Deaths the outcome carries, each table in its own slot of this move.
+                    q0 = xi[xi[_X_OCASP] + outcome]
+                    for q in range(q0, xi[xi[_X_OCASP] + outcome + 1]):
+                        c = xi[xi[_X_OCASL] + q]
+                        if xi[xi[_X_CAS] + 4 * c + 3] > 1:
+                            _casualty(c, _uniform(key, r, m, SLOT_OUTCOME_CASUALTIES + q - q0), xi, xf, state, cas, lohi)
                 # --- prefetch the next strategic move's strategy lines --------------------------------
                 # After a strategic move, start loading the strategy lines the next strategic move
                 # will read (if the public state stays as it is now): its stencil's corner nodes in

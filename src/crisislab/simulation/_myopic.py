@@ -2,7 +2,7 @@
 
 At a node, an actor of type θ scores each available action by what it sees one move ahead: the
 action's cost for θ, plus the terminal payoff (as the game's holder perceives it) of the outcome
-the action's deterministic effects would trigger, plus the audience cost it would incur by not
+the action's deterministic effects would trigger (the outcome it `ends` the crisis in, if any), plus the audience cost it would incur by not
 answering a red line whose deadline is this move. It then plays the logit response with its
 precision λ. It ignores continuation values and beliefs, so it is *not* the equilibrium the crisis
 engine computes; it exists so that the simulator, claims and report run end to end (and are
@@ -93,6 +93,8 @@ class MyopicLogitPolicy:
                 hit = ~done & cond(nxt, node.round, node.rl_status)
                 pay[hit] = term[o]
                 done |= hit
+            if act.ends >= 0:
+                pay[:] = term[act.ends]
             q[:, :, a_local] = pay + act.cost[None, :]
             for k, rl in enumerate(spec.red_lines):
                 if rl.owner != j or act.rung >= rl.answer_rung:

@@ -95,7 +95,8 @@ def render(s: Scenario, console: Console) -> None:
             about = s.actor(p.about) if s.is_strategic(p.about) else None
             true = ", ".join(f"{ty.id}: {ty.prior.value:g}" for ty in about.types) if about else ""
             terminal = "; ".join(f"{o}: {type_values_text(tv)}" for o, tv in (p.terminal or {}).items())
-            _row(t, p.holder, p.about, ", ".join(f"{k}: {number_text(v)}" for k, v in p.prior.items()), true, terminal)
+            perceived = "the true prior" if p.prior is None else ", ".join(f"{k}: {number_text(v)}" for k, v in p.prior.items())
+            _row(t, p.holder, p.about, perceived, true, terminal)
         console.print(t)
 
     if s.state:

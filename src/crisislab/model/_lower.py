@@ -278,7 +278,8 @@ def lower(scenario: Any) -> Model:
         term: tuple = ()
         if p.terminal:
             term = tuple((outcome_index[o], per_type(tv, p.about)) for o, tv in p.terminal.items())
-        perceptions.append(Perception(actor_index[p.holder], about, _ro(p.prior_vector(types[about])), term))
+        pv = p.prior_vector(types[about])
+        perceptions.append(Perception(actor_index[p.holder], about, None if pv is None else _ro(pv), term))
 
     horizon = int(scenario.horizon)
     round_discount, round_starts, base = None, None, None

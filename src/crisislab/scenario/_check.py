@@ -551,19 +551,23 @@ class _Checker:
             if not ok:
                 continue
             about = self.strategic[pc.about]
-            missing = [t for t in about.type_ids if t not in pc.prior]
+            if pc.prior is None and not pc.terminal:
+                self.add(loc, "the perception states nothing", f"{pc.holder} about {pc.about}",
+                         "a `prior`, `terminal` payoffs, or both (omit the perception to perceive the truth)")
+            prior = pc.prior or {t: None for t in about.type_ids}
+            missing = [t for t in about.type_ids if t not in prior]
             if missing:
                 self.add(loc + ("prior",), f"no prior for type{'s' if len(missing) > 1 else ''} {', '.join(missing)} of {pc.about}",
-                         _ids(pc.prior), f"one entry per type ({_ids(about.type_ids)})")
+                         _ids(prior), f"one entry per type ({_ids(about.type_ids)})")
             bad = bool(missing)
-            for key, param in pc.prior.items():
+            for key, param in (pc.prior or {}).items():
                 if key not in about.type_ids:
                     bad = True
                     self.add(loc + ("prior", key), f"unknown type of {pc.about}", repr(key), f"one of {_ids(about.type_ids)}")
                 elif not 0.0 <= param.value <= 1.0:
                     bad = True
                     self.add(loc + ("prior", key), "prior out of range", _fmt(param.value), "a number in [0, 1]")
-            total = sum(param.value for param in pc.prior.values())
+            total = sum(param.value for param in (pc.prior or {}).values()) if pc.prior is not None else 1.0
             if not bad and abs(total - 1.0) > PRIOR_TOLERANCE:
                 self.add(loc + ("prior",), f"perceived priors of {pc.about}'s types do not sum to 1", f"sum {_fmt(total)}",
                          "sum 1 (within 1e-9)")

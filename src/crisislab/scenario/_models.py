@@ -826,15 +826,18 @@ class Payoffs(_Provenanced):
 
 
 class Perception(_Provenanced):
-    """How `holder` sees `about`: its prior over `about`'s types, optionally its terminal payoffs."""
+    """How `holder` sees `about`: its prior over `about`'s types (omitted: the true prior) and/or
+    its terminal payoffs."""
 
     holder: Id
     about: Id
-    prior: dict[Id, Param]
+    prior: dict[Id, Param] | None = None
     terminal: dict[Id, TypeValues] | None = None
 
-    def prior_vector(self, type_ids: tuple[str, ...]) -> np.ndarray:
-        """float64 array of shape `(len(type_ids),)`: the perceived prior in that order."""
+    def prior_vector(self, type_ids: tuple[str, ...]) -> np.ndarray | None:
+        """float64 array of shape `(len(type_ids),)`: the perceived prior in that order (None: the true prior)."""
+        if self.prior is None:
+            return None
         return np.array([self.prior[t].value for t in type_ids], dtype=float)
 
 
@@ -1175,7 +1178,7 @@ class ScenarioModel(_Frozen):
         """float64 array `(n_types of about,)`: `holder`'s prior over `about`'s types (true one if unstated)."""
         target = self.actor(about)
         p = self.perception(holder, about)
-        if p is None:
+        if p is None or p.prior is None:
             return target.priors
         return p.prior_vector(target.type_ids)
 

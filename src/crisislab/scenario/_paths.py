@@ -65,6 +65,8 @@ def _navigate(data: dict[str, Any], path: str, create: bool) -> tuple[Any, Any]:
         seg = segs[i]
         here = ".".join(walked) or "the top level"
         if isinstance(node, dict):
+            if seg == "prior" and seg not in node and create and "holder" in node and "about" in node:
+                node["prior"] = _true_prior(data, node["about"])  # a perception of payoffs only: the true prior until set
             if seg not in node and create and node is data and seg == "perceptions" and i < len(segs) - 1:
                 node["perceptions"] = []  # omitted when empty (`to_data`); the perception is created below
             if seg not in node:
@@ -151,7 +153,7 @@ def _prior_entries(data: dict[str, Any], group: tuple[str, ...]) -> list[tuple[A
         return []
     for p in data.get("perceptions", []):
         if p.get("holder") == group[1] and p.get("about") == group[2]:
-            return [(p["prior"], k, k) for k in p["prior"]]
+            return [(p["prior"], k, k) for k in p.get("prior") or {}]
     return []
 
 

@@ -7,10 +7,8 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 
-from crisislab.analysis import intensity_by_period
 from crisislab.scenario import load_scenario
 
 MINI = Path(__file__).resolve().parents[1] / "simulation" / "mini.yaml"
@@ -25,20 +23,6 @@ def _record(tmp_path: Path, *rows: str) -> Path:
 
 def _row(date: str, actor: str, action: str, intensity: str = "-5.0", deaths_us: str = "0") -> str:
     return f"{date},{actor},x,{action},,{intensity},{deaths_us},,,,,test,fixture,0,event"
-
-
-def test_period_sums_split_rounds_by_their_share_of_days() -> None:
-    # Rounds of 14, 6, 6, 2 days from 2019-05-05 with values 1, 2, 3, 4, summed into 7-day periods:
-    # period 1 = half of round 1 (0.5), period 2 = the other half (0.5), period 3 (days 14-20) =
-    # round 2 (2) + 1/6 of round 3 (0.5), period 4 (days 21-27) = 5/6 of round 3 (2.5) + round 4 (4).
-    rounds = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0]})
-    bounds = ["2019-05-05", "2019-05-19", "2019-05-25", "2019-05-31", "2019-06-02"]
-    out = intensity_by_period(rounds, bounds, 7, ["x"])
-    assert out["x"].tolist() == pytest.approx([0.5, 0.5, 2.5, 6.5])
-    assert out["days"].tolist() == [7, 7, 7, 7]
-    assert out["start"].tolist() == ["2019-05-05", "2019-05-12", "2019-05-19", "2019-05-26"]
-    # Nothing is lost or counted twice.
-    assert out["x"].sum() == pytest.approx(rounds["x"].sum())
 
 
 def test_draws_of_estimated_parameters_leave_the_others_alone(tmp_path) -> None:

@@ -25,7 +25,7 @@ from crisislab.analysis._claims import (
     robustness_table,
 )
 from crisislab.analysis._compare import ARMS, ArmComparison, compare_arms
-from crisislab.analysis._fitcheck import FitCheck, check_fit, intensity_by_period
+from crisislab.analysis._fitcheck import FitCheck, check_fit
 from crisislab.analysis._estimate import Estimation, ParamEstimate, estimate, free_parameters
 from crisislab.analysis._grid import grid_check
 from crisislab.analysis._record import Candidate, Record, observe
@@ -62,7 +62,6 @@ __all__ = [
     "Estimation",
     "FitCheck",
     "check_fit",
-    "intensity_by_period",
     "ParamEstimate",
     "estimate",
     "free_parameters",

@@ -25,7 +25,6 @@ rank, 10% for ending early), reported beside the numbers rather than instead of 
 
 from __future__ import annotations
 
-import datetime as _dt
 import math
 import time
 from dataclasses import dataclass, field
@@ -39,48 +38,12 @@ from crisislab.analysis._claims import evaluate_claims_and_draws, make_runner
 from crisislab.analysis._record import observe
 from crisislab.analysis._replay import DEFAULT_RANK_RECORDS, load_record, replay_record
 from crisislab.analysis._stats import wilson_interval
-from crisislab.analysis._tables import round_dates
 from crisislab.errors import UserError
 
-__all__ = ["FitCheck", "check_fit", "intensity_by_period"]
+__all__ = ["FitCheck", "check_fit"]
 
 ENDED_EARLY_LIMIT = 0.10
 RANK_BAND = (0.05, 0.95)
-
-
-def intensity_by_period(rounds: pd.DataFrame, bounds: list[str], period_days: int, columns: list[str]) -> pd.DataFrame:
-    """Per-round quantities summed into calendar periods of `period_days` days from the first
-    round's start; a round straddling two periods is split by its share of days.
-
-    `rounds`: one row per round (in order), with `columns`; `bounds`: ISO dates, the start of each
-    round and the end (exclusive) of the last (len(rounds) + 1 entries). Returns one row per
-    period: `period` (1-based), `start`, `end` (exclusive), `days` covered by rounds, then the
-    columns' sums.
-    """
-    if period_days < 1:
-        raise UserError(f"period_days: expected an integer ≥ 1 (got {period_days})")
-    days = [_dt.date.fromisoformat(b) for b in bounds]
-    t0 = days[0]
-    n_periods = max(1, math.ceil((days[-1] - t0).days / period_days))
-    sums = np.zeros((n_periods, len(columns)))
-    covered = np.zeros(n_periods)
-    values = rounds[columns].to_numpy(np.float64)
-    for r in range(len(rounds)):
-        a, b = (days[r] - t0).days, (days[r + 1] - t0).days
-        length = b - a
-        if length <= 0:
-            continue
-        for p in range(a // period_days, (b - 1) // period_days + 1):
-            lo, hi = max(a, p * period_days), min(b, (p + 1) * period_days)
-            share = (hi - lo) / length
-            sums[p] += np.nan_to_num(values[r]) * share
-            covered[p] += hi - lo
-    rows = []
-    for p in range(n_periods):
-        start = t0 + _dt.timedelta(days=p * period_days)
-        rows.append({"period": p + 1, "start": start.isoformat(), "end": (start + _dt.timedelta(days=period_days)).isoformat(),
-                     "days": int(covered[p]), **{c: float(sums[p, k]) for k, c in enumerate(columns)}})
-    return pd.DataFrame(rows)
 
 
 def _spearman(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -103,7 +66,8 @@ class FitCheck:
     `ci_low`/`ci_high`, and over the parameter draws `draw_min`, `draw_median`, `draw_max`,
     `draw_modal` (share of draws where it is the most frequent outcome). `draws`: one row per draw
     (the estimated parameters' values and the shares). `estimated`: the parameters drawn.
-    `periods`: intensity by calendar period (`intensity_by_period`) with `expected` (one step
+    `periods`: intensity by calendar period (`TimelineReplay.intensity_by_period`: `period`,
+    `start`, `end`, `days_covered`) with `expected` (one step
     ahead along the record), `observed` and `unconditional`. `rho_expected` / `rho_unconditional`:
     Spearman correlation of each with `observed` over the periods (and p-values).
     """
@@ -268,16 +232,16 @@ def check_fit(
         else:
             row.update(draw_min=math.nan, draw_median=math.nan, draw_max=math.nan, draw_modal=math.nan)
         rows.append(row)
-    rt = rep.rounds_table
-    per = rt.rename(columns={"expected_intensity_total": "expected", "observed_intensity_total": "observed",
-                             "unconditional_intensity_total": "unconditional"}).iloc[: rec.rounds]  # fmt: skip
-    cols = ["expected", "observed", "unconditional"]
+    cols = {"expected_intensity_total": "expected", "observed_intensity_total": "observed",
+            "unconditional_intensity_total": "unconditional"}
     if scenario.calendar is not None:
-        periods = intensity_by_period(per, round_dates(model, rec.rounds + 1), int(period_days), cols)
+        periods = rep.intensity_by_period(int(period_days)).rename(columns=cols)
     else:  # no calendar: the periods are the rounds
-        periods = pd.DataFrame({"period": per["round"].astype(int), "start": "", "end": "", "days": 0,
-                                **{c: per[c].astype(float) for c in cols}}).reset_index(drop=True)
+        rt = rep.rounds_table.rename(columns=cols).iloc[: rec.rounds]
+        periods = pd.DataFrame({"period": rt["round"].astype(int), "start": "", "end": "", "days_covered": 0,
+                                **{c: rt[c].astype(float) for c in cols.values()}}).reset_index(drop=True)
         period_days = 0
+    periods = periods[["period", "start", "end", "days_covered", *cols.values()]]
     rho_e, p_e = _spearman(periods["expected"].to_numpy(), periods["observed"].to_numpy())
     rho_u, p_u = _spearman(periods["unconditional"].to_numpy(), periods["observed"].to_numpy())
     return FitCheck(

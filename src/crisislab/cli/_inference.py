@@ -302,7 +302,7 @@ def _print_fit_check(fc: Any, console: Console) -> None:
     for c in ("period", "start", "days", "expected (one step)", "observed", "unconditional"):
         p.add_column(c)
     for r in fc.periods.itertuples(index=False):
-        p.add_row(str(r.period), r.start, str(r.days), f"{r.expected:.2f}", f"{r.observed:.2f}", f"{r.unconditional:.2f}")
+        p.add_row(str(r.period), r.start, str(r.days_covered), f"{r.expected:.2f}", f"{r.observed:.2f}", f"{r.unconditional:.2f}")
     console.print(p)
 
 

@@ -339,6 +339,26 @@ class Model:
             return self.horizon + 1 + (d - _dt.date.fromisoformat(last)).days // self.days_of_round(self.horizon)
         return bisect.bisect_right(self.round_starts, iso)
 
+    @property
+    def round_offsets(self) -> np.ndarray:
+        """float64 `(horizon + 1,)`: the time from round 1's start to the start of each round (the
+        last entry: the end of the last round), in base periods (`base_days`; in rounds without a
+        calendar). Rates "per round at risk" divide by it, so rounds of unequal length weigh by
+        their duration."""
+        if self.round_starts is None:
+            return np.arange(self.horizon + 1, dtype=np.float64)
+        return self.round_start_days() / float(self.base_days or self.days_per_round or 1)
+
+    def round_start_days(self) -> np.ndarray:
+        """float64 `(horizon + 1,)`: days from round 1's start to each round's start (rounds
+        without a calendar: NaN)."""
+        if self.round_starts is None:
+            return np.full(self.horizon + 1, np.nan)
+        import datetime as _dt
+
+        t0 = _dt.date.fromisoformat(self.round_starts[0])
+        return np.array([(_dt.date.fromisoformat(s) - t0).days for s in self.round_starts[: self.horizon + 1]], dtype=np.float64)
+
     # ----- sizes and indices ------------------------------------------------------------------
     @property
     def n_vars(self) -> int:

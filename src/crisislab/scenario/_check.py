@@ -599,7 +599,10 @@ class _Checker:
             if m.after is not None:
                 if m.after.action not in self.actions:
                     self.add(ml + ("after", "action"), "unknown action", repr(m.after.action), f"one of {_ids(self.actions)}")
-                if m.after.within >= self.s.horizon:
+                if m.after.within_days is not None and self.s.calendar is None:
+                    self.add(ml + ("after", "within_days"), "a window in days needs a calendar", m.after.within_days,
+                             "`within` (rounds), or a `calendar` in the scenario")
+                if m.after.within is not None and m.after.within >= self.s.horizon:
                     self.add(ml + ("after", "within"), "a window at least as long as the horizon counts every later "
                              "round", m.after.within, f"0..{self.s.horizon - 1}")
             if m.given is not None:

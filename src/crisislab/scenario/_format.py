@@ -151,7 +151,10 @@ def _after_text(m: Any) -> str:
     a = m.after
     if a is None:
         return ""
-    later = "later in the same round" if a.within == 0 else f"within {a.within} round{'s' if a.within != 1 else ''}"
+    if a.within_days is not None:
+        later = f"within {a.within_days} day{'s' if a.within_days != 1 else ''}"
+    else:
+        later = "later in the same round" if a.within == 0 else f"within {a.within} round{'s' if a.within != 1 else ''}"
     return f" {later} after {a.action}"
 
 

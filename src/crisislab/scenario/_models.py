@@ -858,12 +858,21 @@ MetricKind = Literal[
 
 
 class MetricAfter(_Frozen):
-    """`{action: ID, within: K}`: count only what happens after the first time `action` is chosen
-    (later in that round's move order) and at most `within` rounds later; the metric is undefined
-    in runs where `action` is never chosen."""
+    """`{action: ID, within: K}` or `{action: ID, within_days: D}`: count only what happens after
+    the first time `action` is chosen (later in that round's move order) and at most `within`
+    rounds later, or in rounds that start at most `within_days` days after the start of that
+    round (a window of the same length whatever the rounds' lengths; it needs a calendar); the
+    metric is undefined in runs where `action` is never chosen."""
 
     action: Id
-    within: Annotated[Int, Field(ge=0)]
+    within: Annotated[Int, Field(ge=0)] | None = None
+    within_days: Annotated[Int, Field(ge=0)] | None = None
+
+    @model_validator(mode="after")
+    def _one_window(self) -> MetricAfter:
+        if (self.within is None) == (self.within_days is None):
+            raise ValueError("`after` needs exactly one of `within` (rounds) and `within_days` (days)")
+        return self
 
 
 REACHED_OPS: tuple[str, ...] = ("ge", "gt", "le", "lt")

@@ -105,13 +105,17 @@ class Results:
         if after is not None:
             first = self.first_round(after.action)
             defined = first >= 0
+            last = self._window_end(first, after)
             if kind == "outcome_probability":
-                num = ((df["outcome"] == target).to_numpy() & (end <= first + after.within) & defined).astype(np.float64)
+                num = ((df["outcome"] == target).to_numpy() & (end <= last) & defined).astype(np.float64)
             else:
-                num = self._chosen_in_window(str(target), after.action, first, after.within).astype(np.float64)
+                num = self._chosen_in_window(str(target), after.action, first, last).astype(np.float64)
             den = defined.astype(np.float64)
         if getattr(metric, "per_round", False):
-            den = end.copy()
+            # Rounds at risk, each weighed by its length in base periods (a calendar's base_days):
+            # with rounds of one length, the end round itself.
+            off = self.spec.round_offsets
+            den = off[np.clip(end.astype(np.int64), 0, self.spec.horizon)]
         given = getattr(metric, "given", None)
         if given is not None:
             ok = self.given_mask(given)
@@ -176,13 +180,24 @@ class Results:
         first = np.argmax(chosen, axis=1).astype(np.int64) + 1
         return np.where(chosen.any(axis=1), first, -1)
 
-    def _chosen_in_window(self, action: str, trigger: str, first: np.ndarray, within: int) -> np.ndarray:
-        """`action` chosen at a move after `trigger`'s first one, at most `within` rounds later."""
+    def _window_end(self, first: np.ndarray, after: Any) -> np.ndarray:
+        """int64 `(n_runs,)`: the last round of an `after` window opened in round `first` (−1 where
+        the trigger was never chosen): `within` rounds later, or the last round that starts at
+        most `within_days` days after round `first` starts."""
+        if getattr(after, "within_days", None) is None:
+            return np.where(first >= 1, first + int(after.within), -1)
+        starts = self.spec.round_start_days()[: self.spec.horizon]
+        t0 = np.where(first >= 1, starts[np.clip(first - 1, 0, self.spec.horizon - 1)], np.nan)
+        last = np.searchsorted(starts, t0 + float(after.within_days), side="right")  # rounds starting by then
+        return np.where(first >= 1, last, -1).astype(np.int64)
+
+    def _chosen_in_window(self, action: str, trigger: str, first: np.ndarray, last: np.ndarray) -> np.ndarray:
+        """`action` chosen at a move after `trigger`'s first one, in a round up to `last` (`_window_end`)."""
         spec = self.spec
         chosen = self.rounds_chosen(action)
         rounds = np.arange(1, spec.horizon + 1)[None, :]
         t = first[:, None]
-        window = (rounds > t) & (rounds <= t + within)
+        window = (rounds > t) & (rounds <= last[:, None])
         slot = {m.id: i for i, m in enumerate(spec.movers)}
         a_slot = slot[spec.actions[spec.action_index(action)].actor]
         t_slot = slot[spec.actions[spec.action_index(trigger)].actor]

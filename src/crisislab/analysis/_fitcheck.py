@@ -105,15 +105,15 @@ class FitCheck:
     def findings(self) -> list[tuple[str, str, bool | None]]:
         """(check, what was found, whether it passes the conventional threshold; None: not assessed)."""
         out: list[tuple[str, str, bool | None]] = [
-            ("ending early", f"the model ends the crisis before the record ends with probability {self.p_ended_early:.3g} "
-                             f"(convention: under {ENDED_EARLY_LIMIT:.0%})", self.p_ended_early < ENDED_EARLY_LIMIT),
+            ("ending early", (f"the model ends the crisis before the record ends with probability {self.p_ended_early:.3g} "
+                             f"(convention: under {ENDED_EARLY_LIMIT:.0%})"), self.p_ended_early < ENDED_EARLY_LIMIT),
         ]
         if math.isnan(self.percentile):
             out.append(("typicality", "not ranked (no simulated records)", None))
         else:
             lo, hi = RANK_BAND
-            out.append(("typicality", f"the record is more probable than {self.percentile:.0%} of {self.n_simulated} simulated records "
-                                      f"of its length (convention: between {lo:.0%} and {hi:.0%})", lo <= self.percentile <= hi))
+            out.append(("typicality", (f"the record is more probable than {self.percentile:.0%} of {self.n_simulated} simulated records "
+                                      f"of its length (convention: between {lo:.0%} and {hi:.0%})"), lo <= self.percentile <= hi))
         modal = self.outcomes.set_index("outcome")
         txt = (f"'{self.observed_outcome}' ({self.observed_outcome_reason}) has share {self.observed_share:.3f} at the scenario's values"
                f"{' and is' if self.observed_modal else ', not'} the most frequent outcome")
@@ -127,9 +127,9 @@ class FitCheck:
             out.append(("intensity", "not assessed (fewer than three periods, or a constant series)", None))
         else:
             span = f"periods of {self.period_days} days" if self.period_days else "rounds"
-            out.append(("intensity", f"over {len(self.periods)} {span}, Spearman ρ = {self.rho_expected:+.2f} "
+            out.append(("intensity", (f"over {len(self.periods)} {span}, Spearman ρ = {self.rho_expected:+.2f} "
                                      f"(p = {self.p_expected:.2g}) between the model's one-step expectation and the record's own intensity; "
-                                     f"the unconditional expectation reaches ρ = {self.rho_unconditional:+.2f}", self.rho_expected > 0))
+                                     f"the unconditional expectation reaches ρ = {self.rho_unconditional:+.2f}"), self.rho_expected > 0))
         return out
 
     def to_json(self) -> dict[str, Any]:

@@ -939,6 +939,7 @@ def run_chunk(
         for k in range(n_rl):
             rls[k] = RL_INACTIVE
             left[k] = 0
+            answered[k] = False
         for g in range(n_bg):
             for q in range(n_belief):
                 bel[g, q] = init_bel[g, q]

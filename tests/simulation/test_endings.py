@@ -82,6 +82,10 @@ def test_an_ending_choice_draws_the_outcome_s_casualties(endgame) -> None:
     assert abs(b.mean() - 1.5) < SE * np.sqrt(1.5 / n)
     assert abs(a.var() - 6.0) < 0.5 and abs(b.var() - 1.5) < 0.15
     assert np.corrcoef(a, b)[0, 1] == pytest.approx(0.0, abs=SE / np.sqrt(n))  # independent slots
+    # The claims' metric counts them: mean deaths of B are war's deaths.
+    from crisislab.scenario import Metric
+
+    assert res.metric_value(Metric.model_validate({"mean_casualties": "B"})) == pytest.approx(b.mean(), abs=1e-12)
 
 
 def test_outcome_casualties_do_not_depend_on_chunking(long_game) -> None:

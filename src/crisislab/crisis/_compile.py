@@ -187,7 +187,8 @@ class _Compiler:
             if len(types) > 2:
                 raise SolverError(
                     f"actors.{a}.types: the crisis engine supports at most 2 types per strategic "
-                    f"actor for now (got {len(types)}: {list(types)}); merge types or split the actor"
+                    f"actor (got {len(types)}: {list(types)}); merge types or split the actor (a scenario "
+                    f"file with more is refused when it is loaded)"
                 )
         self.horizon_outcome = model.horizon_outcome
         self.slots = [m for m, mv in enumerate(model.movers) if mv.strategic >= 0]

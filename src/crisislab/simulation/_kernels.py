@@ -675,6 +675,39 @@ def _error_consequences(e, ci, depth, key, r, m, xi, xf, eff, state, casualties,
             _casualty(c, _uniform(key, r, m, _slot(depth, ci, 1 + k - k0)), xi, xf, state, casualties, lohi)
 
 
+@njit(cache=True, _nrt=False)
+def _on_answer(answered, rl, eff, state, lohi, prev, smax, smin) -> bool:
+    """Apply the `on_answer` effects of the red lines flagged in `answered` (and clear the flags);
+    update the run's maximum and minimum with the move's final state. Returns whether the state
+    changed. Not inlined: rare, and the main loop stays as small as it was."""
+    for v in range(state.shape[0]):
+        prev[v] = state[v]
+    for k in range(answered.shape[0]):
+        if answered[k]:
+            answered[k] = False
+            _apply(rl[k, 4], eff, state, lohi)
+    moved = False
+    for v in range(state.shape[0]):
+        if prev[v] != state[v]:
+            moved = True
+        if state[v] > smax[v]:
+            smax[v] = state[v]
+        if state[v] < smin[v]:
+            smin[v] = state[v]
+    return moved
+
+
+@njit(cache=True, _nrt=False)
+def _outcome_casualties(o, key, r, m, xi, xf, state, casualties, lohi) -> None:
+    """Deaths outcome o carries, drawn at the move (r, m) that ends the run, each table in its own
+    slot. Not inlined: it runs once per run at most, and the main loop stays as small as it was."""
+    q0 = xi[xi[_X_OCASP] + o]
+    for q in range(q0, xi[xi[_X_OCASP] + o + 1]):
+        c = xi[xi[_X_OCASL] + q]
+        if xi[xi[_X_CAS] + 4 * c + 3] > 1:
+            _casualty(c, _uniform(key, r, m, SLOT_OUTCOME_CASUALTIES + q - q0), xi, xf, state, casualties, lohi)
+
+
 # _nrt=False: no reference counting of the array arguments at each call (it dominated the loop).
 @njit(cache=True, _nrt=False)
 def _execute(g, key, r, m, xi, xf, eff, state, casualties, lohi, chain):
@@ -781,6 +814,12 @@ def run_chunk(
     stack = np.zeros(_STACK, np.bool_)
     chain = np.zeros(MAX_BECOMES_DEPTH + 1, np.int64)
     answered = np.zeros(max(n_rl, 1), np.bool_)  # red lines the current move answered
+    # Scenarios without actions that end the crisis or outcomes with casualties skip those checks.
+    has_ends = False
+    for a in range(act.shape[0]):
+        if act[a, 4] >= 0:
+            has_ends = True
+    has_ocas = xi[xi[_X_OCASP] + out_cond.shape[0]] > 0
     c_idx = np.zeros((n_bg, max(n_corners, 1)), np.int64)
     c_w = np.zeros((n_bg, max(n_corners, 1)))
     n_c = np.zeros(n_bg, np.int64)
@@ -900,6 +939,7 @@ def run_chunk(
         for k in range(n_rl):
             rls[k] = RL_INACTIVE
             left[k] = 0
+            answered[k] = False
         for g in range(n_bg):
             for q in range(n_belief):
                 bel[g, q] = init_bel[g, q]
@@ -1175,21 +1215,10 @@ def run_chunk(
                 if n_answered > 0:
                     # The answered red lines' own effects, after the act's effects and consequences.
                     n_answered = 0
-                    for v in range(nv):
-                        prev[v] = state[v]
-                    for k in range(n_rl):
-                        if answered[k]:
-                            answered[k] = False
-                            _apply(rl[k, 4], eff, state, lohi)
-                    for v in range(nv):
-                        if prev[v] != state[v]:
-                            dirty = True
-                            changed = True
-                            kdirty = True
-                        if state[v] > o_smax[i, v]:
-                            o_smax[i, v] = state[v]
-                        if state[v] < o_smin[i, v]:
-                            o_smin[i, v] = state[v]
+                    if _on_answer(answered, rl, eff, state, lohi, prev, o_smax[i], o_smin[i]):
+                        dirty = True
+                        changed = True
+                        kdirty = True
                 if lik < 1e-280:
                     # The log-likelihood is kept as a product, folded into its log before it
                     # could underflow: one log per run instead of one per move.
@@ -1231,17 +1260,12 @@ def run_chunk(
                             break
                     changed = False
                 # An action that ends the crisis does so whatever outcome condition holds.
-                if executed >= 0 and act[executed, 4] >= 0:
+                if has_ends and executed >= 0 and act[executed, 4] >= 0:
                     outcome = act[executed, 4]
                     end_round = r
                     ended = True
-                if ended:
-                    # Deaths the outcome carries, each table in its own slot of this move.
-                    q0 = xi[xi[_X_OCASP] + outcome]
-                    for q in range(q0, xi[xi[_X_OCASP] + outcome + 1]):
-                        c = xi[xi[_X_OCASL] + q]
-                        if xi[xi[_X_CAS] + 4 * c + 3] > 1:
-                            _casualty(c, _uniform(key, r, m, SLOT_OUTCOME_CASUALTIES + q - q0), xi, xf, state, cas, lohi)
+                if has_ocas and ended:
+                    _outcome_casualties(outcome, key, r, m, xi, xf, state, cas, lohi)
                 # --- prefetch the next strategic move's strategy lines --------------------------------
                 # After a strategic move, start loading the strategy lines the next strategic move
                 # will read (if the public state stays as it is now): its stencil's corner nodes in

@@ -16,6 +16,9 @@ POLICY ?= crisis
 GRID ?= 5
 # Parameter draws per claim for robustness, each re-solved (0: off; about 30 s for the whole run).
 ROBUSTNESS ?= 8
+# Which parameters the draws vary: the ones estimated from the record, over their intervals (the
+# uncertainty the record leaves); `all` also draws every assumption's stated range.
+ROBUSTNESS_OF ?= estimated
 # Local Dask processes for simulation chunks and the claims' robustness draws (results do not depend on it).
 WORKERS ?= 2
 
@@ -41,7 +44,7 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/crisislab validate $(FLAGSHIP)
-	$(BIN)/crisislab run $(FLAGSHIP) --runs $(RUNS) --seed $(SEED) --out $(OUT) --policy $(POLICY) --grid $(GRID) --robustness $(ROBUSTNESS) --workers $(WORKERS)
+	$(BIN)/crisislab run $(FLAGSHIP) --runs $(RUNS) --seed $(SEED) --out $(OUT) --policy $(POLICY) --grid $(GRID) --robustness $(ROBUSTNESS) --robustness-of $(ROBUSTNESS_OF) --workers $(WORKERS)
 	@echo "The report is at $(OUT)/report.html (tables: $(OUT)/results.parquet, $(OUT)/claims.csv, $(OUT)/robustness.parquet)"
 
 test: $(TESTSTAMP)

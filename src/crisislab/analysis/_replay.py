@@ -206,10 +206,11 @@ class TimelineReplay:
         }
 
     def _repr_html_(self) -> str:
-        pct = "not ranked" if self.percentile != self.percentile else f"{self.percentile:.1%}"
+        rank = ("not ranked (no simulated records)" if self.percentile != self.percentile else
+                f"more probable than {self.percentile:.1%} of {self.n_simulated} simulated records of the same length")
         return (f"<div><b>Observed record</b> ({self.source}): {self.n_events} events over {self.rounds} rounds; "
                 f"log-likelihood {self.loglik:.2f}; the model ends the crisis before the record ends with probability "
-                f"{self.p_ended_early:.1%}; more probable than {pct} of {self.n_simulated} simulated records of the same length"
+                f"{self.p_ended_early:.1%}; {rank}"
                 f"{'; ' + self.impossible if self.impossible else ''}</div>")
 
 

@@ -161,8 +161,12 @@ def render(s: Scenario, console: Console) -> None:
     console.print(t)
     if s.payoffs.flow or s.payoffs.casualties:
         t = _table("Flow and casualty payoffs", "actor", "kind", "when / side", "value")
+        # Under calendar phases (or a `base_days` other than the round's length) a flow is written per
+        # base period and converted by each round's length: say which period.
+        cal = s.calendar
+        per = "per round" if cal is None or (cal.phases is None and cal.base == cal.days_per_round) else f"per {cal.base} days"
         for f in s.payoffs.flow:
-            _row(t, f.actor, "per round", condition_text(f.when), type_values_text(f.value))
+            _row(t, f.actor, per, condition_text(f.when), type_values_text(f.value))
         for c in s.payoffs.casualties:
             _row(t, c.actor, "per death", c.side, type_values_text(c.per_death))
         console.print(t)

@@ -60,6 +60,10 @@ def test_mechanism_metrics_load_and_describe(metric: str, label: str) -> None:
                      "claims.added.metric.after.action", "unknown action", id="unknown-trigger"),
         pytest.param("{action_probability: us_strike, after: {action: ir_attack, within: 4}}",
                      "claims.added.metric.after.within", "at least as long as the horizon", id="window-too-long"),
+        # mini.yaml's calendar: 4 rounds of 7 days, 28 days from round 1's start to the horizon's end
+        pytest.param("{action_probability: us_strike, after: {action: ir_attack, within_days: 28}}",
+                     "claims.added.metric.after.within_days", "as long as the calendar's 28 days counts every later round (got 28; expected 0..27)",
+                     id="window-in-days-too-long"),
         pytest.param("{outcome_probability: war, given: {reached: {var: anger, op: ge, value: 3}}}",
                      "claims.added.metric.given.reached.var", "unknown state variable", id="unknown-var"),
         pytest.param("{outcome_probability: war, given: {not_took: us_nuke}}",
@@ -143,3 +147,8 @@ def test_a_forbid_that_removes_the_only_route_is_seen_to_settle_the_claim(tmp_pa
     assert res.exit_code == 0, res.output
     warnings = [line for line in res.output.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1 and "talks-without-preconditions-settle" in warnings[0] and "cannot fail" in warnings[0]
+
+
+def test_a_window_in_days_just_inside_the_calendar_loads() -> None:
+    sc = loads_scenario(_with_claim("{action_probability: us_strike, after: {action: ir_attack, within_days: 27}}"), "mini.yaml")
+    assert sc.claims[-1].metric.after.within_days == 27

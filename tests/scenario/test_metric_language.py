@@ -152,3 +152,17 @@ def test_a_forbid_that_removes_the_only_route_is_seen_to_settle_the_claim(tmp_pa
 def test_a_window_in_days_just_inside_the_calendar_loads() -> None:
     sc = loads_scenario(_with_claim("{action_probability: us_strike, after: {action: ir_attack, within_days: 27}}"), "mini.yaml")
     assert sc.claims[-1].metric.after.within_days == 27
+
+
+def test_a_validate_warning_names_the_claim_by_id_with_its_line(tmp_path) -> None:
+    # The baseline forbids the window's trigger: undefined in every run of that arm.
+    text = _with_claim("{action_probability: ir_attack, after: {action: us_strike, within: 1}}",
+                       "{treatment: [], baseline: [{forbid: {actor: US, action: us_strike}}]}")
+    path = tmp_path / "mini.yaml"
+    path.write_text(text, encoding="utf-8")
+    res = CliRunner().invoke(app, ["validate", str(path)])
+    assert res.exit_code == 0, res.output
+    warnings = [line for line in res.output.splitlines() if line.startswith("warning:")]
+    compare_line = _line_of_added() + 1  # the appended claim's `compare:` line
+    assert len(warnings) == 1, res.output
+    assert warnings[0].startswith(f"warning: {path}:{compare_line}: claims.added.compare.baseline: claim added:"), warnings[0]

@@ -25,6 +25,7 @@ from crisislab.scenario import (
     effect_text,
     intervention_text,
     load_scenario,
+    locate_in_file,
     metric_text,
     number_text,
     type_values_text,
@@ -58,7 +59,9 @@ def validate(files: list[Path] = typer.Argument(..., help="Scenario YAML files t
         # Claims the structure settles (a forbid that removes the only route to what the metric
         # counts): reported, not refused, since the scenario itself is sound.
         for loc, message in claim_warnings(s):
-            out.print(f"warning: {path}: {'.'.join(map(str, loc))}: {message}", markup=False, highlight=False, emoji=False)
+            line, field = locate_in_file(path, loc)
+            where = f"{path}:{line}" if line is not None else str(path)
+            out.print(f"warning: {where}: {field}: {message}", markup=False, highlight=False, emoji=False)
     if problems:
         _fail(problems)
 

@@ -110,12 +110,16 @@ def test_validate_exits_2_on_a_bad_calendar(tmp_path, run_cli) -> None:
     pytest.param(PHASED, "per 14 days", id="phases"),
     pytest.param("calendar: {start: 2019-05-05, days_per_round: 7, base_days: 14}", "per 14 days", id="base-days"),
 ])
-def test_show_says_which_period_a_flow_is_written_for(tmp_path, run_cli, monkeypatch, calendar: str, per: str) -> None:
-    # A flow's value is per base period; under phases a round is worth d/b of it, so "per round" would mislead.
-    monkeypatch.setenv("COLUMNS", "200")
+def test_show_says_which_period_flows_and_rates_are_written_for(tmp_path, run_cli, monkeypatch, calendar: str, per: str) -> None:
+    # A flow's value and a `per_round` rate are per base period; under phases a round is worth d/b of
+    # it, so "per round" would mislead.
+    monkeypatch.setenv("COLUMNS", "250")
+    rate = ("  - id: rate\n    metric: {mean_casualties: Blue, per_round: true}\n"
+            "    compare: {treatment: [], baseline: [{forbid: {actor: Blue, action: blue_strike}}]}\n    expect: higher\n")
     p = tmp_path / "s.yaml"
-    p.write_text(_with_calendar(calendar), encoding="utf-8")
+    p.write_text(_with_calendar(calendar) + rate, encoding="utf-8")
     code, out, err = run_cli("show", p)
     assert code == 0, err
     rows = [line for line in out.splitlines() if "Red" in line and "tension ≥ 2" in line]
     assert rows and all(per in r for r in rows), rows
+    assert f"deaths of Blue {per} at risk" in out

@@ -162,14 +162,14 @@ def render(s: Scenario, console: Console) -> None:
         row = [type_values_text(s.payoffs.terminal.get(o.id, {}).get(a), s.actor(a).type_ids) for a in s.strategic_ids]
         _row(t, o.id, *row)
     console.print(t)
+    # Under calendar phases (or a `base_days` other than the round's length) flows and rates are
+    # written per base period and converted by each round's length: say which period.
+    cal = s.calendar
+    period = "round" if cal is None or (cal.phases is None and cal.base == cal.days_per_round) else f"{cal.base} days"
     if s.payoffs.flow or s.payoffs.casualties:
         t = _table("Flow and casualty payoffs", "actor", "kind", "when / side", "value")
-        # Under calendar phases (or a `base_days` other than the round's length) a flow is written per
-        # base period and converted by each round's length: say which period.
-        cal = s.calendar
-        per = "per round" if cal is None or (cal.phases is None and cal.base == cal.days_per_round) else f"per {cal.base} days"
         for f in s.payoffs.flow:
-            _row(t, f.actor, per, condition_text(f.when), type_values_text(f.value))
+            _row(t, f.actor, f"per {period}", condition_text(f.when), type_values_text(f.value))
         for c in s.payoffs.casualties:
             _row(t, c.actor, "per death", c.side, type_values_text(c.per_death))
         console.print(t)
@@ -178,7 +178,7 @@ def render(s: Scenario, console: Console) -> None:
         t = _table("Claims", "id", "seed / quote", "metric", "treatment", "baseline", "expect")
         for c in s.claims:
             seed = (c.seed or "") + (f"\n“{c.quote}”" if c.quote else "")
-            _row(t, c.id, seed, metric_text(c.metric),
+            _row(t, c.id, seed, metric_text(c.metric, period),
                       "\n".join(intervention_text(i) for i in c.compare.treatment) or "as written",
                       "\n".join(intervention_text(i) for i in c.compare.baseline) or "as written",
                       f"{c.expect}" + (f" by > {c.margin:g}" if c.margin else ""))

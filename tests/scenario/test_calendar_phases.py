@@ -123,3 +123,10 @@ def test_show_says_which_period_flows_and_rates_are_written_for(tmp_path, run_cl
     rows = [line for line in out.splitlines() if "Red" in line and "tension ≥ 2" in line]
     assert rows and all(per in r for r in rows), rows
     assert f"deaths of Blue {per} at risk" in out
+
+
+def test_a_list_of_one_wrong_phase_reports_the_phase_only() -> None:
+    # pydantic also counts the list as too short (it counts the items that validated): not reported.
+    problems = _problems(_with_calendar("calendar:\n  start: 2019-05-05\n  phases: [climax]"))
+    assert len(problems) == 1, problems
+    assert "calendar.phases.0: wrong type (got 'climax'; expected a mapping)" in problems[0]

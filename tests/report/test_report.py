@@ -223,3 +223,9 @@ def test_deaths_include_the_casualties_of_the_outcome_a_run_ends_in(tmp_path) ->
     html = write_report(study, tmp_path).read_text(encoding="utf-8")
     assert "plus the casualties the scenario states for the outcome the run ends in" in html
     assert "own casualties are not in these numbers" not in html
+
+
+def test_the_header_dates_the_last_round_s_last_day(report) -> None:
+    html, _, _ = report
+    # mini.yaml: 4 rounds of 7 days from 2019-12-01, so days 2019-12-01 … 2019-12-28.
+    assert "rounds start 2019-12-01, last ends 2019-12-28" in html

@@ -130,3 +130,14 @@ def test_a_list_of_one_wrong_phase_reports_the_phase_only() -> None:
     problems = _problems(_with_calendar("calendar:\n  start: 2019-05-05\n  phases: [climax]"))
     assert len(problems) == 1, problems
     assert "calendar.phases.0: wrong type (got 'climax'; expected a mapping)" in problems[0]
+
+
+def test_show_lists_the_phases_with_their_rounds_dates_and_labels(tmp_path, run_cli, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    p = tmp_path / "s.yaml"
+    p.write_text(_with_calendar(PHASED), encoding="utf-8")
+    code, out, err = run_cli("show", p)
+    assert code == 0, err
+    # 2 rounds of 14 days from 2019-05-05 (to 2019-06-01), then 2 of 2 days (2019-06-02 to 2019-06-05).
+    rows = [" ".join(line.replace("│", " ").split()) for line in out.splitlines() if line.startswith("│ build-up") or line.startswith("│ climax")]
+    assert rows == ["build-up 1–2 14 2019-05-05 – 2019-06-01 slow", "climax 3–4 2 2019-06-02 – 2019-06-05"], rows

@@ -85,6 +85,17 @@ def render(s: Scenario, console: Console) -> None:
         console.print(s.description.strip(), markup=False, emoji=False)
     cal = f", calendar {s.calendar.text}" if s.calendar else ""
     console.print(f"horizon {s.horizon} rounds{cal}; move order: {' → '.join(s.order)}", markup=False, emoji=False)
+    if s.calendar is not None and s.calendar.phases:
+        import datetime as _dt
+
+        t = _table(f"Calendar phases (rates per {s.calendar.base} days)", "phase", "rounds", "days per round", "dates", "label")
+        day, first = s.calendar.start, 1
+        for ph in s.calendar.phases:
+            end = day + _dt.timedelta(days=ph.rounds * ph.days_per_round - 1)
+            _row(t, ph.id, f"{first}–{first + ph.rounds - 1}", str(ph.days_per_round), f"{day.isoformat()} – {end.isoformat()}",
+                 ph.label or "")
+            day, first = end + _dt.timedelta(days=1), first + ph.rounds
+        console.print(t)
 
     t = _table("Strategic actors and types", "actor", "λ", "type", "true prior", "label")
     for a in s.actors:

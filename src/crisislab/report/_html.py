@@ -230,7 +230,12 @@ def render_report(study: Any) -> str:
     outcomes = _build.outcome_rows(study)
     cal = ""
     if study.round_dates and study.round_dates[0]:
-        cal = f"rounds start {study.round_dates[0]}, last ends {study.round_dates[-1]}"
+        import datetime as _dt
+
+        # round_dates holds the start of each round and of the one after the horizon: the last round
+        # ends the day before that.
+        last_day = _dt.date.fromisoformat(study.round_dates[-1]) - _dt.timedelta(days=1)
+        cal = f"rounds start {study.round_dates[0]}, last ends {last_day.isoformat()}"
     return _env().from_string(_TEMPLATE).render(
         title=study.title, scenario_id=study.scenario_id, n_runs=study.runs, seed=study.seed, horizon=study.horizon,
         calendar=cal, version=__version__, solver=study.solver, level_pct=f"{study.level:.0%}",

@@ -108,3 +108,8 @@ def test_replay_of_a_record_the_model_rules_out_says_it_is_not_ranked(tmp_path, 
     assert code == 0, err
     assert "rules the record out" in out and "the record is not ranked (no simulated records)" in out
     assert "than not ranked" not in out
+
+
+def test_fit_check_without_a_record_names_the_record_not_another_command(run_cli) -> None:
+    code, out, err = run_cli("fit-check", MINI, "--grid", "5")
+    assert code == 2 and err.startswith("record: crisislab bundles no record for scenario 'mini-crisis'"), err

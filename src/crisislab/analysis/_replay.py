@@ -227,7 +227,7 @@ def load_record(scenario: Any, record: Any) -> pd.DataFrame:
     if record is None:
         path = bundled_timeline(scenario.id)
         if path is None:
-            raise UserError(f"replay: crisislab bundles no record for scenario {scenario.id!r}; give a record CSV (--timeline FILE)")
+            raise UserError(f"record: crisislab bundles no record for scenario {scenario.id!r}; give a record CSV (--timeline FILE, or the record argument in Python)")
         return load_timeline(path, scenario)
     if isinstance(record, pd.DataFrame):
         return record

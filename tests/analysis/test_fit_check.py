@@ -76,3 +76,40 @@ def test_robustness_of_estimated_needs_an_estimate(tmp_path, run_cli) -> None:
     assert code == 2 and "no parameter is estimated" in err
     code, out, err = run_cli("claims", MINI, "--robustness-of", "some")
     assert code == 2 and "--robustness-of" in err
+
+
+def test_fit_check_without_a_calendar_compares_rounds(tmp_path, run_cli) -> None:
+    text = MINI.read_text(encoding="utf-8").replace("calendar: {start: 2019-12-01, days_per_round: 7}\n", "")
+    sc = tmp_path / "nocal.yaml"
+    sc.write_text(text, encoding="utf-8")
+    rec = tmp_path / "rounds.csv"
+    rec.write_text("\n".join([HEADER.replace("date,", "round,"), _row("1", "Iran", "ir_attack", "-9.0"),
+                              _row("2", "US", "us_strike", "-10.0"), _row("2", "KH", "kh_rockets", "-10.0", "1")]) + "\n",
+                   encoding="utf-8")
+    # A period in days asks for dates the scenario does not have: refused, as `replay` refuses it.
+    code, out, err = run_cli("fit-check", sc, "--timeline", rec, "--grid", "5", "--period-days", "7")
+    assert code == 2 and "--period-days" in err and "no calendar" in err
+    code, out, err = run_cli("fit-check", sc, "--timeline", rec, "--grid", "5", "--runs", "500", "--draws", "0",
+                             "--rank-records", "0")
+    assert code == 0, err
+    assert "Conflict intensity by round" in out and "period of 0 days" not in out
+    code, out, err = run_cli("fit-check", sc, "--timeline", rec, "--grid", "5", "--runs", "500", "--draws", "0",
+                             "--rank-records", "0", "--json")
+    # One period per round of the record, each the sum of its events' intensities.
+    assert [p["observed"] for p in json.loads(out)["periods"]] == pytest.approx([-9.0, -20.0])
+
+
+def test_replay_of_a_record_the_model_rules_out_says_it_is_not_ranked(tmp_path, run_cli) -> None:
+    # Iran, observed and with no event, played its default (calm), which lowers the tension to 0
+    # before KH moves, and KH's rockets have probability 0 at tension 0: the record is impossible,
+    # so there is nothing to rank it among.
+    rec = _record(tmp_path, _row("2019-12-03", "KH", "kh_rockets"))
+    code, out, err = run_cli("replay", MINI, "--timeline", rec, "--grid", "5", "--observed", "Iran")
+    assert code == 0, err
+    assert "rules the record out" in out and "the record is not ranked (no simulated records)" in out
+    assert "than not ranked" not in out
+
+
+def test_fit_check_without_a_record_names_the_record_not_another_command(run_cli) -> None:
+    code, out, err = run_cli("fit-check", MINI, "--grid", "5")
+    assert code == 2 and err.startswith("record: crisislab bundles no record for scenario 'mini-crisis'"), err

@@ -205,3 +205,27 @@ def test_the_appendix_lists_every_source_and_every_assumption(tmp_path) -> None:
     html = write_report(study, tmp_path).read_text(encoding="utf-8")
     for sid in load_scenario(MINI).sources:
         assert f'data-source="{sid}"' in html
+
+
+def test_deaths_include_the_casualties_of_the_outcome_a_run_ends_in(tmp_path) -> None:
+    """In the endgame scenario only war's `casualties` (B: Poisson, mean 1.5) kill B: the report's
+    deaths of B are 0 in every run that does not end in war, and average 1.5 over the war runs
+    (within five standard errors of a Poisson mean, sqrt(1.5 / wars)); the text says so."""
+    sc = load_scenario(Path(__file__).parents[1] / "crisis" / "data" / "endgame.yaml")
+    # A: calm / strike / war; B: calm / deal / strike (each row one type's mixed action)
+    pol = FixedPolicy({"A": np.array([[0.5, 0.3, 0.2], [0.6, 0.3, 0.1]]), "B": np.array([[0.6, 0.1, 0.3], [0.7, 0.1, 0.2]])})
+    study = run_study(sc, runs=4000, seed=5, policy=lambda s: pol, robustness=0, record=False)
+    row = study.casualties.set_index("quantity").loc["deaths: B"]
+    wars = int(study.results.outcome_counts()["war"])
+    assert wars > 300
+    assert row["mean_if_war"] == pytest.approx(1.5, abs=5 * np.sqrt(1.5 / wars))
+    assert all(row[f"mean_if_{o}"] == 0 for o in ("deal", "calm", "stalemate") if f"mean_if_{o}" in row.index)
+    html = write_report(study, tmp_path).read_text(encoding="utf-8")
+    assert "plus the casualties the scenario states for the outcome the run ends in" in html
+    assert "own casualties are not in these numbers" not in html
+
+
+def test_the_header_dates_the_last_round_s_last_day(report) -> None:
+    html, _, _ = report
+    # mini.yaml: 4 rounds of 7 days from 2019-12-01, so days 2019-12-01 … 2019-12-28.
+    assert "rounds start 2019-12-01, last ends 2019-12-28" in html

@@ -103,3 +103,41 @@ def test_validate_exits_2_on_a_bad_calendar(tmp_path, run_cli) -> None:
     assert code == 2
     assert "calendar.phases: the phases' rounds add up to 5, the horizon is 4" in out + err
     assert "Traceback" not in out + err
+
+
+@pytest.mark.parametrize(("calendar", "per"), [
+    pytest.param(PLAIN, "per round", id="one-length"),
+    pytest.param(PHASED, "per 14 days", id="phases"),
+    pytest.param("calendar: {start: 2019-05-05, days_per_round: 7, base_days: 14}", "per 14 days", id="base-days"),
+])
+def test_show_says_which_period_flows_and_rates_are_written_for(tmp_path, run_cli, monkeypatch, calendar: str, per: str) -> None:
+    # A flow's value and a `per_round` rate are per base period; under phases a round is worth d/b of
+    # it, so "per round" would mislead.
+    monkeypatch.setenv("COLUMNS", "250")
+    rate = ("  - id: rate\n    metric: {mean_casualties: Blue, per_round: true}\n"
+            "    compare: {treatment: [], baseline: [{forbid: {actor: Blue, action: blue_strike}}]}\n    expect: higher\n")
+    p = tmp_path / "s.yaml"
+    p.write_text(_with_calendar(calendar) + rate, encoding="utf-8")
+    code, out, err = run_cli("show", p)
+    assert code == 0, err
+    rows = [line for line in out.splitlines() if "Red" in line and "tension ≥ 2" in line]
+    assert rows and all(per in r for r in rows), rows
+    assert f"deaths of Blue {per} at risk" in out
+
+
+def test_a_list_of_one_wrong_phase_reports_the_phase_only() -> None:
+    # pydantic also counts the list as too short (it counts the items that validated): not reported.
+    problems = _problems(_with_calendar("calendar:\n  start: 2019-05-05\n  phases: [climax]"))
+    assert len(problems) == 1, problems
+    assert "calendar.phases.0: wrong type (got 'climax'; expected a mapping)" in problems[0]
+
+
+def test_show_lists_the_phases_with_their_rounds_dates_and_labels(tmp_path, run_cli, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    p = tmp_path / "s.yaml"
+    p.write_text(_with_calendar(PHASED), encoding="utf-8")
+    code, out, err = run_cli("show", p)
+    assert code == 0, err
+    # 2 rounds of 14 days from 2019-05-05 (to 2019-06-01), then 2 of 2 days (2019-06-02 to 2019-06-05).
+    rows = [" ".join(line.replace("│", " ").split()) for line in out.splitlines() if line.startswith("│ build-up") or line.startswith("│ climax")]
+    assert rows == ["build-up 1–2 14 2019-05-05 – 2019-06-01 slow", "climax 3–4 2 2019-06-02 – 2019-06-05"], rows

@@ -97,3 +97,10 @@ def test_an_ends_action_reaches_its_outcome_for_the_reachability_warnings() -> N
     # Deaths on B come only from war's casualties: a side an outcome kills may suffer deaths.
     deaths_b = Metric.model_validate({"mean_casualties": "B"})
     assert metric_never(s, deaths_b, []) is None
+
+
+def test_the_notebook_summary_names_endings_and_outcome_casualties() -> None:
+    html = loads_scenario(TEXT, "endgame.yaml")._repr_html_()
+    # war: A's choice and H's hazard end the crisis in it, and its casualties fall on A and B;
+    # deal is B's choice only; calm is reached by its `when` alone.
+    assert "war (ended by a_war, h_war; deaths of A, B), deal (ended by b_deal), calm, stalemate;" in html

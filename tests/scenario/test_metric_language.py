@@ -60,6 +60,12 @@ def test_mechanism_metrics_load_and_describe(metric: str, label: str) -> None:
                      "claims.added.metric.after.action", "unknown action", id="unknown-trigger"),
         pytest.param("{action_probability: us_strike, after: {action: ir_attack, within: 4}}",
                      "claims.added.metric.after.within", "at least as long as the horizon", id="window-too-long"),
+        pytest.param('{mean_casualties: US, per_round: "yes"}', "claims.added.metric.per_round",
+                     "wrong type (got 'yes'; expected true or false)", id="per-round-not-a-boolean"),
+        # mini.yaml's calendar: 4 rounds of 7 days, 28 days from round 1's start to the horizon's end
+        pytest.param("{action_probability: us_strike, after: {action: ir_attack, within_days: 28}}",
+                     "claims.added.metric.after.within_days", "as long as the calendar's 28 days counts every later round (got 28; expected 0..27)",
+                     id="window-in-days-too-long"),
         pytest.param("{outcome_probability: war, given: {reached: {var: anger, op: ge, value: 3}}}",
                      "claims.added.metric.given.reached.var", "unknown state variable", id="unknown-var"),
         pytest.param("{outcome_probability: war, given: {not_took: us_nuke}}",
@@ -143,3 +149,35 @@ def test_a_forbid_that_removes_the_only_route_is_seen_to_settle_the_claim(tmp_pa
     assert res.exit_code == 0, res.output
     warnings = [line for line in res.output.splitlines() if line.startswith("warning:")]
     assert len(warnings) == 1 and "talks-without-preconditions-settle" in warnings[0] and "cannot fail" in warnings[0]
+
+
+def test_a_window_in_days_just_inside_the_calendar_loads() -> None:
+    sc = loads_scenario(_with_claim("{action_probability: us_strike, after: {action: ir_attack, within_days: 27}}"), "mini.yaml")
+    assert sc.claims[-1].metric.after.within_days == 27
+
+
+def test_a_validate_warning_names_the_claim_by_id_with_its_line(tmp_path) -> None:
+    # The baseline forbids the window's trigger: undefined in every run of that arm.
+    text = _with_claim("{action_probability: ir_attack, after: {action: us_strike, within: 1}}",
+                       "{treatment: [], baseline: [{forbid: {actor: US, action: us_strike}}]}")
+    path = tmp_path / "mini.yaml"
+    path.write_text(text, encoding="utf-8")
+    res = CliRunner().invoke(app, ["validate", str(path)])
+    assert res.exit_code == 0, res.output
+    warnings = [line for line in res.output.splitlines() if line.startswith("warning:")]
+    compare_line = _line_of_added() + 1  # the appended claim's `compare:` line
+    assert len(warnings) == 1, res.output
+    assert warnings[0].startswith(f"warning: {path}:{compare_line}: claims.added.compare.baseline: claim added:"), warnings[0]
+
+
+@pytest.mark.parametrize(("old", "new", "path", "got"), [
+    ("{id: us_wait, actor: US, rung: 0, default: true,", "{id: us_wait, actor: US, rung: 0, default: 1,", "actions.us_wait.default", "1"),
+    ("{id: stalemate, at_horizon: true}", "{id: stalemate, at_horizon: 'on'}", "outcomes.stalemate.at_horizon", "'on'"),
+])
+def test_switches_are_true_or_false(old: str, new: str, path: str, got: str) -> None:
+    # YAML 1.2 reads `yes`/`on` as text and `1` as a number: neither is a switch.
+    assert old in MINI_TEXT
+    with pytest.raises(ScenarioError) as err:
+        loads_scenario(MINI_TEXT.replace(old, new), "mini.yaml")
+    assert any(p.path == path and f"wrong type (got {got}; expected true or false)" in str(p) for p in err.value.problems), \
+        [str(p) for p in err.value.problems]

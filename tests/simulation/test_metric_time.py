@@ -57,3 +57,32 @@ def test_after_needs_exactly_one_window() -> None:
         MetricAfter(action="x")
     with pytest.raises(ValueError, match="exactly one of"):
         MetricAfter(action="x", within=1, within_days=3)
+
+
+def test_rate_and_window_in_days_end_to_end_match_closed_forms() -> None:
+    """hazard_phases.yaml: a hazard of 0.3 per 14 days ends the crisis in war, through two 14-day
+    rounds and two 2-day rounds (p = 1 − 0.7^(1/7) each); A plays a1 with probability 1/2 each round.
+    With S_r the chance of being alive at round r's start and w_r its length in fortnights:
+    - the war hazard per fortnight at risk is Σ S_r p_r / Σ S_r w_r;
+    - a window of 15 days after A's first a1 (rounds start on days 0, 14, 28, 30) holds the next
+      round only: P = Σ_{t≤3} S_t 2^-t (1 − p_t) / 2 over the runs where a1 is ever played,
+      Σ_t S_t 2^-t."""
+    from crisislab.simulation import FixedPolicy, simulate
+
+    sc = loads_scenario((Path(__file__).with_name("hazard_phases.yaml")).read_text(encoding="utf-8"))
+    q = 1 - 0.7 ** (1 / 7)
+    p, w = [0.3, 0.3, q, q], [1, 1, 1 / 7, 1 / 7]
+    alive = np.cumprod([1.0] + [1 - x for x in p[:-1]])
+    rate = float(np.dot(alive, p) / np.dot(alive, w))
+    defined = sum(alive[t] * 0.5 ** (t + 1) for t in range(4))
+    window = sum(alive[t] * 0.5 ** (t + 1) * (1 - p[t]) * 0.5 for t in range(3)) / defined
+    n = 40_000
+    res = simulate(sc, FixedPolicy({"A": np.array([[0.5, 0.5]])}), n, 11)
+    by_id = {c.id: c.metric for c in sc.claims}
+    got_rate = res.metric_value(by_id["rate"])
+    num, den = res.metric_parts(by_id["win"])
+    got_defined = float(np.mean(den))
+    # Five standard errors: a ratio of binomial-ish sums; the rate's se is below 0.5/sqrt(n)/Σ S w.
+    assert got_rate == pytest.approx(rate, abs=5 * 0.5 / np.sqrt(n) / float(np.dot(alive, w)))
+    assert got_defined == pytest.approx(defined, abs=5 * np.sqrt(defined * (1 - defined) / n))
+    assert res.metric_value(by_id["win"]) == pytest.approx(window, abs=5 * np.sqrt(window * (1 - window) / (defined * n)))

@@ -206,10 +206,11 @@ class TimelineReplay:
         }
 
     def _repr_html_(self) -> str:
-        pct = "not ranked" if self.percentile != self.percentile else f"{self.percentile:.1%}"
+        rank = ("not ranked (no simulated records)" if self.percentile != self.percentile else
+                f"more probable than {self.percentile:.1%} of {self.n_simulated} simulated records of the same length")
         return (f"<div><b>Observed record</b> ({self.source}): {self.n_events} events over {self.rounds} rounds; "
                 f"log-likelihood {self.loglik:.2f}; the model ends the crisis before the record ends with probability "
-                f"{self.p_ended_early:.1%}; more probable than {pct} of {self.n_simulated} simulated records of the same length"
+                f"{self.p_ended_early:.1%}; {rank}"
                 f"{'; ' + self.impossible if self.impossible else ''}</div>")
 
 
@@ -226,7 +227,7 @@ def load_record(scenario: Any, record: Any) -> pd.DataFrame:
     if record is None:
         path = bundled_timeline(scenario.id)
         if path is None:
-            raise UserError(f"replay: crisislab bundles no record for scenario {scenario.id!r}; give a record CSV (--timeline FILE)")
+            raise UserError(f"record: crisislab bundles no record for scenario {scenario.id!r}; give a record CSV (--timeline FILE, or the record argument in Python)")
         return load_timeline(path, scenario)
     if isinstance(record, pd.DataFrame):
         return record

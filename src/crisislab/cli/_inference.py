@@ -103,11 +103,11 @@ def _print_replay(rep: Any, console: Console, period_days: int | None = None, pe
     for row in rep.scores.itertuples(index=False):
         s.add_row(row.predictor, row.sample, str(row.moves), _fmt(row.log_score), _fmt(row.brier, ".3f"))
     console.print(s)
-    pct = "not ranked" if rep.percentile != rep.percentile else f"{rep.percentile:.1%}"
+    rank = ("the record is not ranked (no simulated records)" if rep.percentile != rep.percentile else
+            f"the record is more probable than {rep.percentile:.1%} of {rep.n_simulated} simulated records of the same length")
     console.print(Text(
         f"log-likelihood {rep.loglik:.3f}; the model ends the crisis before the record ends with probability "
-        f"{rep.p_ended_early:.2%}; the record is more probable than {pct} of {rep.n_simulated} simulated records of "
-        f"the same length; not observed: {', '.join(rep.unobserved_actors) or 'none'}"
+        f"{rep.p_ended_early:.2%}; {rank}; not observed: {', '.join(rep.unobserved_actors) or 'none'}"
         + (f"; {rep.impossible}" if rep.impossible else "")))
     for line, col, n in rep.unmodelled:
         console.print(Text(f"note: {rep.source}:{line}: {col} = {n}: no act of the model causes these deaths; not conditioned on"))
@@ -298,7 +298,8 @@ def _print_fit_check(fc: Any, console: Console) -> None:
                   f"[{r.ci_low:.4f}, {r.ci_high:.4f}]", *((f"{r.draw_min:.4f}", f"{r.draw_median:.4f}", f"{r.draw_max:.4f}",
                   f"{r.draw_modal:.0%}") if drawn else ("–",) * 4))
     console.print(o)
-    p = Table(title=f"Conflict intensity by period of {fc.period_days} days (sums of the actions' declared intensities)", title_justify="left")
+    span = f"by period of {fc.period_days} days" if fc.period_days else "by round (the scenario has no calendar)"
+    p = Table(title=f"Conflict intensity {span} (sums of the actions' declared intensities)", title_justify="left")
     for c in ("period", "start", "days", "expected (one step)", "observed", "unconditional"):
         p.add_column(c)
     for r in fc.periods.itertuples(index=False):
@@ -316,7 +317,7 @@ def _register_fit_check(app: typer.Typer) -> None:
         runs: Annotated[int, typer.Option("--runs", help="Simulated runs at the scenario's values.")] = 20_000,
         draws: Annotated[int, typer.Option("--draws", help="Draws of the estimated parameters over their intervals, each re-solved (0: none).")] = 10,
         draw_runs: Annotated[int | None, typer.Option("--draw-runs", help="Runs per draw (default runs // 4, at least 1000).")] = None,
-        period_days: Annotated[int, typer.Option("--period-days", help="Calendar period of the intensity comparison, in days.")] = 14,
+        period_days: Annotated[int | None, typer.Option("--period-days", help="Calendar period of the intensity comparison, in days (default 14; without a calendar the periods are the rounds).")] = None,
         rank_records: Annotated[int, typer.Option("--rank-records", help="Simulated records of the same length ranked against the record (0: none).")] = 100,
         workers: Annotated[int, typer.Option("--workers", help="Local Dask worker processes for the draws (results do not depend on it).")] = 1,
         json_output: JsonOpt = False,
@@ -333,14 +334,17 @@ def _register_fit_check(app: typer.Typer) -> None:
         _check_timelines(timeline)
         for name, v, least in (("--runs", runs, 1), ("--draws", draws, 0), ("--period-days", period_days, 1),
                                ("--rank-records", rank_records, 0), ("--workers", workers, 1)):
-            if v < least:
+            if v is not None and v < least:
                 raise UserError(f"{name}: must be an integer >= {least} (got {v})")
         if draw_runs is not None and draw_runs < 2:
             raise UserError(f"--draw-runs: must be an integer >= 2 (got {draw_runs})")
         grid_arg = parse_grid(grid)
         sc = _load(scenario)
+        if period_days is not None and sc.calendar is None:
+            raise UserError(f"--period-days: scenario {sc.id} has no calendar, so its rounds have no dates "
+                            "(without it the intensity is compared round by round)")
         fc = check_fit(sc, None, timeline[0] if timeline else None, grid=grid_arg, runs=runs, draws=draws, draw_runs=draw_runs,
-                       seed=seed, period_days=period_days, rank_records=rank_records, workers=workers,
+                       seed=seed, period_days=14 if period_days is None else period_days, rank_records=rank_records, workers=workers,
                        progress=progress_wanted(json_output))
         if json_output:
             typer.echo(json_dumps(fc.to_json()))

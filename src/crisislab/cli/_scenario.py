@@ -25,6 +25,7 @@ from crisislab.scenario import (
     effect_text,
     intervention_text,
     load_scenario,
+    locate_in_file,
     metric_text,
     number_text,
     type_values_text,
@@ -58,7 +59,9 @@ def validate(files: list[Path] = typer.Argument(..., help="Scenario YAML files t
         # Claims the structure settles (a forbid that removes the only route to what the metric
         # counts): reported, not refused, since the scenario itself is sound.
         for loc, message in claim_warnings(s):
-            out.print(f"warning: {path}: {'.'.join(map(str, loc))}: {message}", markup=False, highlight=False, emoji=False)
+            line, field = locate_in_file(path, loc)
+            where = f"{path}:{line}" if line is not None else str(path)
+            out.print(f"warning: {where}: {field}: {message}", markup=False, highlight=False, emoji=False)
     if problems:
         _fail(problems)
 
@@ -82,6 +85,17 @@ def render(s: Scenario, console: Console) -> None:
         console.print(s.description.strip(), markup=False, emoji=False)
     cal = f", calendar {s.calendar.text}" if s.calendar else ""
     console.print(f"horizon {s.horizon} rounds{cal}; move order: {' → '.join(s.order)}", markup=False, emoji=False)
+    if s.calendar is not None and s.calendar.phases:
+        import datetime as _dt
+
+        t = _table(f"Calendar phases (rates per {s.calendar.base} days)", "phase", "rounds", "days per round", "dates", "label")
+        day, first = s.calendar.start, 1
+        for ph in s.calendar.phases:
+            end = day + _dt.timedelta(days=ph.rounds * ph.days_per_round - 1)
+            _row(t, ph.id, f"{first}–{first + ph.rounds - 1}", str(ph.days_per_round), f"{day.isoformat()} – {end.isoformat()}",
+                 ph.label or "")
+            day, first = end + _dt.timedelta(days=1), first + ph.rounds
+        console.print(t)
 
     t = _table("Strategic actors and types", "actor", "λ", "type", "true prior", "label")
     for a in s.actors:
@@ -159,10 +173,14 @@ def render(s: Scenario, console: Console) -> None:
         row = [type_values_text(s.payoffs.terminal.get(o.id, {}).get(a), s.actor(a).type_ids) for a in s.strategic_ids]
         _row(t, o.id, *row)
     console.print(t)
+    # Under calendar phases (or a `base_days` other than the round's length) flows and rates are
+    # written per base period and converted by each round's length: say which period.
+    cal = s.calendar
+    period = "round" if cal is None or (cal.phases is None and cal.base == cal.days_per_round) else f"{cal.base} days"
     if s.payoffs.flow or s.payoffs.casualties:
         t = _table("Flow and casualty payoffs", "actor", "kind", "when / side", "value")
         for f in s.payoffs.flow:
-            _row(t, f.actor, "per round", condition_text(f.when), type_values_text(f.value))
+            _row(t, f.actor, f"per {period}", condition_text(f.when), type_values_text(f.value))
         for c in s.payoffs.casualties:
             _row(t, c.actor, "per death", c.side, type_values_text(c.per_death))
         console.print(t)
@@ -171,7 +189,7 @@ def render(s: Scenario, console: Console) -> None:
         t = _table("Claims", "id", "seed / quote", "metric", "treatment", "baseline", "expect")
         for c in s.claims:
             seed = (c.seed or "") + (f"\n“{c.quote}”" if c.quote else "")
-            _row(t, c.id, seed, metric_text(c.metric),
+            _row(t, c.id, seed, metric_text(c.metric, period),
                       "\n".join(intervention_text(i) for i in c.compare.treatment) or "as written",
                       "\n".join(intervention_text(i) for i in c.compare.baseline) or "as written",
                       f"{c.expect}" + (f" by > {c.margin:g}" if c.margin else ""))

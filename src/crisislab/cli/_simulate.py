@@ -365,9 +365,11 @@ def register(app: typer.Typer) -> None:
         if claims:
             _print_claims(claims, runs, seed)
         if replay is not None:
+            rank = ("not ranked (no simulated records)" if replay.percentile != replay.percentile else
+                    f"more probable than {replay.percentile:.1%} of {replay.n_simulated} simulated records of the same "
+                    f"{replay.rounds} rounds")
             typer.echo(f"observed record: log-likelihood {replay.loglik:.2f}; the model ends the crisis before the record ends "
-                       f"with probability {replay.p_ended_early:.1%}; more probable than {replay.percentile:.1%} of "
-                       f"{replay.n_simulated} simulated records of the same {replay.rounds} rounds"
+                       f"with probability {replay.p_ended_early:.1%}; {rank}"
                        + (f"; {replay.impossible}" if replay.impossible else ""))
         _print_diagnostics(study.diagnostics)
         typer.echo(f"report: {path}" + (f" (and {', '.join(written)})" if written else ""))

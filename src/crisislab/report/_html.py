@@ -115,7 +115,7 @@ Treatment: {{ c.treatment|e }} → {{ '%.4f'|format(c.treatment_value) }}.<br>Ba
 {{ fig('beliefs') }}
 {{ fig('intensity') }}
 <h3>Deaths and audience costs</h3>
-<p>Mean per run, the share of runs with any, and the mean among the runs that ended in each outcome. Deaths are those of the simulated exchanges until a run ends: an outcome that ends the crisis (such as war) ends the count, so a war's own casualties are not in these numbers.{% if left_out %} Sides with no death in any run are left out: {{ left_out|join(', ')|e }}.{% endif %}</p>
+<p>Mean per run, the share of runs with any, and the mean among the runs that ended in each outcome. Deaths are those of the simulated exchanges until a run ends, plus the casualties the scenario states for the outcome the run ends in (<code>outcomes[].casualties</code>, such as a war's), drawn when it ends; an outcome that states none adds nothing.{% if left_out %} Sides with no death in any run are left out: {{ left_out|join(', ')|e }}.{% endif %}</p>
 <table id="casualty-table"><tr><th>quantity</th><th>mean per run</th><th>share of runs with any</th>{% for o in outcome_ids %}<th>mean if {{ o|e }}</th>{% endfor %}</tr>
 {% for c in casualties %}<tr><td>{{ c.quantity|e }}</td><td class="num" data-value="{{ c.mean_per_run }}">{{ '%.4g'|format(c.mean_per_run) }}</td><td class="num">{{ '%.3f'|format(c.p_any) }}</td>{% for o in outcome_ids %}{% set v = c['mean_if_' ~ o] %}<td class="num">{% if v == v %}{{ '%.4g'|format(v) }}{% else %}–{% endif %}</td>{% endfor %}</tr>
 {% endfor %}</table>
@@ -230,7 +230,12 @@ def render_report(study: Any) -> str:
     outcomes = _build.outcome_rows(study)
     cal = ""
     if study.round_dates and study.round_dates[0]:
-        cal = f"rounds start {study.round_dates[0]}, last ends {study.round_dates[-1]}"
+        import datetime as _dt
+
+        # round_dates holds the start of each round and of the one after the horizon: the last round
+        # ends the day before that.
+        last_day = _dt.date.fromisoformat(study.round_dates[-1]) - _dt.timedelta(days=1)
+        cal = f"rounds start {study.round_dates[0]}, last ends {last_day.isoformat()}"
     return _env().from_string(_TEMPLATE).render(
         title=study.title, scenario_id=study.scenario_id, n_runs=study.runs, seed=study.seed, horizon=study.horizon,
         calendar=cal, version=__version__, solver=study.solver, level_pct=f"{study.level:.0%}",

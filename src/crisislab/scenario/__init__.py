@@ -21,7 +21,7 @@ from crisislab.scenario._format import (
     metric_text,
     number_text,
 )
-from crisislab.scenario._load import load_scenario, loads_scenario, validate_data
+from crisislab.scenario._load import load_scenario, loads_scenario, locate_in_file, validate_data
 from crisislab.scenario._models import (
     ALL_TYPES,
     Action,
@@ -89,5 +89,5 @@ __all__ = [
     "RoundCondition", "RoundTest", "Rule", "Scenario", "ScenarioError", "SetParam", "SetSpec",
     "Source", "StateVar", "TypeSpec", "TypeValues", "Uncertainty", "VarCondition",
     "InterventionSyntaxError", "bundled_scenario", "bundled_scenarios", "parse_condition", "parse_interventions", "parse_shorthand", "resolve_param_path", "params_with_uncertainty", "check_scenario", "condition_text", "consequence_text", "effect_text", "type_values_text", "describe_interventions", "describe_metric", "intervention_text", "metric_text", "number_text", "dump_scenario", "iter_conditions", "load_scenario",
-    "loads_scenario", "metric_never", "claim_warnings", "to_data", "validate_data", "walk_numbers", "walk_source_refs",
+    "loads_scenario", "locate_in_file", "metric_never", "claim_warnings", "to_data", "validate_data", "walk_numbers", "walk_source_refs",
 ]

@@ -602,6 +602,11 @@ class _Checker:
                 if m.after.within_days is not None and self.s.calendar is None:
                     self.add(ml + ("after", "within_days"), "a window in days needs a calendar", m.after.within_days,
                              "`within` (rounds), or a `calendar` in the scenario")
+                elif m.after.within_days is not None:
+                    span = sum(self.s.calendar.round_days(self.s.horizon))  # type: ignore[union-attr]
+                    if m.after.within_days >= span:
+                        self.add(ml + ("after", "within_days"), f"a window at least as long as the calendar's {span} days "
+                                 "counts every later round", m.after.within_days, f"0..{span - 1}")
                 if m.after.within is not None and m.after.within >= self.s.horizon:
                     self.add(ml + ("after", "within"), "a window at least as long as the horizon counts every later "
                              "round", m.after.within, f"0..{self.s.horizon - 1}")

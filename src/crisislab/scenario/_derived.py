@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 from crisislab.scenario._check import Issue, _fmt, base_issues
 from crisislab.scenario._dump import to_data
-from crisislab.scenario._locate import is_synthetic, locate, pydantic_problem
+from crisislab.scenario._locate import is_synthetic, locate, pydantic_errors, pydantic_problem
 from crisislab.scenario._models import Param, ScenarioModel, SetParam, Uncertainty
 from crisislab.scenario._paths import PathError, _navigate, _prior_group, overridden_data
 from crisislab.scenario._walk import walk_numbers
@@ -47,7 +47,7 @@ def data_issues(data: dict[str, Any]) -> tuple[ScenarioModel | None, list[Issue]
         scenario = ScenarioModel.model_validate(data)
     except ValidationError as exc:
         issues = []
-        for err in exc.errors(include_url=False):
+        for err in pydantic_errors(exc):
             p = pydantic_problem(err, data, "<data>")
             loc = tuple(seg for seg in err["loc"] if not is_synthetic(seg))
             issues.append(Issue(loc, p.message, p.got, p.expected))

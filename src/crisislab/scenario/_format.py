@@ -129,9 +129,11 @@ def intervention_text(iv: Any) -> str:
     return repr(iv)
 
 
-def metric_text(m: Metric) -> str:
+def metric_text(m: Metric, period: str = "round") -> str:
+    """One line for a metric; `period` names what a `per_round` rate is per (`"14 days"` under calendar
+    phases, whose rates are per base period)."""
     if m.per_round:
-        return _per_round_text(m, "of ") + _given_text(m)
+        return _per_round_text(m, "of ", period) + _given_text(m)
     if m.outcome_probability is not None:
         within = f" within {m.within} rounds" if m.within is not None else _after_text(m)
         return f"P({m.outcome_probability}{within})" + _given_text(m)
@@ -172,7 +174,7 @@ def _given_text(m: Any) -> str:
     return " | " + ", ".join(parts)
 
 
-def _per_round_text(m: Any, of: str) -> str:
+def _per_round_text(m: Any, of: str, period: str = "round") -> str:
     if m.outcome_probability is not None:
         what = f"{m.outcome_probability} hazard"
     elif m.mean_casualties is not None:
@@ -181,7 +183,7 @@ def _per_round_text(m: Any, of: str) -> str:
         what = f"audience cost {of}{m.mean_audience_cost}"
     else:
         what = f"rounds with {m.action_probability} taken"
-    return f"{what} per round at risk"
+    return f"{what} per {period} at risk"
 
 
 def describe_interventions(interventions: Sequence[Any]) -> str:

@@ -264,3 +264,17 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     except ValueError as exc:  # e.g. a NUL character in the path
         raise ScenarioError([Problem(filename, 1, "", f"cannot open the file: {exc}")]) from None
     return loads_scenario(raw, filename)
+
+
+def locate_in_file(path: str | os.PathLike[str], loc: tuple[Any, ...]) -> tuple[int | None, str]:
+    """Line (None if unknown) and id-addressed field path of `loc` (positions, as the checks give
+    them: `("claims", 1, "compare", "baseline")`) in the scenario file at `path`, for messages about
+    a file that loaded (e.g. `validate`'s warnings): `(95, "claims.c2.compare.baseline")`."""
+    with open(path, "rb") as f:
+        text = f.read(MAX_FILE_BYTES + 1).decode("utf-8", errors="replace").removeprefix("\ufeff")
+    try:
+        tree = _parse(text, str(path))
+    except ScenarioError:
+        tree = None
+    return locate(tree, loc)
+

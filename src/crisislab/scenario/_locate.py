@@ -17,7 +17,7 @@ from ruamel.yaml.comments import CommentedBase, TaggedScalar
 from crisislab.scenario._errors import Problem
 from crisislab.scenario._models import ALL_TYPES, SYNTHETIC_PREFIX, ScenarioModel
 
-__all__ = ["describe", "is_synthetic", "locate", "plain", "pydantic_problem"]
+__all__ = ["describe", "is_synthetic", "locate", "plain", "pydantic_errors", "pydantic_problem"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -206,6 +206,18 @@ _TYPE_WORDS = {
     "date_from_datetime_inexact": "a date (YYYY-MM-DD)",
     "date_from_datetime_parsing": "a date (YYYY-MM-DD)",
 }
+
+
+def pydantic_errors(exc: Any) -> list[dict[str, Any]]:
+    """The errors of a pydantic `ValidationError`, without the "too few items" of a list whose own
+    items are wrong: pydantic counts only the items that validated, so a list of one bad item would
+    also read "too few items (got a list of 1 item; expected at least 1)"."""
+    errs = exc.errors(include_url=False)
+
+    def inside(outer: tuple[Any, ...], e: dict[str, Any]) -> bool:
+        return len(e["loc"]) > len(outer) and tuple(e["loc"][: len(outer)]) == outer
+
+    return [e for e in errs if not (e["type"] == "too_short" and any(inside(tuple(e["loc"]), o) for o in errs))]
 
 
 def pydantic_problem(err: dict[str, Any], tree: Any, filename: str) -> Problem:

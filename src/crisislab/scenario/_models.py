@@ -67,6 +67,8 @@ Num = Annotated[float, Strict(), AfterValidator(_number_in_range)]
 # rejects floats and bools: rungs, bounds, horizon are structural
 Int = Annotated[int, Strict(), AfterValidator(_integer_in_range)]
 Text = Annotated[str, Strict()]
+# true / false only: pydantic's lax bool would read "yes", "off", 1 or "0" as a switch
+Bool = Annotated[bool, Strict()]
 
 # Tags of the closed unions start with "=" so that the loader can drop them from pydantic's error
 # locations (they are not keys of the YAML file).
@@ -738,7 +740,7 @@ class Action(_Provenanced):
     effects: tuple[Effect, ...] = ()
     available: Condition | None = None
     consequences: tuple[Consequence, ...] = ()
-    default: bool = False
+    default: Bool = False
     description: Text | None = None
     ends: Id | None = None
 
@@ -792,7 +794,7 @@ class Outcome(_Provenanced):
     id: Id
     label: Text | None = None
     when: Condition | None = None
-    at_horizon: bool = False
+    at_horizon: Bool = False
     description: Text | None = None
     casualties: tuple[OutcomeCasualties, ...] = ()
 
@@ -915,7 +917,7 @@ class Metric(_Frozen):
     mean_end_round: Literal[True] | None = None
     action_probability: Id | None = None
     after: MetricAfter | None = None
-    per_round: bool = False
+    per_round: Bool = False
     given: MetricGiven | None = None
 
     @model_validator(mode="after")

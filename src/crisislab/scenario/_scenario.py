@@ -19,7 +19,7 @@ from crisislab.scenario._check import Issue, base_issues
 from crisislab.scenario._derived import derived_issues
 from crisislab.scenario._dump import to_data
 from crisislab.scenario._errors import Problem, ScenarioError
-from crisislab.scenario._locate import describe, locate, plain, pydantic_problem
+from crisislab.scenario._locate import describe, locate, plain, pydantic_errors, pydantic_problem
 from crisislab.scenario._models import Param, ScenarioModel
 from crisislab.scenario._paths import estimated_params, overridden_data, params_with_uncertainty
 
@@ -93,7 +93,7 @@ def validate_tree(tree: Any, filename: str, derived: bool = True) -> Scenario:
         data = plain(tree)
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        problems = [pydantic_problem(e, tree, filename) for e in exc.errors(include_url=False)]
+        problems = [pydantic_problem(e, tree, filename) for e in pydantic_errors(exc)]
         raise ScenarioError(_dedupe(problems)) from None
     except RecursionError:
         raise ScenarioError([Problem(filename, 1, "", "scenario nested too deeply")]) from None

@@ -9,8 +9,8 @@ FLAGSHIP := scenarios/us-iran-2019-2020.yaml
 OUT ?= out/us-iran-2019-2020
 RUNS ?= 20000
 SEED ?= 2020
-# The crisis engine's agent logit QRE on a 5-point belief grid: the coarsest at which the flagship's
-# outcome shares agree with grid 9 within sampling error (README). GRID=auto picks 5 for the flagship too.
+# The crisis engine's agent logit QRE on a 5-point belief grid: the grid at which the flagship's
+# precision and priors were estimated from the record (its header).
 # POLICY=myopic uses the one-step-lookahead stand-in instead.
 POLICY ?= crisis
 GRID ?= 5

@@ -42,11 +42,13 @@ def test_bundled_timeline_loads_typed(timeline):
 @pytest.mark.parametrize(
     ("date", "expected_round"),
     [
-        # round = (date - 2019-05-05).days // 14 + 1, the calendar of the flagship
+        # The flagship's calendar phases: 16 fortnights from 2019-05-05 (to 14 Dec), two 6-day rounds
+        # (15-26 Dec), eight 2-day rounds (27 Dec - 11 Jan), four fortnights (12 Jan - 7 Mar), seven
+        # 2-day rounds (8-21 Mar), a last fortnight.
         pytest.param("2019-05-05", 1, id="start"),
-        pytest.param("2019-12-27", 17, id="k1-attack"),  # 236 days -> 16 + 1
-        pytest.param("2020-01-03", 18, id="soleimani"),  # 243 days -> 17 + 1
-        pytest.param("2020-03-11", 23, id="taji"),  # 311 days -> 22 + 1
+        pytest.param("2019-12-27", 19, id="k1-attack"),  # first day of the climax: 16 + 2 + 1
+        pytest.param("2020-01-03", 22, id="soleimani"),  # 7 days into it: 18 + 7 // 2 + 1
+        pytest.param("2020-03-11", 32, id="taji"),  # 3 days into the Taji phase: 30 + 3 // 2 + 1
     ],
 )
 def test_rounds_follow_the_calendar(timeline, date, expected_round):

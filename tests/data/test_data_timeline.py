@@ -84,7 +84,7 @@ def _write(tmp_path: Path, *rows: str, header: str = HEADER) -> Path:
 def test_minimal_file_loads(tmp_path, flagship):
     df = load_timeline(_write(tmp_path, GOOD_ROW), flagship)
     assert df["date"].iloc[0] == pd.Timestamp(dt.date(2019, 12, 27))
-    assert df["round"].iloc[0] == 17
+    assert df["round"].iloc[0] == 19  # 27 Dec opens the flagship's climax phase
     assert df["line"].iloc[0] == 2
 
 
@@ -114,7 +114,7 @@ def test_every_problem_reported_at_once(tmp_path, flagship):
         f"{f}:4: uncertain: not a 0/1 flag (got 'yes'; expected 0 or 1)",
         f"{f}:5: date: not a date (got '2019-13-01'; expected YYYY-MM-DD)",
         f"{f}:5: intensity: does not match the Goldstein score of CAMEO 195 (got -9.0; expected -10.0)",
-        f"{f}:6: date: outside the scenario calendar (got '2019-05-01'; expected 2019-05-05 … 2020-04-04 (rounds 1 … 24))",
+        f"{f}:6: date: outside the scenario calendar (got '2019-05-01'; expected 2019-05-05 … 2020-04-04 (rounds 1 … 38))",
         f"{f}:6: actor: unknown actor (got 'Houthis'; expected an actor of scenario us-iran-2019-2020: US, Iran, KH, IRQ, IRGC_AD, MED)",
         f"{f}:6: outlet: empty (got ''; expected a non-empty text)",
         f"{f}:7: row: row has 3 fields (got 3; expected 15 fields, as in the header)",

@@ -115,7 +115,7 @@ def test_every_problem_reported_at_once(tmp_path, flagship):
         f"{f}:5: date: not a date (got '2019-13-01'; expected YYYY-MM-DD)",
         f"{f}:5: intensity: does not match the Goldstein score of CAMEO 195 (got -9.0; expected -10.0)",
         f"{f}:6: date: outside the scenario calendar (got '2019-05-01'; expected 2019-05-05 … 2020-04-04 (rounds 1 … 38))",
-        f"{f}:6: actor: unknown actor (got 'Houthis'; expected an actor of scenario us-iran-2019-2020: US, Iran, KH, IRQ, IRGC_AD, MED)",
+        f"{f}:6: actor: unknown actor (got 'Houthis'; expected an actor of scenario us-iran-2019-2020: US, Iran, KH, IRQ, IRGC_AD, SPIRAL, MED)",
         f"{f}:6: outlet: empty (got ''; expected a non-empty text)",
         f"{f}:7: row: row has 3 fields (got 3; expected 15 fields, as in the header)",
     ]

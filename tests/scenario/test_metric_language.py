@@ -181,3 +181,19 @@ def test_switches_are_true_or_false(old: str, new: str, path: str, got: str) -> 
         loads_scenario(MINI_TEXT.replace(old, new), "mini.yaml")
     assert any(p.path == path and f"wrong type (got {got}; expected true or false)" in str(p) for p in err.value.problems), \
         [str(p) for p in err.value.problems]
+
+
+def test_claim_labels_say_the_rate_period_and_read_conditions_as_text() -> None:
+    """Under calendar phases a rate is per base period (14 days in the flagship), and an
+    intervention's condition reads as the validate table writes it, not as serialized data."""
+    from crisislab.scenario import describe_interventions, load_scenario, rate_period
+
+    sc = load_scenario(FLAGSHIP)
+    assert rate_period(sc) == "14 days"
+    assert rate_period(loads_scenario(MINI_TEXT)) == "round"
+    rates = [describe_metric(c.metric, rate_period(sc)) for c in sc.claims if c.metric.per_round]
+    assert rates and all("per 14 days at risk" in r for r in rates)
+    forced = [describe_interventions(c.compare.treatment) for c in sc.claims
+              if any(getattr(getattr(iv, "force", None), "when", None) is not None for iv in c.compare.treatment)]
+    assert forced and all("{" not in t for t in forced)
+    assert "force US us_kill_commander when red line american_deaths is pending" in forced

@@ -31,7 +31,7 @@ from crisislab import _progress
 from crisislab.errors import UserError
 from crisislab.crisis import Solution
 from crisislab.model import lower
-from crisislab.scenario import describe_interventions, describe_metric
+from crisislab.scenario import describe_interventions, describe_metric, rate_period
 from crisislab.model.rules import DEFAULT_CHUNK
 from crisislab.simulation import Policy, Results, as_policy, compile_arm, map_tasks, simulate_model, split_interventions
 from crisislab.analysis._stats import PairedEstimate, paired_ratio_difference, verdict, wilson_interval
@@ -640,7 +640,7 @@ def _evaluate(
                 label=c.label,
                 seed_file=c.seed,
                 quote=c.quote,
-                metric=describe_metric(c.metric),
+                metric=describe_metric(c.metric, rate_period(scenario)),
                 expect=c.expect,
                 margin=float(c.margin),
                 treatment=describe_interventions(c.compare.treatment),

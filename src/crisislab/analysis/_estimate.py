@@ -101,6 +101,7 @@ class Estimation:
     scores: pd.DataFrame | None
     fit_until: int | None
     scenario: Any = field(default=None, compare=False, repr=False)
+    ties: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         def num(x: float) -> float | None:
@@ -122,6 +123,7 @@ class Estimation:
             "solves": self.n_solves,
             "seconds": self.seconds,
             "fit_until_round": self.fit_until,
+            "ties": dict(self.ties),
             "params": {p.path: {"estimate": num(p.estimate), "se": num(p.se), "ci_low": num(p.ci_low), "ci_high": num(p.ci_high),
                                 "start": num(p.start), "lower": num(p.lower), "upper": num(p.upper),
                                 "profile_low": num(p.profile_low), "profile_high": num(p.profile_high),
@@ -216,13 +218,15 @@ class _Objective:
     """log L(θ) of the records, with the solves cached by the parameters other than priors."""
 
     def __init__(self, scenario: Any, records: Sequence[Record], params: Sequence[tuple[str, float, float, float]],
-                 grid: Any, belief_tol: float, fixed: Mapping[str, float] | None = None):
+                 grid: Any, belief_tol: float, fixed: Mapping[str, float] | None = None,
+                 ties: Mapping[str, str] | None = None):
         from crisislab.analysis._claims import SolverChoice
 
         self.scenario = scenario
         self.records = list(records)
         self.paths = [p for p, *_ in params]
         self.fixed = dict(fixed or {})
+        self.ties = dict(ties or {})
         self.solver = SolverChoice("crisis", grid).for_scenario(scenario)
         self.belief_tol = belief_tol
         self.cache: dict[tuple, Any] = {}
@@ -233,6 +237,7 @@ class _Objective:
     def scenario_at(self, theta: np.ndarray) -> Any:
         over = {p: float(v) for p, v in zip(self.paths, theta, strict=True)}
         over.update(self.fixed)
+        over = _with_ties(over, self.ties)
         return self.scenario.with_overrides(over) if over else self.scenario
 
     def policy(self, scn: Any, theta: np.ndarray) -> Any:
@@ -259,6 +264,43 @@ class _Objective:
         ll = float(sum(forward(model, pol, rec, belief_tol=self.belief_tol).loglik for rec in self.records))
         self.values[key] = ll
         return ll
+
+
+def _with_ties(over: dict[str, float], ties: Mapping[str, str]) -> dict[str, float]:
+    """`over` with each tied parameter set to the value of the one it is tied to."""
+    out = dict(over)
+    for follower, leader in ties.items():
+        if leader in out:
+            out[follower] = out[leader]
+    return out
+
+
+def _check_ties(scenario: Any, ties: Mapping[str, str], params: Sequence[tuple[str, float, float, float]]) -> dict[str, str]:
+    """The ties (follower → leader) checked: each leader is estimated, each follower is a numeric
+    parameter that is not itself estimated, not a prior, and not tied twice. UserError otherwise."""
+    from crisislab.scenario import PathError, resolve_param_path
+
+    free = [p for p, *_ in params]
+    out: dict[str, str] = {}
+    for follower, leader in ties.items():
+        what = f"--tie {follower}={leader}"
+        if leader not in free:
+            raise UserError(f"{what}: {leader} is not among the estimated parameters ({', '.join(free)}); "
+                            "estimate it (--free) to tie another parameter to it")
+        if follower in free:
+            raise UserError(f"{what}: {follower} is estimated on its own (--free); a tied parameter takes the value "
+                            "of the one it is tied to, so drop it from --free")
+        if follower in out or follower in ties.values():
+            raise UserError(f"{what}: {follower} is already tied (a parameter is tied to one estimated parameter)")
+        if _is_prior(follower) or _is_prior(leader):
+            raise UserError(f"{what}: priors cannot be tied (they are rescaled to sum to 1); tie precisions, payoffs "
+                            "or probabilities")
+        try:
+            resolve_param_path(scenario, follower)
+        except PathError as exc:
+            raise UserError(f"{what}: {exc} (expected {exc.expected})") from None
+        out[follower] = leader
+    return out
 
 
 def _is_prior(path: str) -> bool:
@@ -399,7 +441,8 @@ def _profile_interval(obj_factory: Any, i: int, theta: np.ndarray, ll_hat: float
 def _boot_draw(job: dict, b: int) -> np.ndarray:
     """One parametric-bootstrap draw: records simulated at θ̂, refitted (module-level for Dask)."""
     scn, params, theta, grid, tol, maxiter, seed, templates = (job[k] for k in ("scenario", "params", "theta", "grid", "belief_tol", "maxiter", "seed", "templates"))
-    fitted = scn.with_overrides({p: float(v) for (p, *_), v in zip(params, theta, strict=True)})
+    ties = job.get("ties") or {}
+    fitted = scn.with_overrides(_with_ties({p: float(v) for (p, *_), v in zip(params, theta, strict=True)}, ties))
     model = lower(fitted)
     from crisislab.analysis._claims import SolverChoice
 
@@ -411,7 +454,7 @@ def _boot_draw(job: dict, b: int) -> np.ndarray:
         if not sims:
             return np.full(len(params), np.nan)
         recs.append(sims[0])
-    obj = _Objective(scn, recs, params, grid, tol)
+    obj = _Objective(scn, recs, params, grid, tol, ties=ties)
     try:
         est, _, _, _ = _maximize(obj, params, theta, maxiter)
     except SolverError:
@@ -439,6 +482,7 @@ def estimate(
     deaths: Mapping[str, str] | None = None,
     maxiter: int = 60,
     progress: bool = False,
+    tie: Mapping[str, str] | None = None,
 ) -> Estimation:
     """Fit the scenario's parameters to observed records by maximum likelihood (module docstring).
 
@@ -447,7 +491,9 @@ def estimate(
     with an `uncertainty`). `profile`: paths to give profile-likelihood intervals for. `restrict`:
     path → value, tested against the full fit by a likelihood ratio. `bootstrap`: parametric
     bootstrap draws. `fit_until`: a date or round; the fit uses the records up to it and the
-    scores compare the model with the baselines after it.
+    scores compare the model with the baselines after it. `tie`: follower → leader paths; each
+    follower takes the value of its leader (an estimated parameter) throughout, e.g. one logit
+    precision for two actors; the written scenario marks it `estimated.tied_to` the leader.
     """
     from scipy.stats import chi2, norm
 
@@ -477,8 +523,9 @@ def estimate(
         if p not in [q for q, *_ in params]:
             raise UserError(f"{'--restrict' if p in restrict else '--profile'} {p}: not among the estimated parameters "
                             f"({', '.join(q for q, *_ in params)})")
+    ties = _check_ties(scenario, dict(tie or {}), params)
     start = np.array([v for _, v, _, _ in params])
-    obj = _Objective(scenario, fit_records, params, grid, belief_tol)
+    obj = _Objective(scenario, fit_records, params, grid, belief_tol, ties=ties)
     start_ll = obj(start)
     theta, ll_hat, converged, message = _maximize(obj, params, start, maxiter)
     H = _hessian(obj, theta, params)
@@ -512,7 +559,7 @@ def estimate(
         if name in profile:
             def factory(fixed: dict, _i: int = i) -> _Objective:
                 sub_params = [p for j, p in enumerate(params) if j != _i] if fixed else params
-                return _Objective(scenario, fit_records, sub_params, grid, belief_tol, fixed)
+                return _Objective(scenario, fit_records, sub_params, grid, belief_tol, fixed, ties)
             lows[i], highs[i] = _profile_interval(factory, i, theta, ll_hat, params, crit, maxiter)
     out_params = []
     _, b = _scales(params)
@@ -532,7 +579,7 @@ def estimate(
     if restrict:
         idx = [i for i, (p, *_) in enumerate(params) if p not in restrict]
         sub_params = [params[i] for i in idx]
-        sub = _Objective(scenario, fit_records, sub_params, grid, belief_tol, restrict)
+        sub = _Objective(scenario, fit_records, sub_params, grid, belief_tol, restrict, ties)
         if sub_params:
             _, ll_r, _, _ = _maximize(sub, sub_params, theta[idx], maxiter)
         else:
@@ -545,7 +592,7 @@ def estimate(
         from crisislab.simulation import map_tasks
 
         job = {"scenario": scenario, "params": params, "theta": theta, "grid": obj.solver.grid, "belief_tol": belief_tol,
-               "maxiter": maxiter, "seed": seed, "templates": fit_records}
+               "maxiter": maxiter, "seed": seed, "templates": fit_records, "ties": ties}
         draws = map_tasks(_boot_draw, list(range(int(bootstrap))), job, workers=workers, scheduler=scheduler,
                           progress=progress, label="bootstrap", start="spawn")
         rows = [{"draw": b, "path": p, "estimate": float(d[i])} for b, d in enumerate(draws) for i, (p, *_) in enumerate(params)]
@@ -560,7 +607,7 @@ def estimate(
                 new.append(pe)
         out_params = new
     n_moves = sum(r.n_observed_moves for r in fit_records)
-    fitted = _estimated_scenario(scenario, out_params, sources, ll_hat, level)
+    fitted = _estimated_scenario(scenario, out_params, sources, ll_hat, level, ties)
     scores = None
     if fit_round is not None:
         fmodel = lower(fitted)
@@ -575,7 +622,7 @@ def estimate(
         converged=converged, message=message, n_moves=n_moves, aic=2 * k - 2 * ll_hat, bic=k * math.log(max(n_moves, 1)) - 2 * ll_hat,
         cov=cov, n_evaluations=obj.evals, n_solves=obj.solves, seconds=time.perf_counter() - t0, level=level,
         tests=pd.DataFrame(tests, columns=["restriction", "loglik_restricted", "lr", "df", "p_value"]), bootstrap=boot,
-        scores=scores, fit_until=fit_round, scenario=fitted,
+        scores=scores, fit_until=fit_round, scenario=fitted, ties=ties,
     )
 
 
@@ -585,9 +632,11 @@ def _replace(pe: ParamEstimate, **kw: Any) -> ParamEstimate:
     return replace(pe, **kw)
 
 
-def _estimated_scenario(scenario: Any, params: Sequence[ParamEstimate], sources: Sequence[str], ll: float, level: float) -> Any:
+def _estimated_scenario(scenario: Any, params: Sequence[ParamEstimate], sources: Sequence[str], ll: float, level: float,
+                        ties: Mapping[str, str] | None = None) -> Any:
     """The scenario with each estimate in place, marked as estimated from the records, its
-    interval (profile when computed, else Wald, clipped to the range) as the `uncertainty`."""
+    interval (profile when computed, else Wald, clipped to the range) as the `uncertainty`; a
+    tied parameter gets its leader's entry with `estimated.tied_to` naming the leader."""
     import os
 
     over = {}
@@ -603,4 +652,7 @@ def _estimated_scenario(scenario: Any, params: Sequence[ParamEstimate], sources:
             if lo_c < hi_c:
                 entry["uncertainty"] = {"uniform": [float(lo_c), float(hi_c)]}
         over[p.path] = entry
+    for follower, leader in (ties or {}).items():
+        entry = {**over[leader], "estimated": {**over[leader]["estimated"], "tied_to": leader}}
+        over[follower] = entry
     return scenario.with_overrides(over)

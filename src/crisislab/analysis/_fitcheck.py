@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -91,7 +91,6 @@ class FitCheck:
     rho_unconditional: float
     p_unconditional: float
     seconds: float = 0.0
-    extra: dict = field(default_factory=dict, compare=False)
 
     @property
     def observed_share(self) -> float:

@@ -186,6 +186,16 @@ def _pairs(items: list[str] | None, option: str) -> dict[str, float]:
     return out
 
 
+def _tie_pairs(items: list[str] | None) -> dict[str, str]:
+    out = {}
+    for item in items or []:
+        follower, sep, leader = item.partition("=")
+        if not sep or not follower.strip() or not leader.strip():
+            raise UserError(f"--tie: expected PATH=ESTIMATED_PATH, e.g. actors.Iran.lam=actors.US.lam (got {item!r})")
+        out[follower.strip()] = leader.strip()
+    return out
+
+
 def _print_estimation(est: Any, console: Console) -> None:
     t = Table(title=f"{est.scenario_id}: maximum likelihood on {', '.join(est.records)}", title_justify="left")
     for c in ("parameter", "start", "estimate", "se", f"{est.level:.0%} Wald", "profile", "bootstrap", "flag"):
@@ -205,6 +215,8 @@ def _print_estimation(est: Any, console: Console) -> None:
         f"(n = {est.n_moves} observed moves); {est.n_evaluations} evaluations, {est.n_solves} solves, {est.seconds:.1f} s"))
     for row in est.tests.itertuples(index=False):
         console.print(Text(f"likelihood-ratio test of {row.restriction}: LR = {row.lr:.3f}, df = {row.df}, p = {row.p_value:.4f}"))
+    for follower, leader in est.ties.items():
+        console.print(Text(f"{follower} is tied to {leader} (one value, estimated as {leader})"))
     if est.scores is not None:
         s = Table(title=f"One-step-ahead scores: fitted through round {est.fit_until}, scored after it (out)", title_justify="left")
         for c in ("record", "predictor", "sample", "moves", "log score", "Brier"):
@@ -222,6 +234,7 @@ def _register_estimate(app: typer.Typer) -> None:
         free: Annotated[list[str] | None, typer.Option("--free", metavar="PATH", help="A parameter to estimate, by its field path as --set takes it, optionally with its range PATH=LO:HI (default range: its `uncertainty`; default parameters: every one with an `uncertainty`). Repeatable.")] = None,
         grid: GridOpt = "auto",
         profile: Annotated[list[str] | None, typer.Option("--profile", metavar="PATH", help="Also give the profile-likelihood interval of this estimated parameter. Repeatable.")] = None,
+        tie: Annotated[list[str] | None, typer.Option("--tie", metavar="PATH=ESTIMATED_PATH", help="Give PATH the value of the estimated parameter ESTIMATED_PATH throughout (one value for both, e.g. actors.Iran.lam=actors.US.lam); --out marks it `estimated.tied_to`. Repeatable.")] = None,
         restrict: Annotated[list[str] | None, typer.Option("--restrict", metavar="PATH=VALUE", help="Test this restriction of an estimated parameter by a likelihood ratio. Repeatable (one joint test).")] = None,
         bootstrap: Annotated[int, typer.Option("--bootstrap", help="Parametric-bootstrap draws (each simulates records at the estimate and refits).")] = 0,
         workers: Annotated[int, typer.Option("--workers", help="Local Dask processes for the bootstrap draws.")] = 1,
@@ -261,7 +274,8 @@ def _register_estimate(app: typer.Typer) -> None:
         est = estimate(sc, list(timeline) if timeline else None, free=free or None, grid=grid_arg, belief_tol=belief_tol,
                        level=level, profile=profile or (), restrict=_pairs(restrict, "--restrict"), bootstrap=bootstrap,
                        seed=seed, workers=workers, scheduler=scheduler, fit_until=_until(until), unobserved=unobserved or (),
-                       observed=observed or (), deaths=_deaths(deaths), progress=progress_wanted(json_output))
+                       observed=observed or (), deaths=_deaths(deaths), progress=progress_wanted(json_output),
+                       tie=_tie_pairs(tie))
         if out is not None:
             from crisislab._output import writing_files
             from crisislab.scenario import dump_scenario

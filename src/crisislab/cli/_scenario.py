@@ -28,6 +28,7 @@ from crisislab.scenario import (
     locate_in_file,
     metric_text,
     number_text,
+    rate_period,
     type_values_text,
 )
 
@@ -175,8 +176,7 @@ def render(s: Scenario, console: Console) -> None:
     console.print(t)
     # Under calendar phases (or a `base_days` other than the round's length) flows and rates are
     # written per base period and converted by each round's length: say which period.
-    cal = s.calendar
-    period = "round" if cal is None or (cal.phases is None and cal.base == cal.days_per_round) else f"{cal.base} days"
+    period = rate_period(s)
     if s.payoffs.flow or s.payoffs.casualties:
         t = _table("Flow and casualty payoffs", "actor", "kind", "when / side", "value")
         for f in s.payoffs.flow:

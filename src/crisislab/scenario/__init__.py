@@ -19,6 +19,7 @@ from crisislab.scenario._format import (
     describe_metric,
     intervention_text,
     metric_text,
+    rate_period,
     number_text,
 )
 from crisislab.scenario._load import load_scenario, loads_scenario, locate_in_file, validate_data
@@ -88,6 +89,6 @@ __all__ = [
     "PathError", "Payoffs", "Perception", "Phase", "PhaseCondition", "Problem", "ProbTable", "RedLine", "RedLineCondition",
     "RoundCondition", "RoundTest", "Rule", "Scenario", "ScenarioError", "SetParam", "SetSpec",
     "Source", "StateVar", "TypeSpec", "TypeValues", "Uncertainty", "VarCondition",
-    "InterventionSyntaxError", "bundled_scenario", "bundled_scenarios", "parse_condition", "parse_interventions", "parse_shorthand", "resolve_param_path", "params_with_uncertainty", "check_scenario", "condition_text", "consequence_text", "effect_text", "type_values_text", "describe_interventions", "describe_metric", "intervention_text", "metric_text", "number_text", "dump_scenario", "iter_conditions", "load_scenario",
+    "InterventionSyntaxError", "bundled_scenario", "bundled_scenarios", "parse_condition", "parse_interventions", "parse_shorthand", "resolve_param_path", "params_with_uncertainty", "check_scenario", "condition_text", "consequence_text", "effect_text", "type_values_text", "describe_interventions", "describe_metric", "intervention_text", "metric_text", "number_text", "rate_period", "dump_scenario", "iter_conditions", "load_scenario",
     "loads_scenario", "locate_in_file", "metric_never", "claim_warnings", "to_data", "validate_data", "walk_numbers", "walk_source_refs",
 ]

@@ -102,9 +102,10 @@ def _leaves(loc: Loc, cond: Any) -> Iterator[tuple[Loc, Any]]:
 
 
 class _Checker:
-    def __init__(self, s: ScenarioModel, filename: str):
+    def __init__(self, s: ScenarioModel, filename: str, ties: bool = True):
         self.s = s
         self.filename = filename
+        self.ties = ties
         self.issues: list[Issue] = []
         self.strategic = {a.id: a for a in s.actors}
         self.env = {e.id: e for e in s.environment}
@@ -667,12 +668,33 @@ class _Checker:
                 lo, hi = p.uncertainty.support()
                 self.add(loc + ("uncertainty",), "the value is outside the uncertainty's support", _fmt(p.value),
                          f"one of {list(p.uncertainty.choice)}" if p.uncertainty.choice is not None else f"in [{_fmt(lo)}, {_fmt(hi)}]")
+            tied = getattr(getattr(p, "estimated", None), "tied_to", None)
+            if tied is not None and self.ties:
+                self.check_tie(loc + ("estimated", "tied_to"), p, tied)
+
+    def check_tie(self, loc: tuple, p: Param, path: str) -> None:
+        """A parameter tied to another shares its estimated value, and the other is estimated
+        (and tied to nothing itself)."""
+        try:
+            other = resolve_param_path(self.s, path)
+        except PathError as exc:
+            self.add(loc, str(exc), repr(path), exc.expected)
+            return
+        est = other.get("estimated") if isinstance(other, dict) else None
+        if not est:
+            self.add(loc, "a parameter is tied to an estimated one (with `estimated`)", repr(path), "the path of an estimated parameter")
+        elif est.get("tied_to") is not None:
+            self.add(loc, "a parameter is tied to the parameter that was estimated, not to another tied one", repr(path),
+                     f"{est['tied_to']!r}")
+        elif float(other["value"]) != float(p.value):
+            self.add(loc, "a tied parameter has the value of the one it is tied to", _fmt(p.value), f"{_fmt(float(other['value']))} (the value of {path})")
 
 
-def base_issues(scenario: ScenarioModel, filename: str = "<scenario>") -> list[Issue]:
+def base_issues(scenario: ScenarioModel, filename: str = "<scenario>", ties: bool = True) -> list[Issue]:
     """All semantic issues of a type-valid scenario itself (empty list if it is sound); the
-    scenarios it implies are checked on top of these by `_derived` (`_scenario.check_scenario`)."""
-    return _Checker(scenario, filename).run()
+    scenarios it implies are checked on top of these by `_derived` (`_scenario.check_scenario`),
+    without `ties` (a claim arm or a range end may move one tied parameter alone)."""
+    return _Checker(scenario, filename, ties).run()
 
 
 def casualty_table_length(mean: float, dispersion: float | None) -> float:

@@ -54,7 +54,7 @@ def data_issues(data: dict[str, Any]) -> tuple[ScenarioModel | None, list[Issue]
         return None, issues
     except RecursionError:
         return None, [Issue((), "scenario nested too deeply")]
-    return scenario, base_issues(scenario)
+    return scenario, base_issues(scenario, ties=False)
 
 
 def _walk(data: Any, loc: tuple[Any, ...]) -> list[Target]:

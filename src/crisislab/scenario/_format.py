@@ -33,7 +33,7 @@ __all__ = [
     "describe_interventions",
     "describe_metric",
     "condition_text", "effect_text", "consequence_text", "intervention_text", "metric_text",
-    "number_text", "type_values_text",
+    "number_text", "rate_period", "type_values_text",
 ]
 
 _OPS = {"eq": "=", "ne": "≠", "lt": "<", "le": "≤", "gt": ">", "ge": "≥"}
@@ -194,29 +194,31 @@ def describe_interventions(interventions: Sequence[Any]) -> str:
     for iv in interventions:
         if hasattr(iv, "force"):
             f = iv.force
-            when = f" at round {f.round}" if f.round is not None else (" when " + _cond_text(f.when) if f.when else "")
+            when = f" at round {f.round}" if f.round is not None else (" when " + condition_text(f.when) if f.when else "")
             parts.append(f"force {f.actor} {f.action}{when}")
         elif hasattr(iv, "forbid"):
-            when = " when " + _cond_text(iv.forbid.when) if getattr(iv.forbid, "when", None) is not None else ""
+            when = " when " + condition_text(iv.forbid.when) if getattr(iv.forbid, "when", None) is not None else ""
             parts.append(f"forbid {iv.forbid.actor} {iv.forbid.action}{when}")
         else:
             parts.append(f"set {iv.set.param} = {iv.set.value.value:g}")
     return "; ".join(parts)
 
 
-def _cond_text(c: Any) -> str:
-    import json
+def rate_period(scenario: Any) -> str:
+    """What a `per_round` rate of `scenario` is per: "round", or "N days" (the base period) when its
+    calendar has phases or rounds of another length than the base period."""
+    cal = getattr(scenario, "calendar", None)
+    if cal is None or (cal.phases is None and cal.base == cal.days_per_round):
+        return "round"
+    return f"{cal.base} days"
 
-    data = c.model_dump(by_alias=True, exclude_none=True)
-    return json.dumps(data, separators=(",", ":"))
 
-
-def describe_metric(metric: Any) -> str:
-    """A short label of a metric (the claims table's `metric` column)."""
+def describe_metric(metric: Any, period: str = "round") -> str:
+    """A short label of a metric (the claims table's `metric` column); `period` as `rate_period`."""
     if getattr(metric, "per_round", False):
         kind = metric.kind
-        return _per_round_text(metric, "") + _given_text(metric) if kind != "mean_casualties" else (
-            f"deaths ({metric.target}) per round at risk" + _given_text(metric))
+        return _per_round_text(metric, "", period) + _given_text(metric) if kind != "mean_casualties" else (
+            f"deaths ({metric.target}) per {period} at risk" + _given_text(metric))
     return _describe_plain(metric) + _given_text(metric)
 
 

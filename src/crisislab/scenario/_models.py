@@ -205,13 +205,17 @@ class Uncertainty(_Frozen):
 
 class Estimated(_Frozen):
     """Where an estimated number comes from: maximum likelihood on the named `records` (record files
-    of the scenario), with its standard error and the interval reported with it."""
+    of the scenario), with its standard error and the interval reported with it; `tied_to` names
+    the parameter it was estimated together with (one value for both)."""
 
     records: Annotated[tuple[Text, ...], Field(min_length=1)]
     method: Text = "maximum likelihood"
     se: Num | None = None
     interval: tuple[Num, Num] | None = None
     loglik: Num | None = None
+    # The field path of the estimated parameter whose value this one shares (estimated as one,
+    # e.g. one logit precision for two actors): draws of the estimates move both together.
+    tied_to: Text | None = None
 
 
 class Param(_Provenanced):

@@ -139,10 +139,18 @@ def apply_overrides(scenario: ScenarioModel, overrides: dict[str, Any], normaliz
 
 
 def sample_parameters(scenario: Scenario, rng: np.random.Generator, only_estimated: bool = False) -> Scenario:
-    """One joint draw of all uncertain parameters (independent, in file order) as a new scenario;
-    with `only_estimated`, of those estimated from a record only."""
-    overrides = {path: param.uncertainty.sample(rng) for path, param in params_with_uncertainty(scenario)  # type: ignore[union-attr]
-                 if not only_estimated or getattr(param, "estimated", None) is not None}
+    """One joint draw of all uncertain parameters (independent, in file order; a parameter tied to
+    an estimated one takes its draw) as a new scenario; with `only_estimated`, of those estimated
+    from a record only."""
+    drawn = [(path, param) for path, param in params_with_uncertainty(scenario)
+             if not only_estimated or getattr(param, "estimated", None) is not None]
+    # A parameter estimated together with another (`estimated.tied_to`) takes the other's draw.
+    ties = {path: param.estimated.tied_to for path, param in drawn  # type: ignore[union-attr]
+            if getattr(getattr(param, "estimated", None), "tied_to", None) is not None}
+    overrides = {path: param.uncertainty.sample(rng) for path, param in drawn if path not in ties}  # type: ignore[union-attr]
+    for path, leader in ties.items():
+        if leader in overrides:
+            overrides[path] = overrides[leader]
     if not overrides:
         return scenario
     return apply_overrides(scenario, overrides, normalize_priors=True)

@@ -146,6 +146,7 @@ def _map_local(
 
     done: dict[int, Any] = {}
     deaths: list[set[str]] = []
+    pool_ref: list[Any] = [None]
     # Forked workers inherit `_SHARED` (set before the pool's processes start);
     # chunksize 1 so that a few long tasks (robustness draws) spread over all workers.
     _SHARED["job"] = job
@@ -160,7 +161,13 @@ def _map_local(
                 tasks = [dask.delayed(_spawned_call, pure=False)(fn, job, items[i]) for i in todo]
             index = {t.key: i for t, i in zip(tasks, todo, strict=True)}
 
-            def posttask(key: Any, result: Any, dsk: Any, state: Any, worker_id: Any, index: dict = index) -> None:
+            procs: dict[int, Any] = {}
+
+            def posttask(key: Any, result: Any, dsk: Any, state: Any, worker_id: Any, index: dict = index,
+                         procs: dict = procs, pool_ref: list = pool_ref) -> None:
+                # Keep each worker process seen: a broken pool may forget its processes before their
+                # exit codes are read.
+                procs.update(getattr(pool_ref[0], "_processes", None) or {})
                 if key in index and index[key] not in done:
                     done[index[key]] = result
                     if on_result is not None:
@@ -172,11 +179,13 @@ def _map_local(
                 min(workers, len(todo)), mp_context=multiprocessing.get_context(start),
                 initializer=die_with_parent, initargs=(os.getpid(),),
             )  # fmt: skip
+            pool_ref[0] = pool
             try:
                 with Callback(posttask=posttask):
                     dask.compute(*tasks, scheduler="processes", pool=pool, chunksize=1, optimize_graph=False)
             except BrokenProcessPool:
-                deaths.append(_exit_codes(pool))
+                procs.update(getattr(pool, "_processes", None) or {})
+                deaths.append(_exit_codes(procs.values()))
             finally:
                 pool.shutdown(wait=True, cancel_futures=True)
         if len(done) < len(items):
@@ -191,12 +200,13 @@ def _map_local(
         _SHARED.clear()
 
 
-def _exit_codes(pool: Any) -> set[str]:
-    """How the pool's dead processes ended ("killed by SIGKILL"), as far as it still knows."""
+def _exit_codes(processes: Any) -> set[str]:
+    """How a broken pool's processes ended ("killed by SIGKILL")."""
     import signal
 
     ends = set()
-    for p in list((getattr(pool, "_processes", None) or {}).values()):
+    for p in list(processes):
+        p.join(timeout=2.0)  # a process just killed may not be reaped yet
         code = p.exitcode
         if code is not None and code < 0:
             try:

@@ -47,8 +47,9 @@ run: $(STAMP)
 	$(BIN)/crisislab run $(FLAGSHIP) --runs $(RUNS) --seed $(SEED) --out $(OUT) --policy $(POLICY) --grid $(GRID) --robustness $(ROBUSTNESS) --robustness-of $(ROBUSTNESS_OF) --workers $(WORKERS)
 	@echo "The report is at $(OUT)/report.html (tables: $(OUT)/results.parquet, $(OUT)/claims.csv, $(OUT)/robustness.parquet)"
 
+# Two test processes, each test file on one of them (module fixtures are built once).
 test: $(TESTSTAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 bench: $(BENCHSTAMP)
 	$(BIN)/python -m benchmarks

@@ -583,7 +583,9 @@ def evaluate_claims_and_draws(
     if uncertain not in ("all", "estimated"):
         raise UserError(f"uncertain: expected 'all' or 'estimated' (got {uncertain!r})")
     only = uncertain == "estimated"
-    params = [p for p, prm in scenario.parameters_with_uncertainty() if not only or prm.estimated is not None] if robustness else []
+    # A parameter tied to an estimated one (`estimated.tied_to`) is drawn with it: not a parameter of its own.
+    params = [p for p, prm in scenario.parameters_with_uncertainty()
+              if (not only or prm.estimated is not None) and getattr(prm.estimated, "tied_to", None) is None] if robustness else []
     if robustness and only and not params:
         raise UserError(f"{scenario.id}: no parameter is estimated from a record with an interval; run `crisislab estimate "
                         "--out` first, or draw every uncertain parameter (robustness of 'all')")

@@ -202,7 +202,8 @@ def check_fit(
             rep = replay_record(scenario, model, pol, rec, seed=seed, rank_records=rank_records)
         with _progress.phase("simulating the scenario as written (chunks)"):
             base = runner.results([])
-        estimated = tuple(p for p, prm in scenario.parameters_with_uncertainty() if prm.estimated is not None)
+        estimated = tuple(p for p, prm in scenario.parameters_with_uncertainty()
+                          if prm.estimated is not None and prm.estimated.tied_to is None)
         draw_table = pd.DataFrame()
         if draws and estimated:
             _, draw_table = evaluate_claims_and_draws(runner, [], robustness=int(draws), robustness_runs=draw_runs,

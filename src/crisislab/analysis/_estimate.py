@@ -102,6 +102,7 @@ class Estimation:
     fit_until: int | None
     scenario: Any = field(default=None, compare=False, repr=False)
     ties: dict[str, str] = field(default_factory=dict)
+    profiles: pd.DataFrame | None = field(default=None, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         def num(x: float) -> float | None:
@@ -124,6 +125,11 @@ class Estimation:
             "seconds": self.seconds,
             "fit_until_round": self.fit_until,
             "ties": dict(self.ties),
+            "profile_grid": None if self.profiles is None else [
+                {"path": r["path"], "value": r["value"], "loglik": num(r["loglik"]), "converged": r["converged"],
+                 "at": {k: num(v) for k, v in r["at"].items()}} for r in self.profiles.to_dict("records")],
+            "profile_grid_intervals": None if self.profiles is None else {
+                p: [num(v) for v in self.profile_grid_interval(p)] for p in dict.fromkeys(self.profiles["path"])},
             "params": {p.path: {"estimate": num(p.estimate), "se": num(p.se), "ci_low": num(p.ci_low), "ci_high": num(p.ci_high),
                                 "start": num(p.start), "lower": num(p.lower), "upper": num(p.upper),
                                 "profile_low": num(p.profile_low), "profile_high": num(p.profile_high),
@@ -134,6 +140,13 @@ class Estimation:
             "scores": None if self.scores is None else [{k: (num(v) if isinstance(v, float) else v) for k, v in r.items()}
                                                         for r in self.scores.to_dict("records")],
         }
+
+    def profile_grid_interval(self, path: str) -> tuple[float, float]:
+        """The `level` interval of `path` from its profile table (`grid_profile_interval`, against the
+        larger of the fit's log-likelihood and the table's best)."""
+        assert self.profiles is not None
+        best = max(self.loglik, float(self.profiles.loc[self.profiles["path"] == path, "loglik"].max()))
+        return grid_profile_interval(self.profiles, path, best, self.level)
 
     def table(self) -> pd.DataFrame:
         return pd.DataFrame([p.__dict__ for p in self.params])
@@ -303,6 +316,31 @@ def _check_ties(scenario: Any, ties: Mapping[str, str], params: Sequence[tuple[s
     return out
 
 
+def _check_profile_grid(scenario: Any, grid: Mapping[str, Sequence[float]], ties: Mapping[str, str]) -> dict[str, list[float]]:
+    """The profile grid checked: each path a numeric parameter (not a tied one), each value finite
+    and in the parameter's natural domain, at least two distinct values. UserError otherwise."""
+    from crisislab.scenario import PathError, resolve_param_path
+
+    out: dict[str, list[float]] = {}
+    for path, values in grid.items():
+        what = f"--profile-grid {path}"
+        try:
+            resolve_param_path(scenario, path)
+        except PathError as exc:
+            raise UserError(f"{what}: {exc} (expected {exc.expected})") from None
+        if path in ties:
+            raise UserError(f"{what}: {path} is tied to {ties[path]}; profile {ties[path]} instead")
+        vals = [float(v) for v in values]
+        lo, hi = _natural_bounds(path)
+        bad = [v for v in vals if not (math.isfinite(v) and lo <= v <= hi)]
+        if bad:
+            raise UserError(f"{what}: {bad[0]:g} is outside the parameter's domain [{lo:g}, {hi:g}]")
+        if len(set(vals)) < 2:
+            raise UserError(f"{what}: give at least two distinct values (got {', '.join(f'{v:g}' for v in vals) or 'none'})")
+        out[path] = sorted(set(vals))
+    return out
+
+
 def _is_prior(path: str) -> bool:
     segs = path.split(".")
     return (segs[0] == "actors" and len(segs) >= 5 and segs[2] == "types" and segs[4] == "prior") or (
@@ -438,6 +476,47 @@ def _profile_interval(obj_factory: Any, i: int, theta: np.ndarray, ll_hat: float
     return out[0], out[1]
 
 
+def _profile_table(scenario: Any, records: Sequence[Record], params: Sequence[tuple[str, float, float, float]],
+                   theta: np.ndarray, grid: Any, belief_tol: float, ties: Mapping[str, str],
+                   profile_grid: Mapping[str, Sequence[float]], maxiter: int) -> pd.DataFrame:
+    """The profile log-likelihood of each path of `profile_grid` at each of its values: the path held
+    at the value (re-solved where it is not a prior) and every other estimated parameter fitted
+    again from the estimate θ̂. One row per (path, value): `path`, `value`, `loglik`, `converged`
+    and the other parameters' estimates as `at`, a mapping path → value."""
+    rows = []
+    free = [p for p, *_ in params]
+    for path, values in profile_grid.items():
+        keep = [j for j, p in enumerate(free) if p != path]
+        sub_params = [params[j] for j in keep]
+        for v in values:
+            obj = _Objective(scenario, records, sub_params, grid, belief_tol, {path: float(v)}, ties)
+            if sub_params:
+                th, ll, conv, _ = _maximize(obj, sub_params, theta[keep], maxiter)
+            else:
+                th, ll, conv = np.zeros(0), obj(np.zeros(0)), True
+            rows.append({"path": path, "value": float(v), "loglik": float(ll), "converged": bool(conv),
+                         "at": {p[0]: float(x) for p, x in zip(sub_params, th, strict=True)}})
+    return pd.DataFrame(rows, columns=["path", "value", "loglik", "converged", "at"])
+
+
+def grid_profile_interval(table: pd.DataFrame, path: str, loglik_max: float, level: float = 0.95) -> tuple[float, float]:
+    """The interval a profile table gives `path`: the values where the profile log-likelihood stays
+    within χ²₁(level)/2 of `loglik_max`, with its ends found by linear interpolation between the
+    grid's values (NaN on a side where the grid never drops that far: the table leaves it open)."""
+    from scipy.stats import chi2
+
+    rows = table[table["path"] == path].sort_values("value")
+    x, y = rows["value"].to_numpy(float), rows["loglik"].to_numpy(float)
+    cut = loglik_max - float(chi2.ppf(level, 1)) / 2
+    inside = np.flatnonzero(y >= cut)
+    if not inside.size:
+        return float("nan"), float("nan")
+    i0, i1 = int(inside[0]), int(inside[-1])
+    lo = float("nan") if i0 == 0 else float(x[i0 - 1] + (cut - y[i0 - 1]) * (x[i0] - x[i0 - 1]) / (y[i0] - y[i0 - 1]))
+    hi = float("nan") if i1 == x.size - 1 else float(x[i1] + (y[i1] - cut) * (x[i1 + 1] - x[i1]) / (y[i1] - y[i1 + 1]))
+    return lo, hi
+
+
 def _boot_draw(job: dict, b: int) -> np.ndarray:
     """One parametric-bootstrap draw: records simulated at θ̂, refitted (module-level for Dask)."""
     scn, params, theta, grid, tol, maxiter, seed, templates = (job[k] for k in ("scenario", "params", "theta", "grid", "belief_tol", "maxiter", "seed", "templates"))
@@ -483,6 +562,7 @@ def estimate(
     maxiter: int = 60,
     progress: bool = False,
     tie: Mapping[str, str] | None = None,
+    profile_grid: Mapping[str, Sequence[float]] | None = None,
 ) -> Estimation:
     """Fit the scenario's parameters to observed records by maximum likelihood (module docstring).
 
@@ -494,6 +574,9 @@ def estimate(
     scores compare the model with the baselines after it. `tie`: follower → leader paths; each
     follower takes the value of its leader (an estimated parameter) throughout, e.g. one logit
     precision for two actors; the written scenario marks it `estimated.tied_to` the leader.
+    `profile_grid`: path → values; the profile log-likelihood at each value (`Estimation.profiles`),
+    the other estimated parameters fitted again. The path need not be estimated itself (a payoff
+    held at each value while the priors are refitted).
     """
     from scipy.stats import chi2, norm
 
@@ -524,6 +607,7 @@ def estimate(
             raise UserError(f"{'--restrict' if p in restrict else '--profile'} {p}: not among the estimated parameters "
                             f"({', '.join(q for q, *_ in params)})")
     ties = _check_ties(scenario, dict(tie or {}), params)
+    pgrid = _check_profile_grid(scenario, dict(profile_grid or {}), ties)
     start = np.array([v for _, v, _, _ in params])
     obj = _Objective(scenario, fit_records, params, grid, belief_tol, ties=ties)
     start_ll = obj(start)
@@ -606,6 +690,9 @@ def estimate(
             else:
                 new.append(pe)
         out_params = new
+    profiles = None
+    if pgrid:
+        profiles = _profile_table(scenario, fit_records, params, theta, grid, belief_tol, ties, pgrid, maxiter)
     n_moves = sum(r.n_observed_moves for r in fit_records)
     fitted = _estimated_scenario(scenario, out_params, sources, ll_hat, level, ties)
     scores = None
@@ -622,7 +709,7 @@ def estimate(
         converged=converged, message=message, n_moves=n_moves, aic=2 * k - 2 * ll_hat, bic=k * math.log(max(n_moves, 1)) - 2 * ll_hat,
         cov=cov, n_evaluations=obj.evals, n_solves=obj.solves, seconds=time.perf_counter() - t0, level=level,
         tests=pd.DataFrame(tests, columns=["restriction", "loglik_restricted", "lr", "df", "p_value"]), bootstrap=boot,
-        scores=scores, fit_until=fit_round, scenario=fitted, ties=ties,
+        scores=scores, fit_until=fit_round, scenario=fitted, ties=ties, profiles=profiles,
     )
 
 

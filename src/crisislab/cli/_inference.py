@@ -196,6 +196,20 @@ def _tie_pairs(items: list[str] | None) -> dict[str, str]:
     return out
 
 
+def _profile_grid(items: list[str] | None) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = {}
+    for item in items or []:
+        path, sep, values = item.partition("=")
+        try:
+            if not sep or not path.strip():
+                raise ValueError
+            out[path.strip()] = [float(v) for v in values.split(",") if v.strip()]
+        except ValueError:
+            raise UserError(f"--profile-grid: expected PATH=V1,V2,... with numbers, e.g. payoffs.terminal.war.US.resolute=-8,-6,-4 "
+                            f"(got {item!r})") from None
+    return out
+
+
 def _print_estimation(est: Any, console: Console) -> None:
     t = Table(title=f"{est.scenario_id}: maximum likelihood on {', '.join(est.records)}", title_justify="left")
     for c in ("parameter", "start", "estimate", "se", f"{est.level:.0%} Wald", "profile", "bootstrap", "flag"):
@@ -217,6 +231,19 @@ def _print_estimation(est: Any, console: Console) -> None:
         console.print(Text(f"likelihood-ratio test of {row.restriction}: LR = {row.lr:.3f}, df = {row.df}, p = {row.p_value:.4f}"))
     for follower, leader in est.ties.items():
         console.print(Text(f"{follower} is tied to {leader} (one value, estimated as {leader})"))
+    if est.profiles is not None:
+        for path in dict.fromkeys(est.profiles["path"]):
+            rows = est.profiles[est.profiles["path"] == path]
+            lo, hi = est.profile_grid_interval(path)
+            g = Table(title=f"Profile log-likelihood of {path} (the other estimated parameters fitted again at each value); "
+                            f"{est.level:.0%} interval from the grid: [{'open' if lo != lo else format(lo, '.4g')}, "
+                            f"{'open' if hi != hi else format(hi, '.4g')}]", title_justify="left")
+            for c in ("value", "log-likelihood", "converged", "others at their best"):
+                g.add_column(c, overflow="fold")
+            for r in rows.itertuples(index=False):
+                g.add_row(f"{r.value:g}", f"{r.loglik:.3f}", "yes" if r.converged else "NO",
+                          Text(", ".join(f"{k.split('.', 1)[-1]} {v:.4g}" for k, v in r.at.items()) or "–"))
+            console.print(g)
     if est.scores is not None:
         s = Table(title=f"One-step-ahead scores: fitted through round {est.fit_until}, scored after it (out)", title_justify="left")
         for c in ("record", "predictor", "sample", "moves", "log score", "Brier"):
@@ -235,6 +262,7 @@ def _register_estimate(app: typer.Typer) -> None:
         grid: GridOpt = "auto",
         profile: Annotated[list[str] | None, typer.Option("--profile", metavar="PATH", help="Also give the profile-likelihood interval of this estimated parameter. Repeatable.")] = None,
         tie: Annotated[list[str] | None, typer.Option("--tie", metavar="PATH=ESTIMATED_PATH", help="Give PATH the value of the estimated parameter ESTIMATED_PATH throughout (one value for both, e.g. actors.Iran.lam=actors.US.lam); --out marks it `estimated.tied_to`. Repeatable.")] = None,
+        profile_grid: Annotated[list[str] | None, typer.Option("--profile-grid", metavar="PATH=V1,V2,...", help="The profile log-likelihood of PATH at each value (re-solved where it is not a prior), every estimated parameter fitted again there; PATH need not be --free (e.g. a payoff, with the priors free). Prints the table and the interval it gives. Repeatable.")] = None,
         restrict: Annotated[list[str] | None, typer.Option("--restrict", metavar="PATH=VALUE", help="Test this restriction of an estimated parameter by a likelihood ratio. Repeatable (one joint test).")] = None,
         bootstrap: Annotated[int, typer.Option("--bootstrap", help="Parametric-bootstrap draws (each simulates records at the estimate and refits).")] = 0,
         workers: Annotated[int, typer.Option("--workers", help="Local Dask processes for the bootstrap draws.")] = 1,
@@ -275,7 +303,7 @@ def _register_estimate(app: typer.Typer) -> None:
                        level=level, profile=profile or (), restrict=_pairs(restrict, "--restrict"), bootstrap=bootstrap,
                        seed=seed, workers=workers, scheduler=scheduler, fit_until=_until(until), unobserved=unobserved or (),
                        observed=observed or (), deaths=_deaths(deaths), progress=progress_wanted(json_output),
-                       tie=_tie_pairs(tie))
+                       tie=_tie_pairs(tie), profile_grid=_profile_grid(profile_grid))
         if out is not None:
             from crisislab._output import writing_files
             from crisislab.scenario import dump_scenario

@@ -481,17 +481,29 @@ def _profile_table(scenario: Any, records: Sequence[Record], params: Sequence[tu
                    profile_grid: Mapping[str, Sequence[float]], maxiter: int) -> pd.DataFrame:
     """The profile log-likelihood of each path of `profile_grid` at each of its values: the path held
     at the value (re-solved where it is not a prior) and every other estimated parameter fitted
-    again from the estimate θ̂. One row per (path, value): `path`, `value`, `loglik`, `converged`
+    again (from the estimate θ̂, the scenario's values and the previous value's best; the best of
+    them is kept). One row per (path, value): `path`, `value`, `loglik`, `converged`
     and the other parameters' estimates as `at`, a mapping path → value."""
     rows = []
     free = [p for p, *_ in params]
+    start = np.array([v for _, v, _, _ in params])
     for path, values in profile_grid.items():
         keep = [j for j, p in enumerate(free) if p != path]
         sub_params = [params[j] for j in keep]
+        prev = None
         for v in values:
             obj = _Objective(scenario, records, sub_params, grid, belief_tol, {path: float(v)}, ties)
             if sub_params:
-                th, ll, conv, _ = _maximize(obj, sub_params, theta[keep], maxiter)
+                # The refit can have several local maxima (priors far from the estimate's): start
+                # from the estimate, the scenario's values and the previous grid value's best, keep the best.
+                starts = [theta[keep], start[keep]] + ([prev] if prev is not None else [])
+                best = None
+                for st in {tuple(np.round(x, 12)): x for x in starts}.values():
+                    th_s, ll_s, conv_s, _ = _maximize(obj, sub_params, st, maxiter)
+                    if best is None or ll_s > best[1]:
+                        best = (th_s, ll_s, conv_s)
+                th, ll, conv = best
+                prev = th
             else:
                 th, ll, conv = np.zeros(0), obj(np.zeros(0)), True
             rows.append({"path": path, "value": float(v), "loglik": float(ll), "converged": bool(conv),

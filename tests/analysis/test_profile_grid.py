@@ -17,23 +17,14 @@ from crisislab.errors import UserError
 from crisislab.scenario import load_scenario
 
 MINI = Path(__file__).resolve().parents[1] / "simulation" / "mini.yaml"
-HEADER = "date,actor,target,action,cameo,intensity,deaths_us,deaths_iran,deaths_iraqi,deaths_other,wounded,outlet,reference,uncertain,note"
-ROWS = [
-    "2019-12-02,Iran,x,ir_attack,,0.0,0,,,,,test,fixture,0,event",
-    "2019-12-10,US,x,us_strike,,0.0,0,,,,,test,fixture,0,event",
-    "2019-12-16,Iran,x,ir_attack,,0.0,0,,,,,test,fixture,0,event",
-    "2019-12-23,US,x,us_strike,,0.0,0,,,,,test,fixture,0,event",
-]
 PRIOR = "actors.Iran.types.hardline.prior=0.02:0.98"
 LAM = "actors.US.lam"
 VALUES = [0.5, 2.0, 6.0]
 
 
 @pytest.fixture(scope="module")
-def record(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("profile") / "record.csv"
-    path.write_text("\n".join([HEADER, *ROWS]) + "\n", encoding="utf-8")
-    return path
+def record(four_move_record) -> Path:
+    return four_move_record
 
 
 def test_each_row_is_the_fit_with_the_parameter_held_there(record) -> None:

@@ -19,20 +19,12 @@ from crisislab.model import lower
 from crisislab.scenario import ScenarioError, dump_scenario, load_scenario
 
 MINI = Path(__file__).resolve().parents[1] / "simulation" / "mini.yaml"
-HEADER = "date,actor,target,action,cameo,intensity,deaths_us,deaths_iran,deaths_iraqi,deaths_other,wounded,outlet,reference,uncertain,note"
-ROWS = [
-    "2019-12-02,Iran,x,ir_attack,,0.0,0,,,,,test,fixture,0,event",
-    "2019-12-10,US,x,us_strike,,0.0,0,,,,,test,fixture,0,event",
-    "2019-12-16,Iran,x,ir_attack,,0.0,0,,,,,test,fixture,0,event",
-    "2019-12-23,US,x,us_strike,,0.0,0,,,,,test,fixture,0,event",
-]
 LEADER, FOLLOWER = "actors.US.lam", "actors.Iran.lam"
 
 
 @pytest.fixture(scope="module")
-def fitted(tmp_path_factory):
-    path = tmp_path_factory.mktemp("tie") / "record.csv"
-    path.write_text("\n".join([HEADER, *ROWS]) + "\n", encoding="utf-8")
+def fitted(four_move_record):
+    path = four_move_record
     mini = load_scenario(MINI)
     est = estimate(mini, [str(path)], free=[f"{LEADER}=0.2:12"], tie={FOLLOWER: LEADER}, grid=3)
     rec = observe(lower(mini), load_record(mini, str(path)))

@@ -51,14 +51,19 @@ def _load(path: Path) -> Any:
     return load_scenario(path)
 
 
-def _deaths(items: list[str] | None) -> dict[str, str]:
+def _name_pairs(items: list[str] | None, option: str, expected: str) -> dict[str, str]:
+    """NAME=NAME options (`--deaths SIDE=COLUMN`, `--tie PATH=ESTIMATED_PATH`) as a mapping."""
     out = {}
     for item in items or []:
-        side, sep, col = item.partition("=")
-        if not sep or not side.strip() or not col.strip():
-            raise UserError(f"--deaths: expected SIDE=COLUMN (got {item!r})")
-        out[side.strip()] = col.strip()
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise UserError(f"{option}: expected {expected} (got {item!r})")
+        out[key.strip()] = value.strip()
     return out
+
+
+def _deaths(items: list[str] | None) -> dict[str, str]:
+    return _name_pairs(items, "--deaths", "SIDE=COLUMN")
 
 
 def _until(text: str | None) -> Any:
@@ -187,13 +192,7 @@ def _pairs(items: list[str] | None, option: str) -> dict[str, float]:
 
 
 def _tie_pairs(items: list[str] | None) -> dict[str, str]:
-    out = {}
-    for item in items or []:
-        follower, sep, leader = item.partition("=")
-        if not sep or not follower.strip() or not leader.strip():
-            raise UserError(f"--tie: expected PATH=ESTIMATED_PATH, e.g. actors.Iran.lam=actors.US.lam (got {item!r})")
-        out[follower.strip()] = leader.strip()
-    return out
+    return _name_pairs(items, "--tie", "PATH=ESTIMATED_PATH, e.g. actors.Iran.lam=actors.US.lam")
 
 
 def _profile_grid(items: list[str] | None) -> dict[str, list[float]]:

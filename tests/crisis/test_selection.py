@@ -24,17 +24,19 @@ GRIDS = {
 }
 
 
-def _stage(W: np.ndarray, lam: float, selection: str, grid: BeliefGrid) -> np.ndarray:
-    """σ `(G, 2, A)` of one state whose action a leads to next state a with values `W` `(A, G, 2, 2)`."""
+def _stage(W: np.ndarray, lam: float, selection: str, grid: BeliefGrid, steps: int = 8, iters: np.ndarray | None = None) -> np.ndarray:
+    """σ `(G, 2, A)` of one state whose action a leads to next state a with values `W` `(A, G, 2, 2)`
+    (`iters`, shape (1,), receives the fixed-point iterations of all its nodes)."""
     g = grid.size
     sig = np.zeros((1, g, 2, A))
+    iters = np.zeros(1, np.int64) if iters is None else iters
     stage_kernel(
         np.arange(A + 1, dtype=np.int64), np.arange(A, dtype=np.int64), np.ones(A), np.zeros((A, 2, 2)),
         np.ones((1, A), dtype=np.bool_), W, 1.0, np.array(grid.array), grid.is_uniform, grid.interp != "linear",
         grid.diff_matrix(),
         np.stack([np.arange(g), np.zeros(g, np.int64)], 1), np.array([1, 1], np.int64),
-        np.array([[0, 0], [1, 0]], np.int64), np.ones((g, 2)), 0, 2, lam, 8, 1e-10, 500,
-        SELECTION_MODES.index(selection), sig, np.zeros((1, g, 2, 2)), np.zeros(1), np.zeros(1, np.int64),
+        np.array([[0, 0], [1, 0]], np.int64), np.ones((g, 2)), 0, 2, lam, steps, 1e-10, 500,
+        SELECTION_MODES.index(selection), sig, np.zeros((1, g, 2, 2)), np.zeros(1), iters,
     )
     return sig[0]
 
@@ -88,3 +90,23 @@ def test_certified_nodes_have_the_fixed_point_of_the_lambda_path(kind: str) -> N
                 assert differ < 1e-6, (b, lam, steep)
     # the sample must contain both kinds, or the assertion above tests nothing
     assert several > 20 and certified > 500, (several, certified)
+
+
+def test_lambda_path_predictor_lands_on_the_next_point_when_values_do_not_move() -> None:
+    # Continuation values that do not depend on the posterior: the stage fixed point at every λ is
+    # the plain logit response softmax(λQ), whose log-probabilities are affine in λ. From the
+    # uniform profile the first step needs two iterations (one to reach softmax(λ₁Q), one to see
+    # the residual vanish); the log-linear predictor then starts every later step on its point, so
+    # each of the other steps stops after one iteration: 2 + (steps − 1) per node.
+    grid = GRIDS["uniform-linear"]
+    rng = np.random.default_rng(3)
+    W = np.zeros((A, G, 2, 2))
+    W[:, :, 0, :] = rng.normal(size=(A, 1, 2))
+    for steps in (4, 8, 16):
+        iters = np.zeros(1, np.int64)
+        sig = _stage(W, 5.0, "path", grid, steps, iters)
+        q = W[:, 0, 0, :].T  # (type, action)
+        expect = np.exp(5.0 * (q - q.max(axis=1, keepdims=True)))
+        expect /= expect.sum(axis=1, keepdims=True)
+        np.testing.assert_allclose(sig, np.broadcast_to(expect, sig.shape), atol=1e-12)
+        assert iters[0] == G * (2 + (steps - 1)), (steps, iters[0])

@@ -23,6 +23,11 @@ if "NUMBA_THREADING_LAYER" not in os.environ:
     nb.config.THREADING_LAYER = "forksafe"
 
 DIRECT_IT = 40
+# Tolerance of the intermediate points of a node's λ path: they only carry the node along its branch
+# to the next λ, whose first iterate starts from the log-linear extrapolation of the last two points
+# (`_predict`); only the point at the node's own λ is solved to `tol`. benchmarks/RESULTS.md
+# ("Following the λ path") measures the branch kept against a 256-step path.
+PATH_TOL = 1e-4
 SELECTION_MODES = ("path", "continuation", "fast")  # the kernel's `mode` is the index
 
 
@@ -238,6 +243,24 @@ def _iterate(s, b, g, x, sig, new, Q, wq, b0, b1, D, dD, avail, k_mover, grid, u
             damped = True
         prev = res
     return res, it, damped
+
+
+@nb.njit(cache=True)
+def _predict(s, sig, prv, avail, k_mover):
+    """Secant predictor along the λ path, in place: σ ← σ·(σ/σ_prev) normalized per type, the point
+    whose log-probabilities extrapolate the last two points linearly (a logit strategy's logs are
+    affine in λ where the continuation values do not move). `prv` receives the σ it started from."""
+    A = sig.shape[1]
+    for th in range(k_mover):
+        z = 0.0
+        for a in range(A):
+            v = sig[th, a]
+            if avail[s, a] and v > 0.0 and prv[th, a] > 0.0:
+                sig[th, a] = v * (v / prv[th, a])
+            prv[th, a] = v
+            z += sig[th, a]
+        for a in range(A):
+            sig[th, a] /= z
 
 
 @nb.njit(cache=True)
@@ -483,6 +506,7 @@ def _solve_state(
     new = np.zeros((k_mover, A))
     Q = np.zeros((k_mover, A))
     keep = np.zeros((k_mover, A))
+    prv = np.zeros((k_mover, A))
     b0 = np.zeros(A, np.int64)
     b1 = np.zeros(A, np.int64)
     wq = np.zeros((4, A))
@@ -583,7 +607,11 @@ def _solve_state(
             steps = n_steps if lam > 0.0 else 1
             for step in range(1, steps + 1):
                 lam_k = lam * step / steps
-                tol_k = tol if step == steps else 1e-7
+                tol_k = tol if step == steps else PATH_TOL
+                if step >= 2:
+                    _predict(s, sig, prv, avail, k_mover)
+                else:
+                    prv[:, :] = sig
                 res, its, damped = _iterate(
                     s, b, g, x, sig, new, Q, wq, b0, b1, D, dD, avail, k_mover, grid, uniform, cub, g_m,
                     st_m, lam_k, tol_k, maxit, True, 1.0,

@@ -24,6 +24,7 @@ VALUES = [0.5, 2.0, 6.0]
 
 @pytest.fixture(scope="module")
 def record(four_move_record) -> Path:
+    """conftest's four-move record of mini.yaml, by a shorter name."""
     return four_move_record
 
 
@@ -40,6 +41,8 @@ def test_each_row_is_the_fit_with_the_parameter_held_there(record) -> None:
         assert row.at["actors.Iran.types.hardline.prior"] == pytest.approx(alone.params[0].estimate, abs=1e-3)
     # The log-likelihood moves with λ on this record: the table is not flat.
     assert table["loglik"].max() - table["loglik"].min() > 0.05
+    with pytest.raises(UserError, match="has no profile table"):
+        est.profile_grid_interval(PRIOR.split("=")[0])
 
 
 def test_the_grid_interval_interpolates_the_crossings() -> None:

@@ -144,7 +144,8 @@ class Estimation:
     def profile_grid_interval(self, path: str) -> tuple[float, float]:
         """The `level` interval of `path` from its profile table (`grid_profile_interval`, against the
         larger of the fit's log-likelihood and the table's best)."""
-        assert self.profiles is not None
+        if self.profiles is None or path not in set(self.profiles["path"]):
+            raise UserError(f"profile_grid_interval: {path} has no profile table (ask for it with profile_grid={{{path!r}: [...]}})")
         best = max(self.loglik, float(self.profiles.loc[self.profiles["path"] == path, "loglik"].max()))
         return grid_profile_interval(self.profiles, path, best, self.level)
 

@@ -195,6 +195,11 @@ def _tie_pairs(items: list[str] | None) -> dict[str, str]:
     return _name_pairs(items, "--tie", "PATH=ESTIMATED_PATH, e.g. actors.Iran.lam=actors.US.lam")
 
 
+def _end(v: float) -> str:
+    """An interval end from a profile grid: "open" where the grid never drops far enough (NaN)."""
+    return "open" if math.isnan(v) else format(v, ".4g")
+
+
 def _profile_grid(items: list[str] | None) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {}
     for item in items or []:
@@ -235,8 +240,7 @@ def _print_estimation(est: Any, console: Console) -> None:
             rows = est.profiles[est.profiles["path"] == path]
             lo, hi = est.profile_grid_interval(path)
             g = Table(title=f"Profile log-likelihood of {path} (the other estimated parameters fitted again at each value); "
-                            f"{est.level:.0%} interval from the grid: [{'open' if lo != lo else format(lo, '.4g')}, "
-                            f"{'open' if hi != hi else format(hi, '.4g')}]", title_justify="left")
+                            f"{est.level:.0%} interval from the grid: [{_end(lo)}, {_end(hi)}]", title_justify="left")
             for c in ("value", "log-likelihood", "converged", "others at their best"):
                 g.add_column(c, overflow="fold")
             for r in rows.itertuples(index=False):

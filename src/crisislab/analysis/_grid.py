@@ -1,14 +1,19 @@
 """Is the belief grid fine enough? The crisis engine solved on several grids, simulated on the same runs.
 
-Each grid's solution is simulated with the same seed and run indices (common random numbers), so
-the differences between grids are the grid's, not sampling noise's. The check reports, for the two
-finest grids, the largest shift of an outcome share and the claims whose verdict changes.
+Each grid (a dense uniform grid or a representation such as "cheb:13") is solved and simulated
+with the same seed and run indices (common random numbers), so the differences between grids are
+the grids', not sampling noise's. Between the last two grids the check reports the largest shift
+of an outcome share with its paired standard error (the standard error of the mean of the
+per-run differences of the outcome indicators: runs are paired by index), and the claims whose
+verdict changes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any
+
+import numpy as np
 
 from crisislab import _progress
 from crisislab.analysis._claims import ArmRunner, SolverChoice, evaluate_claims
@@ -19,7 +24,7 @@ __all__ = ["grid_check"]
 
 def grid_check(
     scenario: Any,
-    grids: Sequence[int],
+    grids: Sequence[int | str],
     runs: int = 10_000,
     seed: int = 0,
     *,
@@ -28,49 +33,86 @@ def grid_check(
     scheduler: str | None = None,
     progress: bool = False,
     level: float = 0.95,
-    on_grid: Callable[[int], None] | None = None,
+    on_grid: Callable[[int | str], None] | None = None,
 ) -> dict[str, Any]:
-    """Outcome shares and claim estimates of `scenario` solved on each of `grids` (distinct odd or
-    even integers ≥ 3, coarse to fine), `runs` runs each with `seed`.
+    """Outcome shares and claim estimates of `scenario` solved on each of `grids`, `runs` runs each
+    with `seed`. A grid is what `crisislab.crisis.parse_grid` takes: an odd integer ≥ 3 (the dense
+    uniform grid), a representation spec ("cheb:13", "cheb-linear:9", ...) or "auto". Give them
+    coarse to fine: the last two are compared.
 
-    Returns plain data: `grids` (per grid: `grid`, `outcomes` {outcome: share}, `half_width`
-    {outcome: Monte Carlo half-width of the share's normal interval at `level`}, `claims` (claim,
-    verdict, difference, ci_low, ci_high)), `outcomes` (names), `finest_shift` (largest change of
-    an outcome share between the two finest grids) and `finest_verdict_changes` (claim ids).
-    `on_grid(G)` is called before each grid is solved (for progress messages).
+    Returns plain data: `grids` (per grid: `grid` as given, `label` (the representation it
+    resolved to), `diagnostics` (the solver's, empty when every stage converged), `outcomes` {outcome: share}, `half_width` {outcome: Monte Carlo half-width of the
+    share's normal interval at `level`}, `claims` (claim, verdict, difference, ci_low, ci_high)),
+    `outcomes` (names), `finest_shift` (largest change of an outcome share between the last two
+    grids), `finest_shift_z` (the largest such change over its paired standard error; 0 when no
+    run changed outcome), `finest_outcome` (the outcome of `finest_shift_z`) and
+    `finest_verdict_changes` (claim ids).
+    `on_grid(grid)` is called before each grid is solved (for progress messages).
     """
     from scipy import stats
 
-    gs = [int(g) for g in grids]
-    if not gs or min(gs) < 3 or gs != sorted(set(gs)):
-        raise UserError(f"grids: expected distinct integers ≥ 3 in increasing order, e.g. 3,5,9 (got {list(grids)!r})")
+    from crisislab.crisis import parse_grid
+
+    try:
+        gs = [parse_grid(g) for g in grids]
+    except UserError as e:
+        raise UserError(f"grids: {str(e).removeprefix('grid: ')}") from None
+    if not gs or len(set(gs)) != len(gs):
+        raise UserError(f"grids: expected distinct belief grids, coarse to fine, e.g. 3,5,9 or 5,cheb:13 (got {list(grids)!r})")
+    ints = [g for g in gs if isinstance(g, int)]
+    if ints != sorted(ints):
+        raise UserError(f"grids: dense grids go coarse to fine, in increasing order (got {list(grids)!r})")
     z = float(stats.norm.ppf(0.5 + level / 2.0))
     with _progress.shown(progress):
         cols = [_one_grid(scenario, G, runs, seed, workers, chunk, scheduler, progress, z, on_grid) for G in gs]
     names = sorted({k for c in cols for k in c["outcomes"]})
     fine, finer = (cols[-2], cols[-1]) if len(cols) > 1 else (cols[-1], cols[-1])
     shift = max((abs(fine["outcomes"].get(k, 0.0) - finer["outcomes"].get(k, 0.0)) for k in names), default=0.0)
+    z_worst, worst = _paired_z(fine.pop("_outcome"), finer.pop("_outcome", None), names)
+    for c in cols:
+        c.pop("_outcome", None)
     flips = [a["claim"] for a, b in zip(fine["claims"], finer["claims"], strict=True) if a["verdict"] != b["verdict"]]
     return {"scenario": scenario.id, "runs": runs, "seed": seed, "grids": cols, "outcomes": names,
-            "finest_shift": shift, "finest_verdict_changes": flips}  # fmt: skip
+            "finest_shift": shift, "finest_shift_z": z_worst, "finest_outcome": worst,
+            "finest_verdict_changes": flips}  # fmt: skip
 
 
-def _one_grid(scenario: Any, G: int, runs: int, seed: int, workers: int, chunk: int | None, scheduler: str | None,
-              progress: bool, z: float, on_grid: Callable[[int], None] | None) -> dict[str, Any]:  # fmt: skip
+def _paired_z(a: np.ndarray, b: np.ndarray | None, names: list[str]) -> tuple[float, str | None]:
+    """Largest |mean difference| / paired SE of the outcome indicators of runs paired by index."""
+    if b is None:
+        return 0.0, None
+    best, which = 0.0, None
+    for k in names:
+        d = (b == k).astype(np.float64) - (a == k).astype(np.float64)
+        if not d.any():
+            continue
+        se = d.std(ddof=1) / np.sqrt(d.size)
+        zk = abs(d.mean()) / se
+        if zk > best:
+            best, which = float(zk), k
+    return best, which
+
+
+def _one_grid(scenario: Any, G: int | str, runs: int, seed: int, workers: int, chunk: int | None, scheduler: str | None,
+              progress: bool, z: float, on_grid: Callable[[int | str], None] | None) -> dict[str, Any]:  # fmt: skip
     from crisislab.model.rules import DEFAULT_CHUNK
 
     if on_grid is not None:
         on_grid(G)
     runner = ArmRunner(scenario, SolverChoice("crisis", G), runs, seed, workers=workers,
                        chunk=DEFAULT_CHUNK if chunk is None else chunk, progress=progress, scheduler=scheduler)  # fmt: skip
-    _ = runner.policy  # compile and solve first: their own phases
+    policy = runner.policy  # compile and solve first: their own phases
     with _progress.phase(f"grid {G}: simulating the scenario as written (chunks)"):
         base = runner.results([])
     claims = evaluate_claims(runner, robustness=0) if scenario.claims else []
     shares = {k: int(v) / base.n_runs for k, v in base.outcome_counts().items()}
+    bg = getattr(getattr(policy, "solution", None), "belief_grid", None)
     return {
         "grid": G,
+        "label": bg.label() if bg is not None else str(G),
+        "diagnostics": list(getattr(policy, "diagnostics", ())),
         "outcomes": shares,
         "half_width": {k: z * (p * (1 - p) / runs) ** 0.5 for k, p in shares.items()},
         "claims": [{k: v for k, v in c.as_row().items() if k in ("claim", "verdict", "difference", "ci_low", "ci_high")} for c in claims],
+        "_outcome": base.runs["outcome"].to_numpy().astype(str),
     }  # fmt: skip

@@ -243,7 +243,7 @@ def register(app: typer.Typer) -> None:
     @app.command("grid-check")
     def grid_check_cmd(
         scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
-        grids: Annotated[str, typer.Option("--grids", help="Comma-separated belief grids to compare, coarse to fine.")] = "3,5,9",
+        grids: Annotated[str, typer.Option("--grids", help="Comma-separated belief grids to compare, coarse to fine: dense N, cheb:N, cheb-linear:N, ... or auto; the last two are compared.")] = "3,5,9",
         runs: RunsOpt = 10_000,
         seed: SeedOpt = 0,
         workers: WorkersOpt = 1,
@@ -255,14 +255,17 @@ def register(app: typer.Typer) -> None:
         from crisislab.analysis import grid_check
         from crisislab.simulation import check_scheduler, progress_wanted
 
+        from crisislab.crisis import parse_grid
+
         try:
-            gs = [int(g) for g in grids.split(",")]
-        except ValueError:
-            raise UserError(f"--grids: expected comma-separated integers ≥ 3, coarse to fine (got {grids!r})") from None
-        if not gs or min(gs) < 3 or gs != sorted(set(gs)):
-            raise UserError(f"--grids: expected distinct integers ≥ 3 in increasing order, e.g. 3,5,9 (got {grids!r})")
-        if any(g % 2 == 0 for g in gs):
-            raise UserError(f"--grids: belief grids have an odd number of points (so that they contain 1/2), e.g. 3,5,9 (got {grids!r})")
+            gs = [parse_grid(g.strip()) for g in grids.split(",")]
+        except UserError as e:
+            raise UserError(f"--grids: {str(e).removeprefix('grid: ')} (got {grids!r})") from None
+        if len({str(g) for g in gs}) != len(gs):
+            raise UserError(f"--grids: expected distinct belief grids, coarse to fine, e.g. 3,5,9 or 5,cheb:13 (got {grids!r})")
+        dense = [g for g in gs if isinstance(g, int)]
+        if dense != sorted(dense):
+            raise UserError(f"--grids: dense grids go coarse to fine, in increasing order, e.g. 3,5,9 (got {grids!r})")
         _check_scale(runs, workers, chunk, scheduler)
         check_scheduler(scheduler)
         sc = _load(scenario)
@@ -291,9 +294,15 @@ def register(app: typer.Typer) -> None:
         if len(last) < 2:
             typer.echo(f"one grid ({last[0]['grid']}): nothing to compare it with (give --grids two or more, e.g. 3,5,9)")
             return
+        for c in out["grids"]:
+            typer.echo(f"grid {c['grid']}: {c['label']}" + "".join(f"\n  solver: {d}" for d in c["diagnostics"]))
+        z = out["finest_shift_z"]
         typer.echo(
             f"between grids {last[0]['grid']} and {last[-1]['grid']}: outcome shares move by at most "
-            f"{out['finest_shift']:.4f}; verdicts that change: {', '.join(out['finest_verdict_changes']) or 'none'}"
+            f"{out['finest_shift']:.4f}"
+            + (f" (largest against its paired standard error: {out['finest_outcome']}, {z:.1f} SE"
+               + (", more than sampling error" if z > 3.0 else ", within sampling error") + ")" if z > 0 else " (no run changed outcome)")
+            + f"; verdicts that change: {', '.join(out['finest_verdict_changes']) or 'none'}"
         )
 
     @app.command("run")

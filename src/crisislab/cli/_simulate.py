@@ -253,9 +253,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Is the belief grid fine enough? Outcome shares and claim verdicts solved on each grid, same seed."""
         from crisislab.analysis import grid_check
-        from crisislab.simulation import check_scheduler, progress_wanted
-
         from crisislab.crisis import parse_grid
+        from crisislab.simulation import check_scheduler, progress_wanted
 
         try:
             gs = [parse_grid(g.strip()) for g in grids.split(",")]

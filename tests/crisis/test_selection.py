@@ -14,7 +14,7 @@ import pytest
 from scipy.interpolate import PchipInterpolator
 
 from crisislab.crisis import BeliefGrid
-from crisislab.crisis._kernels import SELECTION_MODES, _pchip_slopes, _unique, stage_kernel
+from crisislab.crisis._kernels import SELECTION_MODES, _pchip_slopes, _trace, _unique, stage_kernel
 
 G, A = 9, 3
 GRIDS = {
@@ -110,3 +110,62 @@ def test_lambda_path_predictor_lands_on_the_next_point_when_values_do_not_move()
         expect /= expect.sum(axis=1, keepdims=True)
         np.testing.assert_allclose(sig, np.broadcast_to(expect, sig.shape), atol=1e-12)
         assert iters[0] == G * (2 + (steps - 1)), (steps, iters[0])
+
+
+def _pchip_dD(x: np.ndarray, D: np.ndarray) -> np.ndarray:
+    dD = np.zeros_like(D)
+    for a in range(D.shape[0]):
+        for th in range(2):
+            dD[a, :, th] = PchipInterpolator(x, D[a, :, th]).derivative()(x)
+    return dD
+
+
+def test_arc_length_trace_ends_on_a_fixed_point_and_on_the_unique_one_where_it_is_unique() -> None:
+    # `_trace` follows the node's logit branch from the uniform profile at λ = 0. Where it reports
+    # success, its σ must be a fixed point: σ = softmax(λ Q(posteriors)), recomputed here with
+    # scipy's PchipInterpolator for the values along the mover's belief line. Where the contraction
+    # bound certifies one fixed point for every λ' ≤ λ, the branch can only end on that point, which
+    # the full-λ iteration ("fast") also finds.
+    grid = GRIDS["chebyshev-pchip"]
+    x = np.array(grid.array)
+    avail = np.ones((1, A), np.bool_)
+    rng = np.random.default_rng(5)
+    checked = certified = 0
+    for _ in range(150):
+        W = np.zeros((A, G, 2, 2))
+        steep = 10 ** rng.uniform(-3, 0.7)
+        W[:, :, 0, :] = rng.normal(size=(A, 1, 2)) + steep * rng.normal(size=(A, G, 2)).cumsum(axis=1)
+        lam = rng.uniform(0.5, 10.0)
+        D = W[:, :, 0, :].copy()
+        dD = _pchip_dD(x, D)
+        fast = _stage(W, lam, "fast", grid)
+        for b in range(1, G - 1):
+            sig = np.zeros((2, A))
+            res, _ = _trace(0, b, b, x[b], sig, D, dD, avail, x, False, True, G, 1, lam, 1e-10, 2000)
+            if res >= 1e-10:
+                continue
+            checked += 1
+            post = x[b] * sig[0] / (x[b] * sig[0] + (1 - x[b]) * sig[1])
+            q = np.array([[PchipInterpolator(x, D[a, :, th])(post[a]) for a in range(A)] for th in range(2)])
+            expect = np.exp(lam * (q - q.max(axis=1, keepdims=True)))
+            expect /= expect.sum(axis=1, keepdims=True)
+            np.testing.assert_allclose(sig, expect, atol=1e-8)
+            if _unique(0, b, b, D, dD, avail, 2, x, False, True, G, 1, lam):
+                certified += 1
+                np.testing.assert_allclose(sig, fast[b], atol=1e-7)
+    assert checked > 600 and certified > 100, (checked, certified)
+
+
+def test_arc_length_trace_is_the_logit_response_when_values_do_not_move() -> None:
+    # Posterior-independent values: the branch is σ(λ) = softmax(λQ) (closed form).
+    grid = GRIDS["uniform-linear"]
+    x = np.array(grid.array)
+    rng = np.random.default_rng(8)
+    D = np.repeat(rng.normal(size=(A, 1, 2)), G, axis=1)
+    for lam in (0.5, 4.0, 20.0):
+        sig = np.zeros((2, A))
+        res, _ = _trace(0, 4, 4, x[4], sig, D, np.zeros_like(D), np.ones((1, A), np.bool_), x, True, False, G, 1, lam, 1e-12, 2000)
+        q = D[:, 0, :].T
+        expect = np.exp(lam * (q - q.max(axis=1, keepdims=True)))
+        np.testing.assert_allclose(sig, expect / expect.sum(axis=1, keepdims=True), atol=1e-12)
+        assert res < 1e-12

@@ -6,7 +6,8 @@ belief node b, actor i and type profile τ (a small per-state buffer, so the big
 array is never materialized), then at every belief node solves the mover's type-contingent logit
 strategy and the posterior it induces as a fixed point (a fast full-λ iteration; else Newton;
 else damped iteration along a λ schedule from 0 to λ_m, whose continuation keeps the node on the
-principal branch; else a long fixed-damping run), and finally the values of
+principal branch; where those equal λ steps lose the branch, the branch traced by arc length in the
+log-probabilities; else a long fixed-damping run), and finally the values of
 every actor at that node. Compiled once (`cache=True`); a loop per node is the kernel's job here.
 """
 
@@ -28,6 +29,10 @@ DIRECT_IT = 40
 # (`_predict`); only the point at the node's own λ is solved to `tol`. benchmarks/RESULTS.md
 # ("Following the λ path") measures the branch kept against a 256-step path.
 PATH_TOL = 1e-4
+# `_trace`, the arc-length fallback: most steps along a node's branch before it gives up, and the
+# residual its corrector asks of the points before the last (the last one is solved to `tol`).
+TRACE_STEPS = 2000
+TRACE_TOL = 1e-7
 SELECTION_MODES = ("path", "continuation", "fast")  # the kernel's `mode` is the index
 
 
@@ -455,6 +460,186 @@ def _newton(s, b, g, x, sig, new, Q, D, dD, avail, grid, uniform, cubic, g_m, st
     return res_now
 
 
+@nb.njit(cache=True)
+def _log_system(s, b, g, x, w, lam, D, dD, avail, grid, uniform, cubic, g_m, st_m, sig, F, J, Fl, new, Q):
+    """The branch's equations in the log-probabilities w (2A; σ = exp(w) on available actions, into
+    `sig`): F = w − log logit(λQ(σ)) into `F`, its Jacobian in w into `J` (identity rows and
+    F = 0 for unavailable actions) and ∂F/∂λ into `Fl`. Returns the sup norm of σ − logit(λQ(σ))."""
+    A = sig.shape[1]
+    N = 2 * A
+    wq = np.zeros((4, A))
+    dw = np.zeros(4)
+    slope = np.zeros((2, A))
+    dx = np.zeros((2, A))
+    for th in range(2):
+        for a in range(A):
+            sig[th, a] = np.exp(w[th * A + a]) if avail[s, a] else 0.0
+    for a in range(A):
+        if not avail[s, a]:
+            continue
+        t, ih, b0, b1, den = _bayes_node(x, sig[0, a], sig[1, a], b, g, grid, uniform, g_m, st_m)
+        _weights(t, ih, cubic, wq, a)
+        _dweights(t, ih, cubic, dw)
+        for th in range(2):
+            Q[th, a] = _qval(D, dD, cubic, a, b0, b1, th, wq)
+            if cubic:
+                slope[th, a] = (dw[0] * D[a, b0, th] + dw[1] * D[a, b1, th]
+                                + dw[2] * dD[a, b0, th] + dw[3] * dD[a, b1, th])
+            else:
+                slope[th, a] = (D[a, b1, th] - D[a, b0, th]) * ih
+        # d posterior / d log σ_θ: ±posterior · (1 − posterior)
+        if den > 0.0:
+            p = x * sig[0, a] / den
+            dx[0, a] = p * (1.0 - p)
+            dx[1, a] = -p * (1.0 - p)
+        else:
+            dx[0, a] = 0.0
+            dx[1, a] = 0.0
+    res = _logit_response(s, Q, new, sig, avail, lam, 2)
+    J[:, :] = 0.0
+    for i in range(N):
+        J[i, i] = 1.0
+    for th in range(2):
+        mx = -1e300
+        for a in range(A):
+            if avail[s, a] and Q[th, a] > mx:
+                mx = Q[th, a]
+        z = 0.0
+        qbar = 0.0
+        for a in range(A):
+            if avail[s, a]:
+                z += np.exp(lam * (Q[th, a] - mx))
+                qbar += new[th, a] * Q[th, a]
+        lse = lam * mx + np.log(z)
+        for a in range(A):
+            if not avail[s, a]:
+                F[th * A + a] = 0.0
+                Fl[th * A + a] = 0.0
+                continue
+            F[th * A + a] = w[th * A + a] - (lam * Q[th, a] - lse)
+            Fl[th * A + a] = -(Q[th, a] - qbar)
+            for bb in range(A):
+                if not avail[s, bb]:
+                    continue
+                dF = lam * ((1.0 if a == bb else 0.0) - new[th, bb]) * slope[th, bb]
+                for th2 in range(2):
+                    J[th * A + a, th2 * A + bb] -= dF * dx[th2, bb]
+    return res
+
+
+@nb.njit(cache=True)
+def _tangent(J, Rl, prev, N):
+    """Unit tangent of the branch {R(σ, λ) = 0} at a point: the null vector of [J | Rl], oriented
+    along `prev` (N + 1; λ last). Solves [[J, Rl], [prevᵀ]] t = e_{N+1}."""
+    M = np.zeros((N + 1, N + 1))
+    M[:N, :N] = J
+    M[:N, N] = Rl
+    M[N, :] = prev
+    rhs = np.zeros(N + 1)
+    rhs[N] = 1.0
+    t = _solve_small(M, rhs)
+    nrm = np.sqrt((t * t).sum())
+    return t / nrm if nrm > 0.0 else t
+
+
+@nb.njit(cache=True)
+def _trace(s, b, g, x, sig, D, dD, avail, grid, uniform, cubic, g_m, st_m, lam_target, tol, max_steps):
+    """The principal branch of the node's logit correspondence traced by arc length from the
+    uniform profile at λ = 0 to `lam_target`, in the log-probabilities (predictor along the
+    tangent, Newton corrector on the branch and the plane through the predicted point normal to
+    the tangent, step length adapted to the corrector's work; the last step lands on the target
+    λ and is corrected there). Unlike equal steps in λ, it follows the branch around its folds,
+    where λ turns back, so the point it ends on is the branch's own. Writes σ into `sig` when it
+    reaches `lam_target` with residual < `tol`; returns (residual, Newton iterations), residual
+    1.0 when it did not get there."""
+    A = sig.shape[1]
+    N = 2 * A
+    F = np.zeros(N)
+    J = np.zeros((N, N))
+    Fl = np.zeros(N)
+    new = np.zeros((2, A))
+    Q = np.zeros((2, A))
+    cur = np.zeros((2, A))
+    n_av = 0
+    for a in range(A):
+        if avail[s, a]:
+            n_av += 1
+    u = np.zeros(N + 1)
+    for th in range(2):
+        for a in range(A):
+            u[th * A + a] = -np.log(n_av) if avail[s, a] else 0.0
+    prev = np.zeros(N + 1)
+    prev[N] = 1.0
+    _log_system(s, b, g, x, u, 0.0, D, dD, avail, grid, uniform, cubic, g_m, st_m, cur, F, J, Fl, new, Q)
+    t = _tangent(J, Fl, prev, N)
+    h = max(lam_target, 1.0) / 8.0
+    h_min = 1e-9 * max(lam_target, 1.0)
+    total = 0
+    M = np.zeros((N + 1, N + 1))
+    rhs = np.zeros(N + 1)
+    v = np.zeros(N + 1)
+    vp = np.zeros(N + 1)
+    land = False
+    for _step in range(max_steps):
+        ok = False
+        its = 0
+        while h >= h_min:
+            for k in range(N + 1):
+                v[k] = u[k] + h * t[k]
+            land = v[N] >= lam_target
+            if land:  # shorten the step to reach λ = target, and correct at that λ
+                f = (lam_target - u[N]) / t[N]
+                for k in range(N + 1):
+                    v[k] = u[k] + f * t[k]
+                v[N] = lam_target
+            for k in range(N + 1):
+                vp[k] = v[k]
+            ok = False
+            for its in range(1, 11):
+                bad = v[N] < 0.0
+                for k in range(N):
+                    bad = bad or v[k] > 1.0 or v[k] != v[k]
+                if bad:
+                    break
+                res = _log_system(s, b, g, x, v, v[N], D, dD, avail, grid, uniform, cubic, g_m, st_m, cur, F, J, Fl, new, Q)
+                if res < (tol if land else TRACE_TOL):
+                    ok = True
+                    break
+                M[:N, :N] = J
+                M[:N, N] = Fl
+                dot = 0.0
+                for k in range(N + 1):
+                    M[N, k] = 0.0 if land else t[k]
+                    dot += t[k] * (v[k] - vp[k])
+                if land:
+                    M[N, N] = 1.0
+                    dot = 0.0
+                for k in range(N):
+                    rhs[k] = -F[k]
+                rhs[N] = -dot
+                dv = _solve_small(M, rhs)
+                for k in range(N + 1):
+                    v[k] += dv[k]
+            total += its
+            if ok:
+                break
+            h *= 0.5
+        if not ok:
+            return 1.0, total
+        if land:
+            for th in range(2):
+                for a in range(A):
+                    sig[th, a] = cur[th, a]
+            return res, total
+        for k in range(N + 1):
+            prev[k] = t[k]
+            u[k] = v[k]
+        t = _tangent(J, Fl, prev, N)
+        if its <= 3:
+            h *= 1.5
+    return 1.0, total
+
+
 @nb.njit(cache=True, parallel=True)
 def stage_kernel(
     row_ptr, nxt, prob, reward, avail, W_next, disc, grid, uniform, cubic, dmat, bidx, bstride, tau_types, wt,
@@ -622,6 +807,13 @@ def _solve_state(
                 # point on this branch (stiff nodes at large λ stall the damped iteration near it)
                 res = _try_newton(s, b, g, x, sig, keep, new, Q, D, dD, avail, grid, uniform, cub, g_m, st_m, lam, tol, maxit, res, res)
                 total_it += 1
+            if res >= tol and k_mover == 2 and g_m > 1 and 0.0 < x < 1.0:
+                # The path in equal λ steps lost its branch: trace the branch by arc length
+                res2, its = _trace(s, b, g, x, keep, D, dD, avail, grid, uniform, cub, g_m, st_m, lam, tol, TRACE_STEPS)
+                total_it += its
+                if res2 < res:
+                    res = res2
+                    sig[:, :] = keep
             if res >= tol:
                 # Last resort: a long run with fixed moderate damping from where continuation
                 # stopped (adaptive damping can shrink the step until it stalls on maps with

@@ -29,9 +29,8 @@ DIRECT_IT = 40
 # (`_predict`); only the point at the node's own λ is solved to `tol`. benchmarks/RESULTS.md
 # ("Following the λ path") measures the branch kept against a 256-step path.
 PATH_TOL = 1e-4
-# `_trace`, the arc-length fallback: most steps along a node's branch before it gives up, and the
-# residual its corrector asks of the points before the last (the last one is solved to `tol`).
-TRACE_STEPS = 2000
+# `_trace`, the arc-length fallback: the residual its corrector asks of the points before the last
+# (the last one is solved to `tol`). It takes at most 4·maxit steps along a node's branch.
 TRACE_TOL = 1e-7
 SELECTION_MODES = ("path", "continuation", "fast")  # the kernel's `mode` is the index
 
@@ -809,7 +808,7 @@ def _solve_state(
                 total_it += 1
             if res >= tol and k_mover == 2 and g_m > 1 and 0.0 < x < 1.0:
                 # The path in equal λ steps lost its branch: trace the branch by arc length
-                res2, its = _trace(s, b, g, x, keep, D, dD, avail, grid, uniform, cub, g_m, st_m, lam, tol, TRACE_STEPS)
+                res2, its = _trace(s, b, g, x, keep, D, dD, avail, grid, uniform, cub, g_m, st_m, lam, tol, 4 * maxit)
                 total_it += its
                 if res2 < res:
                     res = res2

@@ -198,6 +198,9 @@ def solve_game(
                 f"point did not converge (max residual {r:.2e} after {maxit} iterations per λ step); "
                 f"raise lam_steps (now {lam_steps}) or maxit, or lower actors.{cg.model.actors[m]}.lam "
                 f"(now {lam[m]:g})"
+                + ("" if bgrid.interp != "linear" else
+                   "; values linear between belief nodes leave kinks where the fallback that traces a node's "
+                   "branch stalls more often: a representation with cubic values (--grid cheb:N) avoids them")
             )
         sigmas[d] = sigma.astype(np.float32)
         sigmas[d].setflags(write=False)

@@ -181,6 +181,10 @@ def test_non_convergence_is_flagged_with_advice(tiny):
     sol = solve(compile_scenario(tiny), grid=11, maxit=1, lam_steps=1)
     assert not sol.ok
     assert any("raise lam_steps" in d for d in sol.diagnostics)
+    # a dense grid's values are linear between nodes: the advice names the cubic representation
+    assert all("--grid cheb:N" in d for d in sol.diagnostics if "did not converge" in d)
+    cheb = solve(compile_scenario(tiny), grid="cheb:9", maxit=1, lam_steps=1)
+    assert not cheb.ok and not any("--grid cheb:N" in d for d in cheb.diagnostics)
 
 
 def test_off_grid_prior_is_flagged(tiny):

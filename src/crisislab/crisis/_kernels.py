@@ -366,6 +366,24 @@ def _solve_small(M, rhs):
 
 
 @nb.njit(cache=True)
+def _q_slope(s, b, g, x, sig, a, D, dD, grid, uniform, cubic, g_m, st_m, wq, dw, Q, slope):
+    """Action a's continuation Q[θ, a] for both types at the posterior `sig` induces, and its
+    slope along the mover's belief line there into `slope[θ, a]`. Returns the action's total
+    probability (0: the posterior is the prior)."""
+    t, ih, b0, b1, den = _bayes_node(x, sig[0, a], sig[1, a], b, g, grid, uniform, g_m, st_m)
+    _weights(t, ih, cubic, wq, a)
+    _dweights(t, ih, cubic, dw)
+    for th in range(2):
+        Q[th, a] = _qval(D, dD, cubic, a, b0, b1, th, wq)
+        if cubic:
+            slope[th, a] = (dw[0] * D[a, b0, th] + dw[1] * D[a, b1, th]
+                            + dw[2] * dD[a, b0, th] + dw[3] * dD[a, b1, th])
+        else:
+            slope[th, a] = (D[a, b1, th] - D[a, b0, th]) * ih
+    return den
+
+
+@nb.njit(cache=True)
 def _newton(s, b, g, x, sig, new, Q, D, dD, avail, grid, uniform, cubic, g_m, st_m, lam, tol, maxit):
     """Newton's method on R(σ) = σ − logit(λQ(σ)) for a two-type mover, analytic Jacobian.
 
@@ -389,16 +407,7 @@ def _newton(s, b, g, x, sig, new, Q, D, dD, avail, grid, uniform, cubic, g_m, st
         for a in range(A):
             if not avail[s, a]:
                 continue
-            t, ih, b0, b1, den = _bayes_node(x, sig[0, a], sig[1, a], b, g, grid, uniform, g_m, st_m)
-            _weights(t, ih, cubic, wq, a)
-            _dweights(t, ih, cubic, dw)
-            for th in range(2):
-                Q[th, a] = _qval(D, dD, cubic, a, b0, b1, th, wq)
-                if cubic:
-                    slope[th, a] = (dw[0] * D[a, b0, th] + dw[1] * D[a, b1, th]
-                                    + dw[2] * dD[a, b0, th] + dw[3] * dD[a, b1, th])
-                else:
-                    slope[th, a] = (D[a, b1, th] - D[a, b0, th]) * ih
+            den = _q_slope(s, b, g, x, sig, a, D, dD, grid, uniform, cubic, g_m, st_m, wq, dw, Q, slope)
             if den > 0.0:
                 dx[0, a] = x * (1.0 - x) * sig[1, a] / (den * den)
                 dx[1, a] = -x * (1.0 - x) * sig[0, a] / (den * den)
@@ -476,16 +485,7 @@ def _log_system(s, b, g, x, w, lam, D, dD, avail, grid, uniform, cubic, g_m, st_
     for a in range(A):
         if not avail[s, a]:
             continue
-        t, ih, b0, b1, den = _bayes_node(x, sig[0, a], sig[1, a], b, g, grid, uniform, g_m, st_m)
-        _weights(t, ih, cubic, wq, a)
-        _dweights(t, ih, cubic, dw)
-        for th in range(2):
-            Q[th, a] = _qval(D, dD, cubic, a, b0, b1, th, wq)
-            if cubic:
-                slope[th, a] = (dw[0] * D[a, b0, th] + dw[1] * D[a, b1, th]
-                                + dw[2] * dD[a, b0, th] + dw[3] * dD[a, b1, th])
-            else:
-                slope[th, a] = (D[a, b1, th] - D[a, b0, th]) * ih
+        den = _q_slope(s, b, g, x, sig, a, D, dD, grid, uniform, cubic, g_m, st_m, wq, dw, Q, slope)
         # d posterior / d log σ_θ: ±posterior · (1 − posterior)
         if den > 0.0:
             p = x * sig[0, a] / den

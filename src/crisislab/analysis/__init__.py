@@ -27,7 +27,7 @@ from crisislab.analysis._claims import (
 from crisislab.analysis._compare import ARMS, ArmComparison, compare_arms
 from crisislab.analysis._fitcheck import FitCheck, check_fit
 from crisislab.analysis._estimate import Estimation, ParamEstimate, estimate, free_parameters
-from crisislab.analysis._grid import grid_check
+from crisislab.analysis._grid import grid_check, parse_grids
 from crisislab.analysis._record import Candidate, Record, observe
 from crisislab.analysis._replay import TimelineReplay, load_record, rank_share, replay, replay_record, simulate_records
 from crisislab.analysis._stats import PairedEstimate, paired_difference, paired_ratio_difference, verdict, wilson_interval
@@ -66,6 +66,7 @@ __all__ = [
     "estimate",
     "free_parameters",
     "grid_check",
+    "parse_grids",
     "make_runner",
     "outcome_table",
     "Candidate",

@@ -19,7 +19,7 @@ from crisislab import _progress
 from crisislab.analysis._claims import ArmRunner, SolverChoice, evaluate_claims
 from crisislab.errors import UserError
 
-__all__ = ["grid_check"]
+__all__ = ["grid_check", "parse_grids"]
 
 
 def grid_check(
@@ -51,36 +51,43 @@ def grid_check(
     """
     from scipy import stats
 
-    from crisislab.crisis import parse_grid
-
-    try:
-        gs = [parse_grid(g) for g in grids]
-    except UserError as e:
-        raise UserError(f"grids: {str(e).removeprefix('grid: ')}") from None
-    if not gs or len(set(gs)) != len(gs):
-        raise UserError(f"grids: expected distinct belief grids, coarse to fine, e.g. 3,5,9 or 5,cheb:13 (got {list(grids)!r})")
-    ints = [g for g in gs if isinstance(g, int)]
-    if ints != sorted(ints):
-        raise UserError(f"grids: dense grids go coarse to fine, in increasing order (got {list(grids)!r})")
+    gs = parse_grids(grids)
     z = float(stats.norm.ppf(0.5 + level / 2.0))
     with _progress.shown(progress):
-        cols = [_one_grid(scenario, G, runs, seed, workers, chunk, scheduler, progress, z, on_grid) for G in gs]
+        done = [_one_grid(scenario, G, runs, seed, workers, chunk, scheduler, progress, z, on_grid) for G in gs]
+    cols = [c for c, _ in done]
     names = sorted({k for c in cols for k in c["outcomes"]})
     fine, finer = (cols[-2], cols[-1]) if len(cols) > 1 else (cols[-1], cols[-1])
     shift = max((abs(fine["outcomes"].get(k, 0.0) - finer["outcomes"].get(k, 0.0)) for k in names), default=0.0)
-    z_worst, worst = _paired_z(fine.pop("_outcome"), finer.pop("_outcome", None), names)
-    for c in cols:
-        c.pop("_outcome", None)
+    z_worst, worst = _paired_z(done[-2][1], done[-1][1], names) if len(done) > 1 else (0.0, None)
     flips = [a["claim"] for a, b in zip(fine["claims"], finer["claims"], strict=True) if a["verdict"] != b["verdict"]]
     return {"scenario": scenario.id, "runs": runs, "seed": seed, "grids": cols, "outcomes": names,
             "finest_shift": shift, "finest_shift_z": z_worst, "finest_outcome": worst,
             "finest_verdict_changes": flips}  # fmt: skip
 
 
-def _paired_z(a: np.ndarray, b: np.ndarray | None, names: list[str]) -> tuple[float, str | None]:
+def parse_grids(grids: Sequence[int | str], name: str = "grids", given: str | None = None) -> list[int | str]:
+    """The grids of a grid check, each as `crisislab.crisis.parse_grid` reads it; UserError (naming
+    `name`, and quoting `given`, the user's text, when there is one) for a bad grid, a repeated
+    one, or dense grids out of increasing order."""
+    from crisislab.crisis import parse_grid
+
+    got = repr(given) if given is not None else repr(list(grids))
+
+    try:
+        gs = [parse_grid(g.strip() if isinstance(g, str) else g) for g in grids]
+    except UserError as e:
+        raise UserError(f"{name}: {str(e).removeprefix('grid: ')} (got {got})") from None
+    if not gs or len({str(g) for g in gs}) != len(gs):
+        raise UserError(f"{name}: expected distinct belief grids, coarse to fine, e.g. 3,5,9 or 5,cheb:13 (got {got})")
+    dense = [g for g in gs if isinstance(g, int)]
+    if dense != sorted(dense):
+        raise UserError(f"{name}: dense grids go coarse to fine, in increasing order, e.g. 3,5,9 (got {got})")
+    return gs
+
+
+def _paired_z(a: np.ndarray, b: np.ndarray, names: list[str]) -> tuple[float, str | None]:
     """Largest |mean difference| / paired SE of the outcome indicators of runs paired by index."""
-    if b is None:
-        return 0.0, None
     best, which = 0.0, None
     for k in names:
         d = (b == k).astype(np.float64) - (a == k).astype(np.float64)
@@ -94,7 +101,8 @@ def _paired_z(a: np.ndarray, b: np.ndarray | None, names: list[str]) -> tuple[fl
 
 
 def _one_grid(scenario: Any, G: int | str, runs: int, seed: int, workers: int, chunk: int | None, scheduler: str | None,
-              progress: bool, z: float, on_grid: Callable[[int | str], None] | None) -> dict[str, Any]:  # fmt: skip
+              progress: bool, z: float, on_grid: Callable[[int | str], None] | None) -> tuple[dict[str, Any], np.ndarray]:  # fmt: skip
+    """The grid's column of the check, and each run's outcome (for the paired comparison)."""
     from crisislab.model.rules import DEFAULT_CHUNK
 
     if on_grid is not None:
@@ -114,5 +122,4 @@ def _one_grid(scenario: Any, G: int | str, runs: int, seed: int, workers: int, c
         "outcomes": shares,
         "half_width": {k: z * (p * (1 - p) / runs) ** 0.5 for k, p in shares.items()},
         "claims": [{k: v for k, v in c.as_row().items() if k in ("claim", "verdict", "difference", "ci_low", "ci_high")} for c in claims],
-        "_outcome": base.runs["outcome"].to_numpy().astype(str),
-    }  # fmt: skip
+    }, base.runs["outcome"].to_numpy().astype(str)  # fmt: skip

@@ -252,19 +252,10 @@ def register(app: typer.Typer) -> None:
         json_output: JsonOpt = False,
     ) -> None:
         """Is the belief grid fine enough? Outcome shares and claim verdicts solved on each grid, same seed."""
-        from crisislab.analysis import grid_check
-        from crisislab.crisis import parse_grid
+        from crisislab.analysis import grid_check, parse_grids
         from crisislab.simulation import check_scheduler, progress_wanted
 
-        try:
-            gs = [parse_grid(g.strip()) for g in grids.split(",")]
-        except UserError as e:
-            raise UserError(f"--grids: {str(e).removeprefix('grid: ')} (got {grids!r})") from None
-        if len({str(g) for g in gs}) != len(gs):
-            raise UserError(f"--grids: expected distinct belief grids, coarse to fine, e.g. 3,5,9 or 5,cheb:13 (got {grids!r})")
-        dense = [g for g in gs if isinstance(g, int)]
-        if dense != sorted(dense):
-            raise UserError(f"--grids: dense grids go coarse to fine, in increasing order, e.g. 3,5,9 (got {grids!r})")
+        gs = parse_grids(grids.split(","), "--grids", grids)
         _check_scale(runs, workers, chunk, scheduler)
         check_scheduler(scheduler)
         sc = _load(scenario)

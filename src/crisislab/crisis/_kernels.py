@@ -639,6 +639,79 @@ def _trace(s, b, g, x, sig, D, dD, avail, grid, uniform, cubic, g_m, st_m, lam_t
     return 1.0, total
 
 
+@nb.njit(cache=True)
+def _select_node(s, b, g, x, sig, new, Q, keep, prv, wq, b0, b1, D, dD, avail, k_mover, grid, uniform, cub, g_m, st_m,
+                 lam, n_steps, tol, maxit, mode, n_av):
+    """The fixed point one node keeps (`stage_kernel`'s `mode`), into `sig` (k_mover, A): the node's
+    prior on the mover's axis is `x` (node index `g` of belief node `b`; any x in [0, 1] when `D` holds
+    one line of nodes, as `_readout` uses it). Returns (final residual, iterations)."""
+    A = sig.shape[1]
+    total_it = 0
+    for th in range(k_mover):
+        for a in range(A):
+            sig[th, a] = 1.0 / n_av if avail[s, a] else 0.0
+    # (No warm start from the neighbouring belief node: the stage game can have several
+    # fixed points and a warm start picks another branch at ~10% of the flagship's nodes.)
+    if mode == 2 or (mode == 1 and _unique(s, b, g, D, dD, avail, k_mover, grid, uniform, cub, g_m, st_m, lam)):
+        res, its, damped = _iterate(
+            s, b, g, x, sig, new, Q, wq, b0, b1, D, dD, avail, k_mover, grid, uniform, cub, g_m, st_m,
+            lam, tol, min(DIRECT_IT, maxit), False, 1.0,
+        )
+        total_it += its
+    else:  # several fixed points possible: keep the one on the λ path (below)
+        res, damped = 1.0, True
+    if mode == 2 and (damped or res >= tol) and k_mover == 2 and g_m > 1 and 0.0 < x < 1.0:
+        # Newton from where the fast path stopped; kept only if it converges
+        res = _try_newton(s, b, g, x, sig, keep, new, Q, D, dD, avail, grid, uniform, cub, g_m, st_m, lam, tol, maxit, res, tol)
+        total_it += 1
+        if res < tol:
+            damped = False
+    if damped or res >= tol:
+        for th in range(k_mover):
+            for a in range(A):
+                sig[th, a] = 1.0 / n_av if avail[s, a] else 0.0
+        steps = n_steps if lam > 0.0 else 1
+        for step in range(1, steps + 1):
+            lam_k = lam * step / steps
+            tol_k = tol if step == steps else PATH_TOL
+            if step >= 2:
+                _predict(s, sig, prv, avail, k_mover)
+            else:
+                prv[:, :] = sig
+            res, its, damped = _iterate(
+                s, b, g, x, sig, new, Q, wq, b0, b1, D, dD, avail, k_mover, grid, uniform, cub, g_m,
+                st_m, lam_k, tol_k, maxit, True, 1.0,
+            )
+            total_it += its
+        if res >= tol and k_mover == 2 and g_m > 1 and 0.0 < x < 1.0:
+            # Newton from where continuation stopped: a local corrector, so it finishes the
+            # point on this branch (stiff nodes at large λ stall the damped iteration near it)
+            res = _try_newton(s, b, g, x, sig, keep, new, Q, D, dD, avail, grid, uniform, cub, g_m, st_m, lam, tol, maxit, res, res)
+            total_it += 1
+        if res >= tol and k_mover == 2 and g_m > 1 and 0.0 < x < 1.0:
+            # The path in equal λ steps lost its branch: trace the branch by arc length
+            res2, its = _trace(s, b, g, x, keep, D, dD, avail, grid, uniform, cub, g_m, st_m, lam, tol, 4 * maxit)
+            total_it += its
+            if res2 < res:
+                res = res2
+                sig[:, :] = keep
+        if res >= tol:
+            # Last resort: a long run with fixed moderate damping from where continuation
+            # stopped (adaptive damping can shrink the step until it stalls on maps with
+            # strong, non-monotone feedback).
+            keep[:, :] = sig
+            res2, its, damped = _iterate(
+                s, b, g, x, sig, new, Q, wq, b0, b1, D, dD, avail, k_mover, grid, uniform, cub, g_m,
+                st_m, lam, tol, 20 * maxit, True, 0.05,
+            )
+            total_it += its
+            if res2 < res:
+                res = res2
+            else:  # no better: keep the continuation's point
+                sig[:, :] = keep
+    return res, total_it
+
+
 @nb.njit(cache=True, parallel=True)
 def stage_kernel(
     row_ptr, nxt, prob, reward, avail, W_next, disc, grid, uniform, cubic, dmat, bidx, bstride, tau_types, wt,
@@ -765,68 +838,9 @@ def _solve_state(
     for b in range(B):
         g = bidx[b, mover]
         x = grid[g] if k_mover == 2 else 1.0
-        for th in range(k_mover):
-            for a in range(A):
-                sig[th, a] = 1.0 / n_av if avail[s, a] else 0.0
-        # (No warm start from the neighbouring belief node: the stage game can have several
-        # fixed points and a warm start picks another branch at ~10% of the flagship's nodes.)
-        if mode == 2 or (mode == 1 and _unique(s, b, g, D, dD, avail, k_mover, grid, uniform, cub, g_m, st_m, lam)):
-            res, its, damped = _iterate(
-                s, b, g, x, sig, new, Q, wq, b0, b1, D, dD, avail, k_mover, grid, uniform, cub, g_m, st_m,
-                lam, tol, min(DIRECT_IT, maxit), False, 1.0,
-            )
-            total_it += its
-        else:  # several fixed points possible: keep the one on the λ path (below)
-            res, damped = 1.0, True
-        if mode == 2 and (damped or res >= tol) and k_mover == 2 and g_m > 1 and 0.0 < x < 1.0:
-            # Newton from where the fast path stopped; kept only if it converges
-            res = _try_newton(s, b, g, x, sig, keep, new, Q, D, dD, avail, grid, uniform, cub, g_m, st_m, lam, tol, maxit, res, tol)
-            total_it += 1
-            if res < tol:
-                damped = False
-        if damped or res >= tol:
-            for th in range(k_mover):
-                for a in range(A):
-                    sig[th, a] = 1.0 / n_av if avail[s, a] else 0.0
-            steps = n_steps if lam > 0.0 else 1
-            for step in range(1, steps + 1):
-                lam_k = lam * step / steps
-                tol_k = tol if step == steps else PATH_TOL
-                if step >= 2:
-                    _predict(s, sig, prv, avail, k_mover)
-                else:
-                    prv[:, :] = sig
-                res, its, damped = _iterate(
-                    s, b, g, x, sig, new, Q, wq, b0, b1, D, dD, avail, k_mover, grid, uniform, cub, g_m,
-                    st_m, lam_k, tol_k, maxit, True, 1.0,
-                )
-                total_it += its
-            if res >= tol and k_mover == 2 and g_m > 1 and 0.0 < x < 1.0:
-                # Newton from where continuation stopped: a local corrector, so it finishes the
-                # point on this branch (stiff nodes at large λ stall the damped iteration near it)
-                res = _try_newton(s, b, g, x, sig, keep, new, Q, D, dD, avail, grid, uniform, cub, g_m, st_m, lam, tol, maxit, res, res)
-                total_it += 1
-            if res >= tol and k_mover == 2 and g_m > 1 and 0.0 < x < 1.0:
-                # The path in equal λ steps lost its branch: trace the branch by arc length
-                res2, its = _trace(s, b, g, x, keep, D, dD, avail, grid, uniform, cub, g_m, st_m, lam, tol, 4 * maxit)
-                total_it += its
-                if res2 < res:
-                    res = res2
-                    sig[:, :] = keep
-            if res >= tol:
-                # Last resort: a long run with fixed moderate damping from where continuation
-                # stopped (adaptive damping can shrink the step until it stalls on maps with
-                # strong, non-monotone feedback).
-                keep[:, :] = sig
-                res2, its, damped = _iterate(
-                    s, b, g, x, sig, new, Q, wq, b0, b1, D, dD, avail, k_mover, grid, uniform, cub, g_m,
-                    st_m, lam, tol, 20 * maxit, True, 0.05,
-                )
-                total_it += its
-                if res2 < res:
-                    res = res2
-                else:  # no better: keep the continuation's point
-                    sig[:, :] = keep
+        res, its = _select_node(s, b, g, x, sig, new, Q, keep, prv, wq, b0, b1, D, dD, avail, k_mover, grid, uniform,
+                                cub, g_m, st_m, lam, n_steps, tol, maxit, mode, n_av)
+        total_it += its
         if res > worst:
             worst = res
         # final posteriors at the converged strategy, then values of every actor

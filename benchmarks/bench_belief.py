@@ -12,6 +12,9 @@ below the 51-vs-101 figure, it is closer to the finer grid than dense 51 is); an
 seed (common random numbers): the largest |Δ share| against dense 51 with its paired standard
 error. "ok" when max |Δσ| ≤ the 51-vs-101 difference and every |Δ share| ≤ 3 paired SE.
 (The flagship's full horizon has no dense 51-point reference: ~1,900 s and 6.7 GiB per game.)
+`--readout resolve` reads every row's strategies, the references' included, by re-solving the stage
+at each point from the kept continuation values (`Solution.strategy(..., readout="resolve")`)
+instead of interpolating node strategies; outcome shares stay the simulator's (table read-out).
 
 Part 2 (the flagship at its full horizon): each representation of `--full-reps` solves every
 perceived game; wall seconds per game on every core, peak memory, stage problems, ns per stage
@@ -23,6 +26,7 @@ ns per problem, peak memory.
 
     python -m benchmarks belief [--reps auto,cheb:9,cheb:13,...] [--samples 100000] [--runs 20000]
                                 [--flagship-horizon 4] [--full-reps auto,cheb:13,5] [--parts 1,2,3] [--only NAME]
+                                [--readout table|resolve]
 """
 
 from __future__ import annotations
@@ -40,12 +44,13 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("CRISISLAB_KERNEL", "general")
 
 
-def _solve(cg, grid, stats=None, hypergame=True):
+def _solve(cg, grid, stats=None, hypergame=True, keep_values=False):
     from crisislab.crisis import solve
 
     tracemalloc.start()
     t0 = time.perf_counter()
-    sol = solve(cg, grid=grid, stats=stats, hypergame=hypergame)
+    sol = solve(cg, grid=grid, stats=stats, hypergame=hypergame, keep_values=keep_values,
+                max_gib=20.0 if keep_values else 8.0)
     wall = time.perf_counter() - t0
     peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
@@ -64,7 +69,7 @@ def _points(cg, n_games: int, samples: int, seed: int = 2024):
     return g, d, s, x
 
 
-def _strategies(sol, pts) -> np.ndarray:
+def _strategies(sol, pts, readout: str = "table") -> np.ndarray:
     g, d, s, x = pts
     cg = sol.compiled
     a_max = max(int(cg.model.ladder(j).size) for j in range(cg.n_actors))
@@ -74,7 +79,7 @@ def _strategies(sol, pts) -> np.ndarray:
         for dd in np.unique(d):
             sel = np.nonzero((g == gg) & (d == dd))[0]
             if sel.size:
-                v = sol.strategy(h_of[int(gg)], int(dd), s[sel], x[sel])
+                v = sol.strategy(h_of[int(gg)], int(dd), s[sel], x[sel], readout=readout)
                 out[sel, : v.shape[1], : v.shape[2]] = v
     return out
 
@@ -100,7 +105,8 @@ def _share_gap(ref: np.ndarray, got: np.ndarray, n_out: int) -> tuple[float, flo
     return worst, z_worst
 
 
-def accuracy(reps: list[str], samples: int, runs: int, seed: int, flagship_horizon: int, only: str | None = None) -> None:
+def accuracy(reps: list[str], samples: int, runs: int, seed: int, flagship_horizon: int, only: str | None = None,
+             readout: str = "table") -> None:
     from crisislab.crisis import compile_scenario
     from crisislab.scenario import load_scenario
 
@@ -113,7 +119,7 @@ def accuracy(reps: list[str], samples: int, runs: int, seed: int, flagship_horiz
             scn = scn.model_copy(update={"horizon": min(flagship_horizon, scn.horizon)})
         cases.append(scn)
     print(f"Part 1: accuracy against the dense 51-point grid; {samples:,} random (game, decision, state, belief) "
-          f"points; outcome shares of {runs:,} runs, seed {seed} for every row")
+          f"points, strategies read by '{readout}'; outcome shares of {runs:,} runs, seed {seed} for every row")
     hdr = (f"{'scenario':<24}{'H':>3}{'representation':<26}{'nodes':>6}{'problems':>12}{'solve s':>9}{'peak MB':>9}"
            f"{'max|Δσ|':>10}{'p99.9':>9}{'51v101':>9}{'vs 101':>9}{'max|Δshare|':>12}{'z':>6}{'ok':>4}")
     print(hdr)
@@ -125,15 +131,15 @@ def accuracy(reps: list[str], samples: int, runs: int, seed: int, flagship_horiz
         for rep in ["51", "101", *reps]:
             grid = int(rep) if rep.isdigit() else rep
             stats: list = []
-            sol, wall, peak = _solve(cg, grid, stats)
+            sol, wall, peak = _solve(cg, grid, stats, keep_values=readout == "resolve")
             rows[rep] = (sol, wall, peak, sum(s.nodes for s in stats))
         pts = _points(cg, len(rows["51"][0].sigma), samples)
-        ref = _strategies(rows["51"][0], pts)
+        ref = _strategies(rows["51"][0], pts, readout)
         out_ref, names = _outcomes(scn, rows["51"][0], runs, seed)
-        ref101 = _strategies(rows["101"][0], pts)
+        ref101 = _strategies(rows["101"][0], pts, readout)
         gap101 = float(np.abs(ref101 - ref).max())
         for rep, (sol, wall, peak, problems) in rows.items():
-            got_s = _strategies(sol, pts)
+            got_s = _strategies(sol, pts, readout)
             q = np.abs(got_s - ref).max(axis=(1, 2))
             q101 = float(np.abs(got_s - ref101).max())
             got, _ = _outcomes(scn, sol, runs, seed)
@@ -226,11 +232,15 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--actor-reps", default="cheb:9,cheb:13,9,17")
     ap.add_argument("--parts", default="1,2,3")
     ap.add_argument("--only", default=None, help="Part 1: only bundled scenarios whose file name contains this")
+    ap.add_argument("--readout", choices=("table", "resolve"), default="table",
+                    help="Part 1: strategies between nodes as the simulator reads them (table) or re-solved "
+                         "at each belief from the kept values (resolve), for every row and both references")
     args = ap.parse_args(argv)
     parts = {int(p) for p in args.parts.split(",")}
     _warm_up()
     if 1 in parts:
-        accuracy(args.reps.split(","), args.samples, args.runs, args.seed, args.flagship_horizon, args.only)
+        accuracy(args.reps.split(","), args.samples, args.runs, args.seed, args.flagship_horizon, args.only,
+                 args.readout)
     if 2 in parts:
         full_horizon(args.full_reps.split(","))
     if 3 in parts:

@@ -11,6 +11,7 @@ back with no recompilation.
 from __future__ import annotations
 
 import json
+import weakref
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 
@@ -110,6 +111,10 @@ class Solution:
         perceived game, with types of the others drawn from h's initial beliefs.
     lam : float64 `(n_actors,)`; `params` dict of solver settings; `diagnostics` tuple of str
         (empty when everything converged); `max_residual` largest final fixed-point residual.
+    values : tuple over games of tuple over decisions of float64 `(C_d, B, n_actors, T)`, or None
+        Continuation values W[class, belief node, actor, type profile] at each decision, kept when
+        solved with `solve(keep_values=True)` (saved and loaded with the rest when present): what
+        `strategy(..., readout="resolve")` re-solves a stage from.
     """
 
     compiled: CompiledGame
@@ -125,6 +130,7 @@ class Solution:
     params: dict = field(default_factory=dict)
     diagnostics: tuple[str, ...] = ()
     max_residual: float = 0.0
+    values: tuple[tuple[np.ndarray, ...], ...] | None = None
 
     def _repr_html_(self) -> str:
         from crisislab.crisis._display import solution_html
@@ -152,17 +158,25 @@ class Solution:
         h = perceiver if isinstance(perceiver, int) else self.perceivers.index(perceiver)
         return int(self.game_of[h])
 
-    def strategy(self, perceiver: str | int, d: int, states: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """σ(a | d, s, μ, θ_m) in `perceiver`'s game, interpolated at arbitrary beliefs.
+    def strategy(self, perceiver: str | int, d: int, states: np.ndarray, x: np.ndarray, readout: str = "table") -> np.ndarray:
+        """σ(a | d, s, μ, θ_m) in `perceiver`'s game at arbitrary beliefs.
 
         `states`: int64 `(N,)` local state indices at decision d (`compiled.lookup`), all ≥ 0;
         `x`: float64 `(N, n_actors)` belief coordinates. Returns float64 `(N, K_m, A_m)`.
+        `readout`: "table" (default; what the simulator plays) interpolates the node strategies;
+        "resolve" solves the stage game at each belief from the kept continuation values (`values`;
+        `crisislab.crisis._readout`): equal to the table at the nodes, and between nodes it places
+        the steps where a node's branch folds, which no interpolation of node strategies can.
         """
         g = self.game_index(perceiver)
         table = self.sigma[g][d]
         states = np.asarray(states, dtype=np.int64)
         if (states < 0).any():
             raise UserError(f"Solution.strategy: unreachable state index at decision {d} (use compiled.lookup)")
+        if readout == "resolve":
+            return self._resolve(g, d, states, x)
+        if readout != "table":
+            raise UserError(f"Solution.strategy: readout must be 'table' or 'resolve' (got {readout!r})")
         mode = self.params.get("belief_grid", {}).get("strategies", "linear")
         if mode == "logit-cubic":
             from crisislab.crisis._belief import LOG_ZERO, cubic_stencil
@@ -188,6 +202,45 @@ class Solution:
             e = np.exp(z)
             return e / e.sum(axis=2, keepdims=True)
         return np.einsum("nc,ncka->nka", wts, vals.astype(np.float64))
+
+    def _resolve(self, g: int, d: int, states: np.ndarray, x: np.ndarray) -> np.ndarray:
+        if self.values is None:
+            raise UserError("Solution.strategy(readout='resolve') needs the continuation values: solve with "
+                            "keep_values=True (crisislab.crisis.solve)")
+        from crisislab.crisis._kernels import SELECTION_MODES
+        from crisislab.crisis._lump import lump
+        from crisislab.crisis._readout import resolve_kernel
+        from crisislab.crisis._solve import _grid_layout, _perceived_games
+
+        cg = self.compiled
+        L = _LUMPS.get(self)
+        if L is None:
+            games, _game_of, _mu0 = _perceived_games(cg, bool(self.params.get("hypergame", True)))
+            L = _LUMPS[self] = tuple(lump(cg.with_terminal(t)) for t in games)
+        L = L[g]
+        bgrid = self.belief_grid
+        grid = bgrid.array
+        _sizes, _bidx, bstride, tau = _grid_layout(cg.n_types, grid.size)
+        m = int(cg.dec_mover[d])
+        n = cg.n_actors
+        T = tau.shape[0]
+        B = int(np.prod(self.grid_sizes))
+        W_next = self.values[g][d + 1] if d + 1 < cg.n_decisions else np.zeros((0, B, n, T))
+        present = float(np.concatenate([[1.0], np.cumprod(cg.disc[:-1])])[d])  # as the solver weighs round d
+        x = np.clip(np.ascontiguousarray(np.asarray(x, dtype=np.float64).reshape(-1, n)), 0.0, 1.0)
+        cls = np.ascontiguousarray(self.class_of[g][d][states])
+        k_m = int(cg.n_types[m])
+        out = np.zeros((cls.size, k_m, L.avail[d].shape[1]))
+        res = np.zeros(cls.size)
+        resolve_kernel(
+            L.row_ptr[d], L.nxt[d], L.prob[d], np.ascontiguousarray(L.reward[d]), L.avail[d],
+            np.ascontiguousarray(W_next), float(cg.disc[d]), grid, bgrid.is_uniform, bgrid.interp != "linear",
+            bgrid.diff_matrix(), np.asarray(self.grid_sizes, np.int64), bstride, tau, m,
+            float(self.lam[m] * present), int(self.params.get("lam_steps", 8)), float(self.params.get("tol", 1e-10)),
+            int(self.params.get("maxit", 500)), SELECTION_MODES.index(self.params.get("selection", "continuation")),
+            cls, x, out, res,
+        )
+        return out
 
     def first_decision(self, actor: int) -> int:
         """Index of `actor`'s first decision in round 1."""
@@ -283,6 +336,8 @@ class Solution:
             for d, t in enumerate(tables):
                 arrays[f"sigma_{g}_{d}"] = t
                 arrays[f"class_{g}_{d}"] = self.class_of[g][d]
+                if self.values is not None:
+                    arrays[f"values_{g}_{d}"] = self.values[g][d]
         np.savez(out / "solution.npz", **arrays)
         meta = {
             "format": FORMAT_VERSION,
@@ -327,12 +382,18 @@ class Solution:
         )
         sigma = tuple(tuple(_ro(z[f"sigma_{g}_{d}"]) for d in range(nd)) for g in range(int(meta["n_games"])))
         class_of = tuple(tuple(_ro(z[f"class_{g}_{d}"]) for d in range(nd)) for g in range(int(meta["n_games"])))
+        values = (tuple(tuple(_ro(z[f"values_{g}_{d}"]) for d in range(nd)) for g in range(int(meta["n_games"])))
+                  if nd and "values_0_0" in z.files else None)
         return cls(
             compiled=cg, grid=_ro(z["grid"]), grid_sizes=_ro(z["grid_sizes"]),
             perceivers=tuple(meta["perceivers"]), game_of=_ro(z["game_of"]), sigma=sigma, class_of=class_of,
             mu0=_ro(z["mu0"]), values0=_ro(z["values0"]), lam=_ro(z["lam"]), params=dict(meta["params"]),
-            diagnostics=tuple(meta["diagnostics"]), max_residual=float(meta["max_residual"]),
+            diagnostics=tuple(meta["diagnostics"]), max_residual=float(meta["max_residual"]), values=values,
         )
+
+
+# The lumped tables `strategy(readout="resolve")` reads, per solution while it lives.
+_LUMPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _ro(a: np.ndarray) -> np.ndarray:

@@ -88,11 +88,12 @@ def _type_probs(x: np.ndarray, n_types: np.ndarray, tau: np.ndarray) -> np.ndarr
     return out
 
 
-def _solve_bytes(cg: CompiledGame, lumps: list, G: int) -> tuple[float, float]:
+def _solve_bytes(cg: CompiledGame, lumps: list, G: int, values: bool = False) -> tuple[float, float]:
     """(bytes kept, peak bytes of working arrays) of solving the perceived games whose lumped
     tables are `lumps` on a G-point grid, as `solve_game` allocates them: every game's float32
     policy tables and float64 values at decision 0 are kept to the end; while a decision is solved,
-    its float64 strategies and the float64 value layers of it and of the next decision are alive."""
+    its float64 strategies and the float64 value layers of it and of the next decision are alive.
+    `values`: every decision's float64 values are kept too (`solve(keep_values=True)`)."""
     sizes = np.where(cg.n_types == 2, G, 1)
     B = float(np.prod(sizes))
     T = float(np.prod(cg.n_types))
@@ -104,6 +105,8 @@ def _solve_bytes(cg: CompiledGame, lumps: list, G: int) -> tuple[float, float]:
         for d in range(cg.n_decisions):
             pol = C[d] * B * cg.n_types[cg.dec_mover[d]] * L.avail[d].shape[1]
             kept += pol * 4.0
+            if values:
+                kept += C[d] * B * n * T * 8.0
             peak = max(peak, pol * 8.0 + (C[d] + C[d + 1]) * B * n * T * 8.0)
         kept += C[0] * B * n * T * 8.0
     return kept, peak
@@ -114,18 +117,18 @@ def _stage_problems(cg: CompiledGame, lumps: list, G: int) -> int:
     return sum(L.n_classes(d) * int(cg.n_types[cg.dec_mover[d]]) for L in lumps for d in range(cg.n_decisions)) * B
 
 
-def _check_memory(cg: CompiledGame, lumps: list, G: int, max_gib: float) -> None:
+def _check_memory(cg: CompiledGame, lumps: list, G: int, max_gib: float, values: bool = False) -> None:
     """Refuse, before any solving, a grid whose tables and working arrays would exceed `max_gib`."""
-    kept, peak = _solve_bytes(cg, lumps, G)
+    kept, peak = _solve_bytes(cg, lumps, G, values)
     need = (kept + peak) / 2**30
     if need <= max_gib:
         return
-    fits = [g for g in range(3, G, 2) if sum(_solve_bytes(cg, lumps, g)) / 2**30 <= max_gib]
+    fits = [g for g in range(3, G, 2) if sum(_solve_bytes(cg, lumps, g, values)) / 2**30 <= max_gib]
     hint = f"use grid {fits[-1]} or less" if fits else "shorten the horizon"
     games = len(lumps)
     raise SolverError(
         f"grid: solving {cg.model.scenario_id} at horizon {cg.model.horizon} with a {G}-point belief grid needs about "
-        f"{need:.1f} GiB ({kept / 2**30:.1f} GiB of policy tables for {games} perceived game{'s' if games != 1 else ''} "
+        f"{need:.1f} GiB ({kept / 2**30:.1f} GiB of policy tables{' and kept values' if values else ''} for {games} perceived game{'s' if games != 1 else ''} "
         f"and {peak / 2**30:.1f} GiB of working arrays; {_stage_problems(cg, lumps, G):,} stage problems), more than "
         f"max_gib = {max_gib:g} GiB; {hint}, or raise max_gib"
     )
@@ -143,13 +146,14 @@ def solve_estimate(cg: CompiledGame, grid, *, hypergame: bool = True) -> tuple[f
 def solve_game(
     cg: CompiledGame, bgrid: BeliefGrid, lam: np.ndarray, lam_steps: int, tol: float, maxit: int,
     stats: list | None = None, max_gib: float | None = 8.0, selection: str = "continuation",
-    progress: Any = None,
+    progress: Any = None, values: list | None = None,
 ) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...], np.ndarray, list[str], float]:
     """Backward induction on one (perceived) compiled game, over exactly lumped state classes.
 
     Returns (sigma per decision float32 `(C_d, B, K_m, A_m)`, class of each reachable state per
     decision int64 `(S_d,)`, W at decision 0 float64 `(C_0, B, n, T)`, diagnostics, max residual).
-    `progress`: a `crisislab._progress.Phase` advanced once per decision solved.
+    `progress`: a `crisislab._progress.Phase` advanced once per decision solved. `values`: a list
+    of length n_decisions that receives each decision's values W (read-only float64 `(C_d, B, n, T)`).
     """
     L = lump(cg)
     n_types = cg.n_types
@@ -204,6 +208,9 @@ def solve_game(
             )
         sigmas[d] = sigma.astype(np.float32)
         sigmas[d].setflags(write=False)
+        if values is not None:
+            W_out.setflags(write=False)
+            values[d] = W_out
         W_next = W_out
         if stats is not None:
             stats.append(StageStats(d, int(cg.dec_round[d]), cg.n_states(d), S, S * B * k_m,
@@ -401,6 +408,7 @@ def solve(
     max_gib: float = 8.0,
     threads: int | None = None,
     selection: str = "continuation",
+    keep_values: bool = False,
 ) -> Solution:
     """Solve a crisis: every perceived game's stage-wise agent logit QRE on a belief grid.
 
@@ -426,6 +434,9 @@ def solve(
     3 points (benchmarks/RESULTS.md), so it is for quick looks only.
     `threads`: worker threads for the states of a decision (default: numba's, i.e. every core);
     the result is bit-identical for any number, since each state is solved on its own.
+    `keep_values`: keep every decision's continuation values in `Solution.values` (float64, about
+    twice the strategies' memory; counted against `max_gib`), so `Solution.strategy(..., readout="resolve")`
+    can solve a stage at any belief instead of interpolating the node strategies.
     Raises `SolverError` for bad arguments; `Solution.diagnostics` reports, as sentences that say
     the fix, a prior coordinate that is not a node (its starting values are interpolated) and
     stage fixed points that did not converge.
@@ -445,7 +456,7 @@ def solve(
         numba.set_num_threads(min(int(threads), numba.config.NUMBA_NUM_THREADS))
         try:
             return solve(cg, grid=grid, lam_steps=lam_steps, tol=tol, maxit=maxit, stats=stats,
-                         hypergame=hypergame, max_gib=max_gib, selection=selection)
+                         hypergame=hypergame, max_gib=max_gib, selection=selection, keep_values=keep_values)
         finally:
             numba.set_num_threads(before)
     n, k = cg.n_actors, cg.k_max
@@ -473,14 +484,18 @@ def solve(
 
     # Every game's tables are kept to the end: check their total against max_gib before solving any.
     cg_games = [cg.with_terminal(terminal) for terminal in games]
-    _check_memory(cg, [lump(c) for c in cg_games], G, max_gib)
+    _check_memory(cg, [lump(c) for c in cg_games], G, max_gib, keep_values)
 
     sigmas, classes, W0s = [], [], []
     worst = 0.0
     games_text = f"{len(cg_games)} perceived game{'s' if len(cg_games) != 1 else ''}"
     with _progress.phase(f"solving {games_text} on a {grid.label()} (decisions)", total=len(cg_games) * cg.n_decisions) as ph:
+        kept = []
         for cg_g in cg_games:
-            sig, cls, W0, dg, r = solve_game(cg_g, grid, lam, lam_steps, tol, maxit, stats, None, selection, ph)
+            vals = [None] * cg.n_decisions if keep_values else None
+            sig, cls, W0, dg, r = solve_game(cg_g, grid, lam, lam_steps, tol, maxit, stats, None, selection, ph, vals)
+            if vals is not None:
+                kept.append(tuple(vals))
             sigmas.append(sig)
             classes.append(cls)
             W0s.append(W0)
@@ -521,4 +536,5 @@ def solve(
         params={"grid": G, "belief_grid": grid.to_json(), "lam_steps": int(lam_steps), "tol": float(tol), "maxit": int(maxit), "method": "stagewise-agent-logit-qre", "hypergame": bool(hypergame), "selection": selection},
         diagnostics=tuple(diags),
         max_residual=worst,
+        values=tuple(kept) if keep_values else None,
     )

@@ -73,6 +73,9 @@ class SolverChoice:
     once from the scenario as written (`for_scenario`): every arm and robustness draw of a run is
     then solved on the same grid.
 
+    `readout`: how the crisis policy reads strategies between belief nodes ("table", or "resolve":
+    each move's stage re-solved at the run's beliefs; `crisislab.simulation.SolutionPolicy`).
+
     `prior_free`: both policies take beliefs as inputs (the crisis engine's strategy tables do not
     depend on the starting belief; the myopic policy ignores beliefs), so scenarios that differ only
     in priors share one solved policy. The crisis solve goes through `compile_variant`, so a draw
@@ -82,10 +85,13 @@ class SolverChoice:
     kind: str = "crisis"
     grid: int | str = "auto"
     prior_free: bool = True
+    readout: str = "table"
 
     def __post_init__(self) -> None:
         if self.kind not in POLICY_KINDS:
             raise UserError(f"policy: must be one of {', '.join(POLICY_KINDS)} (got {self.kind!r})")
+        if self.readout not in ("table", "resolve"):
+            raise UserError(f"readout: expected 'table' or 'resolve' (got {self.readout!r})")
 
     def for_scenario(self, scenario: Any) -> SolverChoice:
         """This choice with an "auto" grid replaced by the grid `auto_grid` picks for `scenario`."""
@@ -115,11 +121,11 @@ class SolverChoice:
 
             game = compile_variant(lower(scenario))
             t1 = time.perf_counter()
-            sol = solve(game, grid=self.grid)
+            sol = solve(game, grid=self.grid, keep_values=self.readout == "resolve")
             t2 = time.perf_counter()
             info = {"compile_seconds": t1 - t0, "solve_seconds": t2 - t1, "solver_ok": bool(sol.ok),
                     "max_residual": float(sol.max_residual), "diagnostics": "; ".join(sol.diagnostics)}  # fmt: skip
-            return SolutionPolicy(sol, scenario), info
+            return SolutionPolicy(sol, scenario, self.readout), info
         from crisislab.simulation import MyopicLogitPolicy
 
         policy = MyopicLogitPolicy(scenario)

@@ -49,6 +49,12 @@ PolicyOpt = Annotated[
     str,
     typer.Option("--policy", help="crisis: the crisis engine's logit QRE; myopic: one-step-lookahead logit stand-in."),
 ]
+ReadoutOpt = Annotated[str, typer.Option(
+    "--readout",
+    help="How the crisis policy reads strategies between belief nodes: 'table' (interpolated node strategies, "
+         "fast) or 'resolve' (each move's stage game solved at the run's beliefs from the kept values; "
+         "places the steps where a strategy jumps between nodes; about 10x slower to simulate).",
+)]
 GridOpt = Annotated[str, typer.Option("--grid", help="Belief representation: 'auto' (the dense 51-point grid when it fits a work budget of ~4M stage problems, else Chebyshev nodes holding the priors with shape-preserving cubic values), N (the dense uniform N-point grid, the reference), or cheb:N, cheb-linear:N, cheb-hermite:N, cheb-cubic:N, uniform-pchip:N.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout (no progress bar).")]
 ForceOpt = Annotated[
@@ -81,7 +87,7 @@ def _load(path: Path) -> Any:
 
 def _runner(
     scenario: Any, policy: str, grid: str, runs: int, seed: int, workers: int, chunk: int, progress: bool,
-    scheduler: str | None = None,
+    scheduler: str | None = None, readout: str = "table",
 ) -> Any:  # fmt: skip
     from crisislab.analysis import ArmRunner, SolverChoice
     from crisislab.crisis import parse_grid
@@ -90,7 +96,7 @@ def _runner(
     check_scheduler(scheduler)
     # An "auto" grid is fixed by ArmRunner from the scenario as written, once for all arms and draws.
     return ArmRunner(
-        scenario, SolverChoice(policy, parse_grid(grid)), runs, seed, workers=workers, chunk=chunk, progress=progress, scheduler=scheduler
+        scenario, SolverChoice(policy, parse_grid(grid), readout=readout), runs, seed, workers=workers, chunk=chunk, progress=progress, scheduler=scheduler
     )
 
 
@@ -135,6 +141,7 @@ def register(app: typer.Typer) -> None:
         chunk: ChunkOpt = DEFAULT_CHUNK,
         policy: PolicyOpt = "crisis",
         grid: GridOpt = "auto",
+        readout: ReadoutOpt = "table",
         scheduler: SchedulerOpt = None,
         paths: Annotated[bool, typer.Option("--paths", help="Also write the per-move table (PATH-stem.paths.parquet).")] = False,
         out: Annotated[
@@ -162,11 +169,11 @@ def register(app: typer.Typer) -> None:
             from crisislab.scenario import parse_shorthand
 
             interventions = parse_shorthand(sc, options)  # every problem, before anything is solved
-            runner = _runner(sc, policy, grid, runs, seed, workers, chunk, progress_wanted(json_output), scheduler)
+            runner = _runner(sc, policy, grid, runs, seed, workers, chunk, progress_wanted(json_output), scheduler, readout)
             with _progress.shown(progress_wanted(json_output)):  # compile, solve (each arm that needs it), chunks
                 _paired_simulation(runner, interventions, paths, out, json_output)
             return
-        runner = _runner(sc, policy, grid, runs, seed, workers, chunk, progress_wanted(json_output), scheduler)
+        runner = _runner(sc, policy, grid, runs, seed, workers, chunk, progress_wanted(json_output), scheduler, readout)
         t0 = time.perf_counter()
         with _progress.shown(progress_wanted(json_output)):
             _ = runner.policy  # compile and solve first: their own phases
@@ -207,6 +214,7 @@ def register(app: typer.Typer) -> None:
         chunk: ChunkOpt = DEFAULT_CHUNK,
         policy: PolicyOpt = "crisis",
         grid: GridOpt = "auto",
+        readout: ReadoutOpt = "table",
         robustness: RobustnessOpt = 8,
         robustness_runs: RobustnessRunsOpt = None,
         robustness_of: RobustnessOfOpt = "all",
@@ -224,7 +232,7 @@ def register(app: typer.Typer) -> None:
         sc = _load(scenario)
         if not sc.claims:
             raise UserError(f"{scenario}: claims: the scenario states no claims (expected at least one)")
-        runner = _runner(sc, policy, grid, runs, seed, workers, chunk, progress_wanted(json_output), scheduler)
+        runner = _runner(sc, policy, grid, runs, seed, workers, chunk, progress_wanted(json_output), scheduler, readout)
         results = evaluate_claims(runner, robustness=robustness, robustness_runs=robustness_runs, uncertain=robustness_of)
         if not json_output:
             _print_diagnostics(getattr(getattr(runner.policy, "solution", None), "diagnostics", ()))
@@ -305,6 +313,7 @@ def register(app: typer.Typer) -> None:
         chunk: ChunkOpt = DEFAULT_CHUNK,
         policy: PolicyOpt = "crisis",
         grid: GridOpt = "auto",
+        readout: ReadoutOpt = "table",
         robustness: RobustnessOpt = 8,
         robustness_runs: RobustnessRunsOpt = None,
         robustness_of: RobustnessOfOpt = "all",

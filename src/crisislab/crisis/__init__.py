@@ -108,7 +108,7 @@ def solve_scenario(scenario, *, horizon: int | None = None, grid: int | str = "a
     the priors, shape-preserving cubic values), an integer G (the dense uniform G-point grid), a
     spec "cheb:N" / "cheb-linear:N" / "uniform-pchip:N", or a `BeliefGrid`. Other keywords as `crisislab.crisis.solve`:
     `lam_steps` (8), `selection` ("continuation"), `threads` (every core), `max_gib` (8.0),
-    `hypergame` (True). Returns a frozen `Solution` (strategy tables, values at the start,
+    `hypergame` (True), `keep_values` (False). Returns a frozen `Solution` (strategy tables, values at the start,
     diagnostics); `crisislab.simulation` accepts it.
     """
     return solve(compile_scenario(scenario, horizon), grid=grid, **kwargs)

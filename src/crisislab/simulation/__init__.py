@@ -65,6 +65,7 @@ def simulate(
     scheduler: str | None = None,
     paths: bool = False,
     progress: bool = False,
+    readout: str = "table",
 ) -> Results:
     """Simulate `runs` runs of `scenario` (a `Scenario`) under `policy`, with `seed`.
 
@@ -76,7 +77,11 @@ def simulate(
     changes the game and so the strategies: solve the changed scenario
     (`scenario.with_overrides`), or compare arms with `crisislab.analysis.compare_arms`.
     `workers` local Dask processes or a dask.distributed `scheduler` address run the chunks of
-    `chunk` runs; `paths` keeps the per-move table (`Results.paths`). Returns `Results`, whose
+    `chunk` runs; `paths` keeps the per-move table (`Results.paths`). `readout`: how a crisis
+    solution's strategies are read between belief nodes, "table" (interpolated node strategies) or
+    "resolve" (each move's stage solved at the run's beliefs from values kept by
+    `solve(..., keep_values=True)`; slower, and where a strategy steps between nodes, exact in the
+    mover's own belief). Returns `Results`, whose
     `runs` is a pandas DataFrame with one row per run. The numbers depend only on (scenario,
     policy, seed, run index), never on `workers` or `chunk`.
     """
@@ -93,7 +98,7 @@ def simulate(
             "scenario.with_overrides({...}) with its own solution, or use crisislab.analysis.compare_arms"
         )
     check_run_arguments(runs, seed, workers, chunk, scheduler)
-    policy = as_policy(policy, scenario, grid)
+    policy = as_policy(policy, scenario, grid, readout)
     model = lower(scenario)
     arm = compile_arm(model, scenario, rest)
     return simulate_model(

@@ -22,20 +22,22 @@ from crisislab.simulation._policy import Node, PolicyTable
 __all__ = ["SolutionPolicy", "as_policy"]
 
 
-def as_policy(policy: Any, scenario: Any, grid: int | str = "auto") -> Any:
+def as_policy(policy: Any, scenario: Any, grid: int | str = "auto", readout: str = "table") -> Any:
     """The simulator's `Policy` for `scenario` from what `crisislab.solve(scenario)` returns (a
-    crisis-engine `Solution`, wrapped in a `SolutionPolicy`), from a `Policy` itself, or by name
-    as the command line's `--policy`: "crisis" (solved here on `grid`) or "myopic"."""
+    crisis-engine `Solution`, wrapped in a `SolutionPolicy` that reads its strategies by `readout`),
+    from a `Policy` itself, or by name as the command line's `--policy`: "crisis" (solved here on
+    `grid`, keeping its values when `readout` is "resolve") or "myopic"."""
+    _check_readout(readout)
     if policy == "crisis":
         from crisislab.crisis import solve_scenario
 
-        return SolutionPolicy(solve_scenario(scenario, grid=grid), scenario)
+        return SolutionPolicy(solve_scenario(scenario, grid=grid, keep_values=readout == "resolve"), scenario, readout)
     if policy == "myopic":
         from crisislab.simulation._myopic import MyopicLogitPolicy
 
         return MyopicLogitPolicy(scenario)
     if isinstance(policy, Solution):
-        return SolutionPolicy(policy, scenario)
+        return SolutionPolicy(policy, scenario, readout)
     if callable(getattr(policy, "strategy", None)) and callable(getattr(policy, "same_game", None)):
         return policy
     raise UserError(
@@ -44,12 +46,32 @@ def as_policy(policy: Any, scenario: Any, grid: int | str = "auto") -> Any:
     )
 
 
-class SolutionPolicy:
-    """`Policy` view of a `crisislab.crisis.Solution` for the scenario it was solved from."""
+READOUTS = ("table", "resolve")
 
-    def __init__(self, solution: Any, scenario: Any):
+
+def _check_readout(readout: str) -> None:
+    if readout not in READOUTS:
+        raise UserError(f"readout: expected one of {', '.join(READOUTS)} (got {readout!r})")
+
+
+class SolutionPolicy:
+    """`Policy` view of a `crisislab.crisis.Solution` for the scenario it was solved from.
+
+    `readout`: how strategies are read between belief nodes (`Solution.strategy`): "table"
+    interpolates the node strategies (the compiled kernel plays it); "resolve" solves each
+    move's stage game at the run's beliefs from the solution's kept values (solved with
+    `keep_values=True`; the reference engine plays it, one stage solve per move and perceived game).
+    """
+
+    def __init__(self, solution: Any, scenario: Any, readout: str = "table"):
+        _check_readout(readout)
+        if readout == "resolve" and solution.values is None:
+            raise UserError("readout 'resolve': the solution holds no continuation values; solve with "
+                            "keep_values=True (crisislab.solve(scenario, keep_values=True))")
         self.solution = solution
-        self.description = f"crisis engine: agent logit QRE on a {solution.belief_grid.label()}"
+        self.readout = readout
+        self.description = f"crisis engine: agent logit QRE on a {solution.belief_grid.label()}" + (
+            ", strategies re-solved at each belief" if readout == "resolve" else "")
         cg = solution.compiled
         # Strategies are indexed by the model's local action index: the scenario simulated must
         # have the solved model's movers and ladders (the same lowering gives both).
@@ -77,7 +99,7 @@ class SolutionPolicy:
     def kernel_table(self):
         """The compiled kernel's table maker, or None for cubic logit strategies (their 4^n-node
         stencil is not in the kernel: the reference engine plays them through `strategy`)."""
-        if self.solution.belief_grid.strategies == "logit-cubic":
+        if self.solution.belief_grid.strategies == "logit-cubic" or self.readout == "resolve":
             return None
         return self._kernel_table
 
@@ -103,7 +125,7 @@ class SolutionPolicy:
         out = np.full((n, k, a), 1.0 / a)
         ok = s >= 0
         if ok.any():
-            out[ok] = self.solution.strategy(game, d, s[ok], x[ok])
+            out[ok] = self.solution.strategy(game, d, s[ok], x[ok], readout=self.readout)
         # A state the engine never reached (it should not happen: both follow the same rules)
         # is played uniformly and counted, so that a mismatch shows instead of crashing a run.
         self.unreachable += int((~ok).sum())
@@ -176,7 +198,7 @@ class SolutionTable(PolicyTable):
                 base += t.shape[0]
         self.radix = np.asarray(cg.radix, np.int64)
         self.offset = np.asarray(cg.offset, np.int64)
-        self.grid_points = int(len(sol.grid))
+        self.grid_points = len(sol.grid)
         # Nodes that are not the uniform grid (the default representation) go to the kernel as they are.
         grid = np.asarray(sol.grid, np.float64)
         self.grid_x = None if np.array_equal(grid, np.linspace(0.0, 1.0, grid.size)) else grid

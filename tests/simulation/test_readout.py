@@ -1,0 +1,64 @@
+"""Simulating a crisis solution whose strategies are re-solved at each run's beliefs (readout="resolve")."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from crisislab.crisis import solve_scenario
+from crisislab.errors import UserError
+from crisislab.scenario import load_scenario
+from crisislab.simulation import SolutionPolicy, simulate
+
+DUO = Path(__file__).parents[1] / "crisis" / "data" / "duo.yaml"
+
+
+@pytest.fixture(scope="module")
+def duo():
+    sc = load_scenario(DUO)
+    return sc, solve_scenario(sc, grid="cheb:5", keep_values=True)
+
+
+def test_first_moves_are_the_tables_where_the_beliefs_are_still_nodes(duo) -> None:
+    # Runs start at the priors, which the Chebyshev grid makes nodes; there the re-solved stage is
+    # the solver's own (tests/crisis/test_readout.py), so with common random numbers the first
+    # strategic move of every run is the same under both read-outs. Later moves start from
+    # posteriors between nodes, where the two read-outs differ.
+    sc, sol = duo
+    table = simulate(sc, sol, 1500, 5, paths=True).paths
+    resolve = simulate(sc, sol, 1500, 5, paths=True, readout="resolve").paths
+    key = ["run", "round", "move"]
+    first = table.sort_values(key).groupby("run").head(1).reset_index(drop=True)
+    first_r = resolve.sort_values(key).groupby("run").head(1).reset_index(drop=True)
+    assert len(first) == 1500
+    assert (first["action"].astype(str).to_numpy() == first_r["action"].astype(str).to_numpy()).all()
+    later = table.merge(resolve, on=key, suffixes=("_t", "_r"))
+    assert (later["action_t"].astype(str) != later["action_r"].astype(str)).any()
+
+
+def test_resolved_runs_do_not_depend_on_the_workers(duo) -> None:
+    sc, sol = duo
+    one = simulate(sc, sol, 400, 9, readout="resolve").runs
+    two = simulate(sc, sol, 400, 9, readout="resolve", workers=2, chunk=100).runs
+    assert one["outcome"].astype(str).tolist() == two["outcome"].astype(str).tolist()
+    np.testing.assert_array_equal(one.select_dtypes("number").to_numpy(), two.select_dtypes("number").to_numpy())
+
+
+def test_resolve_without_kept_values_is_refused_with_the_fix() -> None:
+    sc = load_scenario(DUO)
+    sol = solve_scenario(sc, grid="cheb:5", horizon=2)
+    with pytest.raises(UserError, match="keep_values=True"):
+        SolutionPolicy(sol, sc.model_copy(update={"horizon": 2}), readout="resolve")
+
+
+def test_cli_simulates_with_resolve_and_refuses_an_unknown_readout(run_cli) -> None:
+    code, out, err = run_cli("simulate", DUO, "--grid", "cheb:5", "--runs", "300", "--seed", "2", "--readout", "resolve", "--json")
+    assert code == 0, err
+    shares = json.loads(out)["outcomes"]
+    assert abs(sum(shares.values()) - 1.0) < 1e-12
+    code, _, err = run_cli("simulate", DUO, "--grid", "cheb:5", "--runs", "300", "--readout", "exact")
+    assert code == 2
+    assert "readout" in err and "exact" in err

@@ -16,8 +16,9 @@ import pytest
 from scipy.interpolate import PchipInterpolator
 
 from crisislab.crisis import Solution, compile_scenario, solve
+from crisislab.crisis._belief import grid_layout
+from crisislab.crisis._compile import perceived_games
 from crisislab.crisis._lump import lump
-from crisislab.crisis._solve import _grid_layout, _perceived_games
 from crisislab.errors import UserError
 from crisislab.scenario import load_scenario
 
@@ -51,12 +52,12 @@ def _interp(grid: np.ndarray, y: np.ndarray, at: float, cubic: bool, axis: int) 
 def _residual(sol: Solution, g: int, d: int, state: int, x: np.ndarray, sig: np.ndarray) -> float:
     """sup |σ − logit(λ Q(posterior(σ)))| with Q rebuilt independently at belief x."""
     cg = sol.compiled
-    games, _, _ = _perceived_games(cg, True)
+    games, _, _ = perceived_games(cg, True)
     L = lump(cg.with_terminal(games[g]))
     grid = sol.grid
     G = grid.size
     cubic = sol.belief_grid.interp != "linear"
-    sizes, _bidx, _strides, tau = _grid_layout(cg.n_types, G)
+    sizes, _bidx, _strides, tau = grid_layout(cg.n_types, G)
     n, T = cg.n_actors, tau.shape[0]
     m = int(cg.dec_mover[d])
     c = int(sol.class_of[g][d][state])

@@ -33,7 +33,7 @@ import numpy as np
 
 from crisislab.errors import SolverError
 
-__all__ = ["INTERPS", "LOG_ZERO", "BeliefGrid", "chebyshev_nodes", "log_table", "parse_grid_spec"]
+__all__ = ["INTERPS", "LOG_ZERO", "BeliefGrid", "chebyshev_nodes", "grid_layout", "log_table", "parse_grid_spec", "type_probs"]
 
 INTERPS = ("linear", "pchip", "hermite")
 KINDS = ("uniform", "chebyshev")
@@ -211,3 +211,26 @@ def cubic_stencil(x: np.ndarray, grid: np.ndarray, grid_sizes: np.ndarray) -> tu
         idx = (idx[:, :, None] + (st[:, None, None] + np.arange(4)[None, None, :]) * strides[j]).reshape(N, -1)
         wts = (wts[:, :, None] * lw[:, None, :]).reshape(N, -1)
     return idx, wts
+
+
+def grid_layout(n_types: np.ndarray, G: int):
+    """(nodes per actor, node index per actor of each flat belief node `(B, n)`, flat strides `(n,)`,
+    type profiles `(T, n)`) of a G-node grid: one axis per two-type actor, row-major, actor 0 slowest."""
+    n = n_types.shape[0]
+    sizes = np.where(n_types == 2, G, 1).astype(np.int64)
+    bidx = np.indices(tuple(sizes)).reshape(n, -1).T.astype(np.int64)
+    strides = np.ones(n, dtype=np.int64)
+    for j in range(n - 2, -1, -1):
+        strides[j] = strides[j + 1] * sizes[j + 1]
+    tau = np.indices(tuple(n_types)).reshape(n, -1).T.astype(np.int64)
+    return sizes, bidx, strides, tau
+
+
+def type_probs(x: np.ndarray, n_types: np.ndarray, tau: np.ndarray) -> np.ndarray:
+    """float64 `(N, n, T)`: P(actor j has type τ_j) under belief coordinates x `(N, n)`."""
+    N, n = x.shape
+    out = np.ones((N, n, tau.shape[0]))
+    for j in range(n):
+        if n_types[j] == 2:
+            out[:, j, :] = np.where(tau[None, :, j] == 0, x[:, j : j + 1], 1.0 - x[:, j : j + 1])
+    return out

@@ -36,7 +36,7 @@ from crisislab.errors import SolverError
 from crisislab.model import CasualtyTable, ErrorEvent, Model, canonical_bytes, compare, state_test
 from crisislab.model.rules import MAX_BECOMES_DEPTH, RL_ANSWERED, RL_FAILED, RL_INACTIVE, RL_PENDING
 
-__all__ = ["CompiledGame", "compile_model"]
+__all__ = ["CompiledGame", "compile_model", "perceived_games"]
 
 # Casualty counts below this probability are dropped from the branches (their mass is tiny).
 _TAIL_EPS = 1e-14
@@ -1070,3 +1070,20 @@ def _compile_tables(model: Model, reuse: bool, progress: Any = None) -> Compiled
         init_reward=init_reward,
         outcomes=tuple(model.outcomes),
     )
+
+
+def perceived_games(cg: CompiledGame, hypergame: bool) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """Distinct terminal-payoff views (one perceived game each), each perceiver's game and priors."""
+    model, n = cg.model, cg.n_actors
+    games: list[np.ndarray] = []
+    game_of = np.zeros(n, dtype=np.int64)
+    mu0 = np.zeros((n, n))
+    for h in range(n):
+        model_h, prior_h = model.perceived(h) if hypergame else (model, cg.prior)
+        mu0[h] = prior_h[:, 0]
+        hit = next((i for i, t in enumerate(games) if np.array_equal(t, model_h.terminal)), None)
+        if hit is None:
+            games.append(np.asarray(model_h.terminal))
+            hit = len(games) - 1
+        game_of[h] = hit
+    return games, game_of, mu0

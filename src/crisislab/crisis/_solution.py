@@ -207,20 +207,21 @@ class Solution:
         if self.values is None:
             raise UserError("Solution.strategy(readout='resolve') needs the continuation values: solve with "
                             "keep_values=True (crisislab.crisis.solve)")
+        from crisislab.crisis._belief import grid_layout
+        from crisislab.crisis._compile import perceived_games
         from crisislab.crisis._kernels import SELECTION_MODES
         from crisislab.crisis._lump import lump
         from crisislab.crisis._readout import resolve_kernel
-        from crisislab.crisis._solve import _grid_layout, _perceived_games
 
         cg = self.compiled
         L = _LUMPS.get(self)
         if L is None:
-            games, _game_of, _mu0 = _perceived_games(cg, bool(self.params.get("hypergame", True)))
+            games, _game_of, _mu0 = perceived_games(cg, bool(self.params.get("hypergame", True)))
             L = _LUMPS[self] = tuple(lump(cg.with_terminal(t)) for t in games)
         L = L[g]
         bgrid = self.belief_grid
         grid = bgrid.array
-        _sizes, _bidx, bstride, tau = _grid_layout(cg.n_types, grid.size)
+        _sizes, _bidx, bstride, tau = grid_layout(cg.n_types, grid.size)
         m = int(cg.dec_mover[d])
         n = cg.n_actors
         T = tau.shape[0]

@@ -21,7 +21,10 @@ import numpy as np
 
 from crisislab import _progress
 from crisislab.crisis._belief import BeliefGrid, parse_grid_spec
+from crisislab.crisis._belief import grid_layout as _grid_layout
+from crisislab.crisis._belief import type_probs as _type_probs
 from crisislab.crisis._compile import CompiledGame, compile_model
+from crisislab.crisis._compile import perceived_games as _perceived_games
 from crisislab.crisis._kernels import SELECTION_MODES, stage_kernel
 from crisislab.crisis._lump import lump
 from crisislab.crisis._solution import Solution, belief_corners
@@ -65,27 +68,6 @@ class StageStats:
     seconds: float
     max_residual: float
     iterations: int
-
-
-def _grid_layout(n_types: np.ndarray, G: int):
-    n = n_types.shape[0]
-    sizes = np.where(n_types == 2, G, 1).astype(np.int64)
-    bidx = np.indices(tuple(sizes)).reshape(n, -1).T.astype(np.int64)
-    strides = np.ones(n, dtype=np.int64)
-    for j in range(n - 2, -1, -1):
-        strides[j] = strides[j + 1] * sizes[j + 1]
-    tau = np.indices(tuple(n_types)).reshape(n, -1).T.astype(np.int64)
-    return sizes, bidx, strides, tau
-
-
-def _type_probs(x: np.ndarray, n_types: np.ndarray, tau: np.ndarray) -> np.ndarray:
-    """float64 `(N, n, T)`: P(actor j has type τ_j) under belief coordinates x `(N, n)`."""
-    N, n = x.shape
-    out = np.ones((N, n, tau.shape[0]))
-    for j in range(n):
-        if n_types[j] == 2:
-            out[:, j, :] = np.where(tau[None, :, j] == 0, x[:, j : j + 1], 1.0 - x[:, j : j + 1])
-    return out
 
 
 def _solve_bytes(cg: CompiledGame, lumps: list, G: int, values: bool = False) -> tuple[float, float]:
@@ -218,23 +200,6 @@ def solve_game(
         if progress is not None:
             progress.advance()
     return tuple(sigmas), L.class_of, W_next, diags, worst
-
-
-def _perceived_games(cg: CompiledGame, hypergame: bool) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
-    """Distinct terminal-payoff views (one perceived game each), each perceiver's game and priors."""
-    model, n = cg.model, cg.n_actors
-    games: list[np.ndarray] = []
-    game_of = np.zeros(n, dtype=np.int64)
-    mu0 = np.zeros((n, n))
-    for h in range(n):
-        model_h, prior_h = model.perceived(h) if hypergame else (model, cg.prior)
-        mu0[h] = prior_h[:, 0]
-        hit = next((i for i, t in enumerate(games) if np.array_equal(t, model_h.terminal)), None)
-        if hit is None:
-            games.append(np.asarray(model_h.terminal))
-            hit = len(games) - 1
-        game_of[h] = hit
-    return games, game_of, mu0
 
 
 def grid_nodes(cg: CompiledGame, G: int, n_games: int = 1) -> int:

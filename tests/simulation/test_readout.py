@@ -62,3 +62,12 @@ def test_cli_simulates_with_resolve_and_refuses_an_unknown_readout(run_cli) -> N
     code, _, err = run_cli("simulate", DUO, "--grid", "cheb:5", "--runs", "300", "--readout", "exact")
     assert code == 2
     assert "readout" in err and "exact" in err
+
+
+def test_resolve_is_refused_for_a_policy_that_is_not_a_crisis_solution(duo, run_cli) -> None:
+    sc, _sol = duo
+    with pytest.raises(UserError, match="only a crisis solution"):
+        simulate(sc, "myopic", 10, 1, readout="resolve")
+    code, _, err = run_cli("simulate", DUO, "--policy", "myopic", "--runs", "10", "--readout", "resolve")
+    assert code == 2
+    assert "only the crisis policy" in err

@@ -92,6 +92,9 @@ class SolverChoice:
             raise UserError(f"policy: must be one of {', '.join(POLICY_KINDS)} (got {self.kind!r})")
         if self.readout not in ("table", "resolve"):
             raise UserError(f"readout: expected 'table' or 'resolve' (got {self.readout!r})")
+        if self.readout != "table" and self.kind != "crisis":
+            raise UserError(f"readout {self.readout!r}: only the crisis policy's strategies can be re-solved at a "
+                            f"belief (policy {self.kind!r}); use the default readout 'table'")
 
     def for_scenario(self, scenario: Any) -> SolverChoice:
         """This choice with an "auto" grid replaced by the grid `auto_grid` picks for `scenario`."""

@@ -32,6 +32,12 @@ def as_policy(policy: Any, scenario: Any, grid: int | str = "auto", readout: str
         from crisislab.crisis import solve_scenario
 
         return SolutionPolicy(solve_scenario(scenario, grid=grid, keep_values=readout == "resolve"), scenario, readout)
+    if readout != "table":
+        if isinstance(policy, SolutionPolicy):
+            return policy if policy.readout == readout else SolutionPolicy(policy.solution, scenario, readout)
+        if not isinstance(policy, Solution):
+            raise UserError(f"readout {readout!r}: only a crisis solution's strategies can be re-solved at a belief "
+                            f"(policy {policy!r} is not one); use the default readout 'table'")
     if policy == "myopic":
         from crisislab.simulation._myopic import MyopicLogitPolicy
 

@@ -241,6 +241,12 @@ class Solution:
             int(self.params.get("maxit", 500)), SELECTION_MODES.index(self.params.get("selection", "continuation")),
             cls, x, out, res,
         )
+        if (res > 1e-6).any():  # the solver's RESIDUAL_WARN; one warning per call site (fixed message)
+            import warnings
+
+            warnings.warn("Solution.strategy(readout='resolve'): a stage re-solved at a belief did not converge "
+                          "(residual above 1e-6); its strategy is the solver's last point there (raise the "
+                          "solve's lam_steps or maxit)", RuntimeWarning, stacklevel=3)
         return out
 
     def first_decision(self, actor: int) -> int:

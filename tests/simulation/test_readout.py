@@ -71,3 +71,15 @@ def test_resolve_is_refused_for_a_policy_that_is_not_a_crisis_solution(duo, run_
     code, _, err = run_cli("simulate", DUO, "--policy", "myopic", "--runs", "10", "--readout", "resolve")
     assert code == 2
     assert "only the crisis policy" in err
+
+
+def test_grid_check_reads_every_grid_by_the_readout_asked(duo) -> None:
+    # Each column equals a plain simulate of that grid's solution read the same way (same seed).
+    from crisislab.analysis import grid_check
+
+    sc, _ = duo
+    out = grid_check(sc, ["cheb:3", "cheb:5"], 300, 4, readout="resolve")
+    for col in out["grids"]:
+        sol = solve_scenario(sc, grid=col["grid"], keep_values=True)
+        counts = simulate(sc, sol, 300, 4, readout="resolve").outcome_counts()
+        assert col["outcomes"] == pytest.approx({k: v / 300 for k, v in counts.items()}, abs=1e-12)

@@ -257,6 +257,7 @@ def register(app: typer.Typer) -> None:
         workers: WorkersOpt = 1,
         chunk: ChunkOpt = DEFAULT_CHUNK,
         scheduler: SchedulerOpt = None,
+        readout: ReadoutOpt = "table",
         json_output: JsonOpt = False,
     ) -> None:
         """Is the belief grid fine enough? Outcome shares and claim verdicts solved on each grid, same seed."""
@@ -268,7 +269,7 @@ def register(app: typer.Typer) -> None:
         check_scheduler(scheduler)
         sc = _load(scenario)
         note = _stderr_note(json_output)
-        out = grid_check(sc, gs, runs, seed, workers=workers, chunk=chunk, scheduler=scheduler,
+        out = grid_check(sc, gs, runs, seed, workers=workers, chunk=chunk, scheduler=scheduler, readout=readout,
                          progress=progress_wanted(json_output), on_grid=lambda g: note(f"grid {g}: solving and simulating"))
         if json_output:
             typer.echo(json_dumps(out))
@@ -276,7 +277,8 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        table = Table(title=f"{sc.id}: the crisis engine on each belief grid ({runs} runs, seed {seed}, common random numbers)")
+        table = Table(title=f"{sc.id}: the crisis engine on each belief grid ({runs} runs, seed {seed}, common random numbers"
+                            + (", strategies re-solved at each belief)" if readout == "resolve" else ")"))
         table.add_column("")
         for c in out["grids"]:
             table.add_column(f"grid {c['grid']}", justify="right")

@@ -83,3 +83,16 @@ def test_grid_check_reads_every_grid_by_the_readout_asked(duo) -> None:
         sol = solve_scenario(sc, grid=col["grid"], keep_values=True)
         counts = simulate(sc, sol, 300, 4, readout="resolve").outcome_counts()
         assert col["outcomes"] == pytest.approx({k: v / 300 for k, v in counts.items()}, abs=1e-12)
+
+
+def test_run_study_and_claims_take_the_readout(duo) -> None:
+    # The study's policy reads by the readout asked, and its outcome shares are those of a plain
+    # simulate read the same way (same seed, same runs).
+    from crisislab.analysis import run_study
+
+    sc, _ = duo
+    study = run_study(sc, runs=300, seed=3, grid="cheb:5", robustness=0, record=False, readout="resolve")
+    sol = solve_scenario(sc, grid="cheb:5", keep_values=True)
+    counts = simulate(sc, sol, 300, 3, readout="resolve").outcome_counts()
+    assert study.results.outcome_counts().to_dict() == counts.to_dict()
+    assert "re-solved" in study.solver

@@ -155,19 +155,25 @@ def make_runner(
     grid: int | str = "auto",
     runs: int = 10_000,
     seed: int = 0,
+    readout: str = "table",
     **kwargs: Any,
 ) -> ArmRunner:
     """An `ArmRunner` for `scenario` from a flexible `policy`: "crisis" or "myopic" (solved here,
     the crisis engine on `grid`), a function `solve(scenario) -> Policy`, or an already solved
     policy of the scenario as written — a crisis-engine `Solution` (what `crisislab.solve`
     returns; arms whose parameters differ are re-solved on the same grid) or any `Policy` (then
-    arms with `set` interventions need a solver: pass a function instead). `kwargs` go to
-    `ArmRunner` (workers, chunk, progress, scheduler)."""
+    arms with `set` interventions need a solver: pass a function instead). `readout`: how the
+    crisis policy reads strategies between belief nodes ("table" or "resolve", `SolverChoice`; a
+    `Solution` read by "resolve" must hold its values). `kwargs` go to `ArmRunner` (workers, chunk,
+    progress, scheduler)."""
     if isinstance(policy, str):
-        return ArmRunner(scenario, SolverChoice(policy, grid), runs, seed, **kwargs)
+        return ArmRunner(scenario, SolverChoice(policy, grid, readout=readout), runs, seed, **kwargs)
     if isinstance(policy, Solution):
-        return ArmRunner(scenario, SolverChoice("crisis", policy.belief_grid), runs, seed,
-                         base_policy=as_policy(policy, scenario), **kwargs)  # fmt: skip
+        return ArmRunner(scenario, SolverChoice("crisis", policy.belief_grid, readout=readout), runs, seed,
+                         base_policy=as_policy(policy, scenario, readout=readout), **kwargs)  # fmt: skip
+    if readout != "table":
+        raise UserError(f"readout {readout!r}: only the crisis policy's strategies can be re-solved at a belief; "
+                        "use the default readout 'table' with this policy")
     if callable(getattr(policy, "strategy", None)):  # a Policy of the scenario as written
         def cannot_resolve(_scn: Any) -> Policy:
             raise UserError("a `set` intervention changes the game, so it needs a solver: pass policy='crisis' "
@@ -539,6 +545,7 @@ def evaluate_claims(
     workers: int = 1,
     scheduler: str | None = None,
     uncertain: Literal["all", "estimated"] = "all",
+    readout: str = "table",
 ) -> list[ClaimResult]:
     """Evaluate `claims` (default: all of the scenario's): each claim's two arms simulated with the
     same seed and run indices, the paired difference of its metric with a `level` interval, and
@@ -547,7 +554,7 @@ def evaluate_claims(
     `runner`: an `ArmRunner` (its scenario, solver, runs, seed and workers are used), or a
     `Scenario`, for which one is made from `runs`, `seed`, `policy` (as `make_runner`: "crisis",
     "myopic", a solved `Solution` or `Policy`, or a solver function), `grid`, `workers` and
-    `scheduler` (all ignored when a runner is given).
+    `scheduler` and `readout` (all ignored when a runner is given).
     Robustness: `robustness` parameter draws (default 8, as `crisislab claims --robustness`; 0 turns
     it off) from the scenario's stated uncertainty
     (generator seeded by (seed, draw index)), each re-solved and simulated with `robustness_runs`
@@ -557,7 +564,7 @@ def evaluate_claims(
     """
     return evaluate_claims_and_draws(runner, claims, robustness=robustness, robustness_runs=robustness_runs, level=level,
                                      runs=runs, seed=seed, policy=policy, grid=grid, workers=workers, scheduler=scheduler,
-                                     uncertain=uncertain)[0]  # fmt: skip
+                                     uncertain=uncertain, readout=readout)[0]  # fmt: skip
 
 
 def evaluate_claims_and_draws(
@@ -574,6 +581,7 @@ def evaluate_claims_and_draws(
     workers: int = 1,
     scheduler: str | None = None,
     uncertain: Literal["all", "estimated"] = "all",
+    readout: str = "table",
 ) -> tuple[list[ClaimResult], pd.DataFrame]:
     """`evaluate_claims`, and the outcome shares of the scenario as written at each robustness
     draw: one row per draw (`draw`, `seed`, `n` runs, one column per sampled parameter, then
@@ -582,7 +590,7 @@ def evaluate_claims_and_draws(
     record, over their interval: the verdicts' sensitivity to what the record leaves open).
     """
     if not isinstance(runner, ArmRunner):
-        runner = make_runner(runner, policy, grid, runs, seed, workers=workers, scheduler=scheduler)
+        runner = make_runner(runner, policy, grid, runs, seed, readout=readout, workers=workers, scheduler=scheduler)
     if int(robustness) < 0:
         raise UserError(f"robustness: must be an integer >= 0 parameter draws (0 turns robustness off; got {robustness})")
     if robustness_runs is not None and int(robustness_runs) < 2:

@@ -235,6 +235,7 @@ def run_study(
     level: float = 0.95,
     on_step: Callable[[str], None] | None = None,
     uncertain: str = "all",
+    readout: str = "table",
 ) -> Study:
     """Solve `scenario`, simulate it as written (`runs` runs, `seed`), evaluate every claim with
     `robustness` parameter draws (each with `robustness_runs` runs per arm, default runs // 4 and at
@@ -251,7 +252,9 @@ def run_study(
     ranked against it (default `crisislab.analysis.replay`'s). `workers`/`scheduler` distribute
     simulation chunks and robustness draws (results do not depend on them). `on_step(message)` is
     called as each stage starts (for progress messages). `progress`: show each phase (compile,
-    solve, simulations, robustness draws, replay) as a bar on stderr.
+    solve, simulations, robustness draws, replay) as a bar on stderr. `readout`: how the crisis
+    policy reads strategies between belief nodes ("table", or "resolve": each move's stage solved at
+    the run's beliefs, in the simulations, the claims and the replay; `crisislab.simulate`).
     """
     if int(robustness) < 0:
         raise UserError(f"robustness: must be an integer >= 0 parameter draws (0 turns robustness off; got {robustness})")
@@ -259,21 +262,22 @@ def run_study(
         raise UserError(f"robustness_runs: must be an integer >= 2 runs per draw (got {robustness_runs})")
     with _progress.shown(progress):
         return _run_study(scenario, runs, seed, policy, grid, robustness, robustness_runs, record, workers, chunk, scheduler,
-                          progress, level, on_step, rank_records, uncertain)  # fmt: skip
+                          progress, level, on_step, rank_records, uncertain, readout)  # fmt: skip
 
 
 def _run_study(
     scenario: Any, runs: int, seed: int, policy: Any, grid: int | str, robustness: int, robustness_runs: int | None,
     record: Any, workers: int, chunk: int | None, scheduler: str | None, progress: bool, level: float,
     on_step: Callable[[str], None] | None, rank_records: int | None = None, uncertain: str = "all",
+    readout: str = "table",
 ) -> Study:  # fmt: skip
     from crisislab.model.rules import DEFAULT_CHUNK
 
     step = on_step or (lambda _msg: None)
     t0 = time.perf_counter()
     tl = _record(scenario, record)
-    runner = make_runner(scenario, policy, grid, runs, seed, workers=workers, chunk=DEFAULT_CHUNK if chunk is None else chunk,
-                         progress=progress, scheduler=scheduler)  # fmt: skip
+    runner = make_runner(scenario, policy, grid, runs, seed, readout=readout, workers=workers,
+                         chunk=DEFAULT_CHUNK if chunk is None else chunk, progress=progress, scheduler=scheduler)  # fmt: skip
     step("solving and simulating the scenario as written")
     pol = runner.policy  # compile and solve first: their own phases
     with _progress.phase("simulating the scenario as written (chunks)"):

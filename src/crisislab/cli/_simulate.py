@@ -352,7 +352,7 @@ def register(app: typer.Typer) -> None:
         study = run_study(
             sc, runs=runs, seed=seed, policy=policy, grid=grid_arg, robustness=robustness, robustness_runs=robustness_runs,
             record=timeline, rank_records=rank_records, workers=workers, chunk=chunk, scheduler=scheduler, progress=progress_wanted(json_output),
-            uncertain=robustness_of,
+            uncertain=robustness_of, readout=readout,
         )  # fmt: skip
         path = write_report(study, out, fmts)
         summary = {

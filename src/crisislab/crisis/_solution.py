@@ -228,8 +228,12 @@ class Solution:
         B = int(np.prod(self.grid_sizes))
         W_next = self.values[g][d + 1] if d + 1 < cg.n_decisions else np.zeros((0, B, n, T))
         present = float(np.concatenate([[1.0], np.cumprod(cg.disc[:-1])])[d])  # as the solver weighs round d
-        x = np.clip(np.ascontiguousarray(np.asarray(x, dtype=np.float64).reshape(-1, n)), 0.0, 1.0)
-        cls = np.ascontiguousarray(self.class_of[g][d][states])
+        x = np.clip(np.asarray(x, dtype=np.float64).reshape(-1, n), 0.0, 1.0)
+        # Runs that share a history share (class, belief): each distinct point is solved once.
+        keys, inverse = np.unique(np.column_stack([self.class_of[g][d][states].astype(np.float64), x]), axis=0,
+                                  return_inverse=True)
+        cls = np.ascontiguousarray(keys[:, 0].astype(np.int64))
+        x = np.ascontiguousarray(keys[:, 1:])
         k_m = int(cg.n_types[m])
         out = np.zeros((cls.size, k_m, L.avail[d].shape[1]))
         res = np.zeros(cls.size)
@@ -247,7 +251,7 @@ class Solution:
             warnings.warn("Solution.strategy(readout='resolve'): a stage re-solved at a belief did not converge "
                           "(residual above 1e-6); its strategy is the solver's last point there (raise the "
                           "solve's lam_steps or maxit)", RuntimeWarning, stacklevel=3)
-        return out
+        return out[inverse.reshape(-1)]
 
     def first_decision(self, actor: int) -> int:
         """Index of `actor`'s first decision in round 1."""

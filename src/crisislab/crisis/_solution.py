@@ -3,7 +3,8 @@
 A `Solution` is frozen. It holds the `CompiledGame` (state indexing and the transition/chance
 tables), the belief grid, and for each perceived game g the mover's type-contingent logit strategy
 at every decision, reachable state and belief node. Lookups interpolate multilinearly on the belief
-coordinates, so the simulator can ask at any belief. `save(dir)` writes `solution.npz` (arrays) and
+coordinates, so the simulator can ask at any belief; a solution that kept its continuation values
+(`solve(keep_values=True)`) can instead re-solve the stage at the belief (`strategy(readout="resolve")`). `save(dir)` writes `solution.npz` (arrays) and
 `solution.json` (metadata, including the crisis's `crisislab.model.Model`), `load(dir)` reads them
 back with no recompilation.
 """

@@ -26,17 +26,20 @@ DATA = Path(__file__).parent / "data"
 
 
 def _solved(name: str, grid, horizon: int = 3) -> Solution:
-    cg = compile_scenario(load_scenario(DATA / f"{name}.yaml"), horizon=horizon)
+    path = DATA / f"{name}.yaml"
+    if not path.exists():  # a bundled scenario
+        path = Path(__file__).parents[2] / "scenarios" / f"{name}.yaml"
+    cg = compile_scenario(load_scenario(path), horizon=horizon)
     return solve(cg, grid=grid, keep_values=True)
 
 
-def _points(sol: Solution, rng, per: int = 12):
+def _points(sol: Solution, rng, per: int = 12, two_type_movers: bool = True):
     cg = sol.compiled
     for g in range(len(sol.sigma)):
         h = int(np.flatnonzero(sol.game_of == g)[0])
         for d in range(cg.n_decisions):
             S = cg.n_states(d)
-            if S and cg.n_types[cg.dec_mover[d]] == 2:
+            if S and (cg.n_types[cg.dec_mover[d]] == 2 or not two_type_movers):
                 yield h, g, d, rng.integers(S, size=per), rng.random((per, cg.n_actors))
 
 
@@ -113,12 +116,13 @@ def test_resolved_strategy_is_a_fixed_point_at_the_belief_asked_for(name: str, g
     assert worst < 1e-7
 
 
-@pytest.mark.parametrize(("name", "grid"), [("duo", "cheb:7"), ("duo", 9), ("trio", "cheb:5")])
+@pytest.mark.parametrize(("name", "grid"), [("duo", "cheb:7"), ("duo", 9), ("trio", "cheb:5"), ("fearon-audience-costs", 11)])
 def test_resolved_strategy_at_a_node_is_the_solvers(name: str, grid) -> None:
+    # fearon: a two-type actor and a one-type one (whose strategy depends on the other's coordinate only)
     sol = _solved(name, grid)
     rng = np.random.default_rng(3)
     checked = 0
-    for h, _g, d, states, _x in _points(sol, rng, per=30):
+    for h, _g, d, states, _x in _points(sol, rng, per=40, two_type_movers=False):
         x = sol.grid[rng.integers(sol.grid.size, size=(states.size, sol.compiled.n_actors))]
         got = sol.strategy(h, d, states, x, readout="resolve")
         want = sol.strategy(h, d, states, x)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from crisislab.crisis._kernels import _pchip_slopes, _select_node, _slopes
+from crisislab.crisis._kernels import _locate, _pchip_slopes, _select_node, _slopes
 
 __all__ = ["resolve_kernel"]
 
@@ -35,14 +35,7 @@ __all__ = ["resolve_kernel"]
 def _window(grid, G, y, cubic):
     """(first node, number of nodes) of the nodes an axis reads y from: the interval holding it,
     and for the cubic one more node on each side where the axis has one."""
-    lo = 0
-    hi = G - 1
-    while hi - lo > 1:
-        mid = (lo + hi) >> 1
-        if grid[mid] <= y:
-            lo = mid
-        else:
-            hi = mid
+    lo = _locate(grid, G, y)
     if not cubic:
         return lo, 2
     first = max(lo - 1, 0)

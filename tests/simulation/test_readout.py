@@ -57,11 +57,22 @@ def test_resolve_without_kept_values_is_refused_with_the_fix() -> None:
 def test_cli_simulates_with_resolve_and_refuses_an_unknown_readout(run_cli) -> None:
     code, out, err = run_cli("simulate", DUO, "--grid", "cheb:5", "--runs", "300", "--seed", "2", "--readout", "resolve", "--json")
     assert code == 0, err
-    shares = json.loads(out)["outcomes"]
-    assert abs(sum(shares.values()) - 1.0) < 1e-12
+    summary = json.loads(out)
+    assert summary["readout"] == "resolve"
+    assert abs(sum(summary["outcomes"].values()) - 1.0) < 1e-12
     code, _, err = run_cli("simulate", DUO, "--grid", "cheb:5", "--runs", "300", "--readout", "exact")
     assert code == 2
     assert "readout" in err and "exact" in err
+
+
+def test_a_results_file_says_its_strategies_were_re_solved(run_cli, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "runs.parquet"
+    code, _, err = run_cli("simulate", DUO, "--grid", "cheb:5", "--runs", "200", "--readout", "resolve", "--out", out)
+    assert code == 0, err
+    meta = json.dumps({k.decode(): v.decode() for k, v in pq.read_schema(out).metadata.items()})
+    assert "resolve" in meta
 
 
 def test_resolve_is_refused_for_a_policy_that_is_not_a_crisis_solution(duo, run_cli) -> None:

@@ -224,8 +224,12 @@ class ArmRunner:
     def provenance(self) -> dict[str, Any]:
         """What a results file records about how it was made, beyond scenario, seed and runs."""
         solve = self.solve
-        return {"policy": getattr(solve, "kind", None) or getattr(solve, "name", None) or type(solve).__name__,
-                "grid": getattr(solve, "grid", None)}
+        out = {"policy": getattr(solve, "kind", None) or getattr(solve, "name", None) or type(solve).__name__,
+               "grid": getattr(solve, "grid", None)}
+        readout = getattr(solve, "readout", "table")
+        if readout != "table":  # files read from the node table (the default) carry no key, as before it existed
+            out["readout"] = readout
+        return out
 
     @property
     def policy(self) -> Policy:

@@ -194,12 +194,14 @@ def register(app: typer.Typer) -> None:
             "seed": seed,
             "run_steps": res.run_steps,
             "seconds": dt,
+            "readout": readout,
             "outcomes": {k: int(v) / res.n_runs for k, v in counts.items()},
         }
         if json_output:
             typer.echo(json_dumps(summary))
             return
-        typer.echo(f"{sc.id}: {res.n_runs} runs, seed {seed}, {res.run_steps} run-steps in {dt:.2f} s")
+        typer.echo(f"{sc.id}: {res.n_runs} runs, seed {seed}, {res.run_steps} run-steps in {dt:.2f} s"
+                   + (", strategies re-solved at each belief" if readout == "resolve" else ""))
         for k, v in summary["outcomes"].items():
             typer.echo(f"  {k:<16} {v:.4f}")
         if out is not None:

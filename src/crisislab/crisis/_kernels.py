@@ -712,6 +712,35 @@ def _select_node(s, b, g, x, sig, new, Q, keep, prv, wq, b0, b1, D, dD, avail, k
     return res, total_it
 
 
+@nb.njit(cache=True)
+def _continuation(s, row_ptr, nxt, prob, reward, avail, W_next, disc, tau_types, nodes, i_lo, i_hi, C):
+    """Continuation table of state s, added into `C` (A, len(nodes), i_hi - i_lo, T): for each available
+    action, belief node `nodes[k]` (of `W_next`'s), actor i_lo ≤ i < i_hi and type profile, the
+    expected reward of the move plus the discounted value of the state it leads to."""
+    A = avail.shape[1]
+    T = tau_types.shape[0]
+    K = nodes.shape[0]
+    for a in range(A):
+        if not avail[s, a]:
+            continue
+        r = s * A + a
+        for j in range(row_ptr[r], row_ptr[r + 1]):
+            p = prob[j]
+            for i in range(i_lo, i_hi):
+                for t in range(T):
+                    rv = p * reward[j, i, tau_types[t, i]]
+                    for k in range(K):
+                        C[a, k, i - i_lo, t] += rv
+            if nxt[j] >= 0:
+                q = p * disc
+                sn = nxt[j]
+                for k in range(K):
+                    b = nodes[k]
+                    for i in range(i_lo, i_hi):
+                        for t in range(T):
+                            C[a, k, i - i_lo, t] += q * W_next[sn, b, i, t]
+
+
 @nb.njit(cache=True, parallel=True)
 def stage_kernel(
     row_ptr, nxt, prob, reward, avail, W_next, disc, grid, uniform, cubic, dmat, bidx, bstride, tau_types, wt,
@@ -768,24 +797,7 @@ def _solve_state(
     b1 = np.zeros(A, np.int64)
     wq = np.zeros((4, A))
     # continuation table of this state
-    for a in range(A):
-        if not avail[s, a]:
-            continue
-        r = s * A + a
-        for j in range(row_ptr[r], row_ptr[r + 1]):
-            p = prob[j]
-            for i in range(n):
-                for t in range(T):
-                    rv = p * reward[j, i, tau_types[t, i]]
-                    for b in range(B):
-                        C[a, b, i, t] += rv
-            if nxt[j] >= 0:
-                q = p * disc
-                sn = nxt[j]
-                for b in range(B):
-                    for i in range(n):
-                        for t in range(T):
-                            C[a, b, i, t] += q * W_next[sn, b, i, t]
+    _continuation(s, row_ptr, nxt, prob, reward, avail, W_next, disc, tau_types, np.arange(B), 0, n, C)
     # The mover's own continuation per own type: D[a, b', θ] = Σ_{τ: τ_m=θ} wt[b', τ] C[a, b', m, τ].
     # The weights of the others' types depend only on the others' coordinates, which the
     # posterior node b' shares with b, so the fixed point below reads D alone (one value

@@ -26,7 +26,13 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-from crisislab.crisis._kernels import _locate, _pchip_slopes, _select_node, _slopes
+from crisislab.crisis._kernels import (
+    _continuation,
+    _locate,
+    _pchip_slopes,
+    _select_node,
+    _slopes,
+)
 
 __all__ = ["resolve_kernel"]
 
@@ -104,31 +110,18 @@ def _resolve_point(p, row_ptr, nxt, prob, reward, avail, W_next, disc, grid, uni
     for k in range(n_ax):
         P *= width[k]
     # the mover's continuation C[a, q, stencil node, t] on the line × the others' windows
-    Cm = np.zeros((A, Gm, P, T))
-    for a in range(A):
-        if not avail[c, a]:
-            continue
-        r = c * A + a
-        for jj in range(row_ptr[r], row_ptr[r + 1]):
-            pj = prob[jj]
-            for t in range(T):
-                rv = pj * reward[jj, mover, tau_types[t, mover]]
-                for q in range(Gm):
-                    for pp in range(P):
-                        Cm[a, q, pp, t] += rv
-            if nxt[jj] >= 0:
-                qd = pj * disc
-                sn = nxt[jj]
-                for pp in range(P):
-                    off = 0
-                    rem = pp
-                    for k in range(n_ax - 1, -1, -1):
-                        off += (first[k] + rem % width[k]) * bstride[axes[k]]
-                        rem //= width[k]
-                    for q in range(Gm):
-                        b = off + q * bstride[mover]
-                        for t in range(T):
-                            Cm[a, q, pp, t] += qd * W_next[sn, b, mover, t]
+    stencil = np.zeros(Gm * P, np.int64)
+    for q in range(Gm):
+        for pp in range(P):
+            off = q * bstride[mover]
+            rem = pp
+            for k in range(n_ax - 1, -1, -1):
+                off += (first[k] + rem % width[k]) * bstride[axes[k]]
+                rem //= width[k]
+            stencil[q * P + pp] = off
+    Cm = np.zeros((A, Gm * P, 1, T))
+    _continuation(c, row_ptr, nxt, prob, reward, avail, W_next, disc, tau_types, stencil, mover, mover + 1, Cm)
+    Cm = Cm.reshape((A, Gm, P, T))
     # read each other axis at its coordinate, the last axis first
     vals = np.zeros(4)
     nodes = np.zeros(4)

@@ -69,3 +69,20 @@ def test_bad_grid_and_huge_tree_exit_2_without_traceback(tmp_path, monkeypatch):
     monkeypatch.setattr(_unroll, "MAX_UNROLL_NODES", 100)  # tiny.yaml at H = 2 has 143 nodes
     r = _invoke("export-efg", str(DATA / "tiny.yaml"), "--horizon", "2", "-o", str(tmp_path / "x.efg"))
     assert isinstance(r.exception, SolverError) and "use a shorter horizon" in str(r.exception)
+
+
+def test_solve_with_the_trace_selection_saves_what_the_api_solves(tmp_path):
+    # `--selection trace` is passed through to `solve`: the saved tables are the API's, bit for bit,
+    # and the solution records the selection it was solved with (the read-out re-solves with it).
+    from crisislab.crisis import compile_scenario, solve
+    from crisislab.scenario import load_scenario
+
+    out = tmp_path / "sol"
+    r = _invoke("solve", str(DATA / "tiny.yaml"), "--grid", "cheb:9", "--selection", "trace", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    sol = Solution.load(out)
+    api = solve(compile_scenario(load_scenario(DATA / "tiny.yaml")), grid="cheb:9", selection="trace")
+    assert sol.params["selection"] == "trace"
+    for a, b in zip(sol.sigma, api.sigma, strict=True):
+        for x, y in zip(a, b, strict=True):
+            np.testing.assert_array_equal(x, y)

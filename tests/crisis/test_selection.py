@@ -169,3 +169,39 @@ def test_arc_length_trace_is_the_logit_response_when_values_do_not_move() -> Non
         expect = np.exp(lam * (q - q.max(axis=1, keepdims=True)))
         np.testing.assert_allclose(sig, expect / expect.sum(axis=1, keepdims=True), atol=1e-12)
         assert res < 1e-12
+
+
+def test_trace_selection_keeps_the_traced_point_where_the_trace_arrives_and_the_path_elsewhere() -> None:
+    # selection="trace": every node's branch is traced by arc length from λ = 0 (`_trace`); where
+    # the trace does not reach the node's λ the node falls back to the λ path ("path"). So node by
+    # node the result is `_trace`'s σ or the path's, each a fixed point (recomputed with scipy's
+    # PchipInterpolator as above). Where the equal λ steps jump across a fold the two selections
+    # differ; the sample must contain such nodes, or the comparison tests nothing.
+    grid = GRIDS["chebyshev-pchip"]
+    x = np.array(grid.array)
+    avail = np.ones((1, A), np.bool_)
+    rng = np.random.default_rng(11)
+    traced = differ = fell_back = 0
+    for _ in range(60):
+        W = np.zeros((A, G, 2, 2))
+        steep = 10 ** rng.uniform(-2, 0.7)
+        W[:, :, 0, :] = rng.normal(size=(A, 1, 2)) + steep * rng.normal(size=(A, G, 2)).cumsum(axis=1)
+        lam = rng.uniform(2.0, 12.0)
+        D = W[:, :, 0, :].copy()
+        dD = _pchip_dD(x, D)
+        sel, path = _stage(W, lam, "trace", grid), _stage(W, lam, "path", grid)
+        for b in range(1, G - 1):
+            sig = np.zeros((2, A))
+            res, _ = _trace(0, b, b, x[b], sig, D, dD, avail, x, False, True, G, 1, lam, 1e-10, 2000)
+            if res < 1e-10:
+                traced += 1
+                np.testing.assert_allclose(sel[b], sig, atol=1e-9)  # node slopes: the kernel's vs scipy's
+                differ += np.abs(sig - path[b]).max() > 1e-3
+                post = x[b] * sig[0] / (x[b] * sig[0] + (1 - x[b]) * sig[1])
+                q = np.array([[PchipInterpolator(x, D[a, :, th])(post[a]) for a in range(A)] for th in range(2)])
+                expect = np.exp(lam * (q - q.max(axis=1, keepdims=True)))
+                np.testing.assert_allclose(sig, expect / expect.sum(axis=1, keepdims=True), atol=1e-8)
+            else:
+                fell_back += 1
+                np.testing.assert_array_equal(sel[b], path[b])
+    assert traced > 250 and differ > 3 and fell_back > 0, (traced, differ, fell_back)

@@ -32,7 +32,7 @@ PATH_TOL = 1e-4
 # `_trace`, the arc-length fallback: the residual its corrector asks of the points before the last
 # (the last one is solved to `tol`). It takes at most 4·maxit steps along a node's branch.
 TRACE_TOL = 1e-7
-SELECTION_MODES = ("path", "continuation", "fast")  # the kernel's `mode` is the index
+SELECTION_MODES = ("path", "continuation", "fast", "trace")  # the kernel's `mode` is the index
 
 
 @nb.njit(cache=True)
@@ -652,6 +652,13 @@ def _select_node(s, b, g, x, sig, new, Q, keep, prv, wq, b0, b1, D, dD, avail, k
             sig[th, a] = 1.0 / n_av if avail[s, a] else 0.0
     # (No warm start from the neighbouring belief node: the stage game can have several
     # fixed points and a warm start picks another branch at ~10% of the flagship's nodes.)
+    if mode == 3 and k_mover == 2 and g_m > 1 and 0.0 < x < 1.0 and lam > 0.0:
+        # the branch traced by arc length from λ = 0 at every node; the λ path only where it fails
+        res, its = _trace(s, b, g, x, keep, D, dD, avail, grid, uniform, cub, g_m, st_m, lam, tol, 4 * maxit)
+        total_it += its
+        if res < tol:
+            sig[:, :] = keep
+            return res, total_it
     if mode == 2 or (mode == 1 and _unique(s, b, g, D, dD, avail, k_mover, grid, uniform, cub, g_m, st_m, lam)):
         res, its, damped = _iterate(
             s, b, g, x, sig, new, Q, wq, b0, b1, D, dD, avail, k_mover, grid, uniform, cub, g_m, st_m,
@@ -760,7 +767,8 @@ def stage_kernel(
     `mode`: which fixed point a node keeps (`SELECTION_MODES`). 0, "path": λ-continuation from the
     uniform profile at every node. 1, "continuation": the same, except at nodes that `_unique`
     proves to have one fixed point, where the full-λ iteration reaches it faster. 2, "fast": the
-    full-λ iteration (then Newton) everywhere, continuation only where both fail.
+    full-λ iteration (then Newton) everywhere, continuation only where both fail. 3, "trace": the
+    node's branch traced by arc length from λ = 0 (`_trace`) everywhere, the λ path where it fails.
     Outputs: `sigma_out` (S, B, k_mover, A), `W_out` (S, B, n, T), `res_out` (S,) max final
     residual, `iters_out` (S,) total iterations.
     """

@@ -391,9 +391,13 @@ def solve(
     SolverError giving the estimate and naming a grid that fits. `grid` is at most `MAX_GRID`.
     `selection`: which stage fixed point a node keeps where there are several. "continuation"
     (default) follows the λ path from the uniform profile at λ = 0 in `lam_steps` equal steps, the
-    principal branch of the node's logit correspondence, except where a contraction bound proves
+    principal branch of the node's logit correspondence where no step jumps across a fold, except where a contraction bound proves
     the node's fixed point unique (then the full-λ iteration reaches the same point faster); "path"
-    follows the λ path at every node (the reference, slowest). "fast" first iterates at full λ from the
+    follows the λ path at every node. "trace" traces every node's branch by arc length from λ = 0,
+    around the folds where equal λ steps can jump to another fixed point (the principal branch
+    itself; the λ path only where the trace does not arrive): the reference, about 2.5× slower on
+    the flagship, where it keeps another point than "continuation" at ~1.6% of nodes by more than
+    0.01 (benchmarks/RESULTS.md). "fast" first iterates at full λ from the
     uniform profile (then Newton) and continues along λ only where that fails: 2–3× faster, but on
     the flagship it keeps another fixed point at ~3% of nodes, which moves outcome shares by up to
     3 points (benchmarks/RESULTS.md), so it is for quick looks only.

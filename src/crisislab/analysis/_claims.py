@@ -76,6 +76,9 @@ class SolverChoice:
     `readout`: how the crisis policy reads strategies between belief nodes ("table", or "resolve":
     each move's stage re-solved at the run's beliefs; `crisislab.simulation.SolutionPolicy`).
 
+    `selection`: which stage fixed point the crisis engine keeps where there are several
+    (`crisislab.crisis.solve`'s `selection`: "continuation", the default, or "path", "trace", "fast").
+
     `prior_free`: both policies take beliefs as inputs (the crisis engine's strategy tables do not
     depend on the starting belief; the myopic policy ignores beliefs), so scenarios that differ only
     in priors share one solved policy. The crisis solve goes through `compile_variant`, so a draw
@@ -86,6 +89,7 @@ class SolverChoice:
     grid: int | str = "auto"
     prior_free: bool = True
     readout: str = "table"
+    selection: str = "continuation"
 
     def __post_init__(self) -> None:
         if self.kind not in POLICY_KINDS:
@@ -95,6 +99,13 @@ class SolverChoice:
         if self.readout != "table" and self.kind != "crisis":
             raise UserError(f"readout {self.readout!r}: only the crisis policy's strategies can be re-solved at a "
                             f"belief (policy {self.kind!r}); use the default readout 'table'")
+        from crisislab.crisis import SELECTION_MODES
+
+        if self.selection not in SELECTION_MODES:
+            raise UserError(f"selection: expected one of {', '.join(SELECTION_MODES)} (got {self.selection!r})")
+        if self.selection != "continuation" and self.kind != "crisis":
+            raise UserError(f"selection {self.selection!r}: only the crisis engine chooses among stage fixed points "
+                            f"(policy {self.kind!r}); use the default selection 'continuation'")
 
     def for_scenario(self, scenario: Any) -> SolverChoice:
         """This choice with an "auto" grid replaced by the grid `auto_grid` picks for `scenario`."""
@@ -124,7 +135,7 @@ class SolverChoice:
 
             game = compile_variant(lower(scenario))
             t1 = time.perf_counter()
-            sol = solve(game, grid=self.grid, keep_values=self.readout == "resolve")
+            sol = solve(game, grid=self.grid, keep_values=self.readout == "resolve", selection=self.selection)
             t2 = time.perf_counter()
             info = {"compile_seconds": t1 - t0, "solve_seconds": t2 - t1, "solver_ok": bool(sol.ok),
                     "max_residual": float(sol.max_residual), "diagnostics": "; ".join(sol.diagnostics)}  # fmt: skip
@@ -156,6 +167,7 @@ def make_runner(
     runs: int = 10_000,
     seed: int = 0,
     readout: str = "table",
+    selection: str = "continuation",
     **kwargs: Any,
 ) -> ArmRunner:
     """An `ArmRunner` for `scenario` from a flexible `policy`: "crisis" or "myopic" (solved here,
@@ -164,16 +176,25 @@ def make_runner(
     returns; arms whose parameters differ are re-solved on the same grid) or any `Policy` (then
     arms with `set` interventions need a solver: pass a function instead). `readout`: how the
     crisis policy reads strategies between belief nodes ("table" or "resolve", `SolverChoice`; a
-    `Solution` read by "resolve" must hold its values). `kwargs` go to `ArmRunner` (workers, chunk,
+    `Solution` read by "resolve" must hold its values). `selection`: the crisis engine's stage
+    fixed point (`SolverChoice`); arms re-solved for a `Solution` use the selection it was solved
+    with. `kwargs` go to `ArmRunner` (workers, chunk,
     progress, scheduler)."""
     if isinstance(policy, str):
-        return ArmRunner(scenario, SolverChoice(policy, grid, readout=readout), runs, seed, **kwargs)
+        return ArmRunner(scenario, SolverChoice(policy, grid, readout=readout, selection=selection), runs, seed, **kwargs)
     if isinstance(policy, Solution):
-        return ArmRunner(scenario, SolverChoice("crisis", policy.belief_grid, readout=readout), runs, seed,
+        own = str(policy.params.get("selection", "continuation"))
+        if selection not in ("continuation", own):
+            raise UserError(f"selection {selection!r}: the solution was solved with selection {own!r}, and arms that "
+                            "change the game are re-solved with it; solve with the selection wanted instead")
+        return ArmRunner(scenario, SolverChoice("crisis", policy.belief_grid, readout=readout, selection=own), runs, seed,
                          base_policy=as_policy(policy, scenario, readout=readout), **kwargs)  # fmt: skip
     if readout != "table":
         raise UserError(f"readout {readout!r}: only the crisis policy's strategies can be re-solved at a belief; "
                         "use the default readout 'table' with this policy")
+    if selection != "continuation":
+        raise UserError(f"selection {selection!r}: only the crisis engine chooses among stage fixed points; "
+                        "use the default selection 'continuation' with this policy")
     if callable(getattr(policy, "strategy", None)):  # a Policy of the scenario as written
         def cannot_resolve(_scn: Any) -> Policy:
             raise UserError("a `set` intervention changes the game, so it needs a solver: pass policy='crisis' "
@@ -229,6 +250,9 @@ class ArmRunner:
         readout = getattr(solve, "readout", "table")
         if readout != "table":  # files read from the node table (the default) carry no key, as before it existed
             out["readout"] = readout
+        selection = getattr(solve, "selection", "continuation")
+        if selection != "continuation":  # likewise: only a non-default selection is recorded
+            out["selection"] = selection
         return out
 
     @property
@@ -550,6 +574,7 @@ def evaluate_claims(
     scheduler: str | None = None,
     uncertain: Literal["all", "estimated"] = "all",
     readout: str = "table",
+    selection: str = "continuation",
 ) -> list[ClaimResult]:
     """Evaluate `claims` (default: all of the scenario's): each claim's two arms simulated with the
     same seed and run indices, the paired difference of its metric with a `level` interval, and
@@ -558,7 +583,7 @@ def evaluate_claims(
     `runner`: an `ArmRunner` (its scenario, solver, runs, seed and workers are used), or a
     `Scenario`, for which one is made from `runs`, `seed`, `policy` (as `make_runner`: "crisis",
     "myopic", a solved `Solution` or `Policy`, or a solver function), `grid`, `workers` and
-    `scheduler` and `readout` (all ignored when a runner is given).
+    `scheduler`, `readout` and `selection` (all ignored when a runner is given).
     Robustness: `robustness` parameter draws (default 8, as `crisislab claims --robustness`; 0 turns
     it off) from the scenario's stated uncertainty
     (generator seeded by (seed, draw index)), each re-solved and simulated with `robustness_runs`
@@ -568,7 +593,7 @@ def evaluate_claims(
     """
     return evaluate_claims_and_draws(runner, claims, robustness=robustness, robustness_runs=robustness_runs, level=level,
                                      runs=runs, seed=seed, policy=policy, grid=grid, workers=workers, scheduler=scheduler,
-                                     uncertain=uncertain, readout=readout)[0]  # fmt: skip
+                                     uncertain=uncertain, readout=readout, selection=selection)[0]  # fmt: skip
 
 
 def evaluate_claims_and_draws(
@@ -586,6 +611,7 @@ def evaluate_claims_and_draws(
     scheduler: str | None = None,
     uncertain: Literal["all", "estimated"] = "all",
     readout: str = "table",
+    selection: str = "continuation",
 ) -> tuple[list[ClaimResult], pd.DataFrame]:
     """`evaluate_claims`, and the outcome shares of the scenario as written at each robustness
     draw: one row per draw (`draw`, `seed`, `n` runs, one column per sampled parameter, then
@@ -594,7 +620,8 @@ def evaluate_claims_and_draws(
     record, over their interval: the verdicts' sensitivity to what the record leaves open).
     """
     if not isinstance(runner, ArmRunner):
-        runner = make_runner(runner, policy, grid, runs, seed, readout=readout, workers=workers, scheduler=scheduler)
+        runner = make_runner(runner, policy, grid, runs, seed, readout=readout, selection=selection, workers=workers,
+                             scheduler=scheduler)
     if int(robustness) < 0:
         raise UserError(f"robustness: must be an integer >= 0 parameter draws (0 turns robustness off; got {robustness})")
     if robustness_runs is not None and int(robustness_runs) < 2:

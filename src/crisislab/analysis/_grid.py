@@ -35,6 +35,7 @@ def grid_check(
     level: float = 0.95,
     on_grid: Callable[[int | str], None] | None = None,
     readout: str = "table",
+    selection: str = "continuation",
 ) -> dict[str, Any]:
     """Outcome shares and claim estimates of `scenario` solved on each of `grids`, `runs` runs each
     with `seed`. A grid is what `crisislab.crisis.parse_grid` takes: an odd integer ≥ 3 (the dense
@@ -50,13 +51,15 @@ def grid_check(
     `finest_verdict_changes` (claim ids).
     `on_grid(grid)` is called before each grid is solved (for progress messages). `readout`: how
     strategies are read between belief nodes on every grid ("table" or "resolve", as `simulate`).
+    `selection`: the stage fixed point kept on every grid (`crisislab.crisis.solve`'s).
     """
     from scipy import stats
 
     gs = parse_grids(grids)
     z = float(stats.norm.ppf(0.5 + level / 2.0))
     with _progress.shown(progress):
-        done = [_one_grid(scenario, G, runs, seed, workers, chunk, scheduler, progress, z, on_grid, readout) for G in gs]
+        done = [_one_grid(scenario, G, runs, seed, workers, chunk, scheduler, progress, z, on_grid, readout, selection)
+                for G in gs]
     cols = [c for c, _ in done]
     names = sorted({k for c in cols for k in c["outcomes"]})
     fine, finer = (cols[-2], cols[-1]) if len(cols) > 1 else (cols[-1], cols[-1])
@@ -104,13 +107,13 @@ def _paired_z(a: np.ndarray, b: np.ndarray, names: list[str]) -> tuple[float, st
 
 def _one_grid(scenario: Any, G: int | str, runs: int, seed: int, workers: int, chunk: int | None, scheduler: str | None,
               progress: bool, z: float, on_grid: Callable[[int | str], None] | None,
-              readout: str = "table") -> tuple[dict[str, Any], np.ndarray]:  # fmt: skip
+              readout: str = "table", selection: str = "continuation") -> tuple[dict[str, Any], np.ndarray]:  # fmt: skip
     """The grid's column of the check, and each run's outcome (for the paired comparison)."""
     from crisislab.model.rules import DEFAULT_CHUNK
 
     if on_grid is not None:
         on_grid(G)
-    runner = ArmRunner(scenario, SolverChoice("crisis", G, readout=readout), runs, seed, workers=workers,
+    runner = ArmRunner(scenario, SolverChoice("crisis", G, readout=readout, selection=selection), runs, seed, workers=workers,
                        chunk=DEFAULT_CHUNK if chunk is None else chunk, progress=progress, scheduler=scheduler)  # fmt: skip
     policy = runner.policy  # compile and solve first: their own phases
     with _progress.phase(f"grid {G}: simulating the scenario as written (chunks)"):

@@ -236,6 +236,7 @@ def run_study(
     on_step: Callable[[str], None] | None = None,
     uncertain: str = "all",
     readout: str = "table",
+    selection: str = "continuation",
 ) -> Study:
     """Solve `scenario`, simulate it as written (`runs` runs, `seed`), evaluate every claim with
     `robustness` parameter draws (each with `robustness_runs` runs per arm, default runs // 4 and at
@@ -255,6 +256,8 @@ def run_study(
     solve, simulations, robustness draws, replay) as a bar on stderr. `readout`: how the crisis
     policy reads strategies between belief nodes ("table", or "resolve": each move's stage solved at
     the run's beliefs, in the simulations, the claims and the replay; `crisislab.simulate`).
+    `selection`: the stage fixed point the crisis engine keeps (`crisislab.crisis.solve`'s), in every
+    solve of the study.
     """
     if int(robustness) < 0:
         raise UserError(f"robustness: must be an integer >= 0 parameter draws (0 turns robustness off; got {robustness})")
@@ -262,21 +265,21 @@ def run_study(
         raise UserError(f"robustness_runs: must be an integer >= 2 runs per draw (got {robustness_runs})")
     with _progress.shown(progress):
         return _run_study(scenario, runs, seed, policy, grid, robustness, robustness_runs, record, workers, chunk, scheduler,
-                          progress, level, on_step, rank_records, uncertain, readout)  # fmt: skip
+                          progress, level, on_step, rank_records, uncertain, readout, selection)  # fmt: skip
 
 
 def _run_study(
     scenario: Any, runs: int, seed: int, policy: Any, grid: int | str, robustness: int, robustness_runs: int | None,
     record: Any, workers: int, chunk: int | None, scheduler: str | None, progress: bool, level: float,
     on_step: Callable[[str], None] | None, rank_records: int | None = None, uncertain: str = "all",
-    readout: str = "table",
+    readout: str = "table", selection: str = "continuation",
 ) -> Study:  # fmt: skip
     from crisislab.model.rules import DEFAULT_CHUNK
 
     step = on_step or (lambda _msg: None)
     t0 = time.perf_counter()
     tl = _record(scenario, record)
-    runner = make_runner(scenario, policy, grid, runs, seed, readout=readout, workers=workers,
+    runner = make_runner(scenario, policy, grid, runs, seed, readout=readout, selection=selection, workers=workers,
                          chunk=DEFAULT_CHUNK if chunk is None else chunk, progress=progress, scheduler=scheduler)  # fmt: skip
     step("solving and simulating the scenario as written")
     pol = runner.policy  # compile and solve first: their own phases

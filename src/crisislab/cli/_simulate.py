@@ -55,6 +55,12 @@ ReadoutOpt = Annotated[str, typer.Option(
          "fast) or 'resolve' (each move's stage game solved at the run's beliefs from the kept values; "
          "places the steps where a strategy jumps between nodes; about 10x slower to simulate).",
 )]
+SelectionOpt = Annotated[str, typer.Option(
+    "--selection",
+    help="Stage fixed point the crisis engine keeps where there are several: continuation (default: the λ path in "
+         "equal steps), trace (every node's branch traced by arc length around its folds: the principal branch "
+         "itself, ~2.5x the solve time), path or fast (as `crisislab solve --selection`).",
+)]
 GridOpt = Annotated[str, typer.Option("--grid", help="Belief representation: 'auto' (the dense 51-point grid when it fits a work budget of ~4M stage problems, else Chebyshev nodes holding the priors with shape-preserving cubic values), N (the dense uniform N-point grid, the reference), or cheb:N, cheb-linear:N, cheb-hermite:N, cheb-cubic:N, uniform-pchip:N.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout (no progress bar).")]
 ForceOpt = Annotated[
@@ -87,7 +93,7 @@ def _load(path: Path) -> Any:
 
 def _runner(
     scenario: Any, policy: str, grid: str, runs: int, seed: int, workers: int, chunk: int, progress: bool,
-    scheduler: str | None = None, readout: str = "table",
+    scheduler: str | None = None, readout: str = "table", selection: str = "continuation",
 ) -> Any:  # fmt: skip
     from crisislab.analysis import ArmRunner, SolverChoice
     from crisislab.crisis import parse_grid
@@ -96,7 +102,7 @@ def _runner(
     check_scheduler(scheduler)
     # An "auto" grid is fixed by ArmRunner from the scenario as written, once for all arms and draws.
     return ArmRunner(
-        scenario, SolverChoice(policy, parse_grid(grid), readout=readout), runs, seed, workers=workers, chunk=chunk, progress=progress, scheduler=scheduler
+        scenario, SolverChoice(policy, parse_grid(grid), readout=readout, selection=selection), runs, seed, workers=workers, chunk=chunk, progress=progress, scheduler=scheduler
     )
 
 
@@ -142,6 +148,7 @@ def register(app: typer.Typer) -> None:
         policy: PolicyOpt = "crisis",
         grid: GridOpt = "auto",
         readout: ReadoutOpt = "table",
+        selection: SelectionOpt = "continuation",
         scheduler: SchedulerOpt = None,
         paths: Annotated[bool, typer.Option("--paths", help="Also write the per-move table (PATH-stem.paths.parquet).")] = False,
         out: Annotated[
@@ -169,11 +176,11 @@ def register(app: typer.Typer) -> None:
             from crisislab.scenario import parse_shorthand
 
             interventions = parse_shorthand(sc, options)  # every problem, before anything is solved
-            runner = _runner(sc, policy, grid, runs, seed, workers, chunk, progress_wanted(json_output), scheduler, readout)
+            runner = _runner(sc, policy, grid, runs, seed, workers, chunk, progress_wanted(json_output), scheduler, readout, selection)
             with _progress.shown(progress_wanted(json_output)):  # compile, solve (each arm that needs it), chunks
                 _paired_simulation(runner, interventions, paths, out, json_output)
             return
-        runner = _runner(sc, policy, grid, runs, seed, workers, chunk, progress_wanted(json_output), scheduler, readout)
+        runner = _runner(sc, policy, grid, runs, seed, workers, chunk, progress_wanted(json_output), scheduler, readout, selection)
         t0 = time.perf_counter()
         with _progress.shown(progress_wanted(json_output)):
             _ = runner.policy  # compile and solve first: their own phases
@@ -195,6 +202,7 @@ def register(app: typer.Typer) -> None:
             "run_steps": res.run_steps,
             "seconds": dt,
             "readout": readout,
+            "selection": selection,
             "outcomes": {k: int(v) / res.n_runs for k, v in counts.items()},
         }
         if json_output:
@@ -217,6 +225,7 @@ def register(app: typer.Typer) -> None:
         policy: PolicyOpt = "crisis",
         grid: GridOpt = "auto",
         readout: ReadoutOpt = "table",
+        selection: SelectionOpt = "continuation",
         robustness: RobustnessOpt = 8,
         robustness_runs: RobustnessRunsOpt = None,
         robustness_of: RobustnessOfOpt = "all",
@@ -234,7 +243,7 @@ def register(app: typer.Typer) -> None:
         sc = _load(scenario)
         if not sc.claims:
             raise UserError(f"{scenario}: claims: the scenario states no claims (expected at least one)")
-        runner = _runner(sc, policy, grid, runs, seed, workers, chunk, progress_wanted(json_output), scheduler, readout)
+        runner = _runner(sc, policy, grid, runs, seed, workers, chunk, progress_wanted(json_output), scheduler, readout, selection)
         results = evaluate_claims(runner, robustness=robustness, robustness_runs=robustness_runs, uncertain=robustness_of)
         if not json_output:
             _print_diagnostics(getattr(getattr(runner.policy, "solution", None), "diagnostics", ()))
@@ -260,6 +269,7 @@ def register(app: typer.Typer) -> None:
         chunk: ChunkOpt = DEFAULT_CHUNK,
         scheduler: SchedulerOpt = None,
         readout: ReadoutOpt = "table",
+        selection: SelectionOpt = "continuation",
         json_output: JsonOpt = False,
     ) -> None:
         """Is the belief grid fine enough? Outcome shares and claim verdicts solved on each grid, same seed."""
@@ -271,7 +281,7 @@ def register(app: typer.Typer) -> None:
         check_scheduler(scheduler)
         sc = _load(scenario)
         note = _stderr_note(json_output)
-        out = grid_check(sc, gs, runs, seed, workers=workers, chunk=chunk, scheduler=scheduler, readout=readout,
+        out = grid_check(sc, gs, runs, seed, workers=workers, chunk=chunk, scheduler=scheduler, readout=readout, selection=selection,
                          progress=progress_wanted(json_output), on_grid=lambda g: note(f"grid {g}: solving and simulating"))
         if json_output:
             typer.echo(json_dumps(out))
@@ -318,6 +328,7 @@ def register(app: typer.Typer) -> None:
         policy: PolicyOpt = "crisis",
         grid: GridOpt = "auto",
         readout: ReadoutOpt = "table",
+        selection: SelectionOpt = "continuation",
         robustness: RobustnessOpt = 8,
         robustness_runs: RobustnessRunsOpt = None,
         robustness_of: RobustnessOfOpt = "all",
@@ -354,7 +365,7 @@ def register(app: typer.Typer) -> None:
         study = run_study(
             sc, runs=runs, seed=seed, policy=policy, grid=grid_arg, robustness=robustness, robustness_runs=robustness_runs,
             record=timeline, rank_records=rank_records, workers=workers, chunk=chunk, scheduler=scheduler, progress=progress_wanted(json_output),
-            uncertain=robustness_of, readout=readout,
+            uncertain=robustness_of, readout=readout, selection=selection,
         )  # fmt: skip
         path = write_report(study, out, fmts)
         summary = {

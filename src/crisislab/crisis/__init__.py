@@ -59,12 +59,14 @@ from __future__ import annotations
 from crisislab.crisis._compile import CompiledGame, compile_model
 from crisislab.crisis._solution import Solution, belief_corners
 from crisislab.crisis._belief import LOG_ZERO, BeliefGrid, chebyshev_nodes, log_table
+from crisislab.crisis._kernels import SELECTION_MODES
 from crisislab.crisis._solve import AUTO_CHEB, AUTO_NODES, MAX_GRID, StageStats, auto_grid, grid_nodes, parse_grid, resolve_grid, solve, solve_estimate
 from crisislab.crisis._variants import compile_variant, policy_unchanged
 from crisislab.model import lower
 
 __all__ = [
     "AUTO_CHEB",
+    "SELECTION_MODES",
     "LOG_ZERO",
     "AUTO_NODES",
     "BeliefGrid",

@@ -66,6 +66,7 @@ def simulate(
     paths: bool = False,
     progress: bool = False,
     readout: str = "table",
+    selection: str = "continuation",
 ) -> Results:
     """Simulate `runs` runs of `scenario` (a `Scenario`) under `policy`, with `seed`.
 
@@ -81,7 +82,8 @@ def simulate(
     solution's strategies are read between belief nodes, "table" (interpolated node strategies) or
     "resolve" (each move's stage solved at the run's beliefs from values kept by
     `solve(..., keep_values=True)`; slower, and where a strategy steps between nodes, exact in the
-    mover's own belief). Returns `Results`, whose
+    mover's own belief). `selection`: the stage fixed point kept by a "crisis" policy solved here
+    (`crisislab.crisis.solve`'s). Returns `Results`, whose
     `runs` is a pandas DataFrame with one row per run. The numbers depend only on (scenario,
     policy, seed, run index), never on `workers` or `chunk`.
     """
@@ -98,7 +100,7 @@ def simulate(
             "scenario.with_overrides({...}) with its own solution, or use crisislab.analysis.compare_arms"
         )
     check_run_arguments(runs, seed, workers, chunk, scheduler)
-    policy = as_policy(policy, scenario, grid, readout)
+    policy = as_policy(policy, scenario, grid, readout, selection)
     model = lower(scenario)
     arm = compile_arm(model, scenario, rest)
     return simulate_model(

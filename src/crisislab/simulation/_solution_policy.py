@@ -22,16 +22,22 @@ from crisislab.simulation._policy import Node, PolicyTable
 __all__ = ["SolutionPolicy", "as_policy"]
 
 
-def as_policy(policy: Any, scenario: Any, grid: int | str = "auto", readout: str = "table") -> Any:
+def as_policy(policy: Any, scenario: Any, grid: int | str = "auto", readout: str = "table",
+              selection: str = "continuation") -> Any:
     """The simulator's `Policy` for `scenario` from what `crisislab.solve(scenario)` returns (a
     crisis-engine `Solution`, wrapped in a `SolutionPolicy` that reads its strategies by `readout`),
     from a `Policy` itself, or by name as the command line's `--policy`: "crisis" (solved here on
-    `grid`, keeping its values when `readout` is "resolve") or "myopic"."""
+    `grid` with `selection`, keeping its values when `readout` is "resolve") or "myopic"; `selection`
+    applies only to a policy solved here."""
     _check_readout(readout)
     if policy == "crisis":
         from crisislab.crisis import solve_scenario
 
-        return SolutionPolicy(solve_scenario(scenario, grid=grid, keep_values=readout == "resolve"), scenario, readout)
+        sol = solve_scenario(scenario, grid=grid, keep_values=readout == "resolve", selection=selection)
+        return SolutionPolicy(sol, scenario, readout)
+    if selection != "continuation":
+        raise UserError(f"selection {selection!r}: only a policy solved here ('crisis') takes a selection; "
+                        "solve with crisislab.solve(..., selection=...) and pass the solution instead")
     if readout != "table":
         if isinstance(policy, SolutionPolicy):
             return policy if policy.readout == readout else SolutionPolicy(policy.solution, scenario, readout)
@@ -76,8 +82,10 @@ class SolutionPolicy:
                             "keep_values=True (crisislab.solve(scenario, keep_values=True))")
         self.solution = solution
         self.readout = readout
+        selection = solution.params.get("selection", "continuation")
         self.description = f"crisis engine: agent logit QRE on a {solution.belief_grid.label()}" + (
-            ", strategies re-solved at each belief" if readout == "resolve" else "")
+            ", strategies re-solved at each belief" if readout == "resolve" else "") + (
+            "" if selection == "continuation" else f", stage fixed points selected by {selection}")
         cg = solution.compiled
         # Strategies are indexed by the model's local action index: the scenario simulated must
         # have the solved model's movers and ladders (the same lowering gives both).

@@ -14,7 +14,7 @@ import pytest
 from scipy.interpolate import PchipInterpolator
 
 from crisislab.crisis import BeliefGrid
-from crisislab.crisis._kernels import SELECTION_MODES, _pchip_slopes, _trace, _unique, stage_kernel
+from crisislab.crisis._kernels import SELECTION_MODES, _bordered, _pchip_slopes, _trace, _unique, stage_kernel
 
 G, A = 9, 3
 GRIDS = {
@@ -205,3 +205,40 @@ def test_trace_selection_keeps_the_traced_point_where_the_trace_arrives_and_the_
                 fell_back += 1
                 np.testing.assert_array_equal(sel[b], path[b])
     assert traced > 250 and differ > 3 and fell_back > 0, (traced, differ, fell_back)
+
+
+def test_the_traces_bordered_newton_system_is_solved_as_numpys_dense_solve() -> None:
+    # `_bordered` solves [[J, Fl], [rᵀ, r_λ]] [dv; dλ] = [rhs; ρ] for J = I − XY given by its factors
+    # (X[θa, b] = (δ_ab − new[θ, b]) Wv[θ, b] on available a and b, Y = [I, −I]) through a reduced
+    # system of A + 1 unknowns. Oracle: numpy.linalg.solve on the whole (2A + 1)-square matrix
+    # built from the definition, with unavailable actions (identity rows of J) and with the
+    # landing row (r = 0, r_λ = 1).
+    rng = np.random.default_rng(21)
+    for trial in range(300):
+        a_n = int(rng.integers(2, 10))
+        avail = rng.random((1, a_n)) < 0.7
+        avail[0, :2] = True
+        wv = rng.normal(size=(2, a_n)) * 10 ** rng.uniform(-2, 1) * avail
+        new = rng.dirichlet(np.ones(a_n), size=2) * avail
+        new /= new.sum(axis=1, keepdims=True)
+        n = 2 * a_n
+        X = np.zeros((n, a_n))
+        for th in range(2):
+            for a in range(a_n):
+                if avail[0, a]:
+                    X[th * a_n + a] = (np.eye(a_n)[a] - new[th]) * wv[th]
+        Y = np.hstack([np.eye(a_n), -np.eye(a_n)])
+        fl = rng.normal(size=n) * np.tile(avail[0], 2)
+        land = trial % 4 == 0
+        r = np.zeros(n) if land else rng.normal(size=n) * np.tile(avail[0], 2)
+        r_lam = 1.0 if land else float(rng.normal())
+        rhs, rho = rng.normal(size=n), float(rng.normal())
+        M = np.zeros((n + 1, n + 1))
+        M[:n, :n] = np.eye(n) - X @ Y
+        M[:n, n] = fl
+        M[n, :n], M[n, n] = r, r_lam
+        if np.linalg.cond(M) > 1e8:
+            continue
+        out = np.zeros(n + 1)
+        _bordered(0, avail, wv, new, fl, r, r_lam, rhs, rho, np.zeros((a_n + 1, a_n + 1)), np.zeros(a_n + 1), out)
+        np.testing.assert_allclose(out, np.linalg.solve(M, np.append(rhs, rho)), rtol=1e-8, atol=1e-8 * (1 + np.abs(out).max()))

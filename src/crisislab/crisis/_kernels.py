@@ -469,35 +469,30 @@ def _newton(s, b, g, x, sig, new, Q, D, dD, avail, grid, uniform, cubic, g_m, st
 
 
 @nb.njit(cache=True)
-def _log_system(s, b, g, x, w, lam, D, dD, avail, grid, uniform, cubic, g_m, st_m, sig, F, J, Fl, new, Q):
+def _log_system(s, b, g, x, w, lam, D, dD, avail, grid, uniform, cubic, g_m, st_m, sig, F, Wv, Fl, new, Q, wq, dw, slope):
     """The branch's equations in the log-probabilities w (2A; σ = exp(w) on available actions, into
-    `sig`): F = w − log logit(λQ(σ)) into `F`, its Jacobian in w into `J` (identity rows and
-    F = 0 for unavailable actions) and ∂F/∂λ into `Fl`. Returns the sup norm of σ − logit(λQ(σ))."""
+    `sig`): F = w − log logit(λQ(σ)) into `F` (0 for unavailable actions), ∂F/∂λ into `Fl`, and the
+    Jacobian in w, J = I − XY, by its factors: X[θa, b] = (δ_ab − new[θ, b]) Wv[θ, b] with
+    Wv[θ, b] = λ · ∂Q_θb/∂x'_b · x'_b(1 − x'_b) (0 for unavailable b; X's rows of unavailable a are 0)
+    and Y = [I, −I] (action b's posterior moves with log σ_0b − log σ_1b only). `new` receives
+    logit(λQ(σ)); `wq`, `dw`, `slope` are work space. Returns the sup norm of σ − logit(λQ(σ))."""
     A = sig.shape[1]
-    N = 2 * A
-    wq = np.zeros((4, A))
-    dw = np.zeros(4)
-    slope = np.zeros((2, A))
-    dx = np.zeros((2, A))
     for th in range(2):
         for a in range(A):
             sig[th, a] = np.exp(w[th * A + a]) if avail[s, a] else 0.0
     for a in range(A):
+        Wv[0, a] = 0.0
+        Wv[1, a] = 0.0
         if not avail[s, a]:
             continue
         den = _q_slope(s, b, g, x, sig, a, D, dD, grid, uniform, cubic, g_m, st_m, wq, dw, Q, slope)
         # d posterior / d log σ_θ: ±posterior · (1 − posterior)
         if den > 0.0:
             p = x * sig[0, a] / den
-            dx[0, a] = p * (1.0 - p)
-            dx[1, a] = -p * (1.0 - p)
-        else:
-            dx[0, a] = 0.0
-            dx[1, a] = 0.0
+            e = p * (1.0 - p)
+            Wv[0, a] = lam * slope[0, a] * e
+            Wv[1, a] = lam * slope[1, a] * e
     res = _logit_response(s, Q, new, sig, avail, lam, 2)
-    J[:, :] = 0.0
-    for i in range(N):
-        J[i, i] = 1.0
     for th in range(2):
         mx = -1e300
         for a in range(A):
@@ -517,28 +512,106 @@ def _log_system(s, b, g, x, w, lam, D, dD, avail, grid, uniform, cubic, g_m, st_
                 continue
             F[th * A + a] = w[th * A + a] - (lam * Q[th, a] - lse)
             Fl[th * A + a] = -(Q[th, a] - qbar)
-            for bb in range(A):
-                if not avail[s, bb]:
-                    continue
-                dF = lam * ((1.0 if a == bb else 0.0) - new[th, bb]) * slope[th, bb]
-                for th2 in range(2):
-                    J[th * A + a, th2 * A + bb] -= dF * dx[th2, bb]
     return res
 
 
 @nb.njit(cache=True)
-def _tangent(J, Rl, prev, N):
-    """Unit tangent of the branch {R(σ, λ) = 0} at a point: the null vector of [J | Rl], oriented
-    along `prev` (N + 1; λ last). Solves [[J, Rl], [prevᵀ]] t = e_{N+1}."""
-    M = np.zeros((N + 1, N + 1))
-    M[:N, :N] = J
-    M[:N, N] = Rl
-    M[N, :] = prev
-    rhs = np.zeros(N + 1)
-    rhs[N] = 1.0
-    t = _solve_small(M, rhs)
+def _bordered(s, avail, Wv, new, Fl, r, r_lam, rhs, rho, K, kr, out):
+    """Solve [[J, Fl], [rᵀ, r_lam]] [dv; dλ] = [rhs; rho] (2A + 1 unknowns, into `out`) for the
+    branch's J = I − XY (`_log_system`'s factors `Wv`, `new`). With z = Y dv, dv = rhs + Xz − Fl dλ,
+    which leaves A + 1 unknowns: [[I − YX, Y Fl], [rᵀX, r_lam − rᵀFl]] [z; dλ] = [Y rhs; rho − rᵀrhs].
+    YX[a, b] = δ_ab (Wv[0, b] − Wv[1, b]) − (new[0, b] Wv[0, b] − new[1, b] Wv[1, b]), so the
+    reduced matrix costs O(A²) and its solve (`_solve_inplace`, partial pivoting) (A + 1)³/3,
+    against (2A + 1)³/3 for the whole system: the same solution, without the zeros of J's blocks.
+    `K` (A + 1, A + 1) and `kr` (A + 1,) are work space."""
+    A = Wv.shape[1]
+    N = 2 * A
+    K[:, :] = 0.0
+    rr = 0.0
+    rf = 0.0
+    for k in range(N):
+        rr += r[k] * rhs[k]
+        rf += r[k] * Fl[k]
+    for a in range(A):
+        K[a, a] = 1.0
+        kr[a] = rhs[a] - rhs[A + a]
+        if not avail[s, a]:
+            continue
+        K[a, a] -= Wv[0, a] - Wv[1, a]
+        K[a, A] = Fl[a] - Fl[A + a]
+    sr0 = 0.0
+    sr1 = 0.0
+    for a in range(A):
+        if avail[s, a]:
+            sr0 += r[a]
+            sr1 += r[A + a]
+    for bb in range(A):
+        if not avail[s, bb]:
+            continue
+        gb = new[0, bb] * Wv[0, bb] - new[1, bb] * Wv[1, bb]
+        for a in range(A):
+            if avail[s, a]:
+                K[a, bb] += gb
+        K[A, bb] = Wv[0, bb] * (r[bb] - new[0, bb] * sr0) + Wv[1, bb] * (r[A + bb] - new[1, bb] * sr1)
+    K[A, A] = r_lam - rf
+    kr[A] = rho - rr
+    _solve_inplace(K, kr, A + 1)
+    dl = kr[A]
+    xz0 = 0.0
+    xz1 = 0.0
+    for bb in range(A):
+        if avail[s, bb]:
+            xz0 += new[0, bb] * Wv[0, bb] * kr[bb]
+            xz1 += new[1, bb] * Wv[1, bb] * kr[bb]
+    for a in range(A):
+        if avail[s, a]:
+            out[a] = rhs[a] + Wv[0, a] * kr[a] - xz0 - Fl[a] * dl
+            out[A + a] = rhs[A + a] + Wv[1, a] * kr[a] - xz1 - Fl[A + a] * dl
+        else:
+            out[a] = rhs[a]
+            out[A + a] = rhs[A + a]
+    out[N] = dl
+
+
+@nb.njit(cache=True)
+def _solve_inplace(a, x, n):
+    """x ← a⁻¹ x for the leading n × n block (Gaussian elimination with partial pivoting, in place;
+    a singular pivot column leaves its unknown 0, as `_solve_small`)."""
+    for c in range(n):
+        p = c
+        for r in range(c + 1, n):
+            if abs(a[r, c]) > abs(a[p, c]):
+                p = r
+        if a[p, c] == 0.0:
+            continue
+        if p != c:
+            for k in range(n):
+                a[c, k], a[p, k] = a[p, k], a[c, k]
+            x[c], x[p] = x[p], x[c]
+        for r in range(c + 1, n):
+            f = a[r, c] / a[c, c]
+            if f != 0.0:
+                for k in range(c, n):
+                    a[r, k] -= f * a[c, k]
+                x[r] -= f * x[c]
+    for c in range(n - 1, -1, -1):
+        acc = x[c]
+        for k in range(c + 1, n):
+            acc -= a[c, k] * x[k]
+        x[c] = acc / a[c, c] if a[c, c] != 0.0 else 0.0
+
+
+@nb.njit(cache=True)
+def _tangent(s, avail, Wv, new, Fl, prev, zero, K, kr, t):
+    """Unit tangent of the branch {R(σ, λ) = 0} at a point, into `t` (2A + 1; λ last): the null
+    vector of [J | Fl], oriented along `prev`. Solves [[J, Fl], [prevᵀ]] t = e_{2A+1} (`_bordered`;
+    `zero` is a zero vector of 2A)."""
+    N = zero.shape[0]
+    _bordered(s, avail, Wv, new, Fl, prev, prev[N], zero, 1.0, K, kr, t)
     nrm = np.sqrt((t * t).sum())
-    return t / nrm if nrm > 0.0 else t
+    if nrm > 0.0:
+        for k in range(N + 1):
+            t[k] /= nrm
 
 
 @nb.njit(cache=True)
@@ -554,11 +627,18 @@ def _trace(s, b, g, x, sig, D, dD, avail, grid, uniform, cubic, g_m, st_m, lam_t
     A = sig.shape[1]
     N = 2 * A
     F = np.zeros(N)
-    J = np.zeros((N, N))
+    Wv = np.zeros((2, A))
     Fl = np.zeros(N)
     new = np.zeros((2, A))
     Q = np.zeros((2, A))
     cur = np.zeros((2, A))
+    wq = np.zeros((4, A))
+    dw = np.zeros(4)
+    slope = np.zeros((2, A))
+    K = np.zeros((A + 1, A + 1))
+    kr = np.zeros(A + 1)
+    zero = np.zeros(N)
+    r = np.zeros(N)
     n_av = 0
     for a in range(A):
         if avail[s, a]:
@@ -569,13 +649,14 @@ def _trace(s, b, g, x, sig, D, dD, avail, grid, uniform, cubic, g_m, st_m, lam_t
             u[th * A + a] = -np.log(n_av) if avail[s, a] else 0.0
     prev = np.zeros(N + 1)
     prev[N] = 1.0
-    _log_system(s, b, g, x, u, 0.0, D, dD, avail, grid, uniform, cubic, g_m, st_m, cur, F, J, Fl, new, Q)
-    t = _tangent(J, Fl, prev, N)
+    _log_system(s, b, g, x, u, 0.0, D, dD, avail, grid, uniform, cubic, g_m, st_m, cur, F, Wv, Fl, new, Q, wq, dw, slope)
+    t = np.zeros(N + 1)
+    _tangent(s, avail, Wv, new, Fl, prev, zero, K, kr, t)
     h = max(lam_target, 1.0) / 8.0
     h_min = 1e-9 * max(lam_target, 1.0)
     total = 0
-    M = np.zeros((N + 1, N + 1))
-    rhs = np.zeros(N + 1)
+    rhs = np.zeros(N)
+    dv = np.zeros(N + 1)
     v = np.zeros(N + 1)
     vp = np.zeros(N + 1)
     land = False
@@ -600,23 +681,21 @@ def _trace(s, b, g, x, sig, D, dD, avail, grid, uniform, cubic, g_m, st_m, lam_t
                     bad = bad or v[k] > 1.0 or v[k] != v[k]
                 if bad:
                     break
-                res = _log_system(s, b, g, x, v, v[N], D, dD, avail, grid, uniform, cubic, g_m, st_m, cur, F, J, Fl, new, Q)
+                res = _log_system(s, b, g, x, v, v[N], D, dD, avail, grid, uniform, cubic, g_m, st_m, cur, F, Wv, Fl, new,
+                                  Q, wq, dw, slope)
                 if res < (tol if land else TRACE_TOL):
                     ok = True
                     break
-                M[:N, :N] = J
-                M[:N, N] = Fl
+                # Newton on the branch and, before landing, on the plane through the predicted point
+                # normal to the tangent; when landing, at fixed λ (last row e_λ)
                 dot = 0.0
-                for k in range(N + 1):
-                    M[N, k] = 0.0 if land else t[k]
-                    dot += t[k] * (v[k] - vp[k])
-                if land:
-                    M[N, N] = 1.0
-                    dot = 0.0
                 for k in range(N):
+                    r[k] = 0.0 if land else t[k]
                     rhs[k] = -F[k]
-                rhs[N] = -dot
-                dv = _solve_small(M, rhs)
+                if not land:
+                    for k in range(N + 1):
+                        dot += t[k] * (v[k] - vp[k])
+                _bordered(s, avail, Wv, new, Fl, r, 1.0 if land else t[N], rhs, -dot, K, kr, dv)
                 for k in range(N + 1):
                     v[k] += dv[k]
             total += its
@@ -633,7 +712,7 @@ def _trace(s, b, g, x, sig, D, dD, avail, grid, uniform, cubic, g_m, st_m, lam_t
         for k in range(N + 1):
             prev[k] = t[k]
             u[k] = v[k]
-        t = _tangent(J, Fl, prev, N)
+        _tangent(s, avail, Wv, new, Fl, prev, zero, K, kr, t)
         if its <= 3:
             h *= 1.5
     return 1.0, total

@@ -335,33 +335,11 @@ def _unique(s, b, g, D, dD, avail, k_mover, grid, uniform, cubic, g_m, st_m, lam
 
 @nb.njit(cache=True)
 def _solve_small(M, rhs):
-    """x with M x = rhs for a small dense system (Gaussian elimination, partial pivoting); copies
-    its inputs. Hand-written because np.linalg.solve's LAPACK binding triples the JIT time."""
-    N = rhs.shape[0]
+    """x with M x = rhs for a small dense system (`_solve_inplace` on copies of its inputs).
+    Hand-written because np.linalg.solve's LAPACK binding triples the JIT time."""
     a = M.copy()
     x = rhs.copy()
-    for c in range(N):
-        p = c
-        for r in range(c + 1, N):
-            if abs(a[r, c]) > abs(a[p, c]):
-                p = r
-        if a[p, c] == 0.0:
-            continue
-        if p != c:
-            for k in range(N):
-                a[c, k], a[p, k] = a[p, k], a[c, k]
-            x[c], x[p] = x[p], x[c]
-        for r in range(c + 1, N):
-            f = a[r, c] / a[c, c]
-            if f != 0.0:
-                for k in range(c, N):
-                    a[r, k] -= f * a[c, k]
-                x[r] -= f * x[c]
-    for c in range(N - 1, -1, -1):
-        acc = x[c]
-        for k in range(c + 1, N):
-            acc -= a[c, k] * x[k]
-        x[c] = acc / a[c, c] if a[c, c] != 0.0 else 0.0
+    _solve_inplace(a, x, x.shape[0])
     return x
 
 
@@ -576,7 +554,7 @@ def _bordered(s, avail, Wv, new, Fl, r, r_lam, rhs, rho, K, kr, out):
 @nb.njit(cache=True)
 def _solve_inplace(a, x, n):
     """x ← a⁻¹ x for the leading n × n block (Gaussian elimination with partial pivoting, in place;
-    a singular pivot column leaves its unknown 0, as `_solve_small`)."""
+    a singular pivot column leaves its unknown 0)."""
     for c in range(n):
         p = c
         for r in range(c + 1, n):

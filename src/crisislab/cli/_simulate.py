@@ -59,7 +59,7 @@ SelectionOpt = Annotated[str, typer.Option(
     "--selection",
     help="Stage fixed point the crisis engine keeps where there are several: continuation (default: the λ path in "
          "equal steps), trace (every node's branch traced by arc length around its folds: the principal branch "
-         "itself, ~2.5x the solve time), path or fast (as `crisislab solve --selection`).",
+         "itself, ~3.4x the solve time), path or fast (as `crisislab solve --selection`).",
 )]
 GridOpt = Annotated[str, typer.Option("--grid", help="Belief representation: 'auto' (the dense 51-point grid when it fits a work budget of ~4M stage problems, else Chebyshev nodes holding the priors with shape-preserving cubic values), N (the dense uniform N-point grid, the reference), or cheb:N, cheb-linear:N, cheb-hermite:N, cheb-cubic:N, uniform-pchip:N.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout (no progress bar).")]

@@ -395,9 +395,9 @@ def solve(
     the node's fixed point unique (then the full-λ iteration reaches the same point faster); "path"
     follows the λ path at every node. "trace" traces every node's branch by arc length from λ = 0,
     around the folds where equal λ steps can jump to another fixed point (the principal branch
-    itself; the λ path only where the trace does not arrive): the reference, about 2.5× slower on
-    the flagship, where it keeps another point than "continuation" at ~1.6% of nodes by more than
-    0.01 (benchmarks/RESULTS.md). "fast" first iterates at full λ from the
+    itself; the λ path only where the trace does not arrive): the reference, about 3.4× slower on
+    the flagship, where it keeps another point than "continuation" at ~1.6–2.0% of nodes by more
+    than 0.01 without moving outcome shares (benchmarks/RESULTS.md). "fast" first iterates at full λ from the
     uniform profile (then Newton) and continues along λ only where that fails: 2–3× faster, but on
     the flagship it keeps another fixed point at ~3% of nodes, which moves outcome shares by up to
     3 points (benchmarks/RESULTS.md), so it is for quick looks only.

@@ -88,7 +88,7 @@ def test_json_shape(run_cli) -> None:
 
 def test_without_interventions_the_output_is_unchanged(run_cli) -> None:
     out = _json(run_cli, str(MINI), "--runs", "200", "--seed", "5")
-    assert set(out) == {"scenario", "runs", "seed", "run_steps", "seconds", "readout", "outcomes"}
+    assert set(out) == {"scenario", "runs", "seed", "run_steps", "seconds", "readout", "selection", "outcomes"}
 
 
 def test_out_holds_both_arms_with_an_arm_column(run_cli, tmp_path: Path) -> None:

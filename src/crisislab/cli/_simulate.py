@@ -209,7 +209,8 @@ def register(app: typer.Typer) -> None:
             typer.echo(json_dumps(summary))
             return
         typer.echo(f"{sc.id}: {res.n_runs} runs, seed {seed}, {res.run_steps} run-steps in {dt:.2f} s"
-                   + (", strategies re-solved at each belief" if readout == "resolve" else ""))
+                   + (", strategies re-solved at each belief" if readout == "resolve" else "")
+                   + (f", stage fixed points selected by {selection}" if selection != "continuation" else ""))
         for k, v in summary["outcomes"].items():
             typer.echo(f"  {k:<16} {v:.4f}")
         if out is not None:
@@ -290,7 +291,8 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         table = Table(title=f"{sc.id}: the crisis engine on each belief grid ({runs} runs, seed {seed}, common random numbers"
-                            + (", strategies re-solved at each belief)" if readout == "resolve" else ")"))
+                            + (", strategies re-solved at each belief" if readout == "resolve" else "")
+                            + (f", stage fixed points selected by {selection})" if selection != "continuation" else ")"))
         table.add_column("")
         for c in out["grids"]:
             table.add_column(f"grid {c['grid']}", justify="right")

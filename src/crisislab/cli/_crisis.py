@@ -48,7 +48,7 @@ def solve_cmd(
     lam_steps: int = typer.Option(8, "--lam-steps", help="λ-continuation steps per node."),
     out: Path | None = typer.Option(None, "--out", help="Save the solution in this directory (solution.npz, solution.json); without it nothing is written."),
     max_gib: float | None = typer.Option(None, "--max-gib", show_default="8, or the machine's memory if less", help="Refuse, before solving, a grid whose estimated memory (every perceived game's policy tables and the working arrays) exceeds this many GiB (default: 8, or the machine's memory if less; at most the machine's memory)."),
-    selection: str = typer.Option("continuation", "--selection", help="Stage fixed point kept where there are several: continuation (the principal branch from λ = 0; skipped where the point is provably unique), path (continuation at every node), trace (every node's branch traced by arc length around its folds: the principal branch itself, ~3.4x slower) or fast (quicker, may keep another)."),
+    selection: str = typer.Option("continuation", "--selection", help="Stage fixed point kept where there are several: continuation (the λ path from λ = 0 in equal steps, skipped where the point is provably unique), path (continuation at every node), trace (every node's branch traced by arc length around its folds: the principal branch itself, ~3.4x slower) or fast (quicker, may keep another)."),
     threads: int | None = typer.Option(None, "--threads", help="Threads for the states of a decision (default: every core; same result for any number)."),
 ) -> None:
     """Solve a scenario's perceived games (agent logit QRE on a belief grid) and save the solution."""

@@ -120,6 +120,24 @@ def _pchip_dD(x: np.ndarray, D: np.ndarray) -> np.ndarray:
     return dD
 
 
+def _random_line_values(rng: np.random.Generator, steep_lo: float) -> np.ndarray:
+    """`_stage`'s W for a random stage game: the mover's values a random walk along its belief line,
+    with steps of scale 10^U(steep_lo, 0.7) (steep enough for folds at the top of the range)."""
+    W = np.zeros((A, G, 2, 2))
+    steep = 10 ** rng.uniform(steep_lo, 0.7)
+    W[:, :, 0, :] = rng.normal(size=(A, 1, 2)) + steep * rng.normal(size=(A, G, 2)).cumsum(axis=1)
+    return W
+
+
+def _assert_fixed_point(sig: np.ndarray, x: np.ndarray, D: np.ndarray, b: int, lam: float) -> None:
+    """σ = softmax(λ Q(posteriors)) at node b, the values along the mover's line read with scipy's
+    PchipInterpolator (an implementation independent of the kernel's)."""
+    post = x[b] * sig[0] / (x[b] * sig[0] + (1 - x[b]) * sig[1])
+    q = np.array([[PchipInterpolator(x, D[a, :, th])(post[a]) for a in range(A)] for th in range(2)])
+    expect = np.exp(lam * (q - q.max(axis=1, keepdims=True)))
+    np.testing.assert_allclose(sig, expect / expect.sum(axis=1, keepdims=True), atol=1e-8)
+
+
 def test_arc_length_trace_ends_on_a_fixed_point_and_on_the_unique_one_where_it_is_unique() -> None:
     # `_trace` follows the node's logit branch from the uniform profile at λ = 0. Where it reports
     # success, its σ must be a fixed point: σ = softmax(λ Q(posteriors)), recomputed here with
@@ -132,9 +150,7 @@ def test_arc_length_trace_ends_on_a_fixed_point_and_on_the_unique_one_where_it_i
     rng = np.random.default_rng(5)
     checked = certified = 0
     for _ in range(150):
-        W = np.zeros((A, G, 2, 2))
-        steep = 10 ** rng.uniform(-3, 0.7)
-        W[:, :, 0, :] = rng.normal(size=(A, 1, 2)) + steep * rng.normal(size=(A, G, 2)).cumsum(axis=1)
+        W = _random_line_values(rng, -3)
         lam = rng.uniform(0.5, 10.0)
         D = W[:, :, 0, :].copy()
         dD = _pchip_dD(x, D)
@@ -145,11 +161,7 @@ def test_arc_length_trace_ends_on_a_fixed_point_and_on_the_unique_one_where_it_i
             if res >= 1e-10:
                 continue
             checked += 1
-            post = x[b] * sig[0] / (x[b] * sig[0] + (1 - x[b]) * sig[1])
-            q = np.array([[PchipInterpolator(x, D[a, :, th])(post[a]) for a in range(A)] for th in range(2)])
-            expect = np.exp(lam * (q - q.max(axis=1, keepdims=True)))
-            expect /= expect.sum(axis=1, keepdims=True)
-            np.testing.assert_allclose(sig, expect, atol=1e-8)
+            _assert_fixed_point(sig, x, D, b, lam)
             if _unique(0, b, b, D, dD, avail, 2, x, False, True, G, 1, lam):
                 certified += 1
                 np.testing.assert_allclose(sig, fast[b], atol=1e-7)
@@ -183,9 +195,7 @@ def test_trace_selection_keeps_the_traced_point_where_the_trace_arrives_and_the_
     rng = np.random.default_rng(11)
     traced = differ = fell_back = 0
     for _ in range(60):
-        W = np.zeros((A, G, 2, 2))
-        steep = 10 ** rng.uniform(-2, 0.7)
-        W[:, :, 0, :] = rng.normal(size=(A, 1, 2)) + steep * rng.normal(size=(A, G, 2)).cumsum(axis=1)
+        W = _random_line_values(rng, -2)
         lam = rng.uniform(2.0, 12.0)
         D = W[:, :, 0, :].copy()
         dD = _pchip_dD(x, D)
@@ -197,10 +207,7 @@ def test_trace_selection_keeps_the_traced_point_where_the_trace_arrives_and_the_
                 traced += 1
                 np.testing.assert_allclose(sel[b], sig, atol=1e-9)  # node slopes: the kernel's vs scipy's
                 differ += np.abs(sig - path[b]).max() > 1e-3
-                post = x[b] * sig[0] / (x[b] * sig[0] + (1 - x[b]) * sig[1])
-                q = np.array([[PchipInterpolator(x, D[a, :, th])(post[a]) for a in range(A)] for th in range(2)])
-                expect = np.exp(lam * (q - q.max(axis=1, keepdims=True)))
-                np.testing.assert_allclose(sig, expect / expect.sum(axis=1, keepdims=True), atol=1e-8)
+                _assert_fixed_point(sig, x, D, b, lam)
             else:
                 fell_back += 1
                 np.testing.assert_array_equal(sel[b], path[b])

@@ -308,8 +308,8 @@ def _unique(s, b, g, D, dD, avail, k_mover, grid, uniform, cubic, g_m, st_m, lam
     (`_hermite_slope_max`; for the two types' difference, that of the difference's interpolant,
     which is linear in the data).
     """
-    if k_mover != 2 or g_m < 2:
-        return True  # the posterior cannot move: a plain logit response
+    if k_mover != 2 or g_m < 2 or grid[g] <= 0.0 or grid[g] >= 1.0:
+        return True  # the posterior cannot move (one type, or a certain belief): a plain logit response
     A = D.shape[0]
     first = b - g * st_m
     dmax = 0.0

@@ -345,6 +345,40 @@ def test_generated_games_reach_the_agent_tolerance(n, players, seed, tmp_path):
         assert early.lam < res.lam
 
 
+def test_zero_probability_chance_move_carries_no_belief():
+    """P2's information set holds a node behind a chance move of probability 0 and a node that P1
+    reaches by L, which a logit QRE at λ plays with probability ≈ exp(−10λ) (zero_chance.efg). At
+    λ = 72 that is ≈ 1e-313: positive in floating point, so Gambit's beliefs put all weight on it
+    (the other node has reach exactly 0), and P2's logit response must be to x. The regret of a
+    logit response over two actions at precision λ is at most max_d d/(1 + e^{λd}) < 1/(eλ)."""
+    path = HERE / "zero_chance.efg"
+    game = read_efg(path)
+    G = gbt.read_efg(str(path))
+    for lam in (5.0, 72.0, 100.0):
+        sigma = logit_qre_at(game, lam).profile
+        agent, _nash = _gambit_regrets(game, G, sigma)
+        assert agent <= 1.0 / (math.e * lam)
+        assert sigma[game.action_offset[1]] > 0.99  # P2 plays x
+    res = solve_logit(game)
+    assert res.success, res.diagnostics.message
+    assert _gambit_regrets(game, G, res.profile)[0] <= REGRET_TOL * game.payoff_range
+
+
+def test_random_game_with_zero_probability_chance_branches_reaches_the_agent_tolerance():
+    """A random four-player zero-sum game whose chance moves have branches of probability 0 into
+    information sets also reached by play (zero_chance_4p.efg, 197 nodes). Agent and Nash max regret
+    as pygambit computes them on our profile must meet the default tolerance."""
+    path = HERE / "zero_chance_4p.efg"
+    game = read_efg(path)
+    G = gbt.read_efg(str(path))
+    res = solve_logit(game)
+    assert res.success, res.diagnostics.message
+    agent, nash = _gambit_regrets(game, G, res.profile)
+    assert agent <= REGRET_TOL * game.payoff_range
+    assert nash <= REGRET_TOL * game.payoff_range
+    assert res.agent_max_regret == pytest.approx(agent, abs=1e-12 * game.payoff_range)
+
+
 def _chicken():
     b = GameBuilder(["Row", "Column"], title="chicken")
     dare, chicken = b.decision(b.root, 0, "r", ["Dare", "Chicken"])

@@ -187,6 +187,24 @@ def test_cli_bad_file_exit_2(tmp_path, capsys):
     assert "Traceback" not in stderr
 
 
+@pytest.mark.parametrize("method, says", [("logit", "perfect recall"), ("cfr", "perfect recall"),
+                                          ("spe", "perfect information")])
+def test_cli_refusal_of_a_game_names_its_file(method, says, tmp_path, capsys):
+    """A game every solver refuses (player 1 forgets its own first move): exit 2, one line that
+    starts with the file's path and says what the game lacks."""
+    path = tmp_path / "forgetful.efg"
+    path.write_text(
+        'EFG 2 R "forgets" { "a" "b" }\n""\n\n'
+        'p "" 1 1 "" { "L" "R" } 0\n'
+        'p "" 1 2 "" { "l" "r" } 0\nt "" 1 "" { 1, 0 }\nt "" 2 "" { 0, 1 }\n'
+        'p "" 1 2 "" { "l" "r" } 0\nt "" 3 "" { 0, 1 }\nt "" 4 "" { 1, 0 }\n'
+    )
+    code, _, stderr = _run_cli(["efg", "solve", str(path), "--method", method], capsys)
+    assert code == 2
+    assert stderr.strip().startswith(f"{path}: ") and says in stderr
+    assert "Traceback" not in stderr
+
+
 def test_centipede_file_matches_builder():
     assert read_efg(GAMES / "centipede6.efg") == centipede(6)
 

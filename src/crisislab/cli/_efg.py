@@ -88,6 +88,10 @@ def _solve(game, method: Method, iterations: int, tol: float, regret: str = "age
     return out
 
 
+def _about(game_file: Path, err: SolverError) -> SolverError:
+    """A solver's refusal of the game, naming the file it came from."""
+    return SolverError(f"{game_file}: {err}")
+
 def register(app: typer.Typer) -> None:
     """Add the `efg` sub-command group to the main app."""
     efg = typer.Typer(help="Extensive-form games in Gambit's .efg format: describe, solve, estimate λ from play, draw.",
@@ -121,10 +125,13 @@ def register(app: typer.Typer) -> None:
             raise SolverError(f"--tol must be a positive number, got {tol}")
         t0 = time.perf_counter()
         game = read_efg(game_file)
-        if method is Method.logit:
-            warm_up(game)  # compiled kernels load once per process: not part of the solve's time
-        load = time.perf_counter() - t0
-        out = _solve(game, method, iterations, tol, regret.value)
+        try:
+            if method is Method.logit:
+                warm_up(game)  # compiled kernels load once per process: not part of the solve's time
+            load = time.perf_counter() - t0
+            out = _solve(game, method, iterations, tol, regret.value)
+        except SolverError as err:  # the arguments were checked above: this is about the game
+            raise _about(game_file, err) from None
         out["load_seconds"] = load
         if json_out:
             typer.echo(json_dumps(out))
@@ -170,7 +177,10 @@ def register(app: typer.Typer) -> None:
         game = read_efg(game_file)
         data = read_counts(counts, game)
         t0 = time.perf_counter()
-        fit = estimate_logit(game, data, max_lambda=max_lambda)
+        try:
+            fit = estimate_logit(game, data, max_lambda=max_lambda)
+        except SolverError as err:
+            raise _about(game_file, err) from None
         out = {
             "lambda": fit.lam, "se": fit.se, "log_like": fit.log_like, "n_obs": fit.n_obs,
             "identified": fit.identified, "message": fit.message, "seconds": time.perf_counter() - t0,

@@ -54,9 +54,6 @@ from crisislab.errors import SolverError
 # with N = 762, 43 s vs 54 s). (LAPACK through scipy was measured slower than both: thread start-up
 # per small factorisation.)
 COMPILED_MAX = 800
-# log of a zero chance probability: finite so that beliefs at infosets reached only through it stay
-# defined (they become ratios of equally tiny numbers instead of 0/0).
-_LOG_TINY = math.log(1e-300)
 
 LinearSolver = Literal["auto", "compiled", "sparse"]
 
@@ -170,9 +167,10 @@ class _LogitSystem:
         P = np.zeros_like(game.payoff)
         P[T] = (pay - self.umin) / self.scale
         self.payoff = P
+        # −inf on a chance edge of probability 0: `node_pass` counts such edges apart, so beliefs
+        # at an infoset reached only through them stay defined (the limit of a small ε)
         with np.errstate(divide="ignore"):
-            lc = np.log(game.chance_prob)
-        self.log_chance = np.where(np.isfinite(lc), lc, _LOG_TINY)
+            self.log_chance = np.log(game.chance_prob)
         self.parent = np.asarray(game.parent, dtype=np.int64)
         self.in_action = np.asarray(game.in_action, dtype=np.int64)
         par = np.maximum(self.parent, 0)

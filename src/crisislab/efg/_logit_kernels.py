@@ -63,8 +63,13 @@ def build_pairs(parent, is_dec):  # pragma: no cover - compiled
 def node_pass(x, log_chance, parent, in_action, edge_owner, payoff):  # pragma: no cover
     """Reach (in logs) top-down and values bottom-up, for log-profile `x` `(n_act,)`.
 
-    Returns `lp` `(n_nodes,)` log-probability of the edge into each node (0 at root);
-    `logpi` `(n_nodes,)` log of the probability of reaching the node (all players and chance);
+    Returns `lp` `(n_nodes,)` log-probability of the edge into each node (0 at root; −inf on a
+    chance edge of probability 0); `logpi` `(n_nodes,)` log of the probability of reaching the node
+    (all players and chance) over its edges of positive probability, and `nz` `(n_nodes,)` how many
+    chance edges of probability 0 lie above it: the reach is 0 when `nz > 0`, and among the nodes of
+    one infoset only those with the fewest such edges carry belief (a zero chance probability is
+    the limit ε → 0, so an infoset reached only through such edges still has beliefs, and one also
+    reached otherwise puts none on them, as Gambit's floating-point beliefs do);
     `logown` `(n_nodes, n_players)` log of each player's own contribution to that reach;
     `v` `(n_nodes, n_players)` expected payoff from the node on.
     Preorder guarantees `parent[n] < n`, so one forward and one backward sweep suffice.
@@ -73,13 +78,19 @@ def node_pass(x, log_chance, parent, in_action, edge_owner, payoff):  # pragma: 
     npl = payoff.shape[1]
     lp = np.zeros(nn)
     logpi = np.zeros(nn)
+    nz = np.zeros(nn, dtype=np.int64)
     logown = np.zeros((nn, npl))
     for n in range(1, nn):
         p = parent[n]
         a = in_action[n]
         e = x[a] if a >= 0 else log_chance[n]
         lp[n] = e
-        logpi[n] = logpi[p] + e
+        nz[n] = nz[p]
+        if e == -np.inf:
+            nz[n] += 1
+            logpi[n] = logpi[p]
+        else:
+            logpi[n] = logpi[p] + e
         for q in range(npl):
             logown[n, q] = logown[p, q]
         if a >= 0:
@@ -91,16 +102,17 @@ def node_pass(x, log_chance, parent, in_action, edge_owner, payoff):  # pragma: 
         if w != 0.0:
             for q in range(npl):
                 v[p, q] += w * v[n, q]
-    return lp, logpi, logown, v
+    return lp, logpi, nz, logown, v
 
 
 @njit(cache=True)
-def beliefs_and_q(logpi, logown, v, inf_player, mem_start, members, action_offset, inf_n_act,
+def beliefs_and_q(logpi, nz, logown, v, inf_player, mem_start, members, action_offset, inf_n_act,
                   child_start, children, n_act):  # pragma: no cover
     """Beliefs μ `(n_nodes,)` (zero off decision nodes) and action values Q `(n_act,)`.
 
     μ(h) = ρ₋ᵢ(h) / Σ_{h'∈I} ρ₋ᵢ(h'), computed with a log-sum-exp so that deep, unlikely infosets
-    (reach far below the smallest float) still get well-defined conditional beliefs.
+    (reach far below the smallest float) still get well-defined conditional beliefs; only the
+    members with the fewest zero-probability chance edges above them (`nz`, `node_pass`) count.
     """
     nn = logpi.shape[0]
     mu = np.zeros(nn)
@@ -109,16 +121,22 @@ def beliefs_and_q(logpi, logown, v, inf_player, mem_start, members, action_offse
     for inf in range(n_inf):
         i = inf_player[inf]
         s, e = mem_start[inf], mem_start[inf + 1]
+        zmin = nz[members[s]]
+        for k in range(s + 1, e):
+            zmin = min(zmin, nz[members[k]])
         m = -np.inf
         for k in range(s, e):
             h = members[k]
             r = logpi[h] - logown[h, i]
-            if r > m:
+            if nz[h] == zmin and r > m:
                 m = r
         tot = 0.0
         for k in range(s, e):
             h = members[k]
-            w = np.exp(logpi[h] - logown[h, i] - m) if m > -np.inf else 1.0
+            if nz[h] != zmin:
+                w = 0.0
+            else:
+                w = np.exp(logpi[h] - logown[h, i] - m) if m > -np.inf else 1.0
             mu[h] = w
             tot += w
         off = action_offset[inf]
@@ -148,7 +166,7 @@ def residual(x, cc, lam, q, action_infoset, action_offset, inf_n_act):  # pragma
 
 
 @njit(cache=True)
-def jacobian_values(x, lam, q, mu, logpi, v, node_player, in_action, node_infoset,
+def jacobian_values(x, lam, q, mu, logpi, nz, v, node_player, in_action, node_infoset,
                     pa_g, pa_n, pa_c, pb_g, pb_h, pb_b, action_offset, inf_n_act,
                     child_start, children, action_infoset):  # pragma: no cover
     """Values of the Jacobian entries, in the fixed order of `jacobian_pattern`. Shape `(n_entries,)`.
@@ -165,7 +183,8 @@ def jacobian_values(x, lam, q, mu, logpi, v, node_player, in_action, node_infose
     for k in range(na):
         g = pa_g[k]
         n = pa_n[k]
-        out[k] = -lam * mu[g] * np.exp(logpi[n] - logpi[pa_c[k]]) * v[n, node_player[g]]
+        c = pa_c[k]
+        out[k] = 0.0 if nz[n] != nz[c] else -lam * mu[g] * np.exp(logpi[n] - logpi[c]) * v[n, node_player[g]]
     pos = na
     for k in range(pb_h.shape[0]):
         h = pb_h[k]
@@ -201,12 +220,12 @@ def evaluate(y, S, n_act, jac):  # pragma: no cover
     n_inf = inf_player.shape[0]
     cc = y[n_act:n_act + n_inf]
     lam = y[n_act + n_inf]
-    lp, logpi, logown, v = node_pass(x, log_chance, parent, in_action, edge_owner, payoff)
-    mu, q = beliefs_and_q(logpi, logown, v, inf_player, mem_start, members, action_offset,
+    lp, logpi, nz, logown, v = node_pass(x, log_chance, parent, in_action, edge_owner, payoff)
+    mu, q = beliefs_and_q(logpi, nz, logown, v, inf_player, mem_start, members, action_offset,
                           inf_n_act, child_start, children, n_act)
     h = residual(x, cc, lam, q, action_infoset, action_offset, inf_n_act)
     if jac:
-        vals = jacobian_values(x, lam, q, mu, logpi, v, node_player, in_action, node_infoset,
+        vals = jacobian_values(x, lam, q, mu, logpi, nz, v, node_player, in_action, node_infoset,
                                pa_g, pa_n, pa_c, pb_g, pb_h, pb_c, action_offset, inf_n_act,
                                child_start, children, action_infoset)
     else:

@@ -136,6 +136,19 @@ def test_the_integer_limit_itself_is_accepted() -> None:
     assert lower(scenario).actions[0].rung == -MAX_INTEGER
 
 
+def test_a_plain_number_is_named_by_its_own_path() -> None:
+    """A payoff written as a plain number (shorthand for {value: ...}) is reported at the field the
+    file has, not at a `value` key it does not have."""
+    problems = _problems(_fearon("concession: {A: 1.0, B: -1.0}", "concession: {A: .inf, B: -1.0}"))
+    assert problems == ["f.yaml:85: payoffs.terminal.concession.A: not a finite number (got inf; expected a finite number)"]
+
+
+def test_a_duplicated_actor_is_listed_once_among_the_known_ones() -> None:
+    problems = _problems(_fearon("order: [A, B]", "order: [A, C]").replace("  - id: B\n", "  - id: A\n", 1))
+    unknown = [p for p in problems if "order.1: unknown actor" in p]
+    assert unknown and unknown[0].endswith("(got 'C'; expected one of A)")
+
+
 def test_numbers_beyond_the_limit_are_validation_errors() -> None:
     problems = _problems(_fearon('lam: {value: 50.0, assumption: "near best response"}',
                                  'lam: {value: 1e308, assumption: "near best response"}'))

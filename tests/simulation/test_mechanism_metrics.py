@@ -77,6 +77,17 @@ def test_window_after_a_trigger_matches_the_move_record(mini, results, target, t
     assert results.metric_value(m) == pytest.approx(np.nanmean(want), abs=0, rel=1e-15)
 
 
+@pytest.mark.parametrize("within", [1, 2, 4])
+def test_outcome_within_rounds_of_the_start(results, within) -> None:
+    """`{outcome_probability: war, within: k}`: the share of runs that end in war by round k, read
+    from the per-run record (outcome and end round) directly."""
+    m = Metric(outcome_probability="war", within=within)
+    runs = results.runs
+    want = ((runs["outcome"] == "war") & (runs["end_round"] <= within)).to_numpy(np.float64)
+    np.testing.assert_array_equal(results.metric_values(m), want)
+    assert results.metric_value(m) == pytest.approx(want.mean(), abs=0, rel=1e-15)
+
+
 def test_outcome_within_rounds_after_a_trigger(mini, results) -> None:
     m = Metric(outcome_probability="war", after={"action": "us_strike", "within": 1})
     got = results.metric_values(m)

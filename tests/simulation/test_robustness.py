@@ -66,6 +66,30 @@ def test_per_draw_verdicts_with_known_answers(uncertain: Path) -> None:
     assert strike.robustness_low == pytest.approx(4 / (4 + z2)) and strike.robustness_high == 1.0
 
 
+def test_draws_where_a_claim_cannot_fail_are_counted_apart(tmp_path: Path) -> None:
+    """A claim whose baseline forbids the action its metric counts is settled by how it is written
+    (verdict "cannot fail", not "holds"): at every draw, so it holds in 0% and fails in 0% of the
+    draws, and the share that cannot fail (100%) says why."""
+    path = tmp_path / "mini-settled.yaml"
+    path.write_text(_uncertain_text() + (
+        "  - id: forbidding-strikes-lowers-strikes\n"
+        "    metric: {action_probability: us_strike}\n"
+        "    compare:\n"
+        "      treatment: []\n"
+        "      baseline: [{forbid: {actor: US, action: us_strike}}]\n"
+        "    expect: higher\n"
+    ), encoding="utf-8")
+    runner = ArmRunner(load_scenario(path), _fixed, 1000, seed=5)
+    res = {r.id: r for r in evaluate_claims(runner, robustness=3, robustness_runs=500)}
+    settled = res["forbidding-strikes-lowers-strikes"]
+    assert settled.verdict == "cannot fail"
+    assert (settled.draws["verdict"] == "cannot fail").all()
+    assert settled.robustness == 0.0 and settled.robustness_fails == 0.0
+    assert settled.robustness_cannot_fail == 1.0 and settled.robustness_draws == 3
+    assert settled.as_row()["robustness_cannot_fail"] == 1.0
+    assert res["strike-raises-war"].robustness_cannot_fail == 0.0
+
+
 def test_each_draw_row_is_that_draws_own_paired_estimate(uncertain: Path) -> None:
     sc = load_scenario(uncertain)
     claim = sc.claim("strike-raises-war")

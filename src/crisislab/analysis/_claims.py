@@ -402,7 +402,8 @@ class ClaimResult:
     Robustness fields are None when no draws were made (`--robustness 0`, or nothing in the
     scenario states an uncertainty): `robustness` is the share of draws in which the claim holds
     at the draw's N (`robustness_low`/`robustness_high`: Wilson interval at the same level),
-    `robustness_fails` the share in which it fails; `influential` is the sampled parameter whose
+    `robustness_fails` the share in which it fails, `robustness_cannot_fail` the share in which it
+    is settled by how it is written (verdict "cannot fail"); `influential` is the sampled parameter whose
     values rank-correlate most with the claim's difference across draws (`influential_rho`:
     Spearman's ρ). `draws`: the per-draw rows (see `robustness_table`).
 
@@ -427,6 +428,7 @@ class ClaimResult:
     robustness_low: float | None = None
     robustness_high: float | None = None
     robustness_fails: float | None = None
+    robustness_cannot_fail: float | None = None
     influential: str | None = None
     influential_rho: float | None = None
     draws: pd.DataFrame | None = field(default=None, compare=False, repr=False)
@@ -468,6 +470,7 @@ class ClaimResult:
             "robustness_low": self.robustness_low,
             "robustness_high": self.robustness_high,
             "robustness_fails": self.robustness_fails,
+            "robustness_cannot_fail": self.robustness_cannot_fail,
             "robustness_draws": self.robustness_draws,
             "influential": self.influential,
             "influential_rho": self.influential_rho,
@@ -682,6 +685,7 @@ def _evaluate(
             rob = {
                 "robustness": held / k, "robustness_draws": k, "robustness_low": float(lo), "robustness_high": float(hi),
                 "robustness_fails": int((draws["verdict"] == "fails").sum()) / k,
+                "robustness_cannot_fail": int((draws["verdict"] == "cannot fail").sum()) / k,
                 "influential": name, "influential_rho": rho, "draws": draws,
             }  # fmt: skip
         out.append(

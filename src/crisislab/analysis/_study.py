@@ -124,7 +124,7 @@ class Study:
         and robustness, the replay's log-likelihood, percentile and probability of ending early, and
         the solver's diagnostics."""
         keys = ("claim", "verdict", "difference", "ci_low", "ci_high", "robustness", "robustness_low", "robustness_high",
-                "robustness_fails", "robustness_draws", "influential", "influential_rho")  # fmt: skip
+                "robustness_fails", "robustness_cannot_fail", "robustness_draws", "influential", "influential_rho")  # fmt: skip
         r = self.replay
         return {
             "scenario": self.scenario_id,

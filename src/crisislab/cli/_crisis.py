@@ -44,7 +44,7 @@ def check_max_gib(max_gib: float | None) -> float:
 def solve_cmd(
     scenario: Path = typer.Argument(..., help="Scenario YAML file."),
     grid: str = typer.Option("auto", "--grid", help="Belief representation: 'auto' (the dense 51-point grid when it fits a work budget of ~4M stage problems, else Chebyshev nodes holding the priors with shape-preserving cubic values), N (the dense uniform N-point grid, the reference), or cheb:N, cheb-linear:N, cheb-hermite:N, cheb-cubic:N, uniform-pchip:N."),
-    horizon: int | None = typer.Option(None, "--horizon", help="Truncate to this many rounds (default: the scenario's)."),
+    horizon: int | None = typer.Option(None, "--horizon", help="Solve this many rounds: fewer truncates the scenario, more extends it (a calendar then repeats its last round's length; default: the scenario's)."),
     lam_steps: int = typer.Option(8, "--lam-steps", help="λ-continuation steps per node."),
     out: Path | None = typer.Option(None, "--out", help="Save the solution in this directory (solution.npz, solution.json); without it nothing is written."),
     max_gib: float | None = typer.Option(None, "--max-gib", show_default="8, or the machine's memory if less", help="Refuse, before solving, a grid whose estimated memory (every perceived game's policy tables and the working arrays) exceeds this many GiB (default: 8, or the machine's memory if less; at most the machine's memory)."),
@@ -69,7 +69,8 @@ def solve_cmd(
     console = Console(emoji=False)
     model = cg.model
     console.print(
-        f"[bold]{model.scenario_id}[/bold]: {model.horizon} rounds, {int(cg.node_counts().sum()):,} (decision, state) pairs, "
+        f"[bold]{model.scenario_id}[/bold]: {model.horizon} round{'s' if model.horizon != 1 else ''}"
+        f"{f' (the scenario has {scn.horizon}: extended)' if model.horizon > scn.horizon else ''}, {int(cg.node_counts().sum()):,} (decision, state) pairs, "
         f"{sol.belief_grid.label()}{' (auto)' if grid_arg == 'auto' else ''}, {len(sol.sigma)} perceived game(s); compiled in {t1 - t0:.2f} s, solved in {t2 - t1:.2f} s"
     )
     _print_first_round(console, cg, sol)

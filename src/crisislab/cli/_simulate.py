@@ -2,7 +2,7 @@
 
 `run` is the main job: solve, simulate, evaluate every claim (with its robustness over the
 scenario's stated parameter uncertainty, on by default), replay the real timeline (when the
-scenario has one) and write DIR/results.parquet, DIR/claims.csv, DIR/robustness.parquet and a
+scenario has one) and write DIR/results.parquet, DIR/claims.csv (when the scenario states claims), DIR/robustness.parquet and a
 self-contained DIR/report.html. `--workers N` runs simulation chunks and robustness draws on N local
 Dask processes, `--scheduler ADDRESS` on a dask.distributed cluster; results do not depend on
 either. Progress bars appear only on an interactive terminal and never under --json.
@@ -341,7 +341,7 @@ def register(app: typer.Typer) -> None:
         json_output: JsonOpt = False,
     ) -> None:
         """Solve, simulate, evaluate claims (with robustness), replay the timeline; write
-        results.parquet, claims.csv, robustness.parquet and report.html (and, with --format, the
+        results.parquet, claims.csv (if there are claims), robustness.parquet and report.html (and, with --format, the
         tables as Markdown/LaTeX and the figures as SVG/PDF)."""
         from crisislab.report import parse_formats
 
@@ -477,7 +477,9 @@ def _print_claims(results: Any, runs: int, seed: int) -> None:
             f"{r.treatment}\n{e.treatment:.4f}",
             f"{r.baseline}\n{e.baseline:.4f}",
             f"{e.diff:+.4f}\n[{e.ci_low:+.4f}, {e.ci_high:+.4f}]",
-            r.verdict + (f"\n(settled by how it is written: {r.degenerate})" if r.degenerate else ""),
+            r.verdict + (f"\n(degenerate: {r.degenerate}"
+                         + ("; settled by how the claim is written" if r.verdict == "cannot fail" else "") + ")"
+                         if r.degenerate else ""),
             _robust_cell(r),
         )
     Console(file=sys.stdout, width=160, emoji=False).print(table)
@@ -487,10 +489,13 @@ def _print_claims(results: Any, runs: int, seed: int) -> None:
 
 
 def _robust_cell(r: Any) -> str:
-    """Share of draws where the claim holds [Wilson 95%], where it fails, and how many draws."""
+    """Share of draws where the claim holds [Wilson 95%], where it fails, where it cannot fail (when
+    any), and how many draws."""
     if r.robustness is None:
         return "–"
-    return f"holds {r.robustness:.0%}\n[{r.robustness_low:.0%}, {r.robustness_high:.0%}]\nfails {r.robustness_fails:.0%}\nof {r.robustness_draws}"
+    cannot = f"\ncannot fail {r.robustness_cannot_fail:.0%}" if r.robustness_cannot_fail else ""
+    return (f"holds {r.robustness:.0%}\n[{r.robustness_low:.0%}, {r.robustness_high:.0%}]\nfails {r.robustness_fails:.0%}"
+            f"{cannot}\nof {r.robustness_draws}")
 
 
 def _influential_text(r: Any) -> str:

@@ -29,7 +29,9 @@ def _claim_cells(study: Any) -> tuple[list[str], list[list[str]]]:
     head = ["claim", "seed", "verdict", "treatment − baseline", "95% CI", "robustness (holds / fails)"]
     body = []
     for r in claim_rows(study):
-        rob = "–" if r["robustness"] is None else f"{r['robustness']:.0%} / {r['robustness_fails']:.0%} of {r['robustness_draws']}"
+        rob = "–" if r["robustness"] is None else (
+            f"{r['robustness']:.0%} / {r['robustness_fails']:.0%} of {r['robustness_draws']}"
+            + (f" ({r['robustness_cannot_fail']:.0%} cannot fail)" if r["robustness_cannot_fail"] else ""))
         seed = r["source"]["id"] or r["source"]["file"]
         body.append([r["claim"], seed, r["shown_verdict"], f"{r['difference']:+.4f}", f"[{r['ci_low']:+.4f}, {r['ci_high']:+.4f}]", rob])
     return head, body

@@ -77,7 +77,7 @@ def _fmt(x: float) -> str:
 
 
 def _ids(items: Any) -> str:
-    items = list(items)
+    items = list(dict.fromkeys(items))  # each once, in order (a duplicated id is reported on its own)
     return ", ".join(items) if items else "none"
 
 

@@ -135,7 +135,7 @@ def metric_text(m: Metric, period: str = "round") -> str:
     if m.per_round:
         return _per_round_text(m, "of ", period) + _given_text(m)
     if m.outcome_probability is not None:
-        within = f" within {m.within} rounds" if m.within is not None else _after_text(m)
+        within = f" within {m.within} round{'s' if m.within != 1 else ''}" if m.within is not None else _after_text(m)
         return f"P({m.outcome_probability}{within})" + _given_text(m)
     if m.mean_casualties is not None:
         return f"mean deaths of {m.mean_casualties}" + _given_text(m)
@@ -225,7 +225,7 @@ def describe_metric(metric: Any, period: str = "round") -> str:
 def _describe_plain(metric: Any) -> str:
     kind, target = metric.kind, metric.target
     if kind == "outcome_probability":
-        return f"P({target}" + (f" within {metric.within} rounds)" if metric.within else _after_text(metric) + ")")
+        return f"P({target}" + (f" within {metric.within} round{'s' if metric.within != 1 else ''})" if metric.within else _after_text(metric) + ")")
     if kind == "mean_casualties":
         return f"mean deaths ({target})"
     if kind == "mean_audience_cost":

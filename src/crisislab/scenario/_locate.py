@@ -87,6 +87,8 @@ def locate(tree: Any, loc: tuple[Any, ...]) -> tuple[int | None, str]:
             line = _item_line(node, seg) or line
             parts.append(_item_label(parent_key, node[seg], seg))
             parent_key, node = seg, node[seg]
+        elif present and seg == "value" and not isinstance(node, dict | list):
+            continue  # a plain number written for a {value: ...} field: the number is the value
         else:
             present = False
             parts.append(str(seg))

@@ -86,8 +86,8 @@ class Results:
         after = getattr(metric, "after", None)
         if kind == "outcome_probability":
             hit = (df["outcome"] == target).to_numpy()
-            if metric.within is not None:
-                hit &= (df["end_round"] <= metric.within).to_numpy()
+            if metric.within is not None:  # a new array: pandas may hand out a read-only view
+                hit = hit & (df["end_round"] <= metric.within).to_numpy()
             num = hit.astype(np.float64)
         elif kind == "mean_casualties":
             num = df[f"casualties_{target}"].to_numpy(np.float64)

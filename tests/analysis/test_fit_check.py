@@ -110,6 +110,21 @@ def test_replay_of_a_record_the_model_rules_out_says_it_is_not_ranked(tmp_path, 
     assert "than not ranked" not in out
 
 
+def test_a_record_the_model_rules_out_is_named_by_file_and_line(tmp_path, run_cli) -> None:
+    # The record of the test above: replay's JSON gives its log-likelihood, -inf, as null (strict
+    # JSON has no infinity) beside the reason; estimate refuses it naming the file, round and line.
+    rec = _record(tmp_path, _row("2019-12-03", "KH", "kh_rockets"))
+    code, out, err = run_cli("replay", MINI, "--timeline", rec, "--grid", "5", "--observed", "Iran",
+                             "--rank-records", "0", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["loglik"] is None and "rules the record out" in data["impossible"]
+    code, out, err = run_cli("estimate", MINI, "--timeline", rec, "--grid", "5", "--observed", "Iran",
+                             "--free", "actors.US.types.resolute.prior")
+    assert code == 2
+    assert f"{rec}: round " in err and "move of KH (lines 2)" in err, err
+
+
 def test_fit_check_without_a_record_names_the_record_not_another_command(run_cli) -> None:
     code, out, err = run_cli("fit-check", MINI, "--grid", "5")
     assert code == 2 and err.startswith("record: crisislab bundles no record for scenario 'mini-crisis'"), err

@@ -122,12 +122,33 @@ def test_every_problem_reported_at_once(tmp_path, flagship):
     assert len(info.value.problems) == 10
 
 
-def test_dates_going_backwards(tmp_path, flagship):
-    later = GOOD_ROW
-    earlier = GOOD_ROW.replace("2019-12-27", "2019-12-20")
-    path = _write(tmp_path, later, earlier)
-    with pytest.raises(DataError, match=r":3: date: dates go backwards \(got '2019-12-20'; expected on or after 2019-12-27 \(line 2\)\)"):
-        load_timeline(path, flagship)
+def test_rows_in_any_order_are_read_in_time_order(tmp_path, flagship):
+    """Event exports are often sorted by actor or source: the rows come back in date order, and
+    rows of one date keep their order in the file (which decides ties between equal rungs)."""
+    late = GOOD_ROW
+    early = GOOD_ROW.replace("2019-12-27", "2019-12-20").replace(",K-1", ",early")
+    late2 = GOOD_ROW.replace(",K-1", ",second")
+    df = load_timeline(_write(tmp_path, late, early, late2), flagship)
+    assert df["line"].tolist() == [3, 2, 4]
+    assert df["note"].tolist() == ["early", "K-1", "second"]
+    assert df["date"].is_monotonic_increasing
+
+
+def test_a_cameo_code_needs_an_event_root(tmp_path, flagship):
+    """CAMEO's event codes start with one of its 20 roots (01 … 20); finer codes of a root are read."""
+    fine = GOOD_ROW.replace(",190,", ",1951,")
+    assert load_timeline(_write(tmp_path, fine), flagship)["cameo"].iloc[0] == "1951"
+    bad = GOOD_ROW.replace(",190,", ",9999,")
+    with pytest.raises(DataError, match=r":2: cameo: not a CAMEO code \(got '9999'; expected a code whose first two digits are a CAMEO event root, 01 … 20\)"):
+        load_timeline(_write(tmp_path, bad), flagship)
+
+
+def test_a_byte_order_mark_is_not_part_of_the_header(tmp_path, flagship):
+    """Excel's "CSV UTF-8" starts the file with U+FEFF; the header is read without it."""
+    path = tmp_path / "bom.csv"
+    path.write_bytes("\ufeff".encode() + (HEADER + "\r\n" + GOOD_ROW + "\r\n").encode())
+    df = load_timeline(path, flagship)
+    assert len(df) == 1 and df["line"].iloc[0] == 2 and df["action"].iloc[0] == "kh_rockets"
 
 
 def test_header_problems(tmp_path, flagship):

@@ -107,7 +107,7 @@ class Estimation:
     def to_json(self) -> dict[str, Any]:
         def num(x: float) -> float | None:
             x = float(x)
-            return None if math.isnan(x) else (x if math.isfinite(x) else (-1e308 if x < 0 else 1e308))
+            return x if math.isfinite(x) else None  # strict JSON, as `crisislab._json` writes it
 
         return {
             "scenario": self.scenario_id,
@@ -247,6 +247,7 @@ class _Objective:
         self.evals = 0
         self.solves = 0
         self.values: dict[tuple, float] = {}
+        self.impossible: str | None = None  # the first record and move the model ruled out
 
     def scenario_at(self, theta: np.ndarray) -> Any:
         over = {p: float(v) for p, v in zip(self.paths, theta, strict=True)}
@@ -275,7 +276,14 @@ class _Objective:
             return -math.inf
         pol = self.policy(scn, theta)
         model = lower(scn)
-        ll = float(sum(forward(model, pol, rec, belief_tol=self.belief_tol).loglik for rec in self.records))
+        ll = 0.0
+        for rec in self.records:
+            res = forward(model, pol, rec, belief_tol=self.belief_tol)
+            ll += float(res.loglik)
+            if res.impossible is not None and self.impossible is None:
+                r, mi, lines = res.impossible
+                where = f"lines {', '.join(map(str, lines))}" if lines else "no event: the default move"
+                self.impossible = f"{rec.source}: round {r}, move of {model.movers[mi].id} ({where})"
         self.values[key] = ll
         return ll
 
@@ -382,7 +390,7 @@ def _maximize(obj: _Objective, params: Sequence[tuple[str, float, float, float]]
 
     if not math.isfinite(best["ll"]):
         raise SolverError("estimate: the records are impossible under the model at the starting values "
-                          "(log-likelihood -inf): crisislab replay says at which move")
+                          f"(log-likelihood -inf): {obj.impossible or 'crisislab replay says at which move'}")
     # The log-likelihood is smooth in the parameters up to the solver's tolerance and the merging
     # of beliefs (changes of ~1e-7 for steps of 1e-4): finite-difference steps of 0.3% of the
     # range and a relative tolerance of 1e-8 keep the optimiser above that noise (measured on

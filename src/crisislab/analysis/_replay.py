@@ -215,8 +215,10 @@ class TimelineReplay:
 
 
 def _num(x: Any) -> float | None:
+    """A number for strict JSON: a non-finite one (the log-likelihood of a record the model rules
+    out is -inf; `impossible` then says where) is null, as `crisislab._json` writes them."""
     x = float(x)
-    return None if math.isnan(x) else (x if math.isfinite(x) else (-1e308 if x < 0 else 1e308))
+    return x if math.isfinite(x) else None
 
 
 def load_record(scenario: Any, record: Any) -> pd.DataFrame:

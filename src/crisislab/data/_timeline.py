@@ -87,9 +87,9 @@ def load_timeline(path: str | os.PathLike[str], scenario: Any) -> pd.DataFrame:
     """Read the timeline CSV at `path`, check each row against `scenario`, return it typed.
 
     `scenario` is a `crisislab.scenario.Scenario` or the path of a scenario file; it must have a
-    `calendar` (a scenario without one reads a `round` column, 1 … horizon, instead of `date`). Returns a DataFrame with one row per event, in file order, and columns
+    `calendar` (a scenario without one reads a `round` column, 1 … horizon, instead of `date`). Returns a DataFrame with one row per event and columns
     `TIMELINE_COLUMNS` plus `round` (int64: the 1-based scenario round of `date`) and `line`
-    (int64: the event's line in the file). Dtypes: `date` datetime64[ns]; `actor`, `target`,
+    (int64: the event's line in the file), in time order (rows of one date in file order). Dtypes: `date` datetime64[ns]; `actor`, `target`,
     `action`, `cameo`, `outlet`, `reference`, `note` string (`cameo` <NA> when empty);
     `intensity` float64; casualty counts Int64 (<NA> = not reported); `uncertain` bool.
     `df.attrs` records `source` (the path) and `scenario` (the scenario id).
@@ -123,7 +123,7 @@ def read_text(path: str | os.PathLike[str], fname: str) -> str:
         if len(raw) > MAX_TIMELINE_BYTES:
             raise DataError([DataProblem(fname, None, "file", "file too large", got=f"more than {MAX_TIMELINE_BYTES:,} bytes",
                                          expected=f"at most {MAX_TIMELINE_BYTES:,} bytes")])
-        return raw.decode("utf-8")
+        return raw.decode("utf-8-sig")  # a byte-order mark (Excel's "CSV UTF-8") is not part of the text
     except DataError:
         raise
     except FileNotFoundError:
@@ -178,7 +178,6 @@ def _check_rows(reader: Any, fname: str, scn: Any, calendar: Any, problems: list
 
     records: list[dict[str, Any]] = []
     prev_end = 1  # csv's line_num after the header; a record starts on the next physical line
-    prev_date: tuple[dt.date, int] | None = None
     for row in reader:
         line = prev_end + 1
         prev_end = reader.line_num
@@ -212,11 +211,6 @@ def _check_rows(reader: Any, fname: str, scn: Any, calendar: Any, problems: list
         elif day < start or day > last_day:
             problem(line, "date", "outside the scenario calendar", got=repr(raw),
                     expected=f"{start.isoformat()} … {last_day.isoformat()} (rounds 1 … {horizon})")
-        else:
-            if prev_date is not None and day < prev_date[0]:
-                problem(line, "date", "dates go backwards", got=repr(raw),
-                        expected=f"on or after {prev_date[0].isoformat()} (line {prev_date[1]})")
-            prev_date = (day, line)
         if calendar is not None:
             rec["date"] = day
             rec["round"] = calendar.round_of(day) if day is not None else None
@@ -243,6 +237,9 @@ def _check_rows(reader: Any, fname: str, scn: Any, calendar: Any, problems: list
         if cameo and not _CAMEO_RE.match(cameo):
             problem(line, "cameo", "not a CAMEO code", got=_short(cameo),
                     expected="2 to 4 digits (leading zeros kept) or empty")
+        elif cameo and not 1 <= int(cameo[:2]) <= 20:
+            problem(line, "cameo", "not a CAMEO code", got=_short(cameo),
+                    expected="a code whose first two digits are a CAMEO event root, 01 … 20")
         rec["cameo"] = cameo or None
         raw = cell["intensity"]
         try:
@@ -308,6 +305,9 @@ def _check_rows(reader: Any, fname: str, scn: Any, calendar: Any, problems: list
         problem(None, "row", "no events", expected="at least one row after the header")
     if problems:
         raise DataError(problems)
+    # Event exports are often sorted by actor or source: read the rows in time order (stable, so
+    # rows of one date, or of one round without a calendar, keep their order in the file)
+    records.sort(key=lambda r: (r["round"], r["date"] or dt.date.min))
     return _frame(records, fname, scn.id)
 
 

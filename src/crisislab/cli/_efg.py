@@ -92,6 +92,7 @@ def _about(game_file: Path, err: SolverError) -> SolverError:
     """A solver's refusal of the game, naming the file it came from."""
     return SolverError(f"{game_file}: {err}")
 
+
 def register(app: typer.Typer) -> None:
     """Add the `efg` sub-command group to the main app."""
     efg = typer.Typer(help="Extensive-form games in Gambit's .efg format: describe, solve, estimate λ from play, draw.",

@@ -143,6 +143,14 @@ def test_a_cameo_code_needs_an_event_root(tmp_path, flagship):
         load_timeline(_write(tmp_path, bad), flagship)
 
 
+def test_a_file_separated_by_semicolons_is_one_problem(tmp_path, flagship):
+    path = _write(tmp_path, GOOD_ROW.replace(",", ";"), header=HEADER.replace(",", ";"))
+    with pytest.raises(DataError) as info:
+        load_timeline(path, flagship)
+    assert len(info.value.problems) == 1
+    assert ":1: header: the columns are separated by semicolons" in str(info.value.problems[0])
+
+
 def test_a_byte_order_mark_is_not_part_of_the_header(tmp_path, flagship):
     """Excel's "CSV UTF-8" starts the file with U+FEFF; the header is read without it."""
     path = tmp_path / "bom.csv"

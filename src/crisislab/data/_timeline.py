@@ -146,6 +146,12 @@ def _check_rows(reader: Any, fname: str, scn: Any, calendar: Any, problems: list
         raise DataError([DataProblem(fname, 1, "header", "the file is empty",
                                      expected=f"a header line with {', '.join(TIMELINE_COLUMNS)}")])
     header = [h.strip() for h in header]
+    if len(header) == 1:
+        for sep in (";", "\t", "|"):
+            if sep in header[0]:
+                name = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}[sep]
+                raise DataError([DataProblem(fname, 1, "header", f"the columns are separated by {name}",
+                                             got=_short(header[0]), expected="a comma-separated file (CSV)")])
     # A scenario without a calendar counts in rounds: its records give `round` instead of `date`.
     time_col = "date" if calendar is not None else "round"
     required = [time_col if c == "date" else c for c in TIMELINE_COLUMNS]

@@ -124,7 +124,7 @@ def test_every_problem_reported_at_once(tmp_path, flagship):
 
 def test_rows_in_any_order_are_read_in_time_order(tmp_path, flagship):
     """Event exports are often sorted by actor or source: the rows come back in date order, and
-    rows of one date keep their order in the file (which decides ties between equal rungs)."""
+    rows of one date keep their order in the file."""
     late = GOOD_ROW
     early = GOOD_ROW.replace("2019-12-27", "2019-12-20").replace(",K-1", ",early")
     late2 = GOOD_ROW.replace(",K-1", ",second")

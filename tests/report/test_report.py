@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from crisislab.analysis import run_study, wilson_interval
-from crisislab.report import write_report
+from crisislab.report import render_report, write_report
 from crisislab.scenario import load_scenario
 from crisislab.simulation import FixedPolicy
 
@@ -132,6 +132,19 @@ def test_timeline_section_shows_the_replay(report) -> None:
     values = [float(v) for v in re.findall(r'data-value="([^"]+)"', text.split("</table>")[0])]
     assert any(v == pytest.approx(after1, abs=1e-9) for v in values)
     assert any(v == pytest.approx(after2, abs=1e-9) for v in values)
+
+
+def test_the_replay_names_the_record_it_replays() -> None:
+    """A study run on a record read from a file says which file (its name) beside the log-likelihood."""
+    sc = load_scenario(MINI)
+    pol = FixedPolicy({"US": np.array([[0.3, 0.7], [0.8, 0.2]]), "Iran": np.array([[0.4, 0.6], [0.9, 0.1]])})
+    events = pd.DataFrame({"date": ["2019-12-02"], "actor": ["Iran"], "action": ["ir_attack"]})
+    events.attrs["source"] = "/somewhere/else/analyst-coding.csv"
+    study = run_study(sc, runs=200, seed=7, policy=lambda s: pol, robustness=0, record=events)
+    html = render_report(study)
+    verdict = html[html.index('id="replay-verdict"'):].split("</p>")[0]
+    assert "Log-likelihood of the record analyst-coding.csv (1 event in 1 round): " in verdict
+    assert "/somewhere/else" not in verdict
 
 
 def test_an_outcome_that_never_happens_renders_and_a_failure_writes_nothing(tmp_path, monkeypatch) -> None:

@@ -227,7 +227,9 @@ def replay_view(study: Any) -> dict[str, Any] | None:
     r = study.replay
     if r is None:
         return None
-    sentence = [f"Log-likelihood of the record ({r.n_events} events in {r.rounds} rounds): {r.loglik:.2f}."]
+    name = str(r.source).replace("\\", "/").rsplit("/", 1)[-1]  # the file's name, not the machine's path
+    sentence = [f"Log-likelihood of the record {name} ({r.n_events} event{'s' if r.n_events != 1 else ''} in {r.rounds} "
+                f"round{'s' if r.rounds != 1 else ''}): {r.loglik:.2f}."]
     sentence.append(f"Given the record up to each move, the model ends the crisis before the record ends with probability "
                     f"{r.p_ended_early:.2%}.")
     if _num(r.percentile) is not None:

@@ -362,6 +362,28 @@ def test_a_record_the_model_rules_out_says_where(mini) -> None:
     assert res.impossible is not None and res.impossible[0] == 2 and res.impossible[2] == (2,)
 
 
+def test_a_repeated_one_time_step_is_read_as_the_next_move() -> None:
+    """crisis-bargaining-2type.yaml's public demand can be made once (available while demand = 0,
+    which it sets to 1). A record that shows C demanding again in round 2 is read, by the rule for
+    repeated one-time steps, as C's next move down that round, its default (wait): so its
+    likelihood is that of the record that says C waited, and the reading is listed. A move the
+    state does not offer that is not a repeat (D conceding before any demand) still rules the
+    record out."""
+    sc = load_scenario(Path(__file__).resolve().parents[2] / "scenarios" / "crisis-bargaining-2type.yaml")
+    model = lower(sc)
+    pol = FixedPolicy({"C": np.array([[0.4, 0.3, 0.2, 0.1], [0.5, 0.3, 0.1, 0.1]]),
+                       "D": np.array([[0.2, 0.5, 0.3], [0.4, 0.4, 0.2]])})
+    ids = [a.id for a in model.actions]
+    repeat = forward(model, pol, observe(model, _events([(1, "C", "c_demand"), (2, "C", "c_demand")])))
+    waited = forward(model, pol, observe(model, _events([(1, "C", "c_demand"), (2, "C", "c_wait")])))
+    assert np.isfinite(repeat.loglik)
+    assert repeat.loglik == pytest.approx(waited.loglik, abs=1e-12)
+    c = [m.id for m in model.movers].index("C")
+    assert repeat.reread == ((2, c, (3,), ids.index("c_demand"), ids.index("c_wait")),)
+    assert waited.reread == ()
+    assert forward(model, pol, observe(model, _events([(1, "D", "d_concede")]))).loglik == -np.inf
+
+
 def test_sampled_records_follow_the_model(mini, solved) -> None:
     """Simulated records of R rounds (runs that end earlier are discarded): the share in which Iran
     attacks in round 1 is P(attack, no end in R rounds) / P(no end in R rounds), two exact

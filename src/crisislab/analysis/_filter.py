@@ -274,7 +274,9 @@ class FilterResult:
     holder's expected belief vector after each round (row 0: before play). `types`: float64
     `(R + 1, n_actors, k_max)`, the posterior of each actor's true type given the record through
     each round. `forecasts`: one `MoveForecast` per move, in play order. `n_configs`: largest
-    number of configurations carried.
+    number of configurations carried. `reread`: (round, mover index, lines, observed action,
+    action read) for each repeated one-time step read as another move in a state that no longer
+    offers it (`Candidate.fallbacks`).
     """
 
     loglik: float
@@ -285,6 +287,7 @@ class FilterResult:
     types: np.ndarray
     forecasts: tuple[MoveForecast, ...]
     n_configs: int
+    reread: tuple[tuple[int, int, tuple[int, ...], int, int], ...] = ()
 
 
 class _Machine:
@@ -310,6 +313,7 @@ class _Machine:
         self.state_radix = (model.hi - model.lo + 1).astype(np.int64)
         self.left_radix = 1 + max((rl.deadline for rl in model.red_lines), default=0)
         self.free_cols = np.array([i for sl in model.belief_slices for i in range(sl.start, sl.stop - 1)], dtype=np.int64)
+        self.reread: list[tuple[int, int, tuple[int, ...], int, int]] = []
 
     def initial(self, w: np.ndarray) -> _Beam:
         m = self.model
@@ -361,13 +365,31 @@ class _Machine:
             probs = np.einsum("np,npa->a", beam.w, pw) / mass if mass > 0 else np.full(mv.actions.size, 1.0 / mv.actions.size)
             choices = mv.actions.astype(np.int64)
             local_of = {int(g): a for a, g in enumerate(mv.actions)}
-            wanted = range(mv.actions.size) if cands is None else [local_of[c.action] for c in cands]
+            # (candidate, local action, rows it is read in or None for all, the record's candidate)
+            work: list[tuple[Candidate | None, int, np.ndarray | None, Candidate | None]] = []
+            if cands is None:
+                work = [(None, a, None, None) for a in range(mv.actions.size)]
+            else:
+                for c in cands:
+                    rem = np.ones(n, dtype=bool)
+                    for e in (c, *c.fallbacks):  # a repeated one-time step: the next move where it is not offered
+                        a_e = local_of[e.action]
+                        work.append((e, a_e, rem & mask[:, a_e] if c.fallbacks else None, c))
+                        rem &= ~mask[:, a_e]
+                        if not rem.any():
+                            break
             kids, pars, acts, accs = [], [], [], []
-            for ci, a in enumerate(wanted):
+            read: list[int] = []  # the moves the record's candidates were read as (scored as observed)
+            for cand, a, ok, orig in work:
                 w_a = beam.w * pw[:, :, a]
+                if ok is not None:
+                    w_a[~ok] = 0.0
                 rows = np.flatnonzero(w_a.sum(axis=1) > 0)
                 if rows.size == 0:
                     continue
+                if orig is not None and cand is not orig:
+                    self.reread.append((r, mi, orig.lines, orig.action, cand.action))
+                read.append(int(mv.actions[a]))
                 child = beam.take(rows)
                 child.w = w_a[rows]
                 for g in self.games:
@@ -396,7 +418,6 @@ class _Machine:
                         failed = pend & (left[:, k] <= 0)
                         rls[failed, k] = RL_FAILED
                 child.rls, child.left = rls, left
-                cand = None if cands is None else cands[ci]
                 g_act = int(mv.actions[a])
                 out = self._execute(child, g_act, cand, free_cols)
                 for eff, rows_k in just:  # the answered red lines' own effects, after the act's
@@ -451,6 +472,8 @@ class _Machine:
                 acts.append(np.full(out[0].n, g_act, np.int64))
                 accs.append(out[2])
         observed = () if cands is None else tuple(c.action for c in cands)
+        if cands is not None and mv.strategic >= 0 and any(c.fallbacks for c in cands) and read:
+            observed = tuple(dict.fromkeys(read))
         fc = MoveForecast(r, mi, choices, probs, observed, float(sum(
             pr * (0.0 if c == NOTHING else self.intensity[c]) for c, pr in zip(choices, probs, strict=True))))
         if not kids:
@@ -602,7 +625,8 @@ def forward(model: Model, policy: Policy, record: Record, *, intensity: np.ndarr
                 round_ll[r - 1] += np.log(mass) if mass > 0 else -np.inf
                 ll = float(round_ll[: r].sum())
                 imp = None if mass > 0 else (r, mi, tuple(ln for c in (cands or ()) for ln in c.lines))
-                return FilterResult(ll, round_ll[: r], imp, ended[: r], beliefs[: r], types[: r], tuple(forecasts), biggest)
+                return FilterResult(ll, round_ll[: r], imp, ended[: r], beliefs[: r], types[: r], tuple(forecasts), biggest,
+                                    tuple(mach.reread))
             pre = kids.w.sum()
             if pre > 0 and end_mask.any():
                 mass_o = np.bincount(outcome[end_mask], weights=kids.w[end_mask].sum(axis=1), minlength=n_out)
@@ -621,11 +645,13 @@ def forward(model: Model, policy: Policy, record: Record, *, intensity: np.ndarr
                 lines = tuple(ln for c in (cands or ()) for ln in c.lines)
                 impossible = (r, mi, lines)
                 round_ll[r - 1] = -np.inf
-                return FilterResult(-np.inf, round_ll, impossible, ended, beliefs[: r], types[: r], tuple(forecasts), biggest)
+                return FilterResult(-np.inf, round_ll, impossible, ended, beliefs[: r], types[: r], tuple(forecasts), biggest,
+                                    tuple(mach.reread))
             round_ll[r - 1] += np.log(total)
             beam.w = beam.w / total
         _summaries(mach, beam, beliefs, types, r)
-    return FilterResult(float(round_ll.sum()), round_ll, None, ended, beliefs, types, tuple(forecasts), biggest)
+    return FilterResult(float(round_ll.sum()), round_ll, None, ended, beliefs, types, tuple(forecasts), biggest,
+                        tuple(mach.reread))
 
 
 def _summaries(mach: _Machine, beam: _Beam, beliefs: np.ndarray, types: np.ndarray, r: int) -> None:

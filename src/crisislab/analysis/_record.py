@@ -24,6 +24,12 @@ The rules (docs/replay.md says the same for users):
   event of a higher rung; each such event gives one more candidate, with its own casualties added to
   those of the certain events. An uncertain event whose rung is not above the certain move changes
   nothing and is ignored.
+- **A repeated one-time step.** A certain move whose action the record already shows the same
+  mover taking in an earlier round carries `fallbacks`: where the model no longer offers that action
+  in the state reached (a step taken once, such as sanctions already in force), the event adds
+  nothing, and the move is the mover's next-highest certain event of the round, else its default.
+  The likelihood lists every such reading (`FilterResult.reread`). Any other move the state does not
+  offer still rules the record out, which says where model and record disagree.
 - **Casualties.** A casualty side of the scenario is read from the record's column
   `deaths_<side in lower case>` when it exists, or from the column `deaths` maps it to (several
   sides may share one column: their deaths add up). A count is conditioned on only when every event
@@ -61,7 +67,9 @@ class Candidate:
     `casualties`: `((column, count), ...)`, the deaths observed in the record's column `column`
     (an index into `Record.columns`) for this move. `attributed`: None (not observed) or whether the
     act was attributed. `error`: None (not observed), "none", or the id of the error that happened.
-    `lines`: the record's lines this move stands for.
+    `lines`: the record's lines this move stands for. `fallbacks`: the moves to read instead, in
+    order, in a state where the model does not offer `action` (a repeated one-time step; see the
+    module's rules); empty otherwise.
     """
 
     action: int
@@ -69,6 +77,7 @@ class Candidate:
     attributed: bool | None = None
     error: str | None = None
     lines: tuple[int, ...] = ()
+    fallbacks: tuple[Candidate, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -238,6 +247,7 @@ def observe(
     by_key = {k: g for k, g in ev.groupby(["round", "actor"], sort=False)}
     unmodelled: list[tuple[int, str, int]] = []
     moves = []
+    taken: list[set[int]] = [set() for _ in model.movers]  # each mover's certain moves in earlier rounds
     for r in range(1, last + 1):
         row_moves: list[tuple[Candidate, ...] | None] = []
         for m, mv in enumerate(model.movers):
@@ -245,7 +255,10 @@ def observe(
                 row_moves.append(None)
                 continue
             grp = by_key.get((r, mv.id))
-            row_moves.append(_candidates(model, mv, grp, columns, side_col, unmodelled))
+            cands = _candidates(model, mv, grp, columns, side_col, unmodelled, taken[m])
+            row_moves.append(cands)
+            if grp is not None and not grp["uncertain"].astype(bool).all():
+                taken[m].add(cands[0].action)
         moves.append(tuple(row_moves))
     return Record(model.scenario_id, last, tuple(moves), columns, side_col, is_obs, source,
                   ev.reset_index(drop=True), tuple(unmodelled))
@@ -289,7 +302,7 @@ def _flag(row: Any, name: str) -> Any:
 
 
 def _candidates(model: Model, mv: Any, grp: pd.DataFrame | None, columns: tuple[str, ...], side_col: tuple[int, ...],
-                unmodelled: list[tuple[int, str, int]]) -> tuple[Candidate, ...]:
+                unmodelled: list[tuple[int, str, int]], taken: set[int] = frozenset()) -> tuple[Candidate, ...]:
     default = _default_move(model, mv)
     if grp is None or grp.empty:
         return (Candidate(default),)
@@ -301,8 +314,16 @@ def _candidates(model: Model, mv: Any, grp: pd.DataFrame | None, columns: tuple[
         best = max(range(len(certain)), key=lambda i: (_rung(model, action_index[certain[i].action]), -i))
         top = certain[best]
         g0 = action_index[top.action]
+        lines = tuple(int(row.line) for row in certain)
+        fallbacks: tuple[Candidate, ...] = ()
+        if g0 in taken and mv.strategic >= 0:
+            # a repeat: the other certain events by rung (first in the file on equal rungs), then the default
+            order = sorted(range(len(certain)), key=lambda i: (-_rung(model, action_index[certain[i].action]), i))
+            chain = list(dict.fromkeys([*(action_index[certain[i].action] for i in order), default]))[1:]
+            fallbacks = tuple(Candidate(g, _counts(model, g, certain, columns, side_col, []), None, None, lines)
+                              for g in chain if g != g0)
         base = Candidate(g0, _counts(model, g0, certain, columns, side_col, unmodelled), _flag(top, "attributed"),
-                         _flag(top, "error"), tuple(int(row.line) for row in certain))
+                         _flag(top, "error"), lines, fallbacks)
     else:
         base = Candidate(default)
     out = [base]

@@ -86,7 +86,9 @@ class TimelineReplay:
     sample (`_scores.score_table`); `move_scores`: per move. `percentile`: share of simulated records
     of the same length less probable than this one (ties half; NaN without any); `sim_loglik`
     their log-likelihoods; `rank_loglik` the record's own, scored as they are. `n_configs`: the
-    largest number of hidden configurations the filter carried.
+    largest number of hidden configurations the filter carried. `reread`: a sentence for each
+    event that repeats a step its actor already took and the state no longer offers, read as the
+    actor's next move (docs/replay.md).
     """
 
     scenario_id: str
@@ -112,6 +114,7 @@ class TimelineReplay:
     n_configs: int
     seconds: float = 0.0
     extra: dict = field(default_factory=dict, compare=False)
+    reread: tuple[str, ...] = ()
 
     @property
     def n_events(self) -> int:
@@ -179,6 +182,7 @@ class TimelineReplay:
             "percentile": _num(self.percentile),
             "simulated_records": self.n_simulated,
             "impossible": self.impossible,
+            "reread": list(self.reread),
             "observed_actors": list(self.observed_actors),
             "unobserved_actors": list(self.unobserved_actors),
             "unmodelled_casualties": [{"line": ln, "column": c, "count": n} for ln, c, n in self.unmodelled],
@@ -296,6 +300,11 @@ def replay_record(
         belief_tol=belief_tol,
         n_configs=res.n_configs,
         seconds=time.perf_counter() - t0,
+        reread=tuple(
+            f"{model.movers[mi].id}, round {r} ({round_start(model, r) or 'no calendar'}): {model.actions[g].id} "
+            f"(lines {', '.join(map(str, lines))}) repeats a step it already took, which the state no longer offers: "
+            f"read as {model.actions[g2].id}"
+            for r, mi, lines, g, g2 in dict.fromkeys(res.reread)),
     )
 
 

@@ -114,6 +114,8 @@ def _print_replay(rep: Any, console: Console, period_days: int | None = None, pe
         f"log-likelihood {rep.loglik:.3f}; the model ends the crisis before the record ends with probability "
         f"{rep.p_ended_early:.2%}; {rank}; not observed: {', '.join(rep.unobserved_actors) or 'none'}"
         + (f"; {rep.impossible}" if rep.impossible else "")))
+    for text in rep.reread:
+        console.print(Text(f"note: {rep.source}: {text}"))
     for line, col, n in rep.unmodelled:
         console.print(Text(f"note: {rep.source}:{line}: {col} = {n}: no act of the model causes these deaths; not conditioned on"))
 

@@ -237,6 +237,8 @@ def replay_view(study: Any) -> dict[str, Any] | None:
                         "simulated from the model and scored the same way.")
     if r.impossible:
         sentence.append(r.impossible[0].upper() + r.impossible[1:] + ".")
+    for text in getattr(r, "reread", ()):
+        sentence.append(f"Read as another move: {text}.")
     if r.unobserved_actors:
         sentence.append(f"Not observed by the record (summed over): {', '.join(r.unobserved_actors)}.")
     scores = [{"predictor": s.predictor, "sample": s.sample, "moves": int(s.moves), "log_score": float(s.log_score),

@@ -36,7 +36,8 @@ def _stage(W: np.ndarray, lam: float, selection: str, grid: BeliefGrid, steps: i
         grid.diff_matrix(),
         np.stack([np.arange(g), np.zeros(g, np.int64)], 1), np.array([1, 1], np.int64),
         np.array([[0, 0], [1, 0]], np.int64), np.ones((g, 2)), 0, 2, lam, steps, 1e-10, 500,
-        SELECTION_MODES.index(selection), sig, np.zeros((1, g, 2, 2)), np.zeros(1), iters,
+        SELECTION_MODES.index(selection), np.zeros((2, 2), np.int64), 0.0, 1.0, sig, np.zeros((1, g, 2, 2)), np.zeros(1),
+        iters, np.zeros(1, np.int64),
     )
     return sig[0]
 

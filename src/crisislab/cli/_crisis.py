@@ -43,7 +43,7 @@ def check_max_gib(max_gib: float | None) -> float:
 
 def solve_cmd(
     scenario: Path = typer.Argument(..., help="Scenario YAML file."),
-    grid: str = typer.Option("auto", "--grid", help="Belief representation: 'auto' (the dense 51-point grid when it fits a work budget of ~4M stage problems, else Chebyshev nodes holding the priors with shape-preserving cubic values), N (the dense uniform N-point grid, the reference), or cheb:N, cheb-linear:N, cheb-hermite:N, cheb-cubic:N, uniform-pchip:N."),
+    grid: str = typer.Option("auto", "--grid", help="Belief representation: 'auto' (the dense 51-point grid when it fits a work budget of ~4M stage problems, else Chebyshev nodes holding the priors with shape-preserving cubic values), N (the dense uniform N-point grid, the reference), adapt:N[:TOL] (the N-point lattice, each state solving only the nodes its strategies need to within TOL, default 0.01, the others read from their box), or cheb:N, cheb-linear:N, cheb-hermite:N, cheb-cubic:N, uniform-pchip:N."),
     horizon: int | None = typer.Option(None, "--horizon", help="Solve this many rounds: fewer truncates the scenario, more extends it (a calendar then repeats its last round's length; default: the scenario's)."),
     lam_steps: int = typer.Option(8, "--lam-steps", help="λ-continuation steps per node."),
     out: Path | None = typer.Option(None, "--out", help="Save the solution in this directory (solution.npz, solution.json); without it nothing is written."),
@@ -72,6 +72,8 @@ def solve_cmd(
         f"[bold]{model.scenario_id}[/bold]: {model.horizon} round{'s' if model.horizon != 1 else ''}"
         f"{f' (the scenario has {scn.horizon}: extended)' if model.horizon > scn.horizon else ''}, {int(cg.node_counts().sum()):,} (decision, state) pairs, "
         f"{sol.belief_grid.label()}{' (auto)' if grid_arg == 'auto' else ''}, {len(sol.sigma)} perceived game(s); compiled in {t1 - t0:.2f} s, solved in {t2 - t1:.2f} s"
+        + (f"; {sol.params['stage_problems']:,} of the lattice's {sol.params['lattice_problems']:,} stage problems solved"
+           if sol.belief_grid.kind == "adaptive" else "")
     )
     _print_first_round(console, cg, sol)
     for msg in sol.diagnostics:
@@ -91,7 +93,7 @@ def _compile_and_solve(scn, horizon, grid_arg, max_gib, lam_steps, threads, sele
         if problems > AUTO_NODES and gib <= max_gib:
             # Say what a long solve will cost before starting it (`solve` refuses beyond --max-gib).
             Console(stderr=True, emoji=False).print(
-                f"estimate: {problems:,} stage problems at grid {grid_arg} (roughly {problems * 4e-6 / 60:.0f}–"
+                f"estimate: {'at most ' if str(grid_arg).startswith('adapt') else ''}{problems:,} stage problems at grid {grid_arg} (roughly {problems * 4e-6 / 60:.0f}–"
                 f"{problems * 7e-6 / 60:.0f} min of CPU at 4–7 µs each, shared by the threads) and about {gib:.2f} GiB "
                 f"of memory (limit --max-gib {max_gib:g})", markup=False, highlight=False, soft_wrap=True)
     t1 = time.perf_counter()

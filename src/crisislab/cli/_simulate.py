@@ -61,7 +61,7 @@ SelectionOpt = Annotated[str, typer.Option(
          "equal steps), trace (every node's branch traced by arc length around its folds: the principal branch "
          "itself, ~3.4x the solve time), path or fast (as `crisislab solve --selection`).",
 )]
-GridOpt = Annotated[str, typer.Option("--grid", help="Belief representation: 'auto' (the dense 51-point grid when it fits a work budget of ~4M stage problems, else Chebyshev nodes holding the priors with shape-preserving cubic values), N (the dense uniform N-point grid, the reference), or cheb:N, cheb-linear:N, cheb-hermite:N, cheb-cubic:N, uniform-pchip:N.")]
+GridOpt = Annotated[str, typer.Option("--grid", help="Belief representation: 'auto' (the dense 51-point grid when it fits a work budget of ~4M stage problems, else Chebyshev nodes holding the priors with shape-preserving cubic values), N (the dense uniform N-point grid, the reference), adapt:N[:TOL] (the N-point lattice, each state solving only the nodes its strategies need to within TOL, default 0.01, the others read from their box), or cheb:N, cheb-linear:N, cheb-hermite:N, cheb-cubic:N, uniform-pchip:N.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout (no progress bar).")]
 ForceOpt = Annotated[
     list[str] | None,
@@ -263,7 +263,7 @@ def register(app: typer.Typer) -> None:
     @app.command("grid-check")
     def grid_check_cmd(
         scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
-        grids: Annotated[str, typer.Option("--grids", help="Comma-separated belief grids to compare, coarse to fine: dense N, cheb:N, cheb-linear:N, ... or auto; the last two are compared.")] = "3,5,9",
+        grids: Annotated[str, typer.Option("--grids", help="Comma-separated belief grids to compare, coarse to fine: dense N, adapt:N, cheb:N, cheb-linear:N, ... or auto; the last two are compared.")] = "3,5,9",
         runs: RunsOpt = 10_000,
         seed: SeedOpt = 0,
         workers: WorkersOpt = 1,

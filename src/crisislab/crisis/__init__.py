@@ -6,7 +6,10 @@ the belief about strategic actor j's type given the public history is public. A 
 belief is one coordinate x_j = P(j is of its *first* listed type), represented at G nodes in
 [0, 1] (`BeliefGrid`, `_belief.py`: by default Chebyshev–Lobatto nodes, dense near 0 and 1, with
 every prior coordinate made a node, values read between nodes by the shape-preserving cubic;
-`grid=G` is the dense uniform G-point grid with linear values, the reference). One-type actors
+`grid=G` is the dense uniform G-point grid with linear values, the reference; `grid="adapt:G"`
+is the same lattice with the priors inserted, of which each state solves only the nodes its
+strategies and values need, reading the others from the corners of the lattice box that holds
+them, `_kernels._adaptive`). One-type actors
 have grid size 1; more than two types is rejected for now.
 The Markov state at a decision is (round, slot in `order`, public state s, belief node b): s holds
 the scenario's state variables, one status per red line (0 inactive, 1 pending, 2 answered,
@@ -108,7 +111,7 @@ def solve_scenario(scenario, *, horizon: int | None = None, grid: int | str = "a
     `horizon`: truncate to this many rounds (default: the scenario's). `grid`: the belief
     representation, as `crisislab solve --grid`: "auto" (`auto_grid`: Chebyshev nodes holding
     the priors, shape-preserving cubic values), an integer G (the dense uniform G-point grid), a
-    spec "cheb:N" / "cheb-linear:N" / "uniform-pchip:N", or a `BeliefGrid`. Other keywords as `crisislab.crisis.solve`:
+    spec "adapt:N[:TOL]" / "cheb:N" / "cheb-linear:N" / "uniform-pchip:N", or a `BeliefGrid`. Other keywords as `crisislab.crisis.solve`:
     `lam_steps` (8), `selection` ("continuation"), `threads` (every core), `max_gib` (8.0),
     `hypergame` (True), `keep_values` (False). Returns a frozen `Solution` (strategy tables, values at the start,
     diagnostics); `crisislab.simulation` accepts it.

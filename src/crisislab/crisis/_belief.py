@@ -33,10 +33,15 @@ import numpy as np
 
 from crisislab.errors import SolverError
 
-__all__ = ["INTERPS", "LOG_ZERO", "BeliefGrid", "chebyshev_nodes", "grid_layout", "log_table", "parse_grid_spec", "type_probs"]
+__all__ = ["INTERPS", "LOG_ZERO", "BeliefGrid", "chebyshev_nodes", "grid_layout", "log_table", "parse_grid_spec", "parse_refine", "type_probs"]
 
 INTERPS = ("linear", "pchip", "hermite")
-KINDS = ("uniform", "chebyshev")
+KINDS = ("uniform", "chebyshev", "adaptive")
+# `adaptive`: the node indices every state starts from on each axis (0, 1/2, 1 and the priors; 5 or
+# 2 of them instead cost more stage problems on the flagship for the same accuracy, benchmarks/RESULTS.md),
+# and the default tolerance of its midpoint tests (a strategy probability).
+ADAPT_START = 3
+ADAPT_REFINE = 0.01
 STRATEGIES = ("linear", "logit", "logit-cubic")
 # Log-probability stored for an action of probability 0 (unavailable): exp of any convex combination
 # of it with log-probabilities of float32 numbers (≥ −104) underflows to exactly 0.
@@ -45,6 +50,7 @@ LOG_ZERO = -1.0e4
 # onto it (keeps the family's spacing); farther, the prior is inserted as an extra node.
 _SNAP = 0.3
 _SPEC = re.compile(r"^(cheb|chebyshev|uniform)(?:-(linear|pchip|hermite|cubic))?:(\d+)$")
+_ADAPT = re.compile(r"^adapt(?:ive)?:(\d+)(?::([0-9.eE+-]+))?$")
 
 
 def chebyshev_nodes(G: int) -> np.ndarray:
@@ -87,8 +93,9 @@ class BeliefGrid:
 
     nodes: tuple[float, ...]
     interp: Literal["linear", "pchip", "hermite"] = "linear"
-    kind: Literal["uniform", "chebyshev"] = "uniform"
+    kind: Literal["uniform", "chebyshev", "adaptive"] = "uniform"
     strategies: Literal["linear", "logit", "logit-cubic"] = "linear"
+    refine: float = 0.0
 
     def __post_init__(self) -> None:
         x = np.asarray(self.nodes, dtype=np.float64)
@@ -100,6 +107,12 @@ class BeliefGrid:
             raise SolverError(f"grid: strategy reading must be one of {', '.join(STRATEGIES)} (got {self.strategies!r})")
         if self.kind not in KINDS:
             raise SolverError(f"grid: node family must be one of {', '.join(KINDS)} (got {self.kind!r})")
+        if self.kind == "adaptive" and not (isinstance(self.refine, float) and 0.0 < self.refine < 1.0):
+            raise SolverError(f"grid: an adaptive grid's refinement tolerance must be a probability in (0, 1) (got {self.refine!r})")
+        if self.kind == "adaptive" and (self.interp, self.strategies) != ("linear", "linear"):
+            raise SolverError(f"grid: an adaptive grid reads values and strategies linearly, as the boxes it reads nodes from (got {self.interp!r}, {self.strategies!r})")
+        if self.kind != "adaptive" and self.refine != 0.0:
+            raise SolverError(f"grid: only an adaptive grid has a refinement tolerance (got {self.refine!r} for a {self.kind} grid)")
 
     @classmethod
     def uniform(cls, G: int, interp: Literal["linear", "pchip"] = "linear", strategies: str | None = None) -> BeliefGrid:
@@ -111,6 +124,31 @@ class BeliefGrid:
     def chebyshev(cls, G: int, priors=(), interp: Literal["linear", "pchip"] = "pchip", strategies: str = "logit") -> BeliefGrid:
         """G Chebyshev–Lobatto nodes with the `priors` made nodes; strategies read in log space."""
         return cls(tuple(_with_priors(chebyshev_nodes(int(G)), list(priors)).tolist()), interp, "chebyshev", strategies)
+
+    @classmethod
+    def adaptive(cls, G: int, priors=(), refine: float = ADAPT_REFINE) -> BeliefGrid:
+        """The G-point uniform lattice with the `priors` inserted as nodes, of which each state solves
+        only the nodes it needs (`_kernels._adaptive`: boxes split where their midpoints differ from
+        their corners' reading by more than `refine`); the others are read multilinearly from the
+        corners of the box that holds them. Values and strategies are linear, as on the dense grid."""
+        x = np.unique(np.concatenate([np.linspace(0.0, 1.0, int(G)), [float(p) for p in priors if 0.0 < float(p) < 1.0]]))
+        keep = np.concatenate([[True], np.diff(x) > 1e-12])
+        return cls(tuple(x[keep].tolist()), "linear", "adaptive", "linear", float(refine))
+
+    def start_nodes(self, priors) -> np.ndarray:
+        """int64 `(n, K)`: per actor, the node indices every state of an adaptive grid starts from on
+        its axis (sorted, padded with −1): the `ADAPT_START` nodes nearest 0 … 1 and the nodes of that
+        actor's prior coordinates `priors[j]` (a list per actor; empty for an actor without an axis)."""
+        x = self.array
+        rows = []
+        for pj in priors:
+            want = np.concatenate([np.linspace(0.0, 1.0, ADAPT_START), np.asarray(list(pj), dtype=np.float64)])
+            idx = np.abs(x[None, :] - want[:, None]).argmin(axis=1)
+            rows.append(np.unique(np.concatenate([[0, x.size - 1], idx])))
+        out = np.full((len(rows), max(r.size for r in rows)), -1, dtype=np.int64)
+        for j, r in enumerate(rows):
+            out[j, : r.size] = r
+        return out
 
     @property
     def array(self) -> np.ndarray:
@@ -140,6 +178,8 @@ class BeliefGrid:
     @property
     def is_uniform(self) -> bool:
         """Equally spaced nodes (the kernel then locates a belief arithmetically, as the dense grid always has)."""
+        if self.kind == "adaptive":
+            return bool(np.allclose(np.diff(self.array), 1.0 / (self.size - 1), rtol=0, atol=1e-12))
         return self.kind == "uniform"
 
     def holds(self, x: float) -> bool:
@@ -152,26 +192,50 @@ class BeliefGrid:
     def label(self) -> str:
         """Short description, e.g. "51-point uniform grid, linear" or "11-node Chebyshev grid, pchip"."""
         tail = f"{self.interp}" + {"linear": "", "logit": ", logit strategies", "logit-cubic": ", cubic logit strategies"}[self.strategies]
+        if self.kind == "adaptive":
+            return f"{self.size}-node lattice (uniform, priors added) solved adaptively to {self.refine:g}, {tail}"
         if self.is_uniform:
             return f"{self.size}-point uniform grid, {tail}"
         return f"{self.size}-node Chebyshev grid (priors as nodes), {tail}"
 
     def to_json(self) -> dict:
-        return {"nodes": list(self.nodes), "interp": self.interp, "kind": self.kind, "strategies": self.strategies}
+        out = {"nodes": list(self.nodes), "interp": self.interp, "kind": self.kind, "strategies": self.strategies}
+        if self.kind == "adaptive":
+            out["refine"] = self.refine
+        return out
 
     @classmethod
     def from_json(cls, d: dict) -> BeliefGrid:
-        return cls(tuple(float(v) for v in d["nodes"]), d["interp"], d["kind"], d.get("strategies", "linear"))
+        return cls(tuple(float(v) for v in d["nodes"]), d["interp"], d["kind"], d.get("strategies", "linear"), float(d.get("refine", 0.0)))
 
 
 def parse_grid_spec(text: str) -> tuple[str, str | None, int] | None:
-    """("chebyshev" | "uniform", interpolation or None for the family's default, G) of a spec such
-    as "cheb:9", "cheb-linear:9" or "uniform-pchip:21"; None when `text` is not of that form."""
+    """("chebyshev" | "uniform" | "adaptive", interpolation or None for the family's default, G) of
+    a spec such as "cheb:9", "cheb-linear:9", "uniform-pchip:21" or "adapt:51" ("adapt:51:0.02"
+    gives the refinement tolerance, `parse_refine`); None when `text` is not of that form."""
+    a = _ADAPT.match(text.strip().lower())
+    if a is not None:
+        return "adaptive", None, int(a.group(1))
     m = _SPEC.match(text.strip().lower())
     if m is None:
         return None
     kind = "uniform" if m.group(1) == "uniform" else "chebyshev"
     return kind, m.group(2), int(m.group(3))
+
+
+def parse_refine(text: str) -> float:
+    """The refinement tolerance of an "adapt:G[:TOL]" spec (`ADAPT_REFINE` when not given); SolverError
+    when it is not a number in (0, 1)."""
+    a = _ADAPT.match(text.strip().lower())
+    if a is None or a.group(2) is None:
+        return ADAPT_REFINE
+    try:
+        v = float(a.group(2))
+    except ValueError:
+        v = float("nan")
+    if not 0.0 < v < 1.0:
+        raise SolverError(f"grid: the refinement tolerance of {text!r} must be a probability in (0, 1) (got {a.group(2)!r}; e.g. adapt:51:0.01)")
+    return v
 
 
 def log_table(sigma: np.ndarray) -> np.ndarray:

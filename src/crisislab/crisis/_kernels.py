@@ -808,8 +808,8 @@ def _continuation(s, row_ptr, nxt, prob, reward, avail, W_next, disc, tau_types,
 @nb.njit(cache=True, parallel=True)
 def stage_kernel(
     row_ptr, nxt, prob, reward, avail, W_next, disc, grid, uniform, cubic, dmat, bidx, bstride, tau_types, wt,
-    mover, k_mover, lam, n_steps, tol, maxit, mode,
-    sigma_out, W_out, res_out, iters_out,
+    mover, k_mover, lam, n_steps, tol, maxit, mode, cuts, refine, wtol,
+    sigma_out, W_out, res_out, iters_out, solved_out,
 ):
     """Solve one decision: every state on its own (states run in parallel over numba's threads;
     each state writes only its own rows, so the result does not depend on the thread count).
@@ -826,22 +826,27 @@ def stage_kernel(
     proves to have one fixed point, where the full-λ iteration reaches it faster. 2, "fast": the
     full-λ iteration (then Newton) everywhere, continuation only where both fail. 3, "trace": the
     node's branch traced by arc length from λ = 0 (`_trace`) everywhere, the λ path where it fails.
+    `refine` > 0: solve only the nodes a state needs (`_adaptive`: boxes of the node lattice from the
+    node indices `cuts` (n, K) on every two-type axis, split where a box's midpoints differ from its corners'
+    multilinear reading by more than `refine` in a strategy or `wtol` in a value; the other nodes are
+    read from the corners); 0: every node.
     Outputs: `sigma_out` (S, B, k_mover, A), `W_out` (S, B, n, T), `res_out` (S,) max final
-    residual, `iters_out` (S,) total iterations.
+    residual, `iters_out` (S,) total iterations, `solved_out` (S,) belief nodes solved.
     """
     S = avail.shape[0]
     for s in nb.prange(S):
         _solve_state(
             s, row_ptr, nxt, prob, reward, avail, W_next, disc, grid, uniform, cubic, dmat, bidx, bstride, tau_types, wt,
-            mover, k_mover, lam, n_steps, tol, maxit, mode, sigma_out, W_out, res_out, iters_out,
+            mover, k_mover, lam, n_steps, tol, maxit, mode, cuts, refine, wtol, sigma_out, W_out, res_out, iters_out,
+            solved_out,
         )
 
 
 @nb.njit(cache=True)
 def _solve_state(
     s, row_ptr, nxt, prob, reward, avail, W_next, disc, grid, uniform, cubic, dmat, bidx, bstride, tau_types, wt,
-    mover, k_mover, lam, n_steps, tol, maxit, mode,
-    sigma_out, W_out, res_out, iters_out,
+    mover, k_mover, lam, n_steps, tol, maxit, mode, cuts, refine, wtol,
+    sigma_out, W_out, res_out, iters_out, solved_out,
 ):
     """State s of `stage_kernel` (same arguments), with its own work buffers."""
     A = avail.shape[1]
@@ -851,8 +856,9 @@ def _solve_state(
     G = grid.shape[0]
     g_m = G if k_mover == 2 else 1
     st_m = bstride[mover]
-    C = np.zeros((A, B, n, T))
-    D = np.zeros((A, B, k_mover))
+    adapt = refine > 0.0 and B > 1
+    C = np.empty((A, B, n, T)) if adapt else np.zeros((A, B, n, T))
+    D = np.empty((A, B, k_mover)) if adapt else np.zeros((A, B, k_mover))
     sig = np.zeros((k_mover, A))
     new = np.zeros((k_mover, A))
     Q = np.zeros((k_mover, A))
@@ -861,23 +867,11 @@ def _solve_state(
     b0 = np.zeros(A, np.int64)
     b1 = np.zeros(A, np.int64)
     wq = np.zeros((4, A))
-    # continuation table of this state
-    _continuation(s, row_ptr, nxt, prob, reward, avail, W_next, disc, tau_types, np.arange(B), 0, n, C)
-    # The mover's own continuation per own type: D[a, b', θ] = Σ_{τ: τ_m=θ} wt[b', τ] C[a, b', m, τ].
-    # The weights of the others' types depend only on the others' coordinates, which the
-    # posterior node b' shares with b, so the fixed point below reads D alone (one value
-    # per action and corner instead of a sum over type profiles).
-    for a in range(A):
-        for b in range(B):
-            for th in range(k_mover):
-                D[a, b, th] = 0.0
-            if not avail[s, a]:
-                continue
-            for t in range(T):
-                D[a, b, tau_types[t, mover]] += wt[b, t] * C[a, b, mover, t]
+    if not adapt:  # (an adaptive grid forms the tables of a line of nodes when it first solves on it)
+        _tables(s, np.arange(B), row_ptr, nxt, prob, reward, avail, W_next, disc, tau_types, wt, mover, k_mover, C, D)
     # Slopes along the mover's axis for the cubic: per line of nodes that differ only in the
     # mover's coordinate (it starts where the mover's node index is 0).
-    cub = cubic and k_mover == 2 and g_m > 2
+    cub = cubic and k_mover == 2 and g_m > 2 and not adapt
     if cub:
         dD = np.zeros((A, B, k_mover))
         dC = np.zeros((A, B, n, T))
@@ -912,29 +906,323 @@ def _solve_state(
             n_av += 1
     worst = 0.0
     total_it = 0
-    for b in range(B):
-        g = bidx[b, mover]
-        x = grid[g] if k_mover == 2 else 1.0
-        res, its = _select_node(s, b, g, x, sig, new, Q, keep, prv, wq, b0, b1, D, dD, avail, k_mover, grid, uniform,
-                                cub, g_m, st_m, lam, n_steps, tol, maxit, mode, n_av)
-        total_it += its
-        if res > worst:
-            worst = res
-        # final posteriors at the converged strategy, then values of every actor
-        _posterior_nodes(s, b, g, x, sig, wq, b0, b1, avail, k_mover, grid, uniform, cub, g_m, st_m)
-        for i in range(n):
-            for t in range(T):
-                th = tau_types[t, mover]
-                acc = 0.0
-                for a in range(A):
-                    if avail[s, a] and sig[th, a] > 0.0:
-                        v = wq[0, a] * C[a, b0[a], i, t] + wq[1, a] * C[a, b1[a], i, t]
-                        if cub:
-                            v += wq[2, a] * dC[a, b0[a], i, t] + wq[3, a] * dC[a, b1[a], i, t]
-                        acc += sig[th, a] * v
-                W_out[s, b, i, t] = acc
-        for th in range(k_mover):
-            for a in range(A):
-                sigma_out[s, b, th, a] = sig[th, a]
+    if adapt:
+        worst, total_it, n_solved = _adaptive(
+            s, row_ptr, nxt, prob, reward, W_next, disc, wt, C, dC, D, dD, avail, k_mover, grid, uniform, cub, g_m,
+            st_m, bidx, bstride, tau_types, mover, lam, n_steps, tol, maxit, mode, n_av, sig, new, Q, keep, prv, wq,
+            b0, b1, cuts, refine, wtol, sigma_out, W_out,
+        )
+        solved_out[s] = n_solved
+    else:
+        for b in range(B):
+            res, its = _node(s, b, C, dC, D, dD, avail, k_mover, grid, uniform, cub, g_m, st_m, bidx, tau_types, mover,
+                             lam, n_steps, tol, maxit, mode, n_av, sig, new, Q, keep, prv, wq, b0, b1, sigma_out, W_out)
+            total_it += its
+            if res > worst:
+                worst = res
+        solved_out[s] = B
     res_out[s] = worst
     iters_out[s] = total_it
+
+
+@nb.njit(cache=True)
+def _tables(s, nodes, row_ptr, nxt, prob, reward, avail, W_next, disc, tau_types, wt, mover, k_mover, C, D):
+    """State s's continuation table `C` (`_continuation`) and the mover's own continuation per own
+    type `D` at the belief nodes `nodes` (written there, zeroed first):
+    D[a, b', θ] = Σ_{τ: τ_m=θ} wt[b', τ] C[a, b', m, τ]. The weights of the others' types depend
+    only on the others' coordinates, which a posterior node b' shares with b, so a node's fixed
+    point reads D alone (one value per action and corner instead of a sum over type profiles)."""
+    A = C.shape[0]
+    T = C.shape[3]
+    K = nodes.shape[0]
+    if K == C.shape[1]:  # every node, in order (`_continuation` writes C by position in `nodes`)
+        C[:] = 0.0
+        _continuation(s, row_ptr, nxt, prob, reward, avail, W_next, disc, tau_types, nodes, 0, C.shape[2], C)
+    else:
+        Cl = np.zeros((A, K, C.shape[2], T))
+        _continuation(s, row_ptr, nxt, prob, reward, avail, W_next, disc, tau_types, nodes, 0, C.shape[2], Cl)
+        for a in range(A):
+            for k in range(K):
+                C[a, nodes[k], :, :] = Cl[a, k, :, :]
+    for a in range(A):
+        for k in range(K):
+            D[a, nodes[k], :] = 0.0
+    for a in range(A):
+        if not avail[s, a]:
+            continue
+        for k in range(nodes.shape[0]):
+            b = nodes[k]
+            for t in range(T):
+                D[a, b, tau_types[t, mover]] += wt[b, t] * C[a, b, mover, t]
+
+
+@nb.njit(cache=True)
+def _node(s, b, C, dC, D, dD, avail, k_mover, grid, uniform, cub, g_m, st_m, bidx, tau_types, mover,
+          lam, n_steps, tol, maxit, mode, n_av, sig, new, Q, keep, prv, wq, b0, b1, sigma_out, W_out):
+    """Solve belief node b of state s (`_solve_state`'s tables and buffers): the mover's strategy
+    (`_select_node`) and every actor's value there, into `sigma_out[s, b]` and `W_out[s, b]`.
+    Returns (final residual, iterations)."""
+    A = avail.shape[1]
+    n = W_out.shape[2]
+    T = W_out.shape[3]
+    g = bidx[b, mover]
+    x = grid[g] if k_mover == 2 else 1.0
+    res, its = _select_node(s, b, g, x, sig, new, Q, keep, prv, wq, b0, b1, D, dD, avail, k_mover, grid, uniform,
+                            cub, g_m, st_m, lam, n_steps, tol, maxit, mode, n_av)
+    # final posteriors at the converged strategy, then values of every actor
+    _posterior_nodes(s, b, g, x, sig, wq, b0, b1, avail, k_mover, grid, uniform, cub, g_m, st_m)
+    for i in range(n):
+        for t in range(T):
+            th = tau_types[t, mover]
+            acc = 0.0
+            for a in range(A):
+                if avail[s, a] and sig[th, a] > 0.0:
+                    v = wq[0, a] * C[a, b0[a], i, t] + wq[1, a] * C[a, b1[a], i, t]
+                    if cub:
+                        v += wq[2, a] * dC[a, b0[a], i, t] + wq[3, a] * dC[a, b1[a], i, t]
+                    acc += sig[th, a] * v
+            W_out[s, b, i, t] = acc
+    for th in range(k_mover):
+        for a in range(A):
+            sigma_out[s, b, th, a] = sig[th, a]
+    return res, its
+
+
+@nb.njit(cache=True)
+def _box_weights(p, lo, hi, axes, m, grid, wts, corner):
+    """Multilinear weights `wts` (2**m,) of the box lo..hi's corners at point p (node indices per
+    actor), over the `m` varying actors `axes[:m]`, at the node coordinates `grid`; corner c takes
+    `hi` on axis k where `corner[c, k]` is 1."""
+    for c in range(1 << m):
+        w = 1.0
+        for k in range(m):
+            j = axes[k]
+            t = (grid[p[j]] - grid[lo[j]]) / (grid[hi[j]] - grid[lo[j]])
+            w *= t if corner[c, k] else 1.0 - t
+        wts[c] = w
+
+
+@nb.njit(cache=True)
+def _adaptive(s, row_ptr, nxt, prob, reward, W_next, disc, wt, C, dC, D, dD, avail, k_mover, grid, uniform, cub, g_m,
+              st_m, bidx, bstride, tau_types, mover, lam, n_steps, tol, maxit, mode, n_av, sig, new, Q, keep, prv, wq,
+              b0, b1, cuts, refine, wtol, sigma_out, W_out):
+    """The belief nodes of state s solved where they are needed: boxes of the node lattice, starting
+    from the tensor product of the node indices `cuts[j]` on every two-type actor j's axis (sorted,
+    from 0 to the last node, padded with −1), are solved at
+    their corners and tested at their midpoints (every point of the box with at least one coordinate
+    at an axis's middle node); a box whose tested strategies differ from the multilinear reading of
+    its corners by more than `refine`, or its values by more than `wtol`, is split at the midpoints,
+    down to neighbouring nodes. Every node never solved is then read multilinearly from the corners
+    of the smallest box holding it, so the outputs are full lattice tables, as the dense grid's.
+    Each node's solve depends on nothing but its own state's tables, so the result does not depend
+    on the order in which boxes are taken. Returns (worst residual, iterations, nodes solved)."""
+    B = bidx.shape[0]
+    n = bidx.shape[1]
+    A = avail.shape[1]
+    nA = W_out.shape[2]
+    T = W_out.shape[3]
+    axes = np.zeros(n, np.int64)
+    m = 0
+    for j in range(n):
+        if bidx[B - 1, j] > 0:
+            axes[m] = j
+            m += 1
+    corner = np.zeros((1 << m, m), np.int64)
+    for c in range(1 << m):
+        for k in range(m):
+            corner[c, k] = (c >> k) & 1
+    n_test = 1
+    for k in range(m):
+        n_test *= 3
+    n_init = 1
+    for k in range(m):
+        K = 0
+        while K < cuts.shape[1] and cuts[axes[k], K] >= 0:
+            K += 1
+        n_init *= K - 1
+    cap = 2 * B + 16 * n_init + 16
+    lo_st = np.zeros((cap, n), np.int64)
+    hi_st = np.zeros((cap, n), np.int64)
+    leaf_lo = np.zeros((cap, n), np.int64)
+    leaf_hi = np.zeros((cap, n), np.int64)
+    n_leaf = 0
+    top = 0
+    # the initial boxes: the tensor product of consecutive cuts on every varying axis
+    for q in range(n_init):
+        r = q
+        for k in range(m):
+            j = axes[k]
+            K = 0
+            while K < cuts.shape[1] and cuts[j, K] >= 0:
+                K += 1
+            i = r % (K - 1)
+            r //= K - 1
+            lo_st[top, j] = cuts[j, i]
+            hi_st[top, j] = cuts[j, i + 1]
+        top += 1
+    done = np.zeros(B, np.bool_)
+    vol = np.full(B, np.inf)
+    line = np.zeros(B, np.bool_)  # at a line's first node (mover's index 0): its tables are formed
+    lnodes = np.zeros(g_m, np.int64)
+    wts = np.zeros(1 << m)
+    cflat = np.zeros(1 << m, np.int64)
+    p = np.zeros(n, np.int64)
+    lo = np.zeros(n, np.int64)
+    hi = np.zeros(n, np.int64)
+    mid = np.zeros(n, np.int64)
+    worst = 0.0
+    total_it = 0
+    n_solved = 0
+    while top > 0:
+        top -= 1
+        for j in range(n):
+            lo[j] = lo_st[top, j]
+            hi[j] = hi_st[top, j]
+        for c in range(1 << m):
+            f = 0
+            for k in range(m):
+                j = axes[k]
+                f += (hi[j] if corner[c, k] else lo[j]) * bstride[j]
+            cflat[c] = f
+            if not done[f]:
+                base = f - bidx[f, mover] * st_m
+                if not line[base]:
+                    for q in range(g_m):
+                        lnodes[q] = base + q * st_m
+                    _tables(s, lnodes, row_ptr, nxt, prob, reward, avail, W_next, disc, tau_types, wt, mover, k_mover, C, D)
+                    line[base] = True
+                res, its = _node(s, f, C, dC, D, dD, avail, k_mover, grid, uniform, cub, g_m, st_m, bidx, tau_types,
+                                 mover, lam, n_steps, tol, maxit, mode, n_av, sig, new, Q, keep, prv, wq, b0, b1,
+                                 sigma_out, W_out)
+                done[f] = True
+                n_solved += 1
+                total_it += its
+                if res > worst:
+                    worst = res
+        split = False
+        for k in range(m):
+            j = axes[k]
+            mid[j] = (lo[j] + hi[j]) >> 1
+            if hi[j] - lo[j] >= 2:
+                split = True
+        if split:
+            err = 0.0
+            for q in range(n_test):
+                r = q
+                at_mid = False
+                ok = True
+                f = 0
+                for k in range(m):
+                    j = axes[k]
+                    d3 = r % 3
+                    r //= 3
+                    if d3 == 1:
+                        if hi[j] - lo[j] < 2:
+                            ok = False
+                        at_mid = True
+                        p[j] = mid[j]
+                    else:
+                        p[j] = hi[j] if d3 == 2 else lo[j]
+                    f += p[j] * bstride[j]
+                if not ok or not at_mid:
+                    continue
+                if not done[f]:
+                    base = f - bidx[f, mover] * st_m
+                    if not line[base]:
+                        for q in range(g_m):
+                            lnodes[q] = base + q * st_m
+                        _tables(s, lnodes, row_ptr, nxt, prob, reward, avail, W_next, disc, tau_types, wt, mover, k_mover,
+                                C, D)
+                        line[base] = True
+                    res, its = _node(s, f, C, dC, D, dD, avail, k_mover, grid, uniform, cub, g_m, st_m, bidx,
+                                     tau_types, mover, lam, n_steps, tol, maxit, mode, n_av, sig, new, Q, keep, prv,
+                                     wq, b0, b1, sigma_out, W_out)
+                    done[f] = True
+                    n_solved += 1
+                    total_it += its
+                    if res > worst:
+                        worst = res
+                _box_weights(p, lo, hi, axes, m, grid, wts, corner)
+                for th in range(k_mover):
+                    for a in range(A):
+                        v = 0.0
+                        for c in range(1 << m):
+                            v += wts[c] * sigma_out[s, cflat[c], th, a]
+                        e = abs(sigma_out[s, f, th, a] - v) / refine
+                        if e > err:
+                            err = e
+                for i in range(nA):
+                    for t in range(T):
+                        v = 0.0
+                        for c in range(1 << m):
+                            v += wts[c] * W_out[s, cflat[c], i, t]
+                        e = abs(W_out[s, f, i, t] - v) / wtol
+                        if e > err:
+                            err = e
+            if err > 1.0:
+                for c in range(1 << m):
+                    ok = True
+                    for k in range(m):
+                        j = axes[k]
+                        if hi[j] - lo[j] < 2:
+                            if corner[c, k]:
+                                ok = False
+                            lo_st[top, j] = lo[j]
+                            hi_st[top, j] = hi[j]
+                        elif corner[c, k]:
+                            lo_st[top, j] = mid[j]
+                            hi_st[top, j] = hi[j]
+                        else:
+                            lo_st[top, j] = lo[j]
+                            hi_st[top, j] = mid[j]
+                    if ok:
+                        top += 1
+                continue
+        for j in range(n):
+            leaf_lo[n_leaf, j] = lo[j]
+            leaf_hi[n_leaf, j] = hi[j]
+        n_leaf += 1
+    # every node not solved: read from the corners of the smallest box that holds it
+    for q in range(n_leaf):
+        v_box = 1.0
+        n_pts = 1
+        for k in range(m):
+            j = axes[k]
+            v_box *= grid[leaf_hi[q, j]] - grid[leaf_lo[q, j]]
+            n_pts *= leaf_hi[q, j] - leaf_lo[q, j] + 1
+        for k in range(m):
+            j = axes[k]
+            lo[j] = leaf_lo[q, j]
+            hi[j] = leaf_hi[q, j]
+        for c in range(1 << m):
+            f = 0
+            for k in range(m):
+                j = axes[k]
+                f += (hi[j] if corner[c, k] else lo[j]) * bstride[j]
+            cflat[c] = f
+        for r0 in range(n_pts):
+            r = r0
+            f = 0
+            for k in range(m):
+                j = axes[k]
+                span = hi[j] - lo[j] + 1
+                p[j] = lo[j] + r % span
+                r //= span
+                f += p[j] * bstride[j]
+            if done[f] or vol[f] <= v_box:
+                continue
+            vol[f] = v_box
+            _box_weights(p, lo, hi, axes, m, grid, wts, corner)
+            for th in range(k_mover):
+                for a in range(A):
+                    v = 0.0
+                    for c in range(1 << m):
+                        v += wts[c] * sigma_out[s, cflat[c], th, a]
+                    sigma_out[s, f, th, a] = v
+            for i in range(nA):
+                for t in range(T):
+                    v = 0.0
+                    for c in range(1 << m):
+                        v += wts[c] * W_out[s, cflat[c], i, t]
+                    W_out[s, f, i, t] = v
+    return worst, total_it, n_solved

@@ -20,7 +20,7 @@ import numba
 import numpy as np
 
 from crisislab import _progress
-from crisislab.crisis._belief import BeliefGrid, parse_grid_spec
+from crisislab.crisis._belief import BeliefGrid, parse_grid_spec, parse_refine
 from crisislab.crisis._belief import grid_layout as _grid_layout
 from crisislab.crisis._belief import type_probs as _type_probs
 from crisislab.crisis._compile import CompiledGame, compile_model
@@ -57,8 +57,9 @@ MAX_GRID = 1001
 
 @dataclass(frozen=True)
 class StageStats:
-    """Per-decision work record (for benchmarks): nodes = state classes × belief nodes × mover
-    types (`states`: reachable states; `classes`: after exact lumping)."""
+    """Per-decision work record (for benchmarks): nodes = stage problems solved, state classes ×
+    belief nodes × mover types (an adaptive grid solves fewer belief nodes than it has; `states`:
+    reachable states; `classes`: after exact lumping)."""
 
     decision: int
     round: int
@@ -128,7 +129,7 @@ def solve_estimate(cg: CompiledGame, grid, *, hypergame: bool = True) -> tuple[f
 def solve_game(
     cg: CompiledGame, bgrid: BeliefGrid, lam: np.ndarray, lam_steps: int, tol: float, maxit: int,
     stats: list | None = None, max_gib: float | None = 8.0, selection: str = "continuation",
-    progress: Any = None, values: list | None = None,
+    progress: Any = None, values: list | None = None, priors: tuple = (),
 ) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...], np.ndarray, list[str], float]:
     """Backward induction on one (perceived) compiled game, over exactly lumped state classes.
 
@@ -136,6 +137,8 @@ def solve_game(
     decision int64 `(S_d,)`, W at decision 0 float64 `(C_0, B, n, T)`, diagnostics, max residual).
     `progress`: a `crisislab._progress.Phase` advanced once per decision solved. `values`: a list
     of length n_decisions that receives each decision's values W (read-only float64 `(C_d, B, n, T)`).
+    `priors`: per actor, the prior coordinates of its type an adaptive grid starts every state from
+    (`BeliefGrid.start_nodes`).
     """
     L = lump(cg)
     n_types = cg.n_types
@@ -151,6 +154,12 @@ def solve_game(
     tp = _type_probs(xg, n_types, tau)  # (B, n, T)
     W_next = np.zeros((0, B, n, T))
     sigmas: list = [None] * cg.n_decisions
+    if bgrid.kind == "adaptive":
+        cuts = bgrid.start_nodes([priors[j] if j < len(priors) else () for j in range(n)])
+        # a value error δ moves a logit strategy by at most λδ/2: values are held to the strategies' tolerance / λ
+        wtol = bgrid.refine / max(1.0, float(np.max(lam)))
+    else:
+        cuts, wtol = np.zeros((n, 2), dtype=np.int64), 1.0
     # Payoffs of the game are discounted sums from round 1, so a mover at decision d weighs its
     # round-d continuation by the discount accrued so far: its effective precision is λ·Π disc.
     # (This is what the agent QRE of the unrolled tree does; without it the engines disagree.)
@@ -168,13 +177,14 @@ def solve_game(
         W_out = np.zeros((S, B, n, T))
         res = np.zeros(S)
         iters = np.zeros(S, dtype=np.int64)
+        solved = np.zeros(S, dtype=np.int64)
         with _KERNEL_LOCK:
             stage_kernel(
                 L.row_ptr[d], L.nxt[d], L.prob[d], np.ascontiguousarray(L.reward[d]), L.avail[d],
                 W_next, float(cg.disc[d]), grid, bgrid.is_uniform, bgrid.interp != "linear", dmat, bidx, bstride, tau,
                 np.ascontiguousarray(wt),
                 m, k_m, float(lam[m] * present[d]), int(lam_steps), float(tol), int(maxit),
-                SELECTION_MODES.index(selection), sigma, W_out, res, iters,
+                SELECTION_MODES.index(selection), cuts, float(bgrid.refine), wtol, sigma, W_out, res, iters, solved,
             )
         r = float(res.max()) if S else 0.0
         worst = max(worst, r)
@@ -195,7 +205,7 @@ def solve_game(
             values[d] = W_out
         W_next = W_out
         if stats is not None:
-            stats.append(StageStats(d, int(cg.dec_round[d]), cg.n_states(d), S, S * B * k_m,
+            stats.append(StageStats(d, int(cg.dec_round[d]), cg.n_states(d), S, int(solved.sum()) * k_m,
                                     time.perf_counter() - t0, r, int(iters.sum())))
         if progress is not None:
             progress.advance()
@@ -258,6 +268,8 @@ def resolve_grid(cg: CompiledGame, grid, *, hypergame: bool = True, max_gib: flo
             raise SolverError(_bad_grid(grid))
         kind, interp, G = spec
         _check_size(G)
+        if kind == "adaptive":
+            return BeliefGrid.adaptive(G, _prior_coords(cg, hypergame), parse_refine(grid))
         strategies = "logit-cubic" if interp == "cubic" else None
         interp = "pchip" if interp == "cubic" else interp
         if kind == "uniform":
@@ -281,7 +293,7 @@ def _check_size(G: int) -> None:
 def _bad_grid(text) -> str:
     return (
         f"grid: expected 'auto', a number of belief-grid points from 3 to {MAX_GRID} (the dense uniform grid), "
-        f"or a representation cheb:N, cheb-linear:N, cheb-hermite:N, cheb-cubic:N or uniform-pchip:N (got {text!r})"
+        f"or a representation cheb:N, cheb-linear:N, cheb-hermite:N, cheb-cubic:N, uniform-pchip:N or adapt:N[:TOL] (got {text!r})"
     )
 
 
@@ -299,6 +311,7 @@ def parse_grid(text: str | int) -> int | str:
         return text
     if isinstance(text, str) and parse_grid_spec(text) is not None:
         _check_size(parse_grid_spec(text)[2])
+        parse_refine(text)
         return text.strip().lower()
     if isinstance(text, int):
         G = text
@@ -457,12 +470,18 @@ def solve(
 
     sigmas, classes, W0s = [], [], []
     worst = 0.0
+    solved = 0
     games_text = f"{len(cg_games)} perceived game{'s' if len(cg_games) != 1 else ''}"
     with _progress.phase(f"solving {games_text} on a {grid.label()} (decisions)", total=len(cg_games) * cg.n_decisions) as ph:
         kept = []
         for cg_g in cg_games:
             vals = [None] * cg.n_decisions if keep_values else None
-            sig, cls, W0, dg, r = solve_game(cg_g, grid, lam, lam_steps, tol, maxit, stats, None, selection, ph, vals)
+            own: list = []
+            sig, cls, W0, dg, r = solve_game(cg_g, grid, lam, lam_steps, tol, maxit, own, None, selection, ph, vals,
+                                             tuple(tuple(float(v) for v in mu0[:, j]) for j in range(n)))
+            if stats is not None:
+                stats.extend(own)
+            solved += sum(x.nodes for x in own)
             if vals is not None:
                 kept.append(tuple(vals))
             sigmas.append(sig)
@@ -502,7 +521,8 @@ def solve(
         mu0=mu0,
         values0=values0,
         lam=lam,
-        params={"grid": G, "belief_grid": grid.to_json(), "lam_steps": int(lam_steps), "tol": float(tol), "maxit": int(maxit), "method": "stagewise-agent-logit-qre", "hypergame": bool(hypergame), "selection": selection},
+        params={"grid": G, "belief_grid": grid.to_json(), "lam_steps": int(lam_steps), "tol": float(tol), "maxit": int(maxit), "method": "stagewise-agent-logit-qre", "hypergame": bool(hypergame), "selection": selection,
+                "stage_problems": int(solved), "lattice_problems": int(_stage_problems(cg, [lump(c) for c in cg_games], G))},
         diagnostics=tuple(diags),
         max_residual=worst,
         values=tuple(kept) if keep_values else None,

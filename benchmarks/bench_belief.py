@@ -28,7 +28,10 @@ ns per problem, peak memory.
 
     python -m benchmarks belief [--reps auto,cheb:9,cheb:13,...] [--samples 100000] [--runs 20000]
                                 [--flagship-horizon 4] [--full-reps auto,cheb:13,5] [--parts 1,2,3] [--only NAME]
-                                [--readout table|resolve]
+                                [--readout table|resolve] [--max-gib 8]
+
+Representations are `solve`'s grid arguments: N (dense), cheb:N, cheb-linear:N, ..., adapt:N[:TOL]
+(the N-point lattice solved adaptively; its "problems" are the stage problems it solved).
 """
 
 from __future__ import annotations
@@ -49,13 +52,16 @@ ROUNDING = 1e-10
 os.environ.setdefault("CRISISLAB_KERNEL", "general")
 
 
+MAX_GIB = 8.0
+
+
 def _solve(cg, grid, stats=None, hypergame=True, keep_values=False):
     from crisislab.crisis import solve
 
     tracemalloc.start()
     t0 = time.perf_counter()
     sol = solve(cg, grid=grid, stats=stats, hypergame=hypergame, keep_values=keep_values,
-                max_gib=20.0 if keep_values else 8.0)
+                max_gib=max(20.0, MAX_GIB) if keep_values else MAX_GIB)
     wall = time.perf_counter() - t0
     peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
@@ -222,7 +228,7 @@ def _warm_up() -> None:
     from crisislab.scenario import load_scenario
 
     cg = compile_scenario(load_scenario(ROOT / "tests/crisis/data/tiny.yaml"), horizon=1)
-    for grid in (3, "cheb:5", "cheb-linear:5"):
+    for grid in (3, "cheb:5", "cheb-linear:5", "adapt:5"):
         solve(cg, grid=grid)
 
 
@@ -237,12 +243,15 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--full-reps", default="auto,cheb:13,5")
     ap.add_argument("--actor-reps", default="cheb:9,cheb:13,9,17")
     ap.add_argument("--parts", default="1,2,3")
+    ap.add_argument("--max-gib", type=float, default=8.0, help="the solver's memory limit (solve's max_gib)")
     ap.add_argument("--only", default=None, help="Part 1: only bundled scenarios whose file name contains this")
     ap.add_argument("--readout", choices=("table", "resolve"), default="table",
                     help="Part 1: strategies between nodes as the simulator reads them (table) or re-solved "
                          "at each belief from the kept values (resolve), for every row and both references")
     args = ap.parse_args(argv)
     parts = {int(p) for p in args.parts.split(",")}
+    global MAX_GIB
+    MAX_GIB = args.max_gib
     _warm_up()
     if 1 in parts:
         accuracy(args.reps.split(","), args.samples, args.runs, args.seed, args.flagship_horizon, args.only,

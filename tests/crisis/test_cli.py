@@ -86,3 +86,17 @@ def test_solve_with_the_trace_selection_saves_what_the_api_solves(tmp_path):
     for a, b in zip(sol.sigma, api.sigma, strict=True):
         for x, y in zip(a, b, strict=True):
             np.testing.assert_array_equal(x, y)
+
+
+def test_solve_on_an_adaptive_grid_says_how_much_it_solved(tmp_path):
+    r = _run("solve", str(DATA / "tiny.yaml"), "--grid", "adapt:21:1.5", "--out", str(tmp_path / "x"))
+    assert r.returncode == 2 and "'adapt:21:1.5' must be a probability in (0, 1)" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "x").exists()
+    out = tmp_path / "sol"
+    r = _invoke("solve", str(DATA / "tiny.yaml"), "--grid", "adapt:21", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    sol = Solution.load(out)
+    assert sol.belief_grid.kind == "adaptive"
+    text = " ".join(r.output.split())
+    assert f"{sol.params['stage_problems']:,} of the lattice's {sol.params['lattice_problems']:,} stage problems solved" in text
+    assert sol.params["stage_problems"] < sol.params["lattice_problems"]

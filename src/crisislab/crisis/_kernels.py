@@ -777,10 +777,11 @@ def _select_node(s, b, g, x, sig, new, Q, keep, prv, wq, b0, b1, D, dD, avail, k
 
 
 @nb.njit(cache=True)
-def _continuation(s, row_ptr, nxt, prob, reward, avail, W_next, disc, tau_types, nodes, i_lo, i_hi, C):
+def _continuation(s, row_ptr, nxt, prob, reward, avail, W_next, disc, tau_types, nodes, i_lo, i_hi, C, at_node=False):
     """Continuation table of state s, added into `C` (A, len(nodes), i_hi - i_lo, T): for each available
     action, belief node `nodes[k]` (of `W_next`'s), actor i_lo ≤ i < i_hi and type profile, the
-    expected reward of the move plus the discounted value of the state it leads to."""
+    expected reward of the move plus the discounted value of the state it leads to. `at_node`: `C`
+    is indexed by the node itself, `C[a, nodes[k]]`, instead of by its position k."""
     A = avail.shape[1]
     T = tau_types.shape[0]
     K = nodes.shape[0]
@@ -794,15 +795,16 @@ def _continuation(s, row_ptr, nxt, prob, reward, avail, W_next, disc, tau_types,
                 for t in range(T):
                     rv = p * reward[j, i, tau_types[t, i]]
                     for k in range(K):
-                        C[a, k, i - i_lo, t] += rv
+                        C[a, nodes[k] if at_node else k, i - i_lo, t] += rv
             if nxt[j] >= 0:
                 q = p * disc
                 sn = nxt[j]
                 for k in range(K):
                     b = nodes[k]
+                    kc = b if at_node else k
                     for i in range(i_lo, i_hi):
                         for t in range(T):
-                            C[a, k, i - i_lo, t] += q * W_next[sn, b, i, t]
+                            C[a, kc, i - i_lo, t] += q * W_next[sn, b, i, t]
 
 
 @nb.njit(cache=True, parallel=True)
@@ -935,18 +937,11 @@ def _tables(s, nodes, row_ptr, nxt, prob, reward, avail, W_next, disc, tau_types
     A = C.shape[0]
     T = C.shape[3]
     K = nodes.shape[0]
-    if K == C.shape[1]:  # every node, in order (`_continuation` writes C by position in `nodes`)
-        C[:] = 0.0
-        _continuation(s, row_ptr, nxt, prob, reward, avail, W_next, disc, tau_types, nodes, 0, C.shape[2], C)
-    else:
-        Cl = np.zeros((A, K, C.shape[2], T))
-        _continuation(s, row_ptr, nxt, prob, reward, avail, W_next, disc, tau_types, nodes, 0, C.shape[2], Cl)
-        for a in range(A):
-            for k in range(K):
-                C[a, nodes[k], :, :] = Cl[a, k, :, :]
     for a in range(A):
         for k in range(K):
+            C[a, nodes[k], :, :] = 0.0
             D[a, nodes[k], :] = 0.0
+    _continuation(s, row_ptr, nxt, prob, reward, avail, W_next, disc, tau_types, nodes, 0, C.shape[2], C, True)
     for a in range(A):
         if not avail[s, a]:
             continue

@@ -119,7 +119,8 @@ def _check_memory(cg: CompiledGame, lumps: list, G: int, max_gib: float, values:
 
 def solve_estimate(cg: CompiledGame, grid, *, hypergame: bool = True) -> tuple[float, int]:
     """(GiB of memory, number of stage problems) that `solve(cg, grid=grid)` will need: the
-    estimate `max_gib` is checked against. Stage problems take about 4–7 µs each with continuation."""
+    estimate `max_gib` is checked against. Stage problems take about 4–7 µs each with continuation.
+    For an adaptive grid the problems are the lattice's, the most it can solve."""
     G = resolve_grid(cg, grid, hypergame=hypergame).size
     games, _game_of, _mu0 = _perceived_games(cg, hypergame)
     lumps = [lump(cg.with_terminal(t)) for t in games]
@@ -257,7 +258,8 @@ def auto_grid(cg: CompiledGame, *, hypergame: bool = True, budget: int | None = 
 def resolve_grid(cg: CompiledGame, grid, *, hypergame: bool = True, max_gib: float = 8.0) -> BeliefGrid:
     """The `BeliefGrid` a `grid` argument names for `cg`: "auto" (`auto_grid`), an integer G (the
     dense uniform G-point grid, linear), a spec "cheb:N" / "cheb-linear:N" / "cheb-hermite:N" / "uniform-pchip:N"
-    (Chebyshev nodes hold the scenario's priors), or a `BeliefGrid` itself."""
+    (Chebyshev nodes hold the scenario's priors) or "adapt:N[:TOL]" (the lattice holds them too),
+    or a `BeliefGrid` itself."""
     if isinstance(grid, BeliefGrid):
         return grid
     if isinstance(grid, str):
@@ -393,7 +395,9 @@ def solve(
     `game`: a `CompiledGame` or a `crisislab.model.Model` (compiled here). `grid`: the belief
     representation (`resolve_grid`): "auto" (the default; `auto_grid`: Chebyshev–Lobatto nodes with
     every prior a node, values read between nodes by the shape-preserving cubic), an integer G (the
-    dense uniform G-point grid with linear values, the reference), a spec "cheb:N",
+    dense uniform G-point grid with linear values, the reference), a spec "adapt:N[:TOL]" (the
+    N-point lattice with the priors added, each state solving only the nodes whose strategies its
+    boxes' corners do not predict to within TOL, default 0.01; `BeliefGrid.adaptive`), "cheb:N",
     "cheb-linear:N", "uniform-pchip:N", or a `BeliefGrid`. `lam_steps`: λ-continuation steps per node (0 → λ_m).
     `tol`, `maxit`: fixed-point tolerance (sup-norm on strategies) and iterations per step.
     `stats`: optional list that receives one `StageStats` per decision and game.

@@ -160,3 +160,10 @@ def test_simulated_outcomes_agree_with_the_dense_grid():
     d = simulate(scn, solve(cg, grid=51), runs=runs, seed=11)
     oa, od = a.runs["outcome"].to_numpy(), d.runs["outcome"].to_numpy()
     assert (oa != od).mean() <= 0.005
+
+
+def test_a_lattice_too_large_for_memory_names_one_that_fits(spiral):
+    cg = compile_scenario(spiral, horizon=2)
+    with pytest.raises(SolverError, match=r"with an adaptive 201-node lattice \(its tables are the whole lattice's\) needs about .* "
+                                          r"stage problems on the lattice\), more than max_gib = 0.001 GiB; use a lattice of \d+ nodes or less \(adapt:\d+\)"):
+        solve(cg, grid=_lattice(201, 0.01), max_gib=0.001)

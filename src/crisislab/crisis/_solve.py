@@ -100,19 +100,24 @@ def _stage_problems(cg: CompiledGame, lumps: list, G: int) -> int:
     return sum(L.n_classes(d) * int(cg.n_types[cg.dec_mover[d]]) for L in lumps for d in range(cg.n_decisions)) * B
 
 
-def _check_memory(cg: CompiledGame, lumps: list, G: int, max_gib: float, values: bool = False) -> None:
-    """Refuse, before any solving, a grid whose tables and working arrays would exceed `max_gib`."""
+def _check_memory(cg: CompiledGame, lumps: list, G: int, max_gib: float, values: bool = False, adaptive: bool = False) -> None:
+    """Refuse, before any solving, a grid whose tables and working arrays would exceed `max_gib`
+    (`adaptive`: the grid is a G-node lattice solved adaptively, whose tables are the lattice's)."""
     kept, peak = _solve_bytes(cg, lumps, G, values)
     need = (kept + peak) / 2**30
     if need <= max_gib:
         return
     fits = [g for g in range(3, G, 2) if sum(_solve_bytes(cg, lumps, g, values)) / 2**30 <= max_gib]
-    hint = f"use grid {fits[-1]} or less" if fits else "shorten the horizon"
+    if adaptive:
+        hint = f"use a lattice of {fits[-1]} nodes or less (adapt:{fits[-1]})" if fits else "shorten the horizon"
+    else:
+        hint = f"use grid {fits[-1]} or less" if fits else "shorten the horizon"
     games = len(lumps)
+    what = f"an adaptive {G}-node lattice (its tables are the whole lattice's)" if adaptive else f"a {G}-point belief grid"
     raise SolverError(
-        f"grid: solving {cg.model.scenario_id} at horizon {cg.model.horizon} with a {G}-point belief grid needs about "
+        f"grid: solving {cg.model.scenario_id} at horizon {cg.model.horizon} with {what} needs about "
         f"{need:.1f} GiB ({kept / 2**30:.1f} GiB of policy tables{' and kept values' if values else ''} for {games} perceived game{'s' if games != 1 else ''} "
-        f"and {peak / 2**30:.1f} GiB of working arrays; {_stage_problems(cg, lumps, G):,} stage problems), more than "
+        f"and {peak / 2**30:.1f} GiB of working arrays; {_stage_problems(cg, lumps, G):,} stage problems{' on the lattice' if adaptive else ''}), more than "
         f"max_gib = {max_gib:g} GiB; {hint}, or raise max_gib"
     )
 
@@ -150,7 +155,7 @@ def solve_game(
     sizes, bidx, bstride, tau = _grid_layout(n_types, G)
     B, T = bidx.shape[0], tau.shape[0]
     if max_gib is not None:  # `solve` checks all its games at once, before solving any
-        _check_memory(cg, [L], G, max_gib)
+        _check_memory(cg, [L], G, max_gib, adaptive=bgrid.kind == "adaptive")
     xg = np.where(n_types[None, :] == 2, grid[np.minimum(bidx, G - 1)], 1.0)
     tp = _type_probs(xg, n_types, tau)  # (B, n, T)
     W_next = np.zeros((0, B, n, T))
@@ -470,7 +475,7 @@ def solve(
 
     # Every game's tables are kept to the end: check their total against max_gib before solving any.
     cg_games = [cg.with_terminal(terminal) for terminal in games]
-    _check_memory(cg, [lump(c) for c in cg_games], G, max_gib, keep_values)
+    _check_memory(cg, [lump(c) for c in cg_games], G, max_gib, keep_values, grid.kind == "adaptive")
 
     sigmas, classes, W0s = [], [], []
     worst = 0.0

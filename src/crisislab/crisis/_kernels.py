@@ -1035,12 +1035,11 @@ def _adaptive(s, row_ptr, nxt, prob, reward, W_next, disc, wt, C, dC, D, dD, ava
         while K < cuts.shape[1] and cuts[axes[k], K] >= 0:
             K += 1
         n_init *= K - 1
-    cap = 2 * B + 16 * n_init + 16
+    # boxes are taken last in, first out: the stack holds the start boxes and, per level of
+    # splitting (at most ~log2 of the nodes per axis), the siblings of the box being split
+    cap = n_init + 64 * (1 << m) + 16
     lo_st = np.zeros((cap, n), np.int64)
     hi_st = np.zeros((cap, n), np.int64)
-    leaf_lo = np.zeros((cap, n), np.int64)
-    leaf_hi = np.zeros((cap, n), np.int64)
-    n_leaf = 0
     top = 0
     # the initial boxes: the tensor product of consecutive cuts on every varying axis
     for q in range(n_init):
@@ -1173,28 +1172,14 @@ def _adaptive(s, row_ptr, nxt, prob, reward, W_next, disc, wt, C, dC, D, dD, ava
                     if ok:
                         top += 1
                 continue
-        for j in range(n):
-            leaf_lo[n_leaf, j] = lo[j]
-            leaf_hi[n_leaf, j] = hi[j]
-        n_leaf += 1
-    # every node not solved: read from the corners of the smallest box that holds it
-    for q in range(n_leaf):
+        # a leaf: its nodes not solved are read from its corners (a node on a face shared with a
+        # smaller box keeps that box's reading; a node solved later overwrites its reading)
         v_box = 1.0
         n_pts = 1
         for k in range(m):
             j = axes[k]
-            v_box *= grid[leaf_hi[q, j]] - grid[leaf_lo[q, j]]
-            n_pts *= leaf_hi[q, j] - leaf_lo[q, j] + 1
-        for k in range(m):
-            j = axes[k]
-            lo[j] = leaf_lo[q, j]
-            hi[j] = leaf_hi[q, j]
-        for c in range(1 << m):
-            f = 0
-            for k in range(m):
-                j = axes[k]
-                f += (hi[j] if corner[c, k] else lo[j]) * bstride[j]
-            cflat[c] = f
+            v_box *= grid[hi[j]] - grid[lo[j]]
+            n_pts *= hi[j] - lo[j] + 1
         for r0 in range(n_pts):
             r = r0
             f = 0

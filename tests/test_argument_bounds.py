@@ -85,7 +85,7 @@ def test_grid_check_refuses_even_grids(cli):
     code, _out, err = cli("grid-check", MINI, "--grids", "3,6")
     assert code == 2
     assert _one_line(err).startswith("--grids: a belief grid has an odd number of points (got 6; use 5 or 7)")
-    assert _one_line(err).endswith("(got '3,6')")
+    assert _one_line(err).endswith("(in '3,6')")
 
 
 def test_parse_grid_accepts_odd_grids_and_auto():

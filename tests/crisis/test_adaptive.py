@@ -165,5 +165,29 @@ def test_simulated_outcomes_agree_with_the_dense_grid():
 def test_a_lattice_too_large_for_memory_names_one_that_fits(spiral):
     cg = compile_scenario(spiral, horizon=2)
     with pytest.raises(SolverError, match=r"with an adaptive 201-node lattice \(its tables are the whole lattice's\) needs about .* "
-                                          r"stage problems on the lattice\), more than max_gib = 0.001 GiB; use a lattice of \d+ nodes or less \(adapt:\d+\)"):
+                                          r"stage problems on the lattice\), more than max_gib = 0.001 GiB; use a lattice of \d+ points or less \(adapt:\d+\)"):
         solve(cg, grid=_lattice(201, 0.01), max_gib=0.001)
+
+
+def test_tables_do_not_depend_on_the_prior_a_solve_starts_from():
+    """An adaptive grid starts every state from its own anchors (the priors it was built for), so
+    a scenario that differs only in a prior, solved on the same grid, has the same tables; and an arm
+    that changes a prior under a grid named by a spec is solved on its own grid, as a fresh solve is."""
+    from crisislab import ArmRunner
+    from crisislab.analysis import SolverChoice
+
+    scn = bundled("crisis-bargaining-2type")
+    other = scn.with_overrides({"actors.C.types.greedy.prior": 0.17, "actors.C.types.modest.prior": 0.83})
+    grid = resolve_grid(compile_scenario(scn), "adapt:21")
+    a = solve(compile_scenario(scn), grid=grid)
+    b = solve(compile_scenario(other), grid=grid)
+    for ga, gb in zip(a.sigma, b.sigma, strict=True):
+        for sa, sb in zip(ga, gb, strict=True):
+            assert np.array_equal(sa, sb)
+    runner = ArmRunner(scn, SolverChoice("crisis", "adapt:21"), runs=100, seed=1)
+    arm = runner.solved({"actors.C.types.greedy.prior": 0.17, "actors.C.types.modest.prior": 0.83})[2]
+    fresh = solve(compile_scenario(other), grid="adapt:21")
+    assert arm.solution.belief_grid == fresh.belief_grid != grid
+    for ga, gb in zip(arm.solution.sigma, fresh.sigma, strict=True):
+        for sa, sb in zip(ga, gb, strict=True):
+            assert np.array_equal(sa, sb)

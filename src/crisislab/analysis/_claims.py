@@ -81,7 +81,9 @@ class SolverChoice:
 
     `prior_free`: both policies take beliefs as inputs (the crisis engine's strategy tables do not
     depend on the starting belief; the myopic policy ignores beliefs), so scenarios that differ only
-    in priors share one solved policy. The crisis solve goes through `compile_variant`, so a draw
+    in priors share one solved policy when its belief grid is fixed (a number, or the grid "auto" is
+    fixed to; a spec such as "cheb:9" or "adapt:51" places nodes at each scenario's own priors, so
+    each is solved). The crisis solve goes through `compile_variant`, so a draw
     that changes only λ, priors or terminal payoffs is not recompiled.
     """
 
@@ -266,7 +268,10 @@ class ArmRunner:
         if hit is None:
             sc = self.scenario.with_overrides(overrides) if overrides else self.scenario
             policy = None
-            if getattr(self.solve, "prior_free", False):
+            # A representation named by a spec ("cheb:9", "adapt:51") places its nodes at each scenario's
+            # priors: only a fixed grid (a number, or the BeliefGrid "auto" was fixed to) is shared.
+            fixed = getattr(self.solve, "kind", None) != "crisis" or not isinstance(getattr(self.solve, "grid", None), str)
+            if getattr(self.solve, "prior_free", False) and fixed:
                 policy = next((p for s0, _, p in self._policies.values() if _same_policy(s0, sc)), None)
             if policy is None:
                 policy = self._solve(sc)

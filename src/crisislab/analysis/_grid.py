@@ -82,7 +82,7 @@ def parse_grids(grids: Sequence[int | str], name: str = "grids", given: str | No
     try:
         gs = [parse_grid(g.strip() if isinstance(g, str) else g) for g in grids]
     except UserError as e:
-        raise UserError(f"{name}: {str(e).removeprefix('grid: ')} (got {got})") from None
+        raise UserError(f"{name}: {str(e).removeprefix('grid: ')} (in {got})") from None
     if not gs or len({str(g) for g in gs}) != len(gs):
         raise UserError(f"{name}: expected distinct belief grids, coarse to fine, e.g. 3,5,9 or 5,cheb:13 (got {got})")
     dense = [g for g in gs if isinstance(g, int)]

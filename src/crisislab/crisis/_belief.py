@@ -50,7 +50,7 @@ LOG_ZERO = -1.0e4
 # onto it (keeps the family's spacing); farther, the prior is inserted as an extra node.
 _SNAP = 0.3
 _SPEC = re.compile(r"^(cheb|chebyshev|uniform)(?:-(linear|pchip|hermite|cubic))?:(\d+)$")
-_ADAPT = re.compile(r"^adapt(?:ive)?:(\d+)(?::([0-9.eE+-]+))?$")
+_ADAPT = re.compile(r"^adapt(?:ive)?:(\d+)(?::([^:]*))?$")
 
 
 def chebyshev_nodes(G: int) -> np.ndarray:
@@ -96,6 +96,7 @@ class BeliefGrid:
     kind: Literal["uniform", "chebyshev", "adaptive"] = "uniform"
     strategies: Literal["linear", "logit", "logit-cubic"] = "linear"
     refine: float = 0.0
+    anchors: tuple[tuple[float, ...], ...] = ()
 
     def __post_init__(self) -> None:
         x = np.asarray(self.nodes, dtype=np.float64)
@@ -111,6 +112,8 @@ class BeliefGrid:
             raise SolverError(f"grid: an adaptive grid's refinement tolerance must be a probability in (0, 1) (got {self.refine!r})")
         if self.kind == "adaptive" and (self.interp, self.strategies) != ("linear", "linear"):
             raise SolverError(f"grid: an adaptive grid reads values and strategies linearly, as the boxes it reads nodes from (got {self.interp!r}, {self.strategies!r})")
+        if self.kind != "adaptive" and self.anchors:
+            raise SolverError(f"grid: only an adaptive grid has anchors (got {self.anchors!r} for a {self.kind} grid)")
         if self.kind != "adaptive" and self.refine != 0.0:
             raise SolverError(f"grid: only an adaptive grid has a refinement tolerance (got {self.refine!r} for a {self.kind} grid)")
 
@@ -127,22 +130,37 @@ class BeliefGrid:
 
     @classmethod
     def adaptive(cls, G: int, priors=(), refine: float = ADAPT_REFINE) -> BeliefGrid:
-        """The G-point uniform lattice with the `priors` inserted as nodes, of which each state solves
-        only the nodes it needs (`_kernels._adaptive`: boxes split where their midpoints differ from
-        their corners' reading by more than `refine`); the others are read multilinearly from the
-        corners of the box that holds them. Values and strategies are linear, as on the dense grid."""
-        x = np.unique(np.concatenate([np.linspace(0.0, 1.0, int(G)), [float(p) for p in priors if 0.0 < float(p) < 1.0]]))
+        """The G-point uniform lattice with the prior coordinates inserted as nodes, of which each state
+        solves only the nodes it needs (`_kernels._adaptive`: boxes split where their midpoints differ
+        from their corners' reading by more than `refine`); the others are read multilinearly from the
+        corners of the box that holds them. Values and strategies are linear, as on the dense grid.
+        `priors`: per actor, the coordinates of its first type's prior (every perceiver's; empty for an
+        actor with one type). They are the grid's `anchors`: every state starts from them on that
+        actor's axis, whatever prior a solve on this grid starts from, so the tables do not depend on it."""
+        anchors = tuple(tuple(sorted({float(v) for v in pj if 0.0 < float(v) < 1.0})) for pj in priors)
+        flat = [v for pj in anchors for v in pj]
+        x = np.unique(np.concatenate([np.linspace(0.0, 1.0, int(G)), np.asarray(flat, dtype=np.float64)]))
         keep = np.concatenate([[True], np.diff(x) > 1e-12])
-        return cls(tuple(x[keep].tolist()), "linear", "adaptive", "linear", float(refine))
+        return cls(tuple(x[keep].tolist()), "linear", "adaptive", "linear", float(refine), anchors)
 
-    def start_nodes(self, priors) -> np.ndarray:
-        """int64 `(n, K)`: per actor, the node indices every state of an adaptive grid starts from on
-        its axis (sorted, padded with −1): the `ADAPT_START` nodes nearest 0 … 1 and the nodes of that
-        actor's prior coordinates `priors[j]` (a list per actor; empty for an actor without an axis)."""
+    def lattice_size(self) -> int:
+        """The uniform lattice an adaptive grid was built on (its nodes without the inserted priors)."""
+        x = self.array
+        for L in range(self.size, 2, -1):
+            pts = np.linspace(0.0, 1.0, L)
+            if np.isclose(x[None, :], pts[:, None], rtol=0, atol=1e-12).any(axis=1).all():
+                return L
+        return self.size
+
+    def start_nodes(self, n_actors: int) -> np.ndarray:
+        """int64 `(n_actors, K)`: per actor, the node indices every state of an adaptive grid starts
+        from on its axis (sorted, padded with −1): the `ADAPT_START` nodes nearest 0 … 1 and the nodes
+        of that actor's `anchors`."""
         x = self.array
         rows = []
-        for pj in priors:
-            want = np.concatenate([np.linspace(0.0, 1.0, ADAPT_START), np.asarray(list(pj), dtype=np.float64)])
+        for j in range(n_actors):
+            pj = self.anchors[j] if j < len(self.anchors) else ()
+            want = np.concatenate([np.linspace(0.0, 1.0, ADAPT_START), np.asarray(pj, dtype=np.float64)])
             idx = np.abs(x[None, :] - want[:, None]).argmin(axis=1)
             rows.append(np.unique(np.concatenate([[0, x.size - 1], idx])))
         out = np.full((len(rows), max(r.size for r in rows)), -1, dtype=np.int64)
@@ -202,11 +220,13 @@ class BeliefGrid:
         out = {"nodes": list(self.nodes), "interp": self.interp, "kind": self.kind, "strategies": self.strategies}
         if self.kind == "adaptive":
             out["refine"] = self.refine
+            out["anchors"] = [list(a) for a in self.anchors]
         return out
 
     @classmethod
     def from_json(cls, d: dict) -> BeliefGrid:
-        return cls(tuple(float(v) for v in d["nodes"]), d["interp"], d["kind"], d.get("strategies", "linear"), float(d.get("refine", 0.0)))
+        return cls(tuple(float(v) for v in d["nodes"]), d["interp"], d["kind"], d.get("strategies", "linear"), float(d.get("refine", 0.0)),
+                   tuple(tuple(float(v) for v in a) for a in d.get("anchors", ())))
 
 
 def parse_grid_spec(text: str) -> tuple[str, str | None, int] | None:
@@ -232,6 +252,8 @@ def parse_refine(text: str) -> float:
     try:
         v = float(a.group(2))
     except ValueError:
+        v = float("nan")
+    if not np.isfinite(v):
         v = float("nan")
     if not 0.0 < v < 1.0:
         raise SolverError(f"grid: the refinement tolerance of {text!r} must be a probability in (0, 1) (got {a.group(2)!r}; e.g. adapt:51:0.01)")

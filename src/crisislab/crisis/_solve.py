@@ -100,16 +100,23 @@ def _stage_problems(cg: CompiledGame, lumps: list, G: int) -> int:
     return sum(L.n_classes(d) * int(cg.n_types[cg.dec_mover[d]]) for L in lumps for d in range(cg.n_decisions)) * B
 
 
-def _check_memory(cg: CompiledGame, lumps: list, G: int, max_gib: float, values: bool = False, adaptive: bool = False) -> None:
+def _check_memory(cg: CompiledGame, lumps: list, G: int, max_gib: float, values: bool = False,
+                  bgrid: BeliefGrid | None = None) -> None:
     """Refuse, before any solving, a grid whose tables and working arrays would exceed `max_gib`
-    (`adaptive`: the grid is a G-node lattice solved adaptively, whose tables are the lattice's)."""
+    (`bgrid` adaptive: its G nodes are a uniform lattice with its anchors added, whose tables are
+    the whole lattice's; the hint names a lattice whose nodes, anchors added, fit)."""
+    adaptive = bgrid is not None and bgrid.kind == "adaptive"
     kept, peak = _solve_bytes(cg, lumps, G, values)
     need = (kept + peak) / 2**30
     if need <= max_gib:
         return
-    fits = [g for g in range(3, G, 2) if sum(_solve_bytes(cg, lumps, g, values)) / 2**30 <= max_gib]
+    def size(g: int) -> int:  # nodes of the grid asked for as g points
+        return BeliefGrid.adaptive(g, bgrid.anchors, bgrid.refine).size if adaptive else g
+
+    fits = [g for g in range(3, bgrid.lattice_size() if adaptive else G, 2)
+            if sum(_solve_bytes(cg, lumps, size(g), values)) / 2**30 <= max_gib]
     if adaptive:
-        hint = f"use a lattice of {fits[-1]} nodes or less (adapt:{fits[-1]})" if fits else "shorten the horizon"
+        hint = f"use a lattice of {fits[-1]} points or less (adapt:{fits[-1]})" if fits else "shorten the horizon"
     else:
         hint = f"use grid {fits[-1]} or less" if fits else "shorten the horizon"
     games = len(lumps)
@@ -135,7 +142,7 @@ def solve_estimate(cg: CompiledGame, grid, *, hypergame: bool = True) -> tuple[f
 def solve_game(
     cg: CompiledGame, bgrid: BeliefGrid, lam: np.ndarray, lam_steps: int, tol: float, maxit: int,
     stats: list | None = None, max_gib: float | None = 8.0, selection: str = "continuation",
-    progress: Any = None, values: list | None = None, priors: tuple = (),
+    progress: Any = None, values: list | None = None,
 ) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...], np.ndarray, list[str], float]:
     """Backward induction on one (perceived) compiled game, over exactly lumped state classes.
 
@@ -143,8 +150,6 @@ def solve_game(
     decision int64 `(S_d,)`, W at decision 0 float64 `(C_0, B, n, T)`, diagnostics, max residual).
     `progress`: a `crisislab._progress.Phase` advanced once per decision solved. `values`: a list
     of length n_decisions that receives each decision's values W (read-only float64 `(C_d, B, n, T)`).
-    `priors`: per actor, the prior coordinates of its type an adaptive grid starts every state from
-    (`BeliefGrid.start_nodes`).
     """
     L = lump(cg)
     n_types = cg.n_types
@@ -155,13 +160,13 @@ def solve_game(
     sizes, bidx, bstride, tau = _grid_layout(n_types, G)
     B, T = bidx.shape[0], tau.shape[0]
     if max_gib is not None:  # `solve` checks all its games at once, before solving any
-        _check_memory(cg, [L], G, max_gib, adaptive=bgrid.kind == "adaptive")
+        _check_memory(cg, [L], G, max_gib, bgrid=bgrid)
     xg = np.where(n_types[None, :] == 2, grid[np.minimum(bidx, G - 1)], 1.0)
     tp = _type_probs(xg, n_types, tau)  # (B, n, T)
     W_next = np.zeros((0, B, n, T))
     sigmas: list = [None] * cg.n_decisions
     if bgrid.kind == "adaptive":
-        cuts = bgrid.start_nodes([priors[j] if j < len(priors) else () for j in range(n)])
+        cuts = bgrid.start_nodes(n)
         # a value error δ moves a logit strategy by at most λδ/2: values are held to the strategies' tolerance / λ
         wtol = bgrid.refine / max(1.0, float(np.max(lam)))
     else:
@@ -276,7 +281,9 @@ def resolve_grid(cg: CompiledGame, grid, *, hypergame: bool = True, max_gib: flo
         kind, interp, G = spec
         _check_size(G)
         if kind == "adaptive":
-            return BeliefGrid.adaptive(G, _prior_coords(cg, hypergame), parse_refine(grid))
+            _games, _game_of, mu0 = _perceived_games(cg, hypergame)
+            per_actor = [list(mu0[:, j]) if cg.n_types[j] == 2 else [] for j in range(cg.n_actors)]
+            return BeliefGrid.adaptive(G, per_actor, parse_refine(grid))
         strategies = "logit-cubic" if interp == "cubic" else None
         interp = "pchip" if interp == "cubic" else interp
         if kind == "uniform":
@@ -475,7 +482,7 @@ def solve(
 
     # Every game's tables are kept to the end: check their total against max_gib before solving any.
     cg_games = [cg.with_terminal(terminal) for terminal in games]
-    _check_memory(cg, [lump(c) for c in cg_games], G, max_gib, keep_values, grid.kind == "adaptive")
+    _check_memory(cg, [lump(c) for c in cg_games], G, max_gib, keep_values, grid)
 
     sigmas, classes, W0s = [], [], []
     worst = 0.0
@@ -486,8 +493,7 @@ def solve(
         for cg_g in cg_games:
             vals = [None] * cg.n_decisions if keep_values else None
             own: list = []
-            sig, cls, W0, dg, r = solve_game(cg_g, grid, lam, lam_steps, tol, maxit, own, None, selection, ph, vals,
-                                             tuple(tuple(float(v) for v in mu0[:, j]) for j in range(n)))
+            sig, cls, W0, dg, r = solve_game(cg_g, grid, lam, lam_steps, tol, maxit, own, None, selection, ph, vals)
             if stats is not None:
                 stats.extend(own)
             solved += sum(x.nodes for x in own)

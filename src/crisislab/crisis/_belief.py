@@ -13,7 +13,7 @@ a logit strategy is softmax(λQ) with Q as smooth as the values, so its log-prob
 smooth where the probabilities themselves are steep sigmoids of the belief (near best response),
 and a one-round game's strategies are read exactly between nodes.
 
-Two node families:
+Three node families:
 
 * `uniform(G)`: G equally spaced nodes, linear values (the dense reference grid of `--grid G`).
 * `chebyshev(G, priors)`: the G Chebyshev–Lobatto points (1 − cos(πk/(G−1)))/2, dense near 0 and 1
@@ -21,6 +21,10 @@ Two node families:
   strategies bend there), with every prior coordinate of the scenario made a node (the nearest
   interior node moved onto it when it is close, else the prior inserted), so starting values are
   read at a node, never interpolated.
+* `adaptive(G, priors)`: the G-point uniform lattice with the priors inserted, of which each state
+  solves only the nodes its strategies need and reads the others from the corners of the box of
+  nodes that holds them (`_kernels._adaptive`); its tables are the whole lattice's, read as the
+  dense grid's are.
 """
 
 from __future__ import annotations
@@ -87,8 +91,10 @@ class BeliefGrid:
 
     `nodes`: sorted floats in [0, 1] with 0 and 1 (a tuple, so the grid is hashable and compares by
     value: a runner fixes it once and its draws share it). `interp`: "linear" or "pchip" (values
-    along the mover's axis between nodes, `_kernels`). `kind`: the node family ("uniform" or
-    "chebyshev", the latter with the priors it was built for made nodes).
+    along the mover's axis between nodes, `_kernels`). `kind`: the node family ("uniform",
+    "chebyshev" or "adaptive", the latter two with the priors they were built for made nodes).
+    `refine`: an adaptive grid's tolerance (0 otherwise); `anchors`: per actor, the prior
+    coordinates an adaptive grid starts every state from (`start_nodes`).
     """
 
     nodes: tuple[float, ...]

@@ -1064,9 +1064,7 @@ def _adaptive(s, row_ptr, nxt, prob, reward, W_next, disc, wt, C, dC, D, dD, ava
     lo = np.zeros(n, np.int64)
     hi = np.zeros(n, np.int64)
     mid = np.zeros(n, np.int64)
-    worst = 0.0
-    total_it = 0
-    n_solved = 0
+    acc = np.zeros(3)  # worst residual, iterations, nodes solved
     while top > 0:
         top -= 1
         for j in range(n):
@@ -1078,21 +1076,9 @@ def _adaptive(s, row_ptr, nxt, prob, reward, W_next, disc, wt, C, dC, D, dD, ava
                 j = axes[k]
                 f += (hi[j] if corner[c, k] else lo[j]) * bstride[j]
             cflat[c] = f
-            if not done[f]:
-                base = f - bidx[f, mover] * st_m
-                if not line[base]:
-                    for q in range(g_m):
-                        lnodes[q] = base + q * st_m
-                    _tables(s, lnodes, row_ptr, nxt, prob, reward, avail, W_next, disc, tau_types, wt, mover, k_mover, C, D)
-                    line[base] = True
-                res, its = _node(s, f, C, dC, D, dD, avail, k_mover, grid, uniform, cub, g_m, st_m, bidx, tau_types,
-                                 mover, lam, n_steps, tol, maxit, mode, n_av, sig, new, Q, keep, prv, wq, b0, b1,
-                                 sigma_out, W_out)
-                done[f] = True
-                n_solved += 1
-                total_it += its
-                if res > worst:
-                    worst = res
+            _once(s, f, done, line, lnodes, acc, row_ptr, nxt, prob, reward, W_next, disc, wt, C, dC, D, dD, avail,
+                  k_mover, grid, uniform, cub, g_m, st_m, bidx, tau_types, mover, lam, n_steps, tol, maxit, mode, n_av,
+                  sig, new, Q, keep, prv, wq, b0, b1, sigma_out, W_out)
         split = False
         for k in range(m):
             j = axes[k]
@@ -1120,22 +1106,9 @@ def _adaptive(s, row_ptr, nxt, prob, reward, W_next, disc, wt, C, dC, D, dD, ava
                     f += p[j] * bstride[j]
                 if not ok or not at_mid:
                     continue
-                if not done[f]:
-                    base = f - bidx[f, mover] * st_m
-                    if not line[base]:
-                        for q in range(g_m):
-                            lnodes[q] = base + q * st_m
-                        _tables(s, lnodes, row_ptr, nxt, prob, reward, avail, W_next, disc, tau_types, wt, mover, k_mover,
-                                C, D)
-                        line[base] = True
-                    res, its = _node(s, f, C, dC, D, dD, avail, k_mover, grid, uniform, cub, g_m, st_m, bidx,
-                                     tau_types, mover, lam, n_steps, tol, maxit, mode, n_av, sig, new, Q, keep, prv,
-                                     wq, b0, b1, sigma_out, W_out)
-                    done[f] = True
-                    n_solved += 1
-                    total_it += its
-                    if res > worst:
-                        worst = res
+                _once(s, f, done, line, lnodes, acc, row_ptr, nxt, prob, reward, W_next, disc, wt, C, dC, D, dD,
+                      avail, k_mover, grid, uniform, cub, g_m, st_m, bidx, tau_types, mover, lam, n_steps, tol, maxit,
+                      mode, n_av, sig, new, Q, keep, prv, wq, b0, b1, sigma_out, W_out)
                 _box_weights(p, lo, hi, axes, m, grid, wts, corner)
                 for th in range(k_mover):
                     for a in range(A):
@@ -1205,4 +1178,27 @@ def _adaptive(s, row_ptr, nxt, prob, reward, W_next, disc, wt, C, dC, D, dD, ava
                     for c in range(1 << m):
                         v += wts[c] * W_out[s, cflat[c], i, t]
                     W_out[s, f, i, t] = v
-    return worst, total_it, n_solved
+    return acc[0], int(acc[1]), int(acc[2])
+
+
+@nb.njit(cache=True)
+def _once(s, f, done, line, lnodes, acc, row_ptr, nxt, prob, reward, W_next, disc, wt, C, dC, D, dD, avail,
+          k_mover, grid, uniform, cub, g_m, st_m, bidx, tau_types, mover, lam, n_steps, tol, maxit, mode, n_av, sig,
+          new, Q, keep, prv, wq, b0, b1, sigma_out, W_out):
+    """`_adaptive`'s solve of node f, unless it is `done`: the tables of its line first if no node of
+    that line was solved yet (`line` flags a line at its first node; `lnodes` a buffer), then the
+    node (`_node`); `acc` keeps the worst residual, the iterations and the nodes solved."""
+    if done[f]:
+        return
+    base = f - bidx[f, mover] * st_m
+    if not line[base]:
+        for q in range(g_m):
+            lnodes[q] = base + q * st_m
+        _tables(s, lnodes, row_ptr, nxt, prob, reward, avail, W_next, disc, tau_types, wt, mover, k_mover, C, D)
+        line[base] = True
+    res, its = _node(s, f, C, dC, D, dD, avail, k_mover, grid, uniform, cub, g_m, st_m, bidx, tau_types, mover,
+                     lam, n_steps, tol, maxit, mode, n_av, sig, new, Q, keep, prv, wq, b0, b1, sigma_out, W_out)
+    done[f] = True
+    acc[0] = max(acc[0], res)
+    acc[1] += its
+    acc[2] += 1

@@ -1013,9 +1013,6 @@ def _adaptive(s, row_ptr, nxt, prob, reward, W_next, disc, wt, C, dC, D, dD, ava
     on the order in which boxes are taken. Returns (worst residual, iterations, nodes solved)."""
     B = bidx.shape[0]
     n = bidx.shape[1]
-    A = avail.shape[1]
-    nA = W_out.shape[2]
-    T = W_out.shape[3]
     axes = np.zeros(n, np.int64)
     m = 0
     for j in range(n):
@@ -1110,22 +1107,8 @@ def _adaptive(s, row_ptr, nxt, prob, reward, W_next, disc, wt, C, dC, D, dD, ava
                       avail, k_mover, grid, uniform, cub, g_m, st_m, bidx, tau_types, mover, lam, n_steps, tol, maxit,
                       mode, n_av, sig, new, Q, keep, prv, wq, b0, b1, sigma_out, W_out)
                 _box_weights(p, lo, hi, axes, m, grid, wts, corner)
-                for th in range(k_mover):
-                    for a in range(A):
-                        v = 0.0
-                        for c in range(1 << m):
-                            v += wts[c] * sigma_out[s, cflat[c], th, a]
-                        e = abs(sigma_out[s, f, th, a] - v) / refine
-                        if e > err:
-                            err = e
-                for i in range(nA):
-                    for t in range(T):
-                        v = 0.0
-                        for c in range(1 << m):
-                            v += wts[c] * W_out[s, cflat[c], i, t]
-                        e = abs(W_out[s, f, i, t] - v) / wtol
-                        if e > err:
-                            err = e
+                err = max(err, _box_read(sigma_out, s, f, cflat, wts, refine, False),
+                          _box_read(W_out, s, f, cflat, wts, wtol, False))
             if err > 1.0:
                 for c in range(1 << m):
                     ok = True
@@ -1166,19 +1149,27 @@ def _adaptive(s, row_ptr, nxt, prob, reward, W_next, disc, wt, C, dC, D, dD, ava
                 continue
             vol[f] = v_box
             _box_weights(p, lo, hi, axes, m, grid, wts, corner)
-            for th in range(k_mover):
-                for a in range(A):
-                    v = 0.0
-                    for c in range(1 << m):
-                        v += wts[c] * sigma_out[s, cflat[c], th, a]
-                    sigma_out[s, f, th, a] = v
-            for i in range(nA):
-                for t in range(T):
-                    v = 0.0
-                    for c in range(1 << m):
-                        v += wts[c] * W_out[s, cflat[c], i, t]
-                    W_out[s, f, i, t] = v
+            _box_read(sigma_out, s, f, cflat, wts, 1.0, True)
+            _box_read(W_out, s, f, cflat, wts, 1.0, True)
     return acc[0], int(acc[1]), int(acc[2])
+
+
+@nb.njit(cache=True)
+def _box_read(tab, s, f, cflat, wts, scale, write):
+    """The multilinear reading of state s's table `tab` (S, B, ·, ·) at node f from the box corners
+    `cflat` with weights `wts`: written at f when `write` (returns 0), else the largest
+    |tab[s, f] − reading| / scale."""
+    worst = 0.0
+    for x in range(tab.shape[2]):
+        for y in range(tab.shape[3]):
+            v = 0.0
+            for c in range(cflat.shape[0]):
+                v += wts[c] * tab[s, cflat[c], x, y]
+            if write:
+                tab[s, f, x, y] = v
+            else:
+                worst = max(worst, abs(tab[s, f, x, y] - v) / scale)
+    return worst
 
 
 @nb.njit(cache=True)

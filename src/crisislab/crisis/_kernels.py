@@ -18,6 +18,8 @@ import os
 import numba as nb
 import numpy as np
 
+from crisislab._compiled import call
+
 # GNU OpenMP, numba's first choice here, aborts a process forked after its threads started (as a
 # process pool or Dask's process workers do). Unless the user chose a layer, take a fork-safe one.
 if "NUMBA_THREADING_LAYER" not in os.environ:
@@ -807,8 +809,22 @@ def _continuation(s, row_ptr, nxt, prob, reward, avail, W_next, disc, tau_types,
                             C[a, kc, i - i_lo, t] += q * W_next[sn, b, i, t]
 
 
-@nb.njit(cache=True, parallel=True)
 def stage_kernel(
+    row_ptr, nxt, prob, reward, avail, W_next, disc, grid, uniform, cubic, dmat, bidx, bstride, tau_types, wt,
+    mover, k_mover, lam, n_steps, tol, maxit, mode, cuts, refine, wtol,
+    sigma_out, W_out, res_out, iters_out, solved_out,
+):
+    """Solve one decision: `_stage_kernel` called through `crisislab._compiled.call`, so it is compiled
+    for one signature whatever arrays (read-only, F-ordered) its caller holds."""
+    call(
+        _stage_kernel, row_ptr, nxt, prob, reward, avail, W_next, disc, grid, uniform, cubic, dmat, bidx, bstride,
+        tau_types, wt, mover, k_mover, lam, n_steps, tol, maxit, mode, cuts, refine, wtol,
+        sigma_out, W_out, res_out, iters_out, solved_out, outputs=5,
+    )
+
+
+@nb.njit(cache=True, parallel=True)
+def _stage_kernel(
     row_ptr, nxt, prob, reward, avail, W_next, disc, grid, uniform, cubic, dmat, bidx, bstride, tau_types, wt,
     mover, k_mover, lam, n_steps, tol, maxit, mode, cuts, refine, wtol,
     sigma_out, W_out, res_out, iters_out, solved_out,

@@ -26,6 +26,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
+from crisislab._compiled import call
 from crisislab.crisis._kernels import (
     _continuation,
     _locate,
@@ -67,8 +68,18 @@ def _interp1(vals, nodes, k, y, cubic, slope, work):
             + (t3 - 2.0 * t2 + t) * h * slope[i] + (t3 - t2) * h * slope[i + 1])
 
 
-@nb.njit(cache=True, parallel=True)
 def resolve_kernel(
+    row_ptr, nxt, prob, reward, avail, W_next, disc, grid, uniform, cubic, dmat, grid_sizes, bstride, tau_types,
+    mover, lam, n_steps, tol, maxit, mode, cls, x, sigma_out, res_out,
+):
+    """`_resolve_kernel` through `crisislab._compiled.call`: compiled for one signature whatever arrays
+    its caller holds."""
+    call(_resolve_kernel, row_ptr, nxt, prob, reward, avail, W_next, disc, grid, uniform, cubic, dmat, grid_sizes,
+         bstride, tau_types, mover, lam, n_steps, tol, maxit, mode, cls, x, sigma_out, res_out, outputs=2)
+
+
+@nb.njit(cache=True, parallel=True)
+def _resolve_kernel(
     row_ptr, nxt, prob, reward, avail, W_next, disc, grid, uniform, cubic, dmat, grid_sizes, bstride, tau_types,
     mover, lam, n_steps, tol, maxit, mode, cls, x, sigma_out, res_out,
 ):

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from crisislab._compiled import call
 from crisislab.efg._game import PLAYER, Game
 from crisislab.errors import UserError
 
@@ -277,12 +278,11 @@ def agent_regrets(game: Game, sigma: np.ndarray) -> np.ndarray:
     mem_start = np.zeros(game.n_infosets + 1, dtype=np.int64)
     mem_start[1:] = np.cumsum(np.bincount(game.infoset[dec], minlength=game.n_infosets))
     i64 = lambda a: np.ascontiguousarray(a, dtype=np.int64)  # noqa: E731
-    return K.agent_regrets(
-        np.ascontiguousarray(sigma), i64(game.parent), i64(game.in_action),
-        np.ascontiguousarray(game.chance_prob, dtype=np.float64),
-        np.ascontiguousarray(game.payoff, dtype=np.float64), i64(game.n_children),
-        i64(game.child_start), i64(game.children), i64(game.player), mem_start, members,
-        i64(game.action_offset), i64(game.infoset_n_actions),
+    return call(
+        K.agent_regrets, np.asarray(sigma, dtype=np.float64), i64(game.parent), i64(game.in_action),
+        np.asarray(game.chance_prob, dtype=np.float64), np.asarray(game.payoff, dtype=np.float64),
+        i64(game.n_children), i64(game.child_start), i64(game.children), i64(game.player), mem_start, members,
+        i64(game.action_offset), i64(game.infoset_n_actions), outputs=0,
     )
 
 

@@ -119,7 +119,11 @@ def kernel_inputs(spec: Model, policy: Policy, arm: Arm) -> KernelInputs | None:
 
 
 def _c(a: np.ndarray, dtype: Any = None) -> np.ndarray:
-    return np.ascontiguousarray(a if dtype is None else np.asarray(a, dtype))
+    """A policy table's array as the kernel reads it: C-contiguous and read-only, so that `run_chunk`
+    is compiled once per policy dtype, not again for each mix of writable and read-only tables."""
+    v = np.ascontiguousarray(a if dtype is None else np.asarray(a, dtype)).view()
+    v.setflags(write=False)
+    return v
 
 
 def _call(

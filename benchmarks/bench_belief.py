@@ -20,14 +20,16 @@ instead of interpolating node strategies, and simulates every row that way too.
 
 Part 2 (the flagship at its full horizon): each representation of `--full-reps` solves every
 perceived game; wall seconds per game on every core, peak memory, stage problems, ns per stage
-problem, fixed-point iterations per problem, and where the time goes (per round).
+problem, fixed-point iterations per problem, and where the time goes (per round). `--full-drop`
+drops each decision's strategies once it is solved (the same solve, only the kept tables are not
+kept), to time a lattice whose tables do not fit in memory.
 
 Part 3 (two vs three two-type strategic actors): tests/crisis/data/duo.yaml and trio.yaml (the same
 crisis with a third actor) on each representation: belief nodes (G² vs G³), stage problems, time,
 ns per problem, peak memory.
 
     python -m benchmarks belief [--reps auto,cheb:9,cheb:13,...] [--samples 100000] [--runs 20000]
-                                [--flagship-horizon 4] [--full-reps auto,cheb:13,5] [--parts 1,2,3] [--only NAME]
+                                [--flagship-horizon 4] [--full-reps auto,cheb:13,5] [--full-drop] [--parts 1,2,3] [--only NAME]
                                 [--readout table|resolve] [--max-gib 8]
 
 Representations are `solve`'s grid arguments: N (dense), cheb:N, cheb-linear:N, ..., adapt:N[:TOL]
@@ -167,7 +169,32 @@ def accuracy(reps: list[str], samples: int, runs: int, seed: int, flagship_horiz
           f"{sum(verdicts)} of {len(verdicts)} rows")
 
 
-def full_horizon(reps: list[str]) -> None:
+def _solve_dropping(cg, grid, stats):
+    """Every perceived game of `cg` solved as `solve` solves it, each decision's strategies dropped
+    once solved (`solve_game(keep_strategies=False)`): the time of a lattice whose kept tables
+    exceed the memory. Returns (an object with the fields Part 2 prints, wall s, peak MB)."""
+    from types import SimpleNamespace
+
+    from crisislab.crisis._compile import perceived_games
+    from crisislab.crisis._solve import resolve_grid, solve_game
+
+    bgrid = resolve_grid(cg, grid)
+    games, _game_of, _mu0 = perceived_games(cg, True)
+    lam = np.array(cg.model.lam, dtype=np.float64)
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    worst = 0.0
+    for terminal in games:
+        *_, r = solve_game(cg.with_terminal(terminal), bgrid, lam, 8, 1e-10, 500, stats, None, "continuation",
+                           keep_strategies=False)
+        worst = max(worst, r)
+    wall = time.perf_counter() - t0
+    peak = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
+    return SimpleNamespace(sigma=games, grid=bgrid.array, belief_grid=bgrid, max_residual=worst), wall, peak
+
+
+def full_horizon(reps: list[str], drop: bool = False) -> None:
     import numba
 
     from crisislab.crisis import compile_scenario
@@ -176,7 +203,8 @@ def full_horizon(reps: list[str]) -> None:
     scn = load_scenario(ROOT / "scenarios/us-iran-2019-2020.yaml")
     cg = compile_scenario(scn)
     cores = numba.get_num_threads()
-    print(f"\nPart 2: flagship {scn.id} at its full horizon {scn.horizon}, every perceived game, {cores} threads")
+    print(f"\nPart 2: flagship {scn.id} at its full horizon {scn.horizon}, every perceived game, {cores} threads"
+          + ("; each decision's strategies dropped once solved (peak MB: working arrays only)" if drop else ""))
     hdr = (f"{'representation':<44}{'nodes':>6}{'games':>6}{'problems/game':>14}{'s/game':>8}{'total s':>9}"
            f"{'peak MB':>9}{'ns/problem':>11}{'it/problem':>11}{'max resid':>10}")
     print(hdr)
@@ -184,7 +212,7 @@ def full_horizon(reps: list[str]) -> None:
     for rep in reps:
         grid = int(rep) if rep.isdigit() else rep
         stats: list = []
-        sol, wall, peak = _solve(cg, grid, stats)
+        sol, wall, peak = _solve_dropping(cg, grid, stats) if drop else _solve(cg, grid, stats)
         games = len(sol.sigma)
         problems = sum(s.nodes for s in stats)
         its = sum(s.iterations for s in stats)
@@ -241,6 +269,8 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--seed", type=int, default=2020)
     ap.add_argument("--flagship-horizon", type=int, default=4)
     ap.add_argument("--full-reps", default="auto,cheb:13,5")
+    ap.add_argument("--full-drop", action="store_true",
+                    help="Part 2: drop each decision's strategies once solved, to time lattices whose tables do not fit")
     ap.add_argument("--actor-reps", default="cheb:9,cheb:13,9,17")
     ap.add_argument("--parts", default="1,2,3")
     ap.add_argument("--max-gib", type=float, default=8.0, help="the solver's memory limit (solve's max_gib)")
@@ -257,6 +287,6 @@ def main(argv: list[str]) -> None:
         accuracy(args.reps.split(","), args.samples, args.runs, args.seed, args.flagship_horizon, args.only,
                  args.readout)
     if 2 in parts:
-        full_horizon(args.full_reps.split(","))
+        full_horizon(args.full_reps.split(","), args.full_drop)
     if 3 in parts:
         actors(args.actor_reps.split(","))

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -94,6 +95,9 @@ def test_solve_command_refuses_a_tiny_budget_with_the_estimate():
     )
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "with a 51-point belief grid needs about" in r.stderr and "more than max_gib = 1e-06 GiB" in r.stderr
+    # the need is printed to two significant digits, so a small need is not shown as 0.0
+    need = float(re.search(r"needs about ([0-9.e+-]+) GiB", r.stderr).group(1))
+    assert need > 1e-6, r.stderr
     r = _invoke("solve", str(DATA / "tiny.yaml"), "--grid", "5", "--max-gib", "0")
     assert isinstance(r.exception, SolverError) and "--max-gib: expected a number of GiB > 0" in str(r.exception)
 

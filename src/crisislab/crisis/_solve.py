@@ -100,6 +100,11 @@ def _stage_problems(cg: CompiledGame, lumps: list, G: int) -> int:
     return sum(L.n_classes(d) * int(cg.n_types[cg.dec_mover[d]]) for L in lumps for d in range(cg.n_decisions)) * B
 
 
+def _gib(x: float) -> str:
+    """GiB to print: one decimal, two significant digits below 0.1 (never "0.0" for a real need)."""
+    return f"{x:.1f}" if x >= 0.1 or x == 0 else f"{x:.2g}"
+
+
 def _check_memory(cg: CompiledGame, lumps: list, G: int, max_gib: float, values: bool = False,
                   bgrid: BeliefGrid | None = None) -> None:
     """Refuse, before any solving, a grid whose tables and working arrays would exceed `max_gib`
@@ -123,8 +128,8 @@ def _check_memory(cg: CompiledGame, lumps: list, G: int, max_gib: float, values:
     what = f"an adaptive {G}-node lattice (its tables are the whole lattice's)" if adaptive else f"a {G}-point belief grid"
     raise SolverError(
         f"grid: solving {cg.model.scenario_id} at horizon {cg.model.horizon} with {what} needs about "
-        f"{need:.1f} GiB ({kept / 2**30:.1f} GiB of policy tables{' and kept values' if values else ''} for {games} perceived game{'s' if games != 1 else ''} "
-        f"and {peak / 2**30:.1f} GiB of working arrays; {_stage_problems(cg, lumps, G):,} stage problems{' on the lattice' if adaptive else ''}), more than "
+        f"{_gib(need)} GiB ({_gib(kept / 2**30)} GiB of policy tables{' and kept values' if values else ''} for {games} perceived game{'s' if games != 1 else ''} "
+        f"and {_gib(peak / 2**30)} GiB of working arrays; {_stage_problems(cg, lumps, G):,} stage problems{' on the lattice' if adaptive else ''}), more than "
         f"max_gib = {max_gib:g} GiB; {hint}, or raise max_gib"
     )
 
@@ -142,7 +147,7 @@ def solve_estimate(cg: CompiledGame, grid, *, hypergame: bool = True) -> tuple[f
 def solve_game(
     cg: CompiledGame, bgrid: BeliefGrid, lam: np.ndarray, lam_steps: int, tol: float, maxit: int,
     stats: list | None = None, max_gib: float | None = 8.0, selection: str = "continuation",
-    progress: Any = None, values: list | None = None,
+    progress: Any = None, values: list | None = None, keep_strategies: bool = True,
 ) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...], np.ndarray, list[str], float]:
     """Backward induction on one (perceived) compiled game, over exactly lumped state classes.
 
@@ -150,6 +155,9 @@ def solve_game(
     decision int64 `(S_d,)`, W at decision 0 float64 `(C_0, B, n, T)`, diagnostics, max residual).
     `progress`: a `crisislab._progress.Phase` advanced once per decision solved. `values`: a list
     of length n_decisions that receives each decision's values W (read-only float64 `(C_d, B, n, T)`).
+    `keep_strategies=False`: each decision's strategies are dropped once it is solved (None in the
+    result), so only two decisions' values are alive at once: the benchmarks time lattices whose
+    kept tables would not fit in memory this way.
     """
     L = lump(cg)
     n_types = cg.n_types
@@ -209,8 +217,10 @@ def solve_game(
                    "; values linear between belief nodes leave kinks where the fallback that traces a node's "
                    "branch stalls more often: a representation with cubic values (--grid cheb:N) avoids them")
             )
-        sigmas[d] = sigma.astype(np.float32)
-        sigmas[d].setflags(write=False)
+        if keep_strategies:
+            sigmas[d] = sigma.astype(np.float32)
+            sigmas[d].setflags(write=False)
+        del sigma
         if values is not None:
             W_out.setflags(write=False)
             values[d] = W_out

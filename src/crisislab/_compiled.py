@@ -16,14 +16,19 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["call"]
+__all__ = ["call", "read_only"]
+
+
+def read_only(a: np.ndarray) -> np.ndarray:
+    """`a` C-contiguous and read-only: a read-only view where it is already C-contiguous, else a copy."""
+    v = np.ascontiguousarray(a).view()
+    v.setflags(write=False)
+    return v
 
 
 def _input(a: Any) -> Any:
     if isinstance(a, np.ndarray):
-        v = np.ascontiguousarray(a).view()
-        v.setflags(write=False)
-        return v
+        return read_only(a)
     if isinstance(a, bool | np.bool_):
         return bool(a)
     if isinstance(a, int | np.integer):

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from crisislab._cache import warn_once
+from crisislab._compiled import read_only
 from crisislab.model import Model
 from crisislab.simulation import _specialise as sp
 from crisislab.simulation._chunk import Arm, ChunkResult, any_round, path_representatives, round_mask_bytes
@@ -121,9 +122,7 @@ def kernel_inputs(spec: Model, policy: Policy, arm: Arm) -> KernelInputs | None:
 def _c(a: np.ndarray, dtype: Any = None) -> np.ndarray:
     """A policy table's array as the kernel reads it: C-contiguous and read-only, so that `run_chunk`
     is compiled once per policy dtype, not again for each mix of writable and read-only tables."""
-    v = np.ascontiguousarray(a if dtype is None else np.asarray(a, dtype)).view()
-    v.setflags(write=False)
-    return v
+    return read_only(a if dtype is None else np.asarray(a, dtype))
 
 
 def _call(

@@ -205,7 +205,7 @@ def full_horizon(reps: list[str], drop: bool = False) -> None:
     cores = numba.get_num_threads()
     print(f"\nPart 2: flagship {scn.id} at its full horizon {scn.horizon}, every perceived game, {cores} threads"
           + ("; each decision's strategies dropped once solved (peak MB: working arrays only)" if drop else ""))
-    hdr = (f"{'representation':<44}{'nodes':>6}{'games':>6}{'problems/game':>14}{'s/game':>8}{'total s':>9}"
+    hdr = (f"{'representation':<72}{'nodes':>6}{'games':>6}{'problems/game':>14}{'s/game':>8}{'total s':>9}"
            f"{'peak MB':>9}{'ns/problem':>11}{'it/problem':>11}{'max resid':>10}")
     print(hdr)
     print("-" * len(hdr))
@@ -217,7 +217,7 @@ def full_horizon(reps: list[str], drop: bool = False) -> None:
         problems = sum(s.nodes for s in stats)
         its = sum(s.iterations for s in stats)
         per_game = [sum(s.seconds for s in stats[k * cg.n_decisions:(k + 1) * cg.n_decisions]) for k in range(games)]
-        print(f"{sol.belief_grid.label()[:43]:<44}{len(sol.grid):>6}{games:>6}{problems // games:>14,}{max(per_game):>8.2f}"
+        print(f"{sol.belief_grid.label()[:71]:<72}{len(sol.grid):>6}{games:>6}{problems // games:>14,}{max(per_game):>8.2f}"
               f"{wall:>9.2f}{peak:>9.0f}{1e9 * sum(per_game) * cores / problems:>11.0f}{its / problems:>11.1f}"
               f"{sol.max_residual:>10.1e}", flush=True)
         by_round: dict = {}

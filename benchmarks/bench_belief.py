@@ -175,9 +175,14 @@ def _solve_dropping(cg, grid, stats):
     exceed the memory. Returns (an object with the fields Part 2 prints, wall s, peak MB)."""
     from types import SimpleNamespace
 
+    import inspect
+
+    from crisislab.crisis import solve
     from crisislab.crisis._compile import perceived_games
     from crisislab.crisis._solve import resolve_grid, solve_game
 
+    defaults = inspect.signature(solve).parameters  # the stage settings `solve` uses by default
+    lam_steps, tol, maxit, selection = (defaults[k].default for k in ("lam_steps", "tol", "maxit", "selection"))
     bgrid = resolve_grid(cg, grid)
     games, _game_of, _mu0 = perceived_games(cg, True)
     lam = np.array(cg.model.lam, dtype=np.float64)
@@ -185,7 +190,7 @@ def _solve_dropping(cg, grid, stats):
     t0 = time.perf_counter()
     worst = 0.0
     for terminal in games:
-        *_, r = solve_game(cg.with_terminal(terminal), bgrid, lam, 8, 1e-10, 500, stats, None, "continuation",
+        *_, r = solve_game(cg.with_terminal(terminal), bgrid, lam, lam_steps, tol, maxit, stats, None, selection,
                            keep_strategies=False)
         worst = max(worst, r)
     wall = time.perf_counter() - t0

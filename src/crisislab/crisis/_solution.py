@@ -233,14 +233,13 @@ class Solution:
         # Runs that share a history share (class, belief): each distinct point is solved once.
         keys, inverse = np.unique(np.column_stack([self.class_of[g][d][states].astype(np.float64), x]), axis=0,
                                   return_inverse=True)
-        cls = np.ascontiguousarray(keys[:, 0].astype(np.int64))
-        x = np.ascontiguousarray(keys[:, 1:])
+        cls, x = keys[:, 0].astype(np.int64), keys[:, 1:]
         k_m = int(cg.n_types[m])
         out = np.zeros((cls.size, k_m, L.avail[d].shape[1]))
         res = np.zeros(cls.size)
         resolve_kernel(
-            L.row_ptr[d], L.nxt[d], L.prob[d], np.ascontiguousarray(L.reward[d]), L.avail[d],
-            np.ascontiguousarray(W_next), float(cg.disc[d]), grid, bgrid.is_uniform, bgrid.interp != "linear",
+            L.row_ptr[d], L.nxt[d], L.prob[d], L.reward[d], L.avail[d],
+            W_next, float(cg.disc[d]), grid, bgrid.is_uniform, bgrid.interp != "linear",
             bgrid.diff_matrix(), np.asarray(self.grid_sizes, np.int64), bstride, tau, m,
             float(self.lam[m] * present), int(self.params.get("lam_steps", 8)), float(self.params.get("tol", 1e-10)),
             int(self.params.get("maxit", 500)), SELECTION_MODES.index(self.params.get("selection", "continuation")),

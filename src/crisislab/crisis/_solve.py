@@ -199,10 +199,9 @@ def solve_game(
         solved = np.zeros(S, dtype=np.int64)
         with _KERNEL_LOCK:
             stage_kernel(
-                L.row_ptr[d], L.nxt[d], L.prob[d], np.ascontiguousarray(L.reward[d]), L.avail[d],
+                L.row_ptr[d], L.nxt[d], L.prob[d], L.reward[d], L.avail[d],
                 W_next, float(cg.disc[d]), grid, bgrid.is_uniform, bgrid.interp != "linear", dmat, bidx, bstride, tau,
-                np.ascontiguousarray(wt),
-                m, k_m, float(lam[m] * present[d]), int(lam_steps), float(tol), int(maxit),
+                wt, m, k_m, float(lam[m] * present[d]), int(lam_steps), float(tol), int(maxit),
                 SELECTION_MODES.index(selection), cuts, float(bgrid.refine), wtol, sigma, W_out, res, iters, solved,
             )
         r = float(res.max()) if S else 0.0
